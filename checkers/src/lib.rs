@@ -1,0 +1,18 @@
+//! faultline's checkers: the history model every crate shares, the sequential models of
+//! the systems under test, and the checkers that decide whether a history is legal.
+//!
+//! This crate is the leaf of the workspace. It knows nothing of networks, clusters, async
+//! runtimes or the other faultline crates, so `faultline check` runs on a laptop with no
+//! cluster, and a user can embed it to check their own histories.
+//!
+//! - [`history`]: ops, processes, pairing, and the `history.jsonl` reader and writer.
+//! - [`checker`]: the `Checker` role and how verdicts compose.
+//! - [`formats`]: importers for Jepsen's EDN histories and logs, and key-value logs.
+//! - [`models`]: sequential specifications (register, cas-register, kv, mutex, queue, set).
+//! - [`linearizable`]: the Wing–Gong–Lowe linearizability checker.
+
+pub mod checker;
+pub mod formats;
+pub mod history;
+pub mod linearizable;
+pub mod models;

@@ -1,0 +1,1 @@
+//! faultline's reports: HTML pages and SVG plots of a run.

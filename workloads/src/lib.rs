@@ -1,0 +1,3 @@
+//! faultline's workloads: generators of operations and the vocabulary of each workload.
+
+pub mod op;
