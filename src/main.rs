@@ -1,34 +1,100 @@
-//! The `faultline` binary: parse the command line, run the command, map the outcome to
-//! Jepsen's exit codes.
+//! The `faultline` binary: parse the command line, run the command, and map the outcome to
+//! Jepsen's exit codes (0 valid, 1 invalid, 2 unknown, 254 bad input, 255 harness failure).
 
+mod bench;
+mod check;
+mod cli;
+mod exit;
+mod heal;
+mod logging;
+mod progress;
+mod recorder;
+mod runner;
+mod spec;
+mod store;
 mod systems;
+mod target;
 
-use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
-/// A Jepsen-style black-box testing harness for consensus-backed services.
-#[derive(Debug, Parser)]
-#[command(name = "faultline", version)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
+use anyhow::Result;
+use clap::Parser;
+use faultline_checkers::checker::Validity;
+
+use crate::cli::{Cli, Command, TestArgs};
+use crate::spec::TestSpec;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::BAD_INPUT } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code as u8);
+        }
+    };
+    if let Command::Node(args) = cli.command {
+        return node(args);
+    }
+    let run_log = logging::init(&cli.log);
+    let outcome = match &cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Heal(args) => heal::run(args).map(|()| 0),
+        Command::Test(args) => runtime().and_then(|rt| rt.block_on(test(args, &run_log))),
+        Command::Bench(args) => runtime().and_then(|rt| rt.block_on(bench::run(args))).map(|()| 0),
+        Command::Node(_) => unreachable!("handled above"),
+    };
+    match outcome {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("faultline: {e:#}");
+            ExitCode::from(exit::code_for(&e) as u8)
+        }
+    }
 }
 
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Run one node of the built-in reference service (started by the local target).
-    #[command(hide = true)]
-    Node(systems::reference::server::NodeArgs),
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
-fn main() {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Node(args) => {
-            let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-            if let Err(e) = runtime.block_on(systems::reference::server::run_node(args)) {
-                eprintln!("faultline node: {e:#}");
-                std::process::exit(255);
+/// `faultline test`: run the test `--test-count` times; the exit code is the worst verdict.
+async fn test(args: &TestArgs, run_log: &logging::RunLog) -> Result<i32> {
+    let spec = TestSpec::resolve(args)?;
+    let (interrupt_tx, interrupt_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("faultline: interrupted; healing and stopping the nodes");
+            let _ = interrupt_tx.send(true);
+        }
+    });
+    let mut worst = Validity::Valid;
+    for index in 0..spec.test_count {
+        let outcome = runner::run_test(&spec, index, run_log, interrupt_rx.clone()).await?;
+        worst = worst.and(outcome.valid);
+    }
+    Ok(worst.exit_code())
+}
+
+/// `faultline node`: one reference node. It exits when the harness that started it is
+/// gone, so a killed harness leaves no orphaned node running.
+fn node(args: systems::reference::server::NodeArgs) -> ExitCode {
+    if let Some(parent) = std::env::var(target::local::PARENT_PID_ENV)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok())
+    {
+        std::thread::spawn(move || loop {
+            if nix::unistd::getppid().as_raw() != parent {
+                std::process::exit(0);
             }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        });
+    }
+    let result = runtime().and_then(|rt| rt.block_on(systems::reference::server::run_node(args)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("faultline node: {e:#}");
+            ExitCode::from(exit::HARNESS_FAILURE as u8)
         }
     }
 }

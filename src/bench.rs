@@ -1,0 +1,96 @@
+//! `faultline bench record`: how many ops per second the controller records — dispatcher,
+//! workers, recorder and history file — against a trivially fast in-process client, so on
+//! real clusters the harness is never the bottleneck. The recorded history is then checked,
+//! so the figure is for real, legal work.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use async_trait::async_trait;
+use faultline_checkers::checker::Checker;
+use faultline_checkers::linearizable::Linearizable;
+use faultline_workloads::generator::{time_limit, Dispatcher};
+use faultline_workloads::op::OpRequest;
+use serde_json::Value;
+
+use crate::cli::BenchArgs;
+use crate::exit::bad_input;
+use crate::recorder::Recorder;
+use crate::runner::run_phase;
+use crate::spec::workload_options;
+use crate::systems::{Client, Completion};
+
+/// An atomic in-process register store: every op takes effect under one lock, so its
+/// histories are linearizable.
+#[derive(Clone, Default)]
+pub struct InMemoryClient {
+    registers: Arc<Mutex<HashMap<String, Value>>>,
+}
+
+#[async_trait]
+impl Client for InMemoryClient {
+    async fn invoke(&mut self, op: &OpRequest) -> Completion {
+        let key = op.key.as_ref().map(|k| k.to_string()).unwrap_or_default();
+        let mut registers = self.registers.lock().expect("registers");
+        match op.f.as_str() {
+            "read" => Completion::ok(registers.get(&key).cloned().unwrap_or(Value::Null)),
+            "write" => {
+                registers.insert(key, op.value.clone());
+                Completion::ok(op.value.clone())
+            }
+            "cas" => {
+                let (from, to) = match op.value.as_array().map(|v| v.as_slice()) {
+                    Some([from, to]) => (from, to),
+                    _ => return Completion::fail(op.value.clone(), "cas takes [from, to]"),
+                };
+                let current = registers.get(&key).unwrap_or(&Value::Null);
+                if current == from {
+                    registers.insert(key, to.clone());
+                    Completion::ok(op.value.clone())
+                } else {
+                    Completion::fail(op.value.clone(), "cas mismatch")
+                }
+            }
+            other => Completion::fail(op.value.clone(), format!("unknown function {other}")),
+        }
+    }
+}
+
+/// Run `faultline bench`.
+pub async fn run(args: &BenchArgs) -> Result<()> {
+    if args.what != "record" {
+        bad_input!("unknown benchmark '{}': faultline bench takes `record`", args.what);
+    }
+    if args.concurrency == 0 || !(args.seconds > 0.0) {
+        bad_input!("give --concurrency of at least 1 and a positive --seconds");
+    }
+    let dir = tempfile::tempdir()?;
+    let start = Instant::now();
+    let (recorder, thread) = Recorder::create(&dir.path().join("history.jsonl"), start)?;
+    let workload = faultline_workloads::by_name("register", &workload_options(5)).map_err(anyhow::Error::msg)?;
+    let generator = time_limit(Duration::from_secs_f64(args.seconds), workload.generator());
+    let dispatcher = Arc::new(Dispatcher::new(generator, args.concurrency, 1));
+    let client = InMemoryClient::default();
+    let clients: Vec<Box<dyn Client>> = (0..args.concurrency).map(|_| Box::new(client.clone()) as Box<dyn Client>).collect();
+    let processes = (0..args.concurrency as u64).collect();
+    let (_never, mut interrupt) = tokio::sync::watch::channel(false);
+    run_phase(dispatcher, clients, processes, &recorder, start, args.concurrency, &mut interrupt).await;
+    let elapsed = start.elapsed();
+    let completed = recorder.counts().completed();
+    drop(recorder);
+    let history = thread.finish()?;
+    let check_start = Instant::now();
+    let checker = Linearizable::new(workload.model(), workload.initial()).map_err(anyhow::Error::msg)?;
+    let verdict = checker.check(&history).valid;
+    println!(
+        "record: {completed} ops in {:.2} s with {} workers = {:.0} ops/s recorded ({} history lines); check: {verdict} in {:.2} s",
+        elapsed.as_secs_f64(),
+        args.concurrency,
+        completed as f64 / elapsed.as_secs_f64(),
+        history.len(),
+        check_start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

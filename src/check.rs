@@ -1,0 +1,126 @@
+//! `faultline check`: read stored histories (ours, Jepsen's EDN and logs, kv logs) and
+//! check them with no cluster — Jepsen's `analyze`.
+//!
+//! Bad input (a file that does not exist or parse, an unknown format or model) is exit 254
+//! with a one-line error naming the file and line.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Result;
+use faultline_checkers::checker::{check_all, CheckResult, Checker, Validity};
+use faultline_checkers::formats::{self, Format};
+use faultline_checkers::linearizable::{Linearizable, SearchOptions};
+use serde::Serialize;
+
+use crate::cli::CheckArgs;
+use crate::exit::{bad_input, BadInput};
+
+#[derive(Debug, Serialize)]
+struct FileResult<'a> {
+    file: &'a Path,
+    format: &'static str,
+    model: &'a str,
+    ops: usize,
+    valid: Validity,
+    results: Vec<CheckResult>,
+}
+
+/// Run `faultline check`; returns the process exit code (the worst verdict).
+pub fn run(args: &CheckArgs) -> Result<i32> {
+    let format = match &args.format {
+        None => None,
+        Some(name) => match name.parse::<Format>() {
+            Ok(format) => Some(format),
+            Err(e) => bad_input!("--format: {e}"),
+        },
+    };
+    let initial = match &args.initial {
+        None => None,
+        Some(text) => match serde_json::from_str(text) {
+            Ok(value) => Some(value),
+            Err(e) => bad_input!(
+                "--initial {text} is not JSON ({e}): quote strings, e.g. --initial '\"x\"', or give 0 or null"
+            ),
+        },
+    };
+    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
+        bad_input!("--timeout {} is not a positive number of seconds", args.timeout);
+    }
+    // Read and validate every file before checking any, so bad input is reported at once.
+    let mut inputs = Vec::new();
+    for file in &args.files {
+        let detected = match format {
+            Some(format) => format,
+            None => detect(file)?,
+        };
+        let history = formats::read_path(file, Some(detected))
+            .map_err(|e| anyhow::Error::new(BadInput(e.to_string())))?;
+        if let Err(e) = history.pair() {
+            bad_input!("{}", e.in_file(file));
+        }
+        let model = args.model.clone().unwrap_or_else(|| default_model(detected).to_string());
+        inputs.push((file, detected, model, history));
+    }
+    let mut worst = Validity::Valid;
+    let mut json = Vec::new();
+    for (file, detected, model, history) in &inputs {
+        let checker = match Linearizable::new(model, initial.clone()) {
+            Ok(checker) => checker,
+            Err(e) => bad_input!("--model: {e}"),
+        }
+        .with_options(SearchOptions {
+            timeout: Some(Duration::from_secs_f64(args.timeout)),
+            partition: !args.no_partition,
+            ..SearchOptions::default()
+        });
+        let checkers: [&dyn Checker; 1] = [&checker];
+        let (valid, results) = check_all(&checkers, history);
+        worst = worst.and(valid);
+        if args.json {
+            json.push(FileResult {
+                file,
+                format: detected.name(),
+                model,
+                ops: history.len(),
+                valid,
+                results,
+            });
+        } else {
+            println!("{}: {valid} ({} ops, {}, model {model})", file.display(), history.len(), detected.name());
+            for result in &results {
+                for reason in &result.reasons {
+                    println!("  {reason}");
+                }
+            }
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    }
+    Ok(worst.exit_code())
+}
+
+fn detect(file: &Path) -> Result<Format> {
+    use std::io::Read;
+    let mut head = String::new();
+    let opened = std::fs::File::open(file).and_then(|f| f.take(64 * 1024).read_to_string(&mut head));
+    if let Err(e) = opened {
+        bad_input!("{}: {e}", file.display());
+    }
+    match Format::detect(&head) {
+        Some(format) => Ok(format),
+        None => bad_input!(
+            "{}: cannot tell the history format from its first lines; give --format faultline, jepsen-edn, jepsen-log or kv-log",
+            file.display()
+        ),
+    }
+}
+
+/// The model a format's histories are usually checked with.
+fn default_model(format: Format) -> &'static str {
+    match format {
+        Format::KvLog => "kv",
+        _ => "cas-register",
+    }
+}

@@ -1,0 +1,199 @@
+//! The command line, as clap derive structs: doc comments are the `--help` text.
+//!
+//! Options take Jepsen's names where Jepsen has one (`--nodes`, `--concurrency`,
+//! `--time-limit`, `--test-count`, `--leave-db-running`), so its users feel at home. This
+//! module only parses; [`crate::spec`] validates into one resolved test spec before any I/O.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::systems::reference::server::NodeArgs;
+
+/// A Jepsen-style black-box testing harness for consensus-backed services.
+///
+/// Exit codes, as Jepsen's CLI: 0 valid, 1 invalid, 2 unknown, 254 bad arguments or input,
+/// 255 harness failure.
+#[derive(Debug, Parser)]
+#[command(name = "faultline", version, max_term_width = 100)]
+pub struct Cli {
+    /// Log filter for the terminal (e.g. `info`, `faultline=debug`); the run folder's
+    /// `faultline.log` always gets `info` and above.
+    #[arg(long, global = true, env = "FAULTLINE_LOG", default_value = "warn")]
+    pub log: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a test: start the cluster, drive the workload while injecting faults, heal, check.
+    Test(TestArgs),
+    /// Check stored histories without a cluster (Jepsen's `analyze`).
+    Check(CheckArgs),
+    /// Undo every fault a run left applied and stop its node processes (after a crash of
+    /// the harness itself).
+    Heal(HealArgs),
+    /// Measure the harness's own overhead: ops recorded per second against an in-process
+    /// client.
+    Bench(BenchArgs),
+    /// Run one node of the built-in reference service (started by the local target).
+    #[command(hide = true)]
+    Node(NodeArgs),
+}
+
+/// Options of `faultline test`.
+#[derive(Debug, Clone, Args)]
+pub struct TestArgs {
+    /// The system under test.
+    #[arg(long, default_value = "reference")]
+    pub system: String,
+
+    /// Where the nodes run. `local` starts them as processes on this machine.
+    #[arg(long, default_value = "local")]
+    pub target: String,
+
+    /// Number of nodes to start (local target).
+    #[arg(long, default_value_t = 5)]
+    pub node_count: usize,
+
+    /// The workload: what the clients do.
+    #[arg(long, default_value = "register")]
+    pub workload: String,
+
+    /// Faults to inject, comma-separated (`kill`, `pause`), or `none`.
+    #[arg(long, default_value = "kill,pause")]
+    pub nemesis: String,
+
+    /// Seconds between fault starts and stops.
+    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
+    pub nemesis_interval: f64,
+
+    /// How long the main phase of the test runs, in seconds.
+    #[arg(long, default_value_t = 60.0, value_name = "SECS")]
+    pub time_limit: f64,
+
+    /// Client workers: a number, or `Nn` for N workers per node (`3n`).
+    #[arg(long, default_value = "2n")]
+    pub concurrency: String,
+
+    /// Total operations per second across all workers (0 = as fast as the system answers).
+    #[arg(long, default_value_t = 100.0, value_name = "HZ")]
+    pub rate: f64,
+
+    /// Number of keys the register workload spreads its ops over.
+    #[arg(long, default_value_t = 5)]
+    pub keys: usize,
+
+    /// Seconds a client waits for one operation before recording it as indeterminate.
+    #[arg(long, default_value_t = 1.0, value_name = "SECS")]
+    pub op_timeout: f64,
+
+    /// Run the whole test this many times; the exit code is the worst verdict.
+    #[arg(long, default_value_t = 1)]
+    pub test_count: u32,
+
+    /// Seed of every random choice the harness makes (ops and faults); printed and stored
+    /// with every run so `--seed` reproduces its schedule. Random when absent.
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// The store folder runs are written to.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+
+    /// Name of the test in the store (default: `<system>-<workload>`).
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// Leave the nodes running after the test (their pids are in the run folder).
+    #[arg(long)]
+    pub leave_db_running: bool,
+
+    /// Deliberate bug in the reference system: `stale-reads` or `lost-writes`.
+    #[arg(long, value_name = "NAME")]
+    pub bug: Option<String>,
+
+    /// First port of the local nodes (n1 gets it, n2 the next ...); free ports when absent.
+    #[arg(long)]
+    pub base_port: Option<u16>,
+
+    /// The executable started as each reference node (default: this faultline binary).
+    #[arg(long, value_name = "PATH")]
+    pub node_binary: Option<PathBuf>,
+
+    /// Seconds to wait for the cluster to elect a leader at start and after healing.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub ready_timeout: f64,
+
+    /// Budget of the linearizability checker, in seconds; past it the verdict is unknown.
+    #[arg(long, default_value_t = 120.0, value_name = "SECS")]
+    pub check_timeout: f64,
+
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Options of `faultline check`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// History files: faultline's history.jsonl, Jepsen's history.edn or logs, kv logs.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// The file format: faultline, jepsen-edn, jepsen-log, kv-log (detected when absent).
+    #[arg(long)]
+    pub format: Option<String>,
+
+    /// The model to check against: register, cas-register, kv, mutex, fifo-queue, set.
+    /// Default: cas-register, or kv for kv logs, or what a faultline run recorded.
+    #[arg(long)]
+    pub model: Option<String>,
+
+    /// The model's initial value, as JSON (`0`, `"x"`, `null`).
+    #[arg(long, value_name = "JSON")]
+    pub initial: Option<String>,
+
+    /// Budget per file, in seconds; past it the verdict is unknown.
+    #[arg(long, default_value_t = 60.0, value_name = "SECS")]
+    pub timeout: f64,
+
+    /// Check the history as one whole instead of splitting it by key.
+    #[arg(long)]
+    pub no_partition: bool,
+
+    /// Print a machine-readable JSON result instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `faultline heal`.
+#[derive(Debug, Clone, Args)]
+pub struct HealArgs {
+    /// The run folder (default: the newest run, `store/latest`).
+    pub run_dir: Option<PathBuf>,
+
+    /// The store folder used to find `latest`.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+}
+
+/// Options of `faultline bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// What to measure: `record` (ops/s the controller records against an in-process
+    /// client).
+    #[arg(default_value = "record")]
+    pub what: String,
+
+    /// Client workers.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+
+    /// Seconds to run.
+    #[arg(long, default_value_t = 5.0)]
+    pub seconds: f64,
+}

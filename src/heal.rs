@@ -1,0 +1,34 @@
+//! `faultline heal [RUN_DIR]`: undo everything a run left behind after the harness itself
+//! was killed — paused or orphaned node processes and the faults in the nemesis ledger.
+//! Healing is idempotent and reports what it undid.
+
+use anyhow::Result;
+
+use crate::cli::HealArgs;
+use crate::store::RunDir;
+use crate::target::local;
+
+/// Run `faultline heal`.
+pub fn run(args: &HealArgs) -> Result<()> {
+    let dir = args.run_dir.clone().unwrap_or_else(|| args.store.join("latest"));
+    let run = RunDir::open(&dir)?;
+    let mut undone = local::stop_leftover_nodes(&run)?;
+    // Killing the node processes undoes process faults; the ledger is then obsolete.
+    let ledger = run.nemesis_state();
+    if ledger.exists() {
+        let faults = faultline_nemeses::Ledger::load(&ledger).map_err(anyhow::Error::msg)?;
+        for fault in faults.describe() {
+            undone.push(format!("cleared {fault}"));
+        }
+        std::fs::remove_file(&ledger)?;
+    }
+    if undone.is_empty() {
+        println!("{}: nothing to heal", run.path.display());
+    } else {
+        for line in undone {
+            println!("{line}");
+        }
+        println!("{}: healed", run.path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,411 @@
+//! The pipeline of one test, as Jepsen runs it:
+//! spec → set up nodes → start the system → workers + nemesis until the time limit →
+//! heal everything → let the system recover → final reads → stop → check → results.
+//!
+//! Healing happens on every way out: a normal end, Ctrl-C (the `interrupt` signal), a panic
+//! in a worker, and an error of the harness. What the system under test did is data in the
+//! history; an `Err` here is the harness's own failure.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use faultline_checkers::checker::{check_all, CheckResult, Checker, Validity};
+use faultline_checkers::history::{History, OpType, Process};
+use faultline_checkers::linearizable::{Linearizable, SearchOptions};
+use faultline_nemeses::{NemesisEvent, Schedule};
+use faultline_workloads::generator::{stagger, time_limit, Dispatcher, Poll};
+use faultline_workloads::Workload;
+use serde::Serialize;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
+
+use crate::logging::RunLog;
+use crate::progress::Progress;
+use crate::recorder::Recorder;
+use crate::spec::{workload_options, TestSpec};
+use crate::store::RunDir;
+use crate::systems::reference::{Bug, ReferenceSystem};
+use crate::systems::{Client, System};
+use crate::target::local::{self, LocalTarget};
+use crate::target::processes::LocalProcesses;
+
+/// What one run concluded.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The combined verdict.
+    pub valid: Validity,
+    /// The run folder.
+    pub run: RunDir,
+}
+
+/// `results.json`.
+#[derive(Debug, Serialize)]
+struct Results<'a> {
+    valid: Validity,
+    interrupted: bool,
+    seed: u64,
+    ops: usize,
+    counts: OpCounts,
+    results: &'a [CheckResult],
+    duration_secs: f64,
+    healed: &'a [String],
+}
+
+#[derive(Debug, Default, Serialize)]
+struct OpCounts {
+    ok: u64,
+    fail: u64,
+    info: u64,
+    pending: u64,
+    nemesis: u64,
+}
+
+fn count_ops(history: &History) -> OpCounts {
+    let mut counts = OpCounts::default();
+    let mut invokes = 0u64;
+    for op in &history.ops {
+        if op.process == Process::Nemesis {
+            if op.kind == OpType::Invoke {
+                counts.nemesis += 1;
+            }
+            continue;
+        }
+        match op.kind {
+            OpType::Invoke => invokes += 1,
+            OpType::Ok => counts.ok += 1,
+            OpType::Fail => counts.fail += 1,
+            OpType::Info => counts.info += 1,
+        }
+    }
+    counts.pending = invokes - counts.ok - counts.fail - counts.info;
+    counts
+}
+
+/// Run test number `index` (0-based) of the spec.
+pub async fn run_test(
+    spec: &TestSpec,
+    index: u32,
+    run_log: &RunLog,
+    interrupt: watch::Receiver<bool>,
+) -> Result<RunOutcome> {
+    let seed = spec.seed.wrapping_add(index as u64);
+    let run = RunDir::create(&spec.store, &spec.name)?;
+    run_log.open(&run.log())?;
+    tracing::info!(run = %run.path.display(), seed, "starting test");
+    let mut stored_spec = spec.clone();
+    stored_spec.seed = seed;
+    stored_spec.rerun = spec.rerun.replace(&format!("--seed {}", spec.seed), &format!("--seed {seed}"));
+    run.write_json(&run.test_json(), &stored_spec)?;
+
+    let bug = spec.bug.as_deref().map(|b| b.parse::<Bug>()).transpose().map_err(anyhow::Error::msg)?;
+    let system: Arc<dyn System> = Arc::new(ReferenceSystem::new(bug, spec.node_binary.clone()));
+    let nodes = LocalTarget::plan(&run, spec.node_count, spec.base_port)?;
+    let target = Arc::new(LocalTarget::new(&run, nodes, system.clone(), spec.leave_db_running));
+
+    let progress = Progress::new(spec.progress, spec.time_limit);
+    progress.stage(&format!("starting {} {} nodes", spec.node_count, spec.system));
+    target.start_all()?;
+    local::await_ready(&target, spec.ready_timeout)
+        .await
+        .context("the cluster did not come up")?;
+
+    let start = Instant::now();
+    let (recorder, recorder_thread) = Recorder::create(&run.history(), start)?;
+    let workload = faultline_workloads::by_name(&spec.workload, &workload_options(spec.keys))
+        .map_err(anyhow::Error::msg)?;
+
+    // Main phase: workers and the nemesis until the time limit.
+    let mut generator = workload.generator();
+    if let Some(rate) = spec.rate {
+        generator = stagger(rate, generator);
+    }
+    let generator = time_limit(spec.time_limit, generator);
+    let dispatcher = Arc::new(Dispatcher::new(generator, spec.concurrency, seed));
+    let clients: Vec<Box<dyn Client>> = (0..spec.concurrency)
+        .map(|w| {
+            let node = &target.nodes()[w % spec.node_count];
+            system.client(node, target.nodes(), spec.op_timeout)
+        })
+        .collect();
+    let processes: Vec<u64> = (0..spec.concurrency as u64).collect();
+
+    let (stop_nemesis, nemesis_task) = start_nemesis(spec, seed, &run, &target, &system, &recorder)?;
+    progress.running(recorder.counts().clone());
+
+    let mut interrupt_main = interrupt.clone();
+    let phase = run_phase(dispatcher, clients, processes, &recorder, start, spec.concurrency, &mut interrupt_main).await;
+    let _ = stop_nemesis.send(true);
+    let mut healed = match nemesis_task {
+        Some(task) => task.await.unwrap_or_else(|e| vec![format!("the nemesis task failed: {e}")]),
+        None => Vec::new(),
+    };
+    healed.extend(target.heal_all());
+    let (clients, processes, mut failure) = match phase {
+        PhaseEnd::Finished { clients, processes } => (clients, processes, None),
+        PhaseEnd::Stopped { clients, processes, why } => (clients, processes, Some(why)),
+    };
+
+    // Recovery and final reads, unless the run was interrupted or a worker crashed.
+    if failure.is_none() {
+        progress.stage("healed; waiting for the cluster to recover");
+        if let Err(e) = local::await_ready(&target, spec.ready_timeout).await {
+            tracing::warn!("the cluster did not recover after healing: {e:#}");
+        }
+        if let Some(final_generator) = workload.final_generator() {
+            progress.stage("final reads");
+            let dispatcher = Arc::new(Dispatcher::new(final_generator, spec.concurrency, seed ^ 0x5eed));
+            let mut interrupt_final = interrupt.clone();
+            if let PhaseEnd::Stopped { why, .. } =
+                run_phase(dispatcher, clients, processes, &recorder, start, spec.concurrency, &mut interrupt_final).await
+            {
+                failure = Some(why);
+            }
+        }
+    }
+    let duration = start.elapsed();
+    if !spec.leave_db_running {
+        progress.stage("stopping nodes");
+        target.stop_all();
+    }
+    drop(recorder);
+    let history = recorder_thread.finish()?;
+
+    progress.stage(&format!("checking {} ops", history.len()));
+    let checker = Linearizable::new(workload.model(), workload.initial())
+        .map_err(anyhow::Error::msg)?
+        .with_options(SearchOptions {
+            timeout: Some(spec.check_timeout),
+            ..SearchOptions::default()
+        });
+    let history = Arc::new(history);
+    let checked = {
+        let history = history.clone();
+        tokio::task::spawn_blocking(move || {
+            let checkers: [&dyn Checker; 1] = [&checker];
+            check_all(&checkers, &history)
+        })
+        .await
+        .context("the checker thread failed")?
+    };
+    let (valid, results) = checked;
+    progress.finish();
+    let interrupted = failure.is_some();
+    run.write_json(
+        &run.results_json(),
+        &Results {
+            valid,
+            interrupted,
+            seed,
+            ops: history.len(),
+            counts: count_ops(&history),
+            results: &results,
+            duration_secs: duration.as_secs_f64(),
+            healed: &healed,
+        },
+    )?;
+    print_summary(spec, seed, &run, &history, valid, &results);
+    run_log.close();
+    if let Some(why) = failure {
+        anyhow::bail!("{why}; the nodes were healed and stopped, and the history so far is in {}", run.history().display());
+    }
+    Ok(RunOutcome { valid, run })
+}
+
+type NemesisTask = Option<tokio::task::JoinHandle<Vec<String>>>;
+
+fn start_nemesis(
+    spec: &TestSpec,
+    seed: u64,
+    run: &RunDir,
+    target: &Arc<LocalTarget>,
+    system: &Arc<dyn System>,
+    recorder: &Recorder,
+) -> Result<(watch::Sender<bool>, NemesisTask)> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    if spec.nemeses.is_empty() {
+        return Ok((stop_tx, None));
+    }
+    let kinds = faultline_nemeses::parse_nemeses(&spec.nemeses.join(",")).map_err(anyhow::Error::msg)?;
+    let control = Arc::new(LocalProcesses::new(target.clone(), system.clone()));
+    let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel::<NemesisEvent>();
+    let schedule = Schedule::new(kinds, control, spec.nemesis_interval, seed ^ 0x6e656d65736973)
+        .with_ledger(run.nemesis_state());
+    let recorder = recorder.clone();
+    let forward = tokio::spawn(async move {
+        while let Some(event) = events_rx.recv().await {
+            record_nemesis_event(&recorder, event);
+        }
+    });
+    let task = tokio::spawn(async move {
+        let healed = schedule.run(stop_rx, events_tx).await;
+        let _ = forward.await;
+        healed
+    });
+    Ok((stop_tx, Some(task)))
+}
+
+fn record_nemesis_event(recorder: &Recorder, event: NemesisEvent) {
+    match event {
+        NemesisEvent::Invoke { f, value } => {
+            if f.starts_with("start") {
+                recorder.counts().faults.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            recorder.record(Process::Nemesis, OpType::Invoke, &f, None, value, None)
+        }
+        NemesisEvent::Complete { f, outcome } => {
+            let (value, error) = outcome.into_value_and_error();
+            recorder.record(Process::Nemesis, OpType::Info, &f, None, value, error)
+        }
+    }
+}
+
+pub(crate) enum PhaseEnd {
+    Finished {
+        clients: Vec<Box<dyn Client>>,
+        processes: Vec<u64>,
+    },
+    Stopped {
+        clients: Vec<Box<dyn Client>>,
+        processes: Vec<u64>,
+        why: String,
+    },
+}
+
+/// Run workers until the dispatcher says every worker is done, an interrupt arrives, or a
+/// worker panics. Returns the clients (reused by the next phase) and each worker's current
+/// process id.
+pub(crate) async fn run_phase(
+    dispatcher: Arc<Dispatcher>,
+    clients: Vec<Box<dyn Client>>,
+    processes: Vec<u64>,
+    recorder: &Recorder,
+    start: Instant,
+    workers: usize,
+    interrupt: &mut watch::Receiver<bool>,
+) -> PhaseEnd {
+    let completed = Arc::new(Notify::new());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut set = JoinSet::new();
+    for (worker, (client, process)) in clients.into_iter().zip(processes).enumerate() {
+        let dispatcher = dispatcher.clone();
+        let recorder = recorder.clone();
+        let completed = completed.clone();
+        let stop = stop_rx.clone();
+        set.spawn(async move {
+            let (client, process) =
+                worker_loop(worker, workers, client, process, &dispatcher, &recorder, start, &completed, stop).await;
+            (worker, client, process)
+        });
+    }
+    let mut slots: Vec<Option<(Box<dyn Client>, u64)>> = (0..workers).map(|_| None).collect();
+    let mut why = None;
+    loop {
+        tokio::select! {
+            joined = set.join_next() => match joined {
+                None => break,
+                Some(Ok((worker, client, process))) => slots[worker] = Some((client, process)),
+                Some(Err(e)) => {
+                    let message = if e.is_panic() { "a worker panicked" } else { "a worker was cancelled" };
+                    tracing::error!("{message}: {e}");
+                    why.get_or_insert_with(|| message.to_string());
+                    let _ = stop_tx.send(true);
+                }
+            },
+            changed = interrupt.changed(), if why.is_none() => {
+                if changed.is_ok() && *interrupt.borrow() {
+                    why = Some("interrupted".to_string());
+                    let _ = stop_tx.send(true);
+                }
+            }
+        }
+    }
+    // A worker that panicked lost its client; later phases get none for it.
+    let mut clients = Vec::new();
+    let mut processes = Vec::new();
+    for (worker, slot) in slots.into_iter().enumerate() {
+        if let Some((client, process)) = slot {
+            clients.push(client);
+            processes.push(process);
+        } else {
+            tracing::warn!(worker, "worker lost");
+        }
+    }
+    match why {
+        None => PhaseEnd::Finished { clients, processes },
+        Some(why) => PhaseEnd::Stopped { clients, processes, why },
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn worker_loop(
+    worker: usize,
+    workers: usize,
+    mut client: Box<dyn Client>,
+    mut process: u64,
+    dispatcher: &Dispatcher,
+    recorder: &Recorder,
+    start: Instant,
+    completed: &Notify,
+    mut stop: watch::Receiver<bool>,
+) -> (Box<dyn Client>, u64) {
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        match dispatcher.next(worker, process, start.elapsed()) {
+            Poll::Done => break,
+            Poll::Wait(wait) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = completed.notified() => {}
+                    _ = stop.changed() => {}
+                }
+            }
+            Poll::Op(request) => {
+                let p = Process::Client(process);
+                recorder.record(p, OpType::Invoke, &request.f, request.key.as_ref(), request.value.clone(), None);
+                let completion = tokio::select! {
+                    c = client.invoke(&request) => Some(c),
+                    _ = stop.changed() => None,
+                };
+                let Some(completion) = completion else {
+                    // Interrupted mid-flight: the op stays pending (indeterminate).
+                    break;
+                };
+                let indeterminate = completion.kind == OpType::Info;
+                recorder.record(p, completion.kind, &request.f, request.key.as_ref(), completion.value, completion.error);
+                dispatcher.completed(worker);
+                completed.notify_waiters();
+                if indeterminate {
+                    // The old process may still have an op in flight: continue as a new one.
+                    process += workers as u64;
+                }
+            }
+        }
+    }
+    (client, process)
+}
+
+fn print_summary(
+    spec: &TestSpec,
+    seed: u64,
+    run: &RunDir,
+    history: &History,
+    valid: Validity,
+    results: &[CheckResult],
+) {
+    let counts = count_ops(history);
+    println!(
+        "{} on {} {} nodes, seed {seed}: {} ok, {} fail, {} info, {} faults",
+        spec.workload, spec.node_count, spec.system, counts.ok, counts.fail, counts.info, counts.nemesis
+    );
+    for result in results {
+        println!("  {}: {}", result.checker, result.valid);
+        for reason in result.reasons.iter().take(5) {
+            println!("    {reason}");
+        }
+    }
+    println!("verdict: {valid}");
+    println!("store: {}", run.path.display());
+}

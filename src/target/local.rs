@@ -1,0 +1,389 @@
+//! The local target: every node is an OS process on this machine, with its own data folder
+//! and log file under the run's `nodes/<node>/`, listening on its own loopback port.
+//!
+//! It starts, stops, kills (SIGKILL), pauses (SIGSTOP) and resumes (SIGCONT) node
+//! processes, and it never leaves one behind: dropping the target resumes and kills every
+//! node (unless `--leave-db-running`), and each node watches its parent and exits when the
+//! harness is gone. The pids are written to `nodes/pids.json` so `faultline heal` can finish
+//! the job after the harness itself was killed.
+
+use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use nix::sys::signal::{self, Signal};
+use nix::unistd::Pid;
+
+use crate::store::RunDir;
+use crate::systems::{NodeSpec, System};
+
+/// Environment variable through which a node learns the harness's pid, to exit with it.
+pub const PARENT_PID_ENV: &str = "FAULTLINE_PARENT_PID";
+
+/// Errors of one node process, naming the node and the log to read.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The process could not be spawned.
+    #[error("{node}: could not start {program}: {source}; check the path and that it is executable")]
+    Spawn {
+        /// The node.
+        node: String,
+        /// The program.
+        program: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The process exited when it should be running.
+    #[error("{node} exited ({status}); read its log {log}{tail}")]
+    Exited {
+        /// The node.
+        node: String,
+        /// Its exit status.
+        status: String,
+        /// Its log file.
+        log: String,
+        /// The last line of the log, if any.
+        tail: String,
+    },
+    /// A signal could not be delivered.
+    #[error("{node}: cannot send {signal}: {source}")]
+    Signal {
+        /// The node.
+        node: String,
+        /// The signal.
+        signal: String,
+        /// Why.
+        source: nix::Error,
+    },
+    /// The node is not part of this cluster.
+    #[error("no node named {0} in this cluster")]
+    Unknown(String),
+}
+
+struct NodeProcess {
+    child: Option<Child>,
+    paused: bool,
+}
+
+/// The nodes of one run on this machine.
+pub struct LocalTarget {
+    nodes: Vec<NodeSpec>,
+    system: Arc<dyn System>,
+    processes: Mutex<BTreeMap<String, NodeProcess>>,
+    pids_file: PathBuf,
+    leave_running: bool,
+}
+
+impl LocalTarget {
+    /// Lay out `count` nodes under the run folder, on consecutive ports from `base_port`
+    /// or on free ports.
+    pub fn plan(run: &RunDir, count: usize, base_port: Option<u16>) -> Result<Vec<NodeSpec>> {
+        let ports = match base_port {
+            Some(base) => (0..count).map(|i| base + i as u16).collect::<Vec<_>>(),
+            None => free_ports(count)?,
+        };
+        let mut nodes = Vec::with_capacity(count);
+        for (i, port) in ports.into_iter().enumerate() {
+            let name = format!("n{}", i + 1);
+            let dir = run.node_dir(&name);
+            fs::create_dir_all(dir.join("data"))
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let addr = format!("127.0.0.1:{port}");
+            nodes.push(NodeSpec {
+                id: i as u64 + 1,
+                name,
+                client_addr: addr.clone(),
+                peer_addr: addr,
+                data_dir: dir.join("data"),
+                log_file: dir.join("node.log"),
+            });
+        }
+        Ok(nodes)
+    }
+
+    /// A target for these nodes; nothing is started yet.
+    pub fn new(run: &RunDir, nodes: Vec<NodeSpec>, system: Arc<dyn System>, leave_running: bool) -> Self {
+        let processes = nodes
+            .iter()
+            .map(|n| (n.name.clone(), NodeProcess { child: None, paused: false }))
+            .collect();
+        LocalTarget {
+            nodes,
+            system,
+            processes: Mutex::new(processes),
+            pids_file: run.node_pids(),
+            leave_running,
+        }
+    }
+
+    /// The nodes.
+    pub fn nodes(&self) -> &[NodeSpec] {
+        &self.nodes
+    }
+
+    fn node(&self, name: &str) -> Result<&NodeSpec, NodeError> {
+        self.nodes
+            .iter()
+            .find(|n| n.name == name)
+            .ok_or_else(|| NodeError::Unknown(name.to_string()))
+    }
+
+    /// Start every node.
+    pub fn start_all(&self) -> Result<(), NodeError> {
+        for node in &self.nodes {
+            self.start(&node.name)?;
+        }
+        Ok(())
+    }
+
+    /// Start the system's process on a node (a no-op when it is already running).
+    pub fn start(&self, name: &str) -> Result<(), NodeError> {
+        let node = self.node(name)?;
+        let mut processes = self.processes.lock().expect("node table");
+        let entry = processes.get_mut(name).expect("every node has an entry");
+        if let Some(child) = &mut entry.child {
+            if matches!(child.try_wait(), Ok(None)) {
+                return Ok(());
+            }
+        }
+        let command = self.system.start_command(node, &self.nodes);
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&node.log_file)
+            .map_err(|source| NodeError::Spawn {
+                node: name.to_string(),
+                program: command.program.display().to_string(),
+                source,
+            })?;
+        let mut cmd = Command::new(&command.program);
+        cmd.args(&command.args)
+            .envs(command.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|source| NodeError::Spawn {
+                node: name.to_string(),
+                program: command.program.display().to_string(),
+                source,
+            })?)
+            .stderr(log);
+        if !self.leave_running {
+            cmd.env(PARENT_PID_ENV, std::process::id().to_string());
+        }
+        let child = cmd.spawn().map_err(|source| NodeError::Spawn {
+            node: name.to_string(),
+            program: command.program.display().to_string(),
+            source,
+        })?;
+        tracing::info!(node = name, pid = child.id(), "started");
+        entry.child = Some(child);
+        entry.paused = false;
+        self.write_pids(&processes);
+        Ok(())
+    }
+
+    /// SIGKILL the node's process and reap it.
+    pub fn kill(&self, name: &str) -> Result<(), NodeError> {
+        self.node(name)?;
+        let mut processes = self.processes.lock().expect("node table");
+        let entry = processes.get_mut(name).expect("every node has an entry");
+        if let Some(mut child) = entry.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+            tracing::info!(node = name, "killed");
+        }
+        entry.paused = false;
+        self.write_pids(&processes);
+        Ok(())
+    }
+
+    /// SIGSTOP the node's process.
+    pub fn pause(&self, name: &str) -> Result<(), NodeError> {
+        self.signal(name, Signal::SIGSTOP, true)
+    }
+
+    /// SIGCONT the node's process.
+    pub fn resume(&self, name: &str) -> Result<(), NodeError> {
+        self.signal(name, Signal::SIGCONT, false)
+    }
+
+    fn signal(&self, name: &str, sig: Signal, paused: bool) -> Result<(), NodeError> {
+        self.node(name)?;
+        let mut processes = self.processes.lock().expect("node table");
+        let entry = processes.get_mut(name).expect("every node has an entry");
+        let Some(child) = &entry.child else {
+            // A killed node is neither paused nor resumable; restarting is the kill
+            // nemesis's job.
+            return Ok(());
+        };
+        signal::kill(Pid::from_raw(child.id() as i32), sig).map_err(|source| NodeError::Signal {
+            node: name.to_string(),
+            signal: sig.to_string(),
+            source,
+        })?;
+        entry.paused = paused;
+        tracing::info!(node = name, signal = %sig, "signalled");
+        Ok(())
+    }
+
+    /// Resume every paused node and start every node that is not running.
+    pub fn heal_all(&self) -> Vec<String> {
+        let mut undone = Vec::new();
+        for node in &self.nodes {
+            let (paused, dead) = {
+                let mut processes = self.processes.lock().expect("node table");
+                let entry = processes.get_mut(&node.name).expect("entry");
+                let dead = match &mut entry.child {
+                    None => true,
+                    Some(child) => !matches!(child.try_wait(), Ok(None)),
+                };
+                (entry.paused, dead)
+            };
+            if paused && self.resume(&node.name).is_ok() {
+                undone.push(format!("resumed {}", node.name));
+            }
+            if dead && self.start(&node.name).is_ok() {
+                undone.push(format!("restarted {}", node.name));
+            }
+        }
+        undone
+    }
+
+    /// The first node whose process has exited on its own, as an error naming its log.
+    pub fn exited_node(&self) -> Option<NodeError> {
+        let mut processes = self.processes.lock().expect("node table");
+        for node in &self.nodes {
+            let entry = processes.get_mut(&node.name).expect("entry");
+            if let Some(child) = &mut entry.child {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Some(NodeError::Exited {
+                        node: node.name.clone(),
+                        status: status.to_string(),
+                        log: node.log_file.display().to_string(),
+                        tail: last_line(&node.log_file)
+                            .map(|l| format!(": {l}"))
+                            .unwrap_or_default(),
+                    });
+                }
+            }
+        }
+        None
+    }
+
+    /// Resume and kill every node process, and wait for them to exit.
+    pub fn stop_all(&self) {
+        let mut processes = self.processes.lock().expect("node table");
+        for (name, entry) in processes.iter_mut() {
+            if let Some(mut child) = entry.child.take() {
+                let pid = Pid::from_raw(child.id() as i32);
+                let _ = signal::kill(pid, Signal::SIGCONT);
+                let _ = child.kill();
+                let _ = child.wait();
+                tracing::info!(node = %name, "stopped");
+            }
+            entry.paused = false;
+        }
+        self.write_pids(&processes);
+    }
+
+    fn write_pids(&self, processes: &BTreeMap<String, NodeProcess>) {
+        let pids: BTreeMap<&str, u32> = processes
+            .iter()
+            .filter_map(|(name, p)| p.child.as_ref().map(|c| (name.as_str(), c.id())))
+            .collect();
+        let tmp = self.pids_file.with_extension("json.tmp");
+        let written = serde_json::to_vec(&pids)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| fs::write(&tmp, bytes))
+            .and_then(|()| fs::rename(&tmp, &self.pids_file));
+        if let Err(e) = written {
+            tracing::warn!("cannot write {}: {e}", self.pids_file.display());
+        }
+    }
+}
+
+impl Drop for LocalTarget {
+    fn drop(&mut self) {
+        if self.leave_running {
+            // Make sure nothing is left paused even when left running.
+            for node in &self.nodes {
+                let _ = self.resume(&node.name);
+            }
+        } else {
+            self.stop_all();
+        }
+    }
+}
+
+/// Pick `count` free loopback ports (bound and released; the OS does not hand them out
+/// again immediately).
+fn free_ports(count: usize) -> Result<Vec<u16>> {
+    let listeners = (0..count)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()
+        .context("cannot find free loopback ports")?;
+    listeners
+        .iter()
+        .map(|l| Ok(l.local_addr()?.port()))
+        .collect()
+}
+
+fn last_line(path: &Path) -> Option<String> {
+    let text = fs::read_to_string(path).ok()?;
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.chars().take(300).collect())
+}
+
+/// Stop the node processes a crashed harness left behind, from `nodes/pids.json`: resume
+/// them (so a paused node is not left stopped) and kill them. Only processes whose command
+/// line names this run folder are touched, so a recycled pid is never killed.
+pub fn stop_leftover_nodes(run: &RunDir) -> Result<Vec<String>> {
+    let path = run.node_pids();
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let pids: BTreeMap<String, u32> = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a pid table", path.display()))?;
+    let marker = fs::canonicalize(&run.path).unwrap_or_else(|_| run.path.clone());
+    let mut undone = Vec::new();
+    for (node, pid) in pids {
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        let ours = cmdline.contains(&*marker.to_string_lossy())
+            || cmdline.contains(&*run.path.to_string_lossy());
+        if !ours {
+            continue;
+        }
+        let pid = Pid::from_raw(pid as i32);
+        let _ = signal::kill(pid, Signal::SIGCONT);
+        if signal::kill(pid, Signal::SIGKILL).is_ok() {
+            undone.push(format!("stopped {node} (pid {pid})"));
+        }
+    }
+    Ok(undone)
+}
+
+/// Poll until the cluster is ready, failing early when a node process exits.
+pub async fn await_ready(target: &LocalTarget, timeout: Duration) -> Result<()> {
+    let ready = target.system.await_ready(target.nodes(), timeout);
+    tokio::pin!(ready);
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            result = &mut ready => return result.map_err(anyhow::Error::new),
+            _ = tick.tick() => {
+                if let Some(error) = target.exited_node() {
+                    return Err(anyhow::Error::new(error));
+                }
+            }
+        }
+    }
+}
