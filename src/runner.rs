@@ -377,6 +377,7 @@ async fn worker_loop(
                 recorder.record(p, completion.kind, &request.f, request.key.as_ref(), completion.value, completion.error);
                 dispatcher.completed(worker);
                 completed.notify_waiters();
+                panic_hook_for_tests();
                 if indeterminate {
                     // The old process may still have an op in flight: continue as a new one.
                     process += workers as u64;
@@ -408,4 +409,24 @@ fn print_summary(
     }
     println!("verdict: {valid}");
     println!("store: {}", run.path.display());
+}
+
+/// `FAULTLINE_PANIC_AFTER_OPS=N` makes a worker panic after N completed ops in total: the
+/// end-to-end tests use it to prove that a crashing worker still leaves every node healed
+/// and stopped. Unset, it costs one relaxed load per op.
+fn panic_hook_for_tests() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static LIMIT: OnceLock<Option<u64>> = OnceLock::new();
+    static DONE: AtomicU64 = AtomicU64::new(0);
+    let limit = LIMIT.get_or_init(|| {
+        std::env::var("FAULTLINE_PANIC_AFTER_OPS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    if let Some(limit) = limit {
+        if DONE.fetch_add(1, Ordering::Relaxed) + 1 == *limit {
+            panic!("FAULTLINE_PANIC_AFTER_OPS={limit} reached: deliberate worker panic");
+        }
+    }
 }

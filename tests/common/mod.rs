@@ -1,0 +1,77 @@
+//! Helpers for end-to-end tests: run the real `faultline` binary against real node
+//! processes, in a temporary store, and read what it wrote.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The faultline binary under test.
+pub fn faultline() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    cmd.env_remove("FAULTLINE_LOG");
+    cmd
+}
+
+/// Run `faultline test` with a temporary store and the given extra arguments.
+pub fn run_test(store: &Path, args: &[&str]) -> Output {
+    let mut cmd = faultline();
+    cmd.arg("test").arg("--store").arg(store).arg("--no-progress").args(args);
+    let output = cmd.output().expect("run faultline");
+    eprintln!(
+        "faultline test {args:?} exited {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// The run folder `store/latest` points at.
+pub fn latest_run(store: &Path) -> PathBuf {
+    std::fs::canonicalize(store.join("latest")).expect("store/latest points at a run")
+}
+
+/// `results.json` of a run.
+pub fn results(run: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(run.join("results.json")).expect("results.json");
+    serde_json::from_str(&text).expect("results.json is JSON")
+}
+
+/// Pids of processes whose command line mentions `needle` (other than this test).
+pub fn processes_mentioning(needle: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        if String::from_utf8_lossy(&cmdline).contains(needle) && pid != std::process::id() {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// The state letter of a process (`R`, `S`, `T` for stopped, `Z` ...), if it exists.
+pub fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')').next()?.trim().chars().next()
+}
+
+/// Wait up to `secs` for no process to mention `needle`; returns those still there.
+pub fn wait_gone(needle: &str, secs: u64) -> Vec<u32> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let left: Vec<u32> = processes_mentioning(needle)
+            .into_iter()
+            .filter(|&p| process_state(p) != Some('Z'))
+            .collect();
+        if left.is_empty() || std::time::Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
