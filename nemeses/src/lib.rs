@@ -1,2 +1,11 @@
 //! faultline's nemeses: faults and fault schedules, written against a small `Control`
 //! interface. This crate knows nothing of workloads, histories or checkers.
+//!
+//! - [`control`]: the traits a target implements to act on nodes ([`control::ProcessControl`],
+//!   [`control::Control`]).
+//! - [`nemesis`]: the Nemesis role and its [`nemesis::Outcome`]s.
+//! - [`ledger`]: which faults are applied, persisted for `faultline heal`.
+
+pub mod control;
+pub mod ledger;
+pub mod nemesis;
