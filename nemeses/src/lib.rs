@@ -4,8 +4,13 @@
 //! - [`control`]: the traits a target implements to act on nodes ([`control::ProcessControl`],
 //!   [`control::Control`]).
 //! - [`nemesis`]: the Nemesis role and its [`nemesis::Outcome`]s.
+//! - [`process`]: the `kill` and `pause` nemeses.
 //! - [`ledger`]: which faults are applied, persisted for `faultline heal`.
 
 pub mod control;
 pub mod ledger;
 pub mod nemesis;
+pub mod process;
+
+#[cfg(test)]
+mod testing;
