@@ -329,7 +329,10 @@ mod tests {
     fn load_reports_missing_and_invalid_files() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("absent.json");
-        assert!(matches!(Ledger::load(&path), Err(LedgerError::Missing { .. })));
+        assert!(matches!(
+            Ledger::load(&path),
+            Err(LedgerError::Missing { .. })
+        ));
 
         fs::write(&path, "{not json").unwrap();
         let err = Ledger::load(&path).unwrap_err();

@@ -6,11 +6,13 @@
 //! - [`nemesis`]: the Nemesis role and its [`nemesis::Outcome`]s.
 //! - [`process`]: the `kill` and `pause` nemeses.
 //! - [`ledger`]: which faults are applied, persisted for `faultline heal`.
+//! - [`schedule`]: `--nemesis` parsing and the start/stop cycle that drives nemeses.
 
 pub mod control;
 pub mod ledger;
 pub mod nemesis;
 pub mod process;
+pub mod schedule;
 
 #[cfg(test)]
 mod testing;

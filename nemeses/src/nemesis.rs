@@ -63,10 +63,7 @@ pub struct FaultRequest {
 impl FaultRequest {
     /// A request for `f` with `value`.
     pub fn new(f: impl Into<String>, value: Value) -> Self {
-        FaultRequest {
-            f: f.into(),
-            value,
-        }
+        FaultRequest { f: f.into(), value }
     }
 }
 

@@ -103,7 +103,9 @@ impl Target {
                             nodes.push(node.to_string())
                         }
                         Some(_) => {}
-                        None => return Err(format!("target lists {item}, not a node name; {HELP}")),
+                        None => {
+                            return Err(format!("target lists {item}, not a node name; {HELP}"))
+                        }
                     }
                 }
                 if nodes.is_empty() {
@@ -297,7 +299,10 @@ impl ProcessNemesis {
         if free.is_empty() {
             let busy: Vec<&str> = busy.iter().map(|n| n.as_str()).collect();
             let verb = if busy.len() == 1 { "is" } else { "are" };
-            return Err(format!("{} {verb} already killed or paused", busy.join(", ")));
+            return Err(format!(
+                "{} {verb} already killed or paused",
+                busy.join(", ")
+            ));
         }
         Ok(all.iter().filter(|n| free.contains(n)).cloned().collect())
     }
@@ -387,7 +392,10 @@ impl Nemesis for ProcessNemesis {
     }
 
     fn fs(&self) -> Vec<String> {
-        vec![self.kind.start_f().to_string(), self.kind.stop_f().to_string()]
+        vec![
+            self.kind.start_f().to_string(),
+            self.kind.stop_f().to_string(),
+        ]
     }
 
     async fn invoke(&self, request: &FaultRequest, rng: &mut StdRng) -> Outcome {

@@ -137,7 +137,11 @@ async fn a_faulted_node_is_never_chosen_again_until_healed() {
 
     kill.heal().await;
     let outcome = start(&kill, "start-kill", json!("all"), &mut rng).await;
-    assert_eq!(nodes_of(&outcome).len(), 2, "the paused node stays excluded");
+    assert_eq!(
+        nodes_of(&outcome).len(),
+        2,
+        "the paused node stays excluded"
+    );
 }
 
 #[tokio::test]
@@ -161,7 +165,10 @@ async fn a_null_value_picks_a_target_reproducibly() {
         .step_by(2)
         .map(|o| o.to_value()["target"].to_string())
         .collect();
-    assert!(targets.len() > 1, "more than one target chosen: {targets:?}");
+    assert!(
+        targets.len() > 1,
+        "more than one target chosen: {targets:?}"
+    );
 
     let (fake, ledger) = cluster(3);
     let kill = ProcessNemesis::kill(fake, ledger).with_targets(vec![]);
@@ -185,7 +192,9 @@ async fn stop_undoes_every_fault_of_its_kind() {
     let outcome = start(&kill, "stop-kill", Value::Null, &mut rng).await;
     assert_eq!(outcome, Outcome::Skipped("no node is killed".into()));
     let outcome = start(&kill, "start-pause", Value::Null, &mut rng).await;
-    assert!(matches!(&outcome, Outcome::Skipped(why) if why.contains("understands start-kill, stop-kill")));
+    assert!(
+        matches!(&outcome, Outcome::Skipped(why) if why.contains("understands start-kill, stop-kill"))
+    );
 }
 
 #[tokio::test]
@@ -229,7 +238,11 @@ async fn control_errors_become_indeterminate_and_heal_retries_them() {
         outcome,
         Outcome::Indeterminate("did kill n1; node n2: kill failed: injected failure".into())
     );
-    assert_eq!(ledger.nodes(Fault::Killed), ["n1", "n2"], "both may be down");
+    assert_eq!(
+        ledger.nodes(Fault::Killed),
+        ["n1", "n2"],
+        "both may be down"
+    );
 
     fake.fail(Action::Start, "n1");
     let healed = kill.heal().await;
@@ -239,7 +252,11 @@ async fn control_errors_become_indeterminate_and_heal_retries_them() {
             "restarted n2; node n1: start failed: injected failure".into()
         )]
     );
-    assert_eq!(ledger.nodes(Fault::Killed), ["n1"], "n1 is left for the next heal");
+    assert_eq!(
+        ledger.nodes(Fault::Killed),
+        ["n1"],
+        "n1 is left for the next heal"
+    );
 
     fake.recover(Action::Start, "n1");
     assert_eq!(
@@ -271,7 +288,9 @@ async fn the_ledger_file_is_written_before_the_fault_and_cleared_after() {
     let outcomes = heal_ledger(loaded, fake.clone()).await;
     assert_eq!(
         outcomes,
-        [Outcome::Applied(json!({"f": "stop-pause", "nodes": ["n3"]}))]
+        [Outcome::Applied(
+            json!({"f": "stop-pause", "nodes": ["n3"]})
+        )]
     );
     let resume = &fake.calls()[1];
     assert_eq!(resume.action, Action::Resume);
