@@ -337,3 +337,72 @@ fn targets_read_from_values() {
         assert_eq!(Target::from_value(&t.to_value()), Ok(Some(t)));
     }
 }
+
+/// Holds every kill until released, to interleave a heal with a fault being applied.
+struct Gated {
+    inner: Arc<FakeCluster>,
+    gate: tokio::sync::Semaphore,
+}
+
+#[async_trait::async_trait]
+impl ProcessControl for Gated {
+    fn nodes(&self) -> Vec<String> {
+        self.inner.nodes()
+    }
+    async fn kill(&self, node: &str) -> Result<(), ControlError> {
+        let _permit = self.gate.acquire().await.unwrap();
+        self.inner.kill(node).await
+    }
+    async fn start(&self, node: &str) -> Result<(), ControlError> {
+        self.inner.start(node).await
+    }
+    async fn pause(&self, node: &str) -> Result<(), ControlError> {
+        self.inner.pause(node).await
+    }
+    async fn resume(&self, node: &str) -> Result<(), ControlError> {
+        self.inner.resume(node).await
+    }
+    async fn leader(&self) -> Option<String> {
+        None
+    }
+}
+
+#[tokio::test]
+async fn a_heal_during_a_fault_waits_for_it_and_undoes_it() {
+    let fake = Arc::new(FakeCluster::new(3));
+    let gated = Arc::new(Gated {
+        inner: fake.clone(),
+        gate: tokio::sync::Semaphore::new(0),
+    });
+    let ledger = Arc::new(Ledger::in_memory());
+    let kill = Arc::new(ProcessNemesis::kill(gated.clone(), ledger.clone()));
+
+    let invoking = tokio::spawn({
+        let kill = kill.clone();
+        async move { start(&kill, "start-kill", json!(["n2"]), &mut rng()).await }
+    });
+    // Let the kill reach the gate (the ledger already names n2), then ask for a heal.
+    while !ledger.contains(Fault::Killed, "n2") {
+        tokio::task::yield_now().await;
+    }
+    let healing = tokio::spawn({
+        let kill = kill.clone();
+        async move { kill.heal().await }
+    });
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        fake.calls().is_empty(),
+        "heal did not start n2 before it was killed"
+    );
+    gated.gate.add_permits(1);
+
+    assert!(invoking.await.unwrap().is_applied());
+    assert_eq!(healing.await.unwrap().len(), 1);
+    assert_eq!(
+        fake.calls().iter().map(|c| c.action).collect::<Vec<_>>(),
+        [Action::Kill, Action::Start]
+    );
+    assert!(fake.all_running());
+}
