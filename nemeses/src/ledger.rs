@@ -1,0 +1,372 @@
+//! The ledger of applied faults: which nodes are killed and which are paused, kept in memory
+//! and, when given a path, in a small JSON state file so `faultline heal RUN_DIR` can undo
+//! faults after the harness itself was killed.
+//!
+//! A fault is recorded (and the file rewritten: temp file, fsync, rename) *before* it is
+//! applied, and removed only after it was undone, so the file never misses a fault that may
+//! be in effect. This module must never act on nodes; it only remembers.
+//!
+//! ```
+//! use faultline_nemeses::ledger::{Fault, Ledger};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("nemesis-state.json");
+//! let ledger = Ledger::create(&path).unwrap();
+//! ledger.record(Fault::Killed, &["n2".to_string()]).unwrap();
+//! // ... the harness dies here; later, `faultline heal` reads the file back:
+//! let again = Ledger::load(&path).unwrap();
+//! assert!(again.contains(Fault::Killed, "n2"));
+//! ```
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+
+/// The conventional name of the state file inside a run folder.
+pub const LEDGER_FILE_NAME: &str = "nemesis-state.json";
+/// The format name written into every state file.
+pub const LEDGER_FORMAT: &str = "faultline-nemesis-ledger";
+/// The version of that format this crate writes and reads.
+pub const LEDGER_VERSION: u32 = 1;
+
+/// A kind of fault the ledger tracks per node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fault {
+    /// The system's process was SIGKILLed and must be restarted.
+    Killed,
+    /// The system's process was SIGSTOPped and must be continued.
+    Paused,
+}
+
+impl Fault {
+    /// The lowercase word used in files and messages (`killed`, `paused`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fault::Killed => "killed",
+            Fault::Paused => "paused",
+        }
+    }
+}
+
+/// The ledger's content: what the state file holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerState {
+    /// Nodes whose process is killed.
+    #[serde(default)]
+    pub killed: BTreeSet<String>,
+    /// Nodes whose process is paused.
+    #[serde(default)]
+    pub paused: BTreeSet<String>,
+}
+
+impl LedgerState {
+    /// The nodes under `fault`.
+    pub fn nodes(&self, fault: Fault) -> &BTreeSet<String> {
+        match fault {
+            Fault::Killed => &self.killed,
+            Fault::Paused => &self.paused,
+        }
+    }
+
+    fn nodes_mut(&mut self, fault: Fault) -> &mut BTreeSet<String> {
+        match fault {
+            Fault::Killed => &mut self.killed,
+            Fault::Paused => &mut self.paused,
+        }
+    }
+
+    /// Whether nothing is applied.
+    pub fn is_empty(&self) -> bool {
+        self.killed.is_empty() && self.paused.is_empty()
+    }
+}
+
+/// The file layout: the state plus a format header, so a stray file is recognised.
+#[derive(Serialize, Deserialize)]
+struct LedgerFile {
+    format: String,
+    version: u32,
+    #[serde(flatten)]
+    state: LedgerState,
+}
+
+/// Why the ledger could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// There is no state file: no nemesis ever ran with this path.
+    #[error("no nemesis state file at {path}; nothing was recorded there (was the run started with a nemesis?)")]
+    Missing {
+        /// The path looked at.
+        path: PathBuf,
+    },
+    /// Reading or writing the file failed.
+    #[error("nemesis state file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O failure.
+        #[source]
+        source: io::Error,
+    },
+    /// The file is not a ledger this version understands.
+    #[error("nemesis state file {path} is not valid: {reason}; undo its faults by hand (restart killed processes, kill -CONT paused ones) and delete it")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Which nodes are killed or paused, shared by the nemeses of one run.
+///
+/// Thread-safe; share it as `Arc<Ledger>`. Every change is written to the state file (if any)
+/// before it returns.
+#[derive(Debug)]
+pub struct Ledger {
+    path: Option<PathBuf>,
+    state: Mutex<LedgerState>,
+}
+
+impl Ledger {
+    /// A ledger kept in memory only (for tests and runs that need no `faultline heal`).
+    pub fn in_memory() -> Self {
+        Ledger {
+            path: None,
+            state: Mutex::default(),
+        }
+    }
+
+    /// A new, empty ledger backed by the file at `path`, written at once so an unwritable
+    /// run folder fails the run before any fault is applied. Replaces an existing file.
+    pub fn create(path: impl AsRef<Path>) -> Result<Self, LedgerError> {
+        let ledger = Ledger {
+            path: Some(path.as_ref().to_path_buf()),
+            state: Mutex::default(),
+        };
+        ledger.persist(&LedgerState::default())?;
+        Ok(ledger)
+    }
+
+    /// Read the ledger back from the file at `path`; later changes are written there again.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, LedgerError> {
+        let path = path.as_ref().to_path_buf();
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(LedgerError::Missing { path })
+            }
+            Err(source) => return Err(LedgerError::Io { path, source }),
+        };
+        let file: LedgerFile = serde_json::from_str(&text).map_err(|e| LedgerError::Invalid {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        if file.format != LEDGER_FORMAT || file.version != LEDGER_VERSION {
+            return Err(LedgerError::Invalid {
+                path,
+                reason: format!(
+                    "it says format {:?} version {}, this faultline reads {LEDGER_FORMAT:?} version {LEDGER_VERSION}",
+                    file.format, file.version
+                ),
+            });
+        }
+        Ok(Ledger {
+            path: Some(path),
+            state: Mutex::new(file.state),
+        })
+    }
+
+    /// The state file, if this ledger has one.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// A copy of what is recorded now.
+    pub fn snapshot(&self) -> LedgerState {
+        self.lock().clone()
+    }
+
+    /// The nodes under `fault`, in name order.
+    pub fn nodes(&self, fault: Fault) -> Vec<String> {
+        self.lock().nodes(fault).iter().cloned().collect()
+    }
+
+    /// Whether `node` is under `fault`.
+    pub fn contains(&self, fault: Fault, node: &str) -> bool {
+        self.lock().nodes(fault).contains(node)
+    }
+
+    /// Whether `node` is under any fault.
+    pub fn is_faulted(&self, node: &str) -> bool {
+        let state = self.lock();
+        state.killed.contains(node) || state.paused.contains(node)
+    }
+
+    /// Record `nodes` as under `fault` and write the file; call it *before* applying the
+    /// fault. On a write error nothing is recorded and the fault must not be applied.
+    pub fn record(&self, fault: Fault, nodes: &[String]) -> Result<(), LedgerError> {
+        self.change(fault, nodes, true)
+    }
+
+    /// Forget that `nodes` are under `fault` and write the file; call it *after* undoing.
+    /// On a write error the nodes stay recorded, so a later heal tries them again.
+    pub fn clear(&self, fault: Fault, nodes: &[String]) -> Result<(), LedgerError> {
+        self.change(fault, nodes, false)
+    }
+
+    fn change(&self, fault: Fault, nodes: &[String], add: bool) -> Result<(), LedgerError> {
+        let mut state = self.lock();
+        let mut next = state.clone();
+        let set = next.nodes_mut(fault);
+        for node in nodes {
+            if add {
+                set.insert(node.clone());
+            } else {
+                set.remove(node);
+            }
+        }
+        if next != *state {
+            self.persist(&next)?;
+            *state = next;
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, LedgerState> {
+        // A panic while holding the lock cannot leave the state half-changed (it is replaced
+        // whole), so a poisoned lock is still correct to use.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Write `state` to the file: a temporary file next to it, fsync, then rename over it.
+    fn persist(&self, state: &LedgerState) -> Result<(), LedgerError> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let io_err = |source| LedgerError::Io {
+            path: path.clone(),
+            source,
+        };
+        let file = LedgerFile {
+            format: LEDGER_FORMAT.to_string(),
+            version: LEDGER_VERSION,
+            state: state.clone(),
+        };
+        let mut text = serde_json::to_string_pretty(&file).expect("a ledger always serializes");
+        text.push('\n');
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| LEDGER_FILE_NAME.to_string());
+        let temp = path.with_file_name(format!(".{name}.tmp"));
+        let mut out = fs::File::create(&temp).map_err(io_err)?;
+        out.write_all(text.as_bytes()).map_err(io_err)?;
+        out.sync_all().map_err(io_err)?;
+        drop(out);
+        fs::rename(&temp, path).map_err(io_err)?;
+        // Make the rename itself durable; not every platform lets a directory be opened.
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Ok(d) = fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn record_and_clear_round_trip_through_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LEDGER_FILE_NAME);
+        let ledger = Ledger::create(&path).unwrap();
+        assert!(Ledger::load(&path).unwrap().snapshot().is_empty());
+
+        ledger.record(Fault::Killed, &names(&["n1", "n3"])).unwrap();
+        ledger.record(Fault::Paused, &names(&["n2"])).unwrap();
+        let loaded = Ledger::load(&path).unwrap();
+        assert_eq!(loaded.nodes(Fault::Killed), names(&["n1", "n3"]));
+        assert_eq!(loaded.nodes(Fault::Paused), names(&["n2"]));
+        assert!(loaded.is_faulted("n2") && !loaded.is_faulted("n4"));
+
+        // A loaded ledger writes back to the same file.
+        loaded.clear(Fault::Killed, &names(&["n1"])).unwrap();
+        let again = Ledger::load(&path).unwrap();
+        assert_eq!(again.nodes(Fault::Killed), names(&["n3"]));
+        assert!(!dir.path().join(format!(".{LEDGER_FILE_NAME}.tmp")).exists());
+    }
+
+    #[test]
+    fn the_file_names_its_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LEDGER_FILE_NAME);
+        let ledger = Ledger::create(&path).unwrap();
+        ledger.record(Fault::Paused, &names(&["n2"])).unwrap();
+        let value: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "format": LEDGER_FORMAT, "version": 1, "killed": [], "paused": ["n2"]
+            })
+        );
+    }
+
+    #[test]
+    fn load_reports_missing_and_invalid_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("absent.json");
+        assert!(matches!(
+            Ledger::load(&path),
+            Err(LedgerError::Missing { .. })
+        ));
+
+        fs::write(&path, "{not json").unwrap();
+        let err = Ledger::load(&path).unwrap_err();
+        assert!(matches!(err, LedgerError::Invalid { .. }), "{err}");
+
+        fs::write(
+            &path,
+            r#"{"format":"faultline-nemesis-ledger","version":99,"killed":[]}"#,
+        )
+        .unwrap();
+        let err = Ledger::load(&path).unwrap_err().to_string();
+        assert!(err.contains("version 99"), "{err}");
+    }
+
+    #[test]
+    fn a_failed_write_records_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join(LEDGER_FILE_NAME);
+        assert!(matches!(Ledger::create(&path), Err(LedgerError::Io { .. })));
+
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        let ledger = Ledger::create(&path).unwrap();
+        fs::remove_dir_all(dir.path().join("sub")).unwrap();
+        assert!(ledger.record(Fault::Killed, &names(&["n1"])).is_err());
+        assert!(!ledger.contains(Fault::Killed, "n1"));
+    }
+
+    #[test]
+    fn in_memory_ledger_needs_no_file() {
+        let ledger = Ledger::in_memory();
+        ledger.record(Fault::Killed, &names(&["n1"])).unwrap();
+        assert!(ledger.contains(Fault::Killed, "n1"));
+        assert_eq!(ledger.path(), None);
+        ledger.clear(Fault::Killed, &names(&["n1"])).unwrap();
+        assert!(ledger.snapshot().is_empty());
+    }
+}
