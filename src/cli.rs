@@ -67,6 +67,11 @@ pub struct TestArgs {
     #[arg(long, default_value = "kill,pause")]
     pub nemesis: String,
 
+    /// Which nodes process faults hit, comma-separated, chosen at random each time: `one`,
+    /// `minority`, `majority`, `leader`, `all`.
+    #[arg(long, default_value = "one,minority,majority,leader,all")]
+    pub nemesis_targets: String,
+
     /// Seconds between fault starts and stops.
     #[arg(long, default_value_t = 5.0, value_name = "SECS")]
     pub nemesis_interval: f64,

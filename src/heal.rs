@@ -16,9 +16,13 @@ pub fn run(args: &HealArgs) -> Result<()> {
     // Killing the node processes undoes process faults; the ledger is then obsolete.
     let ledger = run.nemesis_state();
     if ledger.exists() {
-        let faults = faultline_nemeses::Ledger::load(&ledger).map_err(anyhow::Error::msg)?;
-        for fault in faults.describe() {
-            undone.push(format!("cleared {fault}"));
+        let state = faultline_nemeses::ledger::Ledger::load(&ledger)
+            .map_err(anyhow::Error::msg)?
+            .snapshot();
+        for (fault, nodes) in [("killed", &state.killed), ("paused", &state.paused)] {
+            for node in nodes {
+                undone.push(format!("cleared: {node} was {fault}"));
+            }
         }
         std::fs::remove_file(&ledger)?;
     }

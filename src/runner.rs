@@ -13,7 +13,10 @@ use anyhow::{Context, Result};
 use faultline_checkers::checker::{check_all, CheckResult, Checker, Validity};
 use faultline_checkers::history::{History, OpType, Process};
 use faultline_checkers::linearizable::{Linearizable, SearchOptions};
-use faultline_nemeses::{NemesisEvent, Schedule};
+use faultline_nemeses::ledger::Ledger;
+use faultline_nemeses::nemesis::{Nemesis, Outcome};
+use faultline_nemeses::process::ProcessNemesis;
+use faultline_nemeses::schedule::{NemesisEvent, NemesisKind, Schedule};
 use faultline_workloads::generator::{stagger, time_limit, Dispatcher, Poll};
 use faultline_workloads::Workload;
 use serde::Serialize;
@@ -226,11 +229,23 @@ fn start_nemesis(
     if spec.nemeses.is_empty() {
         return Ok((stop_tx, None));
     }
-    let kinds = faultline_nemeses::parse_nemeses(&spec.nemeses.join(",")).map_err(anyhow::Error::msg)?;
+    let kinds = faultline_nemeses::schedule::parse_nemeses(&spec.nemeses.join(","))
+        .map_err(anyhow::Error::msg)?;
     let control = Arc::new(LocalProcesses::new(target.clone(), system.clone()));
+    let ledger = Arc::new(Ledger::create(run.nemesis_state()).map_err(anyhow::Error::msg)?);
+    let nemeses: Vec<Arc<dyn Nemesis>> = kinds
+        .iter()
+        .map(|kind| {
+            let nemesis = match kind {
+                NemesisKind::Kill => ProcessNemesis::kill(control.clone(), ledger.clone()),
+                NemesisKind::Pause => ProcessNemesis::pause(control.clone(), ledger.clone()),
+            };
+            Arc::new(nemesis.with_targets(spec.nemesis_targets.clone())) as Arc<dyn Nemesis>
+        })
+        .collect();
+    let schedule = Schedule::new(nemeses, spec.nemesis_interval, seed ^ 0x6e656d65736973)
+        .map_err(anyhow::Error::msg)?;
     let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel::<NemesisEvent>();
-    let schedule = Schedule::new(kinds, control, spec.nemesis_interval, seed ^ 0x6e656d65736973)
-        .with_ledger(run.nemesis_state());
     let recorder = recorder.clone();
     let forward = tokio::spawn(async move {
         while let Some(event) = events_rx.recv().await {
@@ -238,25 +253,37 @@ fn start_nemesis(
         }
     });
     let task = tokio::spawn(async move {
-        let healed = schedule.run(stop_rx, events_tx).await;
+        let outcomes = schedule.run(events_tx, stop_rx).await;
         let _ = forward.await;
-        healed
+        outcomes.iter().map(describe_outcome).collect()
     });
     Ok((stop_tx, Some(task)))
 }
 
 fn record_nemesis_event(recorder: &Recorder, event: NemesisEvent) {
     match event {
-        NemesisEvent::Invoke { f, value } => {
+        NemesisEvent::Invoke { f, value, .. } => {
             if f.starts_with("start") {
                 recorder.counts().faults.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             recorder.record(Process::Nemesis, OpType::Invoke, &f, None, value, None)
         }
-        NemesisEvent::Complete { f, outcome } => {
-            let (value, error) = outcome.into_value_and_error();
-            recorder.record(Process::Nemesis, OpType::Info, &f, None, value, error)
+        NemesisEvent::Complete { f, outcome, .. } => {
+            let error = match &outcome {
+                Outcome::Applied(_) => None,
+                Outcome::Skipped(why) => Some(format!("skipped: {why}")),
+                Outcome::Indeterminate(why) => Some(format!("indeterminate: {why}")),
+            };
+            recorder.record(Process::Nemesis, OpType::Info, &f, None, outcome.to_value(), error)
         }
+    }
+}
+
+fn describe_outcome(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Applied(value) => format!("undid {value}"),
+        Outcome::Skipped(why) => format!("skipped: {why}"),
+        Outcome::Indeterminate(why) => format!("could not undo: {why}"),
     }
 }
 

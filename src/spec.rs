@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::cli::TestArgs;
 use crate::exit::bad_input;
 use crate::systems::reference::Bug;
+use faultline_nemeses::process::Target;
 
 /// Systems `--system` accepts.
 pub const SYSTEMS: &[&str] = &["reference"];
@@ -35,6 +36,9 @@ pub struct TestSpec {
     pub workload: String,
     /// Enabled faults (empty for none).
     pub nemeses: Vec<String>,
+    /// Which nodes process faults choose among.
+    #[serde(serialize_with = "targets")]
+    pub nemesis_targets: Vec<Target>,
     /// Time between fault starts and stops.
     #[serde(with = "secs")]
     pub nemesis_interval: Duration,
@@ -77,6 +81,10 @@ pub struct TestSpec {
     pub rerun: String,
 }
 
+fn targets<S: serde::Serializer>(targets: &[Target], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(targets.iter().map(Target::to_value))
+}
+
 mod secs {
     use std::time::Duration;
 
@@ -114,8 +122,17 @@ impl TestSpec {
         }
         faultline_workloads::by_name(&args.workload, &workload_options(args.keys))
             .map_err(|e| anyhow::Error::new(crate::exit::BadInput(format!("--workload: {e}"))))?;
-        let nemeses = faultline_nemeses::parse_nemeses(&args.nemesis)
+        let nemeses = faultline_nemeses::schedule::parse_nemeses(&args.nemesis)
             .map_err(|e| anyhow::Error::new(crate::exit::BadInput(format!("--nemesis: {e}"))))?;
+        let mut nemesis_targets = Vec::new();
+        for name in args.nemesis_targets.split(',').map(str::trim) {
+            match Target::from_value(&serde_json::Value::String(name.to_string())) {
+                Ok(Some(target)) => nemesis_targets.push(target),
+                Ok(None) | Err(_) => bad_input!(
+                    "--nemesis-targets: unknown target '{name}'; give a comma-separated list of one, minority, majority, leader, all"
+                ),
+            }
+        }
         let bug = match &args.bug {
             None => None,
             Some(name) => {
@@ -164,15 +181,16 @@ impl TestSpec {
         if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
             bad_input!("--name '{name}' cannot be a folder name: use letters, digits and dashes");
         }
-        let nemesis_names: Vec<String> = nemeses.iter().map(|k| k.to_string()).collect();
+        let nemesis_names: Vec<String> = nemeses.iter().map(|k| k.name().to_string()).collect();
         let mut rerun = format!(
             "faultline test --system {} --node-count {} --workload {} --nemesis {} \
-             --nemesis-interval {} --time-limit {} --concurrency {} --rate {} --keys {} \
+             --nemesis-targets {} --nemesis-interval {} --time-limit {} --concurrency {} --rate {} --keys {} \
              --op-timeout {} --seed {seed}",
             args.system,
             args.node_count,
             args.workload,
             if nemesis_names.is_empty() { "none".to_string() } else { nemesis_names.join(",") },
+            args.nemesis_targets,
             args.nemesis_interval,
             args.time_limit,
             args.concurrency,
@@ -190,6 +208,7 @@ impl TestSpec {
             node_count: args.node_count,
             workload: args.workload.clone(),
             nemeses: nemesis_names,
+            nemesis_targets,
             nemesis_interval,
             time_limit,
             concurrency,
