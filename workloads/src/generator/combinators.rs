@@ -83,6 +83,11 @@ pub fn weighted(children: Vec<(u32, Box<dyn Generator>)>) -> Box<dyn Generator> 
     Box::new(Weighted { children, done })
 }
 
+/// How far behind its schedule [`stagger`] may fall and still catch up: several timer
+/// ticks (tokio's timers have millisecond resolution), so that at most this long's worth of
+/// ops is handed out in a burst after a stall.
+pub const CATCH_UP: Duration = Duration::from_millis(10);
+
 /// Spaces ops out to a total rate across all workers.
 struct Stagger {
     /// The mean gap between two ops, in nanoseconds (0: no pacing).
@@ -102,9 +107,11 @@ impl Generator for Stagger {
         if let Poll::Op(_) = poll {
             if self.mean > 0 {
                 let gap = Duration::from_nanos(rng.random_range(0..2 * self.mean));
-                // Late by up to one mean gap: keep the schedule (wake-up latency must not
-                // lower the rate). Later than that: restart from now rather than burst.
-                let base = next.max(ctx.time.saturating_sub(Duration::from_nanos(self.mean)));
+                // Late by up to CATCH_UP (or one mean gap, if longer): keep the schedule, so
+                // that coarse timers and wake-up latency do not lower the rate. Later than
+                // that (a stall): restart from now rather than burst.
+                let slack = CATCH_UP.max(Duration::from_nanos(self.mean));
+                let base = next.max(ctx.time.saturating_sub(slack));
                 self.next = Some(base + gap);
             }
         }
@@ -115,8 +122,9 @@ impl Generator for Stagger {
 /// Paces `inner` to `rate_hz` ops per second in total, across all workers: the gaps between
 /// ops are uniformly random in `[0, 2/rate)` seconds (as Jepsen's `stagger`), and a worker
 /// asking early is told to [`Wait`](Poll::Wait) until its turn. The rate is a ceiling: when
-/// the workers fall behind by more than one gap the schedule restarts from now rather than
-/// catching up in a burst. `f64::INFINITY` means no pacing.
+/// the workers fall behind by more than [`CATCH_UP`] (or one mean gap, if longer) the
+/// schedule restarts from now rather than catching up in a burst. `f64::INFINITY` means no
+/// pacing.
 pub fn stagger(
     rate_hz: f64,
     inner: impl Generator + 'static,

@@ -157,6 +157,20 @@ fn stagger_spacing_averages_to_the_rate() {
 }
 
 #[test]
+fn stagger_keeps_its_rate_with_a_coarse_timer() {
+    // 20 000 ops/s with waits rounded up to whole milliseconds, as with tokio's timers.
+    let g = time_limit(
+        Duration::from_secs(1),
+        stagger(20_000.0, repeat(read(0))).unwrap(),
+    );
+    let log = Sim::new(8, 12)
+        .with_timer_tick(MS)
+        .run(g, Duration::from_micros(100));
+    let n = log.len() as f64;
+    assert!((n - 20_000.0).abs() < 600.0, "{n} ops in 1 s at 20000/s");
+}
+
+#[test]
 fn stagger_is_a_ceiling_and_does_not_burst_after_a_stall() {
     // The inner generator has nothing for the first second.
     let inner = from_fn(|ctx, _| {

@@ -44,7 +44,9 @@ mod phases;
 #[cfg(test)]
 pub(crate) mod testkit;
 
-pub use self::combinators::{limit, mix, sleep, stagger, time_limit, weighted, GeneratorError};
+pub use self::combinators::{
+    limit, mix, sleep, stagger, time_limit, weighted, GeneratorError, CATCH_UP,
+};
 pub use self::core::{
     each_worker, empty, from_fn, once, repeat, sequence, Context, Generator, Poll,
 };

@@ -45,6 +45,8 @@ pub(crate) struct Sim {
     seed: u64,
     /// Per-worker latency of every op; defaults to the latency given to `run`.
     latencies: Option<Vec<Duration>>,
+    /// Timer resolution: a wait ends at the next multiple of it (tokio's is 1 ms).
+    tick: Option<Duration>,
     /// Which workers ended with `Done` in the last run.
     pub finished: Vec<bool>,
     /// The fake clock at the end of the last run.
@@ -59,6 +61,7 @@ impl Sim {
             workers,
             seed,
             latencies: None,
+            tick: None,
             finished: vec![false; workers],
             now: Duration::ZERO,
         }
@@ -69,6 +72,23 @@ impl Sim {
         assert_eq!(latencies.len(), self.workers);
         self.latencies = Some(latencies);
         self
+    }
+
+    /// Round every wait up to a multiple of `tick`, as a coarse timer does.
+    pub(crate) fn with_timer_tick(mut self, tick: Duration) -> Self {
+        self.tick = Some(tick);
+        self
+    }
+
+    fn wake_at(&self, t: Duration) -> Duration {
+        match self.tick {
+            Some(tick) => {
+                let tick = tick.as_nanos();
+                let ticks = t.as_nanos().div_ceil(tick);
+                Duration::from_nanos((ticks * tick) as u64)
+            }
+            None => t,
+        }
     }
 
     /// Run until every worker is done.
@@ -131,7 +151,7 @@ impl Sim {
                                 op,
                             });
                         }
-                        Poll::Wait(d) => states[worker] = State::Waiting(now + d),
+                        Poll::Wait(d) => states[worker] = State::Waiting(self.wake_at(now + d)),
                         Poll::Done => states[worker] = State::Finished,
                     }
                 }
