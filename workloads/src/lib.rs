@@ -1,6 +1,6 @@
 //! faultline's workloads: generators of operations and the vocabulary of each workload.
 //!
-//! - [`generator`]: the [`Generator`](generator::Generator) trait, its combinators, and the
+//! - [`generator`]: the [`Generator`] trait, its combinators, and the
 //!   [`Dispatcher`](generator::Dispatcher) the controller's workers ask for ops.
 //! - [`op`]: [`OpRequest`](op::OpRequest), what a worker should invoke.
 //! - [`Workload`] and [`by_name`]: the registry of workloads (`register`; `set`, `bank` and
