@@ -89,6 +89,8 @@ impl<'a> Edn<'a> {
 pub(crate) struct EdnError {
     pub(crate) line: usize,
     pub(crate) message: String,
+    /// Whether the input ended inside a value (a truncated file).
+    pub(crate) truncated: bool,
 }
 
 /// A cursor over EDN text that tracks the current line.
@@ -149,6 +151,15 @@ impl<'a> Reader<'a> {
         Err(EdnError {
             line,
             message: message.into(),
+            truncated: false,
+        })
+    }
+
+    fn truncated<T>(&self, line: usize, message: impl Into<String>) -> Result<T, EdnError> {
+        Err(EdnError {
+            line,
+            message: message.into(),
+            truncated: true,
         })
     }
 
@@ -183,7 +194,7 @@ impl<'a> Reader<'a> {
             self.pos += 2;
             self.skip_ws();
             if self.peek().is_none() {
-                return self.err(line, "#_ is not followed by a form to discard");
+                return self.truncated(line, "#_ is not followed by a form to discard");
             }
             self.read_at(depth + 1)?;
         }
@@ -212,7 +223,7 @@ impl<'a> Reader<'a> {
             );
         }
         let Some(b) = self.peek() else {
-            return self.err(self.line, "expected a value, found the end of the input");
+            return self.truncated(self.line, "expected a value, found the end of the input");
         };
         match b {
             b'{' => self.read_map(depth),
@@ -291,6 +302,7 @@ impl<'a> Reader<'a> {
         let bad = || EdnError {
             line: self.line,
             message: format!("expected a number, found {token:?}"),
+            truncated: false,
         };
         if let Some(int) = token.strip_suffix('N') {
             return parse_int(int).ok_or_else(bad);
@@ -364,7 +376,7 @@ impl<'a> Reader<'a> {
     }
 
     fn unterminated<T>(&self, close: u8, open_line: usize) -> Result<T, EdnError> {
-        self.err(
+        self.truncated(
             open_line,
             format!(
                 "unterminated {}: the one opened on line {open_line} is never closed with \
@@ -411,7 +423,7 @@ impl<'a> Reader<'a> {
         let mut owned = String::from(self.text.get(start..self.pos).unwrap_or(""));
         loop {
             let Some(&b) = self.bytes.get(self.pos) else {
-                return self.err(
+                return self.truncated(
                     open_line,
                     format!(
                         "unterminated string: the one opened on line {open_line} has no \
@@ -542,7 +554,7 @@ impl<'a> Reader<'a> {
                 let tag = self.token_from(self.pos + 1);
                 self.skip_ws();
                 if self.peek().is_none() {
-                    return self.err(
+                    return self.truncated(
                         tag_line,
                         format!("tag #{tag} is not followed by a value (truncated file?)"),
                     );

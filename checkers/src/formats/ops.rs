@@ -154,7 +154,20 @@ fn read_one(
     key_field: KeyField,
 ) -> Result<(), HistoryError> {
     let line = reader.line();
-    let form = reader.read().map_err(|e| edn_error(path, e))?;
+    let form = reader.read().map_err(|e| {
+        if e.truncated && e.line != line {
+            parse_error(
+                path,
+                line,
+                format!(
+                    "unterminated op map: the op that starts on line {line} is cut off; {}",
+                    e.message
+                ),
+            )
+        } else {
+            edn_error(path, e)
+        }
+    })?;
     let Edn::Map(entries) = form else {
         return Err(parse_error(
             path,
