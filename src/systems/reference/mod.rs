@@ -253,7 +253,10 @@ impl System for ReferenceSystem {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
+    use crate::systems::Completion;
 
     fn node(id: u64) -> NodeSpec {
         NodeSpec {
@@ -319,5 +322,125 @@ mod tests {
         ];
         assert_eq!(agreed_leader(&split), None);
         assert_eq!(encode_key("a/b c"), "a%2Fb%20c");
+    }
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    /// Run the nodes of `cluster` inside this process (each `run_node` on the runtime).
+    fn run_in_process(cluster: &[NodeSpec], bootstrap: bool) {
+        // Installed first, so `run_node` keeps it: node logs go to the captured test output.
+        let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+        for node in cluster {
+            let peers = cluster
+                .iter()
+                .filter(|n| n.id != node.id)
+                .map(|n| server::Peer {
+                    id: n.id,
+                    addr: n.peer_addr.clone(),
+                })
+                .collect();
+            let args = server::NodeArgs {
+                id: node.id,
+                listen: node.client_addr.parse().unwrap(),
+                peers,
+                data_dir: node.data_dir.clone(),
+                bootstrap: bootstrap && node.id == 1,
+                bug: None,
+                heartbeat_ms: 100,
+                election_min_ms: 400,
+                election_max_ms: 800,
+                request_timeout_ms: 1000,
+                snapshot_every: 1000,
+            };
+            tokio::spawn(server::run_node(args));
+        }
+    }
+
+    fn local_cluster(dir: &std::path::Path, n: u64) -> Vec<NodeSpec> {
+        (1..=n)
+            .map(|id| {
+                let port = free_port();
+                NodeSpec {
+                    id,
+                    name: format!("n{id}"),
+                    client_addr: format!("127.0.0.1:{port}"),
+                    peer_addr: format!("127.0.0.1:{port}"),
+                    data_dir: dir.join(format!("n{id}")),
+                    log_file: dir.join(format!("n{id}.log")),
+                }
+            })
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn system_and_client_drive_a_real_cluster() {
+        use faultline_workloads::op::OpRequest;
+        use serde_json::json;
+
+        let dir = tempfile::tempdir().unwrap();
+        let cluster = local_cluster(dir.path(), 3);
+        run_in_process(&cluster, true);
+        let system = ReferenceSystem::new(None, PathBuf::from("unused"));
+        system
+            .await_ready(&cluster, Duration::from_secs(20))
+            .await
+            .unwrap();
+        let leader = system.leader(&cluster).await.expect("a leader");
+        let follower = cluster.iter().find(|n| n.id != leader).unwrap();
+
+        let mut client = system.client(follower, &cluster, Duration::from_secs(5));
+        let op = |f: &str, v| OpRequest::new(f, Some(json!(3)), v);
+        assert_eq!(
+            client.invoke(&op("read", Value::Null)).await,
+            Completion::ok(Value::Null)
+        );
+        assert_eq!(
+            client.invoke(&op("write", json!(1))).await,
+            Completion::ok(json!(1))
+        );
+        assert_eq!(
+            client.invoke(&op("cas", json!([1, 2]))).await,
+            Completion::ok(json!([1, 2]))
+        );
+        let mismatch = client.invoke(&op("cas", json!([1, 3]))).await;
+        assert_eq!(mismatch, Completion::fail(json!([1, 3]), "cas mismatch"));
+        assert_eq!(
+            client.invoke(&op("read", Value::Null)).await,
+            Completion::ok(json!(2))
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cluster_without_a_leader_fails_operations_and_is_not_ready() {
+        use faultline_checkers::history::OpType;
+        use faultline_workloads::op::OpRequest;
+        use serde_json::json;
+
+        let dir = tempfile::tempdir().unwrap();
+        let cluster = local_cluster(dir.path(), 2);
+        run_in_process(&cluster, false);
+        let system = ReferenceSystem::new(None, PathBuf::from("unused"));
+        let err = system
+            .await_ready(&cluster, Duration::from_millis(800))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("n1.log"), "{err}");
+        assert_eq!(system.leader(&cluster).await, None);
+        let mut client = system.client(&cluster[0], &cluster, Duration::from_secs(2));
+        let write = client
+            .invoke(&OpRequest::new("write", Some(json!("k")), json!(1)))
+            .await;
+        assert_eq!(write.kind, OpType::Fail, "{write:?}");
+        assert!(write.error.unwrap().contains("no leader known"));
+        let read = client
+            .invoke(&OpRequest::new("read", Some(json!("k")), Value::Null))
+            .await;
+        assert_eq!(read.kind, OpType::Fail);
     }
 }
