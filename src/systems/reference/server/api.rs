@@ -1,0 +1,399 @@
+//! The HTTP API of a reference node: the client key-value endpoints (with forwarding to the
+//! leader), `/status`, and the `/raft/*` endpoints the peers' Raft network calls.
+//!
+//! The status codes follow the table in the parent module's docs ([`crate::systems::reference`]):
+//! 503 only when the request certainly had no effect, 504/500 when it may have had one. This
+//! module must never answer 200 to a write before it is committed and applied, unless the
+//! `lost-writes` bug is switched on, and never read without a read-index round through the
+//! leader, unless the `stale-reads` bug is switched on.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use openraft::error::{CheckIsLeaderError, ClientWriteError, InstallSnapshotError, RaftError};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use openraft::ServerState;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::state_machine::KvData;
+use super::{Command, CommandResult, KvRaft, NodeId, TypeConfig};
+use crate::systems::reference::{encode_key, Bug};
+
+/// Marks a request a follower forwarded, so the receiver never forwards it again.
+const FORWARDED: &str = "x-faultline-forwarded";
+
+/// What the API handlers need from the node.
+pub(crate) struct NodeContext {
+    pub id: NodeId,
+    pub raft: KvRaft,
+    pub kv: Arc<RwLock<KvData>>,
+    pub peers: BTreeMap<NodeId, String>,
+    pub bug: Option<Bug>,
+    pub request_timeout: Duration,
+}
+
+/// Shared state of the HTTP handlers.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    node: Arc<NodeContext>,
+    forward: reqwest::Client,
+}
+
+impl AppState {
+    /// Build the handler state and the client used to forward requests to the leader.
+    pub(crate) fn new(node: NodeContext) -> anyhow::Result<AppState> {
+        let forward = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(500))
+            .build()?;
+        Ok(AppState {
+            node: Arc::new(node),
+            forward,
+        })
+    }
+}
+
+/// The router serving every endpoint of a node.
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/status", get(status))
+        .route("/kv/{key}", get(read).put(write))
+        .route("/kv/{key}/cas", post(cas))
+        .route("/raft/append", post(raft_append))
+        .route("/raft/vote", post(raft_vote))
+        .route("/raft/snapshot", post(raft_snapshot))
+        .with_state(state)
+}
+
+type Reply = (StatusCode, Json<Value>);
+
+fn error(status: StatusCode, message: impl Into<String>) -> Reply {
+    (status, Json(json!({ "error": message.into() })))
+}
+
+/// Where a client request is handled.
+enum Route {
+    /// Here: this node is (or was told to act as) the leader.
+    Local,
+    /// At the leader, through the peer map.
+    Forward { leader: NodeId, addr: String },
+    /// Nowhere: answer 503 with this reason.
+    Unavailable(String),
+}
+
+impl AppState {
+    fn route(&self, headers: &HeaderMap) -> Route {
+        if headers.contains_key(FORWARDED) {
+            return Route::Local;
+        }
+        let leader = self.node.raft.metrics().borrow().current_leader;
+        match leader {
+            Some(leader) if leader == self.node.id => Route::Local,
+            Some(leader) => match self.node.peers.get(&leader) {
+                Some(addr) => Route::Forward {
+                    leader,
+                    addr: addr.clone(),
+                },
+                None => {
+                    Route::Unavailable(format!("leader n{leader} is not in this node's --peer map"))
+                }
+            },
+            None => Route::Unavailable("no leader known".to_string()),
+        }
+    }
+
+    fn is_leader(&self) -> bool {
+        matches!(self.node.raft.metrics().borrow().state, ServerState::Leader)
+    }
+
+    fn local_value(&self, key: &str) -> Value {
+        self.node
+            .kv
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+    }
+
+    /// Send the request on to the leader and pass its answer back. Certainly-not-sent
+    /// (connection refused) is 503; a lost answer is 504.
+    async fn forward(
+        &self,
+        leader: NodeId,
+        addr: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut request = self
+            .forward
+            .request(method, format!("http://{addr}{path}"))
+            .header(FORWARDED, self.node.id.to_string())
+            // Longer than the leader's own deadline, so its 504 reaches the client.
+            .timeout(self.node.request_timeout + Duration::from_secs(1));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) if e.is_connect() => {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("cannot reach leader n{leader}: {e}"),
+                )
+            }
+            Err(e) => {
+                return error(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    format!("forwarded to leader n{leader}, answer lost: {e}"),
+                )
+            }
+        };
+        let status = StatusCode::from_u16(response.status().as_u16())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        match response.json::<Value>().await {
+            Ok(body) => (status, Json(body)),
+            Err(e) => error(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!("forwarded to leader n{leader}, answer lost or unreadable: {e}"),
+            ),
+        }
+    }
+
+    /// Run a future with the node's request deadline; `None` when it passed.
+    async fn deadline<T>(&self, work: impl Future<Output = T>) -> Option<T> {
+        tokio::time::timeout(self.node.request_timeout, work)
+            .await
+            .ok()
+    }
+
+    /// Propose `command` and wait until it is committed and applied.
+    async fn commit(&self, command: Command) -> Result<CommandResult, Reply> {
+        match self.deadline(self.node.raft.client_write(command)).await {
+            None => Err(error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "not committed before the deadline; it may still be applied",
+            )),
+            Some(Ok(response)) => Ok(response.data),
+            Some(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => Err(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("not leader (leader: {:?})", f.leader_id),
+            )),
+            Some(Err(e)) => Err(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("write failed: {e}"),
+            )),
+        }
+    }
+
+    /// The `lost-writes` bug: propose and answer at once, before the entry is committed.
+    async fn propose_only(&self, command: Command) -> Result<(), Reply> {
+        if !self.is_leader() {
+            return Err(error(StatusCode::SERVICE_UNAVAILABLE, "not leader"));
+        }
+        match self.node.raft.client_write_ff(command).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("proposal failed: {e}"),
+            )),
+        }
+    }
+}
+
+async fn status(State(state): State<AppState>) -> Json<Value> {
+    let metrics = state.node.raft.metrics().borrow().clone();
+    Json(json!({
+        "id": state.node.id,
+        "leader": metrics.current_leader,
+        "term": metrics.current_term,
+        "state": format!("{:?}", metrics.state),
+        "last_applied": metrics.last_applied.map(|id| id.index),
+        "last_log_index": metrics.last_log_index,
+        "bug": state.node.bug.map(|b| b.to_string()),
+    }))
+}
+
+async fn read(State(state): State<AppState>, Path(key): Path<String>, headers: HeaderMap) -> Reply {
+    if state.node.bug == Some(Bug::StaleReads) {
+        return (
+            StatusCode::OK,
+            Json(json!({ "value": state.local_value(&key) })),
+        );
+    }
+    match state.route(&headers) {
+        Route::Unavailable(why) => error(StatusCode::SERVICE_UNAVAILABLE, why),
+        Route::Forward { leader, addr } => {
+            state
+                .forward(
+                    leader,
+                    &addr,
+                    Method::GET,
+                    &format!("/kv/{}", encode_key(&key)),
+                    None,
+                )
+                .await
+        }
+        Route::Local => match state.deadline(state.node.raft.ensure_linearizable()).await {
+            None => error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "read index not confirmed before the deadline",
+            ),
+            Some(Ok(_)) => (
+                StatusCode::OK,
+                Json(json!({ "value": state.local_value(&key) })),
+            ),
+            Some(Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)))) => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("not leader (leader: {:?})", f.leader_id),
+            ),
+            Some(Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(e)))) => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("leadership not confirmed: {e}"),
+            ),
+            Some(Err(e)) => error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("read failed: {e}"),
+            ),
+        },
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct PutBody {
+    value: Value,
+}
+
+async fn write(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<PutBody>,
+) -> Reply {
+    match state.route(&headers) {
+        Route::Unavailable(why) => error(StatusCode::SERVICE_UNAVAILABLE, why),
+        Route::Forward { leader, addr } => {
+            let body = json!({ "value": body.value });
+            state
+                .forward(
+                    leader,
+                    &addr,
+                    Method::PUT,
+                    &format!("/kv/{}", encode_key(&key)),
+                    Some(&body),
+                )
+                .await
+        }
+        Route::Local => {
+            let command = Command::Put {
+                key,
+                value: body.value,
+            };
+            let done = if state.node.bug == Some(Bug::LostWrites) {
+                state.propose_only(command).await
+            } else {
+                state.commit(command).await.map(|_| ())
+            };
+            match done {
+                Ok(()) => (StatusCode::OK, Json(json!({}))),
+                Err(reply) => reply,
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CasBody {
+    from: Value,
+    to: Value,
+}
+
+fn cas_reply(result: CommandResult) -> Reply {
+    if result.applied {
+        (StatusCode::OK, Json(json!({ "applied": true })))
+    } else {
+        (
+            StatusCode::OK,
+            Json(json!({ "applied": false, "current": result.current })),
+        )
+    }
+}
+
+async fn cas(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<CasBody>,
+) -> Reply {
+    match state.route(&headers) {
+        Route::Unavailable(why) => error(StatusCode::SERVICE_UNAVAILABLE, why),
+        Route::Forward { leader, addr } => {
+            let body = json!({ "from": body.from, "to": body.to });
+            let path = format!("/kv/{}/cas", encode_key(&key));
+            state
+                .forward(leader, &addr, Method::POST, &path, Some(&body))
+                .await
+        }
+        Route::Local if state.node.bug == Some(Bug::LostWrites) => {
+            let current = state.local_value(&key);
+            if current != body.from {
+                return cas_reply(CommandResult {
+                    applied: false,
+                    current,
+                });
+            }
+            let command = Command::Cas {
+                key,
+                from: body.from,
+                to: body.to,
+            };
+            match state.propose_only(command).await {
+                Ok(()) => cas_reply(CommandResult {
+                    applied: true,
+                    current,
+                }),
+                Err(reply) => reply,
+            }
+        }
+        Route::Local => match state
+            .commit(Command::Cas {
+                key,
+                from: body.from,
+                to: body.to,
+            })
+            .await
+        {
+            Ok(result) => cas_reply(result),
+            Err(reply) => reply,
+        },
+    }
+}
+
+async fn raft_append(
+    State(state): State<AppState>,
+    Json(request): Json<AppendEntriesRequest<TypeConfig>>,
+) -> Json<Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>> {
+    Json(state.node.raft.append_entries(request).await)
+}
+
+async fn raft_vote(
+    State(state): State<AppState>,
+    Json(request): Json<VoteRequest<NodeId>>,
+) -> Json<Result<VoteResponse<NodeId>, RaftError<NodeId>>> {
+    Json(state.node.raft.vote(request).await)
+}
+
+async fn raft_snapshot(
+    State(state): State<AppState>,
+    Json(request): Json<InstallSnapshotRequest<TypeConfig>>,
+) -> Json<Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>> {
+    Json(state.node.raft.install_snapshot(request).await)
+}
