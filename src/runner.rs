@@ -121,7 +121,7 @@ pub async fn run_test(
     // Main phase: workers and the nemesis until the time limit.
     let mut generator = workload.generator();
     if let Some(rate) = spec.rate {
-        generator = stagger(rate, generator);
+        generator = stagger(rate, generator).map_err(anyhow::Error::msg)?;
     }
     let generator = time_limit(spec.time_limit, generator);
     let dispatcher = Arc::new(Dispatcher::new(generator, spec.concurrency, seed));
