@@ -46,10 +46,12 @@ fn verdicts(dir: &Path) -> Vec<(PathBuf, Validity)> {
 
 fn check_folder(folder: &str, model: &str, initial: Option<serde_json::Value>, partition: bool) {
     let Some(root) = shared() else { return };
-    let checker = Linearizable::new(model, initial).unwrap().with_options(SearchOptions {
-        partition,
-        ..SearchOptions::default()
-    });
+    let checker = Linearizable::new(model, initial)
+        .unwrap()
+        .with_options(SearchOptions {
+            partition,
+            ..SearchOptions::default()
+        });
     let expected = verdicts(&root.join(folder));
     assert!(!expected.is_empty(), "{folder}/VERDICTS lists no files");
     let mut wrong = Vec::new();
@@ -66,11 +68,24 @@ fn check_folder(folder: &str, model: &str, initial: Option<serde_json::Value>, p
         }
         if result.valid == Validity::Invalid {
             let ce = &result.details["counterexample"];
-            assert!(ce["op"].is_u64(), "{}: no counterexample op", path.display());
-            assert!(result.reasons[0].starts_with("op #"), "{:?}", result.reasons);
+            assert!(
+                ce["op"].is_u64(),
+                "{}: no counterexample op",
+                path.display()
+            );
+            assert!(
+                result.reasons[0].starts_with("op #"),
+                "{:?}",
+                result.reasons
+            );
         }
     }
-    assert!(wrong.is_empty(), "{} wrong verdicts:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} wrong verdicts:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
 }
 
 #[test]
