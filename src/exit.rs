@@ -5,8 +5,6 @@
 
 use std::fmt;
 
-/// The verdict was `valid`.
-pub const VALID: i32 = 0;
 /// Bad arguments or input (a file that does not parse, an unknown name).
 pub const BAD_INPUT: i32 = 254;
 /// The harness itself failed (a node would not start, a bug).

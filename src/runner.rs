@@ -18,7 +18,6 @@ use faultline_nemeses::nemesis::{Nemesis, Outcome};
 use faultline_nemeses::process::ProcessNemesis;
 use faultline_nemeses::schedule::{NemesisEvent, NemesisKind, Schedule};
 use faultline_workloads::generator::{stagger, time_limit, Dispatcher, Poll};
-use faultline_workloads::Workload;
 use serde::Serialize;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
@@ -38,8 +37,6 @@ use crate::target::processes::LocalProcesses;
 pub struct RunOutcome {
     /// The combined verdict.
     pub valid: Validity,
-    /// The run folder.
-    pub run: RunDir,
 }
 
 /// `results.json`.
@@ -207,12 +204,12 @@ pub async fn run_test(
             healed: &healed,
         },
     )?;
-    print_summary(spec, seed, &run, &history, valid, &results);
+    print_summary(spec, system.name(), seed, &run, &history, valid, &results);
     run_log.close();
     if let Some(why) = failure {
         anyhow::bail!("{why}; the nodes were healed and stopped, and the history so far is in {}", run.history().display());
     }
-    Ok(RunOutcome { valid, run })
+    Ok(RunOutcome { valid })
 }
 
 type NemesisTask = Option<tokio::task::JoinHandle<Vec<String>>>;
@@ -417,6 +414,7 @@ async fn worker_loop(
 
 fn print_summary(
     spec: &TestSpec,
+    system: &str,
     seed: u64,
     run: &RunDir,
     history: &History,
@@ -426,7 +424,7 @@ fn print_summary(
     let counts = count_ops(history);
     println!(
         "{} on {} {} nodes, seed {seed}: {} ok, {} fail, {} info, {} faults",
-        spec.workload, spec.node_count, spec.system, counts.ok, counts.fail, counts.info, counts.nemesis
+        spec.workload, spec.node_count, system, counts.ok, counts.fail, counts.info, counts.nemesis
     );
     for result in results {
         println!("  {}: {}", result.checker, result.valid);

@@ -62,9 +62,6 @@ pub enum SystemError {
         /// The log files to read.
         logs: String,
     },
-    /// Any other failure, with a sentence saying what to do.
-    #[error("{0}")]
-    Other(String),
 }
 
 /// The result of one operation as the client saw it.
