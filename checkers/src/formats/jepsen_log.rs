@@ -1,8 +1,8 @@
-//! The `jepsen-log` importer: ops recovered from the `jepsen.util` lines of a Jepsen log,
+//! The `jepsen-log` importer: ops recovered from the `jepsen.util` lines of a Jepsen log:
 //!
 //! ```text
-//! INFO  jepsen.util - 3	:invoke	:cas	[1 4]
-//! INFO  jepsen.util - 4	:info	:write	:timed-out
+//! INFO  jepsen.util - 3    :invoke    :cas    [1 4]
+//! INFO  jepsen.util - 4    :info    :write    :timed-out
 //! ```
 //!
 //! After `jepsen.util - ` come the process, the type, the function and the value,
@@ -166,6 +166,24 @@ mod tests {
         assert_eq!(h.ops[3].value, json!(2));
         assert_eq!(h.ops[4].process, Process::Nemesis);
         assert_eq!(h.ops[4].value, json!("cut off"));
+    }
+
+    #[test]
+    fn a_fifth_tab_field_is_the_error() {
+        let h = read(
+            "INFO  jepsen.util - 3\t:invoke\t:cas\t[1 4]\n\
+             INFO  jepsen.util - 3\t:info\t:cas\t[1 4]\tindeterminate: socket closed\n\
+             INFO  jepsen.util - 3\t:invoke\t:write\t1\n\
+             INFO  jepsen.util - 3\t:info\t:write\t:timed-out\tconnect timeout\n",
+        )
+        .unwrap();
+        assert_eq!(h.ops[1].value, json!([1, 4]));
+        assert_eq!(
+            h.ops[1].error.as_deref(),
+            Some("indeterminate: socket closed")
+        );
+        assert_eq!(h.ops[3].value, json!(null));
+        assert_eq!(h.ops[3].error.as_deref(), Some("connect timeout"));
     }
 
     #[test]

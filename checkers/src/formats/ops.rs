@@ -307,7 +307,7 @@ fn tuple<'v>(f: &str, value: &'v Value) -> Option<(&'v Value, &'v Value)> {
     if k.is_array() || k.is_object() || k.is_null() {
         return None;
     }
-    if f == "cas" && !v.as_array().is_some_and(|a| a.len() == 2) {
+    if f == "cas" && v.as_array().is_none_or(|a| a.len() != 2) {
         return None;
     }
     Some((k, v))
