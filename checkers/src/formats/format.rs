@@ -8,7 +8,7 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
-use super::jepsen_log::{is_other_log_line, read_jepsen_log, MARKER};
+use super::jepsen_log::{find_marker, is_other_log_line, read_jepsen_log, MARKER};
 use super::ops::{parse_error, read_edn_ops, KeyField};
 use crate::history::{History, HistoryError, HISTORY_FORMAT};
 
@@ -64,7 +64,7 @@ impl Format {
                 None => (rest, ""),
             };
             let trimmed = line.trim();
-            if line.contains(MARKER) {
+            if find_marker(line).is_some() {
                 return Some(Format::JepsenLog);
             }
             if !(trimmed.is_empty() || trimmed.starts_with(';') || is_other_log_line(trimmed)) {

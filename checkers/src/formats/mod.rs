@@ -8,8 +8,8 @@
 //!   (`{:type :invoke, :f :read, :value nil, :process 0, :time 123, :index 0}`) or the
 //!   whole history as one vector or list of maps over many lines. `#jepsen.history.Op`
 //!   style tags are dropped.
-//! - `jepsen-log`: the `INFO  jepsen.util - 3	:invoke	:cas	[1 4]` lines of a Jepsen
-//!   log; other log output is skipped.
+//! - `jepsen-log`: the `INFO  jepsen.util - 3 :invoke :cas [1 4]` lines of a Jepsen log
+//!   (fields separated by tabs or runs of spaces); other log output is skipped.
 //! - `kv-log`: EDN op maps that each carry a `:key` (`{:process 9, :type :ok, :f :append,
 //!   :key "0", :value "x 9 0 y"}`).
 //!
@@ -48,6 +48,20 @@
 //! opened), a missing `:process`, `:type` or `:f`, an unknown op type, a completion with
 //! no open invocation on its process, and a second invocation while a process's previous
 //! op is still open. A missing file is [`HistoryError::Io`]. No input makes a reader panic.
+//!
+//! ```
+//! use std::path::Path;
+//! use faultline_checkers::formats::{read_str, Format};
+//! use faultline_checkers::history::OpType;
+//!
+//! let text = "INFO  jepsen.util - 0\t:invoke\t:read\tnil\n\
+//!             INFO  jepsen.util - 0\t:ok\t:read\t3\n";
+//! assert_eq!(Format::detect(text), Some(Format::JepsenLog));
+//! let history = read_str(text, Path::new("etcd.log"), None).unwrap();
+//! assert_eq!(history.ops[1].kind, OpType::Ok);
+//! assert_eq!(history.ops[1].value, serde_json::json!(3));
+//! assert_eq!("kv-log".parse::<Format>(), Ok(Format::KvLog));
+//! ```
 //!
 //! This module must never check consistency: it only reads what a history says.
 

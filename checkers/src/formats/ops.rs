@@ -35,11 +35,12 @@ pub(crate) struct Builder<'p> {
 }
 
 impl<'p> Builder<'p> {
-    pub(crate) fn new(path: &'p Path) -> Self {
+    /// A builder expecting about `ops` ops.
+    pub(crate) fn with_capacity(path: &'p Path, ops: usize) -> Self {
         Builder {
             path,
-            ops: Vec::new(),
-            lines: Vec::new(),
+            ops: Vec::with_capacity(ops),
+            lines: Vec::with_capacity(ops),
             open: HashMap::new(),
         }
     }
@@ -107,7 +108,7 @@ pub(crate) fn read_edn_ops(
     key_field: KeyField,
 ) -> Result<History, HistoryError> {
     let mut reader = Reader::new(text, 1);
-    let mut builder = Builder::new(path);
+    let mut builder = Builder::with_capacity(path, text.len() / 60);
     loop {
         reader.skip().map_err(|e| edn_error(path, e))?;
         let Some(b) = reader.peek() else { break };
@@ -307,7 +308,7 @@ fn tuple<'v>(f: &str, value: &'v Value) -> Option<(&'v Value, &'v Value)> {
     if k.is_array() || k.is_object() || k.is_null() {
         return None;
     }
-    if f == "cas" && !v.as_array().is_some_and(|a| a.len() == 2) {
+    if f == "cas" && v.as_array().is_none_or(|a| a.len() != 2) {
         return None;
     }
     Some((k, v))
