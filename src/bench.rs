@@ -61,7 +61,10 @@ impl Client for InMemoryClient {
 /// Run `faultline bench`.
 pub async fn run(args: &BenchArgs) -> Result<()> {
     if args.what != "record" {
-        bad_input!("unknown benchmark '{}': faultline bench takes `record`", args.what);
+        bad_input!(
+            "unknown benchmark '{}': faultline bench takes `record`",
+            args.what
+        );
     }
     if args.concurrency == 0 || !(args.seconds > 0.0) {
         bad_input!("give --concurrency of at least 1 and a positive --seconds");
@@ -69,20 +72,33 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let start = Instant::now();
     let (recorder, thread) = Recorder::create(&dir.path().join("history.jsonl"), start)?;
-    let workload = faultline_workloads::by_name("register", &workload_options(5)).map_err(anyhow::Error::msg)?;
+    let workload = faultline_workloads::by_name("register", &workload_options(5))
+        .map_err(anyhow::Error::msg)?;
     let generator = time_limit(Duration::from_secs_f64(args.seconds), workload.generator());
     let dispatcher = Arc::new(Dispatcher::new(generator, args.concurrency, 1));
     let client = InMemoryClient::default();
-    let clients: Vec<Box<dyn Client>> = (0..args.concurrency).map(|_| Box::new(client.clone()) as Box<dyn Client>).collect();
+    let clients: Vec<Box<dyn Client>> = (0..args.concurrency)
+        .map(|_| Box::new(client.clone()) as Box<dyn Client>)
+        .collect();
     let processes = (0..args.concurrency as u64).collect();
     let (_never, mut interrupt) = tokio::sync::watch::channel(false);
-    run_phase(dispatcher, clients, processes, &recorder, start, args.concurrency, &mut interrupt).await;
+    run_phase(
+        dispatcher,
+        clients,
+        processes,
+        &recorder,
+        start,
+        args.concurrency,
+        &mut interrupt,
+    )
+    .await;
     let elapsed = start.elapsed();
     let completed = recorder.counts().completed();
     drop(recorder);
     let history = thread.finish()?;
     let check_start = Instant::now();
-    let checker = Linearizable::new(workload.model(), workload.initial()).map_err(anyhow::Error::msg)?;
+    let checker =
+        Linearizable::new(workload.model(), workload.initial()).map_err(anyhow::Error::msg)?;
     let verdict = checker.check(&history).valid;
     println!(
         "record: {completed} ops in {:.2} s with {} workers = {:.0} ops/s recorded ({} history lines); check: {verdict} in {:.2} s",

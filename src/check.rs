@@ -45,7 +45,10 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
         },
     };
     if !(args.timeout > 0.0 && args.timeout.is_finite()) {
-        bad_input!("--timeout {} is not a positive number of seconds", args.timeout);
+        bad_input!(
+            "--timeout {} is not a positive number of seconds",
+            args.timeout
+        );
     }
     // Read and validate every file before checking any, so bad input is reported at once.
     let mut inputs = Vec::new();
@@ -59,7 +62,10 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
         if let Err(e) = history.pair() {
             bad_input!("{}", e.in_file(file));
         }
-        let model = args.model.clone().unwrap_or_else(|| default_model(detected).to_string());
+        let model = args
+            .model
+            .clone()
+            .unwrap_or_else(|| default_model(detected).to_string());
         inputs.push((file, detected, model, history));
     }
     let mut worst = Validity::Valid;
@@ -87,7 +93,12 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
                 results,
             });
         } else {
-            println!("{}: {valid} ({} ops, {}, model {model})", file.display(), history.len(), detected.name());
+            println!(
+                "{}: {valid} ({} ops, {}, model {model})",
+                file.display(),
+                history.len(),
+                detected.name()
+            );
             for result in &results {
                 for reason in &result.reasons {
                     println!("  {reason}");
@@ -104,7 +115,8 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
 fn detect(file: &Path) -> Result<Format> {
     use std::io::Read;
     let mut head = String::new();
-    let opened = std::fs::File::open(file).and_then(|f| f.take(64 * 1024).read_to_string(&mut head));
+    let opened =
+        std::fs::File::open(file).and_then(|f| f.take(64 * 1024).read_to_string(&mut head));
     if let Err(e) = opened {
         bad_input!("{}: {e}", file.display());
     }

@@ -33,7 +33,10 @@ pub(crate) use bad_input;
 
 /// The exit code for an error that ended a command.
 pub fn code_for(error: &anyhow::Error) -> i32 {
-    if error.chain().any(|cause| cause.downcast_ref::<BadInput>().is_some()) {
+    if error
+        .chain()
+        .any(|cause| cause.downcast_ref::<BadInput>().is_some())
+    {
         BAD_INPUT
     } else {
         HARNESS_FAILURE

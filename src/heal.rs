@@ -10,7 +10,10 @@ use crate::target::local;
 
 /// Run `faultline heal`.
 pub fn run(args: &HealArgs) -> Result<()> {
-    let dir = args.run_dir.clone().unwrap_or_else(|| args.store.join("latest"));
+    let dir = args
+        .run_dir
+        .clone()
+        .unwrap_or_else(|| args.store.join("latest"));
     let run = RunDir::open(&dir)?;
     let mut undone = local::stop_leftover_nodes(&run)?;
     // Killing the node processes undoes process faults; the ledger is then obsolete.

@@ -60,11 +60,16 @@ pub fn init(terminal_filter: &str) -> RunLog {
     let terminal = tracing_subscriber::fmt::layer()
         .with_writer(io::stderr)
         .with_target(false)
-        .with_filter(EnvFilter::try_new(terminal_filter).unwrap_or_else(|_| EnvFilter::new("warn")));
+        .with_filter(
+            EnvFilter::try_new(terminal_filter).unwrap_or_else(|_| EnvFilter::new("warn")),
+        );
     let file = tracing_subscriber::fmt::layer()
         .with_writer(run_log.clone())
         .with_ansi(false)
         .with_filter(EnvFilter::new("info"));
-    let _ = tracing_subscriber::registry().with(terminal).with(file).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(terminal)
+        .with(file)
+        .try_init();
     run_log
 }

@@ -41,7 +41,9 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Heal(args) => heal::run(args).map(|()| 0),
         Command::Test(args) => runtime().and_then(|rt| rt.block_on(test(args, &run_log))),
-        Command::Bench(args) => runtime().and_then(|rt| rt.block_on(bench::run(args))).map(|()| 0),
+        Command::Bench(args) => runtime()
+            .and_then(|rt| rt.block_on(bench::run(args)))
+            .map(|()| 0),
         Command::Node(_) => unreachable!("handled above"),
     };
     match outcome {
@@ -54,7 +56,9 @@ fn main() -> ExitCode {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 /// `faultline test`: run the test `--test-count` times; the exit code is the worst verdict.

@@ -21,13 +21,22 @@ impl Progress {
     pub fn new(enabled: bool, time_limit: Duration) -> Self {
         let bar = ProgressBar::with_draw_target(
             Some(time_limit.as_secs().max(1)),
-            if enabled { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
+            if enabled {
+                ProgressDrawTarget::stderr()
+            } else {
+                ProgressDrawTarget::hidden()
+            },
         );
         bar.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len}s {msg}")
-                .expect("valid template"),
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len}s {msg}",
+            )
+            .expect("valid template"),
         );
-        Progress { bar, ticker: Mutex::new(None) }
+        Progress {
+            bar,
+            ticker: Mutex::new(None),
+        }
     }
 
     /// Say what the harness is doing now (between phases).

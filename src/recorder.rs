@@ -159,7 +159,11 @@ mod tests {
         drop(recorder);
         let history = thread.finish().unwrap();
         assert_eq!(history.len(), 200);
-        assert!(history.ops.iter().enumerate().all(|(i, op)| op.index == i as u64));
+        assert!(history
+            .ops
+            .iter()
+            .enumerate()
+            .all(|(i, op)| op.index == i as u64));
         let from_disk = History::read_jsonl(&path).unwrap();
         assert_eq!(from_disk, history);
     }

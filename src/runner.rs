@@ -95,16 +95,31 @@ pub async fn run_test(
     tracing::info!(run = %run.path.display(), seed, "starting test");
     let mut stored_spec = spec.clone();
     stored_spec.seed = seed;
-    stored_spec.rerun = spec.rerun.replace(&format!("--seed {}", spec.seed), &format!("--seed {seed}"));
+    stored_spec.rerun = spec
+        .rerun
+        .replace(&format!("--seed {}", spec.seed), &format!("--seed {seed}"));
     run.write_json(&run.test_json(), &stored_spec)?;
 
-    let bug = spec.bug.as_deref().map(|b| b.parse::<Bug>()).transpose().map_err(anyhow::Error::msg)?;
+    let bug = spec
+        .bug
+        .as_deref()
+        .map(|b| b.parse::<Bug>())
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     let system: Arc<dyn System> = Arc::new(ReferenceSystem::new(bug, spec.node_binary.clone()));
     let nodes = LocalTarget::plan(&run, spec.node_count, spec.base_port)?;
-    let target = Arc::new(LocalTarget::new(&run, nodes, system.clone(), spec.leave_db_running));
+    let target = Arc::new(LocalTarget::new(
+        &run,
+        nodes,
+        system.clone(),
+        spec.leave_db_running,
+    ));
 
     let progress = Progress::new(spec.progress, spec.time_limit);
-    progress.stage(&format!("starting {} {} nodes", spec.node_count, spec.system));
+    progress.stage(&format!(
+        "starting {} {} nodes",
+        spec.node_count, spec.system
+    ));
     target.start_all()?;
     local::await_ready(&target, spec.ready_timeout)
         .await
@@ -130,20 +145,36 @@ pub async fn run_test(
         .collect();
     let processes: Vec<u64> = (0..spec.concurrency as u64).collect();
 
-    let (stop_nemesis, nemesis_task) = start_nemesis(spec, seed, &run, &target, &system, &recorder)?;
+    let (stop_nemesis, nemesis_task) =
+        start_nemesis(spec, seed, &run, &target, &system, &recorder)?;
     progress.running(recorder.counts().clone());
 
     let mut interrupt_main = interrupt.clone();
-    let phase = run_phase(dispatcher, clients, processes, &recorder, start, spec.concurrency, &mut interrupt_main).await;
+    let phase = run_phase(
+        dispatcher,
+        clients,
+        processes,
+        &recorder,
+        start,
+        spec.concurrency,
+        &mut interrupt_main,
+    )
+    .await;
     let _ = stop_nemesis.send(true);
     let mut healed = match nemesis_task {
-        Some(task) => task.await.unwrap_or_else(|e| vec![format!("the nemesis task failed: {e}")]),
+        Some(task) => task
+            .await
+            .unwrap_or_else(|e| vec![format!("the nemesis task failed: {e}")]),
         None => Vec::new(),
     };
     healed.extend(target.heal_all());
     let (clients, processes, mut failure) = match phase {
         PhaseEnd::Finished { clients, processes } => (clients, processes, None),
-        PhaseEnd::Stopped { clients, processes, why } => (clients, processes, Some(why)),
+        PhaseEnd::Stopped {
+            clients,
+            processes,
+            why,
+        } => (clients, processes, Some(why)),
     };
 
     // Recovery and final reads, unless the run was interrupted or a worker crashed.
@@ -154,10 +185,22 @@ pub async fn run_test(
         }
         if let Some(final_generator) = workload.final_generator() {
             progress.stage("final reads");
-            let dispatcher = Arc::new(Dispatcher::new(final_generator, spec.concurrency, seed ^ 0x5eed));
+            let dispatcher = Arc::new(Dispatcher::new(
+                final_generator,
+                spec.concurrency,
+                seed ^ 0x5eed,
+            ));
             let mut interrupt_final = interrupt.clone();
-            if let PhaseEnd::Stopped { why, .. } =
-                run_phase(dispatcher, clients, processes, &recorder, start, spec.concurrency, &mut interrupt_final).await
+            if let PhaseEnd::Stopped { why, .. } = run_phase(
+                dispatcher,
+                clients,
+                processes,
+                &recorder,
+                start,
+                spec.concurrency,
+                &mut interrupt_final,
+            )
+            .await
             {
                 failure = Some(why);
             }
@@ -207,7 +250,10 @@ pub async fn run_test(
     print_summary(spec, system.name(), seed, &run, &history, valid, &results);
     run_log.close();
     if let Some(why) = failure {
-        anyhow::bail!("{why}; the nodes were healed and stopped, and the history so far is in {}", run.history().display());
+        anyhow::bail!(
+            "{why}; the nodes were healed and stopped, and the history so far is in {}",
+            run.history().display()
+        );
     }
     Ok(RunOutcome { valid })
 }
@@ -261,7 +307,10 @@ fn record_nemesis_event(recorder: &Recorder, event: NemesisEvent) {
     match event {
         NemesisEvent::Invoke { f, value, .. } => {
             if f.starts_with("start") {
-                recorder.counts().faults.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                recorder
+                    .counts()
+                    .faults
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             recorder.record(Process::Nemesis, OpType::Invoke, &f, None, value, None)
         }
@@ -271,7 +320,14 @@ fn record_nemesis_event(recorder: &Recorder, event: NemesisEvent) {
                 Outcome::Skipped(why) => Some(format!("skipped: {why}")),
                 Outcome::Indeterminate(why) => Some(format!("indeterminate: {why}")),
             };
-            recorder.record(Process::Nemesis, OpType::Info, &f, None, outcome.to_value(), error)
+            recorder.record(
+                Process::Nemesis,
+                OpType::Info,
+                &f,
+                None,
+                outcome.to_value(),
+                error,
+            )
         }
     }
 }
@@ -317,8 +373,18 @@ pub(crate) async fn run_phase(
         let completed = completed.clone();
         let stop = stop_rx.clone();
         set.spawn(async move {
-            let (client, process) =
-                worker_loop(worker, workers, client, process, &dispatcher, &recorder, start, &completed, stop).await;
+            let (client, process) = worker_loop(
+                worker,
+                workers,
+                client,
+                process,
+                &dispatcher,
+                &recorder,
+                start,
+                &completed,
+                stop,
+            )
+            .await;
             (worker, client, process)
         });
     }
@@ -357,7 +423,11 @@ pub(crate) async fn run_phase(
     }
     match why {
         None => PhaseEnd::Finished { clients, processes },
-        Some(why) => PhaseEnd::Stopped { clients, processes, why },
+        Some(why) => PhaseEnd::Stopped {
+            clients,
+            processes,
+            why,
+        },
     }
 }
 
@@ -388,7 +458,14 @@ async fn worker_loop(
             }
             Poll::Op(request) => {
                 let p = Process::Client(process);
-                recorder.record(p, OpType::Invoke, &request.f, request.key.as_ref(), request.value.clone(), None);
+                recorder.record(
+                    p,
+                    OpType::Invoke,
+                    &request.f,
+                    request.key.as_ref(),
+                    request.value.clone(),
+                    None,
+                );
                 let completion = tokio::select! {
                     c = client.invoke(&request) => Some(c),
                     _ = stop.changed() => None,
@@ -398,7 +475,14 @@ async fn worker_loop(
                     break;
                 };
                 let indeterminate = completion.kind == OpType::Info;
-                recorder.record(p, completion.kind, &request.f, request.key.as_ref(), completion.value, completion.error);
+                recorder.record(
+                    p,
+                    completion.kind,
+                    &request.f,
+                    request.key.as_ref(),
+                    completion.value,
+                    completion.error,
+                );
                 dispatcher.completed(worker);
                 completed.notify_waiters();
                 panic_hook_for_tests();

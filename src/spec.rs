@@ -149,7 +149,10 @@ impl TestSpec {
         let ready_timeout = positive_secs("--ready-timeout", args.ready_timeout)?;
         let check_timeout = positive_secs("--check-timeout", args.check_timeout)?;
         if !(args.rate >= 0.0 && args.rate.is_finite()) {
-            bad_input!("--rate {} is not a rate: give ops per second, or 0 for unlimited", args.rate);
+            bad_input!(
+                "--rate {} is not a rate: give ops per second, or 0 for unlimited",
+                args.rate
+            );
         }
         if args.keys == 0 {
             bad_input!("--keys 0: the workload needs at least one key");

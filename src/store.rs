@@ -42,8 +42,7 @@ impl RunDir {
                     leaf = format!("{stamp}-{n}");
                 }
                 Err(e) => {
-                    return Err(e)
-                        .with_context(|| format!("cannot create {}", candidate.display()))
+                    return Err(e).with_context(|| format!("cannot create {}", candidate.display()))
                 }
             }
         };

@@ -8,7 +8,10 @@ use common::*;
 fn assert_one_line_error(out: &std::process::Output, code: i32, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("faultline:")).collect();
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("faultline:"))
+        .collect();
     assert_eq!(errors.len(), 1, "one error line: {stderr}");
     assert!(errors[0].contains(needle), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -42,7 +45,17 @@ fn a_port_in_use_is_a_bad_argument() {
 #[test]
 fn a_node_binary_that_will_not_start_is_a_harness_failure_naming_the_log() {
     let store = tempfile::tempdir().unwrap();
-    let out = run_test(store.path(), &["--node-binary", "/bin/false", "--node-count", "3", "--ready-timeout", "10"]);
+    let out = run_test(
+        store.path(),
+        &[
+            "--node-binary",
+            "/bin/false",
+            "--node-count",
+            "3",
+            "--ready-timeout",
+            "10",
+        ],
+    );
     assert_one_line_error(&out, 255, "node.log");
     let run = latest_run(store.path());
     assert!(wait_gone(&run.display().to_string(), 5).is_empty());

@@ -6,8 +6,18 @@ mod common;
 use common::*;
 
 fn assert_store_complete(run: &std::path::Path) {
-    for file in ["test.json", "history.jsonl", "results.json", "faultline.log", "nodes/n1/node.log"] {
-        assert!(run.join(file).is_file(), "{file} missing in {}", run.display());
+    for file in [
+        "test.json",
+        "history.jsonl",
+        "results.json",
+        "faultline.log",
+        "nodes/n1/node.log",
+    ] {
+        assert!(
+            run.join(file).is_file(),
+            "{file} missing in {}",
+            run.display()
+        );
     }
     let test: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("test.json")).unwrap()).unwrap();
@@ -19,20 +29,41 @@ fn correct_service_under_kills_and_pauses_is_valid() {
     let store = tempfile::tempdir().unwrap();
     let out = run_test(
         store.path(),
-        &["--time-limit", "20", "--nemesis", "kill,pause", "--nemesis-interval", "2", "--seed", "1"],
+        &[
+            "--time-limit",
+            "20",
+            "--nemesis",
+            "kill,pause",
+            "--nemesis-interval",
+            "2",
+            "--seed",
+            "1",
+        ],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "expected valid");
     assert!(stdout.contains("verdict: valid"), "{stdout}");
     let run = latest_run(store.path());
-    assert!(stdout.contains(&run.display().to_string()), "the store path is printed");
+    assert!(
+        stdout.contains(&run.display().to_string()),
+        "the store path is printed"
+    );
     assert_store_complete(&run);
     let results = results(&run);
     assert_eq!(results["valid"], true);
-    assert!(results["counts"]["ok"].as_u64().unwrap() > 100, "the cluster served: {results}");
-    assert!(results["counts"]["nemesis"].as_u64().unwrap() >= 4, "faults were injected: {results}");
+    assert!(
+        results["counts"]["ok"].as_u64().unwrap() > 100,
+        "the cluster served: {results}"
+    );
+    assert!(
+        results["counts"]["nemesis"].as_u64().unwrap() >= 4,
+        "faults were injected: {results}"
+    );
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
-    assert!(history.contains("\"process\":\"nemesis\""), "nemesis ops are in the history");
+    assert!(
+        history.contains("\"process\":\"nemesis\""),
+        "nemesis ops are in the history"
+    );
 }
 
 /// Asserts an invalid verdict whose reasons name an op of the history by index.
@@ -41,7 +72,10 @@ fn assert_invalid_with_named_op(store: &std::path::Path) {
     let results = results(&run);
     assert_eq!(results["valid"], false, "{results}");
     let reasons = results["results"][0]["reasons"].to_string();
-    assert!(reasons.contains("op #"), "the anomalous op is named: {reasons}");
+    assert!(
+        reasons.contains("op #"),
+        "the anomalous op is named: {reasons}"
+    );
 }
 
 #[test]
@@ -49,7 +83,18 @@ fn stale_reads_bug_is_found_invalid() {
     let store = tempfile::tempdir().unwrap();
     let out = run_test(
         store.path(),
-        &["--bug", "stale-reads", "--time-limit", "20", "--nemesis", "pause", "--nemesis-interval", "2", "--seed", "2"],
+        &[
+            "--bug",
+            "stale-reads",
+            "--time-limit",
+            "20",
+            "--nemesis",
+            "pause",
+            "--nemesis-interval",
+            "2",
+            "--seed",
+            "2",
+        ],
     );
     assert_eq!(out.status.code(), Some(1), "expected invalid");
     assert_invalid_with_named_op(store.path());
@@ -60,7 +105,20 @@ fn lost_writes_bug_with_leader_kills_is_found_invalid() {
     let store = tempfile::tempdir().unwrap();
     let out = run_test(
         store.path(),
-        &["--bug", "lost-writes", "--time-limit", "20", "--nemesis", "kill", "--nemesis-targets", "leader", "--nemesis-interval", "2", "--seed", "3"],
+        &[
+            "--bug",
+            "lost-writes",
+            "--time-limit",
+            "20",
+            "--nemesis",
+            "kill",
+            "--nemesis-targets",
+            "leader",
+            "--nemesis-interval",
+            "2",
+            "--seed",
+            "3",
+        ],
     );
     assert_eq!(out.status.code(), Some(1), "expected invalid");
     assert_invalid_with_named_op(store.path());

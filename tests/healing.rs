@@ -10,12 +10,26 @@ use std::time::{Duration, Instant};
 use common::*;
 
 /// Start `faultline test` in the background and wait until its history has ops in it.
-fn start_background(store: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+fn start_background(
+    store: &std::path::Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Child {
     let child = faultline()
         .arg("test")
         .arg("--store")
         .arg(store)
-        .args(["--no-progress", "--node-count", "3", "--time-limit", "60", "--nemesis", "pause", "--nemesis-interval", "1"])
+        .args([
+            "--no-progress",
+            "--node-count",
+            "3",
+            "--time-limit",
+            "60",
+            "--nemesis",
+            "pause",
+            "--nemesis-interval",
+            "1",
+        ])
         .args(extra)
         .envs(env.iter().copied())
         .stdout(Stdio::null())
@@ -25,7 +39,9 @@ fn start_background(store: &std::path::Path, extra: &[&str], env: &[(&str, &str)
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(run) = std::fs::canonicalize(store.join("latest")) {
-            let lines = std::fs::read_to_string(run.join("history.jsonl")).map(|t| t.lines().count()).unwrap_or(0);
+            let lines = std::fs::read_to_string(run.join("history.jsonl"))
+                .map(|t| t.lines().count())
+                .unwrap_or(0);
             if lines > 50 {
                 break;
             }
@@ -48,13 +64,26 @@ fn sigkill_of_the_harness_leaves_a_checkable_history_and_heal_cleans_up() {
     signal(&child, nix::sys::signal::Signal::SIGKILL);
     child.wait().unwrap();
     let run = latest_run(store.path());
-    let out = faultline().arg("check").arg(run.join("history.jsonl")).output().unwrap();
+    let out = faultline()
+        .arg("check")
+        .arg(run.join("history.jsonl"))
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(matches!(out.status.code(), Some(0 | 1 | 2)), "check read the history: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        matches!(out.status.code(), Some(0 | 1 | 2)),
+        "check read the history: {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("ops"), "{stdout}");
     // Nodes notice their harness is gone; `heal` resumes any that were paused so they can.
     let heal = faultline().arg("heal").arg(&run).output().unwrap();
-    assert_eq!(heal.status.code(), Some(0), "{}", String::from_utf8_lossy(&heal.stderr));
+    assert_eq!(
+        heal.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&heal.stderr)
+    );
     let left = wait_gone(&run.display().to_string(), 10);
     assert!(left.is_empty(), "node processes left behind: {left:?}");
 }
@@ -66,7 +95,11 @@ fn ctrl_c_heals_and_stops_every_node() {
     std::thread::sleep(Duration::from_secs(3));
     signal(&child, nix::sys::signal::Signal::SIGINT);
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(255), "an interrupted run is not a verdict");
+    assert_eq!(
+        status.code(),
+        Some(255),
+        "an interrupted run is not a verdict"
+    );
     let run = latest_run(store.path());
     let left = wait_gone(&run.display().to_string(), 5);
     assert!(left.is_empty(), "node processes left behind: {left:?}");
@@ -79,7 +112,11 @@ fn a_panic_in_a_worker_heals_and_stops_every_node() {
     let store = tempfile::tempdir().unwrap();
     let mut child = start_background(store.path(), &[], &[("FAULTLINE_PANIC_AFTER_OPS", "100")]);
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(255), "a worker panic is a harness failure");
+    assert_eq!(
+        status.code(),
+        Some(255),
+        "a worker panic is a harness failure"
+    );
     let run = latest_run(store.path());
     let left = wait_gone(&run.display().to_string(), 5);
     assert!(left.is_empty(), "node processes left behind: {left:?}");

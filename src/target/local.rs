@@ -29,7 +29,9 @@ pub const PARENT_PID_ENV: &str = "FAULTLINE_PARENT_PID";
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
     /// The process could not be spawned.
-    #[error("{node}: could not start {program}: {source}; check the path and that it is executable")]
+    #[error(
+        "{node}: could not start {program}: {source}; check the path and that it is executable"
+    )]
     Spawn {
         /// The node.
         node: String,
@@ -107,10 +109,23 @@ impl LocalTarget {
     }
 
     /// A target for these nodes; nothing is started yet.
-    pub fn new(run: &RunDir, nodes: Vec<NodeSpec>, system: Arc<dyn System>, leave_running: bool) -> Self {
+    pub fn new(
+        run: &RunDir,
+        nodes: Vec<NodeSpec>,
+        system: Arc<dyn System>,
+        leave_running: bool,
+    ) -> Self {
         let processes = nodes
             .iter()
-            .map(|n| (n.name.clone(), NodeProcess { child: None, paused: false }))
+            .map(|n| {
+                (
+                    n.name.clone(),
+                    NodeProcess {
+                        child: None,
+                        paused: false,
+                    },
+                )
+            })
             .collect();
         LocalTarget {
             nodes,
@@ -220,10 +235,12 @@ impl LocalTarget {
             // nemesis's job.
             return Ok(());
         };
-        signal::kill(Pid::from_raw(child.id() as i32), sig).map_err(|source| NodeError::Signal {
-            node: name.to_string(),
-            signal: sig.to_string(),
-            source,
+        signal::kill(Pid::from_raw(child.id() as i32), sig).map_err(|source| {
+            NodeError::Signal {
+                node: name.to_string(),
+                signal: sig.to_string(),
+                source,
+            }
         })?;
         entry.paused = paused;
         tracing::info!(node = name, signal = %sig, "signalled");

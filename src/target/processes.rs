@@ -40,23 +40,35 @@ impl ProcessControl for LocalProcesses {
     }
 
     async fn kill(&self, node: &str) -> Result<(), ControlError> {
-        self.target.kill(node).map_err(|e| control_error(node, "kill", e))
+        self.target
+            .kill(node)
+            .map_err(|e| control_error(node, "kill", e))
     }
 
     async fn start(&self, node: &str) -> Result<(), ControlError> {
-        self.target.start(node).map_err(|e| control_error(node, "start", e))
+        self.target
+            .start(node)
+            .map_err(|e| control_error(node, "start", e))
     }
 
     async fn pause(&self, node: &str) -> Result<(), ControlError> {
-        self.target.pause(node).map_err(|e| control_error(node, "pause", e))
+        self.target
+            .pause(node)
+            .map_err(|e| control_error(node, "pause", e))
     }
 
     async fn resume(&self, node: &str) -> Result<(), ControlError> {
-        self.target.resume(node).map_err(|e| control_error(node, "resume", e))
+        self.target
+            .resume(node)
+            .map_err(|e| control_error(node, "resume", e))
     }
 
     async fn leader(&self) -> Option<String> {
         let id = self.system.leader(self.target.nodes()).await?;
-        self.target.nodes().iter().find(|n| n.id == id).map(|n| n.name.clone())
+        self.target
+            .nodes()
+            .iter()
+            .find(|n| n.id == id)
+            .map(|n| n.name.clone())
     }
 }

@@ -16,7 +16,11 @@ pub fn faultline() -> Command {
 /// Run `faultline test` with a temporary store and the given extra arguments.
 pub fn run_test(store: &Path, args: &[&str]) -> Output {
     let mut cmd = faultline();
-    cmd.arg("test").arg("--store").arg(store).arg("--no-progress").args(args);
+    cmd.arg("test")
+        .arg("--store")
+        .arg(store)
+        .arg("--no-progress")
+        .args(args);
     let output = cmd.output().expect("run faultline");
     eprintln!(
         "faultline test {args:?} exited {:?}\n--- stdout\n{}\n--- stderr\n{}",

@@ -31,9 +31,10 @@
 //! They break the service on purpose, to prove the harness finds real anomalies:
 //! - `stale-reads`: every node answers `GET /kv` from its own state machine, with no read-index
 //!   and no forwarding, so a partitioned or lagging node serves old values.
-//! - `lost-writes`: the leader answers a `PUT` (and a cas, judged against its local state
-//!   machine) as soon as it has proposed it, before a majority has committed it, so killing or
-//!   partitioning the leader loses acknowledged writes.
+//! - `lost-writes`: a group commit that acknowledges too early. The leader answers a `PUT`
+//!   (and a cas, judged against its local state machine) at once, queues it, and proposes the
+//!   queue as a group every 250 ms, so reads in the meantime miss acknowledged writes, and
+//!   killing or partitioning the leader loses the queued ones.
 
 pub mod client;
 pub mod server;

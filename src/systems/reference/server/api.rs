@@ -47,7 +47,12 @@ pub(crate) struct NodeContext {
 pub(crate) struct AppState {
     node: Arc<NodeContext>,
     forward: reqwest::Client,
+    /// With the `lost-writes` bug: acknowledged writes waiting for the next group proposal.
+    group: Option<tokio::sync::mpsc::UnboundedSender<Command>>,
 }
+
+/// How long the `lost-writes` bug holds acknowledged writes before proposing them as a group.
+const GROUP_COMMIT_EVERY: Duration = Duration::from_millis(250);
 
 impl AppState {
     /// Build the handler state and the client used to forward requests to the leader.
@@ -55,9 +60,31 @@ impl AppState {
         let forward = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(500))
             .build()?;
+        let node = Arc::new(node);
+        let group = (node.bug == Some(Bug::LostWrites)).then(|| {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Command>();
+            let node = node.clone();
+            // A group commit that acknowledges before the group is proposed: whatever is
+            // still queued when the leader dies is lost although it was acknowledged.
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(GROUP_COMMIT_EVERY).await;
+                    while let Ok(command) = rx.try_recv() {
+                        if let Err(e) = node.raft.client_write_ff(command).await {
+                            tracing::warn!("lost-writes bug: group proposal failed: {e}");
+                        }
+                    }
+                    if rx.is_closed() {
+                        break;
+                    }
+                }
+            });
+            tx
+        });
         Ok(AppState {
-            node: Arc::new(node),
+            node,
             forward,
+            group,
         })
     }
 }
@@ -194,16 +221,18 @@ impl AppState {
         }
     }
 
-    /// The `lost-writes` bug: propose and answer at once, before the entry is committed.
+    /// The `lost-writes` bug: queue the write for the next group proposal and answer at
+    /// once, before the entry is even proposed, let alone committed.
     async fn propose_only(&self, command: Command) -> Result<(), Reply> {
         if !self.is_leader() {
             return Err(error(StatusCode::SERVICE_UNAVAILABLE, "not leader"));
         }
-        match self.node.raft.client_write_ff(command).await {
-            Ok(_) => Ok(()),
-            Err(e) => Err(error(
+        let queued = self.group.as_ref().map(|group| group.send(command));
+        match queued {
+            Some(Ok(())) => Ok(()),
+            _ => Err(error(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                format!("proposal failed: {e}"),
+                "proposal queue closed",
             )),
         }
     }
