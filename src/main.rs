@@ -5,6 +5,7 @@ mod bench;
 mod check;
 mod cli;
 mod exit;
+mod faults;
 mod heal;
 mod logging;
 mod progress;

@@ -15,12 +15,31 @@
 pub mod reference;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use faultline_checkers::history::OpType;
 use faultline_workloads::op::OpRequest;
 use serde_json::Value;
+
+/// The system a test spec names, ready to start on nodes.
+pub fn build(spec: &crate::spec::TestSpec) -> anyhow::Result<Arc<dyn System>> {
+    match spec.system.as_str() {
+        "reference" => {
+            let bug = spec
+                .bug
+                .as_deref()
+                .map(|b| b.parse::<reference::Bug>())
+                .transpose()?;
+            Ok(Arc::new(reference::ReferenceSystem::new(
+                bug,
+                spec.node_binary.clone(),
+            )))
+        }
+        other => anyhow::bail!("no system named {other}"),
+    }
+}
 
 /// One node of the cluster, as the controller sees it.
 #[derive(Debug, Clone, serde::Serialize)]
