@@ -47,9 +47,23 @@ pub enum Command {
 /// Options of `faultline test`.
 #[derive(Debug, Clone, Args)]
 pub struct TestArgs {
-    /// The system under test.
+    /// The system under test: `reference` (built in), `etcd`, `zookeeper`, `nats` (their
+    /// Debian packages are installed when missing, as root), or `http` (your own service
+    /// speaking faultline's HTTP protocol at `--endpoints`; see the README).
     #[arg(long, default_value = "reference")]
     pub system: String,
+
+    /// How clients read: etcd `linearizable` (default) or `serializable` (served by the local
+    /// member, may be stale); zookeeper `sync` (default: sync, then read) or `local` (the
+    /// session's server answers alone); nats `leader` (default: the stream leader answers)
+    /// or `direct` (direct get: any replica answers).
+    #[arg(long, value_name = "LEVEL")]
+    pub read_consistency: Option<String>,
+
+    /// For `--system http`: the base URLs of the nodes, comma-separated
+    /// (`http://127.0.0.1:8001,http://127.0.0.1:8002`). You start these nodes yourself.
+    #[arg(long, value_name = "URL,...")]
+    pub endpoints: Option<String>,
 
     /// Where the nodes run. `local` starts them as processes on this machine.
     #[arg(long, default_value = "local")]

@@ -96,7 +96,7 @@ pub async fn run_test(
     run.write_json(&run.test_json(), &stored_spec)?;
 
     let system = crate::systems::build(spec)?;
-    let nodes = LocalTarget::plan(&run, spec.node_count, spec.base_port)?;
+    let nodes = system.place(LocalTarget::plan(&run, spec.node_count, spec.base_port)?);
     let target = Arc::new(LocalTarget::new(
         &run,
         nodes,
@@ -109,6 +109,10 @@ pub async fn run_test(
         "starting {} {} nodes",
         spec.node_count, spec.system
     ));
+    system
+        .setup(target.nodes())
+        .await
+        .context("the nodes could not be prepared")?;
     target.start_all()?;
     local::await_ready(&target, spec.ready_timeout)
         .await

@@ -17,7 +17,7 @@ use crate::systems::reference::Bug;
 use faultline_nemeses::process::Target;
 
 /// Systems `--system` accepts.
-pub const SYSTEMS: &[&str] = &["reference"];
+pub use crate::systems::SYSTEMS;
 /// Targets `--target` accepts.
 pub const TARGETS: &[&str] = &["local"];
 
@@ -64,6 +64,10 @@ pub struct TestSpec {
     pub leave_db_running: bool,
     /// Deliberate bug of the reference system.
     pub bug: Option<String>,
+    /// `--read-consistency`, `None` for the system's strict default.
+    pub read_consistency: Option<String>,
+    /// `--endpoints` of `--system http` (base URLs), empty otherwise.
+    pub endpoints: Vec<String>,
     /// First port, or `None` for free ports.
     pub base_port: Option<u16>,
     /// The executable started as each reference node.
@@ -114,16 +118,28 @@ impl TestSpec {
                 TARGETS.join(", ")
             ),
         }
-        if args.node_count == 0 || args.node_count > 15 {
+        let endpoints = resolve_endpoints(args)?;
+        let node_count = if endpoints.is_empty() {
+            args.node_count
+        } else {
+            endpoints.len()
+        };
+        let read_consistency = resolve_read_consistency(args)?;
+        if node_count == 0 || node_count > 15 {
             bad_input!(
                 "--node-count {} is out of range: give 1 to 15 nodes",
-                args.node_count
+                node_count
             );
         }
         faultline_workloads::by_name(&args.workload, &workload_options(args.keys))
             .map_err(|e| anyhow::Error::new(crate::exit::BadInput(format!("--workload: {e}"))))?;
         let nemeses = faultline_nemeses::schedule::parse_nemeses(&args.nemesis)
             .map_err(|e| anyhow::Error::new(crate::exit::BadInput(format!("--nemesis: {e}"))))?;
+        for kind in &nemeses {
+            if let Some(why) = crate::systems::unsupported_nemesis(&args.system, kind.name()) {
+                bad_input!("--nemesis {}: {why}", kind.name());
+            }
+        }
         let mut nemesis_targets = Vec::new();
         for name in args.nemesis_targets.split(',').map(str::trim) {
             match Target::from_value(&serde_json::Value::String(name.to_string())) {
@@ -142,7 +158,7 @@ impl TestSpec {
                 Some(name.clone())
             }
         };
-        let concurrency = parse_concurrency(&args.concurrency, args.node_count)?;
+        let concurrency = parse_concurrency(&args.concurrency, node_count)?;
         let time_limit = positive_secs("--time-limit", args.time_limit)?;
         let nemesis_interval = positive_secs("--nemesis-interval", args.nemesis_interval)?;
         let op_timeout = positive_secs("--op-timeout", args.op_timeout)?;
@@ -161,7 +177,7 @@ impl TestSpec {
             bad_input!("--test-count 0: give at least 1");
         }
         if let Some(base) = args.base_port {
-            check_ports_free(base, args.node_count)?;
+            check_ports_free(base, node_count)?;
         }
         let node_binary = match &args.node_binary {
             Some(path) => {
@@ -190,7 +206,7 @@ impl TestSpec {
              --nemesis-targets {} --nemesis-interval {} --time-limit {} --concurrency {} --rate {} --keys {} \
              --op-timeout {} --seed {seed}",
             args.system,
-            args.node_count,
+            node_count,
             args.workload,
             if nemesis_names.is_empty() { "none".to_string() } else { nemesis_names.join(",") },
             args.nemesis_targets,
@@ -204,11 +220,17 @@ impl TestSpec {
         if let Some(bug) = &bug {
             rerun.push_str(&format!(" --bug {bug}"));
         }
+        if let Some(level) = &read_consistency {
+            rerun.push_str(&format!(" --read-consistency {level}"));
+        }
+        if !endpoints.is_empty() {
+            rerun.push_str(&format!(" --endpoints {}", endpoints.join(",")));
+        }
         Ok(TestSpec {
             name,
             system: args.system.clone(),
             target: args.target.clone(),
-            node_count: args.node_count,
+            node_count,
             workload: args.workload.clone(),
             nemeses: nemesis_names,
             nemesis_targets,
@@ -223,6 +245,8 @@ impl TestSpec {
             store: args.store.clone(),
             leave_db_running: args.leave_db_running,
             bug,
+            read_consistency,
+            endpoints,
             base_port: args.base_port,
             node_binary,
             ready_timeout,
@@ -231,6 +255,60 @@ impl TestSpec {
             rerun,
         })
     }
+}
+
+/// `--read-consistency`, checked against what the system offers.
+fn resolve_read_consistency(args: &TestArgs) -> Result<Option<String>> {
+    let Some(level) = &args.read_consistency else {
+        return Ok(None);
+    };
+    let levels = crate::systems::read_consistencies(&args.system);
+    if levels.is_empty() {
+        bad_input!(
+            "--read-consistency does not apply to --system {}: it has one kind of read \
+             (etcd, zookeeper and nats have several)",
+            args.system
+        );
+    }
+    if !levels.contains(&level.as_str()) {
+        bad_input!(
+            "unknown read consistency '{level}' for {}: --read-consistency takes one of {}",
+            args.system,
+            levels.join(", ")
+        );
+    }
+    Ok(Some(level.clone()))
+}
+
+/// `--endpoints`: required by `--system http`, refused by the others.
+fn resolve_endpoints(args: &TestArgs) -> Result<Vec<String>> {
+    let Some(text) = &args.endpoints else {
+        if args.system == "http" {
+            bad_input!(
+                "--system http needs --endpoints: the base URLs of the nodes you started, \
+                 e.g. --endpoints http://127.0.0.1:8001,http://127.0.0.1:8002"
+            );
+        }
+        return Ok(Vec::new());
+    };
+    if args.system != "http" {
+        bad_input!(
+            "--endpoints is for --system http (nodes you start yourself); --system {} \
+             starts its own nodes",
+            args.system
+        );
+    }
+    let mut endpoints = Vec::new();
+    for url in text.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+        if let Err(e) = crate::systems::http::parse_endpoint(url) {
+            bad_input!("--endpoints: {e}");
+        }
+        endpoints.push(url.trim_end_matches('/').to_string());
+    }
+    if endpoints.is_empty() {
+        bad_input!("--endpoints is empty: give at least one base URL");
+    }
+    Ok(endpoints)
 }
 
 /// The workload options derived from the command line.

@@ -5,14 +5,25 @@
 //! What the system under test did is data, never an `Err`: a timeout or a refused connection
 //! is a `fail` or `info` [`Completion`]. `Err` is only for the harness's own failures.
 //!
+//! Systems: `reference` (built in), `etcd`, `zookeeper`, `nats` (Debian packages, installed
+//! by [`System::setup`] when missing) and `http` (any service speaking faultline's generic
+//! HTTP protocol, started by the user; see [`http`]).
+//!
 //! ```ignore
-//! let system = systems::by_name("reference", &options)?;
-//! let command = system.start_command(&node, &cluster);
-//! let mut client = system.client(&node, &cluster);
+//! let system = systems::build(&spec)?;
+//! let nodes = system.place(LocalTarget::plan(&run, n, None)?);
+//! system.setup(&nodes).await?;
+//! let command = system.start_command(&node, &nodes); // None: not ours to start
+//! let mut client = system.client(&node, &nodes, op_timeout);
 //! let completion = client.invoke(&OpRequest::read("x")).await;
 //! ```
 
+pub mod etcd;
+pub mod http;
+pub(crate) mod install;
+pub mod nats;
 pub mod reference;
+pub mod zookeeper;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,9 +34,44 @@ use faultline_checkers::history::OpType;
 use faultline_workloads::op::OpRequest;
 use serde_json::Value;
 
+/// Every system `--system` accepts.
+pub const SYSTEMS: &[&str] = &["reference", "etcd", "zookeeper", "nats", "http"];
+
+/// The `--read-consistency` levels a system accepts, strict (the default) first; empty when
+/// the system has only one kind of read.
+pub fn read_consistencies(system: &str) -> &'static [&'static str] {
+    match system {
+        "etcd" => etcd::READ_CONSISTENCIES,
+        "zookeeper" => zookeeper::READ_CONSISTENCIES,
+        "nats" => nats::READ_CONSISTENCIES,
+        _ => &[],
+    }
+}
+
+/// Why `system` cannot take the fault `nemesis` (a `--nemesis` name), if it cannot.
+pub fn unsupported_nemesis(system: &str, nemesis: &str) -> Option<String> {
+    match (system, nemesis) {
+        ("http", "kill" | "pause") => Some(format!(
+            "--system http drives nodes faultline did not start, so it cannot {nemesis} them: \
+             pass --nemesis none (network faults need nodes faultline starts)"
+        )),
+        ("etcd" | "nats", "clock") => Some(format!(
+            "{system} is a Go binary: Go reads the clock through the vDSO, not libc, so \
+             libfaketime cannot skew it; clock faults work for zookeeper (a JVM)"
+        )),
+        _ => None,
+    }
+}
+
 /// The system a test spec names, ready to start on nodes.
 pub fn build(spec: &crate::spec::TestSpec) -> anyhow::Result<Arc<dyn System>> {
+    let strict = read_consistencies(&spec.system).first().copied();
+    let consistency = spec.read_consistency.as_deref().or(strict).unwrap_or("");
     match spec.system.as_str() {
+        "etcd" => Ok(Arc::new(etcd::EtcdSystem::new(consistency.parse()?))),
+        "zookeeper" => Ok(Arc::new(zookeeper::ZkSystem::new(consistency.parse()?))),
+        "nats" => Ok(Arc::new(nats::NatsSystem::new(consistency.parse()?))),
+        "http" => Ok(Arc::new(http::HttpSystem::new(&spec.endpoints)?)),
         "reference" => {
             let bug = spec
                 .bug
@@ -57,7 +103,53 @@ pub struct NodeSpec {
     pub data_dir: PathBuf,
     /// Where this node's stdout and stderr go.
     pub log_file: PathBuf,
+    /// Further free ports reserved for this node on its host, for systems that listen on
+    /// more than one (etcd's peer port, ZooKeeper's quorum and election ports, NATS routes).
+    pub extra_ports: Vec<u16>,
 }
+
+impl NodeSpec {
+    /// The host part of the client address (`127.0.0.1`, or a namespace's address).
+    pub fn host(&self) -> &str {
+        self.client_addr
+            .rsplit_once(':')
+            .map_or(self.client_addr.as_str(), |(host, _)| host)
+    }
+
+    /// The port part of the client address.
+    pub fn client_port(&self) -> u16 {
+        self.client_addr
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// `host:port` of the `k`-th extra port, or an error naming the node when the target
+    /// reserved too few.
+    pub fn extra_addr(&self, k: usize) -> Result<String, SystemError> {
+        match self.extra_ports.get(k) {
+            Some(port) => Ok(format!("{}:{port}", self.host())),
+            None => Err(SystemError::Setup {
+                node: self.name.clone(),
+                reason: format!(
+                    "the target reserved {} extra ports for it, the system needs {}",
+                    self.extra_ports.len(),
+                    k + 1
+                ),
+            }),
+        }
+    }
+
+    /// The folder that holds this node's data folder and log: where system configs go.
+    pub fn node_dir(&self) -> PathBuf {
+        self.data_dir
+            .parent()
+            .map_or_else(|| self.data_dir.clone(), PathBuf::from)
+    }
+}
+
+/// How many extra ports [`NodeSpec::extra_ports`] the local target reserves per node.
+pub const EXTRA_PORTS: usize = 2;
 
 /// The command line that starts a system's process on a node.
 #[derive(Debug, Clone)]
@@ -81,6 +173,39 @@ pub enum SystemError {
         /// The log files to read.
         logs: String,
     },
+    /// Some nodes did not join the cluster in time.
+    #[error("{detail} (waited {waited:?}); read the log of each node named")]
+    NotJoined {
+        /// How long the harness waited.
+        waited: Duration,
+        /// Each node that did not join, why, and its log file.
+        detail: String,
+    },
+    /// The system's software is missing and could not be installed.
+    #[error("{program} is not installed and could not be installed: {reason}")]
+    Install {
+        /// The program looked for.
+        program: String,
+        /// Why installing failed, and what to do.
+        reason: String,
+    },
+    /// Preparing a node (its config, its data folder) failed.
+    #[error("{node}: cannot prepare the node: {reason}")]
+    Setup {
+        /// The node.
+        node: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// `name (log)` for each node, for errors that send the user to the logs.
+pub(crate) fn node_logs<'a>(nodes: impl IntoIterator<Item = &'a NodeSpec>) -> String {
+    nodes
+        .into_iter()
+        .map(|n| format!("{} ({})", n.name, n.log_file.display()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The result of one operation as the client saw it.
@@ -126,8 +251,19 @@ impl Completion {
 pub trait System: Send + Sync {
     /// The name given to `--system`.
     fn name(&self) -> &str;
-    /// The command that starts this system on `node` of `cluster`.
-    fn start_command(&self, node: &NodeSpec, cluster: &[NodeSpec]) -> StartCommand;
+    /// Adjust the nodes the target planned (e.g. to the endpoints of nodes someone else
+    /// runs). The default keeps them.
+    fn place(&self, planned: Vec<NodeSpec>) -> Vec<NodeSpec> {
+        planned
+    }
+    /// Prepare every node before the first start: install the software when missing, write
+    /// configs and ids. The default does nothing.
+    async fn setup(&self, _cluster: &[NodeSpec]) -> Result<(), SystemError> {
+        Ok(())
+    }
+    /// The command that starts this system on `node` of `cluster`, or `None` when faultline
+    /// does not run the system's processes (they are started by the user).
+    fn start_command(&self, node: &NodeSpec, cluster: &[NodeSpec]) -> Option<StartCommand>;
     /// Wait until the cluster can serve requests (e.g. has elected a leader).
     async fn await_ready(&self, cluster: &[NodeSpec], timeout: Duration)
         -> Result<(), SystemError>;
@@ -148,4 +284,49 @@ pub trait Client: Send {
     /// Perform one operation. Never errs: failures are `fail` (certainly did not happen)
     /// or `info` (may have happened).
     async fn invoke(&mut self, op: &OpRequest) -> Completion;
+}
+
+/// The key an operation names, in string form (`register` when it names none).
+pub(crate) fn op_key(op: &OpRequest) -> Result<String, Completion> {
+    match op.key.as_ref() {
+        None | Some(Value::Null) => Ok("register".to_string()),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        Some(other) => Err(Completion::fail(
+            op.value.clone(),
+            format!("key {other} is neither a string nor an integer"),
+        )),
+    }
+}
+
+/// The `[from, to]` of a cas, or a `fail` saying the value is malformed.
+pub(crate) fn cas_args(op: &OpRequest) -> Result<(Value, Value), Completion> {
+    match op.value.as_array().map(Vec::as_slice) {
+        Some([from, to]) => Ok((from.clone(), to.clone())),
+        _ => Err(Completion::fail(
+            op.value.clone(),
+            format!("cas value must be [from, to], got {}", op.value),
+        )),
+    }
+}
+
+/// The `fail` for an operation a system's client does not know.
+pub(crate) fn unsupported_op(system: &str, op: &OpRequest) -> Completion {
+    Completion::fail(
+        op.value.clone(),
+        format!(
+            "the {system} client does not support f \"{}\"; it supports read, write, cas",
+            op.f
+        ),
+    )
+}
+
+/// What the harness learned from a read's raw bytes: the JSON value it stored.
+pub(crate) fn decode_value(bytes: &[u8]) -> Result<Value, String> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        format!(
+            "the stored value {:?} is not JSON written by faultline: {e}",
+            String::from_utf8_lossy(&bytes[..bytes.len().min(80)])
+        )
+    })
 }

@@ -85,12 +85,20 @@ impl LocalTarget {
     /// Lay out `count` nodes under the run folder, on consecutive ports from `base_port`
     /// or on free ports.
     pub fn plan(run: &RunDir, count: usize, base_port: Option<u16>) -> Result<Vec<NodeSpec>> {
-        let ports = match base_port {
-            Some(base) => (0..count).map(|i| base + i as u16).collect::<Vec<_>>(),
-            None => free_ports(count)?,
+        // Each node gets a client port and `EXTRA_PORTS` more (consecutive blocks after the
+        // client ports when a base port is given).
+        let per_node = 1 + crate::systems::EXTRA_PORTS;
+        let all = match base_port {
+            Some(base) => (0..count * per_node)
+                .map(|i| u16::try_from(base as usize + i))
+                .collect::<Result<Vec<_>, _>>()
+                .context("the nodes' ports do not fit below 65536: pick a lower --base-port")?,
+            None => free_ports(count * per_node)?,
         };
+        let ports = &all[..count];
         let mut nodes = Vec::with_capacity(count);
-        for (i, port) in ports.into_iter().enumerate() {
+        for (i, &port) in ports.iter().enumerate() {
+            let extra_ports = (1..per_node).map(|k| all[k * count + i]).collect();
             let name = format!("n{}", i + 1);
             let dir = run.node_dir(&name);
             fs::create_dir_all(dir.join("data"))
@@ -103,6 +111,7 @@ impl LocalTarget {
                 peer_addr: addr,
                 data_dir: dir.join("data"),
                 log_file: dir.join("node.log"),
+                extra_ports,
             });
         }
         Ok(nodes)
@@ -166,7 +175,10 @@ impl LocalTarget {
                 return Ok(());
             }
         }
-        let command = self.system.start_command(node, &self.nodes);
+        let Some(command) = self.system.start_command(node, &self.nodes) else {
+            // Someone else runs this system's processes.
+            return Ok(());
+        };
         let log = OpenOptions::new()
             .create(true)
             .append(true)
@@ -263,7 +275,8 @@ impl LocalTarget {
             if paused && self.resume(&node.name).is_ok() {
                 undone.push(format!("resumed {}", node.name));
             }
-            if dead && self.start(&node.name).is_ok() {
+            let ours = self.system.start_command(node, &self.nodes).is_some();
+            if dead && ours && self.start(&node.name).is_ok() {
                 undone.push(format!("restarted {}", node.name));
             }
         }

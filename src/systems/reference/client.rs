@@ -211,6 +211,7 @@ mod tests {
             peer_addr: format!("127.0.0.1:{port}"),
             data_dir: PathBuf::from("/nonexistent"),
             log_file: PathBuf::from("/nonexistent.log"),
+            extra_ports: Vec::new(),
         }
     }
 

@@ -183,7 +183,7 @@ impl System for ReferenceSystem {
         "reference"
     }
 
-    fn start_command(&self, node: &NodeSpec, cluster: &[NodeSpec]) -> StartCommand {
+    fn start_command(&self, node: &NodeSpec, cluster: &[NodeSpec]) -> Option<StartCommand> {
         let mut args = vec![
             "node".to_string(),
             "--id".to_string(),
@@ -204,11 +204,11 @@ impl System for ReferenceSystem {
             args.push("--bug".to_string());
             args.push(bug.to_string());
         }
-        StartCommand {
+        Some(StartCommand {
             program: self.exe.clone(),
             args,
             env: Vec::new(),
-        }
+        })
     }
 
     async fn await_ready(
@@ -267,6 +267,7 @@ mod tests {
             peer_addr: format!("127.0.0.1:{}", 8000 + id),
             data_dir: PathBuf::from(format!("/tmp/d{id}")),
             log_file: PathBuf::from(format!("/tmp/n{id}.log")),
+            extra_ports: Vec::new(),
         }
     }
 
@@ -286,13 +287,13 @@ mod tests {
     fn start_command_lists_peers_and_bootstraps_node_one() {
         let cluster = [node(1), node(2), node(3)];
         let system = ReferenceSystem::new(Some(Bug::LostWrites), PathBuf::from("/bin/faultline"));
-        let one = system.start_command(&cluster[0], &cluster).args.join(" ");
+        let one = system.start_command(&cluster[0], &cluster).unwrap().args.join(" ");
         assert_eq!(
             one,
             "node --id 1 --listen 127.0.0.1:7001 --data-dir /tmp/d1 --peer 2=127.0.0.1:8002 \
              --peer 3=127.0.0.1:8003 --bootstrap --bug lost-writes"
         );
-        let two = system.start_command(&cluster[1], &cluster).args;
+        let two = system.start_command(&cluster[1], &cluster).unwrap().args;
         assert!(!two.contains(&"--bootstrap".to_string()));
         assert!(two.contains(&"1=127.0.0.1:8001".to_string()));
     }
@@ -374,6 +375,7 @@ mod tests {
                     peer_addr: format!("127.0.0.1:{port}"),
                     data_dir: dir.join(format!("n{id}")),
                     log_file: dir.join(format!("n{id}.log")),
+                    extra_ports: Vec::new(),
                 }
             })
             .collect()

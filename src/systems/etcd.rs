@@ -1,0 +1,486 @@
+//! etcd (Debian's `etcd-server`, 3.4) as a system under test: an N-member cluster, one
+//! `etcd` process per node with its own data folder, and a client over etcd's v3 JSON
+//! gateway (`/v3/kv/range`, `/v3/kv/put`, `/v3/kv/txn`; keys and values base64).
+//!
+//! Each node listens for clients on its client address and for peers on its first extra
+//! port, on the node's own host, so an address other than 127.0.0.1 works unchanged.
+//!
+//! Reads: `linearizable` (etcd's default: a read index through the leader) or
+//! `serializable` (the member answers from its own state, which Jepsen found stale after
+//! pauses and partitions; faultline finds it too).
+//!
+//! Faults: kill and pause work. Clock faults do not: etcd is a Go binary, and Go reads the
+//! clock through the vDSO, which libfaketime cannot intercept.
+//!
+//! Outcomes: a refused connection is `fail` (nothing was sent); a timeout, a lost connection
+//! or an error answer after a put or txn was sent is `info`, except errors etcd gives
+//! before proposing (invalid arguments); a failed read is `fail`. This module must never turn
+//! an uncertain write into `ok` or `fail`.
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use faultline_workloads::op::OpRequest;
+use serde_json::{json, Value};
+
+use super::install::Program;
+use super::{
+    cas_args, decode_value, node_logs, op_key, unsupported_op, Client, Completion, NodeSpec,
+    StartCommand, System, SystemError,
+};
+
+/// `--read-consistency` levels, strict first.
+pub const READ_CONSISTENCIES: &[&str] = &["linearizable", "serializable"];
+
+/// How etcd clients read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EtcdReads {
+    /// Through the leader's read index.
+    Linearizable,
+    /// From the member's local state (may be stale).
+    Serializable,
+}
+
+/// An unknown `--read-consistency` for a system.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("unknown read consistency '{given}' for {system}: it takes one of {valid}")]
+pub struct UnknownReadConsistency {
+    /// The system.
+    pub system: &'static str,
+    /// What was given.
+    pub given: String,
+    /// The valid levels.
+    pub valid: String,
+}
+
+impl FromStr for EtcdReads {
+    type Err = UnknownReadConsistency;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "linearizable" => Ok(EtcdReads::Linearizable),
+            "serializable" => Ok(EtcdReads::Serializable),
+            other => Err(UnknownReadConsistency {
+                system: "etcd",
+                given: other.to_string(),
+                valid: READ_CONSISTENCIES.join(", "),
+            }),
+        }
+    }
+}
+
+/// etcd on the nodes of one test.
+#[derive(Debug)]
+pub struct EtcdSystem {
+    reads: EtcdReads,
+    program: Program,
+    http: reqwest::Client,
+}
+
+impl EtcdSystem {
+    /// etcd whose clients read at `reads`; the binary is `/usr/bin/etcd` unless
+    /// `FAULTLINE_ETCD_BIN` names another.
+    pub fn new(reads: EtcdReads) -> Self {
+        EtcdSystem {
+            reads,
+            program: Program::new("/usr/bin/etcd", "etcd-server", "FAULTLINE_ETCD_BIN"),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_millis(800))
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+
+    async fn status(&self, node: &NodeSpec) -> Result<MemberStatus, String> {
+        let response = self
+            .http
+            .post(format!("http://{}/v3/maintenance/status", node.client_addr))
+            .json(&json!({}))
+            .send()
+            .await
+            .map_err(|e| format!("no answer from http://{}: {e}", node.client_addr))?;
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|e| format!("unreadable status: {e}"))?;
+        let id = |v: &Value| match v {
+            Value::String(s) => s.parse::<u64>().ok(),
+            Value::Number(n) => n.as_u64(),
+            _ => None,
+        };
+        Ok(MemberStatus {
+            leader: id(&body["leader"]).filter(|&l| l != 0),
+            member_id: id(&body["header"]["member_id"]),
+        })
+    }
+}
+
+/// What `/v3/maintenance/status` says about one member.
+#[derive(Debug)]
+struct MemberStatus {
+    member_id: Option<u64>,
+    leader: Option<u64>,
+}
+
+fn peer_url(node: &NodeSpec) -> String {
+    let port = node.extra_ports.first().copied().unwrap_or(0);
+    format!("http://{}:{port}", node.host())
+}
+
+#[async_trait]
+impl System for EtcdSystem {
+    fn name(&self) -> &str {
+        "etcd"
+    }
+
+    async fn setup(&self, cluster: &[NodeSpec]) -> Result<(), SystemError> {
+        for node in cluster {
+            node.extra_addr(0)?;
+        }
+        self.program.ensure().await
+    }
+
+    fn start_command(&self, node: &NodeSpec, cluster: &[NodeSpec]) -> Option<StartCommand> {
+        let initial_cluster = cluster
+            .iter()
+            .map(|n| format!("{}={}", n.name, peer_url(n)))
+            .collect::<Vec<_>>()
+            .join(",");
+        let client_url = format!("http://{}", node.client_addr);
+        let args = [
+            ("--name", node.name.clone()),
+            ("--data-dir", node.data_dir.display().to_string()),
+            ("--listen-client-urls", client_url.clone()),
+            ("--advertise-client-urls", client_url),
+            ("--listen-peer-urls", peer_url(node)),
+            ("--initial-advertise-peer-urls", peer_url(node)),
+            ("--initial-cluster", initial_cluster),
+            ("--initial-cluster-state", "new".to_string()),
+            ("--initial-cluster-token", "faultline".to_string()),
+            ("--heartbeat-interval", "100".to_string()),
+            ("--election-timeout", "1000".to_string()),
+            ("--logger", "zap".to_string()),
+            ("--log-outputs", "stderr".to_string()),
+        ];
+        Some(StartCommand {
+            program: self.program.path.clone(),
+            args: args
+                .into_iter()
+                .flat_map(|(flag, value)| [flag.to_string(), value])
+                .collect(),
+            env: Vec::new(),
+        })
+    }
+
+    async fn await_ready(
+        &self,
+        cluster: &[NodeSpec],
+        timeout: Duration,
+    ) -> Result<(), SystemError> {
+        let start = Instant::now();
+        loop {
+            let mut missing = Vec::new();
+            let mut leaders = Vec::new();
+            for node in cluster {
+                match self.status(node).await {
+                    Ok(MemberStatus {
+                        leader: Some(leader),
+                        ..
+                    }) => leaders.push(leader),
+                    Ok(_) => missing.push(format!(
+                        "{} knows no leader; read its log {}",
+                        node.name,
+                        node.log_file.display()
+                    )),
+                    Err(e) => missing.push(format!(
+                        "{} did not join: {e}; read its log {}",
+                        node.name,
+                        node.log_file.display()
+                    )),
+                }
+            }
+            leaders.dedup();
+            if missing.is_empty() && leaders.len() == 1 {
+                tracing::info!(waited = ?start.elapsed(), "etcd cluster is ready");
+                return Ok(());
+            }
+            if start.elapsed() >= timeout {
+                if missing.is_empty() {
+                    missing.push(format!(
+                        "the members disagree on the leader; read the logs: {}",
+                        node_logs(cluster)
+                    ));
+                }
+                return Err(SystemError::NotJoined {
+                    waited: timeout,
+                    detail: missing.join("; "),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn leader(&self, cluster: &[NodeSpec]) -> Option<u64> {
+        let mut statuses = Vec::new();
+        for node in cluster {
+            if let Ok(status) = self.status(node).await {
+                statuses.push((node.id, status));
+            }
+        }
+        let leader = statuses.iter().find_map(|(_, s)| s.leader)?;
+        statuses
+            .iter()
+            .find(|(_, s)| s.member_id == Some(leader))
+            .map(|(id, _)| *id)
+    }
+
+    fn client(
+        &self,
+        node: &NodeSpec,
+        _cluster: &[NodeSpec],
+        op_timeout: Duration,
+    ) -> Box<dyn Client> {
+        Box::new(EtcdClient::new(node, op_timeout, self.reads))
+    }
+}
+
+/// One worker's etcd client, bound to one member.
+#[derive(Debug)]
+pub struct EtcdClient {
+    http: reqwest::Client,
+    base: String,
+    node: String,
+    op_timeout: Duration,
+    reads: EtcdReads,
+}
+
+/// What came back from one gateway request.
+#[derive(Debug, PartialEq)]
+enum Answer {
+    /// 200, with its JSON body.
+    Done(Value),
+    /// Certainly not applied.
+    NotApplied(String),
+    /// May have been applied.
+    Unknown(String),
+}
+
+impl EtcdClient {
+    /// A client of `node`'s member, giving up on a request after `op_timeout`.
+    pub fn new(node: &NodeSpec, op_timeout: Duration, reads: EtcdReads) -> Self {
+        EtcdClient {
+            http: reqwest::Client::builder()
+                .timeout(op_timeout)
+                .build()
+                .unwrap_or_default(),
+            base: format!("http://{}", node.client_addr),
+            node: node.name.clone(),
+            op_timeout,
+            reads,
+        }
+    }
+
+    async fn call(&self, path: &str, body: Value) -> Answer {
+        let response = match self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+        {
+            Ok(response) => response,
+            Err(e) if e.is_connect() => {
+                return Answer::NotApplied(format!("cannot connect to {}: {e}", self.node))
+            }
+            Err(e) if e.is_timeout() => {
+                return Answer::Unknown(format!(
+                    "no answer from {} within {:?}",
+                    self.node, self.op_timeout
+                ))
+            }
+            Err(e) => return Answer::Unknown(format!("request to {} failed: {e}", self.node)),
+        };
+        let status = response.status().as_u16();
+        match response.json::<Value>().await {
+            Ok(body) if status == 200 => Answer::Done(body),
+            Ok(body) => classify_error(status, &body),
+            Err(e) => Answer::Unknown(format!("unreadable answer ({status}) from {}: {e}", self.node)),
+        }
+    }
+
+    async fn read(&self, key: &str) -> Completion {
+        let body = json!({
+            "key": B64.encode(key),
+            "serializable": self.reads == EtcdReads::Serializable,
+        });
+        match self.call("/v3/kv/range", body).await {
+            Answer::Done(body) => match first_value(&body) {
+                Ok(value) => Completion::ok(value),
+                Err(e) => Completion::fail(Value::Null, e),
+            },
+            Answer::NotApplied(e) | Answer::Unknown(e) => Completion::fail(Value::Null, e),
+        }
+    }
+
+    async fn write(&self, key: &str, value: &Value) -> Completion {
+        let body = json!({ "key": B64.encode(key), "value": B64.encode(value.to_string()) });
+        match self.call("/v3/kv/put", body).await {
+            Answer::Done(_) => Completion::ok(value.clone()),
+            Answer::NotApplied(e) => Completion::fail(value.clone(), e),
+            Answer::Unknown(e) => Completion::info(value.clone(), e),
+        }
+    }
+
+    async fn cas(&self, key: &str, op_value: &Value, from: &Value, to: &Value) -> Completion {
+        let key64 = B64.encode(key);
+        // `null` means absent: the key must never have been created.
+        let compare = if from.is_null() {
+            json!({"key": key64, "target": "CREATE", "result": "EQUAL", "create_revision": "0"})
+        } else {
+            json!({"key": key64, "target": "VALUE", "result": "EQUAL", "value": B64.encode(from.to_string())})
+        };
+        let body = json!({
+            "compare": [compare],
+            "success": [{"request_put": {"key": key64, "value": B64.encode(to.to_string())}}],
+        });
+        match self.call("/v3/kv/txn", body).await {
+            Answer::Done(body) => match body.get("succeeded") {
+                Some(Value::Bool(true)) => Completion::ok(op_value.clone()),
+                // proto3 JSON leaves out `false`.
+                None | Some(Value::Bool(false)) => Completion::fail(op_value.clone(), "cas mismatch"),
+                Some(other) => Completion::info(
+                    op_value.clone(),
+                    format!("unexpected txn answer: succeeded = {other}"),
+                ),
+            },
+            Answer::NotApplied(e) => Completion::fail(op_value.clone(), e),
+            Answer::Unknown(e) => Completion::info(op_value.clone(), e),
+        }
+    }
+}
+
+/// An error answer of the gateway: `{"error", "code", "message"}` with a gRPC code.
+fn classify_error(status: u16, body: &Value) -> Answer {
+    let message = body
+        .get("message")
+        .or_else(|| body.get("error"))
+        .and_then(Value::as_str)
+        .unwrap_or("no message")
+        .to_string();
+    match body.get("code").and_then(Value::as_u64) {
+        // InvalidArgument, PermissionDenied, Unauthenticated, Unimplemented: refused before
+        // anything was proposed.
+        Some(3 | 7 | 16 | 12) => Answer::NotApplied(format!("rejected ({status}): {message}")),
+        _ => Answer::Unknown(format!("error ({status}): {message}")),
+    }
+}
+
+/// The value of the first key-value of a range answer, `null` when there is none.
+fn first_value(body: &Value) -> Result<Value, String> {
+    let Some(kv) = body.get("kvs").and_then(Value::as_array).and_then(|a| a.first()) else {
+        return Ok(Value::Null);
+    };
+    let encoded = kv.get("value").and_then(Value::as_str).unwrap_or("");
+    let bytes = B64
+        .decode(encoded)
+        .map_err(|e| format!("the value {encoded:?} is not base64: {e}"))?;
+    decode_value(&bytes)
+}
+
+#[async_trait]
+impl Client for EtcdClient {
+    async fn invoke(&mut self, op: &OpRequest) -> Completion {
+        let key = match op_key(op) {
+            Ok(key) => format!("faultline/{key}"),
+            Err(fail) => return fail,
+        };
+        match op.f.as_str() {
+            "read" => self.read(&key).await,
+            "write" => self.write(&key, &op.value).await,
+            "cas" => match cas_args(op) {
+                Ok((from, to)) => self.cas(&key, &op.value, &from, &to).await,
+                Err(fail) => fail,
+            },
+            _ => unsupported_op("etcd", op),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn node(id: u64) -> NodeSpec {
+        NodeSpec {
+            id,
+            name: format!("n{id}"),
+            client_addr: format!("10.0.0.{id}:2379"),
+            peer_addr: format!("10.0.0.{id}:2379"),
+            data_dir: PathBuf::from(format!("/run/n{id}/data")),
+            log_file: PathBuf::from(format!("/run/n{id}/node.log")),
+            extra_ports: vec![2380, 2381],
+        }
+    }
+
+    #[test]
+    fn start_command_names_every_member_on_its_own_host() {
+        let cluster = [node(1), node(2), node(3)];
+        let system = EtcdSystem::new(EtcdReads::Linearizable);
+        let args = system.start_command(&cluster[1], &cluster).unwrap().args.join(" ");
+        assert!(args.contains("--name n2"), "{args}");
+        assert!(
+            args.contains("--initial-cluster n1=http://10.0.0.1:2380,n2=http://10.0.0.2:2380,n3=http://10.0.0.3:2380"),
+            "{args}"
+        );
+        assert!(args.contains("--listen-client-urls http://10.0.0.2:2379"), "{args}");
+        assert!(args.contains("--listen-peer-urls http://10.0.0.2:2380"), "{args}");
+        assert!(args.contains("--data-dir /run/n2/data"), "{args}");
+    }
+
+    #[test]
+    fn read_levels_parse_and_unknown_ones_list_the_valid() {
+        assert_eq!("serializable".parse::<EtcdReads>().unwrap(), EtcdReads::Serializable);
+        let err = "stale".parse::<EtcdReads>().unwrap_err().to_string();
+        assert!(err.contains("linearizable, serializable"), "{err}");
+    }
+
+    #[test]
+    fn range_answers_decode_to_json_values() {
+        let body = json!({"kvs": [{"key": B64.encode("k"), "value": B64.encode("42")}]});
+        assert_eq!(first_value(&body).unwrap(), json!(42));
+        assert_eq!(first_value(&json!({"count": "0"})).unwrap(), Value::Null);
+        assert!(first_value(&json!({"kvs": [{"value": B64.encode("x{")}]})).is_err());
+    }
+
+    #[test]
+    fn gateway_errors_are_uncertain_unless_refused_up_front() {
+        let timeout = json!({"error": "etcdserver: request timed out", "code": 14});
+        assert!(matches!(classify_error(503, &timeout), Answer::Unknown(_)));
+        let invalid = json!({"message": "etcdserver: key is not provided", "code": 3});
+        assert!(matches!(classify_error(400, &invalid), Answer::NotApplied(_)));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_fails_and_reads_never_become_info() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut n = node(1);
+        n.client_addr = format!("127.0.0.1:{port}");
+        let mut client = EtcdClient::new(&n, Duration::from_secs(1), EtcdReads::Linearizable);
+        let write = client
+            .invoke(&OpRequest::new("write", Some(json!(1)), json!(5)))
+            .await;
+        assert_eq!(write.kind, faultline_checkers::history::OpType::Fail, "{write:?}");
+        let read = client
+            .invoke(&OpRequest::new("read", Some(json!(1)), Value::Null))
+            .await;
+        assert_eq!(read.kind, faultline_checkers::history::OpType::Fail);
+    }
+}

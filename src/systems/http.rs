@@ -1,0 +1,194 @@
+//! The generic HTTP protocol (`--system http --endpoints URL,...`): any service that answers
+//! three requests can be tested without writing Rust. The user starts the nodes; faultline
+//! only drives the workload and checks the history (it cannot kill or pause processes it did
+//! not start, so process faults are refused for this system).
+//!
+//! # The protocol
+//! Keys are strings, percent-encoded as one URL path segment; values are JSON values, `null`
+//! meaning absent. Bodies are JSON.
+//!
+//! | request | answer when done (200) |
+//! |---|---|
+//! | `GET {base}/kv/{key}` | `{"value": v}` (`null` when absent) |
+//! | `PUT {base}/kv/{key}` with `{"value": v}` | any JSON, e.g. `{}` |
+//! | `POST {base}/kv/{key}/cas` with `{"from": f, "to": t}` | `{"applied": true}`, or `{"applied": false}` when the value was not `f` (`f` = `null`: only if absent) |
+//!
+//! What each status means to the harness:
+//!
+//! | status | meaning | outcome |
+//! |---|---|---|
+//! | 200 | done (a cas with `applied: false` did nothing) | `ok` (cas not applied: `fail`) |
+//! | 503 | certainly not done (no leader, not ready) | `fail` |
+//! | 4xx | malformed request, nothing done | `fail` |
+//! | 500, 504, any other, no answer in `--op-timeout`, a connection lost after sending | may or may not have happened | `info` (reads: `fail`) |
+//! | refused connection | nothing was sent | `fail` |
+//!
+//! A correct service answers reads linearizably: a 200 for a read or write means it is
+//! visible to every later request on any node. faultline's reference service speaks exactly
+//! this protocol (`faultline node`).
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use super::reference::client::ReferenceClient;
+use super::{Client, NodeSpec, StartCommand, System, SystemError};
+
+/// `host:port` of an endpoint URL `http://host:port` (a trailing `/` is allowed), or why it
+/// is not one.
+pub fn parse_endpoint(url: &str) -> Result<String, String> {
+    let rest = url.strip_prefix("http://").ok_or_else(|| {
+        format!("'{url}' is not an http:// URL: give base URLs such as http://127.0.0.1:8001")
+    })?;
+    let authority = rest.trim_end_matches('/');
+    if authority.contains('/') {
+        return Err(format!(
+            "'{url}' has a path: give the base URL only (http://host:port); the protocol's \
+             paths start at /kv/"
+        ));
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+            Ok(authority.to_string())
+        }
+        _ => Err(format!(
+            "'{url}' has no port: give http://host:port, e.g. http://127.0.0.1:8001"
+        )),
+    }
+}
+
+/// A service the user runs, spoken to through the generic protocol.
+#[derive(Debug)]
+pub struct HttpSystem {
+    endpoints: Vec<String>,
+    http: reqwest::Client,
+}
+
+impl HttpSystem {
+    /// The service at these base URLs (already validated by the spec).
+    pub fn new(endpoints: &[String]) -> anyhow::Result<Self> {
+        let endpoints = endpoints
+            .iter()
+            .map(|url| parse_endpoint(url).map_err(anyhow::Error::msg))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(HttpSystem {
+            endpoints,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_millis(800))
+                .build()
+                .unwrap_or_default(),
+        })
+    }
+}
+
+#[async_trait]
+impl System for HttpSystem {
+    fn name(&self) -> &str {
+        "http"
+    }
+
+    /// Node `i` is the `i`-th endpoint.
+    fn place(&self, planned: Vec<NodeSpec>) -> Vec<NodeSpec> {
+        planned
+            .into_iter()
+            .zip(&self.endpoints)
+            .map(|(mut node, addr)| {
+                node.client_addr = addr.clone();
+                node.peer_addr = addr.clone();
+                node.extra_ports.clear();
+                node
+            })
+            .collect()
+    }
+
+    fn start_command(&self, _node: &NodeSpec, _cluster: &[NodeSpec]) -> Option<StartCommand> {
+        None
+    }
+
+    /// Ready when every endpoint answers a read with 200.
+    async fn await_ready(
+        &self,
+        cluster: &[NodeSpec],
+        timeout: Duration,
+    ) -> Result<(), SystemError> {
+        let start = Instant::now();
+        loop {
+            let mut missing = Vec::new();
+            for node in cluster {
+                let url = format!("http://{}/kv/faultline-ready", node.client_addr);
+                match self.http.get(&url).send().await {
+                    Ok(response) if response.status().as_u16() == 200 => {}
+                    Ok(response) => missing.push(format!(
+                        "{} ({url}) answers {}",
+                        node.name,
+                        response.status()
+                    )),
+                    Err(e) => missing.push(format!("{} ({url}) does not answer: {e}", node.name)),
+                }
+            }
+            if missing.is_empty() {
+                return Ok(());
+            }
+            if start.elapsed() >= timeout {
+                return Err(SystemError::NotJoined {
+                    waited: timeout,
+                    detail: format!(
+                        "{}; faultline does not start --system http nodes: start them and check \
+                         that GET /kv/<key> answers 200",
+                        missing.join("; ")
+                    ),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn leader(&self, _cluster: &[NodeSpec]) -> Option<u64> {
+        None
+    }
+
+    fn client(
+        &self,
+        node: &NodeSpec,
+        _cluster: &[NodeSpec],
+        op_timeout: Duration,
+    ) -> Box<dyn Client> {
+        Box::new(ReferenceClient::new(node, op_timeout))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    #[test]
+    fn endpoints_must_be_base_urls_with_a_port() {
+        assert_eq!(parse_endpoint("http://127.0.0.1:8001/").unwrap(), "127.0.0.1:8001");
+        assert_eq!(parse_endpoint("http://db1:80").unwrap(), "db1:80");
+        assert!(parse_endpoint("https://127.0.0.1:8001").unwrap_err().contains("http://"));
+        assert!(parse_endpoint("http://127.0.0.1").unwrap_err().contains("no port"));
+        assert!(parse_endpoint("http://127.0.0.1:1/kv").unwrap_err().contains("path"));
+    }
+
+    #[test]
+    fn nodes_take_the_endpoints_and_nothing_is_started() {
+        let system = HttpSystem::new(&["http://127.0.0.1:9001".into(), "http://127.0.0.1:9002".into()])
+            .unwrap();
+        let planned = (1..=2)
+            .map(|id| NodeSpec {
+                id,
+                name: format!("n{id}"),
+                client_addr: format!("127.0.0.1:{}", 7000 + id),
+                peer_addr: String::new(),
+                data_dir: PathBuf::from("/tmp/x"),
+                log_file: PathBuf::from("/tmp/x.log"),
+                extra_ports: vec![1, 2],
+            })
+            .collect();
+        let nodes = system.place(planned);
+        assert_eq!(nodes[1].client_addr, "127.0.0.1:9002");
+        assert!(system.start_command(&nodes[0], &nodes).is_none());
+    }
+}

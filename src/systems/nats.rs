@@ -1,0 +1,454 @@
+//! NATS JetStream key-value (Debian's `nats-server`, 2.9) as a system under test: one
+//! `nats-server -c nats.conf` per node, clustered by routes (on the node's first extra port)
+//! with a JetStream store in the node's data folder; and a client on the `async-nats` crate
+//! using the KV bucket `faultline`, replicated on every node (at most 5, NATS's limit).
+//!
+//! Reads: `leader` (the stream's message-get API, answered by the stream leader) or `direct`
+//! (the crate's `get`: a direct get that any current replica may answer). Writes are `put`;
+//! a cas is `update(key, value, revision)` with the revision read from the leader, or
+//! `create` when the expected value is `null` (absent).
+//!
+//! Faults: kill and pause work. Clock faults do not: nats-server is a Go binary, and Go reads
+//! the clock through the vDSO, which libfaketime cannot intercept.
+//!
+//! Outcomes: no connection is `fail`; a put, update or create that was published and whose
+//! acknowledgement did not come (timeout, lost connection, an error) is `info`, except
+//! `wrong last sequence` and `already exists`, which the leader checked before storing; a
+//! failed read is `fail`.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, kv};
+use async_trait::async_trait;
+use bytes::Bytes;
+use faultline_workloads::op::OpRequest;
+use serde_json::Value;
+
+use super::etcd::UnknownReadConsistency;
+use super::install::Program;
+use super::{
+    cas_args, decode_value, op_key, unsupported_op, Client, Completion, NodeSpec, StartCommand,
+    System, SystemError,
+};
+
+/// `--read-consistency` levels, strict first.
+pub const READ_CONSISTENCIES: &[&str] = &["leader", "direct"];
+
+/// The KV bucket the workload uses.
+const BUCKET: &str = "faultline";
+
+/// How NATS clients read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NatsReads {
+    /// Message-get through the stream leader.
+    Leader,
+    /// Direct get: any replica answers.
+    Direct,
+}
+
+impl FromStr for NatsReads {
+    type Err = UnknownReadConsistency;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "leader" => Ok(NatsReads::Leader),
+            "direct" => Ok(NatsReads::Direct),
+            other => Err(UnknownReadConsistency {
+                system: "nats",
+                given: other.to_string(),
+                valid: READ_CONSISTENCIES.join(", "),
+            }),
+        }
+    }
+}
+
+/// NATS JetStream on the nodes of one test.
+#[derive(Debug)]
+pub struct NatsSystem {
+    reads: NatsReads,
+    program: Program,
+}
+
+impl NatsSystem {
+    /// NATS whose clients read at `reads`.
+    pub fn new(reads: NatsReads) -> Self {
+        NatsSystem {
+            reads,
+            program: Program::new("/usr/sbin/nats-server", "nats-server", "FAULTLINE_NATS_BIN"),
+        }
+    }
+}
+
+fn config_path(node: &NodeSpec) -> PathBuf {
+    node.node_dir().join("nats.conf")
+}
+
+/// `nats.conf` of `node`.
+fn config(node: &NodeSpec, cluster: &[NodeSpec]) -> Result<String, SystemError> {
+    let mut text = format!(
+        "server_name: \"{}\"\nlisten: \"{}\"\njetstream {{\n  store_dir: \"{}\"\n  \
+         max_memory_store: 67108864\n  max_file_store: 1073741824\n}}\n",
+        node.name,
+        node.client_addr,
+        node.data_dir.display()
+    );
+    if cluster.len() > 1 {
+        let routes = cluster
+            .iter()
+            .filter(|n| n.id != node.id)
+            .map(|n| n.extra_addr(0).map(|a| format!("\"nats-route://{a}\"")))
+            .collect::<Result<Vec<_>, _>>()?;
+        text.push_str(&format!(
+            "cluster {{\n  name: \"faultline\"\n  listen: \"{}\"\n  routes: [{}]\n}}\n",
+            node.extra_addr(0)?,
+            routes.join(", ")
+        ));
+    }
+    Ok(text)
+}
+
+/// A connection to one node only (no reconnecting to servers it learns about), bounded by
+/// `timeout`.
+async fn connect(node: &NodeSpec, timeout: Duration) -> Result<async_nats::Client, String> {
+    let options = async_nats::ConnectOptions::new()
+        .ignore_discovered_servers()
+        .connection_timeout(timeout)
+        .request_timeout(Some(timeout));
+    match tokio::time::timeout(timeout, options.connect(node.client_addr.as_str())).await {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(e)) => Err(format!("cannot connect to {}: {e}", node.name)),
+        Err(_) => Err(format!("no connection to {} within {timeout:?}", node.name)),
+    }
+}
+
+/// The bucket's stream, as `node` reports it: its leader and how many replicas are current.
+async fn stream_state(node: &NodeSpec) -> Result<(Option<String>, usize), String> {
+    let client = connect(node, Duration::from_secs(1)).await?;
+    let js = jetstream::new(client);
+    let mut stream = js
+        .get_stream(format!("KV_{BUCKET}"))
+        .await
+        .map_err(|e| format!("{}: no stream info: {e}", node.name))?;
+    let info = stream
+        .info()
+        .await
+        .map_err(|e| format!("{}: no stream info: {e}", node.name))?;
+    let cluster = info.cluster.clone();
+    let leader = cluster.as_ref().and_then(|c| c.leader.clone());
+    let current = cluster.map_or(0, |c| {
+        c.replicas.iter().filter(|r| r.current && !r.offline).count()
+    });
+    Ok((leader, current))
+}
+
+#[async_trait]
+impl System for NatsSystem {
+    fn name(&self) -> &str {
+        "nats"
+    }
+
+    async fn setup(&self, cluster: &[NodeSpec]) -> Result<(), SystemError> {
+        self.program.ensure().await?;
+        for node in cluster {
+            let text = config(node, cluster)?;
+            std::fs::create_dir_all(&node.data_dir)
+                .and_then(|()| std::fs::write(config_path(node), text))
+                .map_err(|e| SystemError::Setup {
+                    node: node.name.clone(),
+                    reason: e.to_string(),
+                })?;
+        }
+        Ok(())
+    }
+
+    fn start_command(&self, node: &NodeSpec, _cluster: &[NodeSpec]) -> Option<StartCommand> {
+        Some(StartCommand {
+            program: self.program.path.clone(),
+            args: vec!["-c".to_string(), config_path(node).display().to_string()],
+            env: Vec::new(),
+        })
+    }
+
+    /// Ready when every node takes connections and the bucket exists with a leader and every
+    /// follower current (the bucket is created on the first call).
+    async fn await_ready(
+        &self,
+        cluster: &[NodeSpec],
+        timeout: Duration,
+    ) -> Result<(), SystemError> {
+        let start = Instant::now();
+        let replicas = cluster.len().min(5);
+        loop {
+            let mut missing = Vec::new();
+            for node in cluster {
+                if let Err(e) = connect(node, Duration::from_millis(800)).await {
+                    missing.push(format!("{e}; read its log {}", node.log_file.display()));
+                }
+            }
+            if missing.is_empty() {
+                match ensure_bucket(&cluster[0], replicas).await {
+                    Err(e) => missing.push(format!(
+                        "the bucket is not there yet ({e}); read the log of {} ({})",
+                        cluster[0].name,
+                        cluster[0].log_file.display()
+                    )),
+                    Ok(()) => match stream_state(&cluster[0]).await {
+                        Ok((Some(_), current)) if current + 1 >= replicas => {
+                            tracing::info!(waited = ?start.elapsed(), "nats cluster is ready");
+                            return Ok(());
+                        }
+                        Ok((leader, current)) => missing.push(format!(
+                            "the bucket's stream has leader {leader:?} and {current} current \
+                             followers of {}; read the logs: {}",
+                            replicas - 1,
+                            super::node_logs(cluster)
+                        )),
+                        Err(e) => missing.push(e),
+                    },
+                }
+            }
+            if start.elapsed() >= timeout {
+                return Err(SystemError::NotJoined {
+                    waited: timeout,
+                    detail: missing.join("; "),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    async fn leader(&self, cluster: &[NodeSpec]) -> Option<u64> {
+        for node in cluster {
+            if let Ok((Some(leader), _)) = stream_state(node).await {
+                return cluster.iter().find(|n| n.name == leader).map(|n| n.id);
+            }
+        }
+        None
+    }
+
+    fn client(
+        &self,
+        node: &NodeSpec,
+        _cluster: &[NodeSpec],
+        op_timeout: Duration,
+    ) -> Box<dyn Client> {
+        Box::new(NatsClient {
+            node: node.clone(),
+            op_timeout,
+            reads: self.reads,
+            store: None,
+        })
+    }
+}
+
+/// Create the bucket if it is not there.
+async fn ensure_bucket(node: &NodeSpec, replicas: usize) -> Result<(), String> {
+    let js = jetstream::new(connect(node, Duration::from_secs(2)).await?);
+    if js.get_key_value(BUCKET).await.is_ok() {
+        return Ok(());
+    }
+    js.create_key_value(kv::Config {
+        bucket: BUCKET.to_string(),
+        history: 1,
+        num_replicas: replicas,
+        ..Default::default()
+    })
+    .await
+    .map(|_| ())
+    .map_err(|e| e.to_string())
+}
+
+/// One worker's NATS client, connected to its own node only.
+pub struct NatsClient {
+    node: NodeSpec,
+    op_timeout: Duration,
+    reads: NatsReads,
+    store: Option<kv::Store>,
+}
+
+impl NatsClient {
+    async fn store(&mut self) -> Result<kv::Store, String> {
+        if let Some(store) = &self.store {
+            return Ok(store.clone());
+        }
+        let js = jetstream::new(connect(&self.node, self.op_timeout).await?);
+        let store = tokio::time::timeout(self.op_timeout, js.get_key_value(BUCKET))
+            .await
+            .map_err(|_| format!("no bucket info from {} within {:?}", self.node.name, self.op_timeout))?
+            .map_err(|e| format!("{}: cannot open the bucket: {e}", self.node.name))?;
+        self.store = Some(store.clone());
+        Ok(store)
+    }
+
+    /// The key's current value and revision, from the stream leader.
+    async fn leader_entry(&self, store: &kv::Store, key: &str) -> Result<Option<(Value, u64)>, String> {
+        use async_nats::jetstream::stream::LastRawMessageErrorKind;
+        let subject = format!("{}{key}", store.prefix);
+        let get = store.stream.get_last_raw_message_by_subject(&subject);
+        match tokio::time::timeout(self.op_timeout, get).await {
+            Err(_) => Err(self.timed_out()),
+            Ok(Ok(message)) => decode_value(&message.payload).map(|v| Some((v, message.sequence))),
+            Ok(Err(e)) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
+            Ok(Err(e)) => Err(format!("{}: {e}", self.node.name)),
+        }
+    }
+
+    async fn direct_entry(&self, store: &kv::Store, key: &str) -> Result<Option<Value>, String> {
+        match tokio::time::timeout(self.op_timeout, store.entry(key)).await {
+            Err(_) => Err(self.timed_out()),
+            Ok(Ok(Some(entry))) if entry.operation == kv::Operation::Put => {
+                decode_value(&entry.value).map(Some)
+            }
+            Ok(Ok(_)) => Ok(None),
+            Ok(Err(e)) => Err(format!("{}: {e}", self.node.name)),
+        }
+    }
+
+    fn timed_out(&self) -> String {
+        format!("no answer from {} within {:?}", self.node.name, self.op_timeout)
+    }
+
+    async fn read(&mut self, key: &str) -> Completion {
+        let store = match self.store().await {
+            Ok(store) => store,
+            Err(e) => return Completion::fail(Value::Null, e),
+        };
+        let value = match self.reads {
+            NatsReads::Leader => self.leader_entry(&store, key).await.map(|e| e.map(|(v, _)| v)),
+            NatsReads::Direct => self.direct_entry(&store, key).await,
+        };
+        match value {
+            Ok(value) => Completion::ok(value.unwrap_or(Value::Null)),
+            Err(e) => Completion::fail(Value::Null, e),
+        }
+    }
+
+    async fn write(&mut self, key: &str, value: &Value) -> Completion {
+        let store = match self.store().await {
+            Ok(store) => store,
+            Err(e) => return Completion::fail(value.clone(), e),
+        };
+        let put = store.put(key, Bytes::from(value.to_string()));
+        match tokio::time::timeout(self.op_timeout, put).await {
+            Err(_) => Completion::info(value.clone(), self.timed_out()),
+            Ok(Ok(_)) => Completion::ok(value.clone()),
+            Ok(Err(e)) if e.kind() == kv::PutErrorKind::InvalidKey => {
+                Completion::fail(value.clone(), e.to_string())
+            }
+            Ok(Err(e)) => Completion::info(value.clone(), format!("{}: {e}", self.node.name)),
+        }
+    }
+
+    async fn cas(&mut self, key: &str, op_value: &Value, from: &Value, to: &Value) -> Completion {
+        let store = match self.store().await {
+            Ok(store) => store,
+            Err(e) => return Completion::fail(op_value.clone(), e),
+        };
+        let data = Bytes::from(to.to_string());
+        if from.is_null() {
+            let create = store.create(key, data);
+            return match tokio::time::timeout(self.op_timeout, create).await {
+                Err(_) => Completion::info(op_value.clone(), self.timed_out()),
+                Ok(Ok(_)) => Completion::ok(op_value.clone()),
+                Ok(Err(e)) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
+                    Completion::fail(op_value.clone(), "cas mismatch")
+                }
+                Ok(Err(e)) if e.kind() == kv::CreateErrorKind::InvalidKey => {
+                    Completion::fail(op_value.clone(), e.to_string())
+                }
+                Ok(Err(e)) => Completion::info(op_value.clone(), format!("{}: {e}", self.node.name)),
+            };
+        }
+        let revision = match self.leader_entry(&store, key).await {
+            Ok(Some((current, revision))) if &current == from => revision,
+            Ok(_) => return Completion::fail(op_value.clone(), "cas mismatch"),
+            Err(e) => return Completion::fail(op_value.clone(), e),
+        };
+        let update = store.update(key, data, revision);
+        match tokio::time::timeout(self.op_timeout, update).await {
+            Err(_) => Completion::info(op_value.clone(), self.timed_out()),
+            Ok(Ok(_)) => Completion::ok(op_value.clone()),
+            Ok(Err(e)) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                Completion::fail(op_value.clone(), "cas mismatch")
+            }
+            Ok(Err(e)) if e.kind() == kv::UpdateErrorKind::InvalidKey => {
+                Completion::fail(op_value.clone(), e.to_string())
+            }
+            Ok(Err(e)) => Completion::info(op_value.clone(), format!("{}: {e}", self.node.name)),
+        }
+    }
+}
+
+/// A KV key for a workload key: NATS keys allow `[-/_=.a-zA-Z0-9]`; anything else is
+/// written as `_xx` hex.
+fn kv_key(key: &str) -> String {
+    let mut out = String::from("k");
+    for byte in key.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'=') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("_{byte:02x}"));
+        }
+    }
+    out
+}
+
+#[async_trait]
+impl Client for NatsClient {
+    async fn invoke(&mut self, op: &OpRequest) -> Completion {
+        let key = match op_key(op) {
+            Ok(key) => kv_key(&key),
+            Err(fail) => return fail,
+        };
+        match op.f.as_str() {
+            "read" => self.read(&key).await,
+            "write" => self.write(&key, &op.value).await,
+            "cas" => match cas_args(op) {
+                Ok((from, to)) => self.cas(&key, &op.value, &from, &to).await,
+                Err(fail) => fail,
+            },
+            _ => unsupported_op("nats", op),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: u64) -> NodeSpec {
+        NodeSpec {
+            id,
+            name: format!("n{id}"),
+            client_addr: format!("10.0.0.{id}:4222"),
+            peer_addr: format!("10.0.0.{id}:4222"),
+            data_dir: PathBuf::from(format!("/run/n{id}/data")),
+            log_file: PathBuf::from(format!("/run/n{id}/node.log")),
+            extra_ports: vec![6222, 6223],
+        }
+    }
+
+    #[test]
+    fn config_routes_to_every_other_node() {
+        let cluster = [node(1), node(2), node(3)];
+        let text = config(&cluster[0], &cluster).unwrap();
+        assert!(text.contains("server_name: \"n1\""), "{text}");
+        assert!(text.contains("listen: \"10.0.0.1:4222\""), "{text}");
+        assert!(text.contains("listen: \"10.0.0.1:6222\""), "{text}");
+        assert!(
+            text.contains("routes: [\"nats-route://10.0.0.2:6222\", \"nats-route://10.0.0.3:6222\"]"),
+            "{text}"
+        );
+        assert!(text.contains("store_dir: \"/run/n1/data\""), "{text}");
+        assert!(!config(&cluster[0], &cluster[..1]).unwrap().contains("cluster"));
+    }
+
+    #[test]
+    fn keys_are_valid_nats_keys() {
+        assert_eq!(kv_key("3"), "k3");
+        assert_eq!(kv_key("a b"), "ka_20b");
+        assert_eq!("direct".parse::<NatsReads>().unwrap(), NatsReads::Direct);
+        assert!("x".parse::<NatsReads>().unwrap_err().to_string().contains("leader, direct"));
+    }
+}

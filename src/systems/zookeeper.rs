@@ -1,0 +1,488 @@
+//! ZooKeeper (Debian's `zookeeper`, 3.8) as a system under test: an ensemble of one JVM per
+//! node, run in the foreground (`java ... QuorumPeerMain zoo.cfg`) so the local target can
+//! signal it, with `zoo.cfg` beside the node's data folder and `myid` inside it; and a client
+//! on the `zookeeper-client` crate, one session per worker on the worker's own server.
+//!
+//! Each node listens for clients on its client address and for the quorum and leader
+//! election on its two extra ports, on the node's own host.
+//!
+//! Keys are znodes `/faultline_<key>` holding the JSON value. Reads: `sync` (a `sync` first,
+//! so the server catches up with the leader) or `local` (a plain read answered by the
+//! session's server alone, which ZooKeeper allows to be stale). A cas reads the znode and
+//! sets it with the version read, so the leader refuses it if anything came between.
+//!
+//! Faults: kill, pause, and clock skew through libfaketime (the JVM reads time through libc).
+//!
+//! Outcomes: an operation that could not even get a session is `fail`; a write or cas that
+//! was sent and then timed out or lost its connection is `info`; a failed read is `fail`.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use faultline_workloads::op::OpRequest;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use zookeeper_client as zk;
+
+use super::etcd::UnknownReadConsistency;
+use super::install::Program;
+use super::reference::encode_key;
+use super::{
+    cas_args, decode_value, node_logs, op_key, unsupported_op, Client, Completion, NodeSpec,
+    StartCommand, System, SystemError,
+};
+
+/// `--read-consistency` levels, strict first.
+pub const READ_CONSISTENCIES: &[&str] = &["sync", "local"];
+
+/// The jar of the ZooKeeper server; its manifest names the libraries it needs.
+const ZOOKEEPER_JAR: &str = "/usr/share/java/zookeeper.jar";
+/// A logging backend for slf4j (from `libslf4j-java`, a dependency of the package), so the
+/// server logs to stderr, which the local target writes to the node's log.
+const SLF4J_SIMPLE_JAR: &str = "/usr/share/java/slf4j-simple.jar";
+
+/// How ZooKeeper clients read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZkReads {
+    /// `sync` before each read.
+    Sync,
+    /// A plain read from the session's server.
+    Local,
+}
+
+impl FromStr for ZkReads {
+    type Err = UnknownReadConsistency;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "sync" => Ok(ZkReads::Sync),
+            "local" => Ok(ZkReads::Local),
+            other => Err(UnknownReadConsistency {
+                system: "zookeeper",
+                given: other.to_string(),
+                valid: READ_CONSISTENCIES.join(", "),
+            }),
+        }
+    }
+}
+
+/// ZooKeeper on the nodes of one test.
+#[derive(Debug)]
+pub struct ZkSystem {
+    reads: ZkReads,
+    java: Program,
+    jar: Program,
+}
+
+impl ZkSystem {
+    /// ZooKeeper whose clients read at `reads`.
+    pub fn new(reads: ZkReads) -> Self {
+        ZkSystem {
+            reads,
+            java: Program::new("/usr/bin/java", "default-jre-headless", "FAULTLINE_JAVA_BIN"),
+            jar: Program::new(ZOOKEEPER_JAR, "zookeeper", "FAULTLINE_ZOOKEEPER_JAR"),
+        }
+    }
+}
+
+fn config_path(node: &NodeSpec) -> PathBuf {
+    node.node_dir().join("zoo.cfg")
+}
+
+/// `zoo.cfg` of `node`: short ticks so elections and failure detection take seconds.
+fn config(node: &NodeSpec, cluster: &[NodeSpec]) -> Result<String, SystemError> {
+    let mut text = format!(
+        "tickTime=500\ninitLimit=20\nsyncLimit=6\ndataDir={}\nclientPort={}\n\
+         clientPortAddress={}\n4lw.commands.whitelist=srvr,ruok\nadmin.enableServer=false\n\
+         maxClientCnxns=0\n",
+        node.data_dir.display(),
+        node.client_port(),
+        node.host()
+    );
+    if cluster.len() > 1 {
+        for n in cluster {
+            let quorum = n.extra_addr(0)?;
+            let election = n.extra_addr(1)?;
+            let port = election.rsplit_once(':').map_or("", |(_, p)| p);
+            text.push_str(&format!("server.{}={quorum}:{port}\n", n.id));
+        }
+    }
+    Ok(text)
+}
+
+/// What `srvr` says a server is: `leader`, `follower`, `standalone`, or nothing yet.
+async fn mode(node: &NodeSpec) -> Result<String, String> {
+    let ask = async {
+        let mut stream = tokio::net::TcpStream::connect(&node.client_addr).await?;
+        stream.write_all(b"srvr").await?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text).await?;
+        Ok::<_, std::io::Error>(text)
+    };
+    let text = tokio::time::timeout(Duration::from_millis(800), ask)
+        .await
+        .map_err(|_| format!("no answer from {}", node.client_addr))?
+        .map_err(|e| format!("cannot ask {}: {e}", node.client_addr))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("Mode: "))
+        .map(|m| m.trim().to_string())
+        .ok_or_else(|| format!("not serving yet ({})", text.lines().next().unwrap_or("")))
+}
+
+#[async_trait]
+impl System for ZkSystem {
+    fn name(&self) -> &str {
+        "zookeeper"
+    }
+
+    async fn setup(&self, cluster: &[NodeSpec]) -> Result<(), SystemError> {
+        self.java.ensure().await?;
+        self.jar.ensure().await?;
+        for node in cluster {
+            let setup = |reason: std::io::Error| SystemError::Setup {
+                node: node.name.clone(),
+                reason: reason.to_string(),
+            };
+            std::fs::create_dir_all(&node.data_dir).map_err(setup)?;
+            std::fs::write(node.data_dir.join("myid"), format!("{}\n", node.id)).map_err(setup)?;
+            std::fs::write(config_path(node), config(node, cluster)?).map_err(setup)?;
+        }
+        Ok(())
+    }
+
+    fn start_command(&self, node: &NodeSpec, _cluster: &[NodeSpec]) -> Option<StartCommand> {
+        let mut classpath = self.jar.path.display().to_string();
+        if std::path::Path::new(SLF4J_SIMPLE_JAR).is_file() {
+            classpath.push(':');
+            classpath.push_str(SLF4J_SIMPLE_JAR);
+        }
+        let args = [
+            "-Xmx256m",
+            "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1",
+            "-Djava.net.preferIPv4Stack=true",
+            "-Dorg.slf4j.simpleLogger.showDateTime=true",
+            "-Dzookeeper.admin.enableServer=false",
+            "-cp",
+            &classpath,
+            "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+        ];
+        let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        args.push(config_path(node).display().to_string());
+        Some(StartCommand {
+            program: self.java.path.clone(),
+            args,
+            env: Vec::new(),
+        })
+    }
+
+    async fn await_ready(
+        &self,
+        cluster: &[NodeSpec],
+        timeout: Duration,
+    ) -> Result<(), SystemError> {
+        let start = Instant::now();
+        loop {
+            let mut missing = Vec::new();
+            let mut leaders = 0;
+            for node in cluster {
+                match mode(node).await.as_deref() {
+                    Ok("leader") | Ok("standalone") => leaders += 1,
+                    Ok("follower") => {}
+                    Ok(other) => missing.push(format!(
+                        "{} is {other}; read its log {}",
+                        node.name,
+                        node.log_file.display()
+                    )),
+                    Err(e) => missing.push(format!(
+                        "{} did not join: {e}; read its log {}",
+                        node.name,
+                        node.log_file.display()
+                    )),
+                }
+            }
+            if missing.is_empty() && leaders == 1 {
+                tracing::info!(waited = ?start.elapsed(), "zookeeper ensemble is ready");
+                return Ok(());
+            }
+            if start.elapsed() >= timeout {
+                if missing.is_empty() {
+                    missing.push(format!(
+                        "{leaders} servers say they lead; read the logs: {}",
+                        node_logs(cluster)
+                    ));
+                }
+                return Err(SystemError::NotJoined {
+                    waited: timeout,
+                    detail: missing.join("; "),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn leader(&self, cluster: &[NodeSpec]) -> Option<u64> {
+        for node in cluster {
+            if mode(node).await.as_deref() == Ok("leader") {
+                return Some(node.id);
+            }
+        }
+        None
+    }
+
+    fn client(
+        &self,
+        node: &NodeSpec,
+        _cluster: &[NodeSpec],
+        op_timeout: Duration,
+    ) -> Box<dyn Client> {
+        Box::new(ZkClient {
+            addr: node.client_addr.clone(),
+            node: node.name.clone(),
+            op_timeout,
+            reads: self.reads,
+            session: None,
+        })
+    }
+}
+
+/// One worker's ZooKeeper session, on its own node's server only (so `local` reads are that
+/// server's), reopened after it is lost.
+pub struct ZkClient {
+    addr: String,
+    node: String,
+    op_timeout: Duration,
+    reads: ZkReads,
+    session: Option<zk::Client>,
+}
+
+/// Why an operation did not complete.
+enum ZkFailure {
+    /// Nothing was sent.
+    NotSent(String),
+    /// The server answered with an error.
+    Answered(zk::Error),
+    /// No answer in time.
+    TimedOut,
+}
+
+impl ZkClient {
+    async fn session(&mut self) -> Result<zk::Client, ZkFailure> {
+        if let Some(session) = &self.session {
+            if !session.state().is_terminated() {
+                return Ok(session.clone());
+            }
+        }
+        let connect = zk::Client::connector()
+            .with_session_timeout(Duration::from_secs(4))
+            .with_connection_timeout(self.op_timeout)
+            .with_fail_eagerly()
+            .connect(&self.addr);
+        let session = match tokio::time::timeout(self.op_timeout, connect).await {
+            Ok(Ok(session)) => session,
+            Ok(Err(e)) => {
+                return Err(ZkFailure::NotSent(format!(
+                    "no session with {}: {e}",
+                    self.node
+                )))
+            }
+            Err(_) => {
+                return Err(ZkFailure::NotSent(format!(
+                    "no session with {} within {:?}",
+                    self.node, self.op_timeout
+                )))
+            }
+        };
+        self.session = Some(session.clone());
+        Ok(session)
+    }
+
+    /// Run one request, with the op timeout; a lost session is dropped for the next op.
+    async fn run<T>(
+        &mut self,
+        request: impl std::future::Future<Output = Result<T, zk::Error>>,
+    ) -> Result<T, ZkFailure> {
+        match tokio::time::timeout(self.op_timeout, request).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => {
+                if matches!(
+                    e,
+                    zk::Error::ConnectionLoss
+                        | zk::Error::SessionExpired
+                        | zk::Error::ClientClosed
+                        | zk::Error::Timeout
+                ) {
+                    self.session = None;
+                }
+                Err(ZkFailure::Answered(e))
+            }
+            Err(_) => {
+                self.session = None;
+                Err(ZkFailure::TimedOut)
+            }
+        }
+    }
+
+    fn describe(&self, failure: &ZkFailure) -> String {
+        match failure {
+            ZkFailure::NotSent(e) => e.clone(),
+            ZkFailure::Answered(e) => format!("{}: {e}", self.node),
+            ZkFailure::TimedOut => format!("no answer from {} within {:?}", self.node, self.op_timeout),
+        }
+    }
+
+    /// `fail` when the failure is certain not to have applied a write, else `info`.
+    fn uncertain(&self, value: &Value, failure: ZkFailure) -> Completion {
+        let why = self.describe(&failure);
+        match failure {
+            ZkFailure::NotSent(_) => Completion::fail(value.clone(), why),
+            ZkFailure::Answered(
+                zk::Error::NoNode
+                | zk::Error::NodeExists
+                | zk::Error::BadVersion
+                | zk::Error::BadArguments(_)
+                | zk::Error::NoAuth
+                | zk::Error::NotReadOnly,
+            ) => Completion::fail(value.clone(), why),
+            _ => Completion::info(value.clone(), why),
+        }
+    }
+
+    async fn read_node(&mut self, path: &str) -> Result<Option<(Value, i32)>, ZkFailure> {
+        let session = self.session().await?;
+        if self.reads == ZkReads::Sync {
+            self.run(session.sync(path)).await?;
+        }
+        match self.run(session.get_data(path)).await {
+            Ok((data, stat)) => decode_value(&data)
+                .map(|v| Some((v, stat.version)))
+                .map_err(ZkFailure::NotSent),
+            Err(ZkFailure::Answered(zk::Error::NoNode)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn write(&mut self, path: &str, value: &Value) -> Completion {
+        let session = match self.session().await {
+            Ok(session) => session,
+            Err(e) => return self.uncertain(value, e),
+        };
+        let data = value.to_string().into_bytes();
+        let mut result = self.run(session.set_data(path, &data, None)).await.map(|_| ());
+        if let Err(ZkFailure::Answered(zk::Error::NoNode)) = result {
+            let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+            result = self.run(session.create(path, &data, &options)).await.map(|_| ());
+            if let Err(ZkFailure::Answered(zk::Error::NodeExists)) = result {
+                result = self.run(session.set_data(path, &data, None)).await.map(|_| ());
+            }
+        }
+        match result {
+            Ok(()) => Completion::ok(value.clone()),
+            Err(e) => self.uncertain(value, e),
+        }
+    }
+
+    async fn cas(&mut self, path: &str, op_value: &Value, from: &Value, to: &Value) -> Completion {
+        let session = match self.session().await {
+            Ok(session) => session,
+            Err(e) => return self.uncertain(op_value, e),
+        };
+        let data = to.to_string().into_bytes();
+        if from.is_null() {
+            let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+            return match self.run(session.create(path, &data, &options)).await {
+                Ok(_) => Completion::ok(op_value.clone()),
+                Err(ZkFailure::Answered(zk::Error::NodeExists)) => {
+                    Completion::fail(op_value.clone(), "cas mismatch")
+                }
+                Err(e) => self.uncertain(op_value, e),
+            };
+        }
+        let version = match self.read_node(path).await {
+            Ok(Some((current, version))) if &current == from => version,
+            Ok(_) => return Completion::fail(op_value.clone(), "cas mismatch"),
+            // Nothing was written yet: a failed read is a failed cas.
+            Err(e) => return Completion::fail(op_value.clone(), self.describe(&e)),
+        };
+        match self.run(session.set_data(path, &data, Some(version))).await {
+            Ok(_) => Completion::ok(op_value.clone()),
+            Err(ZkFailure::Answered(zk::Error::BadVersion | zk::Error::NoNode)) => {
+                Completion::fail(op_value.clone(), "cas mismatch")
+            }
+            Err(e) => self.uncertain(op_value, e),
+        }
+    }
+}
+
+#[async_trait]
+impl Client for ZkClient {
+    async fn invoke(&mut self, op: &OpRequest) -> Completion {
+        let path = match op_key(op) {
+            Ok(key) => format!("/faultline_{}", encode_key(&key)),
+            Err(fail) => return fail,
+        };
+        match op.f.as_str() {
+            "read" => match self.read_node(&path).await {
+                Ok(found) => Completion::ok(found.map_or(Value::Null, |(v, _)| v)),
+                Err(e) => Completion::fail(Value::Null, self.describe(&e)),
+            },
+            "write" => self.write(&path, &op.value).await,
+            "cas" => match cas_args(op) {
+                Ok((from, to)) => self.cas(&path, &op.value, &from, &to).await,
+                Err(fail) => fail,
+            },
+            _ => unsupported_op("zookeeper", op),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: u64) -> NodeSpec {
+        NodeSpec {
+            id,
+            name: format!("n{id}"),
+            client_addr: format!("10.0.0.{id}:2181"),
+            peer_addr: format!("10.0.0.{id}:2181"),
+            data_dir: PathBuf::from(format!("/run/n{id}/data")),
+            log_file: PathBuf::from(format!("/run/n{id}/node.log")),
+            extra_ports: vec![2888, 3888],
+        }
+    }
+
+    #[test]
+    fn config_lists_every_server_on_its_own_host() {
+        let cluster = [node(1), node(2), node(3)];
+        let text = config(&cluster[1], &cluster).unwrap();
+        assert!(text.contains("server.1=10.0.0.1:2888:3888\n"), "{text}");
+        assert!(text.contains("server.3=10.0.0.3:2888:3888\n"), "{text}");
+        assert!(text.contains("clientPort=2181\nclientPortAddress=10.0.0.2\n"), "{text}");
+        assert!(text.contains("dataDir=/run/n2/data\n"), "{text}");
+        let alone = config(&cluster[0], &cluster[..1]).unwrap();
+        assert!(!alone.contains("server."), "{alone}");
+    }
+
+    #[test]
+    fn too_few_ports_is_an_error_naming_the_node() {
+        let mut short = node(2);
+        short.extra_ports.truncate(1);
+        let err = config(&node(1), &[node(1), short]).unwrap_err().to_string();
+        assert!(err.contains("n2"), "{err}");
+    }
+
+    #[test]
+    fn the_jvm_runs_in_the_foreground_on_the_node_config() {
+        let cluster = [node(1)];
+        let command = ZkSystem::new(ZkReads::Sync)
+            .start_command(&cluster[0], &cluster)
+            .unwrap();
+        let args = command.args.join(" ");
+        assert!(args.contains("QuorumPeerMain /run/n1/zoo.cfg"), "{args}");
+        assert!(args.contains("zookeeper.jar"), "{args}");
+        assert_eq!("local".parse::<ZkReads>().unwrap(), ZkReads::Local);
+        assert!("x".parse::<ZkReads>().unwrap_err().to_string().contains("sync, local"));
+    }
+}
