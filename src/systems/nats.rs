@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::{self, kv};
+use async_nats::jetstream::{self, kv, stream};
 use async_trait::async_trait;
 use bytes::Bytes;
 use faultline_workloads::op::OpRequest;
@@ -248,10 +248,18 @@ async fn ensure_bucket(node: &NodeSpec, replicas: usize) -> Result<(), String> {
     if js.get_key_value(BUCKET).await.is_ok() {
         return Ok(());
     }
-    js.create_key_value(kv::Config {
-        bucket: BUCKET.to_string(),
-        history: 1,
+    // The stream a KV bucket is, created directly: the crate's `create_key_value` first
+    // reads the account info, whose shape changed after server 2.9.
+    js.create_stream(stream::Config {
+        name: format!("KV_{BUCKET}"),
+        subjects: vec![format!("$KV.{BUCKET}.>")],
+        max_messages_per_subject: 1,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
         num_replicas: replicas,
+        discard: stream::DiscardPolicy::New,
+        storage: stream::StorageType::File,
         ..Default::default()
     })
     .await
