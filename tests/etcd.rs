@@ -49,7 +49,10 @@ fn etcd_with_linearizable_reads_under_kills_and_pauses_is_valid() {
         "faults were injected: {results}"
     );
     let log = std::fs::read_to_string(run.join("nodes/n1/node.log")).unwrap();
-    assert!(log.contains("etcd"), "etcd logs to the node log: {log:.300}");
+    assert!(
+        log.contains("etcd"),
+        "etcd logs to the node log: {log:.300}"
+    );
     assert!(
         wait_gone(&run.display().to_string(), 10).is_empty(),
         "every etcd process stopped"

@@ -54,7 +54,9 @@ impl Nodes {
                 .stdout(Stdio::null())
                 .stderr(log);
             for (peer, port) in ports.iter().filter(|(&p, _)| p != id) {
-                command.arg("--peer").arg(format!("{peer}=127.0.0.1:{port}"));
+                command
+                    .arg("--peer")
+                    .arg(format!("{peer}=127.0.0.1:{port}"));
             }
             if id == 1 {
                 command.arg("--bootstrap");
@@ -168,14 +170,31 @@ fn bad_http_options_are_bad_input_listing_what_to_do() {
     let cases: [(&[&str], &str); 5] = [
         (&["--system", "http", "--nemesis", "none"], "--endpoints"),
         (
-            &["--system", "http", "--endpoints", "http://127.0.0.1:1", "--nemesis", "kill"],
+            &[
+                "--system",
+                "http",
+                "--endpoints",
+                "http://127.0.0.1:1",
+                "--nemesis",
+                "kill",
+            ],
             "--nemesis none",
         ),
         (
-            &["--system", "http", "--endpoints", "127.0.0.1:1", "--nemesis", "none"],
+            &[
+                "--system",
+                "http",
+                "--endpoints",
+                "127.0.0.1:1",
+                "--nemesis",
+                "none",
+            ],
             "http://",
         ),
-        (&["--system", "reference", "--endpoints", "http://127.0.0.1:1"], "--system http"),
+        (
+            &["--system", "reference", "--endpoints", "http://127.0.0.1:1"],
+            "--system http",
+        ),
         (&["--system", "mongodb"], "etcd, zookeeper, nats, http"),
     ];
     for (args, needle) in cases {

@@ -30,7 +30,14 @@ fn nats_with_leader_reads_under_kills_and_pauses_is_valid() {
     let store = tempfile::tempdir().unwrap();
     let out = run_test(
         store.path(),
-        &nats_args(&["--nemesis", "kill,pause", "--time-limit", "30", "--seed", "31"]),
+        &nats_args(&[
+            "--nemesis",
+            "kill,pause",
+            "--time-limit",
+            "30",
+            "--seed",
+            "31",
+        ]),
     );
     assert_eq!(out.status.code(), Some(0), "expected valid");
     let run = latest_run(store.path());
@@ -40,7 +47,10 @@ fn nats_with_leader_reads_under_kills_and_pauses_is_valid() {
         results["counts"]["ok"].as_u64().unwrap() > 300,
         "nats served: {results}"
     );
-    assert!(results["counts"]["nemesis"].as_u64().unwrap() >= 4, "{results}");
+    assert!(
+        results["counts"]["nemesis"].as_u64().unwrap() >= 4,
+        "{results}"
+    );
     assert!(wait_gone(&run.display().to_string(), 10).is_empty());
 }
 
@@ -61,7 +71,10 @@ fn nats_with_direct_reads_under_pauses_reports_what_it_saw() {
         ]),
     );
     let code = out.status.code();
-    assert!(matches!(code, Some(0 | 1)), "the run completed with a verdict: {code:?}");
+    assert!(
+        matches!(code, Some(0 | 1)),
+        "the run completed with a verdict: {code:?}"
+    );
     let results = results(&latest_run(store.path()));
     assert!(results["counts"]["ok"].as_u64().unwrap() > 300, "{results}");
     eprintln!(

@@ -32,7 +32,14 @@ fn zookeeper_with_sync_reads_under_kills_and_pauses_is_valid() {
     let store = tempfile::tempdir().unwrap();
     let out = run_test(
         store.path(),
-        &zk_args(&["--nemesis", "kill,pause", "--time-limit", "30", "--seed", "21"]),
+        &zk_args(&[
+            "--nemesis",
+            "kill,pause",
+            "--time-limit",
+            "30",
+            "--seed",
+            "21",
+        ]),
     );
     assert_eq!(out.status.code(), Some(0), "expected valid");
     let run = latest_run(store.path());
@@ -42,7 +49,10 @@ fn zookeeper_with_sync_reads_under_kills_and_pauses_is_valid() {
         results["counts"]["ok"].as_u64().unwrap() > 300,
         "zookeeper served: {results}"
     );
-    assert!(results["counts"]["nemesis"].as_u64().unwrap() >= 4, "{results}");
+    assert!(
+        results["counts"]["nemesis"].as_u64().unwrap() >= 4,
+        "{results}"
+    );
     let log = std::fs::read_to_string(run.join("nodes/n1/node.log")).unwrap();
     assert!(log.contains("zookeeper"), "the JVM logs to the node log");
     assert!(wait_gone(&run.display().to_string(), 10).is_empty());
@@ -65,7 +75,10 @@ fn zookeeper_with_local_reads_under_pauses_reports_what_it_saw() {
         ]),
     );
     let code = out.status.code();
-    assert!(matches!(code, Some(0 | 1)), "the run completed with a verdict: {code:?}");
+    assert!(
+        matches!(code, Some(0 | 1)),
+        "the run completed with a verdict: {code:?}"
+    );
     let results = results(&latest_run(store.path()));
     assert!(results["counts"]["ok"].as_u64().unwrap() > 300, "{results}");
     eprintln!(

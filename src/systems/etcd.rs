@@ -306,7 +306,10 @@ impl EtcdClient {
         match response.json::<Value>().await {
             Ok(body) if status == 200 => Answer::Done(body),
             Ok(body) => classify_error(status, &body),
-            Err(e) => Answer::Unknown(format!("unreadable answer ({status}) from {}: {e}", self.node)),
+            Err(e) => Answer::Unknown(format!(
+                "unreadable answer ({status}) from {}: {e}",
+                self.node
+            )),
         }
     }
 
@@ -349,7 +352,9 @@ impl EtcdClient {
             Answer::Done(body) => match body.get("succeeded") {
                 Some(Value::Bool(true)) => Completion::ok(op_value.clone()),
                 // proto3 JSON leaves out `false`.
-                None | Some(Value::Bool(false)) => Completion::fail(op_value.clone(), "cas mismatch"),
+                None | Some(Value::Bool(false)) => {
+                    Completion::fail(op_value.clone(), "cas mismatch")
+                }
                 Some(other) => Completion::info(
                     op_value.clone(),
                     format!("unexpected txn answer: succeeded = {other}"),
@@ -379,7 +384,11 @@ fn classify_error(status: u16, body: &Value) -> Answer {
 
 /// The value of the first key-value of a range answer, `null` when there is none.
 fn first_value(body: &Value) -> Result<Value, String> {
-    let Some(kv) = body.get("kvs").and_then(Value::as_array).and_then(|a| a.first()) else {
+    let Some(kv) = body
+        .get("kvs")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+    else {
         return Ok(Value::Null);
     };
     let encoded = kv.get("value").and_then(Value::as_str).unwrap_or("");
@@ -430,20 +439,33 @@ mod tests {
     fn start_command_names_every_member_on_its_own_host() {
         let cluster = [node(1), node(2), node(3)];
         let system = EtcdSystem::new(EtcdReads::Linearizable);
-        let args = system.start_command(&cluster[1], &cluster).unwrap().args.join(" ");
+        let args = system
+            .start_command(&cluster[1], &cluster)
+            .unwrap()
+            .args
+            .join(" ");
         assert!(args.contains("--name n2"), "{args}");
         assert!(
             args.contains("--initial-cluster n1=http://10.0.0.1:2380,n2=http://10.0.0.2:2380,n3=http://10.0.0.3:2380"),
             "{args}"
         );
-        assert!(args.contains("--listen-client-urls http://10.0.0.2:2379"), "{args}");
-        assert!(args.contains("--listen-peer-urls http://10.0.0.2:2380"), "{args}");
+        assert!(
+            args.contains("--listen-client-urls http://10.0.0.2:2379"),
+            "{args}"
+        );
+        assert!(
+            args.contains("--listen-peer-urls http://10.0.0.2:2380"),
+            "{args}"
+        );
         assert!(args.contains("--data-dir /run/n2/data"), "{args}");
     }
 
     #[test]
     fn read_levels_parse_and_unknown_ones_list_the_valid() {
-        assert_eq!("serializable".parse::<EtcdReads>().unwrap(), EtcdReads::Serializable);
+        assert_eq!(
+            "serializable".parse::<EtcdReads>().unwrap(),
+            EtcdReads::Serializable
+        );
         let err = "stale".parse::<EtcdReads>().unwrap_err().to_string();
         assert!(err.contains("linearizable, serializable"), "{err}");
     }
@@ -461,7 +483,10 @@ mod tests {
         let timeout = json!({"error": "etcdserver: request timed out", "code": 14});
         assert!(matches!(classify_error(503, &timeout), Answer::Unknown(_)));
         let invalid = json!({"message": "etcdserver: key is not provided", "code": 3});
-        assert!(matches!(classify_error(400, &invalid), Answer::NotApplied(_)));
+        assert!(matches!(
+            classify_error(400, &invalid),
+            Answer::NotApplied(_)
+        ));
     }
 
     #[tokio::test]
@@ -477,7 +502,11 @@ mod tests {
         let write = client
             .invoke(&OpRequest::new("write", Some(json!(1)), json!(5)))
             .await;
-        assert_eq!(write.kind, faultline_checkers::history::OpType::Fail, "{write:?}");
+        assert_eq!(
+            write.kind,
+            faultline_checkers::history::OpType::Fail,
+            "{write:?}"
+        );
         let read = client
             .invoke(&OpRequest::new("read", Some(json!(1)), Value::Null))
             .await;

@@ -165,17 +165,29 @@ mod tests {
 
     #[test]
     fn endpoints_must_be_base_urls_with_a_port() {
-        assert_eq!(parse_endpoint("http://127.0.0.1:8001/").unwrap(), "127.0.0.1:8001");
+        assert_eq!(
+            parse_endpoint("http://127.0.0.1:8001/").unwrap(),
+            "127.0.0.1:8001"
+        );
         assert_eq!(parse_endpoint("http://db1:80").unwrap(), "db1:80");
-        assert!(parse_endpoint("https://127.0.0.1:8001").unwrap_err().contains("http://"));
-        assert!(parse_endpoint("http://127.0.0.1").unwrap_err().contains("no port"));
-        assert!(parse_endpoint("http://127.0.0.1:1/kv").unwrap_err().contains("path"));
+        assert!(parse_endpoint("https://127.0.0.1:8001")
+            .unwrap_err()
+            .contains("http://"));
+        assert!(parse_endpoint("http://127.0.0.1")
+            .unwrap_err()
+            .contains("no port"));
+        assert!(parse_endpoint("http://127.0.0.1:1/kv")
+            .unwrap_err()
+            .contains("path"));
     }
 
     #[test]
     fn nodes_take_the_endpoints_and_nothing_is_started() {
-        let system = HttpSystem::new(&["http://127.0.0.1:9001".into(), "http://127.0.0.1:9002".into()])
-            .unwrap();
+        let system = HttpSystem::new(&[
+            "http://127.0.0.1:9001".into(),
+            "http://127.0.0.1:9002".into(),
+        ])
+        .unwrap();
         let planned = (1..=2)
             .map(|id| NodeSpec {
                 id,

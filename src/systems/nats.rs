@@ -137,7 +137,10 @@ async fn stream_state(node: &NodeSpec) -> Result<(Option<String>, usize), String
     let cluster = info.cluster.clone();
     let leader = cluster.as_ref().and_then(|c| c.leader.clone());
     let current = cluster.map_or(0, |c| {
-        c.replicas.iter().filter(|r| r.current && !r.offline).count()
+        c.replicas
+            .iter()
+            .filter(|r| r.current && !r.offline)
+            .count()
     });
     Ok((leader, current))
 }
@@ -283,14 +286,23 @@ impl NatsClient {
         let js = jetstream::new(connect(&self.node, self.op_timeout).await?);
         let store = tokio::time::timeout(self.op_timeout, js.get_key_value(BUCKET))
             .await
-            .map_err(|_| format!("no bucket info from {} within {:?}", self.node.name, self.op_timeout))?
+            .map_err(|_| {
+                format!(
+                    "no bucket info from {} within {:?}",
+                    self.node.name, self.op_timeout
+                )
+            })?
             .map_err(|e| format!("{}: cannot open the bucket: {e}", self.node.name))?;
         self.store = Some(store.clone());
         Ok(store)
     }
 
     /// The key's current value and revision, from the stream leader.
-    async fn leader_entry(&self, store: &kv::Store, key: &str) -> Result<Option<(Value, u64)>, String> {
+    async fn leader_entry(
+        &self,
+        store: &kv::Store,
+        key: &str,
+    ) -> Result<Option<(Value, u64)>, String> {
         use async_nats::jetstream::stream::LastRawMessageErrorKind;
         let subject = format!("{}{key}", store.prefix);
         let get = store.stream.get_last_raw_message_by_subject(&subject);
@@ -314,7 +326,10 @@ impl NatsClient {
     }
 
     fn timed_out(&self) -> String {
-        format!("no answer from {} within {:?}", self.node.name, self.op_timeout)
+        format!(
+            "no answer from {} within {:?}",
+            self.node.name, self.op_timeout
+        )
     }
 
     async fn read(&mut self, key: &str) -> Completion {
@@ -323,7 +338,10 @@ impl NatsClient {
             Err(e) => return Completion::fail(Value::Null, e),
         };
         let value = match self.reads {
-            NatsReads::Leader => self.leader_entry(&store, key).await.map(|e| e.map(|(v, _)| v)),
+            NatsReads::Leader => self
+                .leader_entry(&store, key)
+                .await
+                .map(|e| e.map(|(v, _)| v)),
             NatsReads::Direct => self.direct_entry(&store, key).await,
         };
         match value {
@@ -365,7 +383,9 @@ impl NatsClient {
                 Ok(Err(e)) if e.kind() == kv::CreateErrorKind::InvalidKey => {
                     Completion::fail(op_value.clone(), e.to_string())
                 }
-                Ok(Err(e)) => Completion::info(op_value.clone(), format!("{}: {e}", self.node.name)),
+                Ok(Err(e)) => {
+                    Completion::info(op_value.clone(), format!("{}: {e}", self.node.name))
+                }
             };
         }
         let revision = match self.leader_entry(&store, key).await {
@@ -445,11 +465,15 @@ mod tests {
         assert!(text.contains("listen: \"10.0.0.1:4222\""), "{text}");
         assert!(text.contains("listen: \"10.0.0.1:6222\""), "{text}");
         assert!(
-            text.contains("routes: [\"nats-route://10.0.0.2:6222\", \"nats-route://10.0.0.3:6222\"]"),
+            text.contains(
+                "routes: [\"nats-route://10.0.0.2:6222\", \"nats-route://10.0.0.3:6222\"]"
+            ),
             "{text}"
         );
         assert!(text.contains("store_dir: \"/run/n1/data\""), "{text}");
-        assert!(!config(&cluster[0], &cluster[..1]).unwrap().contains("cluster"));
+        assert!(!config(&cluster[0], &cluster[..1])
+            .unwrap()
+            .contains("cluster"));
     }
 
     #[test]
@@ -457,6 +481,10 @@ mod tests {
         assert_eq!(kv_key("3"), "k3");
         assert_eq!(kv_key("a b"), "ka_20b");
         assert_eq!("direct".parse::<NatsReads>().unwrap(), NatsReads::Direct);
-        assert!("x".parse::<NatsReads>().unwrap_err().to_string().contains("leader, direct"));
+        assert!("x"
+            .parse::<NatsReads>()
+            .unwrap_err()
+            .to_string()
+            .contains("leader, direct"));
     }
 }

@@ -80,7 +80,11 @@ impl ZkSystem {
     pub fn new(reads: ZkReads) -> Self {
         ZkSystem {
             reads,
-            java: Program::new("/usr/bin/java", "default-jre-headless", "FAULTLINE_JAVA_BIN"),
+            java: Program::new(
+                "/usr/bin/java",
+                "default-jre-headless",
+                "FAULTLINE_JAVA_BIN",
+            ),
             jar: Program::new(ZOOKEEPER_JAR, "zookeeper", "FAULTLINE_ZOOKEEPER_JAR"),
         }
     }
@@ -328,7 +332,9 @@ impl ZkClient {
         match failure {
             ZkFailure::NotSent(e) => e.clone(),
             ZkFailure::Answered(e) => format!("{}: {e}", self.node),
-            ZkFailure::TimedOut => format!("no answer from {} within {:?}", self.node, self.op_timeout),
+            ZkFailure::TimedOut => {
+                format!("no answer from {} within {:?}", self.node, self.op_timeout)
+            }
         }
     }
 
@@ -369,12 +375,21 @@ impl ZkClient {
             Err(e) => return self.uncertain(value, e),
         };
         let data = value.to_string().into_bytes();
-        let mut result = self.run(session.set_data(path, &data, None)).await.map(|_| ());
+        let mut result = self
+            .run(session.set_data(path, &data, None))
+            .await
+            .map(|_| ());
         if let Err(ZkFailure::Answered(zk::Error::NoNode)) = result {
             let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-            result = self.run(session.create(path, &data, &options)).await.map(|_| ());
+            result = self
+                .run(session.create(path, &data, &options))
+                .await
+                .map(|_| ());
             if let Err(ZkFailure::Answered(zk::Error::NodeExists)) = result {
-                result = self.run(session.set_data(path, &data, None)).await.map(|_| ());
+                result = self
+                    .run(session.set_data(path, &data, None))
+                    .await
+                    .map(|_| ());
             }
         }
         match result {
@@ -459,7 +474,10 @@ mod tests {
         let text = config(&cluster[1], &cluster).unwrap();
         assert!(text.contains("server.1=10.0.0.1:2888:3888\n"), "{text}");
         assert!(text.contains("server.3=10.0.0.3:2888:3888\n"), "{text}");
-        assert!(text.contains("clientPort=2181\nclientPortAddress=10.0.0.2\n"), "{text}");
+        assert!(
+            text.contains("clientPort=2181\nclientPortAddress=10.0.0.2\n"),
+            "{text}"
+        );
         assert!(text.contains("dataDir=/run/n2/data\n"), "{text}");
         let alone = config(&cluster[0], &cluster[..1]).unwrap();
         assert!(!alone.contains("server."), "{alone}");
@@ -483,6 +501,10 @@ mod tests {
         assert!(args.contains("QuorumPeerMain /run/n1/zoo.cfg"), "{args}");
         assert!(args.contains("zookeeper.jar"), "{args}");
         assert_eq!("local".parse::<ZkReads>().unwrap(), ZkReads::Local);
-        assert!("x".parse::<ZkReads>().unwrap_err().to_string().contains("sync, local"));
+        assert!("x"
+            .parse::<ZkReads>()
+            .unwrap_err()
+            .to_string()
+            .contains("sync, local"));
     }
 }

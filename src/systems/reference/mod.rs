@@ -287,7 +287,11 @@ mod tests {
     fn start_command_lists_peers_and_bootstraps_node_one() {
         let cluster = [node(1), node(2), node(3)];
         let system = ReferenceSystem::new(Some(Bug::LostWrites), PathBuf::from("/bin/faultline"));
-        let one = system.start_command(&cluster[0], &cluster).unwrap().args.join(" ");
+        let one = system
+            .start_command(&cluster[0], &cluster)
+            .unwrap()
+            .args
+            .join(" ");
         assert_eq!(
             one,
             "node --id 1 --listen 127.0.0.1:7001 --data-dir /tmp/d1 --peer 2=127.0.0.1:8002 \
