@@ -48,14 +48,17 @@ pub fn read_consistencies(system: &str) -> &'static [&'static str] {
     }
 }
 
-/// Why `system` cannot take the fault `nemesis` (a `--nemesis` name), if it cannot.
+/// Why `system` cannot take the fault `nemesis` (a `--nemesis` name), if it cannot. Clock
+/// faults are any nemesis whose name starts with `clock`.
 pub fn unsupported_nemesis(system: &str, nemesis: &str) -> Option<String> {
     match (system, nemesis) {
+        // Network faults (partitions, netem) act on links, not processes: they apply to
+        // nodes faultline starts, whatever the system.
         ("http", "kill" | "pause") => Some(format!(
             "--system http drives nodes faultline did not start, so it cannot {nemesis} them: \
              pass --nemesis none (network faults need nodes faultline starts)"
         )),
-        ("etcd" | "nats", "clock") => Some(format!(
+        ("etcd" | "nats", clock) if clock.starts_with("clock") => Some(format!(
             "{system} is a Go binary: Go reads the clock through the vDSO, not libc, so \
              libfaketime cannot skew it; clock faults work for zookeeper (a JVM)"
         )),
@@ -329,4 +332,38 @@ pub(crate) fn decode_value(bytes: &[u8]) -> Result<Value, String> {
             String::from_utf8_lossy(&bytes[..bytes.len().min(80)])
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_faults_are_refused_for_go_binaries_and_process_faults_for_http() {
+        assert!(unsupported_nemesis("etcd", "clock").unwrap().contains("libfaketime"));
+        assert!(unsupported_nemesis("nats", "clock-skew").is_some());
+        assert!(unsupported_nemesis("zookeeper", "clock").is_none());
+        assert!(unsupported_nemesis("etcd", "kill").is_none());
+        assert!(unsupported_nemesis("http", "pause").unwrap().contains("--nemesis none"));
+        assert_eq!(read_consistencies("etcd")[0], "linearizable");
+        assert!(read_consistencies("reference").is_empty());
+    }
+
+    #[test]
+    fn node_addresses_split_into_host_and_ports() {
+        let node = NodeSpec {
+            id: 1,
+            name: "n1".into(),
+            client_addr: "10.1.0.1:2379".into(),
+            peer_addr: "10.1.0.1:2379".into(),
+            data_dir: PathBuf::from("/run/nodes/n1/data"),
+            log_file: PathBuf::from("/run/nodes/n1/node.log"),
+            extra_ports: vec![2380],
+        };
+        assert_eq!(node.host(), "10.1.0.1");
+        assert_eq!(node.client_port(), 2379);
+        assert_eq!(node.extra_addr(0).unwrap(), "10.1.0.1:2380");
+        assert!(node.extra_addr(1).unwrap_err().to_string().contains("n1"));
+        assert_eq!(node.node_dir(), PathBuf::from("/run/nodes/n1"));
+    }
 }

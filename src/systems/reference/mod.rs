@@ -4,6 +4,9 @@
 //! [`client::ReferenceClient`] (one HTTP client per worker).
 //!
 //! # HTTP API of a node
+//! Its `/kv` requests and status codes are faultline's generic HTTP protocol (see
+//! [`super::http`]), so reference nodes started by hand can be tested with `--system http`.
+//!
 //! Keys are strings (URL path segments, percent-encoded); values are any JSON value, `null`
 //! meaning absent.
 //!
