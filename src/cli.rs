@@ -18,8 +18,15 @@ use crate::systems::reference::server::NodeArgs;
 #[command(name = "faultline", version, max_term_width = 100)]
 pub struct Cli {
     /// Log filter for the terminal (e.g. `info`, `faultline=debug`); the run folder's
-    /// `faultline.log` always gets `info` and above.
-    #[arg(long, global = true, env = "FAULTLINE_LOG", default_value = "warn")]
+    /// `faultline.log` always gets `info` and above. The ZooKeeper client's reconnect
+    /// warnings are hidden by default: under faults they are expected, and the history
+    /// records their outcome.
+    #[arg(
+        long,
+        global = true,
+        env = "FAULTLINE_LOG",
+        default_value = "warn,zookeeper_client=error"
+    )]
     pub log: String,
 
     #[command(subcommand)]

@@ -340,11 +340,15 @@ mod tests {
 
     #[test]
     fn clock_faults_are_refused_for_go_binaries_and_process_faults_for_http() {
-        assert!(unsupported_nemesis("etcd", "clock").unwrap().contains("libfaketime"));
+        assert!(unsupported_nemesis("etcd", "clock")
+            .unwrap()
+            .contains("libfaketime"));
         assert!(unsupported_nemesis("nats", "clock-skew").is_some());
         assert!(unsupported_nemesis("zookeeper", "clock").is_none());
         assert!(unsupported_nemesis("etcd", "kill").is_none());
-        assert!(unsupported_nemesis("http", "pause").unwrap().contains("--nemesis none"));
+        assert!(unsupported_nemesis("http", "pause")
+            .unwrap()
+            .contains("--nemesis none"));
         assert_eq!(read_consistencies("etcd")[0], "linearizable");
         assert!(read_consistencies("reference").is_empty());
     }
