@@ -427,8 +427,8 @@ mod tests {
         NodeSpec {
             id,
             name: format!("n{id}"),
-            client_addr: format!("10.0.0.{id}:2379"),
-            peer_addr: format!("10.0.0.{id}:2379"),
+            client_addr: format!("127.0.1.{id}:2379"),
+            peer_addr: format!("127.0.1.{id}:2379"),
             data_dir: PathBuf::from(format!("/run/n{id}/data")),
             log_file: PathBuf::from(format!("/run/n{id}/node.log")),
             extra_ports: vec![2380, 2381],
@@ -446,15 +446,15 @@ mod tests {
             .join(" ");
         assert!(args.contains("--name n2"), "{args}");
         assert!(
-            args.contains("--initial-cluster n1=http://10.0.0.1:2380,n2=http://10.0.0.2:2380,n3=http://10.0.0.3:2380"),
+            args.contains("--initial-cluster n1=http://127.0.1.1:2380,n2=http://127.0.1.2:2380,n3=http://127.0.1.3:2380"),
             "{args}"
         );
         assert!(
-            args.contains("--listen-client-urls http://10.0.0.2:2379"),
+            args.contains("--listen-client-urls http://127.0.1.2:2379"),
             "{args}"
         );
         assert!(
-            args.contains("--listen-peer-urls http://10.0.0.2:2380"),
+            args.contains("--listen-peer-urls http://127.0.1.2:2380"),
             "{args}"
         );
         assert!(args.contains("--data-dir /run/n2/data"), "{args}");

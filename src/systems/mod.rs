@@ -358,15 +358,15 @@ mod tests {
         let node = NodeSpec {
             id: 1,
             name: "n1".into(),
-            client_addr: "10.1.0.1:2379".into(),
-            peer_addr: "10.1.0.1:2379".into(),
+            client_addr: "127.0.2.1:2379".into(),
+            peer_addr: "127.0.2.1:2379".into(),
             data_dir: PathBuf::from("/run/nodes/n1/data"),
             log_file: PathBuf::from("/run/nodes/n1/node.log"),
             extra_ports: vec![2380],
         };
-        assert_eq!(node.host(), "10.1.0.1");
+        assert_eq!(node.host(), "127.0.2.1");
         assert_eq!(node.client_port(), 2379);
-        assert_eq!(node.extra_addr(0).unwrap(), "10.1.0.1:2380");
+        assert_eq!(node.extra_addr(0).unwrap(), "127.0.2.1:2380");
         assert!(node.extra_addr(1).unwrap_err().to_string().contains("n1"));
         assert_eq!(node.node_dir(), PathBuf::from("/run/nodes/n1"));
     }

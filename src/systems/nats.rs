@@ -449,8 +449,8 @@ mod tests {
         NodeSpec {
             id,
             name: format!("n{id}"),
-            client_addr: format!("10.0.0.{id}:4222"),
-            peer_addr: format!("10.0.0.{id}:4222"),
+            client_addr: format!("127.0.1.{id}:4222"),
+            peer_addr: format!("127.0.1.{id}:4222"),
             data_dir: PathBuf::from(format!("/run/n{id}/data")),
             log_file: PathBuf::from(format!("/run/n{id}/node.log")),
             extra_ports: vec![6222, 6223],
@@ -462,11 +462,11 @@ mod tests {
         let cluster = [node(1), node(2), node(3)];
         let text = config(&cluster[0], &cluster).unwrap();
         assert!(text.contains("server_name: \"n1\""), "{text}");
-        assert!(text.contains("listen: \"10.0.0.1:4222\""), "{text}");
-        assert!(text.contains("listen: \"10.0.0.1:6222\""), "{text}");
+        assert!(text.contains("listen: \"127.0.1.1:4222\""), "{text}");
+        assert!(text.contains("listen: \"127.0.1.1:6222\""), "{text}");
         assert!(
             text.contains(
-                "routes: [\"nats-route://10.0.0.2:6222\", \"nats-route://10.0.0.3:6222\"]"
+                "routes: [\"nats-route://127.0.1.2:6222\", \"nats-route://127.0.1.3:6222\"]"
             ),
             "{text}"
         );

@@ -460,8 +460,8 @@ mod tests {
         NodeSpec {
             id,
             name: format!("n{id}"),
-            client_addr: format!("10.0.0.{id}:2181"),
-            peer_addr: format!("10.0.0.{id}:2181"),
+            client_addr: format!("127.0.1.{id}:2181"),
+            peer_addr: format!("127.0.1.{id}:2181"),
             data_dir: PathBuf::from(format!("/run/n{id}/data")),
             log_file: PathBuf::from(format!("/run/n{id}/node.log")),
             extra_ports: vec![2888, 3888],
@@ -472,10 +472,10 @@ mod tests {
     fn config_lists_every_server_on_its_own_host() {
         let cluster = [node(1), node(2), node(3)];
         let text = config(&cluster[1], &cluster).unwrap();
-        assert!(text.contains("server.1=10.0.0.1:2888:3888\n"), "{text}");
-        assert!(text.contains("server.3=10.0.0.3:2888:3888\n"), "{text}");
+        assert!(text.contains("server.1=127.0.1.1:2888:3888\n"), "{text}");
+        assert!(text.contains("server.3=127.0.1.3:2888:3888\n"), "{text}");
         assert!(
-            text.contains("clientPort=2181\nclientPortAddress=10.0.0.2\n"),
+            text.contains("clientPort=2181\nclientPortAddress=127.0.1.2\n"),
             "{text}"
         );
         assert!(text.contains("dataDir=/run/n2/data\n"), "{text}");
