@@ -202,6 +202,20 @@ pub enum SystemError {
     },
 }
 
+/// Remove and recreate `node`'s data folder.
+pub(crate) fn wipe_data_dir(node: &NodeSpec) -> Result<(), SystemError> {
+    let setup = |e: std::io::Error| SystemError::Setup {
+        node: node.name.clone(),
+        reason: format!("cannot wipe {}: {e}", node.data_dir.display()),
+    };
+    match std::fs::remove_dir_all(&node.data_dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(setup(e)),
+    }
+    std::fs::create_dir_all(&node.data_dir).map_err(setup)
+}
+
 /// `name (log)` for each node, for errors that send the user to the logs.
 pub(crate) fn node_logs<'a>(nodes: impl IntoIterator<Item = &'a NodeSpec>) -> String {
     nodes
@@ -263,6 +277,11 @@ pub trait System: Send + Sync {
     /// configs and ids. The default does nothing.
     async fn setup(&self, _cluster: &[NodeSpec]) -> Result<(), SystemError> {
         Ok(())
+    }
+    /// Erase `node`'s data so its next start is a fresh member (the node must be stopped).
+    /// The default empties the data folder; systems that keep an identity there put it back.
+    async fn wipe(&self, node: &NodeSpec, _cluster: &[NodeSpec]) -> Result<(), SystemError> {
+        wipe_data_dir(node)
     }
     /// The command that starts this system on `node` of `cluster`, or `None` when faultline
     /// does not run the system's processes (they are started by the user).

@@ -115,6 +115,16 @@ fn config(node: &NodeSpec, cluster: &[NodeSpec]) -> Result<String, SystemError> 
     Ok(text)
 }
 
+/// `myid` in the data folder: which `server.N` line of `zoo.cfg` this node is.
+fn write_myid(node: &NodeSpec) -> Result<(), SystemError> {
+    std::fs::write(node.data_dir.join("myid"), format!("{}\n", node.id)).map_err(|e| {
+        SystemError::Setup {
+            node: node.name.clone(),
+            reason: format!("cannot write myid: {e}"),
+        }
+    })
+}
+
 /// What `srvr` says a server is: `leader`, `follower`, `standalone`, or nothing yet.
 async fn mode(node: &NodeSpec) -> Result<String, String> {
     let ask = async {
@@ -149,10 +159,16 @@ impl System for ZkSystem {
                 reason: reason.to_string(),
             };
             std::fs::create_dir_all(&node.data_dir).map_err(setup)?;
-            std::fs::write(node.data_dir.join("myid"), format!("{}\n", node.id)).map_err(setup)?;
+            write_myid(node)?;
             std::fs::write(config_path(node), config(node, cluster)?).map_err(setup)?;
         }
         Ok(())
+    }
+
+    /// Empties the data folder and writes `myid` back: the server's identity lives there.
+    async fn wipe(&self, node: &NodeSpec, _cluster: &[NodeSpec]) -> Result<(), SystemError> {
+        super::wipe_data_dir(node)?;
+        write_myid(node)
     }
 
     fn start_command(&self, node: &NodeSpec, _cluster: &[NodeSpec]) -> Option<StartCommand> {
@@ -489,6 +505,21 @@ mod tests {
         short.extra_ports.truncate(1);
         let err = config(&node(1), &[node(1), short]).unwrap_err().to_string();
         assert!(err.contains("n2"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn wiping_a_node_empties_its_data_but_keeps_its_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut n = node(3);
+        n.data_dir = dir.path().join("data");
+        std::fs::create_dir_all(n.data_dir.join("version-2")).unwrap();
+        std::fs::write(n.data_dir.join("version-2/log.1"), "x").unwrap();
+        ZkSystem::new(ZkReads::Sync).wipe(&n, &[]).await.unwrap();
+        assert!(!n.data_dir.join("version-2").exists());
+        assert_eq!(
+            std::fs::read_to_string(n.data_dir.join("myid")).unwrap(),
+            "3\n"
+        );
     }
 
     #[test]
