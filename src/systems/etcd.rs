@@ -136,10 +136,13 @@ impl System for EtcdSystem {
     }
 
     async fn setup(&self, cluster: &[NodeSpec]) -> Result<(), SystemError> {
+        self.program.ensure().await?;
         for node in cluster {
             node.extra_addr(0)?;
+            // `--initial-cluster-state new` needs members without data.
+            self.wipe(node, cluster).await?;
         }
-        self.program.ensure().await
+        Ok(())
     }
 
     fn start_command(&self, node: &NodeSpec, cluster: &[NodeSpec]) -> Option<StartCommand> {

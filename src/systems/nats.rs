@@ -155,12 +155,11 @@ impl System for NatsSystem {
         self.program.ensure().await?;
         for node in cluster {
             let text = config(node, cluster)?;
-            std::fs::create_dir_all(&node.data_dir)
-                .and_then(|()| std::fs::write(config_path(node), text))
-                .map_err(|e| SystemError::Setup {
-                    node: node.name.clone(),
-                    reason: e.to_string(),
-                })?;
+            self.wipe(node, cluster).await?;
+            std::fs::write(config_path(node), text).map_err(|e| SystemError::Setup {
+                node: node.name.clone(),
+                reason: e.to_string(),
+            })?;
         }
         Ok(())
     }

@@ -158,8 +158,7 @@ impl System for ZkSystem {
                 node: node.name.clone(),
                 reason: reason.to_string(),
             };
-            std::fs::create_dir_all(&node.data_dir).map_err(setup)?;
-            write_myid(node)?;
+            self.wipe(node, cluster).await?;
             std::fs::write(config_path(node), config(node, cluster)?).map_err(setup)?;
         }
         Ok(())
