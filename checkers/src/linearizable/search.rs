@@ -300,7 +300,9 @@ pub(crate) fn search<P: Spec>(
             node = next[2 * c as usize + 1];
         }
     };
-    budget.charge(-charged);
+    let bytes = memo.bytes() as i64;
+    budget.charge(bytes - charged);
+    budget.charge(-bytes);
     outcome
 }
 
