@@ -128,6 +128,21 @@ fn main() {
             })
             .collect();
         row("c10-ok.txt parse only", median(parse), Validity::Valid, "");
+        let h = read_path(&c10, None).unwrap_or_else(|e| panic!("{e}"));
+        let mut verdict = Validity::Unknown;
+        let check: Vec<Duration> = (0..RUNS)
+            .map(|_| {
+                let start = Instant::now();
+                verdict = kv.check(&h).valid;
+                start.elapsed()
+            })
+            .collect();
+        row(
+            "c10-ok.txt check only",
+            median(check),
+            verdict,
+            "split by key",
+        );
         let unsplit = kv.clone().with_options(SearchOptions {
             partition: false,
             ..SearchOptions::default()
