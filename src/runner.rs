@@ -17,6 +17,7 @@ use faultline_workloads::generator::{stagger, time_limit, Dispatcher, Poll};
 use serde::Serialize;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::faults::start_nemesis;
 use crate::logging::RunLog;
@@ -279,21 +280,25 @@ pub(crate) async fn run_phase(
         let recorder = recorder.clone();
         let completed = completed.clone();
         let stop = stop_rx.clone();
-        set.spawn(async move {
-            let (client, process) = worker_loop(
-                worker,
-                workers,
-                client,
-                process,
-                &dispatcher,
-                &recorder,
-                start,
-                &completed,
-                stop,
-            )
-            .await;
-            (worker, client, process)
-        });
+        let span = tracing::info_span!("worker", worker, first_process = process);
+        set.spawn(
+            async move {
+                let (client, process) = worker_loop(
+                    worker,
+                    workers,
+                    client,
+                    process,
+                    &dispatcher,
+                    &recorder,
+                    start,
+                    &completed,
+                    stop,
+                )
+                .await;
+                (worker, client, process)
+            }
+            .instrument(span),
+        );
     }
     let mut slots: Vec<Option<(Box<dyn Client>, u64)>> = (0..workers).map(|_| None).collect();
     let mut why = None;
