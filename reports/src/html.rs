@@ -97,7 +97,8 @@ pre { background: white; border: 1px solid var(--line); padding: 8px; overflow-x
 .problem { background: #fff4e5; border: 1px solid #f0c36d; padding: 8px 12px; border-radius: 6px; margin: 8px 0; }
 .reasons li { margin: 3px 0; }
 figure { margin: 10px 0 18px; background: white; border: 1px solid var(--line); padding: 6px; }
-figure svg { display: block; max-width: 100%; height: auto; }
+figure > svg { display: block; max-width: 100%; height: auto; }
+.legend svg { vertical-align: middle; margin-right: 3px; }
 figcaption { color: var(--mute); font-size: 13px; margin: 4px 2px; }
 .legend { display: flex; flex-wrap: wrap; gap: 14px; margin: 4px 2px; font-size: 13px; }
 .legend span.swatch { display: inline-block; width: 14px; height: 10px; margin-right: 5px; vertical-align: middle; border: 1px solid rgba(0,0,0,.2); }

@@ -438,9 +438,15 @@ fn history_sections(
         recoveries: &recoveries,
     };
     body.push_str("<h2 id=\"plots\">Plots</h2>");
-    let legend = legend(&calls, &kinds, !recoveries.iter().all(Option::is_none));
+    let recovery = recoveries.iter().flatten().any(|r| r.all_keys().is_some());
+    let parts = LegendParts {
+        outcomes: true,
+        pending: false,
+        functions: true,
+        recovery,
+    };
     let latency = plots::latency_plot(&input)?;
-    figure(body, "Latency of every op", &latency, &legend);
+    figure(body, "Latency of every op", &latency, &legend(&calls, &kinds, parts));
     let quantiles = plots::quantile_plot(&input)?;
     let mut qlegend = String::from("<div class=\"legend\">");
     for (q, (r, g, b)) in QUANTILES {
@@ -450,9 +456,19 @@ fn history_sections(
         );
     }
     qlegend.push_str("</div>");
-    figure(body, "Latency quantiles", &quantiles, &(qlegend + &legend));
+    let faults_only = LegendParts {
+        outcomes: false,
+        functions: false,
+        ..parts
+    };
+    qlegend.push_str(&legend(&calls, &kinds, faults_only));
+    figure(body, "Latency quantiles", &quantiles, &qlegend);
     let throughput = plots::throughput_plot(&input)?;
-    figure(body, "Throughput", &throughput, &legend);
+    let no_functions = LegendParts {
+        functions: false,
+        ..parts
+    };
+    figure(body, "Throughput", &throughput, &legend(&calls, &kinds, no_functions));
 
     faults_section(body, &calls, &intervals, &kinds, &recoveries);
 
@@ -465,7 +481,13 @@ fn history_sections(
     anomalies.sort_unstable();
     anomalies.dedup();
     let culprit = cxs.first().and_then(|(_, cx)| by_index.get(&cx.op).copied());
-    body.push_str(&legend);
+    let timeline_parts = LegendParts {
+        pending: true,
+        functions: false,
+        recovery: false,
+        ..parts
+    };
+    body.push_str(&legend(&calls, &kinds, timeline_parts));
     body.push_str(&timeline::timeline_html(
         history, &calls, &intervals, &kinds, &anomalies, culprit,
     ));
@@ -483,9 +505,23 @@ fn figure(body: &mut String, title: &str, plot: &plots::Plot, legend: &str) {
     );
 }
 
-fn legend(calls: &Calls, kinds: &[String], recovery: bool) -> String {
+/// What a legend names besides the fault kinds.
+#[derive(Clone, Copy)]
+struct LegendParts {
+    outcomes: bool,
+    pending: bool,
+    functions: bool,
+    recovery: bool,
+}
+
+fn legend(calls: &Calls, kinds: &[String], parts: LegendParts) -> String {
     let mut s = String::from("<div class=\"legend\">");
-    for o in [Outcome::Ok, Outcome::Fail, Outcome::Info] {
+    let outcomes: &[Outcome] = match (parts.outcomes, parts.pending) {
+        (false, _) => &[],
+        (true, false) => &[Outcome::Ok, Outcome::Fail, Outcome::Info],
+        (true, true) => &Outcome::ALL,
+    };
+    for o in outcomes {
         let _ = write!(
             s,
             "<span><span class=\"swatch\" style=\"background:{}\"></span>{}</span>",
@@ -493,9 +529,12 @@ fn legend(calls: &Calls, kinds: &[String], recovery: bool) -> String {
             o.as_str()
         );
     }
-    for (i, f) in calls.functions.iter().enumerate() {
-        let _ = write!(s, "<span>{} {}</span>", shape_icon(i, "#5d6673"), esc(f));
+    if parts.functions {
+        for (i, f) in calls.functions.iter().enumerate() {
+            let _ = write!(s, "<span>{}{}</span>", shape_icon(i, "#5d6673"), esc(f));
+        }
     }
+    let recovery = parts.recovery;
     for (i, k) in kinds.iter().enumerate() {
         let _ = write!(
             s,

@@ -16,6 +16,7 @@ use std::fmt::Write as _;
 use plotters::coord::ranged1d::Ranged;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::faults::{kind_rgb, FaultInterval, Recovery};
 use crate::stats::{bucket_width, latency_quantiles, throughput, Calls, Outcome};
@@ -104,6 +105,20 @@ fn shade<'a, Y: Ranged<ValueType = f64>>(
                 }),
         )
         .map_err(perr(plot))?;
+    let labelled = input.recoveries.iter().flatten().count() <= 12;
+    if labelled {
+        let font = ("sans-serif", 12).into_font().color(&RGBColor(0x30, 0x36, 0x3D));
+        chart
+            .draw_series(input.recoveries.iter().flatten().filter_map(|r| {
+                let all = r.all_keys()?;
+                Some(Text::new(
+                    format!("recovered in {}", crate::stats::human_ns(all)),
+                    (secs(r.heal + all), y_at(0.975)),
+                    font.clone().pos(Pos::new(HPos::Left, VPos::Center)),
+                ))
+            }))
+            .map_err(perr(plot))?;
+    }
     Ok(())
 }
 
@@ -184,7 +199,15 @@ fn time_label(v: &f64) -> String {
     format!("{v}")
 }
 
+/// Labels only 1, 2 and 5 times a power of ten, so a log axis stays legible.
 fn ms_label(v: &f64) -> String {
+    if *v <= 0.0 {
+        return String::new();
+    }
+    let mantissa = v / 10f64.powf(v.log10().floor());
+    if ![1.0, 2.0, 5.0].iter().any(|m| (mantissa - m).abs() < 0.01) {
+        return String::new();
+    }
     if *v >= 1.0 {
         format!("{v:.0}")
     } else {
