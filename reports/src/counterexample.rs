@@ -153,6 +153,7 @@ pub(crate) fn section(
                 marked: &marked,
                 culprit: culprit_pos,
                 labels: true,
+                pack: false,
             };
             let _ = write!(
                 out,

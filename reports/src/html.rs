@@ -55,13 +55,17 @@ pub(crate) fn verdict_words(v: Validity) -> &'static str {
     }
 }
 
-/// A table with a header row; cells are already HTML.
+/// A table with a header row (none when `header` is empty); cells are already HTML.
 pub(crate) fn table(class: &str, header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut out = format!("<table class=\"{class}\"><thead><tr>");
-    for h in header {
-        let _ = write!(out, "<th>{}</th>", esc(h));
+    let mut out = format!("<table class=\"{class}\">");
+    if !header.is_empty() {
+        out.push_str("<thead><tr>");
+        for h in header {
+            let _ = write!(out, "<th>{}</th>", esc(h));
+        }
+        out.push_str("</tr></thead>");
     }
-    out.push_str("</tr></thead><tbody>");
+    out.push_str("<tbody>");
     for row in rows {
         out.push_str("<tr>");
         for cell in row {
@@ -109,6 +113,7 @@ figcaption { color: var(--mute); font-size: 13px; margin: 4px 2px; }
 .chain .step { background: #e7f0fb; border: 1px solid #9cc0e8; border-radius: 4px; padding: 1px 6px; font-size: 12px; }
 .chain .bad { background: #fde8ea; border: 1px solid var(--invalid); border-radius: 4px; padding: 1px 6px; font-size: 12px; font-weight: 600; }
 nav.toc a { margin-right: 12px; }
+figure.timeline-part { margin: 3px 0; padding: 2px; }
 "#;
 
 /// A whole page: title, inline style, body.

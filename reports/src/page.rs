@@ -315,7 +315,7 @@ fn spec_section(body: &mut String, data: &RunData) {
             row("healed at the end", Some(healed.to_string()));
         }
     }
-    body.push_str(&table("spec", &["", ""], &rows));
+    body.push_str(&table("spec", &[], &rows));
     if let Some(rerun) = text("rerun") {
         let _ = write!(
             body,
@@ -584,10 +584,11 @@ fn faults_section(
                     None => "no key succeeded again".to_string(),
                 };
                 let keys = if nkeys <= 8 {
-                    calls
-                        .keys
-                        .iter()
-                        .zip(&r.per_key)
+                    let mut per: Vec<(&String, &Option<u64>)> =
+                        calls.keys.iter().zip(&r.per_key).collect();
+                    // Numeric keys in numeric order, then the rest by text.
+                    per.sort_by_key(|(k, _)| (k.parse::<f64>().is_err(), k.len(), k.as_str()));
+                    per.into_iter()
                         .map(|(key, t)| {
                             format!("{}: {}", key, t.map_or("never".to_string(), human_ns))
                         })

@@ -24,6 +24,8 @@ pub(crate) const HEAD: usize = 2_000;
 pub(crate) const TAIL: usize = 2_000;
 /// Calls drawn either side of each anomaly.
 pub(crate) const WINDOW: usize = 100;
+/// Calls per strip of the timeline.
+pub(crate) const STRIP: usize = 250;
 
 const WIDTH: f64 = 1180.0;
 const LEFT: f64 = 110.0;
@@ -83,7 +85,7 @@ pub(crate) fn describe(history: &History, c: &CallInfo) -> String {
 
 /// Pack processes into lanes: a process joins the lowest lane whose previous ops ended
 /// before its first op began. Returns each call's lane and each lane's label.
-pub(crate) fn lanes(calls: &[CallInfo], end: u64) -> (Vec<usize>, Vec<String>) {
+pub(crate) fn lanes(calls: &[CallInfo], end: u64, pack: bool) -> (Vec<usize>, Vec<String>) {
     use std::collections::BTreeMap;
     // process -> (first start, last end)
     let mut spans: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
@@ -98,7 +100,8 @@ pub(crate) fn lanes(calls: &[CallInfo], end: u64) -> (Vec<usize>, Vec<String>) {
     let mut lane_procs: Vec<Vec<u64>> = Vec::new();
     let mut lane_of = std::collections::HashMap::new();
     for (p, (s, e)) in order {
-        let lane = match lane_end.iter().position(|&le| le < s) {
+        let free = if pack { lane_end.iter().position(|&le| le < s) } else { None };
+        let lane = match free {
             Some(l) => l,
             None => {
                 lane_end.push(0);
@@ -131,6 +134,8 @@ pub(crate) struct Emphasis<'a> {
     pub culprit: Option<usize>,
     /// Write a short label inside bars wide enough for it.
     pub labels: bool,
+    /// Let processes that do not overlap share a lane; otherwise one lane per process.
+    pub pack: bool,
 }
 
 /// One SVG of lanes for the calls `range` of `calls`, with the fault intervals that overlap
@@ -152,7 +157,7 @@ pub(crate) fn lanes_svg(
         .unwrap_or(t0)
         .max(t0 + 1);
     // Pending ops are drawn to the end of the picture.
-    let (lane_of, labels) = lanes(slice, t1);
+    let (lane_of, labels) = lanes(slice, t1, emphasis.pack);
     let span = (t1 - t0) as f64;
     let plot_w = WIDTH - LEFT - RIGHT;
     let x = |t: u64| LEFT + (t.saturating_sub(t0)).min(t1 - t0) as f64 / span * plot_w;
@@ -259,8 +264,10 @@ pub(crate) fn lanes_svg(
             if !inv.value.is_null() {
                 let _ = write!(label, " {}", inv.value);
             }
-            if let Some(Some(v)) = c.completion.map(|d| (!history.ops[d].value.is_null()).then(|| &history.ops[d].value)) {
-                let _ = write!(label, "→{v}");
+            if let Some(done) = c.completion.map(|d| &history.ops[d]) {
+                if !done.value.is_null() && done.value != inv.value {
+                    let _ = write!(label, "→{}", done.value);
+                }
             }
             if label.len() as f64 * 6.2 < w - 4.0 {
                 let _ = write!(
@@ -297,6 +304,7 @@ pub(crate) fn timeline_html(
         marked: &marked,
         culprit,
         labels: false,
+        pack: true,
     };
     let mut out = String::new();
     if shown < n {
@@ -323,11 +331,18 @@ pub(crate) fn timeline_html(
             out.push_str(&elided_note(history, calls, prev_end..r.start));
         }
         prev_end = r.end;
-        let _ = write!(
-            out,
-            "<figure class=\"timeline-part\">{}</figure>",
-            lanes_svg(history, calls, r, intervals, kinds, &emphasis)
-        );
+        // Strips of at most STRIP calls, each with its own time axis, so bars stay wide
+        // enough to see and hover.
+        let mut start = r.start;
+        while start < r.end {
+            let end = (start + STRIP).min(r.end);
+            let _ = write!(
+                out,
+                "<figure class=\"timeline-part\">{}</figure>",
+                lanes_svg(history, calls, start..end, intervals, kinds, &emphasis)
+            );
+            start = end;
+        }
     }
     if prev_end < n {
         out.push_str(&elided_note(history, calls, prev_end..n));
@@ -381,7 +396,7 @@ mod tests {
             op(2, OpType::Ok, "read", 9),
         ]);
         let calls = Calls::from_history(&h);
-        let (lane_of, labels) = lanes(&calls.calls, 9_000_000);
+        let (lane_of, labels) = lanes(&calls.calls, 9_000_000, true);
         assert_eq!(lane_of, vec![0, 1, 0]);
         assert_eq!(labels, vec!["p0 p2", "p1"]);
     }
