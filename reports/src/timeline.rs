@@ -113,6 +113,17 @@ pub(crate) fn lanes(calls: &[CallInfo], end: u64, pack: bool) -> (Vec<usize>, Ve
         lane_procs[lane].push(p);
         lane_of.insert(p, lane);
     }
+    // Lanes in order of their lowest process, so strips of a timeline look alike.
+    let mut by_first: Vec<usize> = (0..lane_procs.len()).collect();
+    by_first.sort_by_key(|&l| lane_procs[l].iter().min().copied());
+    let mut rank = vec![0; by_first.len()];
+    for (r, &l) in by_first.iter().enumerate() {
+        rank[l] = r;
+    }
+    for lane in lane_of.values_mut() {
+        *lane = rank[*lane];
+    }
+    let lane_procs: Vec<Vec<u64>> = by_first.iter().map(|&l| lane_procs[l].clone()).collect();
     let labels = lane_procs
         .iter()
         .map(|ps| {
