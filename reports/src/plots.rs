@@ -26,7 +26,7 @@ use crate::ReportError;
 /// one per op.
 pub(crate) const SCATTER_BUDGET: usize = 20_000;
 const GRID_COLUMNS: usize = 300;
-const GRID_ROWS: usize = 60;
+const GRID_ROWS: usize = 80;
 const WIDTH: u32 = 1180;
 const HEIGHT: u32 = 380;
 
@@ -215,6 +215,28 @@ fn ms_label(v: &f64) -> String {
     }
 }
 
+/// A log axis (ms) from the 1-2-5 value below `min_ns` to the one above `max_ns`, so its
+/// ends and labels are round numbers.
+fn log_bounds(min_ns: u64, max_ns: u64) -> (f64, f64) {
+    if max_ns == 0 || min_ns > max_ns {
+        return (0.01, 10.0);
+    }
+    let lo = min_ns.max(1_000) as f64 / 1e6 / 1.2;
+    let hi = max_ns as f64 / 1e6 * 1.3;
+    let decade = |v: f64| 10f64.powf(v.log10().floor());
+    let below = [5.0, 2.0, 1.0]
+        .iter()
+        .map(|m| m * decade(lo))
+        .find(|&b| b <= lo)
+        .unwrap_or(decade(lo));
+    let above = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * decade(hi))
+        .find(|&a| a >= hi)
+        .unwrap_or(10.0 * decade(hi));
+    (below.max(0.001), above)
+}
+
 /// The pixel columns of t = 0 and t = t1.
 fn px_range<'a, Y: Ranged<ValueType = f64>>(
     chart: &ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, Y>>,
@@ -230,14 +252,7 @@ pub(crate) fn latency_plot(input: &PlotInput) -> Result<Plot, ReportError> {
     let calls = &input.calls.calls;
     let done = || calls.iter().filter_map(|c| Some((c, c.latency()?)));
     let (min, max) = done().fold((u64::MAX, 0), |(lo, hi), (_, l)| (lo.min(l), hi.max(l)));
-    let (lo, hi) = if max == 0 {
-        (0.01, 10.0)
-    } else {
-        (
-            (min.max(1_000) as f64 / 1e6 / 1.5).max(0.001),
-            max as f64 / 1e6 * 1.6,
-        )
-    };
+    let (lo, hi) = log_bounds(min, max);
     let t1 = input.t1();
     let completed = done().count();
     let mut svg = String::new();
@@ -278,47 +293,46 @@ pub(crate) fn latency_plot(input: &PlotInput) -> Result<Plot, ReportError> {
             }
             note = format!("{completed} completed ops, one mark each.");
         } else {
-            // One mark per (time column, log-latency row, outcome, function) cell, its
-            // opacity growing with the number of ops in the cell.
-            let nf = input.calls.functions.len().max(1);
+            // A heat map: per (time column, log-latency row, outcome) cell, a filled
+            // rectangle whose opacity grows with the number of ops in it.
             let (llo, lhi) = (lo.ln(), hi.ln());
-            let cell = |c: &crate::stats::CallInfo, l: u64| {
-                let col = ((secs(c.start) / t1) * GRID_COLUMNS as f64) as usize;
-                let row = ((ms(l).ln() - llo) / (lhi - llo) * GRID_ROWS as f64) as usize;
-                let col = col.min(GRID_COLUMNS - 1);
-                let row = row.min(GRID_ROWS - 1);
-                ((col * GRID_ROWS + row) * nf + c.f as usize) * 3
-                    + match c.outcome {
-                        Outcome::Ok => 0,
-                        Outcome::Fail => 1,
-                        _ => 2,
-                    }
+            let slot = |o: Outcome| match o {
+                Outcome::Ok => 0,
+                Outcome::Fail => 1,
+                _ => 2,
             };
-            let mut grid = vec![0u32; GRID_COLUMNS * GRID_ROWS * nf * 3];
+            let mut grid = vec![0u32; GRID_COLUMNS * GRID_ROWS * 3];
             for (c, l) in done() {
-                grid[cell(c, l)] += 1;
+                let col = (((secs(c.start) / t1) * GRID_COLUMNS as f64) as usize).min(GRID_COLUMNS - 1);
+                let row = (((ms(l).ln() - llo) / (lhi - llo) * GRID_ROWS as f64) as usize)
+                    .min(GRID_ROWS - 1);
+                grid[(col * GRID_ROWS + row) * 3 + slot(c.outcome)] += 1;
             }
             let peak = grid.iter().copied().max().unwrap_or(1).max(2) as f64;
-            for (oi, outcome) in order.into_iter().enumerate() {
-                for f in 0..nf {
-                    let grid = &grid;
-                    let pts = (0..GRID_COLUMNS * GRID_ROWS).filter_map(move |cr| {
-                        let n = grid[(cr * nf + f) * 3 + oi];
+            for outcome in order {
+                let colour = rgb(outcome.rgb());
+                let grid = &grid;
+                let oi = slot(outcome);
+                chart
+                    .draw_series((0..GRID_COLUMNS * GRID_ROWS).filter_map(move |cr| {
+                        let n = grid[cr * 3 + oi];
                         (n > 0).then(|| {
                             let (col, row) = (cr / GRID_ROWS, cr % GRID_ROWS);
-                            let x = (col as f64 + 0.5) / GRID_COLUMNS as f64 * t1;
-                            let y = (llo + (row as f64 + 0.5) / GRID_ROWS as f64 * (lhi - llo))
-                                .exp();
-                            ((x, y), 0.35 + 0.65 * (n as f64).ln() / peak.ln())
+                            let x = |c: usize| c as f64 / GRID_COLUMNS as f64 * t1;
+                            let y = |r: usize| (llo + r as f64 / GRID_ROWS as f64 * (lhi - llo)).exp();
+                            let alpha = 0.25 + 0.75 * (n as f64).ln() / peak.ln();
+                            Rectangle::new(
+                                [(x(col), y(row)), (x(col + 1), y(row + 1))],
+                                colour.mix(alpha.min(1.0)).filled(),
+                            )
                         })
-                    });
-                    draw_marks(&mut chart, pts, f, outcome, NAME)?;
-                }
+                    }))
+                    .map_err(perr(NAME))?;
             }
             note = format!(
                 "{completed} completed ops, more than the {SCATTER_BUDGET} drawn one by one: \
-                 each mark stands for the ops of one cell of a {GRID_COLUMNS}×{GRID_ROWS} grid \
-                 (darker = more ops)."
+                 shown as a heat map of {GRID_COLUMNS}×{GRID_ROWS} cells per outcome (darker = \
+                 more ops; functions are not told apart)."
             );
         }
         px = px_range(&chart, t1, lo);
@@ -379,14 +393,7 @@ pub(crate) fn quantile_plot(input: &PlotInput) -> Result<Plot, ReportError> {
     let rows = latency_quantiles(&input.calls.calls, width);
     let max = rows.iter().map(|r| r.max).max().unwrap_or(0);
     let min = rows.iter().map(|r| r.p50).min().unwrap_or(0);
-    let (lo, hi) = if max == 0 {
-        (0.01, 10.0)
-    } else {
-        (
-            (min.max(1_000) as f64 / 1e6 / 1.5).max(0.001),
-            max as f64 / 1e6 * 1.6,
-        )
-    };
+    let (lo, hi) = log_bounds(min, max);
     let t1 = input.t1();
     let mut svg = String::new();
     let px;
@@ -513,4 +520,24 @@ pub(crate) fn throughput_plot(input: &PlotInput) -> Result<Plot, ReportError> {
             crate::stats::human_ns(width)
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_axes_end_on_round_numbers() {
+        // 2.5 / 1.2 = 2.08 ms rounds down to 2; 160 * 1.3 = 208 ms rounds up to 500.
+        assert_eq!(log_bounds(2_500_000, 160_000_000), (2.0, 500.0));
+        assert_eq!(log_bounds(900_000, 9_000_000), (0.5, 20.0));
+        assert_eq!(log_bounds(0, 0), (0.01, 10.0));
+    }
+
+    #[test]
+    fn log_labels_only_at_one_two_five() {
+        assert_eq!(ms_label(&20.0), "20");
+        assert_eq!(ms_label(&30.0), "");
+        assert_eq!(ms_label(&0.5), "0.5");
+    }
 }
