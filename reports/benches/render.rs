@@ -26,7 +26,10 @@ fn main() {
         "generated {} ops in {:.2} s (history.jsonl {:.1} MB)",
         history.len(),
         t.elapsed().as_secs_f64(),
-        std::fs::metadata(run.join("history.jsonl")).map(|m| m.len()).unwrap_or(0) as f64 / 1e6
+        std::fs::metadata(run.join("history.jsonl"))
+            .map(|m| m.len())
+            .unwrap_or(0) as f64
+            / 1e6
     );
     for _ in 0..2 {
         let t = Instant::now();

@@ -111,7 +111,11 @@ pub(crate) fn section(
     );
     let culprit = by_index.get(&cx.op).copied();
     let window: Vec<usize> = {
-        let mut w: Vec<usize> = cx.ops().iter().filter_map(|i| by_index.get(i).copied()).collect();
+        let mut w: Vec<usize> = cx
+            .ops()
+            .iter()
+            .filter_map(|i| by_index.get(i).copied())
+            .collect();
         w.sort_unstable();
         w.dedup();
         w

@@ -36,7 +36,11 @@ pub(crate) fn fault_intervals(history: &History) -> Vec<FaultInterval> {
     let mut open: Vec<FaultInterval> = Vec::new();
     // The nemesis runs one op at a time: remember what its open invocation was.
     let mut invoked: Option<(String, u64)> = None;
-    for op in history.ops.iter().filter(|op| op.process == Process::Nemesis) {
+    for op in history
+        .ops
+        .iter()
+        .filter(|op| op.process == Process::Nemesis)
+    {
         if op.kind == OpType::Invoke {
             invoked = Some((op.f.clone(), op.time));
             continue;
@@ -146,7 +150,10 @@ pub(crate) fn availability(calls: &[CallInfo], intervals: &[FaultInterval]) -> V
         .collect();
     let mut outside = Availability { invoked: 0, ok: 0 };
     for c in calls {
-        if !intervals.iter().any(|iv| c.start >= iv.start && c.start < iv.end) {
+        if !intervals
+            .iter()
+            .any(|iv| c.start >= iv.start && c.start < iv.end)
+        {
             outside.invoked += 1;
             outside.ok += (c.outcome == Outcome::Ok) as u64;
         }
@@ -257,11 +264,17 @@ mod tests {
         let ivs = fault_intervals(&faulty_history());
         assert_eq!(ivs.len(), 2, "{ivs:?}");
         assert_eq!(ivs[0].kind, "kill");
-        assert_eq!((ivs[0].start, ivs[0].end, ivs[0].healed), (ms(10), ms(55), true));
+        assert_eq!(
+            (ivs[0].start, ivs[0].end, ivs[0].healed),
+            (ms(10), ms(55), true)
+        );
         assert_eq!(ivs[0].detail, r#"{"nodes":["n2"]}"#);
         // pause never stopped: it lasts to the end of the history.
         assert_eq!(ivs[1].kind, "pause");
-        assert_eq!((ivs[1].start, ivs[1].end, ivs[1].healed), (ms(45), ms(100), false));
+        assert_eq!(
+            (ivs[1].start, ivs[1].end, ivs[1].healed),
+            (ms(45), ms(100), false)
+        );
         assert_eq!(kinds(&ivs), vec!["kill", "pause"]);
     }
 
@@ -274,7 +287,10 @@ mod tests {
             nem(OpType::Info, "heal", 9, json!(null)),
         ]);
         let ivs = fault_intervals(&h);
-        assert_eq!((ivs[0].start, ivs[0].end, ivs[0].healed), (ms(1), ms(9), true));
+        assert_eq!(
+            (ivs[0].start, ivs[0].end, ivs[0].healed),
+            (ms(1), ms(9), true)
+        );
     }
 
     #[test]

@@ -26,8 +26,14 @@ fn xml(text: &str) -> String {
 /// The JUnit XML report of one test: a test case per checker, failing ones with reasons.
 /// The suite's time is the test's duration; cases carry no time of their own.
 pub fn junit_xml(test_name: &str, results: &[CheckResult], duration_secs: f64) -> String {
-    let failures = results.iter().filter(|r| r.valid == Validity::Invalid).count();
-    let errors = results.iter().filter(|r| r.valid == Validity::Unknown).count();
+    let failures = results
+        .iter()
+        .filter(|r| r.valid == Validity::Invalid)
+        .count();
+    let errors = results
+        .iter()
+        .filter(|r| r.valid == Validity::Unknown)
+        .count();
     let name = xml(test_name);
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
@@ -97,7 +103,9 @@ mod tests {
             "<testsuite name=\"register &amp; kill\" tests=\"3\" failures=\"1\" errors=\"1\" \
              skipped=\"0\" time=\"61.250\">"
         ));
-        assert!(x.contains("<testcase name=\"stats\" classname=\"register &amp; kill\" time=\"0\"/>"));
+        assert!(
+            x.contains("<testcase name=\"stats\" classname=\"register &amp; kill\" time=\"0\"/>")
+        );
         assert!(x.contains(
             "<failure message=\"invalid: op #3 &lt;read&gt; cannot be linearized\" type=\"invalid\">\
              op #3 &lt;read&gt; cannot be linearized\nsecond reason</failure>"

@@ -52,9 +52,9 @@ pub fn render_run(run_dir: &Path) -> Result<PathBuf, ReportError> {
     if let Some(results) = data.summary.as_ref().and_then(|s| s.get("results")) {
         match serde_json::from_value::<Vec<CheckResult>>(results.clone()) {
             Ok(r) => data.results = r,
-            Err(e) => data
-                .problems
-                .push(format!("results.json: its \"results\" list cannot be read: {e}")),
+            Err(e) => data.problems.push(format!(
+                "results.json: its \"results\" list cannot be read: {e}"
+            )),
         }
     }
     let history_path = run_dir.join("history.jsonl");
@@ -151,11 +151,16 @@ fn read_json(path: &Path, problems: &mut Vec<String>) -> Option<Value> {
 
 /// The raw files of a run, relative to it: the top-level files and every log under nodes/.
 fn raw_files(run_dir: &Path) -> Vec<String> {
-    let mut files: Vec<String> = ["history.jsonl", "results.json", "test.json", "faultline.log"]
-        .into_iter()
-        .filter(|f| run_dir.join(f).is_file())
-        .map(str::to_string)
-        .collect();
+    let mut files: Vec<String> = [
+        "history.jsonl",
+        "results.json",
+        "test.json",
+        "faultline.log",
+    ]
+    .into_iter()
+    .filter(|f| run_dir.join(f).is_file())
+    .map(str::to_string)
+    .collect();
     let mut logs = Vec::new();
     if let Ok(nodes) = fs::read_dir(run_dir.join("nodes")) {
         for node in nodes.flatten().filter(|e| e.path().is_dir()) {
@@ -204,7 +209,11 @@ fn render(data: &RunData) -> Result<String, ReportError> {
     if !why.is_empty() {
         sub.push(why);
     }
-    let bad = data.results.iter().filter(|r| r.valid != Validity::Valid).count();
+    let bad = data
+        .results
+        .iter()
+        .filter(|r| r.valid != Validity::Valid)
+        .count();
     if !data.results.is_empty() {
         sub.push(format!(
             "{} of {} checkers {}",
@@ -217,10 +226,16 @@ fn render(data: &RunData) -> Result<String, ReportError> {
     if let Some(ops) = s.and_then(|s| s.get("ops")).and_then(Value::as_u64) {
         sub.push(format!("{ops} history lines"));
     }
-    if let Some(d) = s.and_then(|s| s.get("duration_secs")).and_then(Value::as_f64) {
+    if let Some(d) = s
+        .and_then(|s| s.get("duration_secs"))
+        .and_then(Value::as_f64)
+    {
         sub.push(format!("{d:.1} s"));
     }
-    if s.and_then(|s| s.get("interrupted")).and_then(Value::as_bool) == Some(true) {
+    if s.and_then(|s| s.get("interrupted"))
+        .and_then(Value::as_bool)
+        == Some(true)
+    {
         sub.push("the run was interrupted: the history is partial".to_string());
     }
     let _ = write!(
@@ -391,7 +406,9 @@ fn history_sections(
             let _ = write!(body, "<div class=\"problem\">{}</div>", esc(p));
         }
         for (checker, cx) in &cxs {
-            body.push_str(&counterexample::section(history, &calls, &by_index, checker, cx));
+            body.push_str(&counterexample::section(
+                history, &calls, &by_index, checker, cx,
+            ));
         }
     }
 
@@ -446,7 +463,12 @@ fn history_sections(
         recovery,
     };
     let latency = plots::latency_plot(&input)?;
-    figure(body, "Latency of every op", &latency, &legend(&calls, &kinds, parts));
+    figure(
+        body,
+        "Latency of every op",
+        &latency,
+        &legend(&calls, &kinds, parts),
+    );
     let quantiles = plots::quantile_plot(&input)?;
     let mut qlegend = String::from("<div class=\"legend\">");
     for (q, (r, g, b)) in QUANTILES {
@@ -468,7 +490,12 @@ fn history_sections(
         functions: false,
         ..parts
     };
-    figure(body, "Throughput", &throughput, &legend(&calls, &kinds, no_functions));
+    figure(
+        body,
+        "Throughput",
+        &throughput,
+        &legend(&calls, &kinds, no_functions),
+    );
 
     faults_section(body, &calls, &intervals, &kinds, &recoveries);
 
@@ -480,7 +507,9 @@ fn history_sections(
         .collect();
     anomalies.sort_unstable();
     anomalies.dedup();
-    let culprit = cxs.first().and_then(|(_, cx)| by_index.get(&cx.op).copied());
+    let culprit = cxs
+        .first()
+        .and_then(|(_, cx)| by_index.get(&cx.op).copied());
     let timeline_parts = LegendParts {
         pending: true,
         functions: false,
@@ -646,8 +675,16 @@ fn faults_section(
     body.push_str(&table(
         "faults",
         &[
-            "fault", "what", "from (s)", "to (s)", "lasted", "ops invoked", "ok",
-            "availability", "recovery: heal → every key ok", "per key",
+            "fault",
+            "what",
+            "from (s)",
+            "to (s)",
+            "lasted",
+            "ops invoked",
+            "ok",
+            "availability",
+            "recovery: heal → every key ok",
+            "per key",
         ],
         &rows,
     ));

@@ -107,7 +107,9 @@ fn shade<'a, Y: Ranged<ValueType = f64>>(
         .map_err(perr(plot))?;
     let labelled = input.recoveries.iter().flatten().count() <= 12;
     if labelled {
-        let font = ("sans-serif", 12).into_font().color(&RGBColor(0x30, 0x36, 0x3D));
+        let font = ("sans-serif", 12)
+            .into_font()
+            .color(&RGBColor(0x30, 0x36, 0x3D));
         chart
             .draw_series(input.recoveries.iter().flatten().filter_map(|r| {
                 let all = r.all_keys()?;
@@ -126,7 +128,7 @@ fn shade<'a, Y: Ranged<ValueType = f64>>(
 fn tag_svg(svg: &str, plot: &str, input: &PlotInput, px: (i32, i32)) -> String {
     let mut out = String::with_capacity(svg.len() + 4096);
     for line in svg.split_inclusive('\n') {
-        if line.starts_with("<svg ") {
+        if let Some(rest) = line.strip_prefix("<svg ") {
             let _ = write!(
                 out,
                 "<svg class=\"plot\" data-plot=\"{plot}\" data-t0=\"0\" data-t1=\"{}\" \
@@ -134,7 +136,7 @@ fn tag_svg(svg: &str, plot: &str, input: &PlotInput, px: (i32, i32)) -> String {
                 input.t1(),
                 px.0,
                 px.1,
-                &line[5..]
+                rest
             );
             continue;
         }
@@ -192,7 +194,9 @@ fn tag_svg(svg: &str, plot: &str, input: &PlotInput, px: (i32, i32)) -> String {
 }
 
 fn mesh_font() -> TextStyle<'static> {
-    ("sans-serif", 13).into_font().color(&RGBColor(0x40, 0x48, 0x52))
+    ("sans-serif", 13)
+        .into_font()
+        .color(&RGBColor(0x40, 0x48, 0x52))
 }
 
 fn time_label(v: &f64) -> String {
@@ -243,7 +247,10 @@ fn px_range<'a, Y: Ranged<ValueType = f64>>(
     t1: f64,
     y: f64,
 ) -> (i32, i32) {
-    (chart.backend_coord(&(0.0, y)).0, chart.backend_coord(&(t1, y)).0)
+    (
+        chart.backend_coord(&(0.0, y)).0,
+        chart.backend_coord(&(t1, y)).0,
+    )
 }
 
 /// Latency (ms, log scale) of every completed op by invocation time.
@@ -303,7 +310,8 @@ pub(crate) fn latency_plot(input: &PlotInput) -> Result<Plot, ReportError> {
             };
             let mut grid = vec![0u32; GRID_COLUMNS * GRID_ROWS * 3];
             for (c, l) in done() {
-                let col = (((secs(c.start) / t1) * GRID_COLUMNS as f64) as usize).min(GRID_COLUMNS - 1);
+                let col =
+                    (((secs(c.start) / t1) * GRID_COLUMNS as f64) as usize).min(GRID_COLUMNS - 1);
                 let row = (((ms(l).ln() - llo) / (lhi - llo) * GRID_ROWS as f64) as usize)
                     .min(GRID_ROWS - 1);
                 grid[(col * GRID_ROWS + row) * 3 + slot(c.outcome)] += 1;
@@ -319,7 +327,8 @@ pub(crate) fn latency_plot(input: &PlotInput) -> Result<Plot, ReportError> {
                         (n > 0).then(|| {
                             let (col, row) = (cr / GRID_ROWS, cr % GRID_ROWS);
                             let x = |c: usize| c as f64 / GRID_COLUMNS as f64 * t1;
-                            let y = |r: usize| (llo + r as f64 / GRID_ROWS as f64 * (lhi - llo)).exp();
+                            let y =
+                                |r: usize| (llo + r as f64 / GRID_ROWS as f64 * (lhi - llo)).exp();
                             let alpha = 0.25 + 0.75 * (n as f64).ln() / peak.ln();
                             Rectangle::new(
                                 [(x(col), y(row)), (x(col + 1), y(row + 1))],
@@ -354,22 +363,23 @@ fn draw_marks<'a, Y: Ranged<ValueType = f64>>(
 ) -> Result<(), ReportError> {
     let colour = rgb(outcome.rgb());
     let style = move |alpha: f64| colour.mix(alpha * 0.75).filled();
-    let drawn = match f % 4 {
-        0 => chart
-            .draw_series(pts.map(|(p, a)| Circle::new(p, 2, style(a))))
-            .map(|_| ()),
-        1 => chart
-            .draw_series(pts.map(|(p, a)| TriangleMarker::new(p, 3, style(a))))
-            .map(|_| ()),
-        2 => chart
-            .draw_series(pts.map(|(p, a)| Cross::new(p, 3, colour.mix(a).stroke_width(1))))
-            .map(|_| ()),
-        _ => chart
-            .draw_series(
-                pts.map(|(p, a)| EmptyElement::at(p) + Rectangle::new([(-2, -2), (2, 2)], style(a))),
-            )
-            .map(|_| ()),
-    };
+    let drawn =
+        match f % 4 {
+            0 => chart
+                .draw_series(pts.map(|(p, a)| Circle::new(p, 2, style(a))))
+                .map(|_| ()),
+            1 => chart
+                .draw_series(pts.map(|(p, a)| TriangleMarker::new(p, 3, style(a))))
+                .map(|_| ()),
+            2 => chart
+                .draw_series(pts.map(|(p, a)| Cross::new(p, 3, colour.mix(a).stroke_width(1))))
+                .map(|_| ()),
+            _ => chart
+                .draw_series(pts.map(|(p, a)| {
+                    EmptyElement::at(p) + Rectangle::new([(-2, -2), (2, 2)], style(a))
+                }))
+                .map(|_| ()),
+        };
     drawn.map_err(perr(plot))
 }
 
@@ -378,12 +388,12 @@ pub(crate) fn shape_icon(f: usize, css: &str) -> String {
     let inner = match f % 4 {
         0 => format!("<circle cx=\"6\" cy=\"6\" r=\"3.5\" fill=\"{css}\"/>"),
         1 => format!("<polygon points=\"6,1.5 10.5,10 1.5,10\" fill=\"{css}\"/>"),
-        2 => format!(
-            "<path d=\"M2 2L10 10M10 2L2 10\" stroke=\"{css}\" stroke-width=\"1.6\"/>"
-        ),
+        2 => format!("<path d=\"M2 2L10 10M10 2L2 10\" stroke=\"{css}\" stroke-width=\"1.6\"/>"),
         _ => format!("<rect x=\"2.5\" y=\"2.5\" width=\"7\" height=\"7\" fill=\"{css}\"/>"),
     };
-    format!("<svg width=\"12\" height=\"12\" viewBox=\"0 0 12 12\" aria-hidden=\"true\">{inner}</svg>")
+    format!(
+        "<svg width=\"12\" height=\"12\" viewBox=\"0 0 12 12\" aria-hidden=\"true\">{inner}</svg>"
+    )
 }
 
 /// p50, p95, p99 and max latency per time bucket.
@@ -500,7 +510,10 @@ pub(crate) fn throughput_plot(input: &PlotInput) -> Result<Plot, ReportError> {
         let y_at = |f: f64| f * hi;
         shade(&mut chart, input, &y_at, NAME)?;
         let half = secs(width) / 2.0;
-        for (i, outcome) in [Outcome::Ok, Outcome::Fail, Outcome::Info].into_iter().enumerate() {
+        for (i, outcome) in [Outcome::Ok, Outcome::Fail, Outcome::Info]
+            .into_iter()
+            .enumerate()
+        {
             let c = rgb(outcome.rgb());
             let pts = rows
                 .iter()

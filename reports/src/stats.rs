@@ -21,7 +21,8 @@ pub(crate) enum Outcome {
 }
 
 impl Outcome {
-    pub(crate) const ALL: [Outcome; 4] = [Outcome::Ok, Outcome::Fail, Outcome::Info, Outcome::Pending];
+    pub(crate) const ALL: [Outcome; 4] =
+        [Outcome::Ok, Outcome::Fail, Outcome::Info, Outcome::Pending];
 
     pub(crate) fn as_str(self) -> &'static str {
         match self {

@@ -50,7 +50,11 @@ pub(crate) fn scan(store: &Path) -> Result<Vec<RunRow>, ReportError> {
             if !is_real_dir(&run_path) {
                 continue;
             }
-            rows.push(read_row(&run_path, &test_name, &run.file_name().to_string_lossy()));
+            rows.push(read_row(
+                &run_path,
+                &test_name,
+                &run.file_name().to_string_lossy(),
+            ));
         }
     }
     // Stamps sort as time; ties by test name.
@@ -141,7 +145,13 @@ fn read(run: &Path, name: &str) -> Result<Value, String> {
 /// `20240102T030405` as `2024-01-02 03:04:05` (with any `-N` suffix kept).
 fn pretty_stamp(stamp: &str) -> String {
     let b = stamp.as_bytes();
-    if b.len() >= 15 && b[8] == b'T' && b.iter().take(15).enumerate().all(|(i, c)| i == 8 || c.is_ascii_digit()) {
+    if b.len() >= 15
+        && b[8] == b'T'
+        && b.iter()
+            .take(15)
+            .enumerate()
+            .all(|(i, c)| i == 8 || c.is_ascii_digit())
+    {
         format!(
             "{}-{}-{} {}:{}:{}{}",
             &stamp[0..4],
@@ -171,9 +181,8 @@ pub fn render_store_index(store: &Path) -> Result<PathBuf, ReportError> {
         rows.len(),
         esc(&store.display().to_string())
     );
-    let counts = [Validity::Invalid, Validity::Unknown, Validity::Valid].map(|v| {
-        rows.iter().filter(|r| r.verdict == Some(v)).count()
-    });
+    let counts = [Validity::Invalid, Validity::Unknown, Validity::Valid]
+        .map(|v| rows.iter().filter(|r| r.verdict == Some(v)).count());
     let broken = rows.iter().filter(|r| r.problem.is_some()).count();
     let _ = write!(
         body,
@@ -251,17 +260,30 @@ mod tests {
             r#"{"name":"reg","system":"reference","nemeses":[]}"#,
         );
         // Corrupt results.json.
-        write(&s.join("other/20240201T000000/results.json"), "{\"valid\": tru");
+        write(
+            &s.join("other/20240201T000000/results.json"),
+            "{\"valid\": tru",
+        );
         std::os::unix::fs::symlink("reg/20240301T101010", s.join("latest")).unwrap();
         std::os::unix::fs::symlink("20240301T101010", s.join("reg/latest")).unwrap();
 
         let rows = scan(s).unwrap();
         let stamps: Vec<&str> = rows.iter().map(|r| r.stamp.as_str()).collect();
-        assert_eq!(stamps, ["20240301T101010", "20240201T000000", "20240101T000000"]);
-        assert!(rows[0].problem.as_deref().unwrap().contains("no results.json"));
+        assert_eq!(
+            stamps,
+            ["20240301T101010", "20240201T000000", "20240101T000000"]
+        );
+        assert!(rows[0]
+            .problem
+            .as_deref()
+            .unwrap()
+            .contains("no results.json"));
         assert_eq!(rows[0].faults, "none");
         let corrupt = rows[1].problem.as_deref().unwrap();
-        assert!(corrupt.contains("results.json is not valid JSON"), "{corrupt}");
+        assert!(
+            corrupt.contains("results.json is not valid JSON"),
+            "{corrupt}"
+        );
         assert!(corrupt.contains("no test.json"), "{corrupt}");
         assert_eq!(rows[2].verdict, Some(Validity::Invalid));
         assert_eq!(rows[2].faults, "kill, pause");
@@ -280,6 +302,8 @@ mod tests {
     #[test]
     fn a_missing_store_is_an_error_naming_it() {
         let err = render_store_index(Path::new("/nonexistent/store")).unwrap_err();
-        assert!(err.to_string().starts_with("/nonexistent/store: not a folder"));
+        assert!(err
+            .to_string()
+            .starts_with("/nonexistent/store: not a folder"));
     }
 }

@@ -100,7 +100,11 @@ pub(crate) fn lanes(calls: &[CallInfo], end: u64, pack: bool) -> (Vec<usize>, Ve
     let mut lane_procs: Vec<Vec<u64>> = Vec::new();
     let mut lane_of = std::collections::HashMap::new();
     for (p, (s, e)) in order {
-        let free = if pack { lane_end.iter().position(|&le| le < s) } else { None };
+        let free = if pack {
+            lane_end.iter().position(|&le| le < s)
+        } else {
+            None
+        };
         let lane = match free {
             Some(l) => l,
             None => {
@@ -385,7 +389,10 @@ mod tests {
     #[test]
     fn short_histories_are_drawn_whole() {
         assert_eq!(visible_ranges(50, 2000, 2000, &[], 100), vec![0..50]);
-        assert_eq!(visible_ranges(0, 2000, 2000, &[], 100), Vec::<Range<usize>>::new());
+        assert_eq!(
+            visible_ranges(0, 2000, 2000, &[], 100),
+            Vec::<Range<usize>>::new()
+        );
     }
 
     #[test]
@@ -422,7 +429,10 @@ mod tests {
         let h = History::from_ops(ops);
         let calls = Calls::from_history(&h);
         let html = timeline_html(&h, &calls, &[], &[], &[], None);
-        assert!(html.contains("Showing 4000 of 5000 client ops"), "{html:.300}");
+        assert!(
+            html.contains("Showing 4000 of 5000 client ops"),
+            "{html:.300}"
+        );
         assert!(html.contains("data-elided=\"1000\""));
         assert!(html.contains("1000 ops elided: #4000 to #5998"));
         assert_eq!(html.matches("<rect class=\"op ok\"").count(), 4000);

@@ -59,13 +59,22 @@ fn target_dir() -> PathBuf {
 fn run_chromium(browser: &Path, args: &[&str], page: &Path) -> (String, String) {
     let url = format!("file://{}", page.canonicalize().unwrap().display());
     let out = Command::new(browser)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
         .args(["--enable-logging=stderr", "--v=0"])
         .args(args)
         .arg(&url)
         .output()
         .expect("chromium runs");
-    assert!(out.status.success(), "chromium failed on {url}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "chromium failed on {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -115,7 +124,10 @@ struct PlotCheck {
 }
 
 fn parse_checks(dom: &str) -> Vec<PlotCheck> {
-    let at = dom.find("<pre id=\"check-out\">").expect("the check script ran") + 20;
+    let at = dom
+        .find("<pre id=\"check-out\">")
+        .expect("the check script ran")
+        + 20;
     let end = dom[at..].find("</pre>").unwrap() + at;
     dom[at..end]
         .lines()
@@ -143,18 +155,27 @@ fn check_page(browser: &Path, page: &Path, shots: &Path, name: &str) {
     let top = shots.join(format!("{name}.png"));
     let (_, stderr) = run_chromium(
         browser,
-        &[&format!("--screenshot={}", top.display()), "--window-size=1400,3000"],
+        &[
+            &format!("--screenshot={}", top.display()),
+            "--window-size=1400,3000",
+        ],
         page,
     );
     let console = console_messages(&stderr);
     assert!(console.is_empty(), "{name}: console messages: {console:?}");
-    assert!(top.metadata().map(|m| m.len() > 10_000).unwrap_or(false), "{name}: empty screenshot");
+    assert!(
+        top.metadata().map(|m| m.len() > 10_000).unwrap_or(false),
+        "{name}: empty screenshot"
+    );
     println!("screenshot: {}", top.display());
     // The rest of the page, for a person to look at.
     let full = shots.join(format!("{name}-full.png"));
     run_chromium(
         browser,
-        &[&format!("--screenshot={}", full.display()), "--window-size=1400,9000"],
+        &[
+            &format!("--screenshot={}", full.display()),
+            "--window-size=1400,9000",
+        ],
         page,
     );
     println!("screenshot: {}", full.display());
@@ -162,7 +183,11 @@ fn check_page(browser: &Path, page: &Path, shots: &Path, name: &str) {
     // 2. A copy with a measuring script: the page loaded, and the plots drew inside.
     let html = std::fs::read_to_string(page).unwrap();
     let probe = page.with_file_name("index.check.html");
-    std::fs::write(&probe, html.replace("</body>", &format!("{CHECK_SCRIPT}</body>"))).unwrap();
+    std::fs::write(
+        &probe,
+        html.replace("</body>", &format!("{CHECK_SCRIPT}</body>")),
+    )
+    .unwrap();
     let (dom, stderr) = run_chromium(browser, &["--dump-dom"], &probe);
     std::fs::remove_file(&probe).unwrap();
     assert!(console_messages(&stderr).is_empty(), "{name}: {stderr}");
@@ -171,10 +196,29 @@ fn check_page(browser: &Path, page: &Path, shots: &Path, name: &str) {
     let checks = parse_checks(&dom);
     assert_eq!(checks.len(), 3, "{name}: three plots");
     for c in &checks {
-        assert!(c.marks >= 3, "{name} {}: only {} marks or lines", c.plot, c.marks);
-        assert_eq!(c.inside, c.marks, "{name} {}: marks outside the plotting area", c.plot);
-        assert!(c.spanx > c.areax * 0.8, "{name} {}: data spans {} of {} px", c.plot, c.spanx, c.areax);
-        assert_eq!(c.faults, 2, "{name} {}: both faults shaded and visible", c.plot);
+        assert!(
+            c.marks >= 3,
+            "{name} {}: only {} marks or lines",
+            c.plot,
+            c.marks
+        );
+        assert_eq!(
+            c.inside, c.marks,
+            "{name} {}: marks outside the plotting area",
+            c.plot
+        );
+        assert!(
+            c.spanx > c.areax * 0.8,
+            "{name} {}: data spans {} of {} px",
+            c.plot,
+            c.spanx,
+            c.areax
+        );
+        assert_eq!(
+            c.faults, 2,
+            "{name} {}: both faults shaded and visible",
+            c.plot
+        );
     }
 }
 
@@ -198,7 +242,10 @@ fn run_pages_render_in_chromium_without_errors() {
     let shot = shots.join("store-index.png");
     let (_, stderr) = run_chromium(
         &browser,
-        &[&format!("--screenshot={}", shot.display()), "--window-size=1400,700"],
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1400,700",
+        ],
         &index,
     );
     assert!(console_messages(&stderr).is_empty(), "{stderr}");

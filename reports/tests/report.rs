@@ -50,8 +50,15 @@ fn fault_shading_lines_up_with_the_fault_intervals_in_every_plot() {
     for svg in svgs {
         let root = &svg[..svg.find('>').unwrap()];
         let plot = attr(root, "data-plot").unwrap();
-        let (px0, px1, t1) = (num(root, "data-px0"), num(root, "data-px1"), num(root, "data-t1"));
-        assert!((t1 - end as f64 / 1e9).abs() < 1e-9, "{plot}: axis ends at the last op");
+        let (px0, px1, t1) = (
+            num(root, "data-px0"),
+            num(root, "data-px1"),
+            num(root, "data-t1"),
+        );
+        assert!(
+            (t1 - end as f64 / 1e9).abs() < 1e-9,
+            "{plot}: axis ends at the last op"
+        );
         let px = |ns: u64| px0 + (ns as f64 / 1e9) / t1 * (px1 - px0);
         let rects: Vec<&str> = svg
             .lines()
@@ -61,16 +68,26 @@ fn fault_shading_lines_up_with_the_fault_intervals_in_every_plot() {
         for (rect, (kind, start, stop)) in rects.iter().zip(expected) {
             assert_eq!(attr(rect, "data-fault"), Some(kind), "{plot}");
             let (x, w) = (num(rect, "x"), num(rect, "width"));
-            assert!((x - px(start)).abs() <= 1.5, "{plot} {kind}: x {x} vs {}", px(start));
+            assert!(
+                (x - px(start)).abs() <= 1.5,
+                "{plot} {kind}: x {x} vs {}",
+                px(start)
+            );
             assert!(
                 (x + w - px(stop)).abs() <= 1.5,
                 "{plot} {kind}: right edge {} vs {}",
                 x + w,
                 px(stop)
             );
-            assert!(num(rect, "height") > 100.0, "{plot}: shading spans the plot's height");
+            assert!(
+                num(rect, "height") > 100.0,
+                "{plot}: shading spans the plot's height"
+            );
             assert!(attr(rect, "fill").unwrap().starts_with('#'));
-            assert!(!attr(rect, "fill").unwrap().starts_with("#FA"), "sentinel rewritten");
+            assert!(
+                !attr(rect, "fill").unwrap().starts_with("#FA"),
+                "sentinel rewritten"
+            );
         }
         // The heal of the kill fault is marked where the kill ends.
         let rec = svg
@@ -115,14 +132,24 @@ fn the_run_page_says_the_verdict_spec_counts_and_links_the_raw_files() {
         "3000 completed ops, one mark each.",
         "Showing 3000 of 3000",
     ] {
-        let found = html.contains(text) || (text.starts_with("Showing") && html.contains("Every client op is drawn"));
+        let found = html.contains(text)
+            || (text.starts_with("Showing") && html.contains("Every client op is drawn"));
         assert!(found, "missing {text}");
     }
     assert!(!html.contains("Why it is not linearizable"));
     // The kill row: 2.000 to 4.050 s, with availability below 100%.
-    let row = html.split("<tr>").find(|r| r.contains("{&quot;nodes&quot;:[&quot;n2&quot;]}")).unwrap();
+    let row = html
+        .split("<tr>")
+        .find(|r| r.contains("{&quot;nodes&quot;:[&quot;n2&quot;]}"))
+        .unwrap();
     assert!(row.contains("<td>2.000</td><td>4.050</td>"), "{row}");
-    let pct: f64 = row.split("<td>").find(|c| c.contains('%')).unwrap().trim_end_matches("%</td>").parse().unwrap();
+    let pct: f64 = row
+        .split("<td>")
+        .find(|c| c.contains('%'))
+        .unwrap()
+        .trim_end_matches("%</td>")
+        .parse()
+        .unwrap();
     assert!(pct > 40.0 && pct < 90.0, "kill availability {pct}");
 
     let html = fs::read_to_string(render_run(&invalid).unwrap()).unwrap();
@@ -131,7 +158,10 @@ fn the_run_page_says_the_verdict_spec_counts_and_links_the_raw_files() {
     assert!(html.contains("cannot be placed (key "));
     assert!(html.contains("<div class=\"chain\" data-attempt=\"0\"><b>Order 1:</b>"));
     assert!(html.contains("✗ does not fit"));
-    assert!(html.contains("stroke=\"#c62f3b\" stroke-width=\"2.5\""), "culprit outlined");
+    assert!(
+        html.contains("stroke=\"#c62f3b\" stroke-width=\"2.5\""),
+        "culprit outlined"
+    );
 }
 
 #[test]
@@ -139,7 +169,11 @@ fn a_damaged_run_folder_still_renders_and_says_what_is_wrong() {
     let dir = tempfile::tempdir().unwrap();
     let (valid, _) = common::valid_and_invalid_runs(dir.path());
     fs::write(valid.join("results.json"), "{\"valid\": tr").unwrap();
-    fs::write(valid.join("history.jsonl"), "{\"format\":\"faultline-history\",\"version\":1}\nnot json\n{}\n").unwrap();
+    fs::write(
+        valid.join("history.jsonl"),
+        "{\"format\":\"faultline-history\",\"version\":1}\nnot json\n{}\n",
+    )
+    .unwrap();
     let html = fs::read_to_string(render_run(&valid).unwrap()).unwrap();
     assert!(html.contains("results.json is not valid JSON"));
     assert!(html.contains("history.jsonl cannot be read, so no plots or timeline"));
@@ -156,7 +190,8 @@ fn a_damaged_run_folder_still_renders_and_says_what_is_wrong() {
 fn a_bare_history_gets_a_report_without_a_spec() {
     let dir = tempfile::tempdir().unwrap();
     let h = common::history(400, 4, 2, 8_000);
-    let results = [CheckResult::new("linearizable", Validity::Unknown).reason("budget ran out after 10 s")];
+    let results =
+        [CheckResult::new("linearizable", Validity::Unknown).reason("budget ran out after 10 s")];
     let out = render_history(&h, &results, "etcd history", &dir.path().join("report")).unwrap();
     let html = fs::read_to_string(out).unwrap();
     assert!(html.contains("data-verdict=\"unknown\""));

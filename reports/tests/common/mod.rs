@@ -52,7 +52,11 @@ pub fn history(calls: usize, workers: u64, keys: u64, span_ms: u64) -> History {
             let roll = rng.below(100);
             let kind = if in_kill && roll < 35 {
                 latency = 100 * MS;
-                if roll < 20 { OpType::Info } else { OpType::Fail }
+                if roll < 20 {
+                    OpType::Info
+                } else {
+                    OpType::Fail
+                }
             } else if in_pause && roll < 10 {
                 latency = 100 * MS;
                 OpType::Info
@@ -74,7 +78,14 @@ pub fn history(calls: usize, workers: u64, keys: u64, span_ms: u64) -> History {
                 .with_key(json!(key))
                 .at(end);
             if kind != OpType::Ok {
-                done.error = Some(if kind == OpType::Info { "timeout" } else { "connection refused" }.into());
+                done.error = Some(
+                    if kind == OpType::Info {
+                        "timeout"
+                    } else {
+                        "connection refused"
+                    }
+                    .into(),
+                );
             }
             seq += 1;
             events.push((end, seq, done));
@@ -84,13 +95,34 @@ pub fn history(calls: usize, workers: u64, keys: u64, span_ms: u64) -> History {
             t = end + gap / 2 + rng.below(gap.max(2) / 2);
         }
     }
-    let nem = |kind, f: &str, t: u64, v: Value| (t, 0u64, Op::new(Process::Nemesis, kind, f, v).at(t));
+    let nem =
+        |kind, f: &str, t: u64, v: Value| (t, 0u64, Op::new(Process::Nemesis, kind, f, v).at(t));
     events.push(nem(OpType::Invoke, "start-kill", KILL.0, Value::Null));
-    events.push(nem(OpType::Info, "start-kill", KILL.0 + 10 * MS, json!({"nodes": ["n2"]})));
-    events.push(nem(OpType::Invoke, "stop-kill", KILL.1 - 50 * MS, Value::Null));
-    events.push(nem(OpType::Info, "stop-kill", KILL.1, json!({"nodes": ["n2"]})));
+    events.push(nem(
+        OpType::Info,
+        "start-kill",
+        KILL.0 + 10 * MS,
+        json!({"nodes": ["n2"]}),
+    ));
+    events.push(nem(
+        OpType::Invoke,
+        "stop-kill",
+        KILL.1 - 50 * MS,
+        Value::Null,
+    ));
+    events.push(nem(
+        OpType::Info,
+        "stop-kill",
+        KILL.1,
+        json!({"nodes": ["n2"]}),
+    ));
     events.push(nem(OpType::Invoke, "start-pause", PAUSE_START, Value::Null));
-    events.push(nem(OpType::Info, "start-pause", PAUSE_START + 5 * MS, json!({"nodes": ["n1"]})));
+    events.push(nem(
+        OpType::Info,
+        "start-pause",
+        PAUSE_START + 5 * MS,
+        json!({"nodes": ["n1"]}),
+    ));
     events.sort_by_key(|e| (e.0, e.1));
     // Fill register values in completion order: writes take effect at completion.
     let mut open: std::collections::HashMap<u64, Value> = std::collections::HashMap::new();
@@ -218,7 +250,11 @@ pub fn write_run(dir: &Path, history: &History, results: &[CheckResult], seed: u
         "bug": null,
         "rerun": format!("faultline test --workload register --nemesis kill,pause --seed {seed}"),
     });
-    fs::write(dir.join("test.json"), serde_json::to_string_pretty(&spec).unwrap()).unwrap();
+    fs::write(
+        dir.join("test.json"),
+        serde_json::to_string_pretty(&spec).unwrap(),
+    )
+    .unwrap();
     let summary = json!({
         "valid": valid,
         "interrupted": false,
@@ -229,7 +265,11 @@ pub fn write_run(dir: &Path, history: &History, results: &[CheckResult], seed: u
         "duration_secs": 8.4,
         "healed": [],
     });
-    fs::write(dir.join("results.json"), serde_json::to_string_pretty(&summary).unwrap()).unwrap();
+    fs::write(
+        dir.join("results.json"),
+        serde_json::to_string_pretty(&summary).unwrap(),
+    )
+    .unwrap();
 }
 
 /// A valid run folder and an invalid one (with a counterexample) under `root`.
@@ -247,7 +287,8 @@ pub fn valid_and_invalid_runs(root: &Path) -> (std::path::PathBuf, std::path::Pa
     let cx = plant_stale_read(&mut h);
     let reason = format!(
         "op #{} ({}) cannot be linearized",
-        cx["op"], cx["description"].as_str().unwrap()
+        cx["op"],
+        cx["description"].as_str().unwrap()
     );
     write_run(
         &invalid_dir,
