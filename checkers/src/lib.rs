@@ -10,9 +10,11 @@
 //! - [`formats`]: importers for Jepsen's EDN histories and logs, and key-value logs.
 //! - [`models`]: sequential specifications (register, cas-register, kv, mutex, queue, set).
 //! - [`linearizable`]: the Wing–Gong–Lowe linearizability checker.
+//! - [`simulate`]: generated linearizable histories (and broken ones) for tests and benchmarks.
 
 pub mod checker;
 pub mod formats;
 pub mod history;
 pub mod linearizable;
 pub mod models;
+pub mod simulate;

@@ -1,1 +1,62 @@
-//! (being written)
+//! Importers: histories written by other tools, read into faultline's [`History`].
+//!
+//! [`read_path`] reads a file in a [`Format`] named by the user or detected from its first
+//! lines by [`Format::detect`]:
+//!
+//! - `faultline`: our own `history.jsonl` (`{"format":"faultline-history",...}` first).
+//! - `jepsen-edn`: Jepsen's and Knossos's `history.edn`, one op map a line
+//!   (`{:type :invoke, :f :read, :value nil, :process 0, :time 123, :index 0}`) or the
+//!   whole history as one vector or list of maps over many lines. `#jepsen.history.Op`
+//!   style tags are dropped.
+//! - `jepsen-log`: the `INFO  jepsen.util - 3	:invoke	:cas	[1 4]` lines of a Jepsen
+//!   log; other log output is skipped.
+//! - `kv-log`: EDN op maps that each carry a `:key` (`{:process 9, :type :ok, :f :append,
+//!   :key "0", :value "x 9 0 y"}`).
+//!
+//! How EDN becomes an [`Op`]:
+//!
+//! - `:process` is a non-negative integer or `:nemesis`; `:type` one of `:invoke :ok
+//!   :fail :info`; `:f` a keyword (`:read` becomes `"read"`). All three are required.
+//! - `:value` becomes JSON: `nil` → `null`, keywords and symbols → strings without the
+//!   colon (`:timed-out` → `"timed-out"`), vectors, lists and sets → arrays, maps →
+//!   objects. A missing `:value` is `null`.
+//! - `:time` (nanoseconds, as Jepsen writes it) is kept; `:index` must be a non-negative
+//!   integer but ops are numbered by their position in the file; `:error` becomes text
+//!   (strings and keywords as they are, anything else as JSON); other fields are ignored.
+//! - In a Jepsen log an `:info` completion whose value is a keyword (`:timed-out`) logs why
+//!   the result is unknown: its value becomes `null` and the keyword its error.
+//! - Nemesis ops are kept as written (Jepsen logs both halves of a fault as `:info`).
+//!
+//! **Independent keys.** Jepsen's `independent` checker runs one register per key and
+//! writes values as `[k v]` tuples. For `jepsen-edn` and `jepsen-log` histories with no
+//! `:key` fields, the tuples are split into [`Op::key`] `k` and [`Op::value`] `v` when, for
+//! the whole history:
+//!
+//! 1. there is at least one client op;
+//! 2. every client invocation's value is a 2-element vector whose first element (the key)
+//!    is a scalar — not `nil`, a vector or a map — and, when `:f` is `:cas`, whose second
+//!    element is itself a 2-element vector `[from to]`;
+//! 3. every client completion's value is either such a tuple with the same key as its
+//!    invocation, or not a vector at all (`nil`, `:timed-out`): then it keeps its value and
+//!    takes its invocation's key.
+//!
+//! Otherwise no op is split. A plain cas register (`[1 4]` is a cas with no key, as its
+//! second element is not a vector; reads are invoked with `nil`) is therefore never split.
+//!
+//! **Checks while reading.** Every error names the file and the 1-based line: a malformed
+//! or truncated line (an unterminated map, vector or string names the line where it
+//! opened), a missing `:process`, `:type` or `:f`, an unknown op type, a completion with
+//! no open invocation on its process, and a second invocation while a process's previous
+//! op is still open. A missing file is [`HistoryError::Io`]. No input makes a reader panic.
+//!
+//! This module must never check consistency: it only reads what a history says.
+
+mod edn;
+mod format;
+mod jepsen_log;
+mod ops;
+
+pub use format::{read_path, read_str, Format, UnknownFormat};
+
+#[cfg(doc)]
+use crate::history::{History, HistoryError, Op};

@@ -1,0 +1,443 @@
+//! From EDN values to [`Op`]s: the meaning of Jepsen's op maps, the check that a history
+//! pairs up while it is read, and the splitting of Jepsen's independent `[k v]` tuples.
+//!
+//! Errors here always carry the file and the 1-based line of the op they concern. This
+//! module must never guess: an op map it does not understand is an error, not a skipped op.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::edn::{Edn, EdnError, Reader};
+use crate::history::{History, HistoryError, Op, OpType, Process};
+
+/// Make a parse error for `path` at `line`.
+pub(crate) fn parse_error(path: &Path, line: usize, message: impl Into<String>) -> HistoryError {
+    HistoryError::Parse {
+        path: path.to_path_buf(),
+        line,
+        message: message.into(),
+    }
+}
+
+pub(crate) fn edn_error(path: &Path, e: EdnError) -> HistoryError {
+    parse_error(path, e.line, e.message)
+}
+
+/// Collects ops in order, checking as each arrives that it pairs with what came before.
+pub(crate) struct Builder<'p> {
+    path: &'p Path,
+    ops: Vec<Op>,
+    lines: Vec<usize>,
+    /// Client process → index in `ops` of its open invocation.
+    open: HashMap<u64, usize>,
+}
+
+impl<'p> Builder<'p> {
+    pub(crate) fn new(path: &'p Path) -> Self {
+        Builder {
+            path,
+            ops: Vec::new(),
+            lines: Vec::new(),
+            open: HashMap::new(),
+        }
+    }
+
+    /// Append an op read from `line`. A completion with no open invocation on its process,
+    /// or a second invocation while one is open, is an error at that line.
+    pub(crate) fn push(&mut self, mut op: Op, line: usize) -> Result<(), HistoryError> {
+        if let Process::Client(process) = op.process {
+            if op.kind == OpType::Invoke {
+                if let Some(&previous) = self.open.get(&process) {
+                    return Err(parse_error(
+                        self.path,
+                        line,
+                        format!(
+                            "process {process} invokes :{} while its :{} invoked on line {} \
+                             is still open; a process runs one op at a time, so every \
+                             :invoke needs an :ok, :fail or :info before the next",
+                            op.f, self.ops[previous].f, self.lines[previous]
+                        ),
+                    ));
+                }
+                self.open.insert(process, self.ops.len());
+            } else if self.open.remove(&process).is_none() {
+                return Err(parse_error(
+                    self.path,
+                    line,
+                    format!(
+                        ":{} completion of :{} on process {process} has no open invocation; \
+                         every completion must follow an :invoke on the same process",
+                        op.kind, op.f
+                    ),
+                ));
+            }
+        }
+        op.index = self.ops.len() as u64;
+        self.ops.push(op);
+        self.lines.push(line);
+        Ok(())
+    }
+
+    /// The finished history; with `split_tuples`, Jepsen's independent `[k v]` values are
+    /// split into key and value when every client op carries one (see the module docs).
+    pub(crate) fn finish(mut self, split_tuples: bool) -> History {
+        if split_tuples && independent_tuples(&self.ops) {
+            split_independent(&mut self.ops);
+        }
+        History { ops: self.ops }
+    }
+}
+
+/// Which of the optional fields an EDN op map must carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyField {
+    /// `:key` may be present (Jepsen histories).
+    Optional,
+    /// Every client op must carry `:key` (kv logs).
+    Required,
+}
+
+/// Read every op in EDN text: one op map per line, maps spread over lines, or the whole
+/// history as one vector or list of maps (or several).
+pub(crate) fn read_edn_ops(
+    text: &str,
+    path: &Path,
+    key_field: KeyField,
+) -> Result<History, HistoryError> {
+    let mut reader = Reader::new(text, 1);
+    let mut builder = Builder::new(path);
+    loop {
+        reader.skip().map_err(|e| edn_error(path, e))?;
+        let Some(b) = reader.peek() else { break };
+        if let Some(close) = match b {
+            b'[' => Some(b']'),
+            b'(' => Some(b')'),
+            _ => None,
+        } {
+            let open_line = reader.line();
+            reader.bump();
+            loop {
+                reader.skip().map_err(|e| edn_error(path, e))?;
+                match reader.peek() {
+                    None => {
+                        return Err(parse_error(
+                            path,
+                            open_line,
+                            format!(
+                                "unterminated history: the '{}' opened on line {open_line} \
+                                 is never closed with '{}' (truncated file?)",
+                                if close == b']' { '[' } else { '(' },
+                                close as char
+                            ),
+                        ))
+                    }
+                    Some(c) if c == close => {
+                        reader.bump();
+                        break;
+                    }
+                    Some(_) => read_one(&mut reader, &mut builder, path, key_field)?,
+                }
+            }
+        } else {
+            read_one(&mut reader, &mut builder, path, key_field)?;
+        }
+    }
+    Ok(builder.finish(key_field == KeyField::Optional))
+}
+
+fn read_one(
+    reader: &mut Reader<'_>,
+    builder: &mut Builder<'_>,
+    path: &Path,
+    key_field: KeyField,
+) -> Result<(), HistoryError> {
+    let line = reader.line();
+    let form = reader.read().map_err(|e| {
+        if e.truncated && e.line != line {
+            parse_error(
+                path,
+                line,
+                format!(
+                    "unterminated op map: the op that starts on line {line} is cut off; {}",
+                    e.message
+                ),
+            )
+        } else {
+            edn_error(path, e)
+        }
+    })?;
+    let Edn::Map(entries) = form else {
+        return Err(parse_error(
+            path,
+            line,
+            format!(
+                "expected an op map such as {{:type :invoke, :f :read, :value nil, \
+                 :process 0}}, found {}",
+                form.describe()
+            ),
+        ));
+    };
+    let op = op_from_map(entries).map_err(|m| parse_error(path, line, m))?;
+    if key_field == KeyField::Required && op.key.is_none() && op.process != Process::Nemesis {
+        return Err(parse_error(
+            path,
+            line,
+            "kv-log op has no :key; every client op of a kv log names its key \
+             (use --format jepsen-edn for single-register histories)",
+        ));
+    }
+    builder.push(op, line)
+}
+
+/// The op a Jepsen op map describes. `:index` is checked but not kept: ops are numbered
+/// by their position in the file.
+pub(crate) fn op_from_map(entries: Vec<(Edn<'_>, Edn<'_>)>) -> Result<Op, String> {
+    let mut kind = None;
+    let mut process = None;
+    let mut f = None;
+    let mut value = None;
+    let mut time = None;
+    let mut index = None;
+    let mut error = None;
+    let mut key = None;
+    for (k, v) in entries {
+        let Edn::Keyword(name) = k else { continue };
+        let slot_taken = match name {
+            "type" => kind.replace(op_type(&v)?).is_some(),
+            "process" => process.replace(process_of(&v)?).is_some(),
+            "f" => f.replace(function(v)?).is_some(),
+            "value" => value.replace(v.into_json()).is_some(),
+            "time" => time.replace(non_negative("time", &v)?).is_some(),
+            "index" => index.replace(non_negative("index", &v)?).is_some(),
+            "error" => error.replace(error_text(v)).is_some(),
+            "key" => key.replace(v.into_json()).is_some(),
+            _ => false,
+        };
+        if slot_taken {
+            return Err(format!("the op map has :{name} twice"));
+        }
+    }
+    let missing = |field: &str| {
+        format!("missing required field :{field}; every op needs :process, :type and :f")
+    };
+    Ok(Op {
+        index: 0,
+        time: time.unwrap_or(0),
+        process: process.ok_or_else(|| missing("process"))?,
+        kind: kind.ok_or_else(|| missing("type"))?,
+        f: f.ok_or_else(|| missing("f"))?,
+        key: key.filter(|k| !k.is_null()),
+        value: value.unwrap_or(Value::Null),
+        error: error.flatten(),
+    })
+}
+
+/// `:invoke`, `:ok`, `:fail` or `:info`.
+pub(crate) fn op_type(v: &Edn<'_>) -> Result<OpType, String> {
+    match v {
+        Edn::Keyword("invoke") => Ok(OpType::Invoke),
+        Edn::Keyword("ok") => Ok(OpType::Ok),
+        Edn::Keyword("fail") => Ok(OpType::Fail),
+        Edn::Keyword("info") => Ok(OpType::Info),
+        other => Err(format!(
+            "expected :type to be one of :invoke :ok :fail :info, found {}",
+            other.describe()
+        )),
+    }
+}
+
+/// A non-negative integer, or `:nemesis`.
+pub(crate) fn process_of(v: &Edn<'_>) -> Result<Process, String> {
+    match v {
+        Edn::Int(i) if *i >= 0 => Ok(Process::Client(*i as u64)),
+        Edn::UInt(u) => Ok(Process::Client(*u)),
+        Edn::Keyword("nemesis") => Ok(Process::Nemesis),
+        Edn::Str(s) if s == "nemesis" => Ok(Process::Nemesis),
+        other => Err(format!(
+            "expected :process to be a non-negative integer or :nemesis, found {}",
+            other.describe()
+        )),
+    }
+}
+
+/// The name of an op's function: a keyword, symbol or string.
+pub(crate) fn function(v: Edn<'_>) -> Result<String, String> {
+    match v {
+        Edn::Keyword(k) | Edn::Symbol(k) => Ok(k.to_string()),
+        Edn::Str(s) => Ok(s.into_owned()),
+        other => Err(format!(
+            "expected :f to be a keyword such as :read, found {}",
+            other.describe()
+        )),
+    }
+}
+
+fn non_negative(field: &str, v: &Edn<'_>) -> Result<u64, String> {
+    match v {
+        Edn::Int(i) if *i >= 0 => Ok(*i as u64),
+        Edn::UInt(u) => Ok(*u),
+        other => Err(format!(
+            "expected :{field} to be a non-negative integer, found {}",
+            other.describe()
+        )),
+    }
+}
+
+/// An op's `:error` as text: strings and keywords as they are, anything else as JSON.
+fn error_text(v: Edn<'_>) -> Option<String> {
+    match v {
+        Edn::Nil => None,
+        Edn::Str(s) => Some(s.into_owned()),
+        Edn::Keyword(k) | Edn::Symbol(k) => Some(k.to_string()),
+        other => Some(other.into_json().to_string()),
+    }
+}
+
+/// `Some((key, value))` when `value` is a Jepsen independent tuple `[k v]` with a scalar
+/// key (and, for `cas`, a `[from to]` value).
+fn tuple<'v>(f: &str, value: &'v Value) -> Option<(&'v Value, &'v Value)> {
+    let Value::Array(items) = value else {
+        return None;
+    };
+    let [k, v] = items.as_slice() else {
+        return None;
+    };
+    if k.is_array() || k.is_object() || k.is_null() {
+        return None;
+    }
+    if f == "cas" && !v.as_array().is_some_and(|a| a.len() == 2) {
+        return None;
+    }
+    Some((k, v))
+}
+
+/// Whether the history is an independent one: see the module docs of `formats`.
+fn independent_tuples(ops: &[Op]) -> bool {
+    let mut open_key: HashMap<u64, &Value> = HashMap::new();
+    let mut any_client = false;
+    for op in ops {
+        let Process::Client(process) = op.process else {
+            continue;
+        };
+        if op.key.is_some() {
+            return false;
+        }
+        any_client = true;
+        if op.kind == OpType::Invoke {
+            let Some((k, _)) = tuple(&op.f, &op.value) else {
+                return false;
+            };
+            open_key.insert(process, k);
+        } else if op.value.is_array() {
+            let Some((k, _)) = tuple(&op.f, &op.value) else {
+                return false;
+            };
+            // Pairing was checked while reading, so the invocation is there.
+            if open_key.remove(&process) != Some(k) {
+                return false;
+            }
+        } else {
+            open_key.remove(&process);
+        }
+    }
+    any_client
+}
+
+fn split_independent(ops: &mut [Op]) {
+    let mut open_key: HashMap<u64, Value> = HashMap::new();
+    for op in ops.iter_mut() {
+        let Process::Client(process) = op.process else {
+            continue;
+        };
+        if let Value::Array(items) = &mut op.value {
+            if items.len() == 2 {
+                let v = items.pop().unwrap_or(Value::Null);
+                let k = items.pop().unwrap_or(Value::Null);
+                op.value = v;
+                if op.kind == OpType::Invoke {
+                    open_key.insert(process, k.clone());
+                } else {
+                    open_key.remove(&process);
+                }
+                op.key = Some(k);
+                continue;
+            }
+        }
+        // A completion without a tuple (e.g. nil): its key is its invocation's.
+        op.key = open_key.remove(&process);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn read(text: &str) -> Result<History, HistoryError> {
+        read_edn_ops(text, Path::new("t.edn"), KeyField::Optional)
+    }
+
+    #[test]
+    fn reads_one_map_per_line_with_every_field() {
+        let h = read(
+            "{:type :invoke, :f :cas, :value [1 2], :process 3, :time 10, :index 0}\n\
+             {:type :info, :f :cas, :value [1 2], :process 3, :time 20, :index 1, \
+             :error :timeout}\n\
+             {:type :info, :f :start, :value nil, :process :nemesis, :time 30}\n",
+        )
+        .unwrap();
+        assert_eq!(h.len(), 3);
+        let op = &h.ops[1];
+        assert_eq!(
+            (op.index, op.time, op.process, op.kind, op.f.as_str()),
+            (1, 20, Process::Client(3), OpType::Info, "cas")
+        );
+        assert_eq!(op.value, json!([1, 2]));
+        assert_eq!(op.error.as_deref(), Some("timeout"));
+        assert_eq!(op.key, None);
+        assert_eq!(h.ops[2].process, Process::Nemesis);
+    }
+
+    #[test]
+    fn splits_independent_tuples_only_when_every_client_op_has_one() {
+        let h = read(
+            "[{:type :invoke, :f :cas, :value [7 [1 2]], :process 0}\n\
+              {:type :invoke, :f :read, :value [8 nil], :process 1}\n\
+              {:type :fail, :f :cas, :value [7 [1 2]], :process 0}\n\
+              {:type :info, :f :read, :value nil, :process 1}]",
+        )
+        .unwrap();
+        assert_eq!(h.ops[0].key, Some(json!(7)));
+        assert_eq!(h.ops[0].value, json!([1, 2]));
+        assert_eq!(h.ops[3].key, Some(json!(8)));
+        assert_eq!(h.ops[3].value, json!(null));
+        let plain = read(
+            "{:type :invoke, :f :cas, :value [1 2], :process 0}\n\
+             {:type :ok, :f :cas, :value [1 2], :process 0}",
+        )
+        .unwrap();
+        assert_eq!(plain.ops[0].key, None);
+        assert_eq!(plain.ops[0].value, json!([1, 2]));
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let e = read("{:type :invoke, :f :read, :process 0}\n{:type :bogus, :f :read, :process 0}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(
+                "t.edn:2: expected :type to be one of :invoke :ok :fail :info, found :bogus"
+            ),
+            "{e}"
+        );
+        let e = read("\n{:type :ok, :f :read, :process 4}")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("t.edn:2: :ok completion"), "{e}");
+        let e = read("{:f :read, :process 4}").unwrap_err().to_string();
+        assert!(e.contains("t.edn:1: missing required field :type"), "{e}");
+    }
+}

@@ -1,0 +1,418 @@
+//! The `linearizable` checker: options and budget, the split into partitions, the
+//! parallel search of the partitions, and the verdict with its counterexample.
+//!
+//! This file must never decide what an op means (the model does) nor how one partition is
+//! searched (`search.rs` does); it only orchestrates and explains.
+
+use std::time::Duration;
+
+use rayon::prelude::*;
+use serde_json::{json, Value};
+
+use crate::checker::{CheckResult, Checker, Validity};
+use crate::history::History;
+use crate::models::{self, AnyModel, Model, ModelError};
+
+use super::counterexample::{describe_call, Attempt, Counterexample};
+use super::fxhash::FxHashMap;
+use super::prepare::{key_value, prepare, Part, Prepared, SCall, NEVER};
+use super::search::{search, Budget, Failure, Outcome, Spec};
+
+/// Below this many calls the partitions are searched on the calling thread: handing tiny
+/// searches to a thread pool costs more than it saves.
+const PARALLEL_MIN_CALLS: usize = 4096;
+/// How many invalid partitions the reasons name.
+const NAMED_FAILURES: usize = 5;
+
+/// The search's budget and strategy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchOptions {
+    /// Give up with `unknown` after this long (`None` = never).
+    pub timeout: Option<Duration>,
+    /// Give up with `unknown` when the memo tables of the running searches hold about this
+    /// many bytes (`None` = no limit).
+    pub memory_limit_bytes: Option<u64>,
+    /// Check each key on its own (P-compositionality); `false` is `--no-partition`.
+    pub partition: bool,
+    /// Worker threads for the partitions (`None` = all cores).
+    pub threads: Option<usize>,
+}
+
+impl Default for SearchOptions {
+    /// 60 s, 2 GiB, partitioned by key, all cores.
+    fn default() -> Self {
+        SearchOptions {
+            timeout: Some(Duration::from_secs(60)),
+            memory_limit_bytes: Some(2 << 30),
+            partition: true,
+            threads: None,
+        }
+    }
+}
+
+/// The linearizability checker for one of the built-in models.
+#[derive(Debug, Clone)]
+pub struct Linearizable {
+    model: AnyModel,
+    options: SearchOptions,
+}
+
+impl Linearizable {
+    /// A checker for the model called `model` (see [`models::MODEL_NAMES`]), every key
+    /// starting at `initial` (`None` = the model's default).
+    pub fn new(model: &str, initial: Option<Value>) -> Result<Linearizable, ModelError> {
+        Ok(Linearizable {
+            model: models::by_name(model, initial)?,
+            options: SearchOptions::default(),
+        })
+    }
+
+    /// The same checker with other search options.
+    pub fn with_options(mut self, options: SearchOptions) -> Linearizable {
+        self.options = options;
+        self
+    }
+
+    /// The model's name.
+    pub fn model_name(&self) -> &str {
+        self.model.name()
+    }
+}
+
+impl Checker for Linearizable {
+    fn name(&self) -> &str {
+        "linearizable"
+    }
+
+    fn check(&self, history: &History) -> CheckResult {
+        let o = &self.options;
+        match &self.model {
+            AnyModel::Register(m) => check_history(m, history, o),
+            AnyModel::CasRegister(m) => check_history(m, history, o),
+            AnyModel::Kv(m) => check_history(m, history, o),
+            AnyModel::Mutex(m) => check_history(m, history, o),
+            AnyModel::FifoQueue(m) => check_history(m, history, o),
+            AnyModel::Set(m) => check_history(m, history, o),
+        }
+    }
+}
+
+/// Check that `history` is linearizable with respect to `model` (any [`Model`], your own
+/// included). The result's checker name is `linearizable`.
+pub fn check_history<M: Model>(
+    model: &M,
+    history: &History,
+    options: &SearchOptions,
+) -> CheckResult {
+    let prepared = match prepare(model, history, options.partition) {
+        Ok(p) => p,
+        Err(e) => {
+            return CheckResult::new("linearizable", Validity::Unknown)
+                .reason(format!("the history cannot be checked: {e}"))
+                .details(json!({"model": model.name(), "error": e}))
+        }
+    };
+    let budget = Budget::new(options.timeout, options.memory_limit_bytes);
+    let mixed = prepared.parts.iter().any(|p| p.key.is_none());
+    if mixed {
+        let spec = AllKeys(model);
+        let init = vec![prepared.init.clone(); prepared.keys.len()];
+        let outcomes = run(&spec, &init, &prepared.parts, &budget, options);
+        let describe = |s: &Vec<M::State>| describe_keys(model, &prepared, s);
+        verdict(
+            model, history, &prepared, outcomes, &budget, options, &describe,
+        )
+    } else {
+        let spec = PerKey(model);
+        let outcomes = run(&spec, &prepared.init, &prepared.parts, &budget, options);
+        let describe = |s: &M::State| model.describe_state(s, &prepared.values);
+        verdict(
+            model, history, &prepared, outcomes, &budget, options, &describe,
+        )
+    }
+}
+
+/// One key's model, as the search's [`Spec`].
+struct PerKey<'m, M>(&'m M);
+
+impl<M: Model> Spec for PerKey<'_, M> {
+    type State = M::State;
+    type Input = M::Input;
+    type Output = M::Output;
+    #[inline]
+    fn step(&self, state: &M::State, call: &SCall<M::Input, M::Output>) -> Option<M::State> {
+        self.0.step(state, &call.input, call.output.as_ref())
+    }
+    fn heap_bytes(&self, state: &M::State, _: &SCall<M::Input, M::Output>) -> usize {
+        self.0.state_heap_bytes(state)
+    }
+}
+
+/// Every key's model at once (`--no-partition`): the state holds one model state per key.
+struct AllKeys<'m, M>(&'m M);
+
+impl<M: Model> Spec for AllKeys<'_, M> {
+    type State = Vec<M::State>;
+    type Input = M::Input;
+    type Output = M::Output;
+    #[inline]
+    fn step(
+        &self,
+        state: &Vec<M::State>,
+        call: &SCall<M::Input, M::Output>,
+    ) -> Option<Vec<M::State>> {
+        let key = call.key as usize;
+        let after = self
+            .0
+            .step(&state[key], &call.input, call.output.as_ref())?;
+        let mut next = state.clone();
+        next[key] = after;
+        Some(next)
+    }
+    /// Only the stepped key's state is new; the others are clones, which for large
+    /// states (kv strings) share their heap.
+    fn heap_bytes(&self, state: &Vec<M::State>, call: &SCall<M::Input, M::Output>) -> usize {
+        self.0.state_heap_bytes(&state[call.key as usize])
+            + state.len() * std::mem::size_of::<M::State>()
+    }
+}
+
+fn describe_keys<M: Model>(model: &M, prepared: &Prepared<M>, states: &[M::State]) -> String {
+    let changed: Vec<String> = states
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| **s != prepared.init)
+        .map(|(k, s)| {
+            let key = prepared.keys.describe(k as u32);
+            format!("{key}: {}", model.describe_state(s, &prepared.values))
+        })
+        .collect();
+    format!("{{{}}}", changed.join(", "))
+}
+
+fn run<S: Spec>(
+    spec: &S,
+    init: &S::State,
+    parts: &[Part<S::Input, S::Output>],
+    budget: &Budget,
+    options: &SearchOptions,
+) -> Vec<Outcome<S::State>> {
+    let work = |part: &Part<S::Input, S::Output>| {
+        if budget.stopped() {
+            return Outcome::Stopped;
+        }
+        let outcome = search(spec, init.clone(), part, budget);
+        if matches!(outcome, Outcome::Invalid(_)) {
+            budget.stop();
+        }
+        outcome
+    };
+    let calls: usize = parts.iter().map(|p| p.calls.len()).sum();
+    if parts.len() < 2 || calls < PARALLEL_MIN_CALLS || options.threads == Some(1) {
+        return parts.iter().map(work).collect();
+    }
+    let parallel = || parts.par_iter().map(work).collect();
+    match options.threads {
+        Some(n) => match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
+            Ok(pool) => pool.install(parallel),
+            Err(_) => parallel(),
+        },
+        None => parallel(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn verdict<M: Model, S>(
+    model: &M,
+    history: &History,
+    prepared: &Prepared<M>,
+    outcomes: Vec<Outcome<S>>,
+    budget: &Budget,
+    options: &SearchOptions,
+    describe_state: &dyn Fn(&S) -> String,
+) -> CheckResult {
+    let mut details = json!({
+        "model": model.name(),
+        "ops": prepared.calls,
+        "failed_ops": prepared.failed,
+        "dropped_unknown_reads": prepared.dropped_reads,
+        "partitions": prepared.parts.len(),
+        "partitioned": options.partition,
+        "memo_peak_bytes": budget.peak_memory(),
+    });
+    let failures: Vec<(usize, Failure<S>)> = outcomes
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, o)| match o {
+            Outcome::Invalid(f) => Some((i, f)),
+            _ => None,
+        })
+        .collect();
+    if failures.is_empty() {
+        return match budget.exhausted() {
+            Some(why) => CheckResult::new("linearizable", Validity::Unknown)
+                .reason(why)
+                .details(details),
+            None => CheckResult::new("linearizable", Validity::Valid).details(details),
+        };
+    }
+    let mut result = CheckResult::new("linearizable", Validity::Invalid);
+    let mut first = None;
+    let mut invalid_keys = Vec::new();
+    for (n, (part, failure)) in failures.iter().enumerate() {
+        let part = &prepared.parts[*part];
+        let key = part.key.and_then(|k| key_value(&prepared.keys, k));
+        invalid_keys.push(key.clone().unwrap_or(Value::Null));
+        if n >= NAMED_FAILURES {
+            continue;
+        }
+        let (ce, names) = counterexample(model, history, part, key, failure, describe_state);
+        result = result.reason(ce.reason(&|op| names.get(&op).cloned().unwrap_or_default()));
+        first.get_or_insert(ce);
+    }
+    if failures.len() > NAMED_FAILURES {
+        result = result.reason(format!(
+            "{} more keys cannot be linearized",
+            failures.len() - NAMED_FAILURES
+        ));
+    }
+    details["invalid_keys"] = Value::Array(invalid_keys);
+    details["counterexample"] = serde_json::to_value(first).unwrap_or(Value::Null);
+    result.details(details)
+}
+
+/// Translate a failure in local call ids into op indices and described states, with the
+/// descriptions of every op it names.
+fn counterexample<M: Model, I, O, S>(
+    model: &M,
+    history: &History,
+    part: &Part<I, O>,
+    key: Option<Value>,
+    failure: &Failure<S>,
+    describe_state: &dyn Fn(&S) -> String,
+) -> (Counterexample, FxHashMap<u64, String>) {
+    let mut names: FxHashMap<u64, String> = FxHashMap::default();
+    let mut name = |c: &SCall<I, O>| {
+        let index = history.ops[c.invoke as usize].index;
+        names.entry(index).or_insert_with(|| {
+            let completion = (c.ret != NEVER).then_some(c.ret as usize);
+            describe_call(model, history, c.invoke as usize, completion)
+        });
+        index
+    };
+    let blocked = &part.calls[failure.blocked as usize];
+    let op = name(blocked);
+    let concurrent: Vec<u64> = part
+        .calls
+        .iter()
+        .filter(|c| !std::ptr::eq(*c, blocked) && c.invoke < blocked.ret && c.ret > blocked.invoke)
+        .map(&mut name)
+        .collect();
+    let attempts = failure
+        .attempts
+        .iter()
+        .map(|t| Attempt {
+            order: t
+                .order
+                .iter()
+                .map(|&c| name(&part.calls[c as usize]))
+                .collect(),
+            states: t.states.iter().map(describe_state).collect(),
+        })
+        .collect();
+    let description = names[&op].clone();
+    let ce = Counterexample {
+        key,
+        op,
+        completion: (blocked.ret != NEVER).then(|| history.ops[blocked.ret as usize].index),
+        description,
+        linearized: failure.depth,
+        concurrent,
+        attempts,
+    };
+    (ce, names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simulate::{generate, SimConfig};
+
+    fn busy_history() -> History {
+        generate(&SimConfig::register(5, 0, 4_000, 1))
+    }
+
+    #[test]
+    fn the_defaults_are_the_documented_ones() {
+        let o = SearchOptions::default();
+        assert_eq!(o.timeout, Some(Duration::from_secs(60)));
+        assert_eq!(o.memory_limit_bytes, Some(2 << 30));
+        assert!(o.partition && o.threads.is_none());
+    }
+
+    #[test]
+    fn running_out_of_time_or_memory_is_unknown_with_a_reason() {
+        let h = busy_history();
+        let checker = Linearizable::new("cas-register", None).unwrap();
+        assert_eq!(checker.check(&h).valid, Validity::Valid);
+        let no_time = checker.clone().with_options(SearchOptions {
+            timeout: Some(Duration::ZERO),
+            ..SearchOptions::default()
+        });
+        let r = no_time.check(&h);
+        assert_eq!(r.valid, Validity::Unknown);
+        assert!(r.reasons[0].contains("time limit"), "{:?}", r.reasons);
+        let no_memory = checker.with_options(SearchOptions {
+            memory_limit_bytes: Some(1),
+            ..SearchOptions::default()
+        });
+        let r = no_memory.check(&h);
+        assert_eq!(r.valid, Validity::Unknown);
+        assert!(r.reasons[0].contains("memory limit"), "{:?}", r.reasons);
+    }
+
+    #[test]
+    fn a_malformed_history_is_unknown_with_the_error() {
+        let mut h = History::default();
+        h.push(crate::history::Op::new(
+            crate::history::Process::Client(3),
+            crate::history::OpType::Ok,
+            "read",
+            Value::Null,
+        ));
+        let r = Linearizable::new("register", None).unwrap().check(&h);
+        assert_eq!(r.valid, Validity::Unknown);
+        assert!(r.reasons[0].contains("no invocation"), "{:?}", r.reasons);
+    }
+
+    #[test]
+    fn threads_and_no_partition_give_the_same_verdicts() {
+        // No info ops: unsplit, every pending op of every key multiplies the configurations.
+        let h = generate(&SimConfig {
+            info_rate: 0.0,
+            ..SimConfig::kv(8, 20, 1_500, 5)
+        });
+        let bad = crate::simulate::mutate_read(&h, 2).unwrap();
+        for options in [
+            SearchOptions {
+                threads: Some(2),
+                ..SearchOptions::default()
+            },
+            SearchOptions {
+                threads: Some(1),
+                ..SearchOptions::default()
+            },
+            SearchOptions {
+                partition: false,
+                ..SearchOptions::default()
+            },
+        ] {
+            let checker = Linearizable::new("kv", None).unwrap().with_options(options);
+            let ok = checker.check(&h);
+            assert_eq!(ok.valid, Validity::Valid, "{:?} {}", ok.reasons, ok.details);
+            let r = checker.check(&bad);
+            assert_eq!(r.valid, Validity::Invalid);
+            assert!(r.details["counterexample"]["op"].is_u64());
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! The Wing–Gong–Lowe depth-first search for a linearization of one partition, with
+//! Lowe's memoisation of (set of linearized calls, model state), as in Porcupine's
+//! `checkSingle`.
+//!
+//! Calls live in a doubly linked list of invocation and return nodes in history order.
+//! The search repeatedly takes the first invocation in the list whose call the model
+//! accepts in the current state, and "lifts" it (and its return) out of the list; meeting
+//! a return node means the call it closes could not be placed before it returned, so the
+//! search backtracks. Configurations already seen are skipped.
+//!
+//! This file must never look at `serde_json::Value`s or the history: it works on the
+//! compact calls [`super::prepare`] built, and reports in local call ids.
+
+use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::fxhash::{hash_one, mix, FxHashMap};
+use super::prepare::{Part, SCall};
+
+/// How many distinct orders ending at the deepest failure a counterexample keeps.
+const MAX_ATTEMPTS: usize = 4;
+/// How many linearized calls before the failing one an attempt shows at most.
+const MAX_WINDOW: usize = 24;
+/// Search steps between two looks at the clock and the memory budget.
+const CHECK_EVERY: u32 = 1024;
+
+/// A model as the search sees it: states, and a step that may depend on the call's key.
+pub(crate) trait Spec: Sync {
+    type State: Clone + Eq + Hash + Send + Sync;
+    type Input: Sync;
+    type Output: Sync;
+    fn step(
+        &self,
+        state: &Self::State,
+        call: &SCall<Self::Input, Self::Output>,
+    ) -> Option<Self::State>;
+    /// Heap bytes a new state adds to the memo after `call` produced it.
+    fn heap_bytes(&self, state: &Self::State, call: &SCall<Self::Input, Self::Output>) -> usize;
+}
+
+/// The limits shared by every partition of one check.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    pub started: Instant,
+    pub timeout: Option<Duration>,
+    pub memory_limit: Option<u64>,
+    memory_used: AtomicU64,
+    peak_memory: AtomicU64,
+    /// Set when any partition is invalid or the budget ran out: the others stop.
+    stop: AtomicBool,
+    exhausted: Mutex<Option<String>>,
+}
+
+impl Budget {
+    pub(crate) fn new(timeout: Option<Duration>, memory_limit: Option<u64>) -> Budget {
+        Budget {
+            started: Instant::now(),
+            timeout,
+            memory_limit,
+            memory_used: AtomicU64::new(0),
+            peak_memory: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+            exhausted: Mutex::new(None),
+        }
+    }
+
+    /// Ask every running search to stop (a partition was found invalid).
+    pub(crate) fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Why the budget ran out, if it did.
+    pub(crate) fn exhausted(&self) -> Option<String> {
+        self.exhausted.lock().ok().and_then(|g| g.clone())
+    }
+
+    /// The largest approximate memo size seen, in bytes, over all partitions at once.
+    pub(crate) fn peak_memory(&self) -> u64 {
+        self.peak_memory.load(Ordering::Relaxed)
+    }
+
+    fn exhaust(&self, why: String) {
+        if let Ok(mut slot) = self.exhausted.lock() {
+            slot.get_or_insert(why);
+        }
+        self.stop();
+    }
+
+    /// Account for a memo that grew (or shrank) by `delta` bytes; false when over budget.
+    fn charge(&self, delta: i64) -> bool {
+        let used = if delta >= 0 {
+            self.memory_used.fetch_add(delta as u64, Ordering::Relaxed) + delta as u64
+        } else {
+            self.memory_used
+                .fetch_sub(delta.unsigned_abs(), Ordering::Relaxed)
+                .saturating_sub(delta.unsigned_abs())
+        };
+        self.peak_memory.fetch_max(used, Ordering::Relaxed);
+        match self.memory_limit {
+            Some(limit) if used > limit => {
+                self.exhaust(format!(
+                    "the search's memo tables grew past the memory limit of {} MiB; \
+                     raise --memory-limit or check fewer ops at once",
+                    limit >> 20
+                ));
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// A search ended holding `bytes`, of which `charged` were accounted for: note the
+    /// peak (without judging it: the verdict is already known) and give them back.
+    fn release(&self, charged: i64, bytes: u64) {
+        let used = self.memory_used.load(Ordering::Relaxed);
+        let peak = used.saturating_sub(charged.max(0) as u64) + bytes;
+        self.peak_memory.fetch_max(peak, Ordering::Relaxed);
+        self.memory_used
+            .fetch_sub(charged.max(0) as u64, Ordering::Relaxed);
+    }
+
+    fn over_time(&self) -> bool {
+        match self.timeout {
+            Some(limit) if self.started.elapsed() > limit => {
+                self.exhaust(format!(
+                    "the search ran past its time limit of {:.1} s; raise --timeout or \
+                     check fewer ops at once",
+                    limit.as_secs_f64()
+                ));
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// One order of linearized calls leading up to the failing call.
+#[derive(Debug, Clone)]
+pub(crate) struct Trail<S> {
+    /// Local call ids in linearization order.
+    pub order: Vec<u32>,
+    /// `order.len() + 1` states: before the first call, then after each.
+    pub states: Vec<S>,
+}
+
+/// Why a partition has no linearization: at the deepest point the search reached, `blocked`
+/// could not be placed before it returned.
+#[derive(Debug, Clone)]
+pub(crate) struct Failure<S> {
+    pub blocked: u32,
+    /// How many calls were linearized at that point.
+    pub depth: usize,
+    pub attempts: Vec<Trail<S>>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Outcome<S> {
+    Valid,
+    Invalid(Failure<S>),
+    /// Stopped early: the budget ran out, or another partition was invalid.
+    Stopped,
+}
+
+/// Seen configurations: a hash table from the configuration's hash to a chain of entries,
+/// whose linearized-call bitsets live in one flat arena.
+struct Memo<S> {
+    words: usize,
+    heads: FxHashMap<u64, u32>,
+    states: Vec<(S, u32)>,
+    bits: Vec<u64>,
+    heap: usize,
+}
+
+const END: u32 = u32::MAX;
+
+impl<S: Clone + Eq> Memo<S> {
+    /// A memo sized for a search that visits about `expect` configurations, which a
+    /// history with little backtracking does (one per call).
+    fn new(words: usize, expect: usize) -> Self {
+        Memo {
+            words,
+            heads: FxHashMap::with_capacity_and_hasher(expect, Default::default()),
+            states: Vec::with_capacity(expect),
+            bits: Vec::with_capacity(expect * words),
+            heap: 0,
+        }
+    }
+
+    /// Record the configuration; false if it was already seen.
+    fn insert(&mut self, hash: u64, bits: &[u64], state: &S, heap: usize) -> bool {
+        let head = self.heads.get(&hash).copied().unwrap_or(END);
+        let mut at = head;
+        while at != END {
+            let (seen, next) = &self.states[at as usize];
+            let offset = at as usize * self.words;
+            if seen == state && self.bits[offset..offset + self.words] == *bits {
+                return false;
+            }
+            at = *next;
+        }
+        let id = self.states.len() as u32;
+        self.states.push((state.clone(), head));
+        self.bits.extend_from_slice(bits);
+        self.heads.insert(hash, id);
+        self.heap += heap;
+        true
+    }
+
+    /// Approximate bytes held, counting the tables' spare capacity.
+    fn bytes(&self) -> u64 {
+        (self.heads.capacity() * 13
+            + self.states.capacity() * std::mem::size_of::<(S, u32)>()
+            + self.bits.capacity() * 8
+            + self.heap) as u64
+    }
+}
+
+/// Search one partition for a linearization starting from `init`.
+pub(crate) fn search<P: Spec>(
+    spec: &P,
+    init: P::State,
+    part: &Part<P::Input, P::Output>,
+    budget: &Budget,
+) -> Outcome<P::State> {
+    let calls = &part.calls;
+    let n = calls.len();
+    let mut required_left = calls.iter().filter(|c| c.required).count();
+    if required_left == 0 {
+        return Outcome::Valid;
+    }
+    // Node 0 is the head, 2n + 1 the tail; call c has nodes 2c + 1 and 2c + 2.
+    let tail = 2 * n as u32 + 1;
+    let mut next = vec![0u32; 2 * n + 2];
+    let mut prev = vec![0u32; 2 * n + 2];
+    let mut last = 0u32;
+    for &node in part.events.iter().chain(std::iter::once(&tail)) {
+        next[last as usize] = node;
+        prev[node as usize] = last;
+        last = node;
+    }
+    let zobrist = |c: u32| mix(u64::from(c).wrapping_add(0x9e37_79b9_7f4a_7c15));
+
+    let words = n.div_ceil(64);
+    let mut bits = vec![0u64; words];
+    let mut config = 0u64;
+    let mut memo: Memo<P::State> = Memo::new(words, n + 1);
+    let mut charged = 0i64;
+    let mut stack: Vec<(u32, P::State)> = Vec::new();
+    let mut state = init;
+    let mut best: Option<Failure<P::State>> = None;
+    let mut node = next[0];
+    let mut steps = 0u32;
+
+    let outcome = loop {
+        steps += 1;
+        if steps == CHECK_EVERY {
+            steps = 0;
+            let bytes = memo.bytes() as i64;
+            let ok = budget.charge(bytes - charged);
+            charged = bytes;
+            if !ok || budget.stopped() || budget.over_time() {
+                break Outcome::Stopped;
+            }
+        }
+        if node % 2 == 1 {
+            let c = (node - 1) / 2;
+            let call = &calls[c as usize];
+            if let Some(after) = spec.step(&state, call) {
+                let (word, bit) = (c as usize / 64, 1u64 << (c % 64));
+                bits[word] |= bit;
+                config ^= zobrist(c);
+                let hash = config ^ hash_one(&after);
+                if memo.insert(hash, &bits, &after, spec.heap_bytes(&after, call)) {
+                    stack.push((c, std::mem::replace(&mut state, after)));
+                    if call.required {
+                        required_left -= 1;
+                        if required_left == 0 {
+                            break Outcome::Valid;
+                        }
+                    }
+                    lift(&mut next, &mut prev, c);
+                    node = next[0];
+                    continue;
+                }
+                bits[word] &= !bit;
+                config ^= zobrist(c);
+            }
+            node = next[node as usize];
+        } else {
+            // A return node (or the tail): its call could not be placed in time.
+            let blocked = if node == tail { END } else { (node - 2) / 2 };
+            record(&mut best, blocked, &stack, &state, calls);
+            let Some((c, before)) = stack.pop() else {
+                break Outcome::Invalid(best.take().unwrap_or(Failure {
+                    blocked,
+                    depth: 0,
+                    attempts: Vec::new(),
+                }));
+            };
+            state = before;
+            bits[c as usize / 64] &= !(1u64 << (c % 64));
+            config ^= zobrist(c);
+            if calls[c as usize].required {
+                required_left += 1;
+            }
+            unlift(&mut next, &mut prev, c);
+            node = next[2 * c as usize + 1];
+        }
+    };
+    budget.release(charged, memo.bytes());
+    outcome
+}
+
+fn lift(next: &mut [u32], prev: &mut [u32], c: u32) {
+    for node in [2 * c + 1, 2 * c + 2] {
+        let (p, n) = (prev[node as usize], next[node as usize]);
+        next[p as usize] = n;
+        prev[n as usize] = p;
+    }
+}
+
+fn unlift(next: &mut [u32], prev: &mut [u32], c: u32) {
+    for node in [2 * c + 2, 2 * c + 1] {
+        let (p, n) = (prev[node as usize], next[node as usize]);
+        next[p as usize] = node;
+        prev[n as usize] = node;
+    }
+}
+
+/// Keep the deepest failures: a deeper one replaces what was kept, an equally deep one
+/// with the same blocked call adds its order if new.
+fn record<S: Clone + Eq, I, O>(
+    best: &mut Option<Failure<S>>,
+    blocked: u32,
+    stack: &[(u32, S)],
+    state: &S,
+    calls: &[SCall<I, O>],
+) {
+    let depth = stack.len();
+    if let Some(b) = best.as_ref() {
+        if depth < b.depth
+            || (depth == b.depth && (b.blocked != blocked || b.attempts.len() >= MAX_ATTEMPTS))
+        {
+            return;
+        }
+    }
+    // The window: the calls linearized last, back to the first that returned before the
+    // blocked call was invoked (the ones before it are fixed by real time anyway).
+    let invoked = calls.get(blocked as usize).map_or(0, |c| c.invoke);
+    let mut start = depth;
+    while start > 0 && depth - start < MAX_WINDOW {
+        if calls[stack[start - 1].0 as usize].ret < invoked {
+            break;
+        }
+        start -= 1;
+    }
+    let order: Vec<u32> = stack[start..].iter().map(|(c, _)| *c).collect();
+    match best {
+        Some(b) if b.depth == depth => {
+            if b.attempts.iter().all(|a| a.order != order) {
+                let mut states: Vec<S> = stack[start..].iter().map(|(_, s)| s.clone()).collect();
+                states.push(state.clone());
+                b.attempts.push(Trail { order, states });
+            }
+        }
+        _ => {
+            let mut states: Vec<S> = stack[start..].iter().map(|(_, s)| s.clone()).collect();
+            states.push(state.clone());
+            *best = Some(Failure {
+                blocked,
+                depth,
+                attempts: vec![Trail { order, states }],
+            });
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The `kv` model: every key is an independent string register that starts as `""` (or
+//! the `--initial` string). `put` replaces the string, `append` concatenates to it, `get`
+//! returns it, and `cas [from, to]` replaces it when it equals `from`. This is the model of
+//! the key-value logs in Porcupine's test data.
+//!
+//! This file must never know about other keys: the checker splits the history by key.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::{bad_initial, unknown_function, Encoded, Interner, Model, ModelError, OpView};
+
+/// What a kv op asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KvInput {
+    /// Return the current string (`read` is accepted as a synonym).
+    Get,
+    /// Replace the string (`write` is accepted as a synonym).
+    Put(Arc<str>),
+    /// Concatenate to the string.
+    Append(Arc<str>),
+    /// Replace the string if it equals `from`.
+    Cas(Arc<str>, Arc<str>),
+}
+
+/// A map from keys to strings, one key at a time.
+#[derive(Debug, Clone)]
+pub struct Kv {
+    initial: Arc<str>,
+}
+
+impl Default for Kv {
+    fn default() -> Self {
+        Kv { initial: "".into() }
+    }
+}
+
+impl Kv {
+    /// Every key starts as `initial` (a JSON string; `None` or null = `""`).
+    pub fn new(initial: Option<Value>) -> Result<Kv, ModelError> {
+        match initial {
+            None | Some(Value::Null) => Ok(Kv::default()),
+            Some(Value::String(s)) => Ok(Kv {
+                initial: s.as_str().into(),
+            }),
+            Some(other) => Err(bad_initial(
+                "kv",
+                &other,
+                "every key starts as one string; give a JSON string such as \"\"",
+            )),
+        }
+    }
+}
+
+/// A kv value as a string: strings as they are, null as `""`, anything else as its JSON.
+fn text(value: &Value) -> Arc<str> {
+    match value {
+        Value::String(s) => s.as_str().into(),
+        Value::Null => "".into(),
+        other => other.to_string().into(),
+    }
+}
+
+impl Model for Kv {
+    type State = Arc<str>;
+    type Input = KvInput;
+    type Output = Arc<str>;
+
+    fn name(&self) -> &str {
+        "kv"
+    }
+    fn init(&self, _: &mut Interner) -> Arc<str> {
+        self.initial.clone()
+    }
+    fn encode(
+        &self,
+        op: OpView<'_>,
+        _: &mut Interner,
+    ) -> Result<Encoded<KvInput, Arc<str>>, String> {
+        match op.f {
+            "get" | "read" => Ok(Encoded::read(KvInput::Get, op.output.map(text))),
+            "put" | "write" => Ok(Encoded::write(KvInput::Put(text(op.input)))),
+            "append" => Ok(Encoded::write(KvInput::Append(text(op.input)))),
+            "cas" => match op.input.as_array().map(Vec::as_slice) {
+                Some([from, to]) => Ok(Encoded::write(KvInput::Cas(text(from), text(to)))),
+                _ => Err(format!(
+                    "cas takes [from, to], found {}; write it as e.g. [\"a\", \"b\"]",
+                    op.input
+                )),
+            },
+            other => Err(unknown_function("kv", other, "get, put, append, cas")),
+        }
+    }
+    fn step(
+        &self,
+        state: &Arc<str>,
+        input: &KvInput,
+        output: Option<&Arc<str>>,
+    ) -> Option<Arc<str>> {
+        match input {
+            KvInput::Get => match output {
+                Some(seen) => (seen == state).then(|| state.clone()),
+                None => Some(state.clone()),
+            },
+            KvInput::Put(v) => Some(v.clone()),
+            KvInput::Append(v) => {
+                let mut s = String::with_capacity(state.len() + v.len());
+                s.push_str(state);
+                s.push_str(v);
+                Some(s.into())
+            }
+            KvInput::Cas(from, to) => (from == state).then(|| to.clone()),
+        }
+    }
+    fn describe_state(&self, state: &Arc<str>, _: &Interner) -> String {
+        format!("{:?}", &**state)
+    }
+    fn state_heap_bytes(&self, state: &Arc<str>) -> usize {
+        state.len() + 16
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checker::Validity;
+    use crate::models::test_support::{history, verdict};
+    use serde_json::json;
+
+    #[test]
+    fn appends_concatenate_in_a_linearizable_order() {
+        let h = history(&[
+            (0, "invoke", "append", json!("a")),
+            (1, "invoke", "append", json!("b")),
+            (0, "ok", "append", json!("a")),
+            (1, "ok", "append", json!("b")),
+            (2, "invoke", "get", json!(null)),
+            (2, "ok", "get", json!("ba")),
+        ]);
+        assert_eq!(verdict(&Kv::default(), &h), Validity::Valid);
+    }
+
+    #[test]
+    fn a_get_missing_a_completed_append_is_invalid() {
+        let h = history(&[
+            (0, "invoke", "put", json!("x")),
+            (0, "ok", "put", json!("x")),
+            (0, "invoke", "append", json!("y")),
+            (0, "ok", "append", json!("y")),
+            (2, "invoke", "get", json!(null)),
+            (2, "ok", "get", json!("x")),
+        ]);
+        assert_eq!(verdict(&Kv::default(), &h), Validity::Invalid);
+    }
+
+    #[test]
+    fn keys_start_empty_or_at_the_initial_string() {
+        let h = history(&[
+            (2, "invoke", "get", json!(null)),
+            (2, "ok", "get", json!("")),
+        ]);
+        assert_eq!(verdict(&Kv::default(), &h), Validity::Valid);
+        let start = Kv::new(Some(json!("s"))).unwrap();
+        assert_eq!(verdict(&start, &h), Validity::Invalid);
+        assert!(Kv::new(Some(json!(3))).is_err());
+    }
+
+    #[test]
+    fn cas_compares_strings() {
+        let h = history(&[
+            (0, "invoke", "put", json!("a")),
+            (0, "ok", "put", json!("a")),
+            (0, "invoke", "cas", json!(["a", "b"])),
+            (0, "ok", "cas", json!(["a", "b"])),
+            (2, "invoke", "get", json!(null)),
+            (2, "ok", "get", json!("b")),
+        ]);
+        assert_eq!(verdict(&Kv::default(), &h), Validity::Valid);
+    }
+}
