@@ -158,11 +158,14 @@ pub(crate) fn section(
                 culprit: culprit_pos,
                 labels: true,
                 pack: false,
+                event_order: true,
             };
             let _ = write!(
                 out,
                 "<figure class=\"counterexample-window\">{}<figcaption>The failing window: \
-                 {} ops on process lanes over time (seconds since the start).</figcaption></figure>",
+                 {} ops on process lanes, in the order of their invocations and completions (not \
+                 to time scale); dashed bars ended <code>info</code> and may take effect at any \
+                 later point.</figcaption></figure>",
                 lanes_svg(history, &sub, 0..sub.calls.len(), &[], &[], &emphasis),
                 sub.calls.len()
             );

@@ -151,6 +151,10 @@ pub(crate) struct Emphasis<'a> {
     pub labels: bool,
     /// Let processes that do not overlap share a lane; otherwise one lane per process.
     pub pack: bool,
+    /// Place events by their order instead of their time (Porcupine's view): every
+    /// invocation and completion gets its own column, and `info` ops, which may take effect
+    /// at any point after their invocation, reach the right edge.
+    pub event_order: bool,
 }
 
 /// One SVG of lanes for the calls `range` of `calls`, with the fault intervals that overlap
@@ -175,7 +179,24 @@ pub(crate) fn lanes_svg(
     let (lane_of, labels) = lanes(slice, t1, emphasis.pack);
     let span = (t1 - t0) as f64;
     let plot_w = WIDTH - LEFT - RIGHT;
-    let x = |t: u64| LEFT + (t.saturating_sub(t0)).min(t1 - t0) as f64 / span * plot_w;
+    let mut events: Vec<u64> = Vec::new();
+    if emphasis.event_order {
+        events = slice
+            .iter()
+            .flat_map(|c| [Some(c.start), c.end])
+            .flatten()
+            .collect();
+        events.sort_unstable();
+        events.dedup();
+    }
+    let x = |t: u64| {
+        if emphasis.event_order {
+            let rank = events.partition_point(|&e| e < t) as f64;
+            LEFT + rank / (events.len().max(2) - 1) as f64 * plot_w
+        } else {
+            LEFT + (t.saturating_sub(t0)).min(t1 - t0) as f64 / span * plot_w
+        }
+    };
     let faults: Vec<&FaultInterval> = intervals
         .iter()
         .filter(|iv| iv.start < t1 && iv.end > t0)
@@ -191,15 +212,18 @@ pub(crate) fn lanes_svg(
     );
     s.push_str("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>");
     // Time axis: about eight ticks at round steps.
-    let step = crate::stats::bucket_width(t1 - t0, 8).max(1);
+    let step = tick_step(t1 - t0, 8);
     let mut t = t0.div_ceil(step) * step;
-    while t <= t1 {
+    // Enough decimals to tell ticks apart.
+    let decimals = (9 - (step as f64).log10().floor() as i64).clamp(0, 9) as usize;
+    while t <= t1 && !emphasis.event_order {
         let xt = x(t);
         let _ = write!(
             s,
             "<line x1=\"{xt:.1}\" x2=\"{xt:.1}\" y1=\"{}\" y2=\"{height}\" stroke=\"#eceff2\"/>\
-             <text x=\"{xt:.1}\" y=\"14\" text-anchor=\"middle\" fill=\"#5d6673\">{:.3} s</text>",
+             <text x=\"{xt:.1}\" y=\"14\" text-anchor=\"middle\" fill=\"#5d6673\">{:.*} s</text>",
             TOP - 6.0,
+            decimals,
             t as f64 / 1e9
         );
         t += step;
@@ -251,7 +275,9 @@ pub(crate) fn lanes_svg(
         let idx = range.start + j;
         let ly = y + lane_of[j] as f64 * LANE + 2.0;
         let a = x(c.start);
-        let b = x(c.end.unwrap_or(t1));
+        let open = c.outcome == Outcome::Pending
+            || (emphasis.event_order && c.outcome == Outcome::Info);
+        let b = if open { x(t1) } else { x(c.end.unwrap_or(t1)) };
         let w = (b - a).max(1.5);
         let mut extra = String::new();
         if emphasis.culprit == Some(idx) {
@@ -259,7 +285,7 @@ pub(crate) fn lanes_svg(
         } else if emphasis.marked.contains(&idx) {
             extra.push_str(" stroke=\"#1d232b\" stroke-width=\"1.2\"");
         }
-        let pending = if c.outcome == Outcome::Pending {
+        let pending = if open {
             " stroke-dasharray=\"3 2\" fill-opacity=\"0.45\""
         } else {
             ""
@@ -299,6 +325,20 @@ pub(crate) fn lanes_svg(
     s
 }
 
+/// A tick step of 1, 2 or 5 times a power of ten (ns) giving about `target` ticks.
+fn tick_step(span: u64, target: u64) -> u64 {
+    let raw = (span / target.max(1)).max(1);
+    let mut step = 1u64;
+    loop {
+        for m in [1, 2, 5] {
+            if step * m >= raw {
+                return step * m;
+            }
+        }
+        step *= 10;
+    }
+}
+
 /// The timeline section's HTML: one SVG per visible stretch, with notes for elided ones.
 pub(crate) fn timeline_html(
     history: &History,
@@ -320,6 +360,7 @@ pub(crate) fn timeline_html(
         culprit,
         labels: false,
         pack: true,
+        event_order: false,
     };
     let mut out = String::new();
     if shown < n {

@@ -213,3 +213,29 @@ fn long_histories_are_aggregated_and_elided() {
     assert!(html.len() < 3 * 1024 * 1024, "page is {} bytes", html.len());
     let _ = MS;
 }
+
+#[test]
+fn the_real_checkers_counterexample_is_drawn() {
+    use faultline_checkers::checker::Checker;
+    use faultline_checkers::linearizable::Linearizable;
+    use faultline_checkers::simulate::{generate, mutate_read, SimConfig};
+
+    let config = SimConfig::register(4, 2, 400, 7);
+    let history = (0..20)
+        .find_map(|seed| mutate_read(&generate(&config), seed))
+        .expect("a read to mutate");
+    let checker = Linearizable::new(config.model_name(), None).unwrap();
+    let result = checker.check(&history);
+    assert_eq!(result.valid, Validity::Invalid, "{:?}", result.reasons);
+    let op = result.details["counterexample"]["op"].as_u64().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = render_history(&history, &[result], "mutated", dir.path()).unwrap();
+    let html = fs::read_to_string(out).unwrap();
+    assert!(html.contains(&format!("op #{op} cannot be placed")), "counterexample section");
+    assert!(!html.contains("could not be read"), "the checker's shape is understood");
+    assert!(html.contains("stroke=\"#c62f3b\" stroke-width=\"2.5\""), "culprit outlined");
+    assert!(html.contains("✗ does not fit"));
+    if let Some(keep) = std::env::var_os("REPORT_KEEP") {
+        fs::write(keep, &html).unwrap();
+    }
+}
