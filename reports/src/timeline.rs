@@ -275,8 +275,8 @@ pub(crate) fn lanes_svg(
         let idx = range.start + j;
         let ly = y + lane_of[j] as f64 * LANE + 2.0;
         let a = x(c.start);
-        let open = c.outcome == Outcome::Pending
-            || (emphasis.event_order && c.outcome == Outcome::Info);
+        let open =
+            c.outcome == Outcome::Pending || (emphasis.event_order && c.outcome == Outcome::Info);
         let b = if open { x(t1) } else { x(c.end.unwrap_or(t1)) };
         let w = (b - a).max(1.5);
         let mut extra = String::new();
@@ -313,9 +313,11 @@ pub(crate) fn lanes_svg(
             if label.len() as f64 * 6.2 < w - 4.0 {
                 let _ = write!(
                     s,
-                    "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"white\" pointer-events=\"none\">{}</text>",
+                    "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"{}\" pointer-events=\"none\">{}</text>",
                     a + 3.0,
                     ly + 9.5,
+                    // Open bars are drawn faded: dark text reads better on them.
+                    if open { "#1d232b" } else { "white" },
                     esc(&label)
                 );
             }

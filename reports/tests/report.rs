@@ -231,9 +231,18 @@ fn the_real_checkers_counterexample_is_drawn() {
     let dir = tempfile::tempdir().unwrap();
     let out = render_history(&history, &[result], "mutated", dir.path()).unwrap();
     let html = fs::read_to_string(out).unwrap();
-    assert!(html.contains(&format!("op #{op} cannot be placed")), "counterexample section");
-    assert!(!html.contains("could not be read"), "the checker's shape is understood");
-    assert!(html.contains("stroke=\"#c62f3b\" stroke-width=\"2.5\""), "culprit outlined");
+    assert!(
+        html.contains(&format!("op #{op} cannot be placed")),
+        "counterexample section"
+    );
+    assert!(
+        !html.contains("could not be read"),
+        "the checker's shape is understood"
+    );
+    assert!(
+        html.contains("stroke=\"#c62f3b\" stroke-width=\"2.5\""),
+        "culprit outlined"
+    );
     assert!(html.contains("✗ does not fit"));
     if let Some(keep) = std::env::var_os("REPORT_KEEP") {
         fs::write(keep, &html).unwrap();
