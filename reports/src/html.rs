@@ -114,6 +114,7 @@ figcaption { color: var(--mute); font-size: 13px; margin: 4px 2px; }
 .chain .bad { background: #fde8ea; border: 1px solid var(--invalid); border-radius: 4px; padding: 1px 6px; font-size: 12px; font-weight: 600; }
 nav.toc a { margin-right: 12px; }
 figure.timeline-part { margin: 3px 0; padding: 2px; }
+table.runs td:first-child { white-space: nowrap; }
 "#;
 
 /// A whole page: title, inline style, body.

@@ -210,7 +210,7 @@ pub fn render_store_index(store: &Path) -> Result<PathBuf, ReportError> {
             if !notes.is_empty() {
                 notes.push_str("; ");
             }
-            notes.push_str("no report page yet (`faultline report` writes one)");
+            notes.push_str("no report page yet (<code>faultline report</code> writes one)");
         }
         let _ = write!(
             body,
