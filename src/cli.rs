@@ -33,6 +33,10 @@ pub enum Command {
     Test(TestArgs),
     /// Check stored histories without a cluster (Jepsen's `analyze`).
     Check(CheckArgs),
+    /// Re-render a run's HTML report from its files.
+    Report(ReportArgs),
+    /// Browse the store's runs and reports over HTTP.
+    Serve(ServeArgs),
     /// Undo every fault a run left applied and stop its node processes (after a crash of
     /// the harness itself).
     Heal(HealArgs),
@@ -140,6 +144,10 @@ pub struct TestArgs {
     /// Hide the progress bar.
     #[arg(long)]
     pub no_progress: bool,
+
+    /// Also write a JUnit XML file with one test case per checker, for CI.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 /// Options of `faultline check`.
@@ -173,6 +181,38 @@ pub struct CheckArgs {
     /// Print a machine-readable JSON result instead of text.
     #[arg(long)]
     pub json: bool,
+
+    /// Also render an HTML report of each file into DIR (one subfolder per file when
+    /// several are given).
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+}
+
+/// Options of `faultline report`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The run folder (default: the newest run, `store/latest`).
+    pub run_dir: Option<PathBuf>,
+
+    /// The store folder used to find `latest`.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+}
+
+/// Options of `faultline serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// The store folder to browse.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+
+    /// Address to listen on (loopback by default; a report may name your hosts).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// Port to listen on.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
 }
 
 /// Options of `faultline heal`.

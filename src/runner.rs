@@ -33,6 +33,10 @@ use crate::target::local::{self, LocalTarget};
 pub struct RunOutcome {
     /// The combined verdict.
     pub valid: Validity,
+    /// Each checker's result.
+    pub results: Vec<CheckResult>,
+    /// How long the workload ran.
+    pub duration_secs: f64,
 }
 
 /// `results.json`.
@@ -238,6 +242,13 @@ pub async fn run_test(
         },
     )?;
     print_summary(spec, system.name(), seed, &run, &history, valid, &results);
+    match faultline_reports::render_run(&run.path) {
+        Ok(page) => println!("report: {}", page.display()),
+        Err(e) => tracing::warn!("the report could not be rendered: {e}"),
+    }
+    if let Err(e) = faultline_reports::render_store_index(&spec.store) {
+        tracing::warn!("the store index could not be rendered: {e}");
+    }
     run_log.close();
     if let Some(why) = failure {
         anyhow::bail!(
@@ -245,7 +256,11 @@ pub async fn run_test(
             run.history().display()
         );
     }
-    Ok(RunOutcome { valid })
+    Ok(RunOutcome {
+        valid,
+        results,
+        duration_secs: duration.as_secs_f64(),
+    })
 }
 
 pub(crate) enum PhaseEnd {
