@@ -51,7 +51,9 @@ pub struct TestArgs {
     #[arg(long, default_value = "reference")]
     pub system: String,
 
-    /// Where the nodes run. `local` starts them as processes on this machine.
+    /// Where the nodes run. `local` starts them as processes on this machine; `ssh` reaches
+    /// the --nodes over SSH; `docker` starts the docker-compose cluster of `docker/` and
+    /// reaches it over SSH.
     #[arg(long, default_value = "local")]
     pub target: String,
 
@@ -140,6 +142,9 @@ pub struct TestArgs {
     /// Hide the progress bar.
     #[arg(long)]
     pub no_progress: bool,
+
+    #[command(flatten)]
+    pub ssh: crate::target::ssh::SshFlags,
 }
 
 /// Options of `faultline check`.
