@@ -233,6 +233,7 @@ impl SshCluster {
         Ok(format!(
             "{prelude}mkdir -p \"$D/data\" && cd \"$D\" || exit 1\n\
              if alive; then echo \"running $pid\"; exit 0; fi\n\
+             printf %s \"$PROG\" > \"$D/daemon.prog\"\n\
              {line} >> \"$D/node.log\" 2>&1 < /dev/null &\n\
              echo $! > \"$P\"; echo \"started $!\"",
             prelude = prelude(&self.node_dir(&node.name), &program),
@@ -398,6 +399,7 @@ impl Drop for SshCluster {
 fn prelude(dir: &str, program: &str) -> String {
     format!(
         "D={dir}; P=\"$D/daemon.pid\"; PROG={program}\n\
+         [ -n \"$PROG\" ] || PROG=$(cat \"$D/daemon.prog\" 2>/dev/null)\n\
          alive() {{ pid=$(cat \"$P\" 2>/dev/null) && [ -n \"$pid\" ] && \
          tr '\\0' '\\n' < /proc/$pid/cmdline 2>/dev/null | head -n 1 | grep -qxF -- \"$PROG\"; }}\n",
         dir = quote(dir),
@@ -567,4 +569,27 @@ impl ProcessControl for SshProcesses {
             .find(|n| n.id == id)
             .map(|n| n.name.clone())
     }
+}
+
+/// `faultline heal` for a run over SSH: reconnect with the run's stored settings, resume
+/// and kill every daemon the run started (found by its pidfile), and say what was done.
+pub async fn heal_nodes(spec: SshSpec) -> anyhow::Result<Vec<String>> {
+    let cluster = SshCluster::connect(spec).await?;
+    let mut undone = Vec::new();
+    let results = join_all(cluster.nodes.iter().map(|n| async {
+        let before = cluster.daemon(&n.name, "status").await;
+        let killed = cluster.daemon(&n.name, "kill").await;
+        (n.name.clone(), before, killed)
+    }))
+    .await;
+    for (node, before, killed) in results {
+        match (before, killed) {
+            (Ok(state), Ok(_)) if state.starts_with("up") => {
+                undone.push(format!("stopped the daemon on {node}"))
+            }
+            (_, Err(e)) => undone.push(format!("could not stop the daemon on {node}: {e}")),
+            _ => {}
+        }
+    }
+    Ok(undone)
 }

@@ -172,6 +172,14 @@ impl DockerCluster {
         Ok(cluster)
     }
 
+    /// The cluster a crashed run left (for `faultline heal`).
+    pub fn existing(leave_running: bool) -> DockerCluster {
+        DockerCluster {
+            dir: cache_dir().join("docker"),
+            leave_running,
+        }
+    }
+
     /// Remove the cluster's containers and network.
     pub fn down(&self) -> Result<()> {
         run(

@@ -143,3 +143,40 @@ impl Cluster {
         }
     }
 }
+
+/// `faultline heal` for a run of `--target ssh` or `docker` (read from its `test.json`):
+/// stop the daemons over SSH and take down the docker cluster unless it was to be left
+/// running. `None` when the run was not over SSH.
+pub fn heal_run(test_json: &serde_json::Value) -> Result<Option<Vec<String>>> {
+    let Some(ssh) = test_json.get("ssh").filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let mut ssh = ssh.clone();
+    if ssh.pointer("/auth/password").is_some() {
+        let password = std::env::var(super::options::PASSWORD_ENV).map_err(|_| {
+            anyhow::anyhow!(
+                "the run logged in with a password, which is never stored: set {} to heal it",
+                super::options::PASSWORD_ENV
+            )
+        })?;
+        ssh["auth"] = serde_json::json!({ "key-file": "" });
+        let mut spec: super::SshSpec = serde_json::from_value(ssh)?;
+        spec.auth = super::options::Auth::Password(password.parse().expect("infallible"));
+        return heal_spec(spec, test_json).map(Some);
+    }
+    let spec: super::SshSpec =
+        serde_json::from_value(ssh).context("test.json has unreadable SSH settings")?;
+    heal_spec(spec, test_json).map(Some)
+}
+
+fn heal_spec(spec: super::SshSpec, test_json: &serde_json::Value) -> Result<Vec<String>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let mut undone = runtime.block_on(super::cluster::heal_nodes(spec))?;
+    let docker = test_json.get("target").and_then(|t| t.as_str()) == Some("docker");
+    let leave = test_json.get("leave_running").and_then(|v| v.as_bool()) == Some(true);
+    if docker && !leave {
+        DockerCluster::existing(false).down()?;
+        undone.push("removed the docker cluster".to_string());
+    }
+    Ok(undone)
+}
