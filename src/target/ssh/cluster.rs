@@ -455,7 +455,15 @@ fn probe(
             return Err(SshError::SudoRefused {
                 node: node.to_string(),
                 user: spec.username.clone(),
-                why: one_line(&out.stderr, 200),
+                why: one_line(
+                    &out
+                        .stderr
+                        .lines()
+                        .filter(|l| !l.contains("chdir to home"))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                    200,
+                ),
             });
         }
     } else if uid != "0" {
