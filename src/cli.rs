@@ -28,6 +28,7 @@ pub struct Cli {
 
 /// The commands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once
 pub enum Command {
     /// Run a test: start the cluster, drive the workload while injecting faults, heal, check.
     Test(TestArgs),

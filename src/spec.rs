@@ -117,10 +117,17 @@ impl TestSpec {
             }
             "docker" => {
                 if node_count > crate::target::ssh::docker::MAX_NODES {
-                    bad_input!("--node-count {node_count}: the docker cluster has at most {} nodes", crate::target::ssh::docker::MAX_NODES);
+                    bad_input!(
+                        "--node-count {node_count}: the docker cluster has at most {} nodes",
+                        crate::target::ssh::docker::MAX_NODES
+                    );
                 }
                 let timeout = positive_secs("--ssh-timeout", args.ssh.ssh_timeout)?;
-                Some(crate::target::ssh::docker::ssh_spec(node_count, timeout, args.base_port))
+                Some(crate::target::ssh::docker::ssh_spec(
+                    node_count,
+                    timeout,
+                    args.base_port,
+                ))
             }
             other => bad_input!(
                 "unknown target '{other}': --target takes one of {}",

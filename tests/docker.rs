@@ -28,7 +28,14 @@ impl Drop for Teardown {
 
 fn faultline_containers() -> Vec<String> {
     let out = Command::new("docker")
-        .args(["ps", "-a", "--filter", "name=faultline-n", "--format", "{{.Names}}"])
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            "name=faultline-n",
+            "--format",
+            "{{.Names}}",
+        ])
         .output()
         .expect("docker (apt-get install docker.io docker-compose)");
     String::from_utf8_lossy(&out.stdout)
@@ -48,8 +55,19 @@ fn a_docker_cluster_built_without_a_registry_runs_a_valid_test_over_ssh() {
         .arg("--store")
         .arg(store.path())
         .args([
-            "--no-progress", "--target", "docker", "--node-count", "3", "--time-limit", "10",
-            "--nemesis", "kill,pause", "--nemesis-interval", "2", "--rate", "50",
+            "--no-progress",
+            "--target",
+            "docker",
+            "--node-count",
+            "3",
+            "--time-limit",
+            "10",
+            "--nemesis",
+            "kill,pause",
+            "--nemesis-interval",
+            "2",
+            "--rate",
+            "50",
         ]);
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -59,7 +77,11 @@ fn a_docker_cluster_built_without_a_registry_runs_a_valid_test_over_ssh() {
     assert!(stdout.contains("on 3 reference nodes"), "{stdout}");
     let run = latest_run(store.path());
     assert!(run.join("nodes/10.215.0.11/node.log").is_file());
-    assert!(faultline_containers().is_empty(), "left: {:?}", faultline_containers());
+    assert!(
+        faultline_containers().is_empty(),
+        "left: {:?}",
+        faultline_containers()
+    );
     // The image is tagged by the hash of its inputs and exists locally.
     let images = Command::new("docker")
         .args(["images", "faultline-node", "--format", "{{.Tag}}"])

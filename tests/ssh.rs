@@ -28,8 +28,16 @@ fn three_nodes_over_ssh_with_kill_and_pause_faults_are_valid_and_heal_cleans_up(
         &lab,
         store.path(),
         &[
-            "--time-limit", "12", "--nemesis", "kill,pause", "--nemesis-interval", "2",
-            "--rate", "50", "--seed", "7",
+            "--time-limit",
+            "12",
+            "--nemesis",
+            "kill,pause",
+            "--nemesis-interval",
+            "2",
+            "--rate",
+            "50",
+            "--seed",
+            "7",
         ],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -37,17 +45,33 @@ fn three_nodes_over_ssh_with_kill_and_pause_faults_are_valid_and_heal_cleans_up(
     assert!(stdout.contains("verdict: valid"), "{stdout}");
     let run = latest_run(store.path());
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
-    assert!(history.contains("start-kill") || history.contains("start-pause"), "no fault ran");
+    assert!(
+        history.contains("start-kill") || history.contains("start-pause"),
+        "no fault ran"
+    );
     // The node logs came back into the run folder; no daemon is left.
-    assert!(run.join("nodes").join(&lab.hosts[0]).join("node.log").is_file());
+    assert!(run
+        .join("nodes")
+        .join(&lab.hosts[0])
+        .join("node.log")
+        .is_file());
     assert!(lab.daemons().is_empty(), "left: {:?}", lab.daemons());
 
     // Kill the harness while a pause is applied; `faultline heal` over SSH undoes it.
     let mut args = lab.ssh_args();
     args.extend(
-        ["--time-limit", "60", "--nemesis", "pause", "--nemesis-interval", "1",
-         "--nemesis-targets", "all", "--no-progress"]
-            .map(String::from),
+        [
+            "--time-limit",
+            "60",
+            "--nemesis",
+            "pause",
+            "--nemesis-interval",
+            "1",
+            "--nemesis-targets",
+            "all",
+            "--no-progress",
+        ]
+        .map(String::from),
     );
     let mut child = faultline()
         .arg("test")
@@ -64,12 +88,18 @@ fn three_nodes_over_ssh_with_kill_and_pause_faults_are_valid_and_heal_cleans_up(
             break;
         }
         assert!(Instant::now() < deadline, "no node was ever paused");
-        assert!(child.try_wait().unwrap().is_none(), "the harness exited early");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the harness exited early"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(!lab.daemons().is_empty(), "the killed harness left its daemons");
+    assert!(
+        !lab.daemons().is_empty(),
+        "the killed harness left its daemons"
+    );
     let run = latest_run(store.path());
     let heal = faultline().arg("heal").arg(&run).output().unwrap();
     let said = String::from_utf8_lossy(&heal.stdout);
@@ -95,7 +125,11 @@ fn failing(lab: &Lab, args: Vec<String>) -> String {
     eprintln!("{stderr} ({:?})", start.elapsed());
     assert_eq!(out.status.code(), Some(255), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "not one line: {stderr}");
-    assert!(lab.daemons().is_empty(), "a daemon was left: {:?}", lab.daemons());
+    assert!(
+        lab.daemons().is_empty(),
+        "a daemon was left: {:?}",
+        lab.daemons()
+    );
     stderr
 }
 
@@ -111,9 +145,16 @@ fn bad_keys_hosts_and_sudo_give_one_line_naming_the_node_and_the_fix() {
     let n2 = lab.hosts[1].clone();
 
     let mut args = lab.ssh_args();
-    replace(&mut args, "--ssh-private-key", lab.wrong_key.to_str().unwrap());
+    replace(
+        &mut args,
+        "--ssh-private-key",
+        lab.wrong_key.to_str().unwrap(),
+    );
     let e = failing(&lab, args);
-    assert!(e.contains(&format!("{n2}: user {} was refused", lab.user)), "{e}");
+    assert!(
+        e.contains(&format!("{n2}: user {} was refused", lab.user)),
+        "{e}"
+    );
     assert!(e.contains("authorized_keys"), "{e}");
 
     let mut args = lab.ssh_args();
@@ -121,8 +162,14 @@ fn bad_keys_hosts_and_sudo_give_one_line_naming_the_node_and_the_fix() {
     std::fs::write(&empty, "").unwrap();
     replace(&mut args, "--known-hosts", empty.to_str().unwrap());
     let e = failing(&lab, args);
-    assert!(e.contains(&format!("{n2}: the host key of {n2} is not in")), "{e}");
-    assert!(e.contains("--accept-new-host-keys") && e.contains("ssh-keyscan"), "{e}");
+    assert!(
+        e.contains(&format!("{n2}: the host key of {n2} is not in")),
+        "{e}"
+    );
+    assert!(
+        e.contains("--accept-new-host-keys") && e.contains("ssh-keyscan"),
+        "{e}"
+    );
 
     let mut args = lab.ssh_args();
     let unreachable = lab.hosts[0].rsplit_once('.').unwrap().0.to_string() + ".99";
@@ -130,13 +177,27 @@ fn bad_keys_hosts_and_sudo_give_one_line_naming_the_node_and_the_fix() {
     replace(&mut args, "--nodes", &nodes);
     replace(&mut args, "--ssh-timeout", "2");
     let e = failing(&lab, args);
-    assert!(e.contains(&format!("{unreachable}: cannot reach sshd at {unreachable}:22")), "{e}");
-    assert!(!e.contains(&format!("{n2}:")), "only the unreachable node is named: {e}");
+    assert!(
+        e.contains(&format!(
+            "{unreachable}: cannot reach sshd at {unreachable}:22"
+        )),
+        "{e}"
+    );
+    assert!(
+        !e.contains(&format!("{n2}:")),
+        "only the unreachable node is named: {e}"
+    );
 
     let mut args = lab.ssh_args();
     replace(&mut args, "--username", &lab.user_no_sudo);
     let e = failing(&lab, args);
-    assert!(e.contains(&format!("{n2}: {} cannot run sudo without a password", lab.user_no_sudo)), "{e}");
+    assert!(
+        e.contains(&format!(
+            "{n2}: {} cannot run sudo without a password",
+            lab.user_no_sudo
+        )),
+        "{e}"
+    );
     assert!(e.contains("NOPASSWD"), "{e}");
 
     // Without --sudo a non-root user is told to pass it.
@@ -149,9 +210,21 @@ fn bad_keys_hosts_and_sudo_give_one_line_naming_the_node_and_the_fix() {
     let learned = sshlab::in_dir(&lab, "learned_known_hosts");
     let mut args = lab.ssh_args();
     replace(&mut args, "--known-hosts", learned.to_str().unwrap());
-    args.extend(["--accept-new-host-keys", "--nemesis", "none", "--time-limit", "2"].map(String::from));
+    args.extend(
+        [
+            "--accept-new-host-keys",
+            "--nemesis",
+            "none",
+            "--time-limit",
+            "2",
+        ]
+        .map(String::from),
+    );
     let store = tempfile::tempdir().unwrap();
-    let out = run_test(store.path(), &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = run_test(
+        store.path(),
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     assert_eq!(out.status.code(), Some(0));
     let text = std::fs::read_to_string(&learned).unwrap();
     assert_eq!(text.lines().count(), 3, "{text}");
@@ -166,8 +239,18 @@ fn a_fault_on_five_nodes_lands_on_all_of_them_within_one_second() {
         &lab,
         store.path(),
         &[
-            "--time-limit", "8", "--nemesis", "pause", "--nemesis-targets", "all",
-            "--nemesis-interval", "1.5", "--rate", "20", "--seed", "3",
+            "--time-limit",
+            "8",
+            "--nemesis",
+            "pause",
+            "--nemesis-targets",
+            "all",
+            "--nemesis-interval",
+            "1.5",
+            "--rate",
+            "20",
+            "--seed",
+            "3",
         ],
     );
     assert_eq!(out.status.code(), Some(0));
@@ -192,7 +275,11 @@ fn a_fault_on_five_nodes_lands_on_all_of_them_within_one_second() {
         }
         let spread = done["time"].as_u64().unwrap() - invoke["time"].as_u64().unwrap();
         eprintln!("{} on 5 nodes took {:.3} s", done["f"], spread as f64 / 1e9);
-        assert!(spread < 1_000_000_000, "{} took {spread} ns: {done}", done["f"]);
+        assert!(
+            spread < 1_000_000_000,
+            "{} took {spread} ns: {done}",
+            done["f"]
+        );
         checked += 1;
     }
     assert!(checked >= 2, "no fault on all five nodes in {history}");

@@ -59,7 +59,10 @@ impl Lab {
         let id = format!("{:04x}{k}", std::process::id() % 0xffff);
         let third = 100 + (std::process::id() % 100) as usize + k as usize * 3 % 50;
         let subnet = format!("10.214.{}", third % 250);
-        let dir = tempfile::Builder::new().prefix("faultline-sshlab").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("faultline-sshlab")
+            .tempdir()
+            .unwrap();
         let mut lab = Lab {
             id: id.clone(),
             hosts: Vec::new(),
@@ -81,15 +84,25 @@ impl Lab {
         std::fs::set_permissions(&root, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
         for key in [&lab.key, &lab.wrong_key] {
-            must("ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-f", key.to_str().unwrap()]);
+            must(
+                "ssh-keygen",
+                &["-q", "-t", "ed25519", "-N", "", "-f", key.to_str().unwrap()],
+            );
         }
         // Users: one with passwordless sudo, one without ('*' = no password, not locked).
         for user in [lab.user.clone(), lab.user_no_sudo.clone()] {
-            must("useradd", &["-M", "-d", "/nonexistent", "-s", "/bin/sh", &user]);
+            must(
+                "useradd",
+                &["-M", "-d", "/nonexistent", "-s", "/bin/sh", &user],
+            );
             lab.users.push(user.clone());
             must("usermod", &["-p", "*", &user]);
         }
-        std::fs::write(&lab.sudoers, format!("{} ALL=(ALL) NOPASSWD:ALL\n", lab.user)).unwrap();
+        std::fs::write(
+            &lab.sudoers,
+            format!("{} ALL=(ALL) NOPASSWD:ALL\n", lab.user),
+        )
+        .unwrap();
         let keys_dir = root.join("authorized_keys");
         std::fs::create_dir_all(&keys_dir).unwrap();
         let public = std::fs::read_to_string(lab.key.with_extension("pub")).unwrap();
@@ -99,9 +112,24 @@ impl Lab {
         // The bridge, with a firewall exception (docker's FORWARD policy drops bridged
         // traffic when br_netfilter is loaded).
         must("ip", &["link", "add", &lab.bridge, "type", "bridge"]);
-        must("ip", &["addr", "add", &format!("{subnet}.1/24"), "dev", &lab.bridge]);
+        must(
+            "ip",
+            &["addr", "add", &format!("{subnet}.1/24"), "dev", &lab.bridge],
+        );
         must("ip", &["link", "set", &lab.bridge, "up"]);
-        let _ = sh("iptables", &["-I", "FORWARD", "-i", &lab.bridge, "-o", &lab.bridge, "-j", "ACCEPT"]);
+        let _ = sh(
+            "iptables",
+            &[
+                "-I",
+                "FORWARD",
+                "-i",
+                &lab.bridge,
+                "-o",
+                &lab.bridge,
+                "-j",
+                "ACCEPT",
+            ],
+        );
         let mut known = String::new();
         for i in 1..=count {
             let ns = format!("fl{id}-{i}");
@@ -110,8 +138,16 @@ impl Lab {
             lab.namespaces.push(ns.clone());
             let host_if = format!("fl{id}h{i}");
             let node_if = format!("fl{id}p{i}");
-            must("ip", &["link", "add", &host_if, "type", "veth", "peer", "name", &node_if]);
-            must("ip", &["link", "set", &host_if, "master", &lab.bridge, "up"]);
+            must(
+                "ip",
+                &[
+                    "link", "add", &host_if, "type", "veth", "peer", "name", &node_if,
+                ],
+            );
+            must(
+                "ip",
+                &["link", "set", &host_if, "master", &lab.bridge, "up"],
+            );
             must("ip", &["link", "set", &node_if, "netns", &ns]);
             let in_ns = |args: &[&str]| {
                 let mut full = vec!["netns", "exec", &ns];
@@ -122,9 +158,27 @@ impl Lab {
             in_ns(&["ip", "link", "set", &node_if, "name", "eth0"]);
             in_ns(&["ip", "addr", "add", &format!("{addr}/24"), "dev", "eth0"]);
             in_ns(&["ip", "link", "set", "eth0", "up"]);
-            in_ns(&["ip", "route", "add", "default", "via", &format!("{subnet}.1")]);
+            in_ns(&[
+                "ip",
+                "route",
+                "add",
+                "default",
+                "via",
+                &format!("{subnet}.1"),
+            ]);
             let host_key = root.join(format!("host_key_{i}"));
-            must("ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-f", host_key.to_str().unwrap()]);
+            must(
+                "ssh-keygen",
+                &[
+                    "-q",
+                    "-t",
+                    "ed25519",
+                    "-N",
+                    "",
+                    "-f",
+                    host_key.to_str().unwrap(),
+                ],
+            );
             let config = root.join(format!("sshd_config_{i}"));
             std::fs::write(
                 &config,
@@ -218,7 +272,10 @@ fn wait_for_port(host: &str, port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
     let addr = format!("{host}:{port}").parse().unwrap();
     while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err() {
-        assert!(Instant::now() < deadline, "sshd at {host}:{port} did not come up");
+        assert!(
+            Instant::now() < deadline,
+            "sshd at {host}:{port} did not come up"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -243,7 +300,19 @@ impl Drop for Lab {
         for ns in &self.namespaces {
             let _ = sh("ip", &["netns", "del", ns]);
         }
-        let _ = sh("iptables", &["-D", "FORWARD", "-i", &self.bridge, "-o", &self.bridge, "-j", "ACCEPT"]);
+        let _ = sh(
+            "iptables",
+            &[
+                "-D",
+                "FORWARD",
+                "-i",
+                &self.bridge,
+                "-o",
+                &self.bridge,
+                "-j",
+                "ACCEPT",
+            ],
+        );
         let _ = sh("ip", &["link", "del", &self.bridge]);
         for user in &self.users {
             let _ = sh("userdel", &[user]);

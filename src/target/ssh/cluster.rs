@@ -87,6 +87,9 @@ impl SshCluster {
         if !errors.is_empty() {
             anyhow::bail!("{}", errors.join("; "));
         }
+        for (node, info) in nodes.iter().zip(&infos) {
+            tracing::info!(node = %node.name, controller = ?info.controller_addr, "connected");
+        }
         Ok(SshCluster {
             spec,
             nodes,
@@ -110,21 +113,26 @@ impl SshCluster {
     }
 
     /// The SSH settings.
+    #[allow(dead_code)] // for the network faults, which are merged separately
     pub fn spec(&self) -> &SshSpec {
         &self.spec
     }
 
     /// The controller's address as `node` sees it (a partition nemesis must exempt it).
+    #[allow(dead_code)] // for the partition nemesis, which is merged separately
     pub fn controller_addr(&self, node: &str) -> Option<&str> {
         let i = self.index(node).ok()?;
         self.infos[i].controller_addr.as_deref()
     }
 
     fn index(&self, node: &str) -> Result<usize, ControlError> {
-        self.nodes.iter().position(|n| n.name == node).ok_or_else(|| {
-            let known: Vec<String> = self.nodes.iter().map(|n| n.name.clone()).collect();
-            ControlError::unknown_node(node, &known)
-        })
+        self.nodes
+            .iter()
+            .position(|n| n.name == node)
+            .ok_or_else(|| {
+                let known: Vec<String> = self.nodes.iter().map(|n| n.name.clone()).collect();
+                ControlError::unknown_node(node, &known)
+            })
     }
 
     fn node_dir(&self, node: &str) -> String {
@@ -132,7 +140,12 @@ impl SshCluster {
     }
 
     /// Run a shell script on `node` (through `sudo -n` with `--sudo`).
-    pub async fn shell(&self, node: &str, script: &str, limit: Duration) -> Result<Output, SshError> {
+    pub async fn shell(
+        &self,
+        node: &str,
+        script: &str,
+        limit: Duration,
+    ) -> Result<Output, SshError> {
         let i = self.index(node).map_err(|e| SshError::Local {
             what: "no such node".into(),
             why: e.to_string(),
@@ -144,7 +157,12 @@ impl SshCluster {
     }
 
     /// Run a shell script on `node` and require exit status 0.
-    pub async fn shell_ok(&self, node: &str, script: &str, limit: Duration) -> Result<String, SshError> {
+    pub async fn shell_ok(
+        &self,
+        node: &str,
+        script: &str,
+        limit: Duration,
+    ) -> Result<String, SshError> {
         let out = self.shell(node, script, limit).await?;
         if out.status != 0 {
             return Err(SshError::CommandFailed {
@@ -185,7 +203,11 @@ impl SshCluster {
                         dir = quote(&remote_dir),
                         user = quote(&user)
                     );
-                    let prepare = if sudo { wrap(&spec, &prepare) } else { format!("mkdir -p {}/bin", quote(&remote_dir)) };
+                    let prepare = if sudo {
+                        wrap(&spec, &prepare)
+                    } else {
+                        format!("mkdir -p {}/bin", quote(&remote_dir))
+                    };
                     let out = c.exec(&prepare, limit)?;
                     require(&node, &prepare, &out)?;
                     let check = format!("sha256sum {} 2>/dev/null", quote(&remote));
@@ -243,7 +265,12 @@ impl SshCluster {
     fn program(&self, node: &NodeSpec) -> String {
         self.system
             .as_ref()
-            .map(|s| s.start_command(node, &self.nodes).program.display().to_string())
+            .map(|s| {
+                s.start_command(node, &self.nodes)
+                    .program
+                    .display()
+                    .to_string()
+            })
             .unwrap_or_default()
     }
 
@@ -349,7 +376,11 @@ impl SshCluster {
         let tasks = self.nodes.iter().map(|n| async move {
             let log = n.log_file.display().to_string();
             let text = self
-                .shell_ok(&n.name, &format!("cat {} 2>/dev/null || true", quote(&log)), EXEC_LIMIT)
+                .shell_ok(
+                    &n.name,
+                    &format!("cat {} 2>/dev/null || true", quote(&log)),
+                    EXEC_LIMIT,
+                )
                 .await;
             (n.name.clone(), text)
         });
@@ -373,11 +404,16 @@ impl SshCluster {
             let script = format!(
                 "{}if alive; then kill -CONT $pid; {} fi",
                 prelude(&self.node_dir(&node.name), &program),
-                if self.leave_running { "" } else { "kill -KILL $pid; rm -f \"$P\";" }
+                if self.leave_running {
+                    ""
+                } else {
+                    "kill -KILL $pid; rm -f \"$P\";"
+                }
             );
             let command = wrap(&self.spec, &script);
             let limit = self.spec.timeout;
-            let result = self.workers[i].call_blocking(move |link| link.with(|c| c.exec(&command, limit)));
+            let result =
+                self.workers[i].call_blocking(move |link| link.with(|c| c.exec(&command, limit)));
             if let Err(e) = result {
                 tracing::warn!("{e}");
             }
@@ -456,8 +492,7 @@ fn probe(
                 node: node.to_string(),
                 user: spec.username.clone(),
                 why: one_line(
-                    &out
-                        .stderr
+                    &out.stderr
                         .lines()
                         .filter(|l| !l.contains("chdir to home"))
                         .collect::<Vec<_>>()
@@ -503,7 +538,12 @@ impl Control for SshCluster {
         self.nodes.iter().map(|n| n.name.clone()).collect()
     }
 
-    async fn exec(&self, node: &str, program: &str, args: &[String]) -> Result<ExecOutput, ControlError> {
+    async fn exec(
+        &self,
+        node: &str,
+        program: &str,
+        args: &[String],
+    ) -> Result<ExecOutput, ControlError> {
         self.index(node)?;
         let mut line = quote(program);
         for arg in args {
@@ -518,7 +558,10 @@ impl Control for SshCluster {
             return Err(ControlError::failed(
                 node,
                 format!("exec {program}"),
-                format!("{program} is not installed on {node}: {}", one_line(&out.stderr, 200)),
+                format!(
+                    "{program} is not installed on {node}: {}",
+                    one_line(&out.stderr, 200)
+                ),
             ));
         }
         Ok(ExecOutput {
@@ -529,8 +572,15 @@ impl Control for SshCluster {
     }
 
     async fn read_file(&self, node: &str, path: &str) -> Result<Vec<u8>, ControlError> {
-        self.index(node)?;
-        // cat through the same sudo as every command, so root-owned files can be read.
+        let i = self.index(node)?;
+        if !self.spec.sudo {
+            let path_owned = path.to_string();
+            return self.workers[i]
+                .call(move |link| link.with(|c| c.download(&path_owned)))
+                .await
+                .map_err(|e| ControlError::failed(node, format!("read {path}"), e.to_string()));
+        }
+        // cat through sudo, so root-owned files can be read.
         let out = self
             .shell_ok(node, &format!("cat -- {}", quote(path)), EXEC_LIMIT)
             .await

@@ -144,7 +144,16 @@ impl DockerCluster {
         if !key.is_file() {
             run(
                 Command::new("ssh-keygen")
-                    .args(["-q", "-t", "ed25519", "-N", "", "-C", "faultline-controller", "-f"])
+                    .args([
+                        "-q",
+                        "-t",
+                        "ed25519",
+                        "-N",
+                        "",
+                        "-C",
+                        "faultline-controller",
+                        "-f",
+                    ])
                     .arg(&key),
                 "make an SSH key pair with ssh-keygen (apt-get install openssh-client)",
             )?;
@@ -206,7 +215,12 @@ fn wait_for_sshd(service: &str, addr: &str) -> Result<String> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let key = Command::new("docker")
-            .args(["exec", &container, "cat", "/etc/ssh/ssh_host_ed25519_key.pub"])
+            .args([
+                "exec",
+                &container,
+                "cat",
+                "/etc/ssh/ssh_host_ed25519_key.pub",
+            ])
             .output();
         let reachable = std::net::TcpStream::connect_timeout(
             &format!("{addr}:22").parse().expect("a socket address"),
@@ -216,7 +230,11 @@ fn wait_for_sshd(service: &str, addr: &str) -> Result<String> {
         if let Ok(out) = key {
             let text = String::from_utf8_lossy(&out.stdout);
             let mut words = text.split_whitespace();
-            if let (true, Some(kind), Some(key)) = (out.status.success() && reachable, words.next(), words.next()) {
+            if let (true, Some(kind), Some(key)) = (
+                out.status.success() && reachable,
+                words.next(),
+                words.next(),
+            ) {
                 return Ok(format!("{kind} {key}"));
             }
         }

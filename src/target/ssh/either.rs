@@ -27,7 +27,8 @@ pub enum Cluster {
     Ssh {
         /// The nodes.
         cluster: Arc<SshCluster>,
-        /// The docker cluster, for `--target docker`.
+        /// The docker cluster, for `--target docker` (held for its `Drop`).
+        #[allow(dead_code)]
         docker: Option<DockerCluster>,
     },
 }
@@ -115,6 +116,7 @@ impl Cluster {
     }
 
     /// The command ability (for network and clock faults), where the target has one here.
+    #[allow(dead_code)] // for the network faults, which are merged separately
     pub fn control(&self) -> Option<Arc<dyn Control>> {
         match self {
             Cluster::Local(_) => None,
@@ -170,7 +172,9 @@ pub fn heal_run(test_json: &serde_json::Value) -> Result<Option<Vec<String>>> {
 }
 
 fn heal_spec(spec: super::SshSpec, test_json: &serde_json::Value) -> Result<Vec<String>> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let mut undone = runtime.block_on(super::cluster::heal_nodes(spec))?;
     let docker = test_json.get("target").and_then(|t| t.as_str()) == Some("docker");
     let leave = test_json.get("leave_running").and_then(|v| v.as_bool()) == Some(true);

@@ -100,7 +100,9 @@ pub enum SshError {
         why: String,
     },
     /// A command ran past its time.
-    #[error("{node}: `{command}` did not finish within {after:?}; the node may be paused or cut off")]
+    #[error(
+        "{node}: `{command}` did not finish within {after:?}; the node may be paused or cut off"
+    )]
     Timeout {
         /// The node.
         node: String,

@@ -199,8 +199,12 @@ impl SshSpec {
         if flags.username.is_empty() {
             bad_input!("--username is empty: give the login user (root, or a user with --sudo)");
         }
-        if !(flags.ssh_timeout > 0.0 && flags.ssh_timeout.is_finite() && flags.ssh_timeout < 3600.0) {
-            bad_input!("--ssh-timeout {} is not a number of seconds below 3600", flags.ssh_timeout);
+        if !(flags.ssh_timeout > 0.0 && flags.ssh_timeout.is_finite() && flags.ssh_timeout < 3600.0)
+        {
+            bad_input!(
+                "--ssh-timeout {} is not a number of seconds below 3600",
+                flags.ssh_timeout
+            );
         }
         if !flags.remote_dir.starts_with('/') || flags.remote_dir.contains(['\'', '"', ' ']) {
             bad_input!(

@@ -60,7 +60,8 @@ impl Connection {
             .map_err(|e| unreachable(format!("cannot resolve {host}: {e}")))?
             .next()
             .ok_or_else(|| unreachable(format!("{host} has no address")))?;
-        let tcp = TcpStream::connect_timeout(&addr, timeout).map_err(|e| unreachable(e.to_string()))?;
+        let tcp =
+            TcpStream::connect_timeout(&addr, timeout).map_err(|e| unreachable(e.to_string()))?;
         let _ = tcp.set_nodelay(true);
         let mut session = Session::new().map_err(|e| unreachable(e.to_string()))?;
         session.set_tcp_stream(tcp);
@@ -232,7 +233,12 @@ fn known_hosts_name(host: &str, port: u16) -> String {
     }
 }
 
-fn check_host_key(node: &str, host: &str, session: &Session, spec: &SshSpec) -> Result<(), SshError> {
+fn check_host_key(
+    node: &str,
+    host: &str,
+    session: &Session,
+    spec: &SshSpec,
+) -> Result<(), SshError> {
     let file = spec.known_hosts.display().to_string();
     let (key, kind) = session.host_key().ok_or_else(|| SshError::Unreachable {
         node: node.to_string(),
@@ -318,7 +324,9 @@ fn authenticate(node: &str, session: &Session, spec: &SshSpec) -> Result<(), Ssh
                 .map_err(|_| refused("the password".to_string()))?;
         }
         Auth::Agent => {
-            let mut agent = session.agent().map_err(|e| refused(format!("ssh-agent ({e})")))?;
+            let mut agent = session
+                .agent()
+                .map_err(|e| refused(format!("ssh-agent ({e})")))?;
             agent.connect().map_err(|e| {
                 refused(format!(
                     "ssh-agent (cannot reach it: {e}; is SSH_AUTH_SOCK set?)"
