@@ -28,6 +28,7 @@ pub struct Cli {
 
 /// The commands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once
 pub enum Command {
     /// Run a test: start the cluster, drive the workload while injecting faults, heal, check.
     Test(TestArgs),
@@ -55,7 +56,9 @@ pub struct TestArgs {
     #[arg(long, default_value = "reference")]
     pub system: String,
 
-    /// Where the nodes run. `local` starts them as processes on this machine.
+    /// Where the nodes run. `local` starts them as processes on this machine; `ssh` reaches
+    /// the --nodes over SSH; `docker` starts the docker-compose cluster of `docker/` and
+    /// reaches it over SSH.
     #[arg(long, default_value = "local")]
     pub target: String,
 
@@ -148,6 +151,9 @@ pub struct TestArgs {
     /// Also write a JUnit XML file with one test case per checker, for CI.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub ssh: crate::target::ssh::SshFlags,
 }
 
 /// Options of `faultline check`.

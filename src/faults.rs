@@ -18,9 +18,7 @@ use tokio::sync::watch;
 use crate::recorder::Recorder;
 use crate::spec::TestSpec;
 use crate::store::RunDir;
-use crate::systems::System;
-use crate::target::local::LocalTarget;
-use crate::target::processes::LocalProcesses;
+use faultline_nemeses::control::ProcessControl;
 
 pub(crate) type NemesisTask = Option<tokio::task::JoinHandle<Vec<String>>>;
 
@@ -28,8 +26,7 @@ pub(crate) fn start_nemesis(
     spec: &TestSpec,
     seed: u64,
     run: &RunDir,
-    target: &Arc<LocalTarget>,
-    system: &Arc<dyn System>,
+    control: Arc<dyn ProcessControl>,
     recorder: &Recorder,
 ) -> Result<(watch::Sender<bool>, NemesisTask)> {
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -38,7 +35,6 @@ pub(crate) fn start_nemesis(
     }
     let kinds = faultline_nemeses::schedule::parse_nemeses(&spec.nemeses.join(","))
         .map_err(anyhow::Error::msg)?;
-    let control = Arc::new(LocalProcesses::new(target.clone(), system.clone()));
     let ledger = Arc::new(Ledger::create(run.nemesis_state()).map_err(anyhow::Error::msg)?);
     let nemeses: Vec<Arc<dyn Nemesis>> = kinds
         .iter()

@@ -15,7 +15,14 @@ pub fn run(args: &HealArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| args.store.join("latest"));
     let run = RunDir::open(&dir)?;
-    let mut undone = local::stop_leftover_nodes(&run)?;
+    let test_json: serde_json::Value = std::fs::read_to_string(run.test_json())
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let mut undone = match crate::target::ssh::either::heal_run(&test_json)? {
+        Some(undone) => undone,
+        None => local::stop_leftover_nodes(&run)?,
+    };
     // Killing the node processes undoes process faults; the ledger is then obsolete.
     let ledger = run.nemesis_state();
     if ledger.exists() {

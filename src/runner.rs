@@ -26,7 +26,7 @@ use crate::recorder::Recorder;
 use crate::spec::{workload_options, TestSpec};
 use crate::store::RunDir;
 use crate::systems::Client;
-use crate::target::local::{self, LocalTarget};
+use crate::target::ssh::either::Cluster;
 
 /// What one run concluded.
 #[derive(Debug)]
@@ -100,22 +100,16 @@ pub async fn run_test(
         .replace(&format!("--seed {}", spec.seed), &format!("--seed {seed}"));
     run.write_json(&run.test_json(), &stored_spec)?;
 
-    let system = crate::systems::build(spec)?;
-    let nodes = LocalTarget::plan(&run, spec.node_count, spec.base_port)?;
-    let target = Arc::new(LocalTarget::new(
-        &run,
-        nodes,
-        system.clone(),
-        spec.leave_db_running,
-    ));
+    let (target, system) = Cluster::create(spec, &run).await?;
 
     let progress = Progress::new(spec.progress, spec.time_limit);
     progress.stage(&format!(
         "starting {} {} nodes",
         spec.node_count, spec.system
     ));
-    target.start_all()?;
-    local::await_ready(&target, spec.ready_timeout)
+    target.start_all().await?;
+    target
+        .await_ready(&system, spec.ready_timeout)
         .await
         .context("the cluster did not come up")?;
 
@@ -140,7 +134,7 @@ pub async fn run_test(
     let processes: Vec<u64> = (0..spec.concurrency as u64).collect();
 
     let (stop_nemesis, nemesis_task) =
-        start_nemesis(spec, seed, &run, &target, &system, &recorder)?;
+        start_nemesis(spec, seed, &run, target.processes(&system), &recorder)?;
     progress.running(recorder.counts().clone());
 
     let mut interrupt_main = interrupt.clone();
@@ -161,7 +155,7 @@ pub async fn run_test(
             .unwrap_or_else(|e| vec![format!("the nemesis task failed: {e}")]),
         None => Vec::new(),
     };
-    healed.extend(target.heal_all());
+    healed.extend(target.heal_all().await);
     let (clients, processes, mut failure) = match phase {
         PhaseEnd::Finished { clients, processes } => (clients, processes, None),
         PhaseEnd::Stopped {
@@ -174,7 +168,7 @@ pub async fn run_test(
     // Recovery and final reads, unless the run was interrupted or a worker crashed.
     if failure.is_none() {
         progress.stage("healed; waiting for the cluster to recover");
-        if let Err(e) = local::await_ready(&target, spec.ready_timeout).await {
+        if let Err(e) = target.await_ready(&system, spec.ready_timeout).await {
             tracing::warn!("the cluster did not recover after healing: {e:#}");
         }
         if let Some(final_generator) = workload.final_generator() {
@@ -203,7 +197,7 @@ pub async fn run_test(
     let duration = start.elapsed();
     if !spec.leave_db_running {
         progress.stage("stopping nodes");
-        target.stop_all();
+        target.stop_all(&run).await;
     }
     drop(recorder);
     let history = recorder_thread.finish()?;

@@ -19,7 +19,7 @@ use faultline_nemeses::process::Target;
 /// Systems `--system` accepts.
 pub const SYSTEMS: &[&str] = &["reference"];
 /// Targets `--target` accepts.
-pub const TARGETS: &[&str] = &["local"];
+pub const TARGETS: &[&str] = &["local", "ssh", "docker"];
 
 /// One test, fully resolved.
 #[derive(Debug, Clone, Serialize)]
@@ -79,6 +79,10 @@ pub struct TestSpec {
     pub progress: bool,
     /// The command line that reruns this test with the same seed.
     pub rerun: String,
+    /// How to reach the nodes for `--target ssh` and `docker` (no secret is stored).
+    pub ssh: Option<crate::target::ssh::SshSpec>,
+    /// Leave the docker cluster running after the test.
+    pub leave_running: bool,
 }
 
 fn targets<S: serde::Serializer>(targets: &[Target], s: S) -> Result<S::Ok, S::Error> {
@@ -103,22 +107,35 @@ impl TestSpec {
                 SYSTEMS.join(", ")
             );
         }
-        match args.target.as_str() {
-            "local" => {}
-            "ssh" | "docker" => bad_input!(
-                "--target {} is not available in this version of faultline: use --target local",
-                args.target
-            ),
+        let mut node_count = args.node_count;
+        let ssh = match args.target.as_str() {
+            "local" => None,
+            "ssh" => {
+                let ssh = crate::target::ssh::SshSpec::resolve(&args.ssh, args.base_port)?;
+                node_count = ssh.hosts.len();
+                Some(ssh)
+            }
+            "docker" => {
+                if node_count > crate::target::ssh::docker::MAX_NODES {
+                    bad_input!(
+                        "--node-count {node_count}: the docker cluster has at most {} nodes",
+                        crate::target::ssh::docker::MAX_NODES
+                    );
+                }
+                let timeout = positive_secs("--ssh-timeout", args.ssh.ssh_timeout)?;
+                Some(crate::target::ssh::docker::ssh_spec(
+                    node_count,
+                    timeout,
+                    args.base_port,
+                ))
+            }
             other => bad_input!(
                 "unknown target '{other}': --target takes one of {}",
                 TARGETS.join(", ")
             ),
-        }
-        if args.node_count == 0 || args.node_count > 15 {
-            bad_input!(
-                "--node-count {} is out of range: give 1 to 15 nodes",
-                args.node_count
-            );
+        };
+        if node_count == 0 || node_count > 15 {
+            bad_input!("--node-count {node_count} is out of range: give 1 to 15 nodes");
         }
         faultline_workloads::by_name(&args.workload, &workload_options(args.keys))
             .map_err(|e| anyhow::Error::new(crate::exit::BadInput(format!("--workload: {e}"))))?;
@@ -142,7 +159,7 @@ impl TestSpec {
                 Some(name.clone())
             }
         };
-        let concurrency = parse_concurrency(&args.concurrency, args.node_count)?;
+        let concurrency = parse_concurrency(&args.concurrency, node_count)?;
         let time_limit = positive_secs("--time-limit", args.time_limit)?;
         let nemesis_interval = positive_secs("--nemesis-interval", args.nemesis_interval)?;
         let op_timeout = positive_secs("--op-timeout", args.op_timeout)?;
@@ -160,8 +177,8 @@ impl TestSpec {
         if args.test_count == 0 {
             bad_input!("--test-count 0: give at least 1");
         }
-        if let Some(base) = args.base_port {
-            check_ports_free(base, args.node_count)?;
+        if let (Some(base), None) = (args.base_port, &ssh) {
+            check_ports_free(base, node_count)?;
         }
         let node_binary = match &args.node_binary {
             Some(path) => {
@@ -190,7 +207,7 @@ impl TestSpec {
              --nemesis-targets {} --nemesis-interval {} --time-limit {} --concurrency {} --rate {} --keys {} \
              --op-timeout {} --seed {seed}",
             args.system,
-            args.node_count,
+            node_count,
             args.workload,
             if nemesis_names.is_empty() { "none".to_string() } else { nemesis_names.join(",") },
             args.nemesis_targets,
@@ -208,7 +225,7 @@ impl TestSpec {
             name,
             system: args.system.clone(),
             target: args.target.clone(),
-            node_count: args.node_count,
+            node_count,
             workload: args.workload.clone(),
             nemeses: nemesis_names,
             nemesis_targets,
@@ -229,6 +246,8 @@ impl TestSpec {
             check_timeout,
             progress: !args.no_progress,
             rerun,
+            ssh,
+            leave_running: args.ssh.leave_running,
         })
     }
 }

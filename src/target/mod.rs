@@ -3,3 +3,4 @@
 
 pub mod local;
 pub mod processes;
+pub mod ssh;
