@@ -237,7 +237,11 @@ pub(crate) fn lanes_svg(
         "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" \
          height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\" font-family=\"sans-serif\" \
          font-size=\"11\" data-t0=\"{t0}\" data-t1=\"{t1}\" data-order=\"{}\">",
-        if emphasis.event_order { "events" } else { "time" }
+        if emphasis.event_order {
+            "events"
+        } else {
+            "time"
+        }
     );
     s.push_str("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>");
     if emphasis.event_order {
@@ -371,7 +375,8 @@ pub(crate) fn lanes_svg(
                 let _ = write!(
                     texts,
                     "<rect class=\"culprit-label\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" \
-                     height=\"{bar_h}\" rx=\"3\" fill=\"#fde8ea\" stroke=\"#c62f3b\"/>",
+                     height=\"{bar_h}\" rx=\"3\" fill=\"#fde8ea\" stroke=\"#c62f3b\" \
+                     pointer-events=\"none\"/>",
                     tx - 4.0,
                     ly,
                     tw + 8.0
@@ -486,15 +491,21 @@ pub(crate) fn timeline_html(
 fn elided_note(history: &History, calls: &Calls, gap: Range<usize>) -> String {
     let first = &calls.calls[gap.start];
     let last = &calls.calls[gap.end - 1];
+    let when = if calls.has_times() {
+        format!(
+            ", invoked between {:.3} s and {:.3} s",
+            first.start as f64 / 1e9,
+            last.start as f64 / 1e9,
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "<div class=\"elided\" data-elided=\"{}\">… {} ops elided: #{} to #{}, invoked between \
-         {:.3} s and {:.3} s …</div>",
+        "<div class=\"elided\" data-elided=\"{}\">… {} ops elided: #{} to #{}{when} …</div>",
         gap.len(),
         gap.len(),
         history.ops[first.invoke].index,
         history.ops[last.invoke].index,
-        first.start as f64 / 1e9,
-        last.start as f64 / 1e9,
     )
 }
 
@@ -555,5 +566,55 @@ mod tests {
         assert!(html.contains("1000 ops elided: #4000 to #5998"));
         assert_eq!(html.matches("<rect class=\"op ok\"").count(), 4000);
         assert!(html.contains("<title>#0 process 0 read → ok in 0 ns</title>"));
+    }
+
+    /// `(x, width)` of the bar of op `index` in `svg`.
+    fn bar(svg: &str, index: u64) -> (f64, f64) {
+        let at = svg.find(&format!("data-op=\"{index}\" x=\"")).unwrap();
+        let tag = &svg[at..at + svg[at..].find('>').unwrap()];
+        let num = |name: &str| -> f64 {
+            let from = tag.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+            tag[from..from + tag[from..].find('"').unwrap()]
+                .parse()
+                .unwrap()
+        };
+        (num("x"), num("width"))
+    }
+
+    #[test]
+    fn event_order_places_timeless_ops_by_their_history_position() {
+        // Every op at time 0, as in a Jepsen log: only the order tells them apart.
+        let h = History::from_ops(vec![
+            op(0, OpType::Invoke, "write", 0),
+            op(1, OpType::Invoke, "read", 0),
+            op(0, OpType::Ok, "write", 0),
+            op(2, OpType::Invoke, "write", 0),
+            op(1, OpType::Ok, "read", 0),
+            op(2, OpType::Info, "write", 0),
+        ]);
+        let calls = Calls::from_history(&h);
+        assert!(!calls.has_times());
+        let marked = HashSet::new();
+        let emphasis = Emphasis {
+            marked: &marked,
+            culprit: Some(1),
+            labels: true,
+            pack: false,
+            event_order: true,
+            info_open: true,
+        };
+        let svg = lanes_svg(&h, &calls, 0..3, &[], &[], &emphasis);
+        let column = (WIDTH - LEFT - RIGHT) / 6.0;
+        let (x0, w0) = bar(&svg, 0);
+        let (x1, w1) = bar(&svg, 1);
+        let (x3, w3) = bar(&svg, 3);
+        assert!((x0 - LEFT).abs() < 0.1 && (w0 - 3.0 * column).abs() < 0.1);
+        assert!((x1 - (LEFT + column)).abs() < 0.1 && (w1 - 4.0 * column).abs() < 0.1);
+        // The info write may take effect at any later point: it reaches the right edge.
+        assert!((x3 + w3 - (WIDTH - RIGHT)).abs() < 0.1, "{svg}");
+        assert!(svg.contains("<rect class=\"culprit-label\""));
+        assert!(svg.contains("font-weight=\"bold\" pointer-events=\"none\">#1 read</text>"));
+        assert!(svg.contains(">#0 write</text>"));
+        assert!(!svg.contains(" s</text>"), "no time ticks in event order");
     }
 }

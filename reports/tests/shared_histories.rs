@@ -112,7 +112,10 @@ fn etcd_000_shows_the_offending_read_and_the_writes_concurrent_with_it() {
         assert!(x >= 0.0 && x + w <= width, "#{op}: bar outside the picture");
         let label = tag_for(svg, "text", op).unwrap_or_else(|| panic!("no label for #{op}"));
         let lx: f64 = attr(label, "x").unwrap().parse().unwrap();
-        assert!(lx >= 0.0 && lx < width - 40.0, "#{op}: label outside the picture");
+        assert!(
+            lx >= 0.0 && lx < width - 40.0,
+            "#{op}: label outside the picture"
+        );
         let text_at = svg.find(label).unwrap() + label.len() + 1;
         let text = &svg[text_at..text_at + svg[text_at..].find("</text>").unwrap()];
         let inv = invoke(op);
@@ -125,7 +128,9 @@ fn etcd_000_shows_the_offending_read_and_the_writes_concurrent_with_it() {
     let label = tag_for(svg, "text", culprit).unwrap();
     assert!(label.contains("font-weight=\"bold\""), "{label}");
     assert!(
-        svg.contains(&format!("pointer-events=\"none\">#{culprit} read → 2</text>")),
+        svg.contains(&format!(
+            "pointer-events=\"none\">#{culprit} read → 2</text>"
+        )),
         "the read's label names its value"
     );
     assert!(svg.contains("<rect class=\"culprit-label\""));
