@@ -159,6 +159,7 @@ pub(crate) fn section(
                 labels: true,
                 pack: false,
                 event_order: true,
+                info_open: true,
             };
             let _ = write!(
                 out,

@@ -353,7 +353,7 @@ fn checkers_section(body: &mut String, results: &[CheckResult]) {
             if !r.reasons.is_empty() {
                 reasons.push_str("<ul class=\"reasons\">");
                 for reason in &r.reasons {
-                    let _ = write!(reasons, "<li>{}</li>", esc(reason));
+                    let _ = write!(reasons, "<li>{}</li>", reason_html(reason));
                 }
                 reasons.push_str("</ul>");
             }
@@ -385,6 +385,59 @@ fn checkers_section(body: &mut String, results: &[CheckResult]) {
         })
         .collect();
     body.push_str(&table("checkers", &["checker", "verdict", "why"], &rows));
+}
+
+/// Past this many characters a reason shows only its first sentence; the rest is folded.
+const LONG_REASON: usize = 200;
+
+/// A reason as HTML: whole when short; else its first sentence (up to the first `. ` or
+/// `; `), with the rest under a `<details>` toggle named after the rest's parts (`orders
+/// tried, concurrent with it`), one paragraph per `; ` part and one line per `|` choice.
+fn reason_html(reason: &str) -> String {
+    if reason.chars().count() <= LONG_REASON {
+        return esc(reason);
+    }
+    let cut = [". ", "; "]
+        .iter()
+        .filter_map(|sep| reason.find(sep).map(|at| (at, *sep)))
+        .min();
+    let Some((at, sep)) = cut else {
+        return esc(reason);
+    };
+    let head = if sep == ". " {
+        &reason[..=at]
+    } else {
+        &reason[..at]
+    };
+    let rest = reason[at + sep.len()..].trim();
+    let parts: Vec<&str> = rest.split("; ").filter(|p| !p.trim().is_empty()).collect();
+    let names: Vec<&str> = parts
+        .iter()
+        .filter_map(|p| p.split_once(':').map(|(name, _)| name.trim()))
+        .filter(|name| !name.is_empty() && name.len() <= 40)
+        .collect();
+    let summary = if names.is_empty() {
+        "more".to_string()
+    } else {
+        names.join(", ")
+    };
+    let mut out = format!(
+        "{}<details class=\"reason-rest\"><summary>{}</summary>",
+        esc(head),
+        esc(&summary)
+    );
+    for part in parts {
+        out.push_str("<p>");
+        for (i, choice) in part.split(" | ").enumerate() {
+            if i > 0 {
+                out.push_str("<br>");
+            }
+            out.push_str(&esc(choice.trim()));
+        }
+        out.push_str("</p>");
+    }
+    out.push_str("</details>");
+    out
 }
 
 fn history_sections(
@@ -448,54 +501,16 @@ fn history_sections(
         }
     );
 
-    let input = PlotInput {
-        calls: &calls,
-        intervals: &intervals,
-        kinds: &kinds,
-        recoveries: &recoveries,
-    };
     body.push_str("<h2 id=\"plots\">Plots</h2>");
-    let recovery = recoveries.iter().flatten().any(|r| r.all_keys().is_some());
-    let parts = LegendParts {
-        outcomes: true,
-        pending: false,
-        functions: true,
-        recovery,
-    };
-    let latency = plots::latency_plot(&input)?;
-    figure(
-        body,
-        "Latency of every op",
-        &latency,
-        &legend(&calls, &kinds, parts),
-    );
-    let quantiles = plots::quantile_plot(&input)?;
-    let mut qlegend = String::from("<div class=\"legend\">");
-    for (q, (r, g, b)) in QUANTILES {
-        let _ = write!(
-            qlegend,
-            "<span><span class=\"swatch\" style=\"background:#{r:02x}{g:02x}{b:02x}\"></span>{q}</span>"
+    if calls.calls.is_empty() || calls.has_times() {
+        plots_section(body, &calls, &intervals, &kinds, &recoveries)?;
+    } else {
+        body.push_str(
+            "<p class=\"note\" id=\"no-times\">This history carries no timestamps (every op \
+             has the same time), so latency and throughput cannot be plotted; the timeline and \
+             the counterexample use event order instead.</p>",
         );
     }
-    qlegend.push_str("</div>");
-    let faults_only = LegendParts {
-        outcomes: false,
-        functions: false,
-        ..parts
-    };
-    qlegend.push_str(&legend(&calls, &kinds, faults_only));
-    figure(body, "Latency quantiles", &quantiles, &qlegend);
-    let throughput = plots::throughput_plot(&input)?;
-    let no_functions = LegendParts {
-        functions: false,
-        ..parts
-    };
-    figure(
-        body,
-        "Throughput",
-        &throughput,
-        &legend(&calls, &kinds, no_functions),
-    );
 
     faults_section(body, &calls, &intervals, &kinds, &recoveries);
 
@@ -511,15 +526,74 @@ fn history_sections(
         .first()
         .and_then(|(_, cx)| by_index.get(&cx.op).copied());
     let timeline_parts = LegendParts {
+        outcomes: true,
         pending: true,
         functions: false,
         recovery: false,
-        ..parts
     };
     body.push_str(&legend(&calls, &kinds, timeline_parts));
     body.push_str(&timeline::timeline_html(
         history, &calls, &intervals, &kinds, &anomalies, culprit,
     ));
+    Ok(())
+}
+
+/// The latency, quantile and throughput plots, for a history with times.
+fn plots_section(
+    body: &mut String,
+    calls: &Calls,
+    intervals: &[FaultInterval],
+    kinds: &[String],
+    recoveries: &[Option<Recovery>],
+) -> Result<(), ReportError> {
+    let input = PlotInput {
+        calls,
+        intervals,
+        kinds,
+        recoveries,
+    };
+    let recovery = recoveries.iter().flatten().any(|r| r.all_keys().is_some());
+    let parts = LegendParts {
+        outcomes: true,
+        pending: false,
+        functions: true,
+        recovery,
+    };
+    let latency = plots::latency_plot(&input)?;
+    figure(
+        body,
+        "Latency of every op",
+        &latency,
+        &legend(calls, kinds, parts),
+    );
+    let quantiles = plots::quantile_plot(&input)?;
+    let mut qlegend = String::from("<div class=\"legend\">");
+    for (q, (r, g, b)) in QUANTILES {
+        let _ = write!(
+            qlegend,
+            "<span><span class=\"swatch\" style=\"background:#{r:02x}{g:02x}{b:02x}\"></span>{q}</span>"
+        );
+    }
+    qlegend.push_str("</div>");
+    let faults_only = LegendParts {
+        outcomes: false,
+        functions: false,
+        ..parts
+    };
+    qlegend.push_str(&legend(calls, kinds, faults_only));
+    figure(body, "Latency quantiles", &quantiles, &qlegend);
+    let throughput = plots::throughput_plot(&input)?;
+    let no_functions = LegendParts {
+        functions: false,
+        ..parts
+    };
+    figure(
+        body,
+        "Throughput",
+        &throughput,
+        &legend(calls, kinds, no_functions),
+    );
+
     Ok(())
 }
 
@@ -694,4 +768,32 @@ fn faults_section(
          first successful op invoked after it, on every key; the plots mark it as a dark bar \
          along their top edge.</p>",
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_reason_keeps_its_first_sentence_and_folds_the_rest() {
+        let long = format!(
+            "op #84 (process 11, read -> 2) cannot be linearized: no order lets it take effect; \
+             orders tried: from 1, #71 -> 1 | from 1, #83 -> 0{}; concurrent with it: #53, #55",
+            ", #80 -> 4".repeat(20)
+        );
+        let html = reason_html(&long);
+        assert!(
+            html.starts_with(
+                "op #84 (process 11, read -&gt; 2) cannot be linearized: no order lets it take \
+                 effect<details class=\"reason-rest\"><summary>orders tried, concurrent with \
+                 it</summary><p>orders tried: from 1, #71 -&gt; 1<br>from 1, #83 -&gt; 0"
+            ),
+            "{html}"
+        );
+        assert!(html.ends_with("<p>concurrent with it: #53, #55</p></details>"));
+        // Short reasons, and long ones with no sentence to split at, stay whole.
+        assert_eq!(reason_html("budget ran out; 10 s"), "budget ran out; 10 s");
+        let unbroken = "x".repeat(300);
+        assert_eq!(reason_html(&unbroken), unbroken);
+    }
 }

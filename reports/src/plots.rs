@@ -199,8 +199,19 @@ fn mesh_font() -> TextStyle<'static> {
         .color(&RGBColor(0x40, 0x48, 0x52))
 }
 
-fn time_label(v: &f64) -> String {
-    format!("{v}")
+/// A time tick (s) on an axis spanning `span` seconds: as many decimals as about ten ticks
+/// need, trailing zeros dropped, so float noise such as `0.000300000000000003` never shows.
+fn time_label(v: f64, span: f64) -> String {
+    let step = (span / 10.0).max(1e-9);
+    if v.abs() < step / 1000.0 {
+        return "0".to_string();
+    }
+    let decimals = (1 - step.log10().floor() as i64).clamp(0, 9) as usize;
+    let mut text = format!("{v:.decimals$}");
+    if text.contains('.') {
+        text.truncate(text.trim_end_matches('0').trim_end_matches('.').len());
+    }
+    text
 }
 
 /// Labels only 1, 2 and 5 times a power of ten, so a log axis stays legible.
@@ -279,7 +290,7 @@ pub(crate) fn latency_plot(input: &PlotInput) -> Result<Plot, ReportError> {
             .x_desc("time since start (s), by invocation")
             .y_desc("latency (ms)")
             .y_labels(30)
-            .x_label_formatter(&time_label)
+            .x_label_formatter(&|v: &f64| time_label(*v, t1))
             .y_label_formatter(&ms_label)
             .label_style(mesh_font())
             .light_line_style(RGBColor(0xF0, 0xF2, 0xF4))
@@ -421,7 +432,7 @@ pub(crate) fn quantile_plot(input: &PlotInput) -> Result<Plot, ReportError> {
             .x_desc("time since start (s), by invocation")
             .y_desc("latency (ms)")
             .y_labels(30)
-            .x_label_formatter(&time_label)
+            .x_label_formatter(&|v: &f64| time_label(*v, t1))
             .y_label_formatter(&ms_label)
             .label_style(mesh_font())
             .light_line_style(RGBColor(0xF0, 0xF2, 0xF4))
@@ -501,7 +512,7 @@ pub(crate) fn throughput_plot(input: &PlotInput) -> Result<Plot, ReportError> {
             .configure_mesh()
             .x_desc("time since start (s), by completion")
             .y_desc("ops per second")
-            .x_label_formatter(&time_label)
+            .x_label_formatter(&|v: &f64| time_label(*v, t1))
             .y_label_formatter(&|v: &f64| format!("{v:.0}"))
             .label_style(mesh_font())
             .light_line_style(RGBColor(0xF0, 0xF2, 0xF4))
@@ -545,6 +556,19 @@ mod tests {
         assert_eq!(log_bounds(2_500_000, 160_000_000), (2.0, 500.0));
         assert_eq!(log_bounds(900_000, 9_000_000), (0.5, 20.0));
         assert_eq!(log_bounds(0, 0), (0.01, 10.0));
+    }
+
+    #[test]
+    fn time_labels_are_round_at_any_range() {
+        assert_eq!(time_label(0.000_300_000_000_000_003, 0.001), "0.0003");
+        assert_eq!(time_label(0.000_7, 0.001), "0.0007");
+        assert_eq!(time_label(0.0, 0.001), "0");
+        assert_eq!(time_label(1e-19, 0.001), "0");
+        assert_eq!(time_label(2.500_000_000_000_1, 10.0), "2.5");
+        assert_eq!(time_label(4.0, 10.0), "4");
+        assert_eq!(time_label(120.000_000_01, 600.0), "120");
+        assert_eq!(time_label(3600.0, 36_000.0), "3600");
+        assert_eq!(time_label(0.15, 1.0), "0.15");
     }
 
     #[test]

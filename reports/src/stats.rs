@@ -95,6 +95,17 @@ pub(crate) struct Calls {
 pub(crate) const MAX_FUNCTIONS: usize = 16;
 
 impl Calls {
+    /// Whether the calls carry usable times: not every invocation and completion at the
+    /// same instant. Jepsen logs and many EDN files have no `:time`, so every op reads 0.
+    pub(crate) fn has_times(&self) -> bool {
+        let Some(first) = self.calls.first() else {
+            return false;
+        };
+        self.calls
+            .iter()
+            .any(|c| c.start != first.start || c.end.is_some_and(|e| e != first.start))
+    }
+
     pub(crate) fn from_history(history: &History) -> Calls {
         let mut out = Calls::default();
         let mut f_ids: HashMap<&str, u16> = HashMap::new();
@@ -334,6 +345,24 @@ pub(crate) mod tests {
         let c = counts(&h, &calls);
         assert_eq!(c.by_outcome, [1, 0, 1, 1]);
         assert_eq!(c.by_function, vec![[1, 0, 0, 0], [0, 0, 1, 1]]);
+        assert!(calls.has_times());
+    }
+
+    #[test]
+    fn a_history_whose_ops_all_share_one_time_has_no_times() {
+        let h = History::from_ops(vec![
+            op(0, OpType::Invoke, "write", 0),
+            op(1, OpType::Invoke, "read", 0),
+            op(0, OpType::Ok, "write", 0),
+            op(1, OpType::Info, "read", 0),
+        ]);
+        assert!(!Calls::from_history(&h).has_times());
+        assert!(!Calls::default().has_times());
+        let h = History::from_ops(vec![
+            op(0, OpType::Invoke, "write", 0),
+            op(0, OpType::Ok, "write", 1),
+        ]);
+        assert!(Calls::from_history(&h).has_times());
     }
 
     #[test]

@@ -145,20 +145,43 @@ pub(crate) fn lanes(calls: &[CallInfo], end: u64, pack: bool) -> (Vec<usize>, Ve
 pub(crate) struct Emphasis<'a> {
     /// Calls (indices into `Calls::calls`) drawn with a dark outline.
     pub marked: &'a HashSet<usize>,
-    /// The call drawn as the culprit (thick red outline).
+    /// The call drawn as the culprit (thick red outline and a highlighted label).
     pub culprit: Option<usize>,
-    /// Write a short label inside bars wide enough for it.
+    /// Label every bar (inside it when it fits, else beside it), on taller lanes.
     pub labels: bool,
     /// Let processes that do not overlap share a lane; otherwise one lane per process.
     pub pack: bool,
-    /// Place events by their order instead of their time (Porcupine's view): every
-    /// invocation and completion gets its own column, and `info` ops, which may take effect
-    /// at any point after their invocation, reach the right edge.
+    /// Place events by their order in the history instead of their time (Porcupine's
+    /// view): every invocation and completion gets its own column.
     pub event_order: bool,
+    /// Draw `info` ops, which may take effect at any point after their invocation, to the
+    /// right edge (only meaningful in event order).
+    pub info_open: bool,
+}
+
+/// `#12 write 3` or `#14 read → 2`: a bar's label.
+pub(crate) fn label(history: &History, c: &CallInfo) -> String {
+    let inv = &history.ops[c.invoke];
+    let mut label = format!("#{} {}", inv.index, inv.f);
+    if !inv.value.is_null() {
+        let _ = write!(label, " {}", inv.value);
+    }
+    if let Some(done) = c.completion.map(|d| &history.ops[d]) {
+        if !done.value.is_null() && done.value != inv.value {
+            let _ = write!(label, " → {}", done.value);
+        }
+    }
+    label
+}
+
+/// Roughly how wide `text` is at 11 px sans-serif (bold a little wider).
+fn text_width(text: &str, bold: bool) -> f64 {
+    text.chars().count() as f64 * if bold { 6.9 } else { 6.3 }
 }
 
 /// One SVG of lanes for the calls `range` of `calls`, with the fault intervals that overlap
-/// it drawn in a `nemesis` lane on top.
+/// it drawn in a `nemesis` lane on top (in time order only: faults have no place among
+/// the events).
 pub(crate) fn lanes_svg(
     history: &History,
     calls: &Calls,
@@ -177,56 +200,74 @@ pub(crate) fn lanes_svg(
         .max(t0 + 1);
     // Pending ops are drawn to the end of the picture.
     let (lane_of, labels) = lanes(slice, t1, emphasis.pack);
+    let lane_h = if emphasis.labels { 24.0 } else { LANE };
+    let bar_h = lane_h - 4.0;
     let span = (t1 - t0) as f64;
     let plot_w = WIDTH - LEFT - RIGHT;
-    let mut events: Vec<u64> = Vec::new();
+    let right = LEFT + plot_w;
+    // Event order: the history positions of every invocation and completion, one column
+    // each; a bar covers its invocation's column through its completion's.
+    let mut events: Vec<usize> = Vec::new();
     if emphasis.event_order {
         events = slice
             .iter()
-            .flat_map(|c| [Some(c.start), c.end])
+            .flat_map(|c| [Some(c.invoke), c.completion])
             .flatten()
             .collect();
         events.sort_unstable();
         events.dedup();
     }
-    let x = |t: u64| {
-        if emphasis.event_order {
-            let rank = events.partition_point(|&e| e < t) as f64;
-            LEFT + rank / (events.len().max(2) - 1) as f64 * plot_w
-        } else {
-            LEFT + (t.saturating_sub(t0)).min(t1 - t0) as f64 / span * plot_w
-        }
+    let column = plot_w / events.len().max(1) as f64;
+    let col_x = |pos: usize| LEFT + events.partition_point(|&e| e < pos) as f64 * column;
+    let x = |t: u64| LEFT + (t.saturating_sub(t0)).min(t1 - t0) as f64 / span * plot_w;
+    let min_w = if emphasis.labels { 16.0 } else { 3.0 };
+    let faults: Vec<&FaultInterval> = if emphasis.event_order {
+        Vec::new()
+    } else {
+        intervals
+            .iter()
+            .filter(|iv| iv.start < t1 && iv.end > t0)
+            .collect()
     };
-    let faults: Vec<&FaultInterval> = intervals
-        .iter()
-        .filter(|iv| iv.start < t1 && iv.end > t0)
-        .collect();
     let fault_lane = if faults.is_empty() { 0.0 } else { LANE };
-    let height = TOP + fault_lane + labels.len() as f64 * LANE + 8.0;
-    let mut s = String::with_capacity(slice.len() * 220 + 2048);
+    let height = TOP + fault_lane + labels.len() as f64 * lane_h + 8.0;
+    let mut s = String::with_capacity(slice.len() * 260 + 2048);
     let _ = write!(
         s,
         "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" \
          height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\" font-family=\"sans-serif\" \
-         font-size=\"11\" data-t0=\"{t0}\" data-t1=\"{t1}\">"
+         font-size=\"11\" data-t0=\"{t0}\" data-t1=\"{t1}\" data-order=\"{}\">",
+        if emphasis.event_order {
+            "events"
+        } else {
+            "time"
+        }
     );
     s.push_str("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>");
-    // Time axis: about eight ticks at round steps.
-    let step = tick_step(t1 - t0, 8);
-    let mut t = t0.div_ceil(step) * step;
-    // Enough decimals to tell ticks apart.
-    let decimals = (9 - (step as f64).log10().floor() as i64).clamp(0, 9) as usize;
-    while t <= t1 && !emphasis.event_order {
-        let xt = x(t);
+    if emphasis.event_order {
         let _ = write!(
             s,
-            "<line x1=\"{xt:.1}\" x2=\"{xt:.1}\" y1=\"{}\" y2=\"{height}\" stroke=\"#eceff2\"/>\
-             <text x=\"{xt:.1}\" y=\"14\" text-anchor=\"middle\" fill=\"#5d6673\">{:.*} s</text>",
-            TOP - 6.0,
-            decimals,
-            t as f64 / 1e9
+            "<text x=\"{LEFT}\" y=\"14\" fill=\"#5d6673\">event order (each invocation and \
+             completion one step, not to time scale) →</text>"
         );
-        t += step;
+    } else {
+        // Time axis: about eight ticks at round steps.
+        let step = tick_step(t1 - t0, 8);
+        let mut t = t0.div_ceil(step) * step;
+        // Enough decimals to tell ticks apart.
+        let decimals = (9 - (step as f64).log10().floor() as i64).clamp(0, 9) as usize;
+        while t <= t1 {
+            let xt = x(t);
+            let _ = write!(
+                s,
+                "<line x1=\"{xt:.1}\" x2=\"{xt:.1}\" y1=\"{}\" y2=\"{height}\" stroke=\"#eceff2\"/>\
+                 <text x=\"{xt:.1}\" y=\"14\" text-anchor=\"middle\" fill=\"#5d6673\">{:.*} s</text>",
+                TOP - 6.0,
+                decimals,
+                t as f64 / 1e9
+            );
+            t += step;
+        }
     }
     let mut y = TOP;
     if !faults.is_empty() {
@@ -257,30 +298,46 @@ pub(crate) fn lanes_svg(
         y += LANE;
     }
     for (i, label) in labels.iter().enumerate() {
-        let ly = y + i as f64 * LANE;
+        let ly = y + i as f64 * lane_h;
         if i % 2 == 0 {
             let _ = write!(
                 s,
-                "<rect x=\"{LEFT}\" y=\"{ly:.1}\" width=\"{plot_w}\" height=\"{LANE}\" fill=\"#f7f8fa\"/>"
+                "<rect x=\"{LEFT}\" y=\"{ly:.1}\" width=\"{plot_w}\" height=\"{lane_h}\" fill=\"#f7f8fa\"/>"
             );
         }
         let _ = write!(
             s,
             "<text x=\"4\" y=\"{:.1}\" fill=\"#30363d\">{}</text>",
-            ly + 11.0,
+            ly + lane_h / 2.0 + 4.0,
             esc(label)
         );
     }
+    // Labels go on top of every bar, so one written beside its bar is never hidden.
+    let mut texts = String::new();
     for (j, c) in slice.iter().enumerate() {
         let idx = range.start + j;
-        let ly = y + lane_of[j] as f64 * LANE + 2.0;
-        let a = x(c.start);
-        let open =
-            c.outcome == Outcome::Pending || (emphasis.event_order && c.outcome == Outcome::Info);
-        let b = if open { x(t1) } else { x(c.end.unwrap_or(t1)) };
-        let w = (b - a).max(1.5);
+        let ly = y + lane_of[j] as f64 * lane_h + 2.0;
+        let open = c.outcome == Outcome::Pending
+            || (emphasis.event_order && emphasis.info_open && c.outcome == Outcome::Info);
+        let (a, b) = if emphasis.event_order {
+            let a = col_x(c.invoke);
+            let b = match c.completion {
+                Some(done) if !open => col_x(done) + column,
+                _ => right,
+            };
+            (a, b)
+        } else {
+            (
+                x(c.start),
+                if open { x(t1) } else { x(c.end.unwrap_or(t1)) },
+            )
+        };
+        let w = (b - a).max(min_w);
+        // A widened bar near the right edge grows leftwards instead.
+        let a = a.min(right - w).max(LEFT);
+        let culprit = emphasis.culprit == Some(idx);
         let mut extra = String::new();
-        if emphasis.culprit == Some(idx) {
+        if culprit {
             extra.push_str(" stroke=\"#c62f3b\" stroke-width=\"2.5\"");
         } else if emphasis.marked.contains(&idx) {
             extra.push_str(" stroke=\"#1d232b\" stroke-width=\"1.2\"");
@@ -290,39 +347,60 @@ pub(crate) fn lanes_svg(
         } else {
             ""
         };
+        let op_index = history.ops[c.invoke].index;
         let _ = write!(
             s,
-            "<rect class=\"op {}\" x=\"{a:.1}\" y=\"{ly:.1}\" width=\"{w:.1}\" height=\"{}\" \
-             rx=\"2\" fill=\"{}\"{extra}{pending}><title>{}</title></rect>",
+            "<rect class=\"op {}\" data-op=\"{op_index}\" x=\"{a:.1}\" y=\"{ly:.1}\" \
+             width=\"{w:.1}\" height=\"{bar_h}\" rx=\"2\" fill=\"{}\"{extra}{pending}>\
+             <title>{}</title></rect>",
             c.outcome.as_str(),
-            LANE - 4.0,
             c.outcome.css(),
             esc(&describe(history, c))
         );
-        if emphasis.labels {
-            let inv = &history.ops[c.invoke];
-            let mut label = format!("#{} {}", inv.index, inv.f);
-            if !inv.value.is_null() {
-                let _ = write!(label, " {}", inv.value);
-            }
-            if let Some(done) = c.completion.map(|d| &history.ops[d]) {
-                if !done.value.is_null() && done.value != inv.value {
-                    let _ = write!(label, "→{}", done.value);
-                }
-            }
-            if label.len() as f64 * 6.2 < w - 4.0 {
+        if emphasis.labels || culprit {
+            let text = label(history, c);
+            let tw = text_width(&text, culprit);
+            let ty = ly + bar_h / 2.0 + 4.0;
+            // Inside the bar when it fits (never for the culprit, whose label is boxed
+            // beside it), else right of it, else left of it.
+            let inside = !culprit && tw < w - 6.0;
+            let tx = if inside {
+                a + 4.0
+            } else if a + w + 8.0 + tw <= right {
+                a + w + 8.0
+            } else {
+                (a - 8.0 - tw).max(2.0)
+            };
+            if culprit {
                 let _ = write!(
-                    s,
-                    "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"{}\" pointer-events=\"none\">{}</text>",
-                    a + 3.0,
-                    ly + 9.5,
-                    // Open bars are drawn faded: dark text reads better on them.
-                    if open { "#1d232b" } else { "white" },
-                    esc(&label)
+                    texts,
+                    "<rect class=\"culprit-label\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" \
+                     height=\"{bar_h}\" rx=\"3\" fill=\"#fde8ea\" stroke=\"#c62f3b\" \
+                     pointer-events=\"none\"/>",
+                    tx - 4.0,
+                    ly,
+                    tw + 8.0
                 );
             }
+            let style = if culprit {
+                " fill=\"#8a1420\" font-weight=\"bold\""
+            } else if inside && !open {
+                " fill=\"white\""
+            } else if inside {
+                // Open bars are drawn faded: dark text reads better on them.
+                " fill=\"#1d232b\""
+            } else {
+                " fill=\"#1d232b\" stroke=\"white\" stroke-width=\"3\" paint-order=\"stroke\""
+            };
+            let _ = write!(
+                texts,
+                "<text class=\"label\" data-op=\"{op_index}\" x=\"{tx:.1}\" y=\"{ty:.1}\"{style} \
+                 pointer-events=\"none\">{}</text>",
+                esc(&text)
+            );
         }
     }
+    s.push_str(&texts);
     s.push_str("</svg>");
     s
 }
@@ -362,7 +440,9 @@ pub(crate) fn timeline_html(
         culprit,
         labels: false,
         pack: true,
-        event_order: false,
+        // A history without times has only its order to go by.
+        event_order: !calls.has_times(),
+        info_open: false,
     };
     let mut out = String::new();
     if shown < n {
@@ -411,15 +491,21 @@ pub(crate) fn timeline_html(
 fn elided_note(history: &History, calls: &Calls, gap: Range<usize>) -> String {
     let first = &calls.calls[gap.start];
     let last = &calls.calls[gap.end - 1];
+    let when = if calls.has_times() {
+        format!(
+            ", invoked between {:.3} s and {:.3} s",
+            first.start as f64 / 1e9,
+            last.start as f64 / 1e9,
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "<div class=\"elided\" data-elided=\"{}\">… {} ops elided: #{} to #{}, invoked between \
-         {:.3} s and {:.3} s …</div>",
+        "<div class=\"elided\" data-elided=\"{}\">… {} ops elided: #{} to #{}{when} …</div>",
         gap.len(),
         gap.len(),
         history.ops[first.invoke].index,
         history.ops[last.invoke].index,
-        first.start as f64 / 1e9,
-        last.start as f64 / 1e9,
     )
 }
 
@@ -480,5 +566,55 @@ mod tests {
         assert!(html.contains("1000 ops elided: #4000 to #5998"));
         assert_eq!(html.matches("<rect class=\"op ok\"").count(), 4000);
         assert!(html.contains("<title>#0 process 0 read → ok in 0 ns</title>"));
+    }
+
+    /// `(x, width)` of the bar of op `index` in `svg`.
+    fn bar(svg: &str, index: u64) -> (f64, f64) {
+        let at = svg.find(&format!("data-op=\"{index}\" x=\"")).unwrap();
+        let tag = &svg[at..at + svg[at..].find('>').unwrap()];
+        let num = |name: &str| -> f64 {
+            let from = tag.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+            tag[from..from + tag[from..].find('"').unwrap()]
+                .parse()
+                .unwrap()
+        };
+        (num("x"), num("width"))
+    }
+
+    #[test]
+    fn event_order_places_timeless_ops_by_their_history_position() {
+        // Every op at time 0, as in a Jepsen log: only the order tells them apart.
+        let h = History::from_ops(vec![
+            op(0, OpType::Invoke, "write", 0),
+            op(1, OpType::Invoke, "read", 0),
+            op(0, OpType::Ok, "write", 0),
+            op(2, OpType::Invoke, "write", 0),
+            op(1, OpType::Ok, "read", 0),
+            op(2, OpType::Info, "write", 0),
+        ]);
+        let calls = Calls::from_history(&h);
+        assert!(!calls.has_times());
+        let marked = HashSet::new();
+        let emphasis = Emphasis {
+            marked: &marked,
+            culprit: Some(1),
+            labels: true,
+            pack: false,
+            event_order: true,
+            info_open: true,
+        };
+        let svg = lanes_svg(&h, &calls, 0..3, &[], &[], &emphasis);
+        let column = (WIDTH - LEFT - RIGHT) / 6.0;
+        let (x0, w0) = bar(&svg, 0);
+        let (x1, w1) = bar(&svg, 1);
+        let (x3, w3) = bar(&svg, 3);
+        assert!((x0 - LEFT).abs() < 0.1 && (w0 - 3.0 * column).abs() < 0.1);
+        assert!((x1 - (LEFT + column)).abs() < 0.1 && (w1 - 4.0 * column).abs() < 0.1);
+        // The info write may take effect at any later point: it reaches the right edge.
+        assert!((x3 + w3 - (WIDTH - RIGHT)).abs() < 0.1, "{svg}");
+        assert!(svg.contains("<rect class=\"culprit-label\""));
+        assert!(svg.contains("font-weight=\"bold\" pointer-events=\"none\">#1 read</text>"));
+        assert!(svg.contains(">#0 write</text>"));
+        assert!(!svg.contains(" s</text>"), "no time ticks in event order");
     }
 }

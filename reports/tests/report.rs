@@ -248,3 +248,30 @@ fn the_real_checkers_counterexample_is_drawn() {
         fs::write(keep, &html).unwrap();
     }
 }
+
+#[test]
+fn a_history_without_times_gets_no_time_plots_and_an_event_order_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = common::history(200, 4, 2, 2_000);
+    for op in &mut h.ops {
+        op.time = 0;
+    }
+    let out = render_history(&h, &[], "timeless", dir.path()).unwrap();
+    let html = fs::read_to_string(out).unwrap();
+    assert!(html.contains(
+        "This history carries no timestamps (every op has the same time), so latency and \
+         throughput cannot be plotted; the timeline and the counterexample use event order \
+         instead."
+    ));
+    assert!(plots(&html).is_empty(), "no empty time plots");
+    assert!(html.contains("<svg class=\"timeline\""));
+    assert!(html.contains("data-order=\"events\""));
+    assert!(!html.contains("data-order=\"time\""));
+    // The same history with its times keeps its plots and a time axis.
+    let h = common::history(200, 4, 2, 2_000);
+    let out = render_history(&h, &[], "timed", &dir.path().join("timed")).unwrap();
+    let html = fs::read_to_string(out).unwrap();
+    assert_eq!(plots(&html).len(), 3);
+    assert!(!html.contains("carries no timestamps"));
+    assert!(html.contains("data-order=\"time\""));
+}
