@@ -96,13 +96,7 @@ pub async fn run_test(
     run.write_json(&run.test_json(), &stored_spec)?;
 
     let system = crate::systems::build(spec)?;
-    let nodes = LocalTarget::plan(&run, spec.node_count, spec.base_port)?;
-    let target = Arc::new(LocalTarget::new(
-        &run,
-        nodes,
-        system.clone(),
-        spec.leave_db_running,
-    ));
+    let target = Arc::new(LocalTarget::build(&run, spec, system.clone())?);
 
     let progress = Progress::new(spec.progress, spec.time_limit);
     progress.stage(&format!(

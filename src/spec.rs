@@ -79,6 +79,8 @@ pub struct TestSpec {
     pub progress: bool,
     /// The command line that reruns this test with the same seed.
     pub rerun: String,
+    /// Network and clock fault options, and how local nodes are networked.
+    pub faults: crate::faults::FaultOptions,
 }
 
 fn targets<S: serde::Serializer>(targets: &[Target], s: S) -> Result<S::Ok, S::Error> {
@@ -124,6 +126,7 @@ impl TestSpec {
             .map_err(|e| anyhow::Error::new(crate::exit::BadInput(format!("--workload: {e}"))))?;
         let nemeses = faultline_nemeses::schedule::parse_nemeses(&args.nemesis)
             .map_err(|e| anyhow::Error::new(crate::exit::BadInput(format!("--nemesis: {e}"))))?;
+        let faults = crate::faults::resolve_options(args, &nemeses)?;
         let mut nemesis_targets = Vec::new();
         for name in args.nemesis_targets.split(',').map(str::trim) {
             match Target::from_value(&serde_json::Value::String(name.to_string())) {
@@ -201,6 +204,7 @@ impl TestSpec {
             args.keys,
             args.op_timeout,
         );
+        rerun.push_str(&crate::faults::rerun_args(args));
         if let Some(bug) = &bug {
             rerun.push_str(&format!(" --bug {bug}"));
         }
@@ -229,6 +233,7 @@ impl TestSpec {
             check_timeout,
             progress: !args.no_progress,
             rerun,
+            faults,
         })
     }
 }

@@ -118,7 +118,9 @@ impl Clock for RealClock {
 pub struct ClockOptions {
     /// Offsets a skew chooses among, milliseconds (each used with either sign).
     pub offsets_ms: Vec<i64>,
-    /// Whether `null` requests may strobe instead of skew.
+    /// Whether `null` requests may skew.
+    pub skew: bool,
+    /// Whether `null` requests may strobe (with `skew` too: either, at random).
     pub strobe: bool,
     /// How long a strobe holds each of its two states.
     pub strobe_period: Duration,
@@ -128,6 +130,7 @@ impl Default for ClockOptions {
     fn default() -> Self {
         ClockOptions {
             offsets_ms: vec![60_000],
+            skew: true,
             strobe: true,
             strobe_period: Duration::from_millis(500),
         }
@@ -170,7 +173,10 @@ impl ClockNemesis {
         };
         let (mode, node, offset) = match value {
             Value::Null => {
-                let strobe = self.options.strobe && rng.random_bool(0.5);
+                let strobe = match (self.options.skew, self.options.strobe) {
+                    (true, true) => rng.random_bool(0.5),
+                    (skew, strobe) => strobe && !skew,
+                };
                 let Some(node) = pick_node(rng) else {
                     return Outcome::Skipped("there is no node".to_string());
                 };
