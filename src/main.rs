@@ -40,7 +40,9 @@ fn main() -> ExitCode {
     let run_log = logging::init(&cli.log);
     let outcome = match &cli.command {
         Command::Check(args) => check::run(args),
-        Command::Heal(args) => heal::run(args).map(|()| 0),
+        Command::Heal(args) => runtime()
+            .and_then(|rt| rt.block_on(heal::run(args)))
+            .map(|()| 0),
         Command::Test(args) => runtime().and_then(|rt| rt.block_on(test(args, &run_log))),
         Command::Bench(args) => runtime()
             .and_then(|rt| rt.block_on(bench::run(args)))
