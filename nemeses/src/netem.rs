@@ -235,7 +235,11 @@ impl NetemNemesis {
                 let mut tc: Vec<&str> = vec!["qdisc", "replace", "dev", device, "root", "netem"];
                 tc.extend(args.iter().map(String::as_str));
                 if let Err(e) = exec_ok(self.control.as_ref(), node, "tc", &tc).await {
-                    errors.push(e.to_string());
+                    let mut e = e.to_string();
+                    if e.contains("qdisc kind is unknown") {
+                        e.push_str(" (this kernel has no netem: load it with modprobe sch_netem, or use a kernel built with CONFIG_NET_SCH_NETEM)");
+                    }
+                    errors.push(e);
                     ok = false;
                 }
             }
