@@ -129,7 +129,12 @@ pub fn resolve_options(args: &TestArgs, nemeses: &[NemesisKind]) -> Result<Fault
         }
     }
     let mut partition_shapes = Vec::new();
-    for name in args.partition_shapes.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    for name in args
+        .partition_shapes
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         if name != "grudge" {
             if let Err(e) = Shape::parse(name) {
                 bad_input!("--partition-shapes: {e}");
@@ -140,8 +145,9 @@ pub fn resolve_options(args: &TestArgs, nemeses: &[NemesisKind]) -> Result<Fault
     let partition_grudge = match &args.partition_grudge {
         None => None,
         Some(text) => {
-            let components = parse_components(text)
-                .map_err(|e| anyhow::Error::new(crate::exit::BadInput(format!("--partition-grudge: {e}"))))?;
+            let components = parse_components(text).map_err(|e| {
+                anyhow::Error::new(crate::exit::BadInput(format!("--partition-grudge: {e}")))
+            })?;
             let names: Vec<String> = (1..=args.node_count).map(|i| format!("n{i}")).collect();
             if let Some(unknown) = components.iter().flatten().find(|n| !names.contains(n)) {
                 bad_input!(
@@ -251,7 +257,10 @@ pub fn rerun_args(args: &TestArgs) -> String {
         out.push_str(&format!(" --clock-faults {}", args.clock_faults));
     }
     if args.clock_strobe_period_ms != 500 {
-        out.push_str(&format!(" --clock-strobe-period-ms {}", args.clock_strobe_period_ms));
+        out.push_str(&format!(
+            " --clock-strobe-period-ms {}",
+            args.clock_strobe_period_ms
+        ));
     }
     out
 }

@@ -150,7 +150,8 @@ impl faultline_nemeses::net::Network for GoneRelays {
         _from: &[String],
     ) -> Result<(), faultline_nemeses::control::ControlError> {
         Err(faultline_nemeses::control::ControlError::unsupported(
-            node, "partition",
+            node,
+            "partition",
         ))
     }
     async fn heal(&self, _node: &str) -> Result<(), faultline_nemeses::control::ControlError> {

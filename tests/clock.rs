@@ -27,8 +27,22 @@ fn skew_shows_and_heals(offset_secs: &str, seed: &str) -> i64 {
     let store = tempfile::tempdir().unwrap();
     let mut cmd = faultline();
     let out = cmd
-        .args(["test", "--no-progress", "--nemesis", "clock", "--clock-faults", "skew"])
-        .args(["--clock-offset", offset_secs, "--nemesis-interval", "4", "--time-limit", "14"])
+        .args([
+            "test",
+            "--no-progress",
+            "--nemesis",
+            "clock",
+            "--clock-faults",
+            "skew",
+        ])
+        .args([
+            "--clock-offset",
+            offset_secs,
+            "--nemesis-interval",
+            "4",
+            "--time-limit",
+            "14",
+        ])
         .args(["--seed", seed, "--store"])
         .arg(store.path())
         .env("RUST_LOG", "info,faultline::clock=debug")
@@ -37,7 +51,10 @@ fn skew_shows_and_heals(offset_secs: &str, seed: &str) -> i64 {
     let stdout = String::from_utf8_lossy(&out.stdout);
     eprintln!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(0));
-    assert!(stdout.contains("Go binaries such as etcd do not"), "the runtimes that honour libfaketime are named");
+    assert!(
+        stdout.contains("Go binaries such as etcd do not"),
+        "the runtimes that honour libfaketime are named"
+    );
     let run = latest_run(store.path());
     let ops = history(&run);
     let intervals = fault_intervals(&ops, "clock");
@@ -54,7 +71,10 @@ fn skew_shows_and_heals(offset_secs: &str, seed: &str) -> i64 {
         panic!("{node}'s log never jumps by {offset} ms: steps {steps:?}");
     };
     let back = steps[into + 1..].iter().position(|s| near(*s, -offset));
-    assert!(back.is_some(), "{node}'s clock never came back: steps {steps:?}");
+    assert!(
+        back.is_some(),
+        "{node}'s clock never came back: steps {steps:?}"
+    );
     // After the last heal the node's clock is true again: its last tick is close to the
     // log file's modification time, which the host clock stamps.
     let modified = std::fs::metadata(run.join("nodes").join(node).join("node.log"))
@@ -65,7 +85,10 @@ fn skew_shows_and_heals(offset_secs: &str, seed: &str) -> i64 {
         .unwrap()
         .as_millis() as i64;
     let last = *ticks.last().unwrap();
-    assert!((modified - last).abs() < 5_000, "last tick {last} vs file time {modified}");
+    assert!(
+        (modified - last).abs() < 5_000,
+        "last tick {last} vs file time {modified}"
+    );
     let state = std::fs::read_to_string(run.join("nodes").join(node).join("faketime")).unwrap();
     assert_eq!(state.trim(), "+0");
     offset

@@ -15,7 +15,14 @@ use netfaults::*;
 /// Start a run with only `nemesis`, wait until a `start-NEMESIS` was applied, SIGKILL it.
 fn kill_during(store: &Path, nemesis: &str, extra: &[&str]) -> PathBuf {
     let mut child = faultline()
-        .args(["test", "--no-progress", "--time-limit", "60", "--nemesis", nemesis])
+        .args([
+            "test",
+            "--no-progress",
+            "--time-limit",
+            "60",
+            "--nemesis",
+            nemesis,
+        ])
         .args(["--nemesis-interval", "2", "--seed", "21", "--store"])
         .arg(store)
         .args(extra)
@@ -29,7 +36,11 @@ fn kill_during(store: &Path, nemesis: &str, extra: &[&str]) -> PathBuf {
             if run.join("history.jsonl").exists() {
                 let ops = history(&run);
                 let last_start = ops.iter().rev().find(|o| {
-                    o["process"] == "nemesis" && o["type"] == "info" && o["f"].as_str().is_some_and(|f| f.starts_with("start-") || f.starts_with("stop-"))
+                    o["process"] == "nemesis"
+                        && o["type"] == "info"
+                        && o["f"]
+                            .as_str()
+                            .is_some_and(|f| f.starts_with("start-") || f.starts_with("stop-"))
                 });
                 if let Some(op) = last_start {
                     // Netem on a kernel without it is attempted (and recorded) but not applied.
@@ -43,7 +54,10 @@ fn kill_during(store: &Path, nemesis: &str, extra: &[&str]) -> PathBuf {
                 }
             }
         }
-        assert!(Instant::now() < deadline, "no {nemesis} fault was applied within a minute");
+        assert!(
+            Instant::now() < deadline,
+            "no {nemesis} fault was applied within a minute"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -53,7 +67,11 @@ fn layout(run: &Path) -> serde_json::Value {
 }
 
 fn in_ns(ns: &str, args: &[&str]) -> String {
-    let out = Command::new("ip").args(["netns", "exec", ns]).args(args).output().unwrap();
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(args)
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -67,7 +85,10 @@ fn namespaces(run: &Path) -> Vec<String> {
         .values()
         .map(|n| n["ns"].as_str().unwrap().to_string())
         .chain([layout["hub"].as_str().unwrap().to_string()])
-        .filter(|ns| list.lines().any(|l| l.split_whitespace().next() == Some(ns)))
+        .filter(|ns| {
+            list.lines()
+                .any(|l| l.split_whitespace().next() == Some(ns))
+        })
         .collect()
 }
 
@@ -96,7 +117,14 @@ fn leftovers(run: &Path) -> Vec<String> {
         serde_json::from_slice(&std::fs::read(run.join("nodes/pids.json")).unwrap()).unwrap();
     for (node, pid) in pids.as_object().unwrap() {
         if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            let state = stat.rsplit(')').next().unwrap().split_whitespace().next().unwrap().to_string();
+            let state = stat
+                .rsplit(')')
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .to_string();
             if state != "Z" {
                 found.push(format!("{node}: process {pid} in state {state}"));
             }
@@ -108,7 +136,10 @@ fn leftovers(run: &Path) -> Vec<String> {
 fn heal(run: &Path) -> String {
     let out = faultline().arg("heal").arg(run).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    eprintln!("faultline heal:\n{text}{}", String::from_utf8_lossy(&out.stderr));
+    eprintln!(
+        "faultline heal:\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success());
     text
 }
@@ -117,19 +148,33 @@ fn sigkill_then_heal(nemesis: &str, extra: &[&str], visible: &str, reported: &st
     let store = tempfile::tempdir().unwrap();
     let run = kill_during(store.path(), nemesis, extra);
     let before = leftovers(&run);
-    assert!(before.iter().any(|l| l.contains(visible)), "{nemesis}: the fault is not visible before heal: {before:?}");
+    assert!(
+        before.iter().any(|l| l.contains(visible)),
+        "{nemesis}: the fault is not visible before heal: {before:?}"
+    );
     let report = heal(&run);
-    assert!(report.contains(reported), "{nemesis}: heal does not report {reported:?}");
+    assert!(
+        report.contains(reported),
+        "{nemesis}: heal does not report {reported:?}"
+    );
     let after = leftovers(&run);
     assert!(after.is_empty(), "{nemesis}: left after heal: {after:?}");
-    assert!(!run.join("nemesis-state.json").exists(), "the ledger still holds faults");
+    assert!(
+        !run.join("nemesis-state.json").exists(),
+        "the ledger still holds faults"
+    );
     assert!(heal(&run).contains("nothing to heal"), "heal is idempotent");
 }
 
 #[test]
 fn heal_after_sigkill_undoes_a_partition() {
     require_root_with_tools();
-    sigkill_then_heal("partition", &["--partition-shapes", "halves"], "iptables chain FAULTLINE", "stop-partition");
+    sigkill_then_heal(
+        "partition",
+        &["--partition-shapes", "halves"],
+        "iptables chain FAULTLINE",
+        "stop-partition",
+    );
 }
 
 /// Whether this kernel has the netem qdisc (some VM kernels are built without it).
@@ -137,7 +182,10 @@ fn kernel_has_netem() -> bool {
     let ns = format!("flprobe{}", std::process::id());
     let _ = Command::new("ip").args(["netns", "add", &ns]).status();
     let ok = Command::new("ip")
-        .args(["netns", "exec", &ns, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"])
+        .args([
+            "netns", "exec", &ns, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay",
+            "1ms",
+        ])
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
@@ -149,7 +197,12 @@ fn kernel_has_netem() -> bool {
 fn heal_after_sigkill_undoes_netem() {
     require_root_with_tools();
     if kernel_has_netem() {
-        sigkill_then_heal("netem", &["--netem", "delay=20ms,loss=1%"], "netem qdisc", "stop-netem");
+        sigkill_then_heal(
+            "netem",
+            &["--netem", "delay=20ms,loss=1%"],
+            "netem qdisc",
+            "stop-netem",
+        );
         return;
     }
     // Without netem in the kernel the fault is attempted, recorded first, reported with the
@@ -162,9 +215,15 @@ fn heal_after_sigkill_undoes_netem() {
         .iter()
         .find(|o| o["f"] == "start-netem" && o["type"] == "info")
         .unwrap();
-    assert!(attempt.to_string().contains("this kernel has no netem"), "{attempt}");
+    assert!(
+        attempt.to_string().contains("this kernel has no netem"),
+        "{attempt}"
+    );
     let ledger = std::fs::read_to_string(run.join("nemesis-state.json")).unwrap();
-    assert!(ledger.contains("\"netem\""), "the attempt was not recorded first: {ledger}");
+    assert!(
+        ledger.contains("\"netem\""),
+        "the attempt was not recorded first: {ledger}"
+    );
     let report = heal(&run);
     assert!(report.contains("stop-netem"), "{report}");
     assert!(leftovers(&run).is_empty());
@@ -174,11 +233,21 @@ fn heal_after_sigkill_undoes_netem() {
 #[test]
 fn heal_after_sigkill_undoes_a_clock_skew() {
     require_root_with_tools();
-    sigkill_then_heal("clock", &["--clock-faults", "skew"], "clock file says", "stop-clock");
+    sigkill_then_heal(
+        "clock",
+        &["--clock-faults", "skew"],
+        "clock file says",
+        "stop-clock",
+    );
 }
 
 #[test]
 fn heal_after_sigkill_undoes_a_pause() {
     require_root_with_tools();
-    sigkill_then_heal("pause", &["--nemesis-targets", "minority"], "in state T", "resumed and stopped");
+    sigkill_then_heal(
+        "pause",
+        &["--nemesis-targets", "minority"],
+        "in state T",
+        "resumed and stopped",
+    );
 }

@@ -26,7 +26,10 @@ fn assert_minority_stalls(run: &std::path::Path) {
         assert_eq!(value["shape"], "grudge", "{value}");
         for (node, kind) in writes_within(&ops, *start, *end, 10, 5) {
             if node == "n1" || node == "n2" {
-                assert_ne!(kind, "ok", "a write on minority node {node} succeeded during the partition");
+                assert_ne!(
+                    kind, "ok",
+                    "a write on minority node {node} succeeded during the partition"
+                );
                 minority_done += 1;
             } else if kind == "ok" {
                 majority_ok += 1;
@@ -34,8 +37,14 @@ fn assert_minority_stalls(run: &std::path::Path) {
         }
     }
     eprintln!("during partitions: {majority_ok} ok writes on the majority, {minority_done} failed or timed-out writes on the minority");
-    assert!(majority_ok > 0, "the majority served no write during the partitions");
-    assert!(minority_done > 0, "no write on the minority completed (fail/info) during the partitions");
+    assert!(
+        majority_ok > 0,
+        "the majority served no write during the partitions"
+    );
+    assert!(
+        minority_done > 0,
+        "no write on the minority completed (fail/info) during the partitions"
+    );
 }
 
 #[test]
@@ -45,17 +54,36 @@ fn minority_writes_fail_while_the_majority_serves_under_iptables() {
     let out = run_test(
         store.path(),
         &[
-            "--nemesis", "partition", "--partition-grudge", GRUDGE, "--nemesis-interval", "4",
-            "--time-limit", "16", "--seed", "11",
+            "--nemesis",
+            "partition",
+            "--partition-grudge",
+            GRUDGE,
+            "--nemesis-interval",
+            "4",
+            "--time-limit",
+            "16",
+            "--seed",
+            "11",
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "the correct service under partitions must be valid");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the correct service under partitions must be valid"
+    );
     let run = latest_run(store.path());
     let ops = history(&run);
     let first = fault_intervals(&ops, "partition");
-    assert!(first[0].2["via"].as_str().unwrap().contains("iptables"), "{}", first[0].2);
+    assert!(
+        first[0].2["via"].as_str().unwrap().contains("iptables"),
+        "{}",
+        first[0].2
+    );
     assert_minority_stalls(&run);
-    assert!(netns_of_run_gone(&run), "the run's namespaces were not removed");
+    assert!(
+        netns_of_run_gone(&run),
+        "the run's namespaces were not removed"
+    );
 }
 
 #[test]
@@ -69,8 +97,16 @@ fn stale_reads_are_found_under_partitions() {
         let out = run_test(
             store.path(),
             &[
-                "--bug", "stale-reads", "--nemesis", "partition", "--nemesis-interval", "1.5",
-                "--time-limit", "8", "--seed", &seed,
+                "--bug",
+                "stale-reads",
+                "--nemesis",
+                "partition",
+                "--nemesis-interval",
+                "1.5",
+                "--time-limit",
+                "8",
+                "--seed",
+                &seed,
             ],
         );
         if out.status.code() == Some(1) {
@@ -88,8 +124,18 @@ fn stale_reads_are_found_under_partitions() {
 fn an_ordinary_user_partitions_through_relays() {
     let store = tempfile::tempdir().unwrap();
     let mut args: Vec<String> = [
-        "test", "--no-progress", "--nemesis", "partition", "--partition-grudge", GRUDGE,
-        "--nemesis-interval", "4", "--time-limit", "16", "--seed", "12",
+        "test",
+        "--no-progress",
+        "--nemesis",
+        "partition",
+        "--partition-grudge",
+        GRUDGE,
+        "--nemesis-interval",
+        "4",
+        "--time-limit",
+        "16",
+        "--seed",
+        "12",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -109,7 +155,11 @@ fn an_ordinary_user_partitions_through_relays() {
     } else {
         faultline().args(&args).output().unwrap()
     };
-    eprintln!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    eprintln!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(out.status.code(), Some(0));
     let run = latest_run(store.path());
     let ops = history(&run);
@@ -122,11 +172,32 @@ fn an_ordinary_user_partitions_through_relays() {
 fn relays_are_used_with_no_netns_and_root_only_faults_are_refused() {
     let store = tempfile::tempdir().unwrap();
     for (args, needle) in [
-        (vec!["--no-netns", "--nemesis", "netem"], "--nemesis netem needs each local node in its own network namespace"),
-        (vec!["--no-netns", "--nemesis", "partition", "--partitioner", "iptables"], "--partitioner iptables needs"),
-        (vec!["--nemesis", "clock", "--clock-mode", "real"], "--clock-mode real"),
-        (vec!["--nemesis", "partition", "--partition-grudge", "n1|n9"], "n9"),
-        (vec!["--nemesis", "netem", "--netem", "loss=200%"], "0 to 100"),
+        (
+            vec!["--no-netns", "--nemesis", "netem"],
+            "--nemesis netem needs each local node in its own network namespace",
+        ),
+        (
+            vec![
+                "--no-netns",
+                "--nemesis",
+                "partition",
+                "--partitioner",
+                "iptables",
+            ],
+            "--partitioner iptables needs",
+        ),
+        (
+            vec!["--nemesis", "clock", "--clock-mode", "real"],
+            "--clock-mode real",
+        ),
+        (
+            vec!["--nemesis", "partition", "--partition-grudge", "n1|n9"],
+            "n9",
+        ),
+        (
+            vec!["--nemesis", "netem", "--netem", "loss=200%"],
+            "0 to 100",
+        ),
     ] {
         let out = run_test(store.path(), &args);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -136,7 +207,17 @@ fn relays_are_used_with_no_netns_and_root_only_faults_are_refused() {
     // --no-netns as root still partitions, through relays.
     let out = run_test(
         store.path(),
-        &["--no-netns", "--nemesis", "partition", "--nemesis-interval", "2", "--time-limit", "6", "--seed", "3"],
+        &[
+            "--no-netns",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "6",
+            "--seed",
+            "3",
+        ],
     );
     assert_eq!(out.status.code(), Some(0));
     let ops = history(&latest_run(store.path()));
@@ -148,6 +229,9 @@ fn netns_of_run_gone(run: &std::path::Path) -> bool {
     let layout: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("nodes/netns.json")).unwrap()).unwrap();
     let hub = layout["hub"].as_str().unwrap().to_string();
-    let list = std::process::Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let list = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .unwrap();
     !String::from_utf8_lossy(&list.stdout).contains(hub.trim_end_matches("-hub"))
 }

@@ -168,8 +168,17 @@ impl ClockNemesis {
         let all = self.clock.nodes();
         let pick_node = |rng: &mut StdRng| all.choose(rng).cloned();
         let pick_offset = |rng: &mut StdRng| {
-            let abs = self.options.offsets_ms.choose(rng).copied().unwrap_or(60_000);
-            if rng.random_bool(0.5) { abs } else { -abs }
+            let abs = self
+                .options
+                .offsets_ms
+                .choose(rng)
+                .copied()
+                .unwrap_or(60_000);
+            if rng.random_bool(0.5) {
+                abs
+            } else {
+                -abs
+            }
         };
         let (mode, node, offset) = match value {
             Value::Null => {
@@ -204,10 +213,15 @@ impl ClockNemesis {
             }
         };
         if !all.contains(&node) {
-            return Outcome::Skipped(format!("{node} is not one of the nodes ({})", all.join(", ")));
+            return Outcome::Skipped(format!(
+                "{node} is not one of the nodes ({})",
+                all.join(", ")
+            ));
         }
         if let Some(Outcome::Indeterminate(why)) = self.undo_all().await {
-            return Outcome::Indeterminate(format!("could not reset the previous clock fault: {why}"));
+            return Outcome::Indeterminate(format!(
+                "could not reset the previous clock fault: {why}"
+            ));
         }
         let detail = json!({
             "mode": mode, "node": node, "offset_ms": offset, "via": self.clock.method(),
@@ -221,8 +235,11 @@ impl ClockNemesis {
                 .and_then(Value::as_u64)
                 .map(Duration::from_millis)
                 .unwrap_or(self.options.strobe_period);
-            let (clock, ledger, current) =
-                (self.clock.clone(), self.ledger.clone(), self.current.clone());
+            let (clock, ledger, current) = (
+                self.clock.clone(),
+                self.ledger.clone(),
+                self.current.clone(),
+            );
             let task = tokio::spawn(async move {
                 let mut on = true;
                 loop {
@@ -260,7 +277,12 @@ async fn set(
     node: &str,
     to: i64,
 ) -> Result<(), String> {
-    let from = current.lock().expect("offsets").get(node).copied().unwrap_or(0);
+    let from = current
+        .lock()
+        .expect("offsets")
+        .get(node)
+        .copied()
+        .unwrap_or(0);
     // Record the fault before applying it; a reset is recorded (cleared) after.
     if to != 0 {
         ledger

@@ -107,11 +107,20 @@ impl Network for PacketFilter {
                     .await?;
                 exec_ok(control, node, "iptables", &["-w", "-F", CHAIN]).await?;
                 let jump = control
-                    .exec(node, "iptables", &strings(&["-w", "-C", "INPUT", "-j", CHAIN]))
+                    .exec(
+                        node,
+                        "iptables",
+                        &strings(&["-w", "-C", "INPUT", "-j", CHAIN]),
+                    )
                     .await?;
                 if !jump.success() {
-                    exec_ok(control, node, "iptables", &["-w", "-I", "INPUT", "1", "-j", CHAIN])
-                        .await?;
+                    exec_ok(
+                        control,
+                        node,
+                        "iptables",
+                        &["-w", "-I", "INPUT", "1", "-j", CHAIN],
+                    )
+                    .await?;
                 }
                 for ip in &ips {
                     exec_ok(
@@ -125,7 +134,11 @@ impl Network for PacketFilter {
             }
             Tool::Nft => {
                 let _ = control
-                    .exec(node, "nft", &strings(&["delete", "table", "inet", NFT_TABLE]))
+                    .exec(
+                        node,
+                        "nft",
+                        &strings(&["delete", "table", "inet", NFT_TABLE]),
+                    )
                     .await?;
                 exec_ok(control, node, "nft", &["add", "table", "inet", NFT_TABLE]).await?;
                 exec_ok(
@@ -133,8 +146,8 @@ impl Network for PacketFilter {
                     node,
                     "nft",
                     &[
-                        "add", "chain", "inet", NFT_TABLE, "input", "{", "type", "filter",
-                        "hook", "input", "priority", "-10", ";", "policy", "accept", ";", "}",
+                        "add", "chain", "inet", NFT_TABLE, "input", "{", "type", "filter", "hook",
+                        "input", "priority", "-10", ";", "policy", "accept", ";", "}",
                     ],
                 )
                 .await?;
@@ -143,7 +156,9 @@ impl Network for PacketFilter {
                         control,
                         node,
                         "nft",
-                        &["add", "rule", "inet", NFT_TABLE, "input", "ip", "saddr", ip, "drop"],
+                        &[
+                            "add", "rule", "inet", NFT_TABLE, "input", "ip", "saddr", ip, "drop",
+                        ],
                     )
                     .await?;
                 }
@@ -159,7 +174,11 @@ impl Network for PacketFilter {
                 // Remove every jump (a crashed run may have left more than one).
                 for _ in 0..16 {
                     let out = control
-                        .exec(node, "iptables", &strings(&["-w", "-D", "INPUT", "-j", CHAIN]))
+                        .exec(
+                            node,
+                            "iptables",
+                            &strings(&["-w", "-D", "INPUT", "-j", CHAIN]),
+                        )
                         .await?;
                     if !out.success() {
                         break;
@@ -178,8 +197,13 @@ impl Network for PacketFilter {
                     .exec(node, "nft", &strings(&["list", "table", "inet", NFT_TABLE]))
                     .await?;
                 if exists.success() {
-                    exec_ok(control, node, "nft", &["delete", "table", "inet", NFT_TABLE])
-                        .await?;
+                    exec_ok(
+                        control,
+                        node,
+                        "nft",
+                        &["delete", "table", "inet", NFT_TABLE],
+                    )
+                    .await?;
                 }
             }
         }

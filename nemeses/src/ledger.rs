@@ -416,7 +416,8 @@ mod tests {
             .update(|s| {
                 s.partitioned
                     .insert("n1".into(), names(&["n2", "n3"]).into_iter().collect());
-                s.netem.insert("n2".into(), names(&["eth0"]).into_iter().collect());
+                s.netem
+                    .insert("n2".into(), names(&["eth0"]).into_iter().collect());
                 s.clock.insert("n3".into(), -60_000);
             })
             .unwrap();

@@ -284,20 +284,28 @@ mod tests {
         for seed in 0..20 {
             let mut rng = StdRng::seed_from_u64(seed);
             let one = Shape::One.grudge(&all, None, &mut rng).unwrap();
-            let isolated: Vec<&String> = all.iter().filter(|n| one.dropped_by(n).len() == 4).collect();
+            let isolated: Vec<&String> = all
+                .iter()
+                .filter(|n| one.dropped_by(n).len() == 4)
+                .collect();
             assert_eq!(isolated.len(), 1, "{one:?}");
 
             let halves = Shape::Halves.grudge(&all, None, &mut rng).unwrap();
-            let sizes: BTreeSet<usize> = all.iter().map(|n| heard(&halves, &all, n).len()).collect();
+            let sizes: BTreeSet<usize> =
+                all.iter().map(|n| heard(&halves, &all, n).len()).collect();
             assert_eq!(sizes, BTreeSet::from([2, 3]));
 
             let bridge = Shape::Bridge.grudge(&all, None, &mut rng).unwrap();
-            let middle: Vec<&String> = all.iter().filter(|n| bridge.dropped_by(n).is_empty()).collect();
+            let middle: Vec<&String> = all
+                .iter()
+                .filter(|n| bridge.dropped_by(n).is_empty())
+                .collect();
             assert_eq!(middle.len(), 1);
             assert!(all.iter().all(|n| !bridge.drops(n, middle[0])));
 
             let ring = Shape::MajoritiesRing.grudge(&all, None, &mut rng).unwrap();
-            let views: BTreeSet<BTreeSet<String>> = all.iter().map(|n| heard(&ring, &all, n)).collect();
+            let views: BTreeSet<BTreeSet<String>> =
+                all.iter().map(|n| heard(&ring, &all, n)).collect();
             assert_eq!(views.len(), 5, "no two nodes hear the same majority");
             assert!(views.iter().all(|v| v.len() == 3));
         }
@@ -309,7 +317,10 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(3);
         assert!(Shape::Leader.grudge(&all, None, &mut rng).is_err());
         let g = Shape::Leader.grudge(&all, Some("n2"), &mut rng).unwrap();
-        assert_eq!(g.dropped_by("n2"), BTreeSet::from(["n1".to_string(), "n3".to_string()]));
+        assert_eq!(
+            g.dropped_by("n2"),
+            BTreeSet::from(["n1".to_string(), "n3".to_string()])
+        );
         assert_eq!(g.dropped_by("n1"), BTreeSet::from(["n2".to_string()]));
     }
 
@@ -319,11 +330,17 @@ mod tests {
         let g = parse_grudge("n1|n2,n3", &all).unwrap();
         assert!(g.cuts("n1", "n2") && !g.cuts("n2", "n3"));
         assert!(g.dropped_by("n4").is_empty() && !g.drops("n1", "n4"));
-        assert!(parse_grudge("n1,n2", &all).unwrap_err().contains("one component"));
-        assert!(parse_grudge("n1,|n2", &all).unwrap_err().contains("empty node"));
+        assert!(parse_grudge("n1,n2", &all)
+            .unwrap_err()
+            .contains("one component"));
+        assert!(parse_grudge("n1,|n2", &all)
+            .unwrap_err()
+            .contains("empty node"));
         assert!(parse_grudge("n1|n1", &all).unwrap_err().contains("twice"));
         assert!(parse_grudge("n1|n9", &all).unwrap_err().contains("n9"));
         assert!(Shape::parse("square").unwrap_err().contains("ring"));
-        assert!(Shape::One.grudge(&nodes(1), None, &mut StdRng::seed_from_u64(0)).is_err());
+        assert!(Shape::One
+            .grudge(&nodes(1), None, &mut StdRng::seed_from_u64(0))
+            .is_err());
     }
 }

@@ -79,7 +79,9 @@ impl NetemOptions {
                 let digits = v.strip_suffix('%').unwrap_or(v);
                 match digits.parse::<f64>() {
                     Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
-                    _ => Err(format!("--netem {key}={v}: give a percentage from 0 to 100, e.g. {key}=5%")),
+                    _ => Err(format!(
+                        "--netem {key}={v}: give a percentage from 0 to 100, e.g. {key}=5%"
+                    )),
                 }
             };
             match key.trim() {
@@ -172,7 +174,13 @@ pub async fn remove_netem(
         }
         _ => {}
     }
-    exec_ok(control, node, "tc", &["qdisc", "del", "dev", device, "root"]).await?;
+    exec_ok(
+        control,
+        node,
+        "tc",
+        &["qdisc", "del", "dev", device, "root"],
+    )
+    .await?;
     Ok(())
 }
 
@@ -208,7 +216,10 @@ impl NetemNemesis {
             (_, NetemOn::Node(node)) => vec![node.clone()],
         };
         if let Some(unknown) = nodes.iter().find(|n| !all.contains(n)) {
-            return Outcome::Skipped(format!("{unknown} is not one of the nodes ({})", all.join(", ")));
+            return Outcome::Skipped(format!(
+                "{unknown} is not one of the nodes ({})",
+                all.join(", ")
+            ));
         }
         if let Some(Outcome::Indeterminate(why)) = self.undo_all().await {
             return Outcome::Indeterminate(format!("could not remove the previous netem: {why}"));
@@ -225,9 +236,12 @@ impl NetemNemesis {
                 }
             };
             if let Err(e) = self.ledger.update(|s| {
-                s.netem.insert(node.clone(), devices.iter().cloned().collect());
+                s.netem
+                    .insert(node.clone(), devices.iter().cloned().collect());
             }) {
-                errors.push(format!("node {node}: not applied, the ledger could not record it: {e}"));
+                errors.push(format!(
+                    "node {node}: not applied, the ledger could not record it: {e}"
+                ));
                 continue;
             }
             let mut ok = true;
@@ -290,7 +304,11 @@ pub async fn undo_netem(control: &dyn Control, ledger: &Ledger) -> Option<Outcom
     Some(if errors.is_empty() {
         Outcome::Applied(json!({ "healed": healed }))
     } else {
-        Outcome::Indeterminate(format!("removed netem on {}; {}", healed.join(", "), errors.join("; ")))
+        Outcome::Indeterminate(format!(
+            "removed netem on {}; {}",
+            healed.join(", "),
+            errors.join("; ")
+        ))
     })
 }
 
@@ -345,12 +363,25 @@ mod tests {
         let o = NetemOptions::parse(DEFAULT_NETEM).unwrap();
         assert_eq!(o.on, NetemOn::All);
         let o = NetemOptions::parse("delay=20,reorder=10%,duplicate=1%,corrupt=0.5%").unwrap();
-        assert_eq!(o.tc_args().join(" "), "delay 20ms duplicate 1% reorder 10% corrupt 0.5%");
-        assert!(NetemOptions::parse("reorder=10%").unwrap_err().contains("needs a delay"));
-        assert!(NetemOptions::parse("loss=120%").unwrap_err().contains("0 to 100"));
-        assert!(NetemOptions::parse("speed=1").unwrap_err().contains("no option"));
-        assert!(NetemOptions::parse("on=all").unwrap_err().contains("no fault"));
-        assert!(NetemOptions::parse("delay").unwrap_err().contains("key=value"));
+        assert_eq!(
+            o.tc_args().join(" "),
+            "delay 20ms duplicate 1% reorder 10% corrupt 0.5%"
+        );
+        assert!(NetemOptions::parse("reorder=10%")
+            .unwrap_err()
+            .contains("needs a delay"));
+        assert!(NetemOptions::parse("loss=120%")
+            .unwrap_err()
+            .contains("0 to 100"));
+        assert!(NetemOptions::parse("speed=1")
+            .unwrap_err()
+            .contains("no option"));
+        assert!(NetemOptions::parse("on=all")
+            .unwrap_err()
+            .contains("no fault"));
+        assert!(NetemOptions::parse("delay")
+            .unwrap_err()
+            .contains("key=value"));
     }
 
     #[tokio::test]
@@ -363,13 +394,18 @@ mod tests {
         let out = nemesis
             .invoke(&FaultRequest::new("start-netem", Value::Null), &mut rng)
             .await;
-        let Outcome::Applied(detail) = out else { panic!("{out:?}") };
+        let Outcome::Applied(detail) = out else {
+            panic!("{out:?}")
+        };
         let node = detail["nodes"][0].as_str().unwrap().to_string();
         assert!(shell.has_qdisc(&node));
         assert!(shell
             .commands(&node)
             .contains(&"tc qdisc replace dev eth0 root netem delay 50ms loss 5%".to_string()));
-        assert_eq!(ledger.snapshot().netem[&node], BTreeSet::from(["eth0".to_string()]));
+        assert_eq!(
+            ledger.snapshot().netem[&node],
+            BTreeSet::from(["eth0".to_string()])
+        );
         let healed = nemesis.heal().await;
         assert!(healed[0].is_applied(), "{healed:?}");
         assert!(!shell.has_qdisc(&node) && ledger.snapshot().is_empty());

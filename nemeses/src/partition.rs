@@ -166,9 +166,7 @@ impl PartitionNemesis {
                     network.heal(&node).await
                 };
                 result.map_err(|e| match e {
-                    ControlError::Failed { .. } | ControlError::Unsupported { .. } => {
-                        e.to_string()
-                    }
+                    ControlError::Failed { .. } | ControlError::Unsupported { .. } => e.to_string(),
                     other => format!("node {node}: {other}"),
                 })
             });
@@ -248,9 +246,14 @@ mod tests {
         let (shell, ledger, nemesis) = setup(Shape::defaults());
         let mut rng = StdRng::seed_from_u64(9);
         let out = nemesis
-            .invoke(&FaultRequest::new("start-partition", json!("leader")), &mut rng)
+            .invoke(
+                &FaultRequest::new("start-partition", json!("leader")),
+                &mut rng,
+            )
             .await;
-        let Outcome::Applied(detail) = out else { panic!("{out:?}") };
+        let Outcome::Applied(detail) = out else {
+            panic!("{out:?}")
+        };
         assert_eq!(detail["shape"], "leader");
         assert_eq!(detail["grudge"]["n4"], json!(["n1", "n2", "n3", "n5"]));
         assert!((1..=5).all(|i| shell.has_chain(&format!("n{i}"))));
@@ -273,7 +276,10 @@ mod tests {
         shell.fail("n2");
         let out = nemesis.heal().await;
         assert!(out[0].is_indeterminate(), "{out:?}");
-        assert_eq!(ledger.snapshot().partitioned.keys().collect::<Vec<_>>(), ["n2"]);
+        assert_eq!(
+            ledger.snapshot().partitioned.keys().collect::<Vec<_>>(),
+            ["n2"]
+        );
         shell.recover("n2");
         assert!(nemesis.heal().await[0].is_applied());
         assert!(!shell.has_chain("n2") && ledger.snapshot().is_empty());
@@ -286,9 +292,15 @@ mod tests {
         let out = nemesis
             .invoke(&FaultRequest::new("start-partition", Value::Null), &mut rng)
             .await;
-        assert_eq!(out, Outcome::Skipped("no partition shape to choose from".into()));
+        assert_eq!(
+            out,
+            Outcome::Skipped("no partition shape to choose from".into())
+        );
         let out = nemesis
-            .invoke(&FaultRequest::new("start-partition", json!("grudge")), &mut rng)
+            .invoke(
+                &FaultRequest::new("start-partition", json!("grudge")),
+                &mut rng,
+            )
             .await;
         assert!(matches!(out, Outcome::Skipped(why) if why.contains("--partition-grudge")));
         let out = nemesis

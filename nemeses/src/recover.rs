@@ -141,7 +141,9 @@ mod tests {
         let shell = Arc::new(FakeShell::new(3, &["iptables"]));
         let cluster = Arc::new(FakeCluster::new(3));
         let files = [("n1".to_string(), "/f1".to_string())].into();
-        let addresses = (1..=3).map(|i| (format!("n{i}"), format!("10.0.0.{i}"))).collect();
+        let addresses = (1..=3)
+            .map(|i| (format!("n{i}"), format!("10.0.0.{i}")))
+            .collect();
         let healers = Healers {
             process: Some(cluster.clone()),
             network: Some(Arc::new(PacketFilter::new(shell.clone(), addresses))),
@@ -161,9 +163,11 @@ mod tests {
     #[tokio::test]
     async fn faults_without_a_healer_are_reported_not_dropped() {
         let ledger = Arc::new(Ledger::in_memory());
-        ledger.update(|s| {
-            s.clock.insert("n1".into(), 5);
-        }).unwrap();
+        ledger
+            .update(|s| {
+                s.clock.insert("n1".into(), 5);
+            })
+            .unwrap();
         let out = heal_everything(ledger.clone(), &Healers::default()).await;
         assert!(matches!(&out[0], Outcome::Indeterminate(why) if why.contains("clock skew on n1")));
         assert!(!ledger.snapshot().is_empty());

@@ -27,7 +27,11 @@ fn rejects_bad_lists_with_the_known_names() {
     );
     assert_eq!(
         parse_nemeses("partition,clock,netem"),
-        Ok(vec![NemesisKind::Partition, NemesisKind::Clock, NemesisKind::Netem])
+        Ok(vec![
+            NemesisKind::Partition,
+            NemesisKind::Clock,
+            NemesisKind::Netem
+        ])
     );
     assert!(matches!(
         parse_nemeses("kill,,pause"),

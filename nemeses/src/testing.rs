@@ -228,7 +228,10 @@ impl FakeShell {
 
     pub(crate) fn file(&self, node: &str, path: &str) -> Option<String> {
         let inner = self.inner.lock().unwrap();
-        inner.files.get(&(node.to_string(), path.to_string())).cloned()
+        inner
+            .files
+            .get(&(node.to_string(), path.to_string()))
+            .cloned()
     }
 
     fn run(&self, node: &str, program: &str, args: &[String]) -> Result<ExecOutput, ControlError> {
@@ -243,7 +246,11 @@ impl FakeShell {
             .chain(args.iter().cloned())
             .collect::<Vec<_>>()
             .join(" ");
-        inner.commands.entry(node.to_string()).or_default().push(line);
+        inner
+            .commands
+            .entry(node.to_string())
+            .or_default()
+            .push(line);
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
         let ok = |b: bool| ExecOutput {
             status: if b { 0 } else { 1 },
@@ -274,14 +281,20 @@ impl FakeShell {
             ("iptables", ["-w", "-L", ..]) => ok(inner.chains.contains(node)),
             ("iptables", ["-w", "-X", ..]) => ok(inner.chains.remove(node)),
             ("nft", ["list", "table", ..]) => ok(inner.tables.contains(node)),
-            ("nft", ["add", "table", ..]) => ok(inner.tables.insert(node.to_string()) || true),
+            ("nft", ["add", "table", ..]) => {
+                inner.tables.insert(node.to_string());
+                ok(true)
+            }
             ("nft", ["delete", "table", ..]) => ok(inner.tables.remove(node)),
             ("ip", ["-o", "link", "show"]) => ExecOutput {
                 stdout: "1: lo: <LOOPBACK,UP> mtu 65536\n2: eth0@if7: <BROADCAST,UP> mtu 1500\n"
                     .to_string(),
                 ..ExecOutput::default()
             },
-            ("tc", ["qdisc", "replace", ..]) => ok(inner.qdiscs.insert(node.to_string()) || true),
+            ("tc", ["qdisc", "replace", ..]) => {
+                inner.qdiscs.insert(node.to_string());
+                ok(true)
+            }
             ("tc", ["qdisc", "del", ..]) => ok(inner.qdiscs.remove(node)),
             ("tc", ["qdisc", "show", ..]) => ExecOutput {
                 stdout: if inner.qdiscs.contains(node) {

@@ -69,9 +69,19 @@ impl Control for LocalControl {
         let output = tokio::time::timeout(EXEC_TIMEOUT, command.output())
             .await
             .map_err(|_| {
-                ControlError::failed(node, format!("exec {program}"), format!("no exit within {EXEC_TIMEOUT:?}"))
+                ControlError::failed(
+                    node,
+                    format!("exec {program}"),
+                    format!("no exit within {EXEC_TIMEOUT:?}"),
+                )
             })?
-            .map_err(|e| ControlError::failed(node, format!("exec {program}"), format!("cannot run ip netns exec: {e}")))?;
+            .map_err(|e| {
+                ControlError::failed(
+                    node,
+                    format!("exec {program}"),
+                    format!("cannot run ip netns exec: {e}"),
+                )
+            })?;
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         // `ip netns exec` exits 255 when it cannot exec the program at all.
         if output.status.code() == Some(255) && stderr.contains("exec of") {
@@ -98,7 +108,8 @@ impl Control for LocalControl {
     async fn write_file(&self, node: &str, path: &str, content: &str) -> Result<(), ControlError> {
         self.check(node)?;
         let temp = format!("{path}.tmp");
-        let fail = |e: std::io::Error| ControlError::failed(node, format!("write {path}"), e.to_string());
+        let fail =
+            |e: std::io::Error| ControlError::failed(node, format!("write {path}"), e.to_string());
         tokio::fs::write(&temp, content).await.map_err(fail)?;
         tokio::fs::rename(&temp, path).await.map_err(fail)
     }

@@ -135,7 +135,16 @@ impl NetnsLayout {
         ip(&["-n", hub, "link", "add", "br0", "type", "bridge"])?;
         ip(&["-n", hub, "link", "set", "br0", "up"])?;
         ip(&[
-            "link", "add", &self.root_veth, "type", "veth", "peer", "name", "up0", "netns", hub,
+            "link",
+            "add",
+            &self.root_veth,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "up0",
+            "netns",
+            hub,
         ])?;
         ip(&["-n", hub, "link", "set", "up0", "master", "br0", "up"])?;
         let controller = format!("{}/24", self.controller_ip);
@@ -151,7 +160,15 @@ impl NetnsLayout {
                 ns,
             ])?;
             ip(&["-n", hub, "link", "set", &port, "master", "br0", "up"])?;
-            ip(&["-n", ns, "addr", "add", &format!("{}/24", node.ip), "dev", "eth0"])?;
+            ip(&[
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("{}/24", node.ip),
+                "dev",
+                "eth0",
+            ])?;
             ip(&["-n", ns, "link", "set", "eth0", "up"])?;
         }
         tracing::info!(hub, subnet = self.subnet, "created network namespaces");

@@ -80,7 +80,8 @@ impl Relays {
         let drop = |a: &str, b: &str| drops.get(a).is_some_and(|s| s.contains(b));
         for link in &self.links {
             let cut = drop(&link.from, &link.to) || drop(&link.to, &link.from);
-            link.cut.send_if_modified(|c| std::mem::replace(c, cut) != cut);
+            link.cut
+                .send_if_modified(|c| std::mem::replace(c, cut) != cut);
         }
     }
 }
@@ -211,7 +212,11 @@ mod tests {
         assert!(!round_trip(relays.address("n2", "n1").unwrap()).await);
         assert!(round_trip(&n1_to_n3).await, "other links stay whole");
         let mut rest = Vec::new();
-        let closed = tokio::time::timeout(std::time::Duration::from_secs(2), open.read_to_end(&mut rest)).await;
+        let closed = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            open.read_to_end(&mut rest),
+        )
+        .await;
         assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "{closed:?}");
 
         relays.heal("n2").await.unwrap();

@@ -67,7 +67,10 @@ pub fn fault_intervals(ops: &[Value], fault: &str) -> Vec<(u64, u64, Value)> {
     let mut open: Option<(u64, Value)> = None;
     for op in ops.iter().filter(|o| o["process"] == "nemesis") {
         let t = op["time"].as_u64().unwrap();
-        if op["f"] == format!("start-{fault}") && op["type"] == "info" && op.get("error").map_or(true, Value::is_null) {
+        if op["f"] == format!("start-{fault}")
+            && op["type"] == "info"
+            && op.get("error").map_or(true, Value::is_null)
+        {
             open = Some((t, op["value"].clone()));
         }
         if op["f"] == format!("stop-{fault}") && op["type"] == "invoke" {
@@ -87,7 +90,13 @@ pub fn node_of(process: u64, concurrency: u64, nodes: u64) -> String {
 
 /// Completions (ok/fail/info) of client writes and cas ops invoked and completed inside
 /// `[start, end)`, with the node each went to.
-pub fn writes_within(ops: &[Value], start: u64, end: u64, concurrency: u64, nodes: u64) -> Vec<(String, String)> {
+pub fn writes_within(
+    ops: &[Value],
+    start: u64,
+    end: u64,
+    concurrency: u64,
+    nodes: u64,
+) -> Vec<(String, String)> {
     let mut invoked = std::collections::HashMap::new();
     let mut out = Vec::new();
     for op in ops.iter().filter(|o| o["process"].is_u64()) {
@@ -100,7 +109,10 @@ pub fn writes_within(ops: &[Value], start: u64, end: u64, concurrency: u64, node
             invoked.insert(p, t);
         } else if let Some(at) = invoked.remove(&p) {
             if at >= start && t < end {
-                out.push((node_of(p, concurrency, nodes), op["type"].as_str().unwrap().to_string()));
+                out.push((
+                    node_of(p, concurrency, nodes),
+                    op["type"].as_str().unwrap().to_string(),
+                ));
             }
         }
     }
