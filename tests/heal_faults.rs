@@ -13,6 +13,8 @@ use common::*;
 use netfaults::*;
 
 /// Start a run with only `nemesis`, wait until a `start-NEMESIS` was applied, SIGKILL it.
+// The child is killed and waited for on every path; clippy cannot follow the loop.
+#[allow(clippy::zombie_processes)]
 fn kill_during(store: &Path, nemesis: &str, extra: &[&str]) -> PathBuf {
     let mut child = faultline()
         .args([
@@ -53,6 +55,10 @@ fn kill_during(store: &Path, nemesis: &str, extra: &[&str]) -> PathBuf {
                     }
                 }
             }
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
         }
         assert!(
             Instant::now() < deadline,

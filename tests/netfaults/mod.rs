@@ -69,7 +69,7 @@ pub fn fault_intervals(ops: &[Value], fault: &str) -> Vec<(u64, u64, Value)> {
         let t = op["time"].as_u64().unwrap();
         if op["f"] == format!("start-{fault}")
             && op["type"] == "info"
-            && op.get("error").map_or(true, Value::is_null)
+            && op.get("error").is_none_or(Value::is_null)
         {
             open = Some((t, op["value"].clone()));
         }
