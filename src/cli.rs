@@ -70,9 +70,59 @@ pub struct TestArgs {
     #[arg(long, default_value = "register")]
     pub workload: String,
 
-    /// Faults to inject, comma-separated (`kill`, `pause`), or `none`.
+    /// Faults to inject, comma-separated (`kill`, `pause`, `partition`, `clock`, `netem`),
+    /// or `none`. Each fault start and stop is recorded in the history under `nemesis`.
     #[arg(long, default_value = "kill,pause")]
     pub nemesis: String,
+
+    /// Partition shapes to choose among: `one` (isolate a node), `halves` (random minority |
+    /// majority), `leader` (the leader against the rest), `bridge` (two halves sharing one
+    /// node), `ring` (every node sees a majority, no two the same), `grudge` (see
+    /// --partition-grudge).
+    #[arg(long, default_value = crate::faults::DEFAULT_SHAPES, value_name = "SHAPES")]
+    pub partition_shapes: String,
+
+    /// An explicit partition: components separated by `|`, nodes by `,` (`n1,n2|n3,n4,n5`).
+    /// Each component drops packets from the others; nodes in no component see everyone.
+    /// Given alone it replaces the default shapes.
+    #[arg(long, value_name = "GRUDGE")]
+    pub partition_grudge: Option<String>,
+
+    /// How partitions are made: `iptables` (drops in chain FAULTLINE inside each node's
+    /// network namespace; root), `relays` (per-link TCP relays; any user), `auto` (iptables
+    /// as root, relays otherwise).
+    #[arg(long, default_value = "auto")]
+    pub partitioner: String,
+
+    /// Do not give local nodes network namespaces even as root (nodes use loopback; partitions
+    /// go through relays; netem is unavailable).
+    #[arg(long)]
+    pub no_netns: bool,
+
+    /// The netem link fault: `delay=50ms,jitter=10ms,loss=5%,duplicate=1%,reorder=10%,
+    /// corrupt=1%,on=all` (`on`: `all`, `one` random node, or a node name). Needs root.
+    #[arg(long, default_value = faultline_nemeses::netem::DEFAULT_NETEM, value_name = "SPEC")]
+    pub netem: String,
+
+    /// Clock offsets a skew or strobe chooses among, in seconds, comma-separated; each is
+    /// applied ahead or behind at random.
+    #[arg(long, default_value = "60", value_name = "SECS")]
+    pub clock_offset: String,
+
+    /// Clock faults to choose among: `skew`, `strobe` (flip between the offset and true time),
+    /// or `skew,strobe`.
+    #[arg(long, default_value = "skew,strobe")]
+    pub clock_faults: String,
+
+    /// How long each state of a clock strobe lasts, in milliseconds.
+    #[arg(long, default_value_t = 500, value_name = "MS")]
+    pub clock_strobe_period_ms: u64,
+
+    /// How clocks are skewed: `faketime` (nodes run under libfaketime, the host clock is never
+    /// touched; honoured by C, Rust and Java services, not Go binaries such as etcd) or
+    /// `real` (`date -s` on the node; for SSH/docker nodes only, refused on local nodes).
+    #[arg(long, default_value = "faketime")]
+    pub clock_mode: String,
 
     /// Which nodes process faults hit, comma-separated, chosen at random each time: `one`,
     /// `minority`, `majority`, `leader`, `all`.

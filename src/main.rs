@@ -41,7 +41,9 @@ fn main() -> ExitCode {
     let run_log = logging::init(&cli.log);
     let outcome = match &cli.command {
         Command::Check(args) => check::run(args),
-        Command::Heal(args) => heal::run(args).map(|()| 0),
+        Command::Heal(args) => runtime()
+            .and_then(|rt| rt.block_on(heal::run(args)))
+            .map(|()| 0),
         Command::Report(args) => report(args).map(|()| 0),
         Command::Serve(args) => runtime()
             .and_then(|rt| rt.block_on(serve::run(args)))

@@ -134,7 +134,7 @@ pub async fn run_test(
     let processes: Vec<u64> = (0..spec.concurrency as u64).collect();
 
     let (stop_nemesis, nemesis_task) =
-        start_nemesis(spec, seed, &run, target.processes(&system), &recorder)?;
+        start_nemesis(spec, seed, &run, &target, &system, &recorder)?;
     progress.running(recorder.counts().clone());
 
     let mut interrupt_main = interrupt.clone();

@@ -83,6 +83,8 @@ pub struct TestSpec {
     pub ssh: Option<crate::target::ssh::SshSpec>,
     /// Leave the docker cluster running after the test.
     pub leave_running: bool,
+    /// Network and clock fault options, and how local nodes are networked.
+    pub faults: crate::faults::FaultOptions,
 }
 
 fn targets<S: serde::Serializer>(targets: &[Target], s: S) -> Result<S::Ok, S::Error> {
@@ -141,6 +143,7 @@ impl TestSpec {
             .map_err(|e| anyhow::Error::new(crate::exit::BadInput(format!("--workload: {e}"))))?;
         let nemeses = faultline_nemeses::schedule::parse_nemeses(&args.nemesis)
             .map_err(|e| anyhow::Error::new(crate::exit::BadInput(format!("--nemesis: {e}"))))?;
+        let faults = crate::faults::resolve_options(args, &nemeses)?;
         let mut nemesis_targets = Vec::new();
         for name in args.nemesis_targets.split(',').map(str::trim) {
             match Target::from_value(&serde_json::Value::String(name.to_string())) {
@@ -218,6 +221,7 @@ impl TestSpec {
             args.keys,
             args.op_timeout,
         );
+        rerun.push_str(&crate::faults::rerun_args(args));
         if let Some(bug) = &bug {
             rerun.push_str(&format!(" --bug {bug}"));
         }
@@ -248,6 +252,7 @@ impl TestSpec {
             rerun,
             ssh,
             leave_running: args.ssh.leave_running,
+            faults,
         })
     }
 }

@@ -126,8 +126,16 @@ impl Completion {
 pub trait System: Send + Sync {
     /// The name given to `--system`.
     fn name(&self) -> &str;
-    /// The command that starts this system on `node` of `cluster`.
+    /// The command that starts this system on `node` of `cluster`. Other nodes are to be
+    /// reached at their `peer_addr` as given here: the local target may put a per-link relay
+    /// there (see [`System::peer_relays`]).
     fn start_command(&self, node: &NodeSpec, cluster: &[NodeSpec]) -> StartCommand;
+    /// Whether a node can reach each peer at a different address than the peer itself
+    /// listens on (a per-link relay): what partitions on the local target need without
+    /// root. Systems whose peers must match advertised addresses say no.
+    fn peer_relays(&self) -> bool {
+        false
+    }
     /// Wait until the cluster can serve requests (e.g. has elected a leader).
     async fn await_ready(&self, cluster: &[NodeSpec], timeout: Duration)
         -> Result<(), SystemError>;

@@ -183,6 +183,10 @@ impl System for ReferenceSystem {
         "reference"
     }
 
+    fn peer_relays(&self) -> bool {
+        true
+    }
+
     fn start_command(&self, node: &NodeSpec, cluster: &[NodeSpec]) -> StartCommand {
         let mut args = vec![
             "node".to_string(),

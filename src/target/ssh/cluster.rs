@@ -631,8 +631,7 @@ impl ProcessControl for SshProcesses {
 
 /// `faultline heal` for a run over SSH: reconnect with the run's stored settings, resume
 /// and kill every daemon the run started (found by its pidfile), and say what was done.
-pub async fn heal_nodes(spec: SshSpec) -> anyhow::Result<Vec<String>> {
-    let cluster = SshCluster::connect(spec).await?;
+pub async fn heal_nodes(cluster: &SshCluster) -> anyhow::Result<Vec<String>> {
     let mut undone = Vec::new();
     let results = join_all(cluster.nodes.iter().map(|n| async {
         let before = cluster.daemon(&n.name, "status").await;

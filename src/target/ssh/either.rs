@@ -9,7 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
 use faultline_nemeses::control::{Control, ProcessControl};
+use faultline_nemeses::iptables::PacketFilter;
+use faultline_nemeses::net::Network;
 
 use super::docker::DockerCluster;
 use super::{SshCluster, SshProcesses};
@@ -38,8 +43,7 @@ impl Cluster {
     pub async fn create(spec: &TestSpec, run: &RunDir) -> Result<(Cluster, Arc<dyn System>)> {
         let Some(ssh) = &spec.ssh else {
             let system = crate::systems::build(spec)?;
-            let nodes = LocalTarget::plan(run, spec.node_count, spec.base_port)?;
-            let target = LocalTarget::new(run, nodes, system.clone(), spec.leave_db_running);
+            let target = LocalTarget::build(run, spec, system.clone())?;
             return Ok((Cluster::Local(Arc::new(target)), system));
         };
         let docker = if spec.target == "docker" {
@@ -115,12 +119,28 @@ impl Cluster {
         }
     }
 
-    /// The command ability (for network and clock faults), where the target has one here.
-    #[allow(dead_code)] // for the network faults, which are merged separately
-    pub fn control(&self) -> Option<Arc<dyn Control>> {
+    /// The command ability (network, link and clock faults run their tools through it).
+    pub fn control(&self) -> Arc<dyn Control> {
         match self {
-            Cluster::Local(_) => None,
-            Cluster::Ssh { cluster, .. } => Some(cluster.clone() as Arc<dyn Control>),
+            Cluster::Local(t) => t.control() as Arc<dyn Control>,
+            Cluster::Ssh { cluster, .. } => cluster.clone() as Arc<dyn Control>,
+        }
+    }
+
+    /// How partitions are made: namespaces or relays locally, iptables on SSH nodes (which
+    /// drops only packets from peer nodes, so the controller is never cut off).
+    pub fn network(&self) -> Option<Arc<dyn Network>> {
+        match self {
+            Cluster::Local(t) => t.network(),
+            Cluster::Ssh { cluster, .. } => Some(ssh_network(cluster)),
+        }
+    }
+
+    /// The per-node libfaketime control files (local nodes started under libfaketime).
+    pub fn faketime_files(&self) -> BTreeMap<String, PathBuf> {
+        match self {
+            Cluster::Local(t) => t.faketime_files(),
+            Cluster::Ssh { .. } => BTreeMap::new(),
         }
     }
 
@@ -146,15 +166,24 @@ impl Cluster {
     }
 }
 
-/// `faultline heal` for a run of `--target ssh` or `docker` (read from its `test.json`):
-/// stop the daemons over SSH and take down the docker cluster unless it was to be left
-/// running. `None` when the run was not over SSH.
-pub fn heal_run(test_json: &serde_json::Value) -> Result<Option<Vec<String>>> {
+/// A run's SSH nodes reconnected for `faultline heal`, after their daemons were stopped.
+pub struct HealedSsh {
+    /// The nodes, to undo network faults through.
+    pub cluster: Arc<SshCluster>,
+    /// What stopping the daemons did.
+    pub undone: Vec<String>,
+    /// Whether the run's docker cluster should be torn down once everything is undone.
+    pub docker_down: bool,
+}
+
+/// For a run over SSH (its `test.json` names SSH settings): reconnect and stop every daemon.
+/// `None` for a local run.
+pub async fn heal_ssh_run(test_json: &serde_json::Value) -> Result<Option<HealedSsh>> {
     let Some(ssh) = test_json.get("ssh").filter(|v| !v.is_null()) else {
         return Ok(None);
     };
     let mut ssh = ssh.clone();
-    if ssh.pointer("/auth/password").is_some() {
+    let spec: super::SshSpec = if ssh.pointer("/auth/password").is_some() {
         let password = std::env::var(super::options::PASSWORD_ENV).map_err(|_| {
             anyhow::anyhow!(
                 "the run logged in with a password, which is never stored: set {} to heal it",
@@ -164,23 +193,42 @@ pub fn heal_run(test_json: &serde_json::Value) -> Result<Option<Vec<String>>> {
         ssh["auth"] = serde_json::json!({ "key-file": "" });
         let mut spec: super::SshSpec = serde_json::from_value(ssh)?;
         spec.auth = super::options::Auth::Password(password.parse().expect("infallible"));
-        return heal_spec(spec, test_json).map(Some);
-    }
-    let spec: super::SshSpec =
-        serde_json::from_value(ssh).context("test.json has unreadable SSH settings")?;
-    heal_spec(spec, test_json).map(Some)
-}
-
-fn heal_spec(spec: super::SshSpec, test_json: &serde_json::Value) -> Result<Vec<String>> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let mut undone = runtime.block_on(super::cluster::heal_nodes(spec))?;
+        spec
+    } else {
+        serde_json::from_value(ssh).context("test.json has unreadable SSH settings")?
+    };
+    let cluster = Arc::new(SshCluster::connect(spec).await?);
+    let undone = super::cluster::heal_nodes(&cluster).await?;
     let docker = test_json.get("target").and_then(|t| t.as_str()) == Some("docker");
     let leave = test_json.get("leave_running").and_then(|v| v.as_bool()) == Some(true);
-    if docker && !leave {
-        DockerCluster::existing(false).down()?;
-        undone.push("removed the docker cluster".to_string());
-    }
-    Ok(undone)
+    Ok(Some(HealedSsh {
+        cluster,
+        undone,
+        docker_down: docker && !leave,
+    }))
+}
+
+/// Tear down the docker cluster a run brought up.
+pub fn docker_down() -> Result<String> {
+    DockerCluster::existing(false).down()?;
+    Ok("removed the docker cluster".to_string())
+}
+
+/// Partitions over SSH nodes: iptables on each node, dropping packets from peer nodes only.
+pub fn ssh_network(cluster: &Arc<SshCluster>) -> Arc<dyn Network> {
+    let addresses = cluster
+        .nodes()
+        .iter()
+        .map(|n| {
+            let host = n
+                .client_addr
+                .rsplit_once(':')
+                .map_or(n.client_addr.as_str(), |(h, _)| h);
+            (n.name.clone(), host.trim_matches(['[', ']']).to_string())
+        })
+        .collect();
+    Arc::new(PacketFilter::new(
+        cluster.clone() as Arc<dyn Control>,
+        addresses,
+    ))
 }
