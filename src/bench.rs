@@ -99,7 +99,8 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
     let check_start = Instant::now();
     let checker =
         Linearizable::new(workload.model(), workload.initial()).map_err(anyhow::Error::msg)?;
-    let verdict = checker.check(&history).valid;
+    let result = checker.check(&history);
+    let verdict = result.valid;
     println!(
         "record: {completed} ops in {:.2} s with {} workers = {:.0} ops/s recorded ({} history lines); check: {verdict} in {:.2} s",
         elapsed.as_secs_f64(),
@@ -108,5 +109,8 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
         history.len(),
         check_start.elapsed().as_secs_f64()
     );
+    for reason in result.reasons.iter().take(3) {
+        println!("  {reason}");
+    }
     Ok(())
 }

@@ -83,6 +83,18 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
         let checkers: [&dyn Checker; 1] = [&checker];
         let (valid, results) = check_all(&checkers, history);
         worst = worst.and(valid);
+        if let Some(dir) = &args.report {
+            let out = if inputs.len() > 1 {
+                dir.join(file.file_stem().unwrap_or_default())
+            } else {
+                dir.clone()
+            };
+            let title = file.display().to_string();
+            let page = faultline_reports::render_history(history, &results, &title, &out)?;
+            if !args.json {
+                println!("  report: {}", page.display());
+            }
+        }
         if args.json {
             json.push(FileResult {
                 file,

@@ -35,11 +35,16 @@ pub struct Cli {
 
 /// The commands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once
 pub enum Command {
     /// Run a test: start the cluster, drive the workload while injecting faults, heal, check.
     Test(TestArgs),
     /// Check stored histories without a cluster (Jepsen's `analyze`).
     Check(CheckArgs),
+    /// Re-render a run's HTML report from its files.
+    Report(ReportArgs),
+    /// Browse the store's runs and reports over HTTP.
+    Serve(ServeArgs),
     /// Undo every fault a run left applied and stop its node processes (after a crash of
     /// the harness itself).
     Heal(HealArgs),
@@ -72,7 +77,9 @@ pub struct TestArgs {
     #[arg(long, value_name = "URL,...")]
     pub endpoints: Option<String>,
 
-    /// Where the nodes run. `local` starts them as processes on this machine.
+    /// Where the nodes run. `local` starts them as processes on this machine; `ssh` reaches
+    /// the --nodes over SSH; `docker` starts the docker-compose cluster of `docker/` and
+    /// reaches it over SSH.
     #[arg(long, default_value = "local")]
     pub target: String,
 
@@ -84,9 +91,59 @@ pub struct TestArgs {
     #[arg(long, default_value = "register")]
     pub workload: String,
 
-    /// Faults to inject, comma-separated (`kill`, `pause`), or `none`.
+    /// Faults to inject, comma-separated (`kill`, `pause`, `partition`, `clock`, `netem`),
+    /// or `none`. Each fault start and stop is recorded in the history under `nemesis`.
     #[arg(long, default_value = "kill,pause")]
     pub nemesis: String,
+
+    /// Partition shapes to choose among: `one` (isolate a node), `halves` (random minority |
+    /// majority), `leader` (the leader against the rest), `bridge` (two halves sharing one
+    /// node), `ring` (every node sees a majority, no two the same), `grudge` (see
+    /// --partition-grudge).
+    #[arg(long, default_value = crate::faults::DEFAULT_SHAPES, value_name = "SHAPES")]
+    pub partition_shapes: String,
+
+    /// An explicit partition: components separated by `|`, nodes by `,` (`n1,n2|n3,n4,n5`).
+    /// Each component drops packets from the others; nodes in no component see everyone.
+    /// Given alone it replaces the default shapes.
+    #[arg(long, value_name = "GRUDGE")]
+    pub partition_grudge: Option<String>,
+
+    /// How partitions are made: `iptables` (drops in chain FAULTLINE inside each node's
+    /// network namespace; root), `relays` (per-link TCP relays; any user), `auto` (iptables
+    /// as root, relays otherwise).
+    #[arg(long, default_value = "auto")]
+    pub partitioner: String,
+
+    /// Do not give local nodes network namespaces even as root (nodes use loopback; partitions
+    /// go through relays; netem is unavailable).
+    #[arg(long)]
+    pub no_netns: bool,
+
+    /// The netem link fault: `delay=50ms,jitter=10ms,loss=5%,duplicate=1%,reorder=10%,
+    /// corrupt=1%,on=all` (`on`: `all`, `one` random node, or a node name). Needs root.
+    #[arg(long, default_value = faultline_nemeses::netem::DEFAULT_NETEM, value_name = "SPEC")]
+    pub netem: String,
+
+    /// Clock offsets a skew or strobe chooses among, in seconds, comma-separated; each is
+    /// applied ahead or behind at random.
+    #[arg(long, default_value = "60", value_name = "SECS")]
+    pub clock_offset: String,
+
+    /// Clock faults to choose among: `skew`, `strobe` (flip between the offset and true time),
+    /// or `skew,strobe`.
+    #[arg(long, default_value = "skew,strobe")]
+    pub clock_faults: String,
+
+    /// How long each state of a clock strobe lasts, in milliseconds.
+    #[arg(long, default_value_t = 500, value_name = "MS")]
+    pub clock_strobe_period_ms: u64,
+
+    /// How clocks are skewed: `faketime` (nodes run under libfaketime, the host clock is never
+    /// touched; honoured by C, Rust and Java services, not Go binaries such as etcd) or
+    /// `real` (`date -s` on the node; for SSH/docker nodes only, refused on local nodes).
+    #[arg(long, default_value = "faketime")]
+    pub clock_mode: String,
 
     /// Which nodes process faults hit, comma-separated, chosen at random each time: `one`,
     /// `minority`, `majority`, `leader`, `all`.
@@ -161,6 +218,13 @@ pub struct TestArgs {
     /// Hide the progress bar.
     #[arg(long)]
     pub no_progress: bool,
+
+    /// Also write a JUnit XML file with one test case per checker, for CI.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub ssh: crate::target::ssh::SshFlags,
 }
 
 /// Options of `faultline check`.
@@ -194,6 +258,38 @@ pub struct CheckArgs {
     /// Print a machine-readable JSON result instead of text.
     #[arg(long)]
     pub json: bool,
+
+    /// Also render an HTML report of each file into DIR (one subfolder per file when
+    /// several are given).
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+}
+
+/// Options of `faultline report`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The run folder (default: the newest run, `store/latest`).
+    pub run_dir: Option<PathBuf>,
+
+    /// The store folder used to find `latest`.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+}
+
+/// Options of `faultline serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// The store folder to browse.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+
+    /// Address to listen on (loopback by default; a report may name your hosts).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// Port to listen on.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
 }
 
 /// Options of `faultline heal`.

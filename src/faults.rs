@@ -1,26 +1,294 @@
-//! The controller's side of faults: builds the enabled nemeses over the target's abilities,
-//! runs their schedule beside the workers, and records every fault start and stop in the
-//! history under process `nemesis`, so reports can shade fault intervals.
+//! The controller's side of faults: resolves the fault options of `faultline test` (which
+//! network the local nodes get, partition shapes, `--netem`, clock options) and refuses
+//! what this machine cannot do with a clear reason; builds the enabled nemeses over the
+//! target's abilities; runs their schedule beside the workers; and records every fault start
+//! and stop in the history under process `nemesis`, so reports can shade fault intervals.
 //!
 //! The schedule heals everything it applied when told to stop; the ledger in the run folder
 //! lets `faultline heal` finish the job after a crash of the harness.
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Result;
 use faultline_checkers::history::{OpType, Process};
+use faultline_nemeses::clock::{ClockNemesis, ClockOptions, FaketimeClock};
 use faultline_nemeses::ledger::Ledger;
 use faultline_nemeses::nemesis::{Nemesis, Outcome};
+use faultline_nemeses::net::{parse_components, Shape};
+use faultline_nemeses::netem::{NetemNemesis, NetemOptions};
+use faultline_nemeses::partition::PartitionNemesis;
 use faultline_nemeses::process::ProcessNemesis;
 use faultline_nemeses::schedule::{NemesisEvent, NemesisKind, Schedule};
+use serde::Serialize;
 use tokio::sync::watch;
 
+use crate::cli::TestArgs;
+use crate::exit::bad_input;
 use crate::recorder::Recorder;
 use crate::spec::TestSpec;
 use crate::store::RunDir;
 use crate::systems::System;
-use crate::target::local::LocalTarget;
-use crate::target::processes::LocalProcesses;
+use crate::target::netns::is_root;
+use crate::target::ssh::either::Cluster;
+
+/// Where libfaketime is looked for (Debian's `libfaketime` package), unless
+/// `FAULTLINE_LIBFAKETIME` names the library.
+const LIBFAKETIME: &[&str] = &[
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/faketime/libfaketime.so.1",
+    "/usr/local/lib/faketime/libfaketime.so.1",
+];
+
+/// How local nodes are networked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetPlan {
+    /// Each node in its own network namespace (root only): partitions with iptables, netem.
+    Netns,
+    /// Nodes on loopback, peers through per-link relays: partitions without privilege.
+    Relays,
+    /// Nodes on loopback talking directly: no network faults.
+    Shared,
+}
+
+/// How partitions are made: `--partitioner`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Partitioner {
+    /// iptables in namespaces as root, relays otherwise.
+    Auto,
+    /// iptables (or nft) in each node's namespace; needs root.
+    Iptables,
+    /// Per-link TCP relays run by the harness.
+    Relays,
+}
+
+/// The fault options of one test, resolved.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultOptions {
+    /// How the local nodes are networked.
+    pub net: NetPlan,
+    /// How partitions are made.
+    pub partitioner: Partitioner,
+    /// Partition shapes a partition chooses among (`grudge` for the explicit one).
+    pub partition_shapes: Vec<String>,
+    /// `--partition-grudge` components.
+    pub partition_grudge: Option<Vec<Vec<String>>>,
+    /// `--netem`, validated.
+    pub netem: String,
+    /// Clock offsets a skew chooses among, milliseconds.
+    pub clock_offsets_ms: Vec<i64>,
+    /// Whether a clock fault may skew.
+    pub clock_skew: bool,
+    /// Whether a clock fault may strobe.
+    pub clock_strobe: bool,
+    /// A strobe's half period, milliseconds.
+    pub clock_strobe_period_ms: u64,
+    /// The libfaketime library nodes are started under (clock faults on local nodes).
+    pub libfaketime: Option<PathBuf>,
+}
+
+/// Validate the fault options of `faultline test` for `nemeses` on `node_count` nodes.
+pub fn resolve_options(args: &TestArgs, nemeses: &[NemesisKind]) -> Result<FaultOptions> {
+    let has = |k| nemeses.contains(&k);
+    let partitioner = match args.partitioner.as_str() {
+        "auto" => Partitioner::Auto,
+        "iptables" => Partitioner::Iptables,
+        "relays" => Partitioner::Relays,
+        other => bad_input!("--partitioner {other}: give auto, iptables or relays"),
+    };
+    let root = is_root();
+    let local = args.target == "local";
+    if !local && has(NemesisKind::Clock) {
+        bad_input!(
+            "--nemesis clock on --target {} needs --clock-mode real (date -s on the nodes), which is \
+             not available over SSH yet: drop clock, or use --target local",
+            args.target
+        );
+    }
+    let net = if !local {
+        // Remote nodes are real hosts: their own iptables and tc do the work.
+        NetPlan::Shared
+    } else if root && !args.no_netns && partitioner != Partitioner::Relays {
+        NetPlan::Netns
+    } else if has(NemesisKind::Partition) {
+        NetPlan::Relays
+    } else {
+        NetPlan::Shared
+    };
+    let why_not_netns = if !root {
+        "faultline is not running as root"
+    } else {
+        "--no-netns or --partitioner relays was given"
+    };
+    if local && net != NetPlan::Netns {
+        if has(NemesisKind::Netem) {
+            bad_input!(
+                "--nemesis netem needs each local node in its own network namespace (tc netem acts on a node's \
+                 own interface), and {why_not_netns}: run faultline as root without --no-netns, or drop netem"
+            );
+        }
+        if partitioner == Partitioner::Iptables {
+            bad_input!(
+                "--partitioner iptables needs each local node in its own network namespace, and {why_not_netns}: \
+                 run faultline as root without --no-netns, or use --partitioner relays"
+            );
+        }
+    }
+    let mut partition_shapes = Vec::new();
+    for name in args
+        .partition_shapes
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        if name != "grudge" {
+            if let Err(e) = Shape::parse(name) {
+                bad_input!("--partition-shapes: {e}");
+            }
+        }
+        partition_shapes.push(name.to_string());
+    }
+    let partition_grudge = match &args.partition_grudge {
+        None => None,
+        Some(text) => {
+            let components = parse_components(text).map_err(|e| {
+                anyhow::Error::new(crate::exit::BadInput(format!("--partition-grudge: {e}")))
+            })?;
+            let names: Vec<String> = (1..=args.node_count).map(|i| format!("n{i}")).collect();
+            if let Some(unknown) = components.iter().flatten().find(|n| !names.contains(n)) {
+                bad_input!(
+                    "--partition-grudge names {unknown}, but the nodes are {}",
+                    names.join(", ")
+                );
+            }
+            // A grudge given alone replaces the default shapes.
+            if args.partition_shapes == DEFAULT_SHAPES {
+                partition_shapes = vec!["grudge".to_string()];
+            } else if !partition_shapes.iter().any(|s| s == "grudge") {
+                partition_shapes.push("grudge".to_string());
+            }
+            Some(components)
+        }
+    };
+    if partition_shapes.iter().any(|s| s == "grudge") && partition_grudge.is_none() {
+        bad_input!("--partition-shapes names grudge, but no --partition-grudge was given");
+    }
+    if has(NemesisKind::Partition) && partition_shapes.is_empty() {
+        bad_input!("--partition-shapes is empty: give e.g. one,halves,leader,bridge,ring");
+    }
+    if let Err(e) = NetemOptions::parse(&args.netem) {
+        bad_input!("{e}");
+    }
+    let mut clock_offsets_ms = Vec::new();
+    for item in args.clock_offset.split(',').map(str::trim) {
+        match item.parse::<f64>() {
+            Ok(secs) if secs.is_finite() && secs != 0.0 && secs.abs() < 1e7 => {
+                clock_offsets_ms.push((secs.abs() * 1000.0).round() as i64)
+            }
+            _ => bad_input!(
+                "--clock-offset {item:?}: give seconds other than 0, comma separated (e.g. 60 or 0.5,60,3600); each is used ahead and behind"
+            ),
+        }
+    }
+    let (clock_strobe, skew) = match args.clock_faults.as_str() {
+        "skew,strobe" | "strobe,skew" => (true, true),
+        "skew" => (false, true),
+        "strobe" => (true, false),
+        other => bad_input!("--clock-faults {other}: give skew, strobe, or skew,strobe"),
+    };
+    if args.clock_strobe_period_ms == 0 {
+        bad_input!("--clock-strobe-period-ms 0: give the milliseconds each strobe state lasts");
+    }
+    match args.clock_mode.as_str() {
+        "faketime" => {}
+        "real" => bad_input!(
+            "--clock-mode real sets a node's real clock with date -s; the local target's nodes share this \
+             machine's clock, so it is refused here (it is meant for SSH or docker nodes). Use --clock-mode faketime"
+        ),
+        other => bad_input!("--clock-mode {other}: give faketime or real"),
+    }
+    let libfaketime = if has(NemesisKind::Clock) {
+        let found = std::env::var_os("FAULTLINE_LIBFAKETIME")
+            .map(PathBuf::from)
+            .into_iter()
+            .chain(LIBFAKETIME.iter().map(PathBuf::from))
+            .find(|p| p.is_file());
+        match found {
+            Some(path) => Some(path),
+            None => bad_input!(
+                "--nemesis clock starts local nodes under libfaketime, which is not installed: install it \
+                 (Debian: apt-get install libfaketime) or set FAULTLINE_LIBFAKETIME to libfaketime.so.1"
+            ),
+        }
+    } else {
+        None
+    };
+    Ok(FaultOptions {
+        net,
+        partitioner,
+        partition_shapes,
+        partition_grudge,
+        netem: args.netem.clone(),
+        clock_offsets_ms,
+        clock_skew: skew,
+        clock_strobe,
+        clock_strobe_period_ms: args.clock_strobe_period_ms,
+        libfaketime,
+    })
+}
+
+/// The fault flags of `args` that differ from their defaults, for the rerun command line.
+pub fn rerun_args(args: &TestArgs) -> String {
+    let mut out = String::new();
+    let quote = |s: &str| format!("'{}'", s.replace('\'', ""));
+    if args.partition_shapes != DEFAULT_SHAPES {
+        out.push_str(&format!(" --partition-shapes {}", args.partition_shapes));
+    }
+    if let Some(grudge) = &args.partition_grudge {
+        out.push_str(&format!(" --partition-grudge {}", quote(grudge)));
+    }
+    if args.partitioner != "auto" {
+        out.push_str(&format!(" --partitioner {}", args.partitioner));
+    }
+    if args.no_netns {
+        out.push_str(" --no-netns");
+    }
+    if args.netem != faultline_nemeses::netem::DEFAULT_NETEM {
+        out.push_str(&format!(" --netem {}", quote(&args.netem)));
+    }
+    if args.clock_offset != "60" {
+        out.push_str(&format!(" --clock-offset {}", args.clock_offset));
+    }
+    if args.clock_faults != "skew,strobe" {
+        out.push_str(&format!(" --clock-faults {}", args.clock_faults));
+    }
+    if args.clock_strobe_period_ms != 500 {
+        out.push_str(&format!(
+            " --clock-strobe-period-ms {}",
+            args.clock_strobe_period_ms
+        ));
+    }
+    out
+}
+
+/// The default of `--partition-shapes`.
+pub const DEFAULT_SHAPES: &str = "one,halves,leader,bridge,ring";
+
+impl FaultOptions {
+    fn shapes(&self) -> Vec<Shape> {
+        self.partition_shapes
+            .iter()
+            .filter_map(|name| match name.as_str() {
+                "grudge" => self.partition_grudge.clone().map(Shape::Explicit),
+                other => Shape::parse(other).ok(),
+            })
+            .collect()
+    }
+}
 
 pub(crate) type NemesisTask = Option<tokio::task::JoinHandle<Vec<String>>>;
 
@@ -28,7 +296,7 @@ pub(crate) fn start_nemesis(
     spec: &TestSpec,
     seed: u64,
     run: &RunDir,
-    target: &Arc<LocalTarget>,
+    cluster: &Cluster,
     system: &Arc<dyn System>,
     recorder: &Recorder,
 ) -> Result<(watch::Sender<bool>, NemesisTask)> {
@@ -38,18 +306,61 @@ pub(crate) fn start_nemesis(
     }
     let kinds = faultline_nemeses::schedule::parse_nemeses(&spec.nemeses.join(","))
         .map_err(anyhow::Error::msg)?;
-    let control = Arc::new(LocalProcesses::new(target.clone(), system.clone()));
+    let process = cluster.processes(system);
     let ledger = Arc::new(Ledger::create(run.nemesis_state()).map_err(anyhow::Error::msg)?);
-    let nemeses: Vec<Arc<dyn Nemesis>> = kinds
-        .iter()
-        .map(|kind| {
-            let nemesis = match kind {
-                NemesisKind::Kill => ProcessNemesis::kill(control.clone(), ledger.clone()),
-                NemesisKind::Pause => ProcessNemesis::pause(control.clone(), ledger.clone()),
-            };
-            Arc::new(nemesis.with_targets(spec.nemesis_targets.clone())) as Arc<dyn Nemesis>
-        })
-        .collect();
+    let faults = &spec.faults;
+    let mut nemeses: Vec<Arc<dyn Nemesis>> = Vec::new();
+    for kind in &kinds {
+        let nemesis: Arc<dyn Nemesis> = match kind {
+            NemesisKind::Kill => Arc::new(
+                ProcessNemesis::kill(process.clone(), ledger.clone())
+                    .with_targets(spec.nemesis_targets.clone()),
+            ),
+            NemesisKind::Pause => Arc::new(
+                ProcessNemesis::pause(process.clone(), ledger.clone())
+                    .with_targets(spec.nemesis_targets.clone()),
+            ),
+            NemesisKind::Partition => {
+                let Some(network) = cluster.network() else {
+                    anyhow::bail!("this target has no way to partition its nodes in this run");
+                };
+                Arc::new(PartitionNemesis::new(
+                    network,
+                    Some(process.clone()),
+                    ledger.clone(),
+                    faults.shapes(),
+                ))
+            }
+            NemesisKind::Netem => Arc::new(NetemNemesis::new(
+                cluster.control(),
+                ledger.clone(),
+                NetemOptions::parse(&faults.netem).map_err(anyhow::Error::msg)?,
+            )),
+            NemesisKind::Clock => {
+                println!(
+                    "clock faults: nodes run under libfaketime; C, Rust and Java services honour it, Go \
+                     binaries such as etcd do not (they read the clock from the vDSO)"
+                );
+                let files = cluster
+                    .faketime_files()
+                    .into_iter()
+                    .map(|(node, path)| (node, path.display().to_string()))
+                    .collect();
+                let clock = Arc::new(FaketimeClock::new(cluster.control(), files));
+                Arc::new(ClockNemesis::new(
+                    clock,
+                    ledger.clone(),
+                    ClockOptions {
+                        offsets_ms: faults.clock_offsets_ms.clone(),
+                        skew: faults.clock_skew,
+                        strobe: faults.clock_strobe,
+                        strobe_period: Duration::from_millis(faults.clock_strobe_period_ms),
+                    },
+                ))
+            }
+        };
+        nemeses.push(nemesis);
+    }
     let schedule = Schedule::new(nemeses, spec.nemesis_interval, seed ^ 0x6e656d65736973)
         .map_err(anyhow::Error::msg)?;
     let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel::<NemesisEvent>();
@@ -96,7 +407,7 @@ fn record_nemesis_event(recorder: &Recorder, event: NemesisEvent) {
     }
 }
 
-fn describe_outcome(outcome: &Outcome) -> String {
+pub(crate) fn describe_outcome(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Applied(value) => format!("undid {value}"),
         Outcome::Skipped(why) => format!("skipped: {why}"),

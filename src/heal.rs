@@ -1,33 +1,95 @@
 //! `faultline heal [RUN_DIR]`: undo everything a run left behind after the harness itself
-//! was killed — paused or orphaned node processes and the faults in the nemesis ledger.
-//! Healing is idempotent and reports what it undid.
+//! was killed. A fresh process, so it rebuilds what it needs from the run folder: the node
+//! list and namespaces from `nodes/netns.json`, the clock files under `nodes/<node>/`, the
+//! pids from `nodes/pids.json`, the faults from `nemesis-state.json`. Then, in order:
+//! stop the node processes (SIGCONT, then SIGKILL: nothing stays stopped), remove
+//! faultline's iptables chain and netem qdiscs on every node still recorded, reset skewed
+//! clocks, and remove the namespaces and bridge. Healing is idempotent and reports what it
+//! undid. A run over SSH (or the docker cluster) is healed through a fresh SSH connection to
+//! its nodes, with the settings `test.json` recorded.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use anyhow::Result;
+use faultline_nemeses::clock::{Clock, FaketimeClock};
+use faultline_nemeses::control::Control;
+use faultline_nemeses::iptables::PacketFilter;
+use faultline_nemeses::ledger::Ledger;
+use faultline_nemeses::nemesis::Outcome;
+use faultline_nemeses::recover::{heal_everything, Healers};
 
 use crate::cli::HealArgs;
 use crate::store::RunDir;
+use crate::target::exec::LocalControl;
 use crate::target::local;
+use crate::target::netns::NetnsLayout;
+use crate::target::ssh::either;
 
 /// Run `faultline heal`.
-pub fn run(args: &HealArgs) -> Result<()> {
+pub async fn run(args: &HealArgs) -> Result<()> {
     let dir = args
         .run_dir
         .clone()
         .unwrap_or_else(|| args.store.join("latest"));
     let run = RunDir::open(&dir)?;
-    let mut undone = local::stop_leftover_nodes(&run)?;
-    // Killing the node processes undoes process faults; the ledger is then obsolete.
-    let ledger = run.nemesis_state();
-    if ledger.exists() {
-        let state = faultline_nemeses::ledger::Ledger::load(&ledger)
-            .map_err(anyhow::Error::msg)?
-            .snapshot();
-        for (fault, nodes) in [("killed", &state.killed), ("paused", &state.paused)] {
-            for node in nodes {
-                undone.push(format!("cleared: {node} was {fault}"));
+    let test_json: serde_json::Value = std::fs::read_to_string(run.test_json())
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let ssh = either::heal_ssh_run(&test_json).await?;
+    let mut undone = match &ssh {
+        Some(healed) => healed.undone.clone(),
+        None => local::stop_leftover_nodes(&run)?,
+    };
+    let layout = NetnsLayout::load(&run)?;
+    let ledger_path = run.nemesis_state();
+    if ledger_path.exists() {
+        let ledger = Arc::new(Ledger::load(&ledger_path).map_err(anyhow::Error::msg)?);
+        // Stopping the node processes undid the process faults.
+        let state = ledger.snapshot();
+        for node in &state.paused {
+            undone.push(format!("resumed and stopped {node} (it was paused)"));
+        }
+        for node in &state.killed {
+            undone.push(format!("{node} was killed; its process is not restarted"));
+        }
+        ledger
+            .update(|s| {
+                s.paused.clear();
+                s.killed.clear();
+            })
+            .map_err(anyhow::Error::msg)?;
+        let healers = match &ssh {
+            Some(healed) => Healers {
+                process: None,
+                network: Some(either::ssh_network(&healed.cluster)),
+                control: Some(healed.cluster.clone() as Arc<dyn Control>),
+                clock: None,
+            },
+            None => healers(&run, layout.as_ref()),
+        };
+        for outcome in heal_everything(ledger.clone(), &healers).await {
+            undone.push(match outcome {
+                Outcome::Applied(value) => format!("undid {value}"),
+                Outcome::Skipped(why) => format!("skipped: {why}"),
+                Outcome::Indeterminate(why) => format!("could not undo: {why}"),
+            });
+        }
+        let left = ledger.snapshot();
+        if left.is_empty() {
+            std::fs::remove_file(&ledger_path)?;
+        } else {
+            for line in left.describe() {
+                undone.push(format!("still in effect: {line}"));
             }
         }
-        std::fs::remove_file(&ledger)?;
+    }
+    if let Some(layout) = &layout {
+        undone.extend(layout.teardown());
+    }
+    if ssh.as_ref().is_some_and(|healed| healed.docker_down) {
+        undone.push(either::docker_down()?);
     }
     if undone.is_empty() {
         println!("{}: nothing to heal", run.path.display());
@@ -38,4 +100,83 @@ pub fn run(args: &HealArgs) -> Result<()> {
         println!("{}: healed", run.path.display());
     }
     Ok(())
+}
+
+/// The seams to undo network and clock faults of the run's nodes. Without namespaces the
+/// partitions were relays, which died with the harness: they are healed by forgetting them.
+fn healers(run: &RunDir, layout: Option<&NetnsLayout>) -> Healers {
+    let names: Vec<String> = match layout {
+        Some(l) => l.nodes.keys().cloned().collect(),
+        None => node_names(run),
+    };
+    let namespaces = layout.map(|l| {
+        l.nodes
+            .iter()
+            .map(|(name, n)| (name.clone(), n.ns.clone()))
+            .collect::<BTreeMap<_, _>>()
+    });
+    let control = Arc::new(LocalControl::new(names.clone(), namespaces));
+    let files: BTreeMap<String, String> = names
+        .iter()
+        .map(|n| (n.clone(), run.node_dir(n).join("faketime")))
+        .filter(|(_, path)| path.exists())
+        .map(|(n, path)| (n, path.display().to_string()))
+        .collect();
+    let clock: Arc<dyn Clock> = Arc::new(FaketimeClock::new(control.clone(), files));
+    let network: Arc<dyn faultline_nemeses::net::Network> = match layout {
+        Some(l) => Arc::new(PacketFilter::new(
+            control.clone(),
+            l.nodes
+                .iter()
+                .map(|(name, n)| (name.clone(), n.ip.clone()))
+                .collect(),
+        )),
+        None => Arc::new(GoneRelays(names)),
+    };
+    Healers {
+        process: None,
+        network: Some(network),
+        control: Some(control),
+        clock: Some(clock),
+    }
+}
+
+/// The node folders of a run (`nodes/n1`, ...).
+fn node_names(run: &RunDir) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(run.path.join("nodes"))
+        .map(|dir| {
+            dir.filter_map(|e| e.ok())
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Relays live inside the harness process: once it is gone, so are their cuts.
+struct GoneRelays(Vec<String>);
+
+#[async_trait::async_trait]
+impl faultline_nemeses::net::Network for GoneRelays {
+    fn nodes(&self) -> Vec<String> {
+        self.0.clone()
+    }
+    fn method(&self) -> String {
+        "relays (gone with the harness)".to_string()
+    }
+    async fn isolate(
+        &self,
+        node: &str,
+        _from: &[String],
+    ) -> Result<(), faultline_nemeses::control::ControlError> {
+        Err(faultline_nemeses::control::ControlError::unsupported(
+            node,
+            "partition",
+        ))
+    }
+    async fn heal(&self, _node: &str) -> Result<(), faultline_nemeses::control::ControlError> {
+        Ok(())
+    }
 }

@@ -11,6 +11,7 @@ mod logging;
 mod progress;
 mod recorder;
 mod runner;
+mod serve;
 mod spec;
 mod store;
 mod systems;
@@ -18,7 +19,7 @@ mod target;
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Parser;
 use faultline_checkers::checker::Validity;
 
@@ -40,7 +41,13 @@ fn main() -> ExitCode {
     let run_log = logging::init(&cli.log);
     let outcome = match &cli.command {
         Command::Check(args) => check::run(args),
-        Command::Heal(args) => heal::run(args).map(|()| 0),
+        Command::Heal(args) => runtime()
+            .and_then(|rt| rt.block_on(heal::run(args)))
+            .map(|()| 0),
+        Command::Report(args) => report(args).map(|()| 0),
+        Command::Serve(args) => runtime()
+            .and_then(|rt| rt.block_on(serve::run(args)))
+            .map(|()| 0),
         Command::Test(args) => runtime().and_then(|rt| rt.block_on(test(args, &run_log))),
         Command::Bench(args) => runtime()
             .and_then(|rt| rt.block_on(bench::run(args)))
@@ -73,11 +80,37 @@ async fn test(args: &TestArgs, run_log: &logging::RunLog) -> Result<i32> {
         }
     });
     let mut worst = Validity::Valid;
+    let mut junit_results = Vec::new();
+    let mut duration = 0.0;
     for index in 0..spec.test_count {
         let outcome = runner::run_test(&spec, index, run_log, interrupt_rx.clone()).await?;
         worst = worst.and(outcome.valid);
+        duration += outcome.duration_secs;
+        for mut result in outcome.results {
+            if spec.test_count > 1 {
+                result.checker = format!("run {}: {}", index + 1, result.checker);
+            }
+            junit_results.push(result);
+        }
+    }
+    if let Some(path) = &args.junit {
+        let xml = faultline_reports::junit_xml(&spec.name, &junit_results, duration);
+        std::fs::write(path, xml)
+            .with_context(|| format!("cannot write the JUnit file {}", path.display()))?;
     }
     Ok(worst.exit_code())
+}
+
+/// `faultline report`: re-render a run's report from its files.
+fn report(args: &cli::ReportArgs) -> Result<()> {
+    let dir = args
+        .run_dir
+        .clone()
+        .unwrap_or_else(|| args.store.join("latest"));
+    let run = store::RunDir::open(&dir)?;
+    let page = faultline_reports::render_run(&run.path)?;
+    println!("report: {}", page.display());
+    Ok(())
 }
 
 /// `faultline node`: one reference node. It exits when the harness that started it is

@@ -17,6 +17,7 @@ use faultline_workloads::generator::{stagger, time_limit, Dispatcher, Poll};
 use serde::Serialize;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::faults::start_nemesis;
 use crate::logging::RunLog;
@@ -25,13 +26,17 @@ use crate::recorder::Recorder;
 use crate::spec::{workload_options, TestSpec};
 use crate::store::RunDir;
 use crate::systems::Client;
-use crate::target::local::{self, LocalTarget};
+use crate::target::ssh::either::Cluster;
 
 /// What one run concluded.
 #[derive(Debug)]
 pub struct RunOutcome {
     /// The combined verdict.
     pub valid: Validity,
+    /// Each checker's result.
+    pub results: Vec<CheckResult>,
+    /// How long the workload ran.
+    pub duration_secs: f64,
 }
 
 /// `results.json`.
@@ -95,14 +100,7 @@ pub async fn run_test(
         .replace(&format!("--seed {}", spec.seed), &format!("--seed {seed}"));
     run.write_json(&run.test_json(), &stored_spec)?;
 
-    let system = crate::systems::build(spec)?;
-    let nodes = system.place(LocalTarget::plan(&run, spec.node_count, spec.base_port)?);
-    let target = Arc::new(LocalTarget::new(
-        &run,
-        nodes,
-        system.clone(),
-        spec.leave_db_running,
-    ));
+    let (target, system) = Cluster::create(spec, &run).await?;
 
     let progress = Progress::new(spec.progress, spec.time_limit);
     progress.stage(&format!(
@@ -113,8 +111,9 @@ pub async fn run_test(
         .setup(target.nodes())
         .await
         .context("the nodes could not be prepared")?;
-    target.start_all()?;
-    local::await_ready(&target, spec.ready_timeout)
+    target.start_all().await?;
+    target
+        .await_ready(&system, spec.ready_timeout)
         .await
         .context("the cluster did not come up")?;
 
@@ -160,7 +159,7 @@ pub async fn run_test(
             .unwrap_or_else(|e| vec![format!("the nemesis task failed: {e}")]),
         None => Vec::new(),
     };
-    healed.extend(target.heal_all());
+    healed.extend(target.heal_all().await);
     let (clients, processes, mut failure) = match phase {
         PhaseEnd::Finished { clients, processes } => (clients, processes, None),
         PhaseEnd::Stopped {
@@ -173,7 +172,7 @@ pub async fn run_test(
     // Recovery and final reads, unless the run was interrupted or a worker crashed.
     if failure.is_none() {
         progress.stage("healed; waiting for the cluster to recover");
-        if let Err(e) = local::await_ready(&target, spec.ready_timeout).await {
+        if let Err(e) = target.await_ready(&system, spec.ready_timeout).await {
             tracing::warn!("the cluster did not recover after healing: {e:#}");
         }
         if let Some(final_generator) = workload.final_generator() {
@@ -202,7 +201,7 @@ pub async fn run_test(
     let duration = start.elapsed();
     if !spec.leave_db_running {
         progress.stage("stopping nodes");
-        target.stop_all();
+        target.stop_all(&run).await;
     }
     drop(recorder);
     let history = recorder_thread.finish()?;
@@ -241,6 +240,13 @@ pub async fn run_test(
         },
     )?;
     print_summary(spec, system.name(), seed, &run, &history, valid, &results);
+    match faultline_reports::render_run(&run.path) {
+        Ok(page) => println!("report: {}", page.display()),
+        Err(e) => tracing::warn!("the report could not be rendered: {e}"),
+    }
+    if let Err(e) = faultline_reports::render_store_index(&spec.store) {
+        tracing::warn!("the store index could not be rendered: {e}");
+    }
     run_log.close();
     if let Some(why) = failure {
         anyhow::bail!(
@@ -248,7 +254,11 @@ pub async fn run_test(
             run.history().display()
         );
     }
-    Ok(RunOutcome { valid })
+    Ok(RunOutcome {
+        valid,
+        results,
+        duration_secs: duration.as_secs_f64(),
+    })
 }
 
 pub(crate) enum PhaseEnd {
@@ -283,21 +293,25 @@ pub(crate) async fn run_phase(
         let recorder = recorder.clone();
         let completed = completed.clone();
         let stop = stop_rx.clone();
-        set.spawn(async move {
-            let (client, process) = worker_loop(
-                worker,
-                workers,
-                client,
-                process,
-                &dispatcher,
-                &recorder,
-                start,
-                &completed,
-                stop,
-            )
-            .await;
-            (worker, client, process)
-        });
+        let span = tracing::info_span!("worker", worker, first_process = process);
+        set.spawn(
+            async move {
+                let (client, process) = worker_loop(
+                    worker,
+                    workers,
+                    client,
+                    process,
+                    &dispatcher,
+                    &recorder,
+                    start,
+                    &completed,
+                    stop,
+                )
+                .await;
+                (worker, client, process)
+            }
+            .instrument(span),
+        );
     }
     let mut slots: Vec<Option<(Box<dyn Client>, u64)>> = (0..workers).map(|_| None).collect();
     let mut why = None;

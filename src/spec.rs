@@ -19,7 +19,7 @@ use faultline_nemeses::process::Target;
 /// Systems `--system` accepts.
 pub use crate::systems::SYSTEMS;
 /// Targets `--target` accepts.
-pub const TARGETS: &[&str] = &["local"];
+pub const TARGETS: &[&str] = &["local", "ssh", "docker"];
 
 /// One test, fully resolved.
 #[derive(Debug, Clone, Serialize)]
@@ -83,6 +83,12 @@ pub struct TestSpec {
     pub progress: bool,
     /// The command line that reruns this test with the same seed.
     pub rerun: String,
+    /// How to reach the nodes for `--target ssh` and `docker` (no secret is stored).
+    pub ssh: Option<crate::target::ssh::SshSpec>,
+    /// Leave the docker cluster running after the test.
+    pub leave_running: bool,
+    /// Network and clock fault options, and how local nodes are networked.
+    pub faults: crate::faults::FaultOptions,
 }
 
 fn targets<S: serde::Serializer>(targets: &[Target], s: S) -> Result<S::Ok, S::Error> {
@@ -107,29 +113,42 @@ impl TestSpec {
                 SYSTEMS.join(", ")
             );
         }
-        match args.target.as_str() {
-            "local" => {}
-            "ssh" | "docker" => bad_input!(
-                "--target {} is not available in this version of faultline: use --target local",
-                args.target
-            ),
+        let mut node_count = args.node_count;
+        let ssh = match args.target.as_str() {
+            "local" => None,
+            "ssh" => {
+                let ssh = crate::target::ssh::SshSpec::resolve(&args.ssh, args.base_port)?;
+                node_count = ssh.hosts.len();
+                Some(ssh)
+            }
+            "docker" => {
+                if node_count > crate::target::ssh::docker::MAX_NODES {
+                    bad_input!(
+                        "--node-count {node_count}: the docker cluster has at most {} nodes",
+                        crate::target::ssh::docker::MAX_NODES
+                    );
+                }
+                let timeout = positive_secs("--ssh-timeout", args.ssh.ssh_timeout)?;
+                Some(crate::target::ssh::docker::ssh_spec(
+                    node_count,
+                    timeout,
+                    args.base_port,
+                ))
+            }
             other => bad_input!(
                 "unknown target '{other}': --target takes one of {}",
                 TARGETS.join(", ")
             ),
-        }
+        };
         let endpoints = resolve_endpoints(args)?;
         let node_count = if endpoints.is_empty() {
-            args.node_count
+            node_count
         } else {
             endpoints.len()
         };
         let read_consistency = resolve_read_consistency(args)?;
         if node_count == 0 || node_count > 15 {
-            bad_input!(
-                "--node-count {} is out of range: give 1 to 15 nodes",
-                node_count
-            );
+            bad_input!("--node-count {node_count} is out of range: give 1 to 15 nodes");
         }
         faultline_workloads::by_name(&args.workload, &workload_options(args.keys))
             .map_err(|e| anyhow::Error::new(crate::exit::BadInput(format!("--workload: {e}"))))?;
@@ -140,6 +159,7 @@ impl TestSpec {
                 bad_input!("--nemesis {}: {why}", kind.name());
             }
         }
+        let faults = crate::faults::resolve_options(args, &nemeses)?;
         let mut nemesis_targets = Vec::new();
         for name in args.nemesis_targets.split(',').map(str::trim) {
             match Target::from_value(&serde_json::Value::String(name.to_string())) {
@@ -176,7 +196,7 @@ impl TestSpec {
         if args.test_count == 0 {
             bad_input!("--test-count 0: give at least 1");
         }
-        if let Some(base) = args.base_port {
+        if let (Some(base), None) = (args.base_port, &ssh) {
             check_ports_free(base, node_count)?;
         }
         let node_binary = match &args.node_binary {
@@ -217,6 +237,7 @@ impl TestSpec {
             args.keys,
             args.op_timeout,
         );
+        rerun.push_str(&crate::faults::rerun_args(args));
         if let Some(bug) = &bug {
             rerun.push_str(&format!(" --bug {bug}"));
         }
@@ -253,6 +274,9 @@ impl TestSpec {
             check_timeout,
             progress: !args.no_progress,
             rerun,
+            ssh,
+            leave_running: args.ssh.leave_running,
+            faults,
         })
     }
 }

@@ -164,6 +164,48 @@ pub trait Control: Send + Sync {
     ) -> Result<ExecOutput, ControlError>;
     /// The whole content of the file at `path` on `node`.
     async fn read_file(&self, node: &str, path: &str) -> Result<Vec<u8>, ControlError>;
+    /// Replace the file at `path` on `node` with `content`. The default runs `sh` on the
+    /// node; targets that reach files directly override it.
+    async fn write_file(&self, node: &str, path: &str, content: &str) -> Result<(), ControlError> {
+        let args = [
+            "-c".to_string(),
+            "printf '%s' \"$1\" > \"$2\".tmp && mv \"$2\".tmp \"$2\"".to_string(),
+            "sh".to_string(),
+            content.to_string(),
+            path.to_string(),
+        ];
+        let out = self.exec(node, "sh", &args).await?;
+        if out.success() {
+            Ok(())
+        } else {
+            Err(ControlError::failed(
+                node,
+                format!("write {path}"),
+                format!("sh exited with {}: {}", out.status, out.stderr.trim()),
+            ))
+        }
+    }
+}
+
+/// Run `program` on `node` and turn a non-zero exit into a [`ControlError::Failed`] naming
+/// the command and what it printed.
+pub async fn exec_ok(
+    control: &dyn Control,
+    node: &str,
+    program: &str,
+    args: &[&str],
+) -> Result<ExecOutput, ControlError> {
+    let owned: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let out = control.exec(node, program, &owned).await?;
+    if out.success() {
+        Ok(out)
+    } else {
+        Err(ControlError::failed(
+            node,
+            format!("{program} {}", args.join(" ")),
+            format!("exit status {}: {}", out.status, out.stderr.trim()),
+        ))
+    }
 }
 
 /// Jepsen's Kill and Pause abilities of a DB: the system's process on a node.

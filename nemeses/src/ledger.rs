@@ -1,6 +1,7 @@
-//! The ledger of applied faults: which nodes are killed and which are paused, kept in memory
-//! and, when given a path, in a small JSON state file so `faultline heal RUN_DIR` can undo
-//! faults after the harness itself was killed.
+//! The ledger of applied faults: which nodes are killed or paused, which drop packets from
+//! which peers (partitions), which carry a netem qdisc on which devices, and whose clock is
+//! skewed by how much. Kept in memory and, when given a path, in a small JSON state file so
+//! `faultline heal RUN_DIR` can undo faults after the harness itself was killed.
 //!
 //! A fault is recorded (and the file rewritten: temp file, fsync, rename) *before* it is
 //! applied, and removed only after it was undone, so the file never misses a fault that may
@@ -18,7 +19,7 @@
 //! assert!(again.contains(Fault::Killed, "n2"));
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -62,6 +63,16 @@ pub struct LedgerState {
     /// Nodes whose process is paused.
     #[serde(default)]
     pub paused: BTreeSet<String>,
+    /// Partitioned nodes: each node and the peers whose packets it drops.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub partitioned: BTreeMap<String, BTreeSet<String>>,
+    /// Nodes with a netem qdisc: each node and the network devices carrying it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub netem: BTreeMap<String, BTreeSet<String>>,
+    /// Nodes whose clock is skewed: each node and its offset in milliseconds (for a strobe,
+    /// the largest offset it sets).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub clock: BTreeMap<String, i64>,
 }
 
 impl LedgerState {
@@ -82,7 +93,35 @@ impl LedgerState {
 
     /// Whether nothing is applied.
     pub fn is_empty(&self) -> bool {
-        self.killed.is_empty() && self.paused.is_empty()
+        self.killed.is_empty()
+            && self.paused.is_empty()
+            && self.partitioned.is_empty()
+            && self.netem.is_empty()
+            && self.clock.is_empty()
+    }
+
+    /// One line per applied fault (`n2 is paused`, `n1 drops packets from n3, n4`), for
+    /// reports of what a heal has to undo.
+    pub fn describe(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for node in &self.killed {
+            lines.push(format!("{node} is killed"));
+        }
+        for node in &self.paused {
+            lines.push(format!("{node} is paused"));
+        }
+        for (node, from) in &self.partitioned {
+            let from: Vec<&str> = from.iter().map(String::as_str).collect();
+            lines.push(format!("{node} drops packets from {}", from.join(", ")));
+        }
+        for (node, devices) in &self.netem {
+            let devices: Vec<&str> = devices.iter().map(String::as_str).collect();
+            lines.push(format!("{node} has netem on {}", devices.join(", ")));
+        }
+        for (node, offset) in &self.clock {
+            lines.push(format!("{node}'s clock is skewed by {offset} ms"));
+        }
+        lines
     }
 }
 
@@ -221,16 +260,24 @@ impl Ledger {
     }
 
     fn change(&self, fault: Fault, nodes: &[String], add: bool) -> Result<(), LedgerError> {
+        self.update(|next| {
+            let set = next.nodes_mut(fault);
+            for node in nodes {
+                if add {
+                    set.insert(node.clone());
+                } else {
+                    set.remove(node);
+                }
+            }
+        })
+    }
+
+    /// Change the state with `edit` and write the file. Record a fault this way *before*
+    /// applying it, and clear it only *after* it was undone. On a write error nothing changes.
+    pub fn update(&self, edit: impl FnOnce(&mut LedgerState)) -> Result<(), LedgerError> {
         let mut state = self.lock();
         let mut next = state.clone();
-        let set = next.nodes_mut(fault);
-        for node in nodes {
-            if add {
-                set.insert(node.clone());
-            } else {
-                set.remove(node);
-            }
-        }
+        edit(&mut next);
         if next != *state {
             self.persist(&next)?;
             *state = next;
@@ -358,6 +405,41 @@ mod tests {
         fs::remove_dir_all(dir.path().join("sub")).unwrap();
         assert!(ledger.record(Fault::Killed, &names(&["n1"])).is_err());
         assert!(!ledger.contains(Fault::Killed, "n1"));
+    }
+
+    #[test]
+    fn network_and_clock_faults_round_trip_and_old_files_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LEDGER_FILE_NAME);
+        let ledger = Ledger::create(&path).unwrap();
+        ledger
+            .update(|s| {
+                s.partitioned
+                    .insert("n1".into(), names(&["n2", "n3"]).into_iter().collect());
+                s.netem
+                    .insert("n2".into(), names(&["eth0"]).into_iter().collect());
+                s.clock.insert("n3".into(), -60_000);
+            })
+            .unwrap();
+        let loaded = Ledger::load(&path).unwrap().snapshot();
+        assert_eq!(loaded.clock["n3"], -60_000);
+        assert_eq!(
+            loaded.describe(),
+            vec![
+                "n1 drops packets from n2, n3".to_string(),
+                "n2 has netem on eth0".to_string(),
+                "n3's clock is skewed by -60000 ms".to_string(),
+            ]
+        );
+        assert!(!loaded.is_empty());
+        // A file written before these faults existed has none of their fields.
+        fs::write(
+            &path,
+            r#"{"format":"faultline-nemesis-ledger","version":1,"killed":["n1"],"paused":[]}"#,
+        )
+        .unwrap();
+        let old = Ledger::load(&path).unwrap().snapshot();
+        assert!(old.partitioned.is_empty() && old.killed.contains("n1"));
     }
 
     #[test]

@@ -5,13 +5,25 @@
 //!   [`control::Control`]).
 //! - [`nemesis`]: the Nemesis role and its [`nemesis::Outcome`]s.
 //! - [`process`]: the `kill` and `pause` nemeses.
+//! - [`net`]: partitions as data (grudges and Jepsen's shapes) and the [`net::Network`] seam.
+//! - [`iptables`]: a `Network` over `Control` with iptables (or nft) in faultline's own chain.
+//! - [`partition`]: the `partition` nemesis.
+//! - [`netem`]: the `netem` nemesis (`tc qdisc ... netem`: delay, loss, duplication, ...).
+//! - [`clock`]: the `clock` nemesis (skew, strobe, reset) over libfaketime or `date -s`.
 //! - [`ledger`]: which faults are applied, persisted for `faultline heal`.
+//! - [`recover`]: undo everything a ledger holds.
 //! - [`schedule`]: `--nemesis` parsing and the start/stop cycle that drives nemeses.
 
+pub mod clock;
 pub mod control;
+pub mod iptables;
 pub mod ledger;
 pub mod nemesis;
+pub mod net;
+pub mod netem;
+pub mod partition;
 pub mod process;
+pub mod recover;
 pub mod schedule;
 
 #[cfg(test)]

@@ -65,9 +65,6 @@ use crate::process::ProcessNemesis;
 /// The default of `--nemesis-interval`.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Nemeses that are planned but not built yet.
-const PLANNED: [&str; 3] = ["partition", "clock", "netem"];
-
 /// A nemesis `--nemesis` can enable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NemesisKind {
@@ -75,25 +72,47 @@ pub enum NemesisKind {
     Kill,
     /// SIGSTOP the system's process on some nodes, later SIGCONT it.
     Pause,
+    /// Cut the network between groups of nodes, later heal it.
+    Partition,
+    /// Skew or strobe a node's clock, later reset it.
+    Clock,
+    /// Slow, lossy, duplicating or reordering links (`tc netem`), later restore them.
+    Netem,
 }
 
 impl NemesisKind {
     /// Every nemesis available now, in the order `--help` lists them.
-    pub const ALL: [NemesisKind; 2] = [NemesisKind::Kill, NemesisKind::Pause];
+    pub const ALL: [NemesisKind; 5] = [
+        NemesisKind::Kill,
+        NemesisKind::Pause,
+        NemesisKind::Partition,
+        NemesisKind::Clock,
+        NemesisKind::Netem,
+    ];
 
     /// The name given to `--nemesis`.
     pub fn name(self) -> &'static str {
         match self {
             NemesisKind::Kill => "kill",
             NemesisKind::Pause => "pause",
+            NemesisKind::Partition => "partition",
+            NemesisKind::Clock => "clock",
+            NemesisKind::Netem => "netem",
         }
     }
 
-    /// The nemesis itself, acting through `process` and recording into `ledger`.
-    pub fn build(self, process: Arc<dyn ProcessControl>, ledger: Arc<Ledger>) -> Arc<dyn Nemesis> {
+    /// The process nemesis itself, acting through `process` and recording into `ledger`;
+    /// `None` for nemeses that need more than process control (partition, clock, netem:
+    /// build them from [`crate::partition`], [`crate::clock`], [`crate::netem`]).
+    pub fn build(
+        self,
+        process: Arc<dyn ProcessControl>,
+        ledger: Arc<Ledger>,
+    ) -> Option<Arc<dyn Nemesis>> {
         match self {
-            NemesisKind::Kill => Arc::new(ProcessNemesis::kill(process, ledger)),
-            NemesisKind::Pause => Arc::new(ProcessNemesis::pause(process, ledger)),
+            NemesisKind::Kill => Some(Arc::new(ProcessNemesis::kill(process, ledger))),
+            NemesisKind::Pause => Some(Arc::new(ProcessNemesis::pause(process, ledger))),
+            NemesisKind::Partition | NemesisKind::Clock | NemesisKind::Netem => None,
         }
     }
 }
@@ -170,19 +189,9 @@ pub fn parse_nemeses(spec: &str) -> Result<Vec<NemesisKind>, NemesisError> {
                 .join(", ")
         };
         let Some(kind) = NemesisKind::ALL.into_iter().find(|k| k.name() == name) else {
-            if PLANNED.contains(&name) {
-                return Err(NemesisError::NotAvailable {
-                    name: name.to_string(),
-                    available: available(),
-                });
-            }
             return Err(NemesisError::Unknown {
                 name: name.to_string(),
-                known: format!(
-                    "{} ({} are not available yet)",
-                    available(),
-                    PLANNED.join(", ")
-                ),
+                known: available(),
             });
         };
         if !kinds.contains(&kind) {
@@ -192,7 +201,8 @@ pub fn parse_nemeses(spec: &str) -> Result<Vec<NemesisKind>, NemesisError> {
     Ok(kinds)
 }
 
-/// The nemeses for `kinds`, sharing one `ledger`.
+/// The process nemeses among `kinds`, sharing one `ledger` (the others are skipped: see
+/// [`NemesisKind::build`]).
 pub fn build_nemeses(
     kinds: &[NemesisKind],
     process: Arc<dyn ProcessControl>,
@@ -200,7 +210,7 @@ pub fn build_nemeses(
 ) -> Vec<Arc<dyn Nemesis>> {
     kinds
         .iter()
-        .map(|k| k.build(process.clone(), ledger.clone()))
+        .filter_map(|k| k.build(process.clone(), ledger.clone()))
         .collect()
 }
 

@@ -23,12 +23,15 @@ fn rejects_bad_lists_with_the_known_names() {
     let err = parse_nemeses("kill,chaos").unwrap_err();
     assert_eq!(
         err.to_string(),
-        "unknown nemesis \"chaos\"; known: kill, pause (partition, clock, netem are not available yet), or none"
+        "unknown nemesis \"chaos\"; known: kill, pause, partition, clock, netem, or none"
     );
-    let err = parse_nemeses("partition").unwrap_err();
     assert_eq!(
-        err.to_string(),
-        "the partition nemesis is not available yet; available now: kill, pause, or none"
+        parse_nemeses("partition,clock,netem"),
+        Ok(vec![
+            NemesisKind::Partition,
+            NemesisKind::Clock,
+            NemesisKind::Netem
+        ])
     );
     assert!(matches!(
         parse_nemeses("kill,,pause"),

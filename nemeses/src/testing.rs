@@ -1,6 +1,7 @@
 //! Test doubles: an in-memory cluster implementing [`ProcessControl`] that tracks each node's
 //! process state like a real one would, records every call, can be told to fail, and can
-//! look at the ledger file at the moment of each call. Compiled for tests only.
+//! look at the ledger file at the moment of each call; and [`FakeShell`], a fake of
+//! [`Control`] for the network and clock nemeses. Compiled for tests only.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -8,7 +9,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::control::{ControlError, ProcessControl};
+use crate::control::{Control, ControlError, ExecOutput, ProcessControl};
 use crate::ledger::{Ledger, LedgerState};
 
 /// One of the four process actions.
@@ -169,5 +170,170 @@ impl ProcessControl for FakeCluster {
     }
     async fn leader(&self) -> Option<String> {
         self.inner.lock().unwrap().leader.clone()
+    }
+}
+
+/// A fake of [`Control`] for nodes `n1..nN`: records every command per node and simulates
+/// just enough of iptables, nft, ip, tc and files for the network and clock nemeses.
+/// `programs` lists the packet filters that exist (`iptables`, `nft`).
+pub(crate) struct FakeShell {
+    nodes: Vec<String>,
+    programs: Vec<String>,
+    inner: Mutex<ShellState>,
+}
+
+#[derive(Default)]
+struct ShellState {
+    commands: BTreeMap<String, Vec<String>>,
+    chains: BTreeSet<String>,
+    jumps: BTreeMap<String, usize>,
+    tables: BTreeSet<String>,
+    qdiscs: BTreeSet<String>,
+    files: BTreeMap<(String, String), String>,
+    failing: BTreeSet<String>,
+}
+
+impl FakeShell {
+    pub(crate) fn new(n: usize, programs: &[&str]) -> Self {
+        FakeShell {
+            nodes: (1..=n).map(|i| format!("n{i}")).collect(),
+            programs: programs.iter().map(|p| p.to_string()).collect(),
+            inner: Mutex::default(),
+        }
+    }
+
+    /// Every command run on `node`, as `program arg arg ...`.
+    pub(crate) fn commands(&self, node: &str) -> Vec<String> {
+        let inner = self.inner.lock().unwrap();
+        inner.commands.get(node).cloned().unwrap_or_default()
+    }
+
+    /// Make every command on `node` fail to run until [`FakeShell::recover`].
+    pub(crate) fn fail(&self, node: &str) {
+        self.inner.lock().unwrap().failing.insert(node.to_string());
+    }
+
+    pub(crate) fn recover(&self, node: &str) {
+        self.inner.lock().unwrap().failing.remove(node);
+    }
+
+    pub(crate) fn has_chain(&self, node: &str) -> bool {
+        let inner = self.inner.lock().unwrap();
+        inner.chains.contains(node) || inner.jumps.get(node).is_some_and(|j| *j > 0)
+    }
+
+    pub(crate) fn has_qdisc(&self, node: &str) -> bool {
+        self.inner.lock().unwrap().qdiscs.contains(node)
+    }
+
+    pub(crate) fn file(&self, node: &str, path: &str) -> Option<String> {
+        let inner = self.inner.lock().unwrap();
+        inner
+            .files
+            .get(&(node.to_string(), path.to_string()))
+            .cloned()
+    }
+
+    fn run(&self, node: &str, program: &str, args: &[String]) -> Result<ExecOutput, ControlError> {
+        let mut inner = self.inner.lock().unwrap();
+        if !self.nodes.iter().any(|n| n == node) {
+            return Err(ControlError::unknown_node(node, &self.nodes));
+        }
+        if inner.failing.contains(node) {
+            return Err(ControlError::failed(node, program, "injected failure"));
+        }
+        let line = std::iter::once(program.to_string())
+            .chain(args.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        inner
+            .commands
+            .entry(node.to_string())
+            .or_default()
+            .push(line);
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let ok = |b: bool| ExecOutput {
+            status: if b { 0 } else { 1 },
+            ..ExecOutput::default()
+        };
+        let present = self.programs.iter().any(|p| p == program);
+        let out = match (program, a.as_slice()) {
+            ("iptables" | "nft", _) if !present => ExecOutput {
+                status: 127,
+                stderr: format!("{program}: not found"),
+                ..ExecOutput::default()
+            },
+            (_, ["--version"]) => ok(true),
+            ("iptables", ["-w", "-N", _]) => ok(inner.chains.insert(node.to_string())),
+            ("iptables", ["-w", "-C", "INPUT", ..]) => {
+                ok(inner.jumps.get(node).is_some_and(|j| *j > 0))
+            }
+            ("iptables", ["-w", "-I", "INPUT", ..]) => {
+                *inner.jumps.entry(node.to_string()).or_default() += 1;
+                ok(true)
+            }
+            ("iptables", ["-w", "-D", "INPUT", ..]) => {
+                let j = inner.jumps.entry(node.to_string()).or_default();
+                let had = *j > 0;
+                *j = j.saturating_sub(1);
+                ok(had)
+            }
+            ("iptables", ["-w", "-L", ..]) => ok(inner.chains.contains(node)),
+            ("iptables", ["-w", "-X", ..]) => ok(inner.chains.remove(node)),
+            ("nft", ["list", "table", ..]) => ok(inner.tables.contains(node)),
+            ("nft", ["add", "table", ..]) => {
+                inner.tables.insert(node.to_string());
+                ok(true)
+            }
+            ("nft", ["delete", "table", ..]) => ok(inner.tables.remove(node)),
+            ("ip", ["-o", "link", "show"]) => ExecOutput {
+                stdout: "1: lo: <LOOPBACK,UP> mtu 65536\n2: eth0@if7: <BROADCAST,UP> mtu 1500\n"
+                    .to_string(),
+                ..ExecOutput::default()
+            },
+            ("tc", ["qdisc", "replace", ..]) => {
+                inner.qdiscs.insert(node.to_string());
+                ok(true)
+            }
+            ("tc", ["qdisc", "del", ..]) => ok(inner.qdiscs.remove(node)),
+            ("tc", ["qdisc", "show", ..]) => ExecOutput {
+                stdout: if inner.qdiscs.contains(node) {
+                    "qdisc netem 8001: root refcnt 2 limit 1000 delay 50ms\n".to_string()
+                } else {
+                    "qdisc noqueue 0: root refcnt 2\n".to_string()
+                },
+                ..ExecOutput::default()
+            },
+            _ => ok(true),
+        };
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Control for FakeShell {
+    fn nodes(&self) -> Vec<String> {
+        self.nodes.clone()
+    }
+    async fn exec(
+        &self,
+        node: &str,
+        program: &str,
+        args: &[String],
+    ) -> Result<ExecOutput, ControlError> {
+        self.run(node, program, args)
+    }
+    async fn read_file(&self, node: &str, path: &str) -> Result<Vec<u8>, ControlError> {
+        self.file(node, path)
+            .map(String::into_bytes)
+            .ok_or_else(|| ControlError::failed(node, "read", "no such file"))
+    }
+    async fn write_file(&self, node: &str, path: &str, content: &str) -> Result<(), ControlError> {
+        self.run(node, "write", &[path.to_string(), content.to_string()])?;
+        let mut inner = self.inner.lock().unwrap();
+        inner
+            .files
+            .insert((node.to_string(), path.to_string()), content.to_string());
+        Ok(())
     }
 }

@@ -1,1 +1,79 @@
-//! faultline's reports: HTML pages and SVG plots of a run.
+//! faultline's reports: self-contained HTML pages with inline SVG plots of a run, a page
+//! listing every run in a store, and JUnit XML for CI.
+//!
+//! Pages open from disk with no network and no build step: styles are inline, plots are SVG
+//! drawn with `plotters` (and the timeline and counterexample pictures as hand-written SVG,
+//! because they need per-op hover text).
+//!
+//! This crate reads run folders and writes HTML; it must never know about networks,
+//! clusters or async runtimes, and it never judges a history itself: verdicts come from
+//! the checkers' [`CheckResult`]s.
+//!
+//! - [`render_run`]: `index.html` in a run folder (`test.json`, `history.jsonl`,
+//!   `results.json`, logs).
+//! - [`render_history`]: the same page for a bare history and its results
+//!   (`faultline check FILE --report DIR`).
+//! - [`render_store_index`]: `store/index.html`, every run newest first.
+//! - [`junit_xml`]: one JUnit test case per checker.
+//!
+//! Modules: `stats` (pairing, counts, quantiles, throughput), `faults` (fault intervals,
+//! availability, recovery), `plots` (plotters charts), `timeline` (per-process lanes with
+//! elision), `counterexample` (the picture of a failed linearizability check), `html`
+//! (escaping and the page shell), `page` (the run page), `store_index`, `junit`.
+
+use std::path::PathBuf;
+
+mod counterexample;
+mod faults;
+mod html;
+mod junit;
+mod page;
+mod plots;
+mod stats;
+mod store_index;
+mod timeline;
+
+pub use faultline_checkers::checker::CheckResult;
+pub use faultline_checkers::history::History;
+pub use junit::junit_xml;
+pub use page::{render_history, render_run};
+pub use store_index::render_store_index;
+
+/// Why a report could not be written. Problems inside a run folder (a corrupt
+/// `results.json`, an unreadable history) are shown on the page instead of failing.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A folder the caller named does not exist or is not a folder.
+    #[error("{path}: not a folder: {hint}")]
+    NotAFolder {
+        /// The path given.
+        path: PathBuf,
+        /// What to give instead.
+        hint: &'static str,
+    },
+    /// A file or folder could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A plot could not be drawn.
+    #[error("{plot}: cannot draw the plot: {message}")]
+    Plot {
+        /// Which plot.
+        plot: &'static str,
+        /// What plotters said.
+        message: String,
+    },
+}
+
+impl ReportError {
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        ReportError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

@@ -284,8 +284,16 @@ pub trait System: Send + Sync {
         wipe_data_dir(node)
     }
     /// The command that starts this system on `node` of `cluster`, or `None` when faultline
-    /// does not run the system's processes (they are started by the user).
+    /// does not run the system's processes (they are started by the user). Other nodes are
+    /// to be reached at their `peer_addr` as given here: the local target may put a per-link
+    /// relay there (see [`System::peer_relays`]).
     fn start_command(&self, node: &NodeSpec, cluster: &[NodeSpec]) -> Option<StartCommand>;
+    /// Whether a node can reach each peer at a different address than the peer itself
+    /// listens on (a per-link relay): what partitions on the local target need without
+    /// root. Systems whose peers must match advertised addresses say no.
+    fn peer_relays(&self) -> bool {
+        false
+    }
     /// Wait until the cluster can serve requests (e.g. has elected a leader).
     async fn await_ready(&self, cluster: &[NodeSpec], timeout: Duration)
         -> Result<(), SystemError>;

@@ -19,8 +19,15 @@ use anyhow::{Context, Result};
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 
+use faultline_nemeses::net::Network;
+
+use crate::faults::NetPlan;
+use crate::spec::TestSpec;
 use crate::store::RunDir;
 use crate::systems::{NodeSpec, System};
+use crate::target::exec::LocalControl;
+use crate::target::netns::NetnsLayout;
+use crate::target::relay::Relays;
 
 /// Environment variable through which a node learns the harness's pid, to exit with it.
 pub const PARENT_PID_ENV: &str = "FAULTLINE_PARENT_PID";
@@ -79,7 +86,14 @@ pub struct LocalTarget {
     processes: Mutex<BTreeMap<String, NodeProcess>>,
     pids_file: PathBuf,
     leave_running: bool,
+    netns: Option<NetnsLayout>,
+    relays: Option<Arc<Relays>>,
+    /// libfaketime and each node's offset file, when clock faults are enabled.
+    faketime: Option<(PathBuf, BTreeMap<String, PathBuf>)>,
 }
+
+/// The port every node listens on inside its own namespace.
+const NETNS_PORT: u16 = 7000;
 
 impl LocalTarget {
     /// Lay out `count` nodes under the run folder, on consecutive ports from `base_port`
@@ -117,6 +131,117 @@ impl LocalTarget {
         Ok(nodes)
     }
 
+    /// The target a spec asks for: lays out the nodes, creates their namespaces (as root)
+    /// or relays, and prepares libfaketime files; nothing is started yet.
+    pub fn build(run: &RunDir, spec: &TestSpec, system: Arc<dyn System>) -> Result<LocalTarget> {
+        let faults = &spec.faults;
+        let mut netns = None;
+        let nodes = match faults.net {
+            NetPlan::Netns => {
+                let names: Vec<String> = (1..=spec.node_count).map(|i| format!("n{i}")).collect();
+                let layout = NetnsLayout::plan(run, &names)?;
+                layout.create().context(
+                    "cannot create network namespaces for the nodes; run with --no-netns to use                      loopback and relays instead",
+                )?;
+                let port = spec.base_port.unwrap_or(NETNS_PORT);
+                let mut nodes = Self::plan(run, spec.node_count, Some(port))?;
+                for node in &mut nodes {
+                    let addr = format!("{}:{port}", layout.nodes[&node.name].ip);
+                    node.client_addr = addr.clone();
+                    node.peer_addr = addr;
+                }
+                netns = Some(layout);
+                nodes
+            }
+            _ => Self::plan(run, spec.node_count, spec.base_port)?,
+        };
+        let nodes = system.place(nodes);
+        let relays = if faults.net == NetPlan::Relays {
+            if !system.peer_relays() {
+                crate::exit::bad_input!(
+                    "--nemesis partition without root needs per-link relays, which the {} system cannot                      use (its peers must reach each other at the addresses they listen on): run                      faultline as root so each node gets a network namespace, or drop partition",
+                    system.name()
+                );
+            }
+            let pairs: Vec<(String, String)> = nodes
+                .iter()
+                .map(|n| (n.name.clone(), n.peer_addr.clone()))
+                .collect();
+            Some(Arc::new(Relays::start(&pairs)?))
+        } else {
+            None
+        };
+        let faketime = match &faults.libfaketime {
+            Some(lib) => {
+                let mut files = BTreeMap::new();
+                for node in &nodes {
+                    let file = run.node_dir(&node.name).join("faketime");
+                    fs::write(&file, "+0\n")
+                        .with_context(|| format!("cannot write {}", file.display()))?;
+                    files.insert(node.name.clone(), file);
+                }
+                Some((lib.clone(), files))
+            }
+            None => None,
+        };
+        let mut target = LocalTarget::new(run, nodes, system, spec.leave_db_running);
+        target.netns = netns;
+        target.relays = relays;
+        target.faketime = faketime;
+        Ok(target)
+    }
+
+    /// The [`Control`](faultline_nemeses::control::Control) of these nodes: commands run in
+    /// each node's namespace (refused without namespaces), files are local.
+    pub fn control(&self) -> Arc<LocalControl> {
+        let names = self.nodes.iter().map(|n| n.name.clone()).collect();
+        let namespaces = self.netns.as_ref().map(|l| {
+            l.nodes
+                .iter()
+                .map(|(name, n)| (name.clone(), n.ns.clone()))
+                .collect()
+        });
+        Arc::new(LocalControl::new(names, namespaces))
+    }
+
+    /// How partitions are made in this run: iptables in the namespaces, or the relays.
+    pub fn network(&self) -> Option<Arc<dyn Network>> {
+        if let Some(layout) = &self.netns {
+            let addresses = layout
+                .nodes
+                .iter()
+                .map(|(name, n)| (name.clone(), n.ip.clone()))
+                .collect();
+            return Some(Arc::new(faultline_nemeses::iptables::PacketFilter::new(
+                self.control(),
+                addresses,
+            )));
+        }
+        self.relays.clone().map(|r| r as Arc<dyn Network>)
+    }
+
+    /// Each node's libfaketime offset file (empty without clock faults).
+    pub fn faketime_files(&self) -> BTreeMap<String, PathBuf> {
+        self.faketime
+            .as_ref()
+            .map(|(_, files)| files.clone())
+            .unwrap_or_default()
+    }
+
+    /// The cluster as `node` must see it: with relays, each peer's `peer_addr` is the relay
+    /// from `node` to that peer.
+    fn cluster_seen_from(&self, node: &str) -> Vec<NodeSpec> {
+        let mut cluster = self.nodes.clone();
+        if let Some(relays) = &self.relays {
+            for peer in cluster.iter_mut().filter(|p| p.name != node) {
+                if let Some(addr) = relays.address(node, &peer.name) {
+                    peer.peer_addr = addr.to_string();
+                }
+            }
+        }
+        cluster
+    }
+
     /// A target for these nodes; nothing is started yet.
     pub fn new(
         run: &RunDir,
@@ -142,6 +267,9 @@ impl LocalTarget {
             processes: Mutex::new(processes),
             pids_file: run.node_pids(),
             leave_running,
+            netns: None,
+            relays: None,
+            faketime: None,
         }
     }
 
@@ -175,10 +303,35 @@ impl LocalTarget {
                 return Ok(());
             }
         }
-        let Some(command) = self.system.start_command(node, &self.nodes) else {
+        let cluster = self.cluster_seen_from(name);
+        let Some(mut command) = self.system.start_command(node, &cluster) else {
             // Someone else runs this system's processes.
             return Ok(());
         };
+        if let Some((lib, files)) = &self.faketime {
+            command.env.extend([
+                ("LD_PRELOAD".to_string(), lib.display().to_string()),
+                (
+                    "FAKETIME_TIMESTAMP_FILE".to_string(),
+                    files[name].display().to_string(),
+                ),
+                ("FAKETIME_NO_CACHE".to_string(), "1".to_string()),
+                // Only the wall clock is skewed, as a real clock change would: timers run on
+                // the monotonic clock.
+                ("FAKETIME_DONT_FAKE_MONOTONIC".to_string(), "1".to_string()),
+            ]);
+        }
+        if let Some(ns) = self.netns.as_ref().and_then(|l| l.namespace(name)) {
+            let mut args = vec![
+                "netns".to_string(),
+                "exec".to_string(),
+                ns.to_string(),
+                command.program.display().to_string(),
+            ];
+            args.append(&mut command.args);
+            command.program = PathBuf::from("ip");
+            command.args = args;
+        }
         let log = OpenOptions::new()
             .create(true)
             .append(true)
@@ -345,6 +498,11 @@ impl Drop for LocalTarget {
             }
         } else {
             self.stop_all();
+            if let Some(layout) = &self.netns {
+                for line in layout.teardown() {
+                    tracing::info!("{line}");
+                }
+            }
         }
     }
 }

@@ -31,6 +31,9 @@ pub(crate) struct SCall<I, O> {
     pub ret: u32,
 }
 
+/// A call with the index of the part it belongs to.
+type PartCall<I, O> = (u32, SCall<I, O>);
+
 /// An independent part of the history, searched alone.
 #[derive(Debug)]
 pub(crate) struct Part<I, O> {
@@ -75,7 +78,7 @@ pub(crate) fn prepare<M: Model>(
     let init = model.init(&mut values);
 
     // Live calls in invocation order, with the part each belongs to.
-    let mut live: Vec<(u32, SCall<M::Input, M::Output>)> = Vec::with_capacity(pairs.len());
+    let mut live: Vec<PartCall<M::Input, M::Output>> = Vec::with_capacity(pairs.len());
     let mut part_of_key: FxHashMap<u32, u32> = FxHashMap::default();
     let mut part_keys: Vec<u32> = Vec::new();
     let (mut failed, mut dropped_reads) = (0, 0);

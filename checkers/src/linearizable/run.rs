@@ -143,7 +143,7 @@ impl<M: Model> Spec for PerKey<'_, M> {
     fn step(&self, state: &M::State, call: &SCall<M::Input, M::Output>) -> Option<M::State> {
         self.0.step(state, &call.input, call.output.as_ref())
     }
-    fn heap_bytes(&self, state: &M::State) -> usize {
+    fn heap_bytes(&self, state: &M::State, _: &SCall<M::Input, M::Output>) -> usize {
         self.0.state_heap_bytes(state)
     }
 }
@@ -169,11 +169,10 @@ impl<M: Model> Spec for AllKeys<'_, M> {
         next[key] = after;
         Some(next)
     }
-    fn heap_bytes(&self, state: &Vec<M::State>) -> usize {
-        state
-            .iter()
-            .map(|s| self.0.state_heap_bytes(s))
-            .sum::<usize>()
+    /// Only the stepped key's state is new; the others are clones, which for large
+    /// states (kv strings) share their heap.
+    fn heap_bytes(&self, state: &Vec<M::State>, call: &SCall<M::Input, M::Output>) -> usize {
+        self.0.state_heap_bytes(&state[call.key as usize])
             + state.len() * std::mem::size_of::<M::State>()
     }
 }
@@ -332,4 +331,88 @@ fn counterexample<M: Model, I, O, S>(
         attempts,
     };
     (ce, names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simulate::{generate, SimConfig};
+
+    fn busy_history() -> History {
+        generate(&SimConfig::register(5, 0, 4_000, 1))
+    }
+
+    #[test]
+    fn the_defaults_are_the_documented_ones() {
+        let o = SearchOptions::default();
+        assert_eq!(o.timeout, Some(Duration::from_secs(60)));
+        assert_eq!(o.memory_limit_bytes, Some(2 << 30));
+        assert!(o.partition && o.threads.is_none());
+    }
+
+    #[test]
+    fn running_out_of_time_or_memory_is_unknown_with_a_reason() {
+        let h = busy_history();
+        let checker = Linearizable::new("cas-register", None).unwrap();
+        assert_eq!(checker.check(&h).valid, Validity::Valid);
+        let no_time = checker.clone().with_options(SearchOptions {
+            timeout: Some(Duration::ZERO),
+            ..SearchOptions::default()
+        });
+        let r = no_time.check(&h);
+        assert_eq!(r.valid, Validity::Unknown);
+        assert!(r.reasons[0].contains("time limit"), "{:?}", r.reasons);
+        let no_memory = checker.with_options(SearchOptions {
+            memory_limit_bytes: Some(1),
+            ..SearchOptions::default()
+        });
+        let r = no_memory.check(&h);
+        assert_eq!(r.valid, Validity::Unknown);
+        assert!(r.reasons[0].contains("memory limit"), "{:?}", r.reasons);
+    }
+
+    #[test]
+    fn a_malformed_history_is_unknown_with_the_error() {
+        let mut h = History::default();
+        h.push(crate::history::Op::new(
+            crate::history::Process::Client(3),
+            crate::history::OpType::Ok,
+            "read",
+            Value::Null,
+        ));
+        let r = Linearizable::new("register", None).unwrap().check(&h);
+        assert_eq!(r.valid, Validity::Unknown);
+        assert!(r.reasons[0].contains("no invocation"), "{:?}", r.reasons);
+    }
+
+    #[test]
+    fn threads_and_no_partition_give_the_same_verdicts() {
+        // No info ops: unsplit, every pending op of every key multiplies the configurations.
+        let h = generate(&SimConfig {
+            info_rate: 0.0,
+            ..SimConfig::kv(8, 20, 1_500, 5)
+        });
+        let bad = crate::simulate::mutate_read(&h, 2).unwrap();
+        for options in [
+            SearchOptions {
+                threads: Some(2),
+                ..SearchOptions::default()
+            },
+            SearchOptions {
+                threads: Some(1),
+                ..SearchOptions::default()
+            },
+            SearchOptions {
+                partition: false,
+                ..SearchOptions::default()
+            },
+        ] {
+            let checker = Linearizable::new("kv", None).unwrap().with_options(options);
+            let ok = checker.check(&h);
+            assert_eq!(ok.valid, Validity::Valid, "{:?} {}", ok.reasons, ok.details);
+            let r = checker.check(&bad);
+            assert_eq!(r.valid, Validity::Invalid);
+            assert!(r.details["counterexample"]["op"].is_u64());
+        }
+    }
 }

@@ -36,7 +36,8 @@ pub(crate) trait Spec: Sync {
         state: &Self::State,
         call: &SCall<Self::Input, Self::Output>,
     ) -> Option<Self::State>;
-    fn heap_bytes(&self, state: &Self::State) -> usize;
+    /// Heap bytes a new state adds to the memo after `call` produced it.
+    fn heap_bytes(&self, state: &Self::State, call: &SCall<Self::Input, Self::Output>) -> usize;
 }
 
 /// The limits shared by every partition of one check.
@@ -114,6 +115,16 @@ impl Budget {
         }
     }
 
+    /// A search ended holding `bytes`, of which `charged` were accounted for: note the
+    /// peak (without judging it: the verdict is already known) and give them back.
+    fn release(&self, charged: i64, bytes: u64) {
+        let used = self.memory_used.load(Ordering::Relaxed);
+        let peak = used.saturating_sub(charged.max(0) as u64) + bytes;
+        self.peak_memory.fetch_max(peak, Ordering::Relaxed);
+        self.memory_used
+            .fetch_sub(charged.max(0) as u64, Ordering::Relaxed);
+    }
+
     fn over_time(&self) -> bool {
         match self.timeout {
             Some(limit) if self.started.elapsed() > limit => {
@@ -169,12 +180,14 @@ struct Memo<S> {
 const END: u32 = u32::MAX;
 
 impl<S: Clone + Eq> Memo<S> {
-    fn new(words: usize) -> Self {
+    /// A memo sized for a search that visits about `expect` configurations, which a
+    /// history with little backtracking does (one per call).
+    fn new(words: usize, expect: usize) -> Self {
         Memo {
             words,
-            heads: FxHashMap::default(),
-            states: Vec::new(),
-            bits: Vec::new(),
+            heads: FxHashMap::with_capacity_and_hasher(expect, Default::default()),
+            states: Vec::with_capacity(expect),
+            bits: Vec::with_capacity(expect * words),
             heap: 0,
         }
     }
@@ -236,7 +249,7 @@ pub(crate) fn search<P: Spec>(
     let words = n.div_ceil(64);
     let mut bits = vec![0u64; words];
     let mut config = 0u64;
-    let mut memo: Memo<P::State> = Memo::new(words);
+    let mut memo: Memo<P::State> = Memo::new(words, n + 1);
     let mut charged = 0i64;
     let mut stack: Vec<(u32, P::State)> = Vec::new();
     let mut state = init;
@@ -263,7 +276,7 @@ pub(crate) fn search<P: Spec>(
                 bits[word] |= bit;
                 config ^= zobrist(c);
                 let hash = config ^ hash_one(&after);
-                if memo.insert(hash, &bits, &after, spec.heap_bytes(&after)) {
+                if memo.insert(hash, &bits, &after, spec.heap_bytes(&after, call)) {
                     stack.push((c, std::mem::replace(&mut state, after)));
                     if call.required {
                         required_left -= 1;
@@ -300,7 +313,7 @@ pub(crate) fn search<P: Spec>(
             node = next[2 * c as usize + 1];
         }
     };
-    budget.charge(-charged);
+    budget.release(charged, memo.bytes());
     outcome
 }
 

@@ -186,6 +186,10 @@ impl System for ReferenceSystem {
         "reference"
     }
 
+    fn peer_relays(&self) -> bool {
+        true
+    }
+
     fn start_command(&self, node: &NodeSpec, cluster: &[NodeSpec]) -> Option<StartCommand> {
         let mut args = vec![
             "node".to_string(),

@@ -235,6 +235,15 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     if args.bootstrap {
         bootstrap(&raft, &args, &peers).await?;
     }
+    // A line a second under `RUST_LOG=faultline::clock=debug`, so tests can watch the node's
+    // wall clock (e.g. under a clock fault) in its log.
+    tokio::spawn(async {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            tracing::debug!(target: "faultline::clock", "tick");
+        }
+    });
 
     let state = api::AppState::new(api::NodeContext {
         id: args.id,

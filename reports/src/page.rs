@@ -1,0 +1,799 @@
+//! The run page, `index.html`: verdict, test spec, checker results, counterexamples, op
+//! counts, the three plots, availability and recovery per fault, the timeline, and links to
+//! the raw files.
+//!
+//! A run folder may be incomplete or damaged (a crash before `results.json`, a truncated
+//! history): every such problem is stated on the page and the rest still drawn. Only a
+//! missing folder or a failed write is an error. This module must never judge a history;
+//! verdicts come from the results it is given.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use faultline_checkers::checker::{CheckResult, Validity};
+use faultline_checkers::history::History;
+use serde_json::Value;
+
+use crate::counterexample;
+use crate::faults::{self, kind_css, FaultInterval, Recovery};
+use crate::html::{esc, href, page, table, verdict_class, verdict_words};
+use crate::plots::{self, shape_icon, PlotInput, QUANTILES};
+use crate::stats::{self, human_ns, Calls, Outcome};
+use crate::timeline;
+use crate::ReportError;
+
+/// Everything the run page shows; absent parts are `None` with a problem saying why.
+#[derive(Default)]
+struct RunData<'a> {
+    title: String,
+    spec: Option<Value>,
+    summary: Option<Value>,
+    history: Option<&'a History>,
+    results: Vec<CheckResult>,
+    files: Vec<String>,
+    problems: Vec<String>,
+}
+
+/// Render `index.html` in a run folder and return its path.
+///
+/// Reads `test.json`, `history.jsonl`, `results.json` and lists the logs under `nodes/`;
+/// any of them missing or unreadable is reported on the page.
+pub fn render_run(run_dir: &Path) -> Result<PathBuf, ReportError> {
+    if !run_dir.is_dir() {
+        return Err(ReportError::NotAFolder {
+            path: run_dir.to_path_buf(),
+            hint: "give a run folder such as store/<test>/<timestamp> or store/latest",
+        });
+    }
+    let mut data = RunData::default();
+    data.spec = read_json(&run_dir.join("test.json"), &mut data.problems);
+    data.summary = read_json(&run_dir.join("results.json"), &mut data.problems);
+    if let Some(results) = data.summary.as_ref().and_then(|s| s.get("results")) {
+        match serde_json::from_value::<Vec<CheckResult>>(results.clone()) {
+            Ok(r) => data.results = r,
+            Err(e) => data.problems.push(format!(
+                "results.json: its \"results\" list cannot be read: {e}"
+            )),
+        }
+    }
+    let history_path = run_dir.join("history.jsonl");
+    let history = if history_path.is_file() {
+        match History::read_jsonl(&history_path) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                data.problems.push(format!(
+                    "history.jsonl cannot be read, so no plots or timeline: {e}"
+                ));
+                None
+            }
+        }
+    } else {
+        data.problems
+            .push("history.jsonl is missing: the run recorded no ops".to_string());
+        None
+    };
+    data.history = history.as_ref();
+    let stamp = run_dir
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = data
+        .spec
+        .as_ref()
+        .and_then(|s| s.get("name"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| {
+            run_dir
+                .parent()
+                .and_then(|p| p.file_name())
+                .map(|s| s.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "run".to_string());
+    data.title = format!("{name} — {stamp}");
+    data.files = raw_files(run_dir);
+    let out = run_dir.join("index.html");
+    let html = render(&data)?;
+    fs::write(&out, html).map_err(|e| ReportError::io(&out, e))?;
+    Ok(out)
+}
+
+/// Render a report for a bare history and its results (no `test.json`) into
+/// `out_dir/index.html`, creating the folder.
+pub fn render_history(
+    history: &History,
+    results: &[CheckResult],
+    title: &str,
+    out_dir: &Path,
+) -> Result<PathBuf, ReportError> {
+    fs::create_dir_all(out_dir).map_err(|e| ReportError::io(out_dir, e))?;
+    let data = RunData {
+        title: title.to_string(),
+        history: Some(history),
+        results: results.to_vec(),
+        ..RunData::default()
+    };
+    let out = out_dir.join("index.html");
+    let html = render(&data)?;
+    fs::write(&out, html).map_err(|e| ReportError::io(&out, e))?;
+    Ok(out)
+}
+
+fn read_json(path: &Path, problems: &mut Vec<String>) -> Option<Value> {
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            problems.push(format!(
+                "{name} is missing{}",
+                if name == "results.json" {
+                    ": the run did not finish checking (interrupted or crashed)"
+                } else {
+                    ""
+                }
+            ));
+            return None;
+        }
+        Err(e) => {
+            problems.push(format!("{name} cannot be read: {e}"));
+            return None;
+        }
+    };
+    match serde_json::from_str(&text) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            problems.push(format!("{name} is not valid JSON: {e}"));
+            None
+        }
+    }
+}
+
+/// The raw files of a run, relative to it: the top-level files and every log under nodes/.
+fn raw_files(run_dir: &Path) -> Vec<String> {
+    let mut files: Vec<String> = [
+        "history.jsonl",
+        "results.json",
+        "test.json",
+        "faultline.log",
+    ]
+    .into_iter()
+    .filter(|f| run_dir.join(f).is_file())
+    .map(str::to_string)
+    .collect();
+    let mut logs = Vec::new();
+    if let Ok(nodes) = fs::read_dir(run_dir.join("nodes")) {
+        for node in nodes.flatten().filter(|e| e.path().is_dir()) {
+            if let Ok(entries) = fs::read_dir(node.path()) {
+                for e in entries.flatten() {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    if e.path().is_file() && (name.ends_with(".log") || name.contains(".log.")) {
+                        logs.push(format!(
+                            "nodes/{}/{name}",
+                            node.file_name().to_string_lossy()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    logs.sort();
+    files.extend(logs);
+    files
+}
+
+fn overall(data: &RunData) -> (Validity, String) {
+    if let Some(v) = data.summary.as_ref().and_then(|s| s.get("valid")) {
+        if let Ok(v) = serde_json::from_value::<Validity>(v.clone()) {
+            return (v, String::new());
+        }
+    }
+    if data.results.is_empty() {
+        return (
+            Validity::Unknown,
+            "no checker results were recorded".to_string(),
+        );
+    }
+    let v = data
+        .results
+        .iter()
+        .fold(Validity::Valid, |acc, r| acc.and(r.valid));
+    (v, String::new())
+}
+
+fn render(data: &RunData) -> Result<String, ReportError> {
+    let (verdict, why) = overall(data);
+    let mut body = String::new();
+    let _ = write!(body, "<h1>{}</h1>", esc(&data.title));
+    let mut sub = Vec::new();
+    if !why.is_empty() {
+        sub.push(why);
+    }
+    let bad = data
+        .results
+        .iter()
+        .filter(|r| r.valid != Validity::Valid)
+        .count();
+    if !data.results.is_empty() {
+        sub.push(format!(
+            "{} of {} checkers {}",
+            if bad == 0 { data.results.len() } else { bad },
+            data.results.len(),
+            if bad == 0 { "passed" } else { "did not pass" }
+        ));
+    }
+    let s = data.summary.as_ref();
+    if let Some(ops) = s.and_then(|s| s.get("ops")).and_then(Value::as_u64) {
+        sub.push(format!("{ops} history lines"));
+    }
+    if let Some(d) = s
+        .and_then(|s| s.get("duration_secs"))
+        .and_then(Value::as_f64)
+    {
+        sub.push(format!("{d:.1} s"));
+    }
+    if s.and_then(|s| s.get("interrupted"))
+        .and_then(Value::as_bool)
+        == Some(true)
+    {
+        sub.push("the run was interrupted: the history is partial".to_string());
+    }
+    let _ = write!(
+        body,
+        "<div class=\"verdict {}\" id=\"verdict\" data-verdict=\"{}\">{}<small>{}</small></div>",
+        verdict_class(verdict),
+        verdict.as_str(),
+        verdict_words(verdict),
+        esc(&sub.join(" · "))
+    );
+    for p in &data.problems {
+        let _ = write!(body, "<div class=\"problem\">{}</div>", esc(p));
+    }
+    body.push_str(
+        "<nav class=\"toc\"><a href=\"#spec\">Test</a><a href=\"#checkers\">Checkers</a>\
+         <a href=\"#counts\">Ops</a><a href=\"#plots\">Plots</a><a href=\"#faults\">Faults</a>\
+         <a href=\"#timeline\">Timeline</a><a href=\"#files\">Files</a></nav>",
+    );
+    spec_section(&mut body, data);
+    checkers_section(&mut body, &data.results);
+    match data.history {
+        Some(history) => history_sections(&mut body, history, &data.results)?,
+        None => body.push_str(
+            "<h2 id=\"counts\">Ops</h2><p class=\"note\">No history to count, plot or draw.</p>",
+        ),
+    }
+    if !data.files.is_empty() {
+        body.push_str("<h2 id=\"files\">Raw files</h2><p class=\"links\">");
+        for f in &data.files {
+            let _ = write!(body, "<a href=\"{}\">{}</a> ", href(f), esc(f));
+        }
+        body.push_str("</p>");
+    }
+    Ok(page(&data.title, &body))
+}
+
+fn spec_section(body: &mut String, data: &RunData) {
+    body.push_str("<h2 id=\"spec\">Test</h2>");
+    let Some(spec) = &data.spec else {
+        body.push_str("<p class=\"note\">No test.json: the spec of this run is not known.</p>");
+        return;
+    };
+    let text = |k: &str| -> Option<String> {
+        match spec.get(k)? {
+            Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            Value::Array(a) if a.is_empty() => Some("none".to_string()),
+            Value::Array(a) => Some(
+                a.iter()
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            other => Some(other.to_string()),
+        }
+    };
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut row = |label: &str, value: Option<String>| {
+        if let Some(v) = value {
+            rows.push(vec![esc(label), esc(&v)]);
+        }
+    };
+    row("system", text("system"));
+    row("target", text("target"));
+    row("nodes", text("node_count"));
+    row("workload", text("workload"));
+    row("faults", text("nemeses"));
+    row("fault interval", text("nemesis_interval").map(|s| s + " s"));
+    row("time limit", text("time_limit").map(|s| s + " s"));
+    row("concurrency", text("concurrency"));
+    row("rate", text("rate").map(|s| s + " ops/s"));
+    row("keys", text("keys"));
+    row(
+        "seed",
+        data.summary
+            .as_ref()
+            .and_then(|s| s.get("seed"))
+            .map(|v| v.to_string())
+            .or_else(|| text("seed")),
+    );
+    row("bug", text("bug"));
+    row(
+        "duration",
+        data.summary
+            .as_ref()
+            .and_then(|s| s.get("duration_secs"))
+            .and_then(Value::as_f64)
+            .map(|d| format!("{d:.2} s")),
+    );
+    if let Some(healed) = data.summary.as_ref().and_then(|s| s.get("healed")) {
+        if healed.as_array().is_some_and(|a| !a.is_empty()) {
+            row("healed at the end", Some(healed.to_string()));
+        }
+    }
+    body.push_str(&table("spec", &[], &rows));
+    if let Some(rerun) = text("rerun") {
+        let _ = write!(
+            body,
+            "<h3>Rerun this test</h3><pre id=\"rerun\">{}</pre>",
+            esc(&rerun)
+        );
+    }
+}
+
+fn checkers_section(body: &mut String, results: &[CheckResult]) {
+    body.push_str("<h2 id=\"checkers\">Checkers</h2>");
+    if results.is_empty() {
+        body.push_str("<p class=\"note\">No checker results.</p>");
+        return;
+    }
+    let rows: Vec<Vec<String>> = results
+        .iter()
+        .map(|r| {
+            let mut reasons = String::new();
+            if !r.reasons.is_empty() {
+                reasons.push_str("<ul class=\"reasons\">");
+                for reason in &r.reasons {
+                    let _ = write!(reasons, "<li>{}</li>", reason_html(reason));
+                }
+                reasons.push_str("</ul>");
+            }
+            if !r.details.is_null() {
+                let mut text = serde_json::to_string_pretty(&r.details).unwrap_or_default();
+                if text.len() > 20_000 {
+                    let mut cut = 20_000;
+                    while !text.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    text.truncate(cut);
+                    text.push_str("\n… (cut; see results.json)");
+                }
+                let _ = write!(
+                    reasons,
+                    "<details><summary>details</summary><pre>{}</pre></details>",
+                    esc(&text)
+                );
+            }
+            vec![
+                format!("<b>{}</b>", esc(&r.checker)),
+                format!(
+                    "<span class=\"badge {}\">{}</span>",
+                    verdict_class(r.valid),
+                    r.valid
+                ),
+                reasons,
+            ]
+        })
+        .collect();
+    body.push_str(&table("checkers", &["checker", "verdict", "why"], &rows));
+}
+
+/// Past this many characters a reason shows only its first sentence; the rest is folded.
+const LONG_REASON: usize = 200;
+
+/// A reason as HTML: whole when short; else its first sentence (up to the first `. ` or
+/// `; `), with the rest under a `<details>` toggle named after the rest's parts (`orders
+/// tried, concurrent with it`), one paragraph per `; ` part and one line per `|` choice.
+fn reason_html(reason: &str) -> String {
+    if reason.chars().count() <= LONG_REASON {
+        return esc(reason);
+    }
+    let cut = [". ", "; "]
+        .iter()
+        .filter_map(|sep| reason.find(sep).map(|at| (at, *sep)))
+        .min();
+    let Some((at, sep)) = cut else {
+        return esc(reason);
+    };
+    let head = if sep == ". " {
+        &reason[..=at]
+    } else {
+        &reason[..at]
+    };
+    let rest = reason[at + sep.len()..].trim();
+    let parts: Vec<&str> = rest.split("; ").filter(|p| !p.trim().is_empty()).collect();
+    let names: Vec<&str> = parts
+        .iter()
+        .filter_map(|p| p.split_once(':').map(|(name, _)| name.trim()))
+        .filter(|name| !name.is_empty() && name.len() <= 40)
+        .collect();
+    let summary = if names.is_empty() {
+        "more".to_string()
+    } else {
+        names.join(", ")
+    };
+    let mut out = format!(
+        "{}<details class=\"reason-rest\"><summary>{}</summary>",
+        esc(head),
+        esc(&summary)
+    );
+    for part in parts {
+        out.push_str("<p>");
+        for (i, choice) in part.split(" | ").enumerate() {
+            if i > 0 {
+                out.push_str("<br>");
+            }
+            out.push_str(&esc(choice.trim()));
+        }
+        out.push_str("</p>");
+    }
+    out.push_str("</details>");
+    out
+}
+
+fn history_sections(
+    body: &mut String,
+    history: &History,
+    results: &[CheckResult],
+) -> Result<(), ReportError> {
+    let calls = Calls::from_history(history);
+    let counts = stats::counts(history, &calls);
+    let intervals = faults::fault_intervals(history);
+    let kinds = faults::kinds(&intervals);
+    let recoveries = faults::recovery(&calls, &intervals);
+    let by_index = calls.index_of_op(history);
+
+    let (cxs, cx_problems) = counterexample::find(results);
+    if !cxs.is_empty() || !cx_problems.is_empty() {
+        body.push_str("<h2 id=\"counterexample\">Why it is not linearizable</h2>");
+        for p in &cx_problems {
+            let _ = write!(body, "<div class=\"problem\">{}</div>", esc(p));
+        }
+        for (checker, cx) in &cxs {
+            body.push_str(&counterexample::section(
+                history, &calls, &by_index, checker, cx,
+            ));
+        }
+    }
+
+    body.push_str("<h2 id=\"counts\">Ops</h2>");
+    let total: u64 = counts.by_outcome.iter().sum();
+    let mut header = vec!["function"];
+    header.extend(Outcome::ALL.iter().map(|o| o.as_str()));
+    header.push("total");
+    let mut rows: Vec<Vec<String>> = calls
+        .functions
+        .iter()
+        .zip(&counts.by_function)
+        .map(|(f, c)| {
+            let mut row = vec![esc(f)];
+            row.extend(c.iter().map(|n| n.to_string()));
+            row.push(c.iter().sum::<u64>().to_string());
+            row
+        })
+        .collect();
+    let mut all = vec!["<b>all</b>".to_string()];
+    all.extend(counts.by_outcome.iter().map(|n| format!("<b>{n}</b>")));
+    all.push(format!("<b>{total}</b>"));
+    rows.push(all);
+    body.push_str(&table("counts", &header, &rows));
+    let _ = write!(
+        body,
+        "<p class=\"note\">Client ops by how they ended (ok = happened, fail = did not happen, \
+         info = unknown, pending = no completion recorded); {} nemesis ops.{}</p>",
+        counts.nemesis_ops,
+        if calls.stray_completions > 0 {
+            format!(
+                " {} completions had no open invocation and were skipped.",
+                calls.stray_completions
+            )
+        } else {
+            String::new()
+        }
+    );
+
+    body.push_str("<h2 id=\"plots\">Plots</h2>");
+    if calls.calls.is_empty() || calls.has_times() {
+        plots_section(body, &calls, &intervals, &kinds, &recoveries)?;
+    } else {
+        body.push_str(
+            "<p class=\"note\" id=\"no-times\">This history carries no timestamps (every op \
+             has the same time), so latency and throughput cannot be plotted; the timeline and \
+             the counterexample use event order instead.</p>",
+        );
+    }
+
+    faults_section(body, &calls, &intervals, &kinds, &recoveries);
+
+    body.push_str("<h2 id=\"timeline\">Timeline</h2>");
+    let mut anomalies: Vec<usize> = cxs
+        .iter()
+        .flat_map(|(_, cx)| cx.ops())
+        .filter_map(|i| by_index.get(&i).copied())
+        .collect();
+    anomalies.sort_unstable();
+    anomalies.dedup();
+    let culprit = cxs
+        .first()
+        .and_then(|(_, cx)| by_index.get(&cx.op).copied());
+    let timeline_parts = LegendParts {
+        outcomes: true,
+        pending: true,
+        functions: false,
+        recovery: false,
+    };
+    body.push_str(&legend(&calls, &kinds, timeline_parts));
+    body.push_str(&timeline::timeline_html(
+        history, &calls, &intervals, &kinds, &anomalies, culprit,
+    ));
+    Ok(())
+}
+
+/// The latency, quantile and throughput plots, for a history with times.
+fn plots_section(
+    body: &mut String,
+    calls: &Calls,
+    intervals: &[FaultInterval],
+    kinds: &[String],
+    recoveries: &[Option<Recovery>],
+) -> Result<(), ReportError> {
+    let input = PlotInput {
+        calls,
+        intervals,
+        kinds,
+        recoveries,
+    };
+    let recovery = recoveries.iter().flatten().any(|r| r.all_keys().is_some());
+    let parts = LegendParts {
+        outcomes: true,
+        pending: false,
+        functions: true,
+        recovery,
+    };
+    let latency = plots::latency_plot(&input)?;
+    figure(
+        body,
+        "Latency of every op",
+        &latency,
+        &legend(calls, kinds, parts),
+    );
+    let quantiles = plots::quantile_plot(&input)?;
+    let mut qlegend = String::from("<div class=\"legend\">");
+    for (q, (r, g, b)) in QUANTILES {
+        let _ = write!(
+            qlegend,
+            "<span><span class=\"swatch\" style=\"background:#{r:02x}{g:02x}{b:02x}\"></span>{q}</span>"
+        );
+    }
+    qlegend.push_str("</div>");
+    let faults_only = LegendParts {
+        outcomes: false,
+        functions: false,
+        ..parts
+    };
+    qlegend.push_str(&legend(calls, kinds, faults_only));
+    figure(body, "Latency quantiles", &quantiles, &qlegend);
+    let throughput = plots::throughput_plot(&input)?;
+    let no_functions = LegendParts {
+        functions: false,
+        ..parts
+    };
+    figure(
+        body,
+        "Throughput",
+        &throughput,
+        &legend(calls, kinds, no_functions),
+    );
+
+    Ok(())
+}
+
+fn figure(body: &mut String, title: &str, plot: &plots::Plot, legend: &str) {
+    let _ = write!(
+        body,
+        "<h3>{}</h3><figure>{}{}<figcaption>{}</figcaption></figure>",
+        esc(title),
+        plot.svg,
+        legend,
+        esc(&plot.note)
+    );
+}
+
+/// What a legend names besides the fault kinds.
+#[derive(Clone, Copy)]
+struct LegendParts {
+    outcomes: bool,
+    pending: bool,
+    functions: bool,
+    recovery: bool,
+}
+
+fn legend(calls: &Calls, kinds: &[String], parts: LegendParts) -> String {
+    let mut s = String::from("<div class=\"legend\">");
+    let outcomes: &[Outcome] = match (parts.outcomes, parts.pending) {
+        (false, _) => &[],
+        (true, false) => &[Outcome::Ok, Outcome::Fail, Outcome::Info],
+        (true, true) => &Outcome::ALL,
+    };
+    for o in outcomes {
+        let _ = write!(
+            s,
+            "<span><span class=\"swatch\" style=\"background:{}\"></span>{}</span>",
+            o.css(),
+            o.as_str()
+        );
+    }
+    if parts.functions {
+        for (i, f) in calls.functions.iter().enumerate() {
+            let _ = write!(s, "<span>{}{}</span>", shape_icon(i, "#5d6673"), esc(f));
+        }
+    }
+    let recovery = parts.recovery;
+    for (i, k) in kinds.iter().enumerate() {
+        let _ = write!(
+            s,
+            "<span><span class=\"swatch\" style=\"background:{};opacity:.45\"></span>fault: {}</span>",
+            kind_css(i),
+            esc(k)
+        );
+    }
+    if recovery {
+        s.push_str(
+            "<span><span class=\"swatch\" style=\"background:#30363d;height:4px\"></span>\
+             heal → every key succeeded again</span>",
+        );
+    }
+    s.push_str("</div>");
+    s
+}
+
+fn faults_section(
+    body: &mut String,
+    calls: &Calls,
+    intervals: &[FaultInterval],
+    kinds: &[String],
+    recoveries: &[Option<Recovery>],
+) {
+    body.push_str("<h2 id=\"faults\">Faults: availability and recovery</h2>");
+    if intervals.is_empty() {
+        body.push_str("<p class=\"note\">No faults were applied in this run.</p>");
+        return;
+    }
+    let avail = faults::availability(&calls.calls, intervals);
+    let pct = |a: &faults::Availability| {
+        a.share()
+            .map_or("no ops".to_string(), |s| format!("{:.1}%", s * 100.0))
+    };
+    let nkeys = calls.keys.len();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for (i, iv) in intervals.iter().enumerate() {
+        let k = kinds.iter().position(|k| *k == iv.kind).unwrap_or(0);
+        let a = &avail[i];
+        let (rec, keys) = match &recoveries[i] {
+            None => ("not healed before the end".to_string(), String::new()),
+            Some(r) => {
+                let all = match r.all_keys() {
+                    Some(t) if r.recovered() == nkeys => human_ns(t),
+                    Some(t) => format!("{} ({} of {nkeys} keys)", human_ns(t), r.recovered()),
+                    None => "no key succeeded again".to_string(),
+                };
+                let keys = if nkeys <= 8 {
+                    let mut per: Vec<(&String, &Option<u64>)> =
+                        calls.keys.iter().zip(&r.per_key).collect();
+                    // Numeric keys in numeric order, then the rest by text.
+                    per.sort_by_key(|(k, _)| (k.parse::<f64>().is_err(), k.len(), k.as_str()));
+                    per.into_iter()
+                        .map(|(key, t)| {
+                            format!("{}: {}", key, t.map_or("never".to_string(), human_ns))
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                } else {
+                    let slowest = r
+                        .per_key
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(k, t)| Some((k, (*t)?)))
+                        .max_by_key(|&(_, t)| t);
+                    let never = r.per_key.iter().filter(|t| t.is_none()).count();
+                    let mut s = slowest.map_or(String::new(), |(k, t)| {
+                        format!("slowest key {}: {}", calls.keys[k], human_ns(t))
+                    });
+                    if never > 0 {
+                        let _ = write!(s, "; {never} keys never succeeded again");
+                    }
+                    s
+                };
+                (all, keys)
+            }
+        };
+        rows.push(vec![
+            format!(
+                "<span class=\"swatch\" style=\"display:inline-block;width:10px;height:10px;background:{}\"></span> {}",
+                kind_css(k),
+                esc(&iv.kind)
+            ),
+            esc(&iv.detail),
+            format!("{:.3}", iv.start as f64 / 1e9),
+            format!("{:.3}", iv.end as f64 / 1e9),
+            human_ns(iv.end - iv.start),
+            a.invoked.to_string(),
+            a.ok.to_string(),
+            pct(a),
+            esc(&rec),
+            esc(&keys),
+        ]);
+    }
+    let outside = avail.last().expect("availability has an outside row");
+    rows.push(vec![
+        "<i>outside any fault</i>".to_string(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        outside.invoked.to_string(),
+        outside.ok.to_string(),
+        pct(outside),
+        String::new(),
+        String::new(),
+    ]);
+    body.push_str(&table(
+        "faults",
+        &[
+            "fault",
+            "what",
+            "from (s)",
+            "to (s)",
+            "lasted",
+            "ops invoked",
+            "ok",
+            "availability",
+            "recovery: heal → every key ok",
+            "per key",
+        ],
+        &rows,
+    ));
+    body.push_str(
+        "<p class=\"note\">Availability: the share of client ops invoked during the fault that \
+         succeeded. Recovery: from the heal (the stop's completion) to the completion of the \
+         first successful op invoked after it, on every key; the plots mark it as a dark bar \
+         along their top edge.</p>",
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_reason_keeps_its_first_sentence_and_folds_the_rest() {
+        let long = format!(
+            "op #84 (process 11, read -> 2) cannot be linearized: no order lets it take effect; \
+             orders tried: from 1, #71 -> 1 | from 1, #83 -> 0{}; concurrent with it: #53, #55",
+            ", #80 -> 4".repeat(20)
+        );
+        let html = reason_html(&long);
+        assert!(
+            html.starts_with(
+                "op #84 (process 11, read -&gt; 2) cannot be linearized: no order lets it take \
+                 effect<details class=\"reason-rest\"><summary>orders tried, concurrent with \
+                 it</summary><p>orders tried: from 1, #71 -&gt; 1<br>from 1, #83 -&gt; 0"
+            ),
+            "{html}"
+        );
+        assert!(html.ends_with("<p>concurrent with it: #53, #55</p></details>"));
+        // Short reasons, and long ones with no sentence to split at, stay whole.
+        assert_eq!(reason_html("budget ran out; 10 s"), "budget ran out; 10 s");
+        let unbroken = "x".repeat(300);
+        assert_eq!(reason_html(&unbroken), unbroken);
+    }
+}

@@ -1,0 +1,580 @@
+//! The three time plots of a run, drawn with `plotters` into SVG strings: latency of every
+//! op (log scale; aggregated into grid cells past a point budget), latency quantiles per
+//! time bucket, and throughput by outcome. Every plot shades the fault intervals and marks
+//! each heal's recovery.
+//!
+//! plotters writes plain `<rect>`s, so fault and recovery rectangles are drawn in sentinel
+//! colours (red channel 0xFA for faults, 0xFB for recoveries, the other channels numbering
+//! the interval) and rewritten afterwards with their real colour, a class (`fault
+//! fault-KIND`, `recovery`) and data attributes giving their times; the root `<svg>` gets
+//! `data-px0`/`data-px1`, the pixel columns of `data-t0`/`data-t1` seconds, so a test can
+//! check that the shading lines up with the history. No other colour may start with 0xFA
+//! or 0xFB. This module must never read files.
+
+use std::fmt::Write as _;
+
+use plotters::coord::ranged1d::Ranged;
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::faults::{kind_rgb, FaultInterval, Recovery};
+use crate::stats::{bucket_width, latency_quantiles, throughput, Calls, Outcome};
+use crate::ReportError;
+
+/// Past this many completed ops the latency plot draws one mark per grid cell instead of
+/// one per op.
+pub(crate) const SCATTER_BUDGET: usize = 20_000;
+const GRID_COLUMNS: usize = 300;
+const GRID_ROWS: usize = 80;
+const WIDTH: u32 = 1180;
+const HEIGHT: u32 = 380;
+
+/// What every plot needs.
+pub(crate) struct PlotInput<'a> {
+    pub calls: &'a Calls,
+    pub intervals: &'a [FaultInterval],
+    pub kinds: &'a [String],
+    pub recoveries: &'a [Option<Recovery>],
+}
+
+impl PlotInput<'_> {
+    fn t1(&self) -> f64 {
+        (self.calls.end_time as f64 / 1e9).max(1e-3)
+    }
+    fn kind_index(&self, kind: &str) -> usize {
+        self.kinds.iter().position(|k| k == kind).unwrap_or(0)
+    }
+}
+
+/// A drawn plot and whether it was aggregated.
+pub(crate) struct Plot {
+    pub svg: String,
+    pub note: String,
+}
+
+fn perr<E: std::fmt::Debug>(plot: &'static str) -> impl Fn(E) -> ReportError {
+    move |e| ReportError::Plot {
+        plot,
+        message: format!("{e:?}"),
+    }
+}
+
+fn secs(ns: u64) -> f64 {
+    ns as f64 / 1e9
+}
+
+fn rgb(c: (u8, u8, u8)) -> RGBColor {
+    RGBColor(c.0, c.1, c.2)
+}
+
+/// Shade fault intervals and mark recoveries in sentinel colours. `y_at(frac)` gives the
+/// data value at a fraction of the plot's height.
+fn shade<'a, Y: Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, Y>>,
+    input: &PlotInput,
+    y_at: &dyn Fn(f64) -> f64,
+    plot: &'static str,
+) -> Result<(), ReportError> {
+    let (lo, hi) = (y_at(0.0), y_at(1.0));
+    chart
+        .draw_series(input.intervals.iter().enumerate().map(|(i, iv)| {
+            let sentinel = RGBColor(0xFA, (i >> 8) as u8, i as u8);
+            Rectangle::new(
+                [(secs(iv.start), lo), (secs(iv.end), hi)],
+                sentinel.mix(0.18).filled(),
+            )
+        }))
+        .map_err(perr(plot))?;
+    // A bar along the top from each heal to the moment every key had succeeded again.
+    let (top0, top1) = (y_at(0.955), y_at(0.995));
+    chart
+        .draw_series(
+            input
+                .recoveries
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| Some((i, r.as_ref()?)))
+                .filter_map(|(i, r)| {
+                    let all = r.all_keys()?;
+                    let sentinel = RGBColor(0xFB, (i >> 8) as u8, i as u8);
+                    Some(Rectangle::new(
+                        [(secs(r.heal), top0), (secs(r.heal + all), top1)],
+                        sentinel.filled(),
+                    ))
+                }),
+        )
+        .map_err(perr(plot))?;
+    let labelled = input.recoveries.iter().flatten().count() <= 12;
+    if labelled {
+        let font = ("sans-serif", 12)
+            .into_font()
+            .color(&RGBColor(0x30, 0x36, 0x3D));
+        chart
+            .draw_series(input.recoveries.iter().flatten().filter_map(|r| {
+                let all = r.all_keys()?;
+                Some(Text::new(
+                    format!("recovered in {}", crate::stats::human_ns(all)),
+                    (secs(r.heal + all), y_at(0.975)),
+                    font.clone().pos(Pos::new(HPos::Left, VPos::Center)),
+                ))
+            }))
+            .map_err(perr(plot))?;
+    }
+    Ok(())
+}
+
+/// Rewrite sentinel rectangles and tag the root element (see the module doc).
+fn tag_svg(svg: &str, plot: &str, input: &PlotInput, px: (i32, i32)) -> String {
+    let mut out = String::with_capacity(svg.len() + 4096);
+    for line in svg.split_inclusive('\n') {
+        if let Some(rest) = line.strip_prefix("<svg ") {
+            let _ = write!(
+                out,
+                "<svg class=\"plot\" data-plot=\"{plot}\" data-t0=\"0\" data-t1=\"{}\" \
+                 data-px0=\"{}\" data-px1=\"{}\" role=\"img\" {}",
+                input.t1(),
+                px.0,
+                px.1,
+                rest
+            );
+            continue;
+        }
+        let sentinel = line
+            .starts_with("<rect ")
+            .then(|| line.find("fill=\"#FA").or_else(|| line.find("fill=\"#FB")))
+            .flatten();
+        let Some(at) = sentinel else {
+            out.push_str(line);
+            continue;
+        };
+        let hex = &line[at + 7..at + 13];
+        let n = usize::from_str_radix(&hex[2..], 16).unwrap_or(0);
+        let fault = &hex[..2] == "FA";
+        let (attrs, colour) = if fault {
+            let Some(iv) = input.intervals.get(n) else {
+                out.push_str(line);
+                continue;
+            };
+            let k = input.kind_index(&iv.kind);
+            let (r, g, b) = kind_rgb(k);
+            (
+                format!(
+                    "class=\"fault fault-{kind}\" data-fault=\"{kind}\" data-start-s=\"{}\" \
+                     data-end-s=\"{}\" data-healed=\"{}\"",
+                    secs(iv.start),
+                    secs(iv.end),
+                    iv.healed,
+                    kind = crate::html::esc(&iv.kind),
+                ),
+                format!("#{r:02X}{g:02X}{b:02X}"),
+            )
+        } else {
+            let Some(Some(r)) = input.recoveries.get(n) else {
+                out.push_str(line);
+                continue;
+            };
+            (
+                format!(
+                    "class=\"recovery\" data-heal-s=\"{}\" data-recovered-s=\"{}\"",
+                    secs(r.heal),
+                    secs(r.heal + r.all_keys().unwrap_or(0))
+                ),
+                "#30363D".to_string(),
+            )
+        };
+        let _ = write!(
+            out,
+            "<rect {attrs} {}fill=\"{colour}\"{}",
+            &line[6..at],
+            &line[at + 14..]
+        );
+    }
+    out
+}
+
+fn mesh_font() -> TextStyle<'static> {
+    ("sans-serif", 13)
+        .into_font()
+        .color(&RGBColor(0x40, 0x48, 0x52))
+}
+
+/// A time tick (s) on an axis spanning `span` seconds: as many decimals as about ten ticks
+/// need, trailing zeros dropped, so float noise such as `0.000300000000000003` never shows.
+fn time_label(v: f64, span: f64) -> String {
+    let step = (span / 10.0).max(1e-9);
+    if v.abs() < step / 1000.0 {
+        return "0".to_string();
+    }
+    let decimals = (1 - step.log10().floor() as i64).clamp(0, 9) as usize;
+    let mut text = format!("{v:.decimals$}");
+    if text.contains('.') {
+        text.truncate(text.trim_end_matches('0').trim_end_matches('.').len());
+    }
+    text
+}
+
+/// Labels only 1, 2 and 5 times a power of ten, so a log axis stays legible.
+fn ms_label(v: &f64) -> String {
+    if *v <= 0.0 {
+        return String::new();
+    }
+    let mantissa = v / 10f64.powf(v.log10().floor());
+    if ![1.0, 2.0, 5.0].iter().any(|m| (mantissa - m).abs() < 0.01) {
+        return String::new();
+    }
+    if *v >= 1.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v}")
+    }
+}
+
+/// A log axis (ms) from the 1-2-5 value below `min_ns` to the one above `max_ns`, so its
+/// ends and labels are round numbers.
+fn log_bounds(min_ns: u64, max_ns: u64) -> (f64, f64) {
+    if max_ns == 0 || min_ns > max_ns {
+        return (0.01, 10.0);
+    }
+    let lo = min_ns.max(1_000) as f64 / 1e6 / 1.2;
+    let hi = max_ns as f64 / 1e6 * 1.3;
+    let decade = |v: f64| 10f64.powf(v.log10().floor());
+    let below = [5.0, 2.0, 1.0]
+        .iter()
+        .map(|m| m * decade(lo))
+        .find(|&b| b <= lo)
+        .unwrap_or(decade(lo));
+    let above = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * decade(hi))
+        .find(|&a| a >= hi)
+        .unwrap_or(10.0 * decade(hi));
+    (below.max(0.001), above)
+}
+
+/// The pixel columns of t = 0 and t = t1.
+fn px_range<'a, Y: Ranged<ValueType = f64>>(
+    chart: &ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, Y>>,
+    t1: f64,
+    y: f64,
+) -> (i32, i32) {
+    (
+        chart.backend_coord(&(0.0, y)).0,
+        chart.backend_coord(&(t1, y)).0,
+    )
+}
+
+/// Latency (ms, log scale) of every completed op by invocation time.
+pub(crate) fn latency_plot(input: &PlotInput) -> Result<Plot, ReportError> {
+    const NAME: &str = "latency";
+    let calls = &input.calls.calls;
+    let done = || calls.iter().filter_map(|c| Some((c, c.latency()?)));
+    let (min, max) = done().fold((u64::MAX, 0), |(lo, hi), (_, l)| (lo.min(l), hi.max(l)));
+    let (lo, hi) = log_bounds(min, max);
+    let t1 = input.t1();
+    let completed = done().count();
+    let mut svg = String::new();
+    let px;
+    let note;
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(perr(NAME))?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(12)
+            .x_label_area_size(38)
+            .y_label_area_size(62)
+            .build_cartesian_2d(0.0..t1, (lo..hi).log_scale())
+            .map_err(perr(NAME))?;
+        chart
+            .configure_mesh()
+            .x_desc("time since start (s), by invocation")
+            .y_desc("latency (ms)")
+            .y_labels(30)
+            .x_label_formatter(&|v: &f64| time_label(*v, t1))
+            .y_label_formatter(&ms_label)
+            .label_style(mesh_font())
+            .light_line_style(RGBColor(0xF0, 0xF2, 0xF4))
+            .draw()
+            .map_err(perr(NAME))?;
+        let y_at = |f: f64| lo * (hi / lo).powf(f);
+        shade(&mut chart, input, &y_at, NAME)?;
+        let ms = |l: u64| (l as f64 / 1e6).max(lo);
+        let order = [Outcome::Ok, Outcome::Fail, Outcome::Info];
+        if completed <= SCATTER_BUDGET {
+            for outcome in order {
+                for f in 0..input.calls.functions.len() {
+                    let pts = done()
+                        .filter(|(c, _)| c.outcome == outcome && c.f as usize == f)
+                        .map(|(c, l)| ((secs(c.start), ms(l)), 1.0));
+                    draw_marks(&mut chart, pts, f, outcome, NAME)?;
+                }
+            }
+            note = format!("{completed} completed ops, one mark each.");
+        } else {
+            // A heat map: per (time column, log-latency row, outcome) cell, a filled
+            // rectangle whose opacity grows with the number of ops in it.
+            let (llo, lhi) = (lo.ln(), hi.ln());
+            let slot = |o: Outcome| match o {
+                Outcome::Ok => 0,
+                Outcome::Fail => 1,
+                _ => 2,
+            };
+            let mut grid = vec![0u32; GRID_COLUMNS * GRID_ROWS * 3];
+            for (c, l) in done() {
+                let col =
+                    (((secs(c.start) / t1) * GRID_COLUMNS as f64) as usize).min(GRID_COLUMNS - 1);
+                let row = (((ms(l).ln() - llo) / (lhi - llo) * GRID_ROWS as f64) as usize)
+                    .min(GRID_ROWS - 1);
+                grid[(col * GRID_ROWS + row) * 3 + slot(c.outcome)] += 1;
+            }
+            let peak = grid.iter().copied().max().unwrap_or(1).max(2) as f64;
+            for outcome in order {
+                let colour = rgb(outcome.rgb());
+                let grid = &grid;
+                let oi = slot(outcome);
+                chart
+                    .draw_series((0..GRID_COLUMNS * GRID_ROWS).filter_map(move |cr| {
+                        let n = grid[cr * 3 + oi];
+                        (n > 0).then(|| {
+                            let (col, row) = (cr / GRID_ROWS, cr % GRID_ROWS);
+                            let x = |c: usize| c as f64 / GRID_COLUMNS as f64 * t1;
+                            let y =
+                                |r: usize| (llo + r as f64 / GRID_ROWS as f64 * (lhi - llo)).exp();
+                            let alpha = 0.25 + 0.75 * (n as f64).ln() / peak.ln();
+                            Rectangle::new(
+                                [(x(col), y(row)), (x(col + 1), y(row + 1))],
+                                colour.mix(alpha.min(1.0)).filled(),
+                            )
+                        })
+                    }))
+                    .map_err(perr(NAME))?;
+            }
+            note = format!(
+                "{completed} completed ops, more than the {SCATTER_BUDGET} drawn one by one: \
+                 shown as a heat map of {GRID_COLUMNS}×{GRID_ROWS} cells per outcome (darker = \
+                 more ops; functions are not told apart)."
+            );
+        }
+        px = px_range(&chart, t1, lo);
+        root.present().map_err(perr(NAME))?;
+    }
+    Ok(Plot {
+        svg: tag_svg(&svg, NAME, input, px),
+        note,
+    })
+}
+
+/// Draw marks in the shape of function `f` and the colour of `outcome`.
+fn draw_marks<'a, Y: Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, Y>>,
+    pts: impl Iterator<Item = ((f64, f64), f64)>,
+    f: usize,
+    outcome: Outcome,
+    plot: &'static str,
+) -> Result<(), ReportError> {
+    let colour = rgb(outcome.rgb());
+    let style = move |alpha: f64| colour.mix(alpha * 0.75).filled();
+    let drawn =
+        match f % 4 {
+            0 => chart
+                .draw_series(pts.map(|(p, a)| Circle::new(p, 2, style(a))))
+                .map(|_| ()),
+            1 => chart
+                .draw_series(pts.map(|(p, a)| TriangleMarker::new(p, 3, style(a))))
+                .map(|_| ()),
+            2 => chart
+                .draw_series(pts.map(|(p, a)| Cross::new(p, 3, colour.mix(a).stroke_width(1))))
+                .map(|_| ()),
+            _ => chart
+                .draw_series(pts.map(|(p, a)| {
+                    EmptyElement::at(p) + Rectangle::new([(-2, -2), (2, 2)], style(a))
+                }))
+                .map(|_| ()),
+        };
+    drawn.map_err(perr(plot))
+}
+
+/// The shape of function `f` as a small inline SVG, for legends.
+pub(crate) fn shape_icon(f: usize, css: &str) -> String {
+    let inner = match f % 4 {
+        0 => format!("<circle cx=\"6\" cy=\"6\" r=\"3.5\" fill=\"{css}\"/>"),
+        1 => format!("<polygon points=\"6,1.5 10.5,10 1.5,10\" fill=\"{css}\"/>"),
+        2 => format!("<path d=\"M2 2L10 10M10 2L2 10\" stroke=\"{css}\" stroke-width=\"1.6\"/>"),
+        _ => format!("<rect x=\"2.5\" y=\"2.5\" width=\"7\" height=\"7\" fill=\"{css}\"/>"),
+    };
+    format!(
+        "<svg width=\"12\" height=\"12\" viewBox=\"0 0 12 12\" aria-hidden=\"true\">{inner}</svg>"
+    )
+}
+
+/// p50, p95, p99 and max latency per time bucket.
+pub(crate) fn quantile_plot(input: &PlotInput) -> Result<Plot, ReportError> {
+    const NAME: &str = "quantiles";
+    let width = bucket_width(input.calls.end_time, 120);
+    let rows = latency_quantiles(&input.calls.calls, width);
+    let max = rows.iter().map(|r| r.max).max().unwrap_or(0);
+    let min = rows.iter().map(|r| r.p50).min().unwrap_or(0);
+    let (lo, hi) = log_bounds(min, max);
+    let t1 = input.t1();
+    let mut svg = String::new();
+    let px;
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(perr(NAME))?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(12)
+            .x_label_area_size(38)
+            .y_label_area_size(62)
+            .build_cartesian_2d(0.0..t1, (lo..hi).log_scale())
+            .map_err(perr(NAME))?;
+        chart
+            .configure_mesh()
+            .x_desc("time since start (s), by invocation")
+            .y_desc("latency (ms)")
+            .y_labels(30)
+            .x_label_formatter(&|v: &f64| time_label(*v, t1))
+            .y_label_formatter(&ms_label)
+            .label_style(mesh_font())
+            .light_line_style(RGBColor(0xF0, 0xF2, 0xF4))
+            .draw()
+            .map_err(perr(NAME))?;
+        let y_at = |f: f64| lo * (hi / lo).powf(f);
+        shade(&mut chart, input, &y_at, NAME)?;
+        let half = secs(width) / 2.0;
+        for (q, colour) in QUANTILES {
+            let pts: Vec<(f64, f64)> = rows
+                .iter()
+                .map(|r| {
+                    let v = match q {
+                        "p50" => r.p50,
+                        "p95" => r.p95,
+                        "p99" => r.p99,
+                        _ => r.max,
+                    };
+                    (secs(r.start) + half, (v as f64 / 1e6).max(lo))
+                })
+                .collect();
+            let c = rgb(colour);
+            chart
+                .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))
+                .map_err(perr(NAME))?;
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 2, c.filled())))
+                .map_err(perr(NAME))?;
+        }
+        px = px_range(&chart, t1, lo);
+        root.present().map_err(perr(NAME))?;
+    }
+    Ok(Plot {
+        svg: tag_svg(&svg, NAME, input, px),
+        note: format!(
+            "Completed ops bucketed by invocation time into {} buckets.",
+            crate::stats::human_ns(width)
+        ),
+    })
+}
+
+/// The quantile lines and their colours.
+pub(crate) const QUANTILES: [(&str, (u8, u8, u8)); 4] = [
+    ("p50", (0x3A, 0x7D, 0xC9)),
+    ("p95", (0x2F, 0x9E, 0x6E)),
+    ("p99", (0xE0, 0x9B, 0x2D)),
+    ("max", (0xC6, 0x2F, 0x3B)),
+];
+
+/// Completions per second by outcome.
+pub(crate) fn throughput_plot(input: &PlotInput) -> Result<Plot, ReportError> {
+    const NAME: &str = "throughput";
+    let width = bucket_width(input.calls.end_time, 120);
+    let rows = throughput(&input.calls.calls, width, input.calls.end_time);
+    let per_sec = 1e9 / width as f64;
+    let top = rows
+        .iter()
+        .flat_map(|r| r.iter())
+        .copied()
+        .max()
+        .unwrap_or(0) as f64
+        * per_sec;
+    let hi = (top * 1.12).max(1.0);
+    let t1 = input.t1();
+    let mut svg = String::new();
+    let px;
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(perr(NAME))?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(12)
+            .x_label_area_size(38)
+            .y_label_area_size(62)
+            .build_cartesian_2d(0.0..t1, 0.0..hi)
+            .map_err(perr(NAME))?;
+        chart
+            .configure_mesh()
+            .x_desc("time since start (s), by completion")
+            .y_desc("ops per second")
+            .x_label_formatter(&|v: &f64| time_label(*v, t1))
+            .y_label_formatter(&|v: &f64| format!("{v:.0}"))
+            .label_style(mesh_font())
+            .light_line_style(RGBColor(0xF0, 0xF2, 0xF4))
+            .draw()
+            .map_err(perr(NAME))?;
+        let y_at = |f: f64| f * hi;
+        shade(&mut chart, input, &y_at, NAME)?;
+        let half = secs(width) / 2.0;
+        for (i, outcome) in [Outcome::Ok, Outcome::Fail, Outcome::Info]
+            .into_iter()
+            .enumerate()
+        {
+            let c = rgb(outcome.rgb());
+            let pts = rows
+                .iter()
+                .enumerate()
+                .map(|(b, r)| (b as f64 * secs(width) + half, r[i] as f64 * per_sec));
+            chart
+                .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+                .map_err(perr(NAME))?;
+        }
+        px = px_range(&chart, t1, 0.0);
+        root.present().map_err(perr(NAME))?;
+    }
+    Ok(Plot {
+        svg: tag_svg(&svg, NAME, input, px),
+        note: format!(
+            "Completions per second in {} buckets.",
+            crate::stats::human_ns(width)
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_axes_end_on_round_numbers() {
+        // 2.5 / 1.2 = 2.08 ms rounds down to 2; 160 * 1.3 = 208 ms rounds up to 500.
+        assert_eq!(log_bounds(2_500_000, 160_000_000), (2.0, 500.0));
+        assert_eq!(log_bounds(900_000, 9_000_000), (0.5, 20.0));
+        assert_eq!(log_bounds(0, 0), (0.01, 10.0));
+    }
+
+    #[test]
+    fn time_labels_are_round_at_any_range() {
+        assert_eq!(time_label(0.000_300_000_000_000_003, 0.001), "0.0003");
+        assert_eq!(time_label(0.000_7, 0.001), "0.0007");
+        assert_eq!(time_label(0.0, 0.001), "0");
+        assert_eq!(time_label(1e-19, 0.001), "0");
+        assert_eq!(time_label(2.500_000_000_000_1, 10.0), "2.5");
+        assert_eq!(time_label(4.0, 10.0), "4");
+        assert_eq!(time_label(120.000_000_01, 600.0), "120");
+        assert_eq!(time_label(3600.0, 36_000.0), "3600");
+        assert_eq!(time_label(0.15, 1.0), "0.15");
+    }
+
+    #[test]
+    fn log_labels_only_at_one_two_five() {
+        assert_eq!(ms_label(&20.0), "20");
+        assert_eq!(ms_label(&30.0), "");
+        assert_eq!(ms_label(&0.5), "0.5");
+    }
+}

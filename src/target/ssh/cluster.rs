@@ -1,0 +1,661 @@
+//! The nodes of one run over SSH: connecting to all of them (in parallel, checking login and
+//! sudo up front), installing a program, and running the system's daemon on each node from
+//! its `StartCommand`, tracked by a pidfile in `<remote-dir>/<node>/`.
+//!
+//! It implements the nemeses crate's [`Control`] (exec, read_file) and, through
+//! [`SshProcesses`], [`ProcessControl`] (kill, start, pause, resume, leader), so every fault
+//! works unchanged over SSH. Every command of an all-node operation runs on each node's own
+//! worker thread at the same time. It never leaves a daemon running or paused unless asked
+//! (`--leave-db-running`), and never touches a process it did not start (the pidfile's pid
+//! must still run the program it started).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use faultline_nemeses::control::{Control, ControlError, ExecOutput, ProcessControl};
+use futures::future::join_all;
+
+use super::options::SshSpec;
+use super::session::{quote, Output};
+use super::worker::Worker;
+use super::{one_line, SshError};
+use crate::systems::{NodeSpec, System};
+
+/// How long a plain command (`Control::exec`) may run.
+const EXEC_LIMIT: Duration = Duration::from_secs(120);
+
+/// What connecting learned about one node.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    /// The controller's address as the node sees it (from `$SSH_CLIENT`): a partition must
+    /// never cut it off.
+    pub controller_addr: Option<String>,
+}
+
+/// The nodes of one run, each with its worker thread and session.
+pub struct SshCluster {
+    spec: Arc<SshSpec>,
+    nodes: Vec<NodeSpec>,
+    workers: Vec<Worker>,
+    infos: Vec<NodeInfo>,
+    system: Option<Arc<dyn System>>,
+    leave_running: bool,
+}
+
+impl SshCluster {
+    /// Connect to every node at once; every node that cannot be reached, logged into, or
+    /// (with `--sudo`) cannot run sudo gives its own error, all joined in one.
+    pub async fn connect(spec: SshSpec) -> anyhow::Result<SshCluster> {
+        let spec = Arc::new(spec);
+        let nodes: Vec<NodeSpec> = spec
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(i, host)| {
+                let dir = format!("{}/{host}", spec.remote_dir);
+                NodeSpec {
+                    id: i as u64 + 1,
+                    name: host.clone(),
+                    client_addr: format!("{host}:{}", spec.db_port),
+                    peer_addr: format!("{host}:{}", spec.db_port),
+                    data_dir: PathBuf::from(format!("{dir}/data")),
+                    log_file: PathBuf::from(format!("{dir}/node.log")),
+                    // Peer and election ports of systems that need more than one (etcd,
+                    // ZooKeeper, NATS), right after the client port on every host.
+                    extra_ports: (1..=crate::systems::EXTRA_PORTS as u16)
+                        .map(|k| spec.db_port + k)
+                        .collect(),
+                }
+            })
+            .collect();
+        let workers: Vec<Worker> = nodes
+            .iter()
+            .map(|n| Worker::spawn(&n.name, &n.name, spec.clone()))
+            .collect();
+        let probes = workers.iter().zip(&nodes).map(|(worker, node)| {
+            let spec = spec.clone();
+            let name = node.name.clone();
+            let dir = format!("{}/{}", spec.remote_dir, node.name);
+            worker.call(move |link| link.with(|c| probe(c, &name, &spec, &dir)))
+        });
+        let results = join_all(probes).await;
+        let mut infos = Vec::new();
+        let mut errors = Vec::new();
+        for result in results {
+            match result {
+                Ok(info) => infos.push(info),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        if !errors.is_empty() {
+            anyhow::bail!("{}", errors.join("; "));
+        }
+        for (node, info) in nodes.iter().zip(&infos) {
+            tracing::info!(node = %node.name, controller = ?info.controller_addr, "connected");
+        }
+        Ok(SshCluster {
+            spec,
+            nodes,
+            workers,
+            infos,
+            system: None,
+            leave_running: false,
+        })
+    }
+
+    /// The system whose daemon this cluster runs, and whether to leave it running at the end.
+    pub fn with_system(mut self, system: Arc<dyn System>, leave_running: bool) -> Self {
+        self.system = Some(system);
+        self.leave_running = leave_running;
+        self
+    }
+
+    /// The nodes.
+    pub fn nodes(&self) -> &[NodeSpec] {
+        &self.nodes
+    }
+
+    /// The SSH settings.
+    #[allow(dead_code)] // for the network faults, which are merged separately
+    pub fn spec(&self) -> &SshSpec {
+        &self.spec
+    }
+
+    /// The controller's address as `node` sees it (a partition nemesis must exempt it).
+    #[allow(dead_code)] // for the partition nemesis, which is merged separately
+    pub fn controller_addr(&self, node: &str) -> Option<&str> {
+        let i = self.index(node).ok()?;
+        self.infos[i].controller_addr.as_deref()
+    }
+
+    fn index(&self, node: &str) -> Result<usize, ControlError> {
+        self.nodes
+            .iter()
+            .position(|n| n.name == node)
+            .ok_or_else(|| {
+                let known: Vec<String> = self.nodes.iter().map(|n| n.name.clone()).collect();
+                ControlError::unknown_node(node, &known)
+            })
+    }
+
+    fn node_dir(&self, node: &str) -> String {
+        format!("{}/{node}", self.spec.remote_dir)
+    }
+
+    /// Run a shell script on `node` (through `sudo -n` with `--sudo`).
+    pub async fn shell(
+        &self,
+        node: &str,
+        script: &str,
+        limit: Duration,
+    ) -> Result<Output, SshError> {
+        let i = self.index(node).map_err(|e| SshError::Local {
+            what: "no such node".into(),
+            why: e.to_string(),
+        })?;
+        let command = wrap(&self.spec, script);
+        self.workers[i]
+            .call(move |link| link.with(|c| c.exec(&command, limit)))
+            .await
+    }
+
+    /// Run a shell script on `node` and require exit status 0.
+    pub async fn shell_ok(
+        &self,
+        node: &str,
+        script: &str,
+        limit: Duration,
+    ) -> Result<String, SshError> {
+        let out = self.shell(node, script, limit).await?;
+        if out.status != 0 {
+            return Err(SshError::CommandFailed {
+                node: node.to_string(),
+                command: one_line(script, 120),
+                status: out.status,
+                stderr: one_line(&out.stderr, 300),
+            });
+        }
+        Ok(out.stdout)
+    }
+
+    /// Copy `local` to `<remote-dir>/bin/<name>` on every node, in parallel, skipping nodes
+    /// that already have the same file (by sha256). Returns the remote path.
+    pub async fn install(&self, local: &Path) -> anyhow::Result<String> {
+        let name = local
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| anyhow::anyhow!("{} has no file name", local.display()))?
+            .to_string();
+        let digest = local_sha256(local)?;
+        let remote = format!("{}/bin/{name}", self.spec.remote_dir);
+        let tasks = self.nodes.iter().enumerate().map(|(i, node)| {
+            let local = local.to_path_buf();
+            let remote = remote.clone();
+            let digest = digest.clone();
+            let node = node.name.clone();
+            let user = self.spec.username.clone();
+            let sudo = self.spec.sudo;
+            let remote_dir = self.spec.remote_dir.clone();
+            let spec = self.spec.clone();
+            self.workers[i].call(move |link| {
+                link.with(|c| {
+                    let limit = Duration::from_secs(60);
+                    // The folder belongs to the login user, so scp can write it.
+                    let prepare = format!(
+                        "mkdir -p {dir}/bin && chown {user} {dir} {dir}/bin",
+                        dir = quote(&remote_dir),
+                        user = quote(&user)
+                    );
+                    let prepare = if sudo {
+                        wrap(&spec, &prepare)
+                    } else {
+                        format!("mkdir -p {}/bin", quote(&remote_dir))
+                    };
+                    let out = c.exec(&prepare, limit)?;
+                    require(&node, &prepare, &out)?;
+                    let check = format!("sha256sum {} 2>/dev/null", quote(&remote));
+                    let have = c.exec(&check, limit)?;
+                    if have.stdout.split_whitespace().next() == Some(digest.as_str()) {
+                        return Ok(());
+                    }
+                    let tmp = format!("{remote}.{node}.tmp");
+                    c.upload(&local, &tmp, 0o755)?;
+                    let finish = format!("mv -f {} {}", quote(&tmp), quote(&remote));
+                    let out = c.exec(&finish, limit)?;
+                    require(&node, &finish, &out)
+                })
+            })
+        });
+        let errors: Vec<String> = join_all(tasks)
+            .await
+            .into_iter()
+            .filter_map(|r| r.err().map(|e| e.to_string()))
+            .collect();
+        if !errors.is_empty() {
+            anyhow::bail!("{}", errors.join("; "));
+        }
+        Ok(remote)
+    }
+
+    fn start_script(&self, node: &NodeSpec) -> Result<String, SshError> {
+        let system = self.system.as_ref().ok_or_else(|| SshError::Local {
+            what: "cannot start a daemon".into(),
+            why: "no system was given to the SSH target".into(),
+        })?;
+        let Some(command) = system.start_command(node, &self.nodes) else {
+            return Err(SshError::Local {
+                what: "cannot start a daemon".into(),
+                why: format!(
+                    "faultline does not run the {} system's processes",
+                    system.name()
+                ),
+            });
+        };
+        let program = command.program.display().to_string();
+        let mut line = String::from("env");
+        for (k, v) in &command.env {
+            line.push(' ');
+            line.push_str(&quote(&format!("{k}={v}")));
+        }
+        line.push_str(" setsid nohup ");
+        line.push_str(&quote(&program));
+        for arg in &command.args {
+            line.push(' ');
+            line.push_str(&quote(arg));
+        }
+        Ok(format!(
+            "{prelude}mkdir -p \"$D/data\" && cd \"$D\" || exit 1\n\
+             if alive; then echo \"running $pid\"; exit 0; fi\n\
+             printf %s \"$PROG\" > \"$D/daemon.prog\"\n\
+             {line} >> \"$D/node.log\" 2>&1 < /dev/null &\n\
+             echo $! > \"$P\"; echo \"started $!\"",
+            prelude = prelude(&self.node_dir(&node.name), &program),
+        ))
+    }
+
+    fn program(&self, node: &NodeSpec) -> String {
+        self.system
+            .as_ref()
+            .and_then(|s| s.start_command(node, &self.nodes))
+            .map(|c| c.program.display().to_string())
+            .unwrap_or_default()
+    }
+
+    async fn daemon(&self, node: &str, action: &str) -> Result<String, ControlError> {
+        let i = self.index(node)?;
+        let spec = &self.nodes[i];
+        let body = match action {
+            "start" => self
+                .start_script(spec)
+                .map_err(|e| ControlError::failed(node, action, e.to_string()))?,
+            "kill" => format!(
+                "{}if alive; then kill -CONT $pid; kill -KILL $pid; i=0; \
+                 while alive && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; \
+                 if alive; then echo \"pid $pid survived SIGKILL\" >&2; exit 1; fi; fi; rm -f \"$P\"",
+                prelude(&self.node_dir(node), &self.program(spec))
+            ),
+            "pause" => format!(
+                "{}if alive; then kill -STOP $pid; fi",
+                prelude(&self.node_dir(node), &self.program(spec))
+            ),
+            "resume" => format!(
+                "{}if alive; then kill -CONT $pid; fi",
+                prelude(&self.node_dir(node), &self.program(spec))
+            ),
+            "status" => format!(
+                "{}if alive; then echo up; else echo down; tail -n 3 \"$D/node.log\" 2>/dev/null; fi",
+                prelude(&self.node_dir(node), &self.program(spec))
+            ),
+            other => return Err(ControlError::unsupported(node, other)),
+        };
+        let limit = self.spec.timeout.max(Duration::from_secs(10)) + Duration::from_secs(10);
+        let out = self
+            .shell_ok(node, &body, limit)
+            .await
+            .map_err(|e| ControlError::failed(node, action, e.to_string()))?;
+        tracing::info!(node, action, out = %one_line(&out, 200), "daemon");
+        Ok(out)
+    }
+
+    /// Start the daemon on every node, in parallel.
+    pub async fn start_all(&self) -> anyhow::Result<()> {
+        let results = join_all(self.nodes.iter().map(|n| self.daemon(&n.name, "start"))).await;
+        let errors: Vec<String> = results
+            .into_iter()
+            .filter_map(|r| r.err().map(|e| e.to_string()))
+            .collect();
+        if !errors.is_empty() {
+            anyhow::bail!("{}", errors.join("; "));
+        }
+        Ok(())
+    }
+
+    /// The first node whose daemon is not running, with the end of its log.
+    pub async fn exited_node(&self) -> Option<String> {
+        let results = join_all(self.nodes.iter().map(|n| self.daemon(&n.name, "status"))).await;
+        for (node, result) in self.nodes.iter().zip(results) {
+            match result {
+                Ok(out) if out.starts_with("up") => {}
+                Ok(out) => {
+                    return Some(format!(
+                        "{}: the daemon exited; read its log {} on the node: {}",
+                        node.name,
+                        node.log_file.display(),
+                        one_line(out.trim_start_matches("down"), 300)
+                    ))
+                }
+                Err(e) => return Some(e.to_string()),
+            }
+        }
+        None
+    }
+
+    /// Resume every daemon and start every one that is not running; says what it did.
+    pub async fn heal_all(&self) -> Vec<String> {
+        let tasks = self.nodes.iter().map(|n| async move {
+            let mut done = Vec::new();
+            match self.daemon(&n.name, "resume").await {
+                Ok(_) => {}
+                Err(e) => done.push(format!("could not resume {}: {e}", n.name)),
+            }
+            match self.daemon(&n.name, "start").await {
+                Ok(out) if out.starts_with("started") => done.push(format!("restarted {}", n.name)),
+                Ok(_) => {}
+                Err(e) => done.push(format!("could not start {}: {e}", n.name)),
+            }
+            done
+        });
+        join_all(tasks).await.into_iter().flatten().collect()
+    }
+
+    /// Kill every daemon (resuming it first), in parallel; says what it stopped.
+    pub async fn stop_all(&self) -> Vec<String> {
+        let results = join_all(self.nodes.iter().map(|n| self.daemon(&n.name, "kill"))).await;
+        self.nodes
+            .iter()
+            .zip(results)
+            .filter_map(|(n, r)| r.err().map(|e| format!("could not stop {}: {e}", n.name)))
+            .collect()
+    }
+
+    /// Copy every node's daemon log into `folder/<node>/node.log`.
+    pub async fn download_logs(&self, folder: &Path) {
+        let tasks = self.nodes.iter().map(|n| async move {
+            let log = n.log_file.display().to_string();
+            let text = self
+                .shell_ok(
+                    &n.name,
+                    &format!("cat {} 2>/dev/null || true", quote(&log)),
+                    EXEC_LIMIT,
+                )
+                .await;
+            (n.name.clone(), text)
+        });
+        for (node, text) in join_all(tasks).await {
+            let dir = folder.join(&node);
+            match text {
+                Ok(text) => {
+                    let _ = std::fs::create_dir_all(&dir);
+                    let _ = std::fs::write(dir.join("node.log"), text);
+                }
+                Err(e) => tracing::warn!("cannot download the log of {node}: {e}"),
+            }
+        }
+    }
+
+    /// Stop the daemons unless told to leave them running (blocking; for `Drop` and
+    /// for error paths outside the runtime).
+    fn stop_blocking(&self) {
+        for (i, node) in self.nodes.iter().enumerate() {
+            let program = self.program(node);
+            let script = format!(
+                "{}if alive; then kill -CONT $pid; {} fi",
+                prelude(&self.node_dir(&node.name), &program),
+                if self.leave_running {
+                    ""
+                } else {
+                    "kill -KILL $pid; rm -f \"$P\";"
+                }
+            );
+            let command = wrap(&self.spec, &script);
+            let limit = self.spec.timeout;
+            let result =
+                self.workers[i].call_blocking(move |link| link.with(|c| c.exec(&command, limit)));
+            if let Err(e) = result {
+                tracing::warn!("{e}");
+            }
+        }
+    }
+}
+
+impl Drop for SshCluster {
+    fn drop(&mut self) {
+        if self.system.is_some() {
+            self.stop_blocking();
+        }
+    }
+}
+
+/// The shell functions every daemon script starts with: `$D` the node folder, `$P` the
+/// pidfile, and `alive`, true when the pidfile's process still runs `program` (a recycled
+/// pid or a zombie is not alive).
+fn prelude(dir: &str, program: &str) -> String {
+    format!(
+        "D={dir}; P=\"$D/daemon.pid\"; PROG={program}\n\
+         [ -n \"$PROG\" ] || PROG=$(cat \"$D/daemon.prog\" 2>/dev/null)\n\
+         alive() {{ pid=$(cat \"$P\" 2>/dev/null) && [ -n \"$pid\" ] && \
+         tr '\\0' '\\n' < /proc/$pid/cmdline 2>/dev/null | head -n 1 | grep -qxF -- \"$PROG\"; }}\n",
+        dir = quote(dir),
+        program = quote(program),
+    )
+}
+
+/// The command line that runs `script` on a node: `sh -c`, through `sudo -n` with `--sudo`.
+fn wrap(spec: &SshSpec, script: &str) -> String {
+    if spec.sudo {
+        format!("sudo -n sh -c {}", quote(script))
+    } else {
+        format!("sh -c {}", quote(script))
+    }
+}
+
+fn require(node: &str, command: &str, out: &Output) -> Result<(), SshError> {
+    if out.status == 0 {
+        Ok(())
+    } else {
+        Err(SshError::CommandFailed {
+            node: node.to_string(),
+            command: one_line(command, 120),
+            status: out.status,
+            stderr: one_line(&out.stderr, 300),
+        })
+    }
+}
+
+/// Learn who we are on the node and check that we may act as root; make the node folder.
+fn probe(
+    c: &mut super::session::Connection,
+    node: &str,
+    spec: &SshSpec,
+    dir: &str,
+) -> Result<NodeInfo, SshError> {
+    let limit = c.timeout().max(Duration::from_secs(5));
+    let out = c.exec("echo \"$SSH_CLIENT\"; id -u", limit)?;
+    let mut lines = out.stdout.lines();
+    let controller_addr = lines
+        .next()
+        .and_then(|l| l.split_whitespace().next())
+        .map(str::to_string);
+    let uid = lines.next().unwrap_or("").trim().to_string();
+    if spec.sudo {
+        let out = c.exec("sudo -n true", limit)?;
+        if out.status == 127 || out.stderr.contains("not found") {
+            return Err(SshError::NoSudo {
+                node: node.to_string(),
+            });
+        }
+        if out.status != 0 {
+            return Err(SshError::SudoRefused {
+                node: node.to_string(),
+                user: spec.username.clone(),
+                why: one_line(
+                    &out.stderr
+                        .lines()
+                        .filter(|l| !l.contains("chdir to home"))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                    200,
+                ),
+            });
+        }
+    } else if uid != "0" {
+        return Err(SshError::NotRoot {
+            node: node.to_string(),
+            user: spec.username.clone(),
+        });
+    }
+    let command = wrap(spec, &format!("mkdir -p {}", quote(dir)));
+    let out = c.exec(&command, limit)?;
+    require(node, &command, &out)?;
+    Ok(NodeInfo { controller_addr })
+}
+
+fn local_sha256(path: &Path) -> anyhow::Result<String> {
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .map_err(|e| anyhow::anyhow!("cannot run sha256sum on {}: {e}", path.display()))?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "sha256sum {} failed: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string())
+}
+
+#[async_trait]
+impl Control for SshCluster {
+    fn nodes(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.name.clone()).collect()
+    }
+
+    async fn exec(
+        &self,
+        node: &str,
+        program: &str,
+        args: &[String],
+    ) -> Result<ExecOutput, ControlError> {
+        self.index(node)?;
+        let mut line = quote(program);
+        for arg in args {
+            line.push(' ');
+            line.push_str(&quote(arg));
+        }
+        let out = self
+            .shell(node, &format!("exec {line}"), EXEC_LIMIT)
+            .await
+            .map_err(|e| ControlError::failed(node, format!("exec {program}"), e.to_string()))?;
+        if out.status == 127 {
+            return Err(ControlError::failed(
+                node,
+                format!("exec {program}"),
+                format!(
+                    "{program} is not installed on {node}: {}",
+                    one_line(&out.stderr, 200)
+                ),
+            ));
+        }
+        Ok(ExecOutput {
+            status: out.status,
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+
+    async fn read_file(&self, node: &str, path: &str) -> Result<Vec<u8>, ControlError> {
+        let i = self.index(node)?;
+        if !self.spec.sudo {
+            let path_owned = path.to_string();
+            return self.workers[i]
+                .call(move |link| link.with(|c| c.download(&path_owned)))
+                .await
+                .map_err(|e| ControlError::failed(node, format!("read {path}"), e.to_string()));
+        }
+        // cat through sudo, so root-owned files can be read.
+        let out = self
+            .shell_ok(node, &format!("cat -- {}", quote(path)), EXEC_LIMIT)
+            .await
+            .map_err(|e| ControlError::failed(node, format!("read {path}"), e.to_string()))?;
+        Ok(out.into_bytes())
+    }
+}
+
+/// Process faults over SSH: the system's daemon on a node, by its pidfile.
+pub struct SshProcesses {
+    cluster: Arc<SshCluster>,
+}
+
+impl SshProcesses {
+    /// Process control over `cluster`'s daemons.
+    pub fn new(cluster: Arc<SshCluster>) -> Self {
+        SshProcesses { cluster }
+    }
+}
+
+#[async_trait]
+impl ProcessControl for SshProcesses {
+    fn nodes(&self) -> Vec<String> {
+        Control::nodes(&*self.cluster)
+    }
+    async fn kill(&self, node: &str) -> Result<(), ControlError> {
+        self.cluster.daemon(node, "kill").await.map(drop)
+    }
+    async fn start(&self, node: &str) -> Result<(), ControlError> {
+        self.cluster.daemon(node, "start").await.map(drop)
+    }
+    async fn pause(&self, node: &str) -> Result<(), ControlError> {
+        self.cluster.daemon(node, "pause").await.map(drop)
+    }
+    async fn resume(&self, node: &str) -> Result<(), ControlError> {
+        self.cluster.daemon(node, "resume").await.map(drop)
+    }
+    async fn leader(&self) -> Option<String> {
+        let system = self.cluster.system.as_ref()?;
+        let id = system.leader(&self.cluster.nodes).await?;
+        self.cluster
+            .nodes
+            .iter()
+            .find(|n| n.id == id)
+            .map(|n| n.name.clone())
+    }
+}
+
+/// `faultline heal` for a run over SSH: reconnect with the run's stored settings, resume
+/// and kill every daemon the run started (found by its pidfile), and say what was done.
+pub async fn heal_nodes(cluster: &SshCluster) -> anyhow::Result<Vec<String>> {
+    let mut undone = Vec::new();
+    let results = join_all(cluster.nodes.iter().map(|n| async {
+        let before = cluster.daemon(&n.name, "status").await;
+        let killed = cluster.daemon(&n.name, "kill").await;
+        (n.name.clone(), before, killed)
+    }))
+    .await;
+    for (node, before, killed) in results {
+        match (before, killed) {
+            (Ok(state), Ok(_)) if state.starts_with("up") => {
+                undone.push(format!("stopped the daemon on {node}"))
+            }
+            (_, Err(e)) => undone.push(format!("could not stop the daemon on {node}: {e}")),
+            _ => {}
+        }
+    }
+    Ok(undone)
+}

@@ -1,0 +1,234 @@
+//! The runner's one view of a cluster, whatever the target: local processes, nodes over
+//! SSH, or the docker-compose cluster reached over SSH. It creates the cluster from the
+//! test spec and forwards the few operations the runner needs (start, wait until ready,
+//! fault abilities, heal, stop).
+//!
+//! It holds no logic of its own beyond choosing; it must never grow target-specific code.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use faultline_nemeses::control::{Control, ProcessControl};
+use faultline_nemeses::iptables::PacketFilter;
+use faultline_nemeses::net::Network;
+
+use super::docker::DockerCluster;
+use super::{SshCluster, SshProcesses};
+use crate::spec::TestSpec;
+use crate::store::RunDir;
+use crate::systems::{NodeSpec, System};
+use crate::target::local::{self, LocalTarget};
+use crate::target::processes::LocalProcesses;
+
+/// The nodes of one run.
+pub enum Cluster {
+    /// Processes on this machine.
+    Local(Arc<LocalTarget>),
+    /// Nodes over SSH; with the docker cluster that holds them, torn down last.
+    Ssh {
+        /// The nodes.
+        cluster: Arc<SshCluster>,
+        /// The docker cluster, for `--target docker` (held for its `Drop`).
+        #[allow(dead_code)]
+        docker: Option<DockerCluster>,
+    },
+}
+
+impl Cluster {
+    /// Lay out (and for SSH: connect to) the nodes of `spec`; the system to run on them.
+    pub async fn create(spec: &TestSpec, run: &RunDir) -> Result<(Cluster, Arc<dyn System>)> {
+        let Some(ssh) = &spec.ssh else {
+            let system = crate::systems::build(spec)?;
+            let target = LocalTarget::build(run, spec, system.clone())?;
+            return Ok((Cluster::Local(Arc::new(target)), system));
+        };
+        let docker = if spec.target == "docker" {
+            let up = DockerCluster::up(spec.node_count, spec.leave_running);
+            Some(tokio::task::block_in_place(|| up)?)
+        } else {
+            None
+        };
+        let cluster = SshCluster::connect(ssh.clone()).await?;
+        let mut node_spec = spec.clone();
+        if spec.system == "reference" {
+            // The reference node is this very binary: copy it to every node.
+            let remote = cluster
+                .install(&spec.node_binary)
+                .await
+                .context("cannot install the reference node binary")?;
+            node_spec.node_binary = remote.into();
+        }
+        let system = crate::systems::build(&node_spec)?;
+        let cluster = cluster.with_system(system.clone(), spec.leave_db_running);
+        Ok((
+            Cluster::Ssh {
+                cluster: Arc::new(cluster),
+                docker,
+            },
+            system,
+        ))
+    }
+
+    /// The nodes.
+    pub fn nodes(&self) -> &[NodeSpec] {
+        match self {
+            Cluster::Local(t) => t.nodes(),
+            Cluster::Ssh { cluster, .. } => cluster.nodes(),
+        }
+    }
+
+    /// Start the system on every node.
+    pub async fn start_all(&self) -> Result<()> {
+        match self {
+            Cluster::Local(t) => Ok(t.start_all()?),
+            Cluster::Ssh { cluster, .. } => cluster.start_all().await,
+        }
+    }
+
+    /// Wait until the system is ready, failing early when a node's process exits.
+    pub async fn await_ready(&self, system: &Arc<dyn System>, timeout: Duration) -> Result<()> {
+        match self {
+            Cluster::Local(t) => local::await_ready(t, timeout).await,
+            Cluster::Ssh { cluster, .. } => {
+                let ready = system.await_ready(cluster.nodes(), timeout);
+                tokio::pin!(ready);
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    tokio::select! {
+                        result = &mut ready => return result.map_err(anyhow::Error::new),
+                        _ = tick.tick() => {
+                            if let Some(error) = cluster.exited_node().await {
+                                anyhow::bail!("{error}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The process fault ability (kill, pause) over these nodes.
+    pub fn processes(&self, system: &Arc<dyn System>) -> Arc<dyn ProcessControl> {
+        match self {
+            Cluster::Local(t) => Arc::new(LocalProcesses::new(t.clone(), system.clone())),
+            Cluster::Ssh { cluster, .. } => Arc::new(SshProcesses::new(cluster.clone())),
+        }
+    }
+
+    /// The command ability (network, link and clock faults run their tools through it).
+    pub fn control(&self) -> Arc<dyn Control> {
+        match self {
+            Cluster::Local(t) => t.control() as Arc<dyn Control>,
+            Cluster::Ssh { cluster, .. } => cluster.clone() as Arc<dyn Control>,
+        }
+    }
+
+    /// How partitions are made: namespaces or relays locally, iptables on SSH nodes (which
+    /// drops only packets from peer nodes, so the controller is never cut off).
+    pub fn network(&self) -> Option<Arc<dyn Network>> {
+        match self {
+            Cluster::Local(t) => t.network(),
+            Cluster::Ssh { cluster, .. } => Some(ssh_network(cluster)),
+        }
+    }
+
+    /// The per-node libfaketime control files (local nodes started under libfaketime).
+    pub fn faketime_files(&self) -> BTreeMap<String, PathBuf> {
+        match self {
+            Cluster::Local(t) => t.faketime_files(),
+            Cluster::Ssh { .. } => BTreeMap::new(),
+        }
+    }
+
+    /// Resume paused and restart stopped nodes; what was done.
+    pub async fn heal_all(&self) -> Vec<String> {
+        match self {
+            Cluster::Local(t) => t.heal_all(),
+            Cluster::Ssh { cluster, .. } => cluster.heal_all().await,
+        }
+    }
+
+    /// Stop every node (for SSH: after copying the node logs into the run folder).
+    pub async fn stop_all(&self, run: &RunDir) {
+        match self {
+            Cluster::Local(t) => t.stop_all(),
+            Cluster::Ssh { cluster, .. } => {
+                cluster.download_logs(&run.path.join("nodes")).await;
+                for problem in cluster.stop_all().await {
+                    tracing::warn!("{problem}");
+                }
+            }
+        }
+    }
+}
+
+/// A run's SSH nodes reconnected for `faultline heal`, after their daemons were stopped.
+pub struct HealedSsh {
+    /// The nodes, to undo network faults through.
+    pub cluster: Arc<SshCluster>,
+    /// What stopping the daemons did.
+    pub undone: Vec<String>,
+    /// Whether the run's docker cluster should be torn down once everything is undone.
+    pub docker_down: bool,
+}
+
+/// For a run over SSH (its `test.json` names SSH settings): reconnect and stop every daemon.
+/// `None` for a local run.
+pub async fn heal_ssh_run(test_json: &serde_json::Value) -> Result<Option<HealedSsh>> {
+    let Some(ssh) = test_json.get("ssh").filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let mut ssh = ssh.clone();
+    let spec: super::SshSpec = if ssh.pointer("/auth/password").is_some() {
+        let password = std::env::var(super::options::PASSWORD_ENV).map_err(|_| {
+            anyhow::anyhow!(
+                "the run logged in with a password, which is never stored: set {} to heal it",
+                super::options::PASSWORD_ENV
+            )
+        })?;
+        ssh["auth"] = serde_json::json!({ "key-file": "" });
+        let mut spec: super::SshSpec = serde_json::from_value(ssh)?;
+        spec.auth = super::options::Auth::Password(password.parse().expect("infallible"));
+        spec
+    } else {
+        serde_json::from_value(ssh).context("test.json has unreadable SSH settings")?
+    };
+    let cluster = Arc::new(SshCluster::connect(spec).await?);
+    let undone = super::cluster::heal_nodes(&cluster).await?;
+    let docker = test_json.get("target").and_then(|t| t.as_str()) == Some("docker");
+    let leave = test_json.get("leave_running").and_then(|v| v.as_bool()) == Some(true);
+    Ok(Some(HealedSsh {
+        cluster,
+        undone,
+        docker_down: docker && !leave,
+    }))
+}
+
+/// Tear down the docker cluster a run brought up.
+pub fn docker_down() -> Result<String> {
+    DockerCluster::existing(false).down()?;
+    Ok("removed the docker cluster".to_string())
+}
+
+/// Partitions over SSH nodes: iptables on each node, dropping packets from peer nodes only.
+pub fn ssh_network(cluster: &Arc<SshCluster>) -> Arc<dyn Network> {
+    let addresses = cluster
+        .nodes()
+        .iter()
+        .map(|n| {
+            let host = n
+                .client_addr
+                .rsplit_once(':')
+                .map_or(n.client_addr.as_str(), |(h, _)| h);
+            (n.name.clone(), host.trim_matches(['[', ']']).to_string())
+        })
+        .collect();
+    Arc::new(PacketFilter::new(
+        cluster.clone() as Arc<dyn Control>,
+        addresses,
+    ))
+}
