@@ -372,6 +372,25 @@ mod tests {
     }
 
     #[test]
+    fn a_long_history_on_few_keys_needs_little_memo() {
+        // 30,000 calls on one key: a whole bitset per configuration would be ~3.7 KiB,
+        // ~100 MiB in all; the windowed bitsets take a few words each.
+        let h = generate(&SimConfig {
+            info_rate: 0.0,
+            ..SimConfig::register(8, 1, 60_000, 4)
+        });
+        let checker = Linearizable::new("cas-register", None)
+            .unwrap()
+            .with_options(SearchOptions {
+                memory_limit_bytes: Some(16 << 20),
+                ..SearchOptions::default()
+            });
+        let r = checker.check(&h);
+        assert_eq!(r.valid, Validity::Valid, "{:?}", r.reasons);
+        assert!(r.details["memo_peak_bytes"].as_u64().unwrap() < 8 << 20);
+    }
+
+    #[test]
     fn a_malformed_history_is_unknown_with_the_error() {
         let mut h = History::default();
         h.push(crate::history::Op::new(
