@@ -135,10 +135,14 @@ pub(crate) fn prepare<M: Model>(
     }
 
     let n_parts = if partition { part_keys.len() } else { 1 };
+    let mut sizes = vec![0usize; n_parts];
+    for (part, _) in &live {
+        sizes[*part as usize] += 1;
+    }
     let mut parts: Vec<Part<M::Input, M::Output>> = (0..n_parts)
         .map(|p| Part {
-            calls: Vec::new(),
-            events: Vec::new(),
+            calls: Vec::with_capacity(sizes[p]),
+            events: Vec::with_capacity(2 * sizes[p]),
             key: if partition {
                 Some(part_keys[p])
             } else if keys.is_empty() {

@@ -319,7 +319,7 @@ pub(crate) fn search<P: Spec>(
     let mut config = 0u64;
     let mut memo: Memo<P::State> = Memo::new(n + 1);
     let mut charged = 0i64;
-    let mut stack: Vec<(u32, P::State)> = Vec::new();
+    let mut stack: Vec<(u32, P::State)> = Vec::with_capacity(n);
     let mut state = init;
     let mut best: Option<Failure<P::State>> = None;
     let mut node = next[0];
