@@ -27,17 +27,31 @@ const MAX_WINDOW: usize = 24;
 const CHECK_EVERY: u32 = 1024;
 
 /// A model as the search sees it: states, and a step that may depend on the call's key.
+/// A search may keep per-search scratch (e.g. a table its states index into), and shows
+/// the states of a failure as [`Spec::Shown`] once it is done with the scratch.
 pub(crate) trait Spec: Sync {
     type State: Clone + Eq + Hash + Send + Sync;
     type Input: Sync;
     type Output: Sync;
+    type Scratch;
+    type Shown: Send;
+    /// Fresh scratch for one search, which starts at `init`.
+    fn scratch(&self, init: &Self::State) -> Self::Scratch;
     fn step(
         &self,
+        scratch: &mut Self::Scratch,
         state: &Self::State,
         call: &SCall<Self::Input, Self::Output>,
     ) -> Option<Self::State>;
     /// Heap bytes a new state adds to the memo after `call` produced it.
-    fn heap_bytes(&self, state: &Self::State, call: &SCall<Self::Input, Self::Output>) -> usize;
+    fn heap_bytes(
+        &self,
+        scratch: &Self::Scratch,
+        state: &Self::State,
+        call: &SCall<Self::Input, Self::Output>,
+    ) -> usize;
+    /// A state as the failure report shows it.
+    fn show(&self, scratch: &Self::Scratch, state: &Self::State) -> Self::Shown;
 }
 
 /// The limits shared by every partition of one check.
@@ -296,7 +310,7 @@ pub(crate) fn search<P: Spec>(
     init: P::State,
     part: &Part<P::Input, P::Output>,
     budget: &Budget,
-) -> Outcome<P::State> {
+) -> Outcome<P::Shown> {
     let calls = &part.calls;
     let n = calls.len();
     let mut required_left = calls.iter().filter(|c| c.required).count();
@@ -317,6 +331,7 @@ pub(crate) fn search<P: Spec>(
 
     let mut linearized = Linearized::new(n);
     let mut config = 0u64;
+    let mut scratch = spec.scratch(&init);
     let mut memo: Memo<P::State> = Memo::new(n + 1);
     let mut charged = 0i64;
     let mut stack: Vec<(u32, P::State)> = Vec::with_capacity(n);
@@ -339,11 +354,11 @@ pub(crate) fn search<P: Spec>(
         if node % 2 == 1 {
             let c = (node - 1) / 2;
             let call = &calls[c as usize];
-            if let Some(after) = spec.step(&state, call) {
+            if let Some(after) = spec.step(&mut scratch, &state, call) {
                 linearized.insert(c);
                 config ^= zobrist(c);
                 let hash = config ^ hash_one(&after);
-                let heap = spec.heap_bytes(&after, call);
+                let heap = spec.heap_bytes(&scratch, &after, call);
                 if memo.insert(hash, linearized.lo, linearized.window(), &after, heap) {
                     stack.push((c, std::mem::replace(&mut state, after)));
                     if call.required {
@@ -382,7 +397,22 @@ pub(crate) fn search<P: Spec>(
         }
     };
     budget.release(charged, memo.bytes());
-    outcome
+    match outcome {
+        Outcome::Valid => Outcome::Valid,
+        Outcome::Stopped => Outcome::Stopped,
+        Outcome::Invalid(f) => Outcome::Invalid(Failure {
+            blocked: f.blocked,
+            depth: f.depth,
+            attempts: f
+                .attempts
+                .into_iter()
+                .map(|t| Trail {
+                    order: t.order,
+                    states: t.states.iter().map(|s| spec.show(&scratch, s)).collect(),
+                })
+                .collect(),
+        }),
+    }
 }
 
 fn lift(next: &mut [u32], prev: &mut [u32], c: u32) {
