@@ -225,7 +225,8 @@ impl<S: Clone + Eq> Memo<S> {
     /// Record the configuration whose bitset's window `window` starts at word `lo`; false
     /// if it was already seen.
     fn insert(&mut self, hash: u64, lo: usize, window: &[u64], state: &S, heap: usize) -> bool {
-        let head = self.heads.get(&hash).copied().unwrap_or(END);
+        let slot = self.heads.entry(hash).or_insert(END);
+        let head = *slot;
         let mut at = head;
         while at != END {
             let e = &self.entries[at as usize];
@@ -247,7 +248,7 @@ impl<S: Clone + Eq> Memo<S> {
             at: self.words.len(),
         });
         self.words.extend_from_slice(window);
-        self.heads.insert(hash, id);
+        *slot = id;
         self.heap += heap;
         true
     }
