@@ -147,6 +147,11 @@ impl<'a> Reader<'a> {
         self.pos += 1;
     }
 
+    /// Consume `len` bytes that hold no newline (text another reader already read).
+    pub(crate) fn advance(&mut self, len: usize) {
+        self.pos += len;
+    }
+
     fn err<T>(&self, line: usize, message: impl Into<String>) -> Result<T, EdnError> {
         Err(EdnError {
             line,
@@ -339,16 +344,35 @@ impl<'a> Reader<'a> {
     }
 
     fn read_map(&mut self, depth: usize) -> Result<Edn<'a>, EdnError> {
+        let mut entries = Vec::new();
+        self.read_map_entries_at(depth, |k, v| entries.push((k, v)))?;
+        Ok(Edn::Map(entries))
+    }
+
+    /// Read the map that starts at the current `{`, handing each entry to `visit` instead
+    /// of collecting them, so that a caller that only wants a few fields allocates nothing
+    /// for the map itself.
+    pub(crate) fn read_map_entries(
+        &mut self,
+        visit: impl FnMut(Edn<'a>, Edn<'a>),
+    ) -> Result<(), EdnError> {
+        self.read_map_entries_at(0, visit)
+    }
+
+    fn read_map_entries_at(
+        &mut self,
+        depth: usize,
+        mut visit: impl FnMut(Edn<'a>, Edn<'a>),
+    ) -> Result<(), EdnError> {
         let open_line = self.line;
         self.pos += 1;
-        let mut entries = Vec::new();
         loop {
             self.skip_at(depth)?;
             match self.peek() {
                 None => return self.unterminated(b'}', open_line),
                 Some(b'}') => {
                     self.pos += 1;
-                    return Ok(Edn::Map(entries));
+                    return Ok(());
                 }
                 Some(b @ (b')' | b']')) => return self.mismatched(b, b'}', open_line),
                 Some(_) => {
@@ -369,7 +393,7 @@ impl<'a> Reader<'a> {
                         Some(_) => {}
                     }
                     let value = self.read_at(depth + 1)?;
-                    entries.push((key, value));
+                    visit(key, value);
                 }
             }
         }

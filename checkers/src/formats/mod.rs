@@ -66,6 +66,7 @@
 //! This module must never check consistency: it only reads what a history says.
 
 mod edn;
+mod fast;
 mod format;
 mod jepsen_log;
 mod ops;

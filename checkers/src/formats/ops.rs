@@ -5,11 +5,14 @@
 //! module must never guess: an op map it does not understand is an error, not a skipped op.
 
 use std::collections::HashMap;
+
+use crate::linearizable::fxhash::FxHashMap;
 use std::path::Path;
 
 use serde_json::Value;
 
 use super::edn::{Edn, EdnError, Reader};
+use super::fast::fast_op;
 use crate::history::{History, HistoryError, Op, OpType, Process};
 
 /// Make a parse error for `path` at `line`.
@@ -31,7 +34,7 @@ pub(crate) struct Builder<'p> {
     ops: Vec<Op>,
     lines: Vec<usize>,
     /// Client process → index in `ops` of its open invocation.
-    open: HashMap<u64, usize>,
+    open: FxHashMap<u64, usize>,
 }
 
 impl<'p> Builder<'p> {
@@ -41,12 +44,13 @@ impl<'p> Builder<'p> {
             path,
             ops: Vec::with_capacity(ops),
             lines: Vec::with_capacity(ops),
-            open: HashMap::new(),
+            open: FxHashMap::default(),
         }
     }
 
     /// Append an op read from `line`. A completion with no open invocation on its process,
     /// or a second invocation while one is open, is an error at that line.
+    #[inline]
     pub(crate) fn push(&mut self, mut op: Op, line: usize) -> Result<(), HistoryError> {
         if let Process::Client(process) = op.process {
             if op.kind == OpType::Invoke {
@@ -155,7 +159,7 @@ fn read_one(
     key_field: KeyField,
 ) -> Result<(), HistoryError> {
     let line = reader.line();
-    let form = reader.read().map_err(|e| {
+    let cut_off = |e: EdnError| {
         if e.truncated && e.line != line {
             parse_error(
                 path,
@@ -168,19 +172,46 @@ fn read_one(
         } else {
             edn_error(path, e)
         }
-    })?;
-    let Edn::Map(entries) = form else {
-        return Err(parse_error(
-            path,
-            line,
-            format!(
-                "expected an op map such as {{:type :invoke, :f :read, :value nil, \
-                 :process 0}}, found {}",
-                form.describe()
-            ),
-        ));
     };
-    let op = op_from_map(entries).map_err(|m| parse_error(path, line, m))?;
+    if let Some(fast) = fast_op(reader.rest()) {
+        reader.advance(fast.len);
+        return finish_op(fast.op, line, builder, path, key_field);
+    }
+    let mut fields = OpFields::default();
+    if reader.peek() == Some(b'{') {
+        // The common case: read the fields straight from the text, building no map.
+        reader
+            .read_map_entries(|k, v| fields.field(k, v))
+            .map_err(cut_off)?;
+    } else {
+        let form = reader.read().map_err(cut_off)?;
+        let Edn::Map(entries) = form else {
+            return Err(parse_error(
+                path,
+                line,
+                format!(
+                    "expected an op map such as {{:type :invoke, :f :read, :value nil, \
+                     :process 0}}, found {}",
+                    form.describe()
+                ),
+            ));
+        };
+        for (k, v) in entries {
+            fields.field(k, v);
+        }
+    }
+    let op = fields.finish().map_err(|m| parse_error(path, line, m))?;
+    finish_op(op, line, builder, path, key_field)
+}
+
+#[inline]
+fn finish_op(
+    op: Op,
+    line: usize,
+    builder: &mut Builder<'_>,
+    path: &Path,
+    key_field: KeyField,
+) -> Result<(), HistoryError> {
     if key_field == KeyField::Required && op.key.is_none() && op.process != Process::Nemesis {
         return Err(parse_error(
             path,
@@ -192,47 +223,68 @@ fn read_one(
     builder.push(op, line)
 }
 
-/// The op a Jepsen op map describes. `:index` is checked but not kept: ops are numbered
-/// by their position in the file.
-pub(crate) fn op_from_map(entries: Vec<(Edn<'_>, Edn<'_>)>) -> Result<Op, String> {
-    let mut kind = None;
-    let mut process = None;
-    let mut f = None;
-    let mut value = None;
-    let mut time = None;
-    let mut index = None;
-    let mut error = None;
-    let mut key = None;
-    for (k, v) in entries {
-        let Edn::Keyword(name) = k else { continue };
-        let slot_taken = match name {
-            "type" => kind.replace(op_type(&v)?).is_some(),
-            "process" => process.replace(process_of(&v)?).is_some(),
-            "f" => f.replace(function(v)?).is_some(),
-            "value" => value.replace(v.into_json()).is_some(),
-            "time" => time.replace(non_negative("time", &v)?).is_some(),
-            "index" => index.replace(non_negative("index", &v)?).is_some(),
-            "error" => error.replace(error_text(v)).is_some(),
-            "key" => key.replace(v.into_json()).is_some(),
-            _ => false,
+/// The fields of one op map as Jepsen writes it. `:index` is checked but not kept: ops are
+/// numbered by their position in the file.
+///
+/// They are taken as they are read, entry by entry; the first problem is kept and
+/// reported by [`OpFields::finish`], once the whole map has been read.
+#[derive(Default)]
+pub(crate) struct OpFields {
+    kind: Option<OpType>,
+    process: Option<Process>,
+    f: Option<String>,
+    value: Option<Value>,
+    time: Option<u64>,
+    index: Option<u64>,
+    error: Option<Option<String>>,
+    key: Option<Value>,
+    problem: Option<String>,
+}
+
+impl OpFields {
+    /// Take one entry of the op map.
+    pub(crate) fn field(&mut self, k: Edn<'_>, v: Edn<'_>) {
+        if self.problem.is_some() {
+            return;
+        }
+        let Edn::Keyword(name) = k else { return };
+        let taken = match name {
+            "type" => op_type(&v).map(|t| self.kind.replace(t).is_some()),
+            "process" => process_of(&v).map(|p| self.process.replace(p).is_some()),
+            "f" => function(v).map(|f| self.f.replace(f).is_some()),
+            "value" => Ok(self.value.replace(v.into_json()).is_some()),
+            "time" => non_negative("time", &v).map(|t| self.time.replace(t).is_some()),
+            "index" => non_negative("index", &v).map(|i| self.index.replace(i).is_some()),
+            "error" => Ok(self.error.replace(error_text(v)).is_some()),
+            "key" => Ok(self.key.replace(v.into_json()).is_some()),
+            _ => Ok(false),
         };
-        if slot_taken {
-            return Err(format!("the op map has :{name} twice"));
+        match taken {
+            Ok(false) => {}
+            Ok(true) => self.problem = Some(format!("the op map has :{name} twice")),
+            Err(e) => self.problem = Some(e),
         }
     }
-    let missing = |field: &str| {
-        format!("missing required field :{field}; every op needs :process, :type and :f")
-    };
-    Ok(Op {
-        index: 0,
-        time: time.unwrap_or(0),
-        process: process.ok_or_else(|| missing("process"))?,
-        kind: kind.ok_or_else(|| missing("type"))?,
-        f: f.ok_or_else(|| missing("f"))?,
-        key: key.filter(|k| !k.is_null()),
-        value: value.unwrap_or(Value::Null),
-        error: error.flatten(),
-    })
+
+    /// The op, or the first problem met in its fields.
+    pub(crate) fn finish(self) -> Result<Op, String> {
+        if let Some(problem) = self.problem {
+            return Err(problem);
+        }
+        let missing = |field: &str| {
+            format!("missing required field :{field}; every op needs :process, :type and :f")
+        };
+        Ok(Op {
+            index: 0,
+            time: self.time.unwrap_or(0),
+            process: self.process.ok_or_else(|| missing("process"))?,
+            kind: self.kind.ok_or_else(|| missing("type"))?,
+            f: self.f.ok_or_else(|| missing("f"))?,
+            key: self.key.filter(|k| !k.is_null()),
+            value: self.value.unwrap_or(Value::Null),
+            error: self.error.flatten(),
+        })
+    }
 }
 
 /// `:invoke`, `:ok`, `:fail` or `:info`.

@@ -135,10 +135,14 @@ pub(crate) fn prepare<M: Model>(
     }
 
     let n_parts = if partition { part_keys.len() } else { 1 };
+    let mut sizes = vec![0usize; n_parts];
+    for (part, _) in &live {
+        sizes[*part as usize] += 1;
+    }
     let mut parts: Vec<Part<M::Input, M::Output>> = (0..n_parts)
         .map(|p| Part {
-            calls: Vec::new(),
-            events: Vec::new(),
+            calls: Vec::with_capacity(sizes[p]),
+            events: Vec::with_capacity(2 * sizes[p]),
             key: if partition {
                 Some(part_keys[p])
             } else if keys.is_empty() {
@@ -186,14 +190,14 @@ pub(crate) fn prepare<M: Model>(
 /// Pair invocations with completions as [`History::pair`] does (same errors), returning
 /// `(invoke position, completion position or NEVER)` in invocation order.
 fn pair(history: &History) -> Result<Vec<(u32, u32)>, String> {
-    let mut open: FxHashMap<u64, u32> = FxHashMap::default();
+    let mut open = OpenCalls::for_history(history);
     let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(history.ops.len() / 2 + 1);
     for (i, op) in history.ops.iter().enumerate() {
         let Process::Client(process) = op.process else {
             continue;
         };
         if op.kind == OpType::Invoke {
-            if let Some(&previous) = open.get(&process) {
+            if let Some(previous) = open.get(process) {
                 let first = &history.ops[pairs[previous as usize].0 as usize];
                 return Err(format!(
                     "op #{}: process {process} invokes again while op #{} is still open; \
@@ -201,10 +205,10 @@ fn pair(history: &History) -> Result<Vec<(u32, u32)>, String> {
                     op.index, first.index
                 ));
             }
-            open.insert(process, pairs.len() as u32);
+            open.set(process, pairs.len() as u32);
             pairs.push((i as u32, NEVER));
         } else {
-            let Some(call) = open.remove(&process) else {
+            let Some(call) = open.take(process) else {
                 return Err(format!(
                     "op #{}: {} completion on process {process} has no invocation",
                     op.index, op.kind
@@ -214,6 +218,54 @@ fn pair(history: &History) -> Result<Vec<(u32, u32)>, String> {
         }
     }
     Ok(pairs)
+}
+
+/// Each process's open call: a table indexed by process when the ids are small (they
+/// usually count up from 0), a hash map otherwise.
+enum OpenCalls {
+    Dense(Vec<u32>),
+    Sparse(FxHashMap<u64, u32>),
+}
+
+impl OpenCalls {
+    fn for_history(history: &History) -> OpenCalls {
+        let max = history
+            .ops
+            .iter()
+            .filter_map(|op| op.process.client())
+            .max();
+        match max {
+            Some(max) if max < 4 * history.ops.len() as u64 + 64 => {
+                OpenCalls::Dense(vec![NEVER; max as usize + 1])
+            }
+            _ => OpenCalls::Sparse(FxHashMap::default()),
+        }
+    }
+
+    fn get(&self, process: u64) -> Option<u32> {
+        match self {
+            OpenCalls::Dense(v) => Some(v[process as usize]).filter(|&c| c != NEVER),
+            OpenCalls::Sparse(m) => m.get(&process).copied(),
+        }
+    }
+
+    fn set(&mut self, process: u64, call: u32) {
+        match self {
+            OpenCalls::Dense(v) => v[process as usize] = call,
+            OpenCalls::Sparse(m) => {
+                m.insert(process, call);
+            }
+        }
+    }
+
+    fn take(&mut self, process: u64) -> Option<u32> {
+        match self {
+            OpenCalls::Dense(v) => {
+                Some(std::mem::replace(&mut v[process as usize], NEVER)).filter(|&c| c != NEVER)
+            }
+            OpenCalls::Sparse(m) => m.remove(&process),
+        }
+    }
 }
 
 /// The key an id stands for, `None` for unkeyed ops.
@@ -255,6 +307,22 @@ mod tests {
         assert_eq!(part.events, vec![1, 2, 3, 4]);
         assert!(part.calls[0].required && !part.calls[1].required);
         assert_eq!(part.calls[1].ret, NEVER);
+    }
+
+    #[test]
+    fn pairing_works_for_small_and_huge_process_ids() {
+        for p in [0, 5, u64::MAX - 1] {
+            let h = History::from_ops(vec![
+                op(p, OpType::Invoke, "write", json!(1), None),
+                op(p, OpType::Ok, "write", json!(1), None),
+                op(p, OpType::Invoke, "read", Value::Null, None),
+            ]);
+            assert_eq!(pair(&h).unwrap(), vec![(0, 1), (2, NEVER)]);
+            let mut again = h.clone();
+            again.ops[1].kind = OpType::Invoke;
+            let err = pair(&again).unwrap_err();
+            assert!(err.contains("invokes again"), "{err}");
+        }
     }
 
     #[test]

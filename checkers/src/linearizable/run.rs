@@ -115,8 +115,8 @@ pub fn check_history<M: Model>(
     let budget = Budget::new(options.timeout, options.memory_limit_bytes);
     let mixed = prepared.parts.iter().any(|p| p.key.is_none());
     if mixed {
-        let spec = AllKeys(model);
-        let init = vec![prepared.init.clone(); prepared.keys.len()];
+        let spec = AllKeys(model, prepared.init.clone());
+        let init = vec![0u32; prepared.keys.len()];
         let outcomes = run(&spec, &init, &prepared.parts, &budget, options);
         let describe = |s: &Vec<M::State>| describe_keys(model, &prepared, s);
         verdict(
@@ -139,41 +139,99 @@ impl<M: Model> Spec for PerKey<'_, M> {
     type State = M::State;
     type Input = M::Input;
     type Output = M::Output;
-    #[inline]
-    fn step(&self, state: &M::State, call: &SCall<M::Input, M::Output>) -> Option<M::State> {
-        self.0.step(state, &call.input, call.output.as_ref())
-    }
-    fn heap_bytes(&self, state: &M::State, _: &SCall<M::Input, M::Output>) -> usize {
-        self.0.state_heap_bytes(state)
-    }
-}
-
-/// Every key's model at once (`--no-partition`): the state holds one model state per key.
-struct AllKeys<'m, M>(&'m M);
-
-impl<M: Model> Spec for AllKeys<'_, M> {
-    type State = Vec<M::State>;
-    type Input = M::Input;
-    type Output = M::Output;
+    type Scratch = ();
+    type Shown = M::State;
+    fn scratch(&self, _: &M::State) {}
     #[inline]
     fn step(
         &self,
-        state: &Vec<M::State>,
+        _: &mut (),
+        state: &M::State,
         call: &SCall<M::Input, M::Output>,
-    ) -> Option<Vec<M::State>> {
+    ) -> Option<M::State> {
+        self.0.step(state, &call.input, call.output.as_ref())
+    }
+    fn heap_bytes(&self, _: &(), state: &M::State, _: &SCall<M::Input, M::Output>) -> usize {
+        self.0.state_heap_bytes(state)
+    }
+    fn show(&self, _: &(), state: &M::State) -> M::State {
+        state.clone()
+    }
+}
+
+/// Every key's model at once (`--no-partition`). A state is one id per key into a
+/// per-search table of the keys' distinct states, so stepping, hashing and storing a
+/// state copies a few integers however large the keys' states are.
+/// The model's initial state is id 0.
+struct AllKeys<'m, M: Model>(&'m M, M::State);
+
+/// The distinct per-key states one unsplit search has met, by id.
+struct StateTable<S> {
+    states: Vec<S>,
+    ids: FxHashMap<S, u32>,
+    /// Heap bytes the last [`StateTable::id`] added (0 when the state was known).
+    added: usize,
+}
+
+impl<S: Clone + Eq + std::hash::Hash> StateTable<S> {
+    fn id(&mut self, state: S, heap: impl FnOnce(&S) -> usize) -> u32 {
+        if let Some(&id) = self.ids.get(&state) {
+            self.added = 0;
+            return id;
+        }
+        let id = self.states.len() as u32;
+        self.added = heap(&state) + 2 * std::mem::size_of::<S>() + 16;
+        self.states.push(state.clone());
+        self.ids.insert(state, id);
+        id
+    }
+}
+
+impl<M: Model> Spec for AllKeys<'_, M> {
+    type State = Vec<u32>;
+    type Input = M::Input;
+    type Output = M::Output;
+    type Scratch = StateTable<M::State>;
+    type Shown = Vec<M::State>;
+    /// Every key starts at id 0, the model's initial state: `init` must be all zeros.
+    fn scratch(&self, _: &Vec<u32>) -> StateTable<M::State> {
+        let mut table = StateTable {
+            states: Vec::new(),
+            ids: FxHashMap::default(),
+            added: 0,
+        };
+        table.id(self.1.clone(), |_| 0);
+        table
+    }
+    #[inline]
+    fn step(
+        &self,
+        table: &mut StateTable<M::State>,
+        state: &Vec<u32>,
+        call: &SCall<M::Input, M::Output>,
+    ) -> Option<Vec<u32>> {
         let key = call.key as usize;
-        let after = self
-            .0
-            .step(&state[key], &call.input, call.output.as_ref())?;
+        let before = &table.states[state[key] as usize];
+        let after = self.0.step(before, &call.input, call.output.as_ref())?;
+        let id = table.id(after, |s| self.0.state_heap_bytes(s));
         let mut next = state.clone();
-        next[key] = after;
+        next[key] = id;
         Some(next)
     }
-    /// Only the stepped key's state is new; the others are clones, which for large
-    /// states (kv strings) share their heap.
-    fn heap_bytes(&self, state: &Vec<M::State>, call: &SCall<M::Input, M::Output>) -> usize {
-        self.0.state_heap_bytes(&state[call.key as usize])
-            + state.len() * std::mem::size_of::<M::State>()
+    /// The ids, and the stepped key's state if the table met it just now.
+    fn heap_bytes(
+        &self,
+        table: &StateTable<M::State>,
+        state: &Vec<u32>,
+        _: &SCall<M::Input, M::Output>,
+    ) -> usize {
+        state.len() * 4 + 16 + table.added
+    }
+    fn show(&self, table: &StateTable<M::State>, state: &Vec<u32>) -> Vec<M::State> {
+        state
+            .iter()
+            .map(|&id| table.states[id as usize].clone())
+            .collect()
     }
 }
 
@@ -196,7 +254,7 @@ fn run<S: Spec>(
     parts: &[Part<S::Input, S::Output>],
     budget: &Budget,
     options: &SearchOptions,
-) -> Vec<Outcome<S::State>> {
+) -> Vec<Outcome<S::Shown>> {
     let work = |part: &Part<S::Input, S::Output>| {
         if budget.stopped() {
             return Outcome::Stopped;
@@ -369,6 +427,25 @@ mod tests {
         let r = no_memory.check(&h);
         assert_eq!(r.valid, Validity::Unknown);
         assert!(r.reasons[0].contains("memory limit"), "{:?}", r.reasons);
+    }
+
+    #[test]
+    fn a_long_history_on_few_keys_needs_little_memo() {
+        // 30,000 calls on one key: a whole bitset per configuration would be ~3.7 KiB,
+        // ~100 MiB in all; the windowed bitsets take a few words each.
+        let h = generate(&SimConfig {
+            info_rate: 0.0,
+            ..SimConfig::register(8, 1, 60_000, 4)
+        });
+        let checker = Linearizable::new("cas-register", None)
+            .unwrap()
+            .with_options(SearchOptions {
+                memory_limit_bytes: Some(16 << 20),
+                ..SearchOptions::default()
+            });
+        let r = checker.check(&h);
+        assert_eq!(r.valid, Validity::Valid, "{:?}", r.reasons);
+        assert!(r.details["memo_peak_bytes"].as_u64().unwrap() < 8 << 20);
     }
 
     #[test]

@@ -27,17 +27,31 @@ const MAX_WINDOW: usize = 24;
 const CHECK_EVERY: u32 = 1024;
 
 /// A model as the search sees it: states, and a step that may depend on the call's key.
+/// A search may keep per-search scratch (e.g. a table its states index into), and shows
+/// the states of a failure as [`Spec::Shown`] once it is done with the scratch.
 pub(crate) trait Spec: Sync {
     type State: Clone + Eq + Hash + Send + Sync;
     type Input: Sync;
     type Output: Sync;
+    type Scratch;
+    type Shown: Send;
+    /// Fresh scratch for one search, which starts at `init`.
+    fn scratch(&self, init: &Self::State) -> Self::Scratch;
     fn step(
         &self,
+        scratch: &mut Self::Scratch,
         state: &Self::State,
         call: &SCall<Self::Input, Self::Output>,
     ) -> Option<Self::State>;
     /// Heap bytes a new state adds to the memo after `call` produced it.
-    fn heap_bytes(&self, state: &Self::State, call: &SCall<Self::Input, Self::Output>) -> usize;
+    fn heap_bytes(
+        &self,
+        scratch: &Self::Scratch,
+        state: &Self::State,
+        call: &SCall<Self::Input, Self::Output>,
+    ) -> usize;
+    /// A state as the failure report shows it.
+    fn show(&self, scratch: &Self::Scratch, state: &Self::State) -> Self::Shown;
 }
 
 /// The limits shared by every partition of one check.
@@ -169,12 +183,29 @@ pub(crate) enum Outcome<S> {
 
 /// Seen configurations: a hash table from the configuration's hash to a chain of entries,
 /// whose linearized-call bitsets live in one flat arena.
+///
+/// A bitset is stored as its window only: the words from the first one that is not all
+/// ones to the last one that is not zero. Calls are numbered in invocation order and a
+/// call that returned long ago is linearized in every configuration the search still
+/// visits, so the window stays about as wide as the concurrency, and a long history costs
+/// a few words per configuration instead of one bit per call.
 struct Memo<S> {
-    words: usize,
     heads: FxHashMap<u64, u32>,
-    states: Vec<(S, u32)>,
-    bits: Vec<u64>,
+    entries: Vec<Entry<S>>,
+    words: Vec<u64>,
     heap: usize,
+}
+
+struct Entry<S> {
+    state: S,
+    /// The next entry with the same hash, or [`END`].
+    next: u32,
+    /// The index of the window's first word in the whole bitset.
+    lo: u32,
+    /// The window's length in words.
+    len: u32,
+    /// Where the window starts in [`Memo::words`].
+    at: usize,
 }
 
 const END: u32 = u32::MAX;
@@ -182,32 +213,42 @@ const END: u32 = u32::MAX;
 impl<S: Clone + Eq> Memo<S> {
     /// A memo sized for a search that visits about `expect` configurations, which a
     /// history with little backtracking does (one per call).
-    fn new(words: usize, expect: usize) -> Self {
+    fn new(expect: usize) -> Self {
         Memo {
-            words,
             heads: FxHashMap::with_capacity_and_hasher(expect, Default::default()),
-            states: Vec::with_capacity(expect),
-            bits: Vec::with_capacity(expect * words),
+            entries: Vec::with_capacity(expect),
+            words: Vec::with_capacity(expect),
             heap: 0,
         }
     }
 
-    /// Record the configuration; false if it was already seen.
-    fn insert(&mut self, hash: u64, bits: &[u64], state: &S, heap: usize) -> bool {
-        let head = self.heads.get(&hash).copied().unwrap_or(END);
+    /// Record the configuration whose bitset's window `window` starts at word `lo`; false
+    /// if it was already seen.
+    fn insert(&mut self, hash: u64, lo: usize, window: &[u64], state: &S, heap: usize) -> bool {
+        let slot = self.heads.entry(hash).or_insert(END);
+        let head = *slot;
         let mut at = head;
         while at != END {
-            let (seen, next) = &self.states[at as usize];
-            let offset = at as usize * self.words;
-            if seen == state && self.bits[offset..offset + self.words] == *bits {
+            let e = &self.entries[at as usize];
+            if e.lo as usize == lo
+                && e.len as usize == window.len()
+                && e.state == *state
+                && self.words[e.at..e.at + window.len()] == *window
+            {
                 return false;
             }
-            at = *next;
+            at = e.next;
         }
-        let id = self.states.len() as u32;
-        self.states.push((state.clone(), head));
-        self.bits.extend_from_slice(bits);
-        self.heads.insert(hash, id);
+        let id = self.entries.len() as u32;
+        self.entries.push(Entry {
+            state: state.clone(),
+            next: head,
+            lo: lo as u32,
+            len: window.len() as u32,
+            at: self.words.len(),
+        });
+        self.words.extend_from_slice(window);
+        *slot = id;
         self.heap += heap;
         true
     }
@@ -215,9 +256,52 @@ impl<S: Clone + Eq> Memo<S> {
     /// Approximate bytes held, counting the tables' spare capacity.
     fn bytes(&self) -> u64 {
         (self.heads.capacity() * 13
-            + self.states.capacity() * std::mem::size_of::<(S, u32)>()
-            + self.bits.capacity() * 8
+            + self.entries.capacity() * std::mem::size_of::<Entry<S>>()
+            + self.words.capacity() * 8
             + self.heap) as u64
+    }
+}
+
+/// The set of linearized calls, with the bounds of its window (see [`Memo`]).
+struct Linearized {
+    bits: Vec<u64>,
+    /// The first word that is not all ones.
+    lo: usize,
+    /// One past the last word that is not zero (never below `lo`).
+    hi: usize,
+}
+
+impl Linearized {
+    fn new(calls: usize) -> Self {
+        Linearized {
+            bits: vec![0; calls.div_ceil(64)],
+            lo: 0,
+            hi: 0,
+        }
+    }
+
+    fn insert(&mut self, c: u32) {
+        let w = c as usize / 64;
+        self.bits[w] |= 1u64 << (c % 64);
+        if w == self.lo {
+            while self.lo < self.bits.len() && self.bits[self.lo] == u64::MAX {
+                self.lo += 1;
+            }
+        }
+        self.hi = self.hi.max(w + 1).max(self.lo);
+    }
+
+    fn remove(&mut self, c: u32) {
+        let w = c as usize / 64;
+        self.bits[w] &= !(1u64 << (c % 64));
+        self.lo = self.lo.min(w);
+        while self.hi > self.lo && self.bits[self.hi - 1] == 0 {
+            self.hi -= 1;
+        }
+    }
+
+    fn window(&self) -> &[u64] {
+        &self.bits[self.lo..self.hi]
     }
 }
 
@@ -227,7 +311,7 @@ pub(crate) fn search<P: Spec>(
     init: P::State,
     part: &Part<P::Input, P::Output>,
     budget: &Budget,
-) -> Outcome<P::State> {
+) -> Outcome<P::Shown> {
     let calls = &part.calls;
     let n = calls.len();
     let mut required_left = calls.iter().filter(|c| c.required).count();
@@ -246,12 +330,12 @@ pub(crate) fn search<P: Spec>(
     }
     let zobrist = |c: u32| mix(u64::from(c).wrapping_add(0x9e37_79b9_7f4a_7c15));
 
-    let words = n.div_ceil(64);
-    let mut bits = vec![0u64; words];
+    let mut linearized = Linearized::new(n);
     let mut config = 0u64;
-    let mut memo: Memo<P::State> = Memo::new(words, n + 1);
+    let mut scratch = spec.scratch(&init);
+    let mut memo: Memo<P::State> = Memo::new(n + 1);
     let mut charged = 0i64;
-    let mut stack: Vec<(u32, P::State)> = Vec::new();
+    let mut stack: Vec<(u32, P::State)> = Vec::with_capacity(n);
     let mut state = init;
     let mut best: Option<Failure<P::State>> = None;
     let mut node = next[0];
@@ -271,12 +355,12 @@ pub(crate) fn search<P: Spec>(
         if node % 2 == 1 {
             let c = (node - 1) / 2;
             let call = &calls[c as usize];
-            if let Some(after) = spec.step(&state, call) {
-                let (word, bit) = (c as usize / 64, 1u64 << (c % 64));
-                bits[word] |= bit;
+            if let Some(after) = spec.step(&mut scratch, &state, call) {
+                linearized.insert(c);
                 config ^= zobrist(c);
                 let hash = config ^ hash_one(&after);
-                if memo.insert(hash, &bits, &after, spec.heap_bytes(&after, call)) {
+                let heap = spec.heap_bytes(&scratch, &after, call);
+                if memo.insert(hash, linearized.lo, linearized.window(), &after, heap) {
                     stack.push((c, std::mem::replace(&mut state, after)));
                     if call.required {
                         required_left -= 1;
@@ -288,7 +372,7 @@ pub(crate) fn search<P: Spec>(
                     node = next[0];
                     continue;
                 }
-                bits[word] &= !bit;
+                linearized.remove(c);
                 config ^= zobrist(c);
             }
             node = next[node as usize];
@@ -304,7 +388,7 @@ pub(crate) fn search<P: Spec>(
                 }));
             };
             state = before;
-            bits[c as usize / 64] &= !(1u64 << (c % 64));
+            linearized.remove(c);
             config ^= zobrist(c);
             if calls[c as usize].required {
                 required_left += 1;
@@ -314,7 +398,22 @@ pub(crate) fn search<P: Spec>(
         }
     };
     budget.release(charged, memo.bytes());
-    outcome
+    match outcome {
+        Outcome::Valid => Outcome::Valid,
+        Outcome::Stopped => Outcome::Stopped,
+        Outcome::Invalid(f) => Outcome::Invalid(Failure {
+            blocked: f.blocked,
+            depth: f.depth,
+            attempts: f
+                .attempts
+                .into_iter()
+                .map(|t| Trail {
+                    order: t.order,
+                    states: t.states.iter().map(|s| spec.show(&scratch, s)).collect(),
+                })
+                .collect(),
+        }),
+    }
 }
 
 fn lift(next: &mut [u32], prev: &mut [u32], c: u32) {

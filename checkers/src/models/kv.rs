@@ -5,10 +5,9 @@
 //!
 //! This file must never know about other keys: the checker splits the history by key.
 
-use std::sync::Arc;
-
 use serde_json::Value;
 
+pub use super::kv_text::KvText;
 use super::{bad_initial, unknown_function, Encoded, Interner, Model, ModelError, OpView};
 
 /// What a kv op asks for.
@@ -17,22 +16,24 @@ pub enum KvInput {
     /// Return the current string (`read` is accepted as a synonym).
     Get,
     /// Replace the string (`write` is accepted as a synonym).
-    Put(Arc<str>),
+    Put(KvText),
     /// Concatenate to the string.
-    Append(Arc<str>),
+    Append(KvText),
     /// Replace the string if it equals `from`.
-    Cas(Arc<str>, Arc<str>),
+    Cas(KvText, KvText),
 }
 
 /// A map from keys to strings, one key at a time.
 #[derive(Debug, Clone)]
 pub struct Kv {
-    initial: Arc<str>,
+    initial: KvText,
 }
 
 impl Default for Kv {
     fn default() -> Self {
-        Kv { initial: "".into() }
+        Kv {
+            initial: KvText::new(""),
+        }
     }
 }
 
@@ -42,7 +43,7 @@ impl Kv {
         match initial {
             None | Some(Value::Null) => Ok(Kv::default()),
             Some(Value::String(s)) => Ok(Kv {
-                initial: s.as_str().into(),
+                initial: KvText::new(&s),
             }),
             Some(other) => Err(bad_initial(
                 "kv",
@@ -54,30 +55,26 @@ impl Kv {
 }
 
 /// A kv value as a string: strings as they are, null as `""`, anything else as its JSON.
-fn text(value: &Value) -> Arc<str> {
+fn text(value: &Value) -> KvText {
     match value {
-        Value::String(s) => s.as_str().into(),
-        Value::Null => "".into(),
-        other => other.to_string().into(),
+        Value::String(s) => KvText::new(s),
+        Value::Null => KvText::new(""),
+        other => KvText::new(&other.to_string()),
     }
 }
 
 impl Model for Kv {
-    type State = Arc<str>;
+    type State = KvText;
     type Input = KvInput;
-    type Output = Arc<str>;
+    type Output = KvText;
 
     fn name(&self) -> &str {
         "kv"
     }
-    fn init(&self, _: &mut Interner) -> Arc<str> {
+    fn init(&self, _: &mut Interner) -> KvText {
         self.initial.clone()
     }
-    fn encode(
-        &self,
-        op: OpView<'_>,
-        _: &mut Interner,
-    ) -> Result<Encoded<KvInput, Arc<str>>, String> {
+    fn encode(&self, op: OpView<'_>, _: &mut Interner) -> Result<Encoded<KvInput, KvText>, String> {
         match op.f {
             "get" | "read" => Ok(Encoded::read(KvInput::Get, op.output.map(text))),
             "put" | "write" => Ok(Encoded::write(KvInput::Put(text(op.input)))),
@@ -92,32 +89,23 @@ impl Model for Kv {
             other => Err(unknown_function("kv", other, "get, put, append, cas")),
         }
     }
-    fn step(
-        &self,
-        state: &Arc<str>,
-        input: &KvInput,
-        output: Option<&Arc<str>>,
-    ) -> Option<Arc<str>> {
+    fn step(&self, state: &KvText, input: &KvInput, output: Option<&KvText>) -> Option<KvText> {
         match input {
             KvInput::Get => match output {
                 Some(seen) => (seen == state).then(|| state.clone()),
                 None => Some(state.clone()),
             },
             KvInput::Put(v) => Some(v.clone()),
-            KvInput::Append(v) => {
-                let mut s = String::with_capacity(state.len() + v.len());
-                s.push_str(state);
-                s.push_str(v);
-                Some(s.into())
-            }
+            KvInput::Append(v) => Some(state.append(v)),
             KvInput::Cas(from, to) => (from == state).then(|| to.clone()),
         }
     }
-    fn describe_state(&self, state: &Arc<str>, _: &Interner) -> String {
-        format!("{:?}", &**state)
+    fn describe_state(&self, state: &KvText, _: &Interner) -> String {
+        format!("{state:?}")
     }
-    fn state_heap_bytes(&self, state: &Arc<str>) -> usize {
-        state.len() + 16
+    fn state_heap_bytes(&self, _: &KvText) -> usize {
+        // One rope node; the text it shares is counted once, with the history.
+        64
     }
 }
 

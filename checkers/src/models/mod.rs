@@ -64,6 +64,7 @@
 mod collections;
 mod intern;
 mod kv;
+mod kv_text;
 mod mutex;
 mod register;
 
@@ -75,7 +76,7 @@ use crate::history::Op;
 
 pub use collections::{FifoQueue, SetModel};
 pub use intern::Interner;
-pub use kv::Kv;
+pub use kv::{Kv, KvText};
 pub use mutex::Mutex;
 pub use register::{CasRegister, Register};
 
