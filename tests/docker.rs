@@ -1,8 +1,10 @@
 //! The docker cluster end to end: `docker/build-image.sh` builds the node image from
 //! nothing (debootstrap from this machine's apt mirror, `docker import`, no registry; a
 //! cached image is reused), `faultline test --target docker` brings up three containers,
-//! runs the reference system on them over SSH with kill and pause faults, and tears the
-//! cluster down. A guard removes the cluster even when the test fails.
+//! runs etcd on them over SSH for 60 s with partitions and kills (valid), then again with
+//! serializable reads (invalid: stale reads), and `faultline heal` tears the cluster down.
+//! The stores stay in `target/ci-artifacts/` for CI. A guard removes the cluster even when
+//! the test fails.
 
 mod common;
 
@@ -44,39 +46,91 @@ fn faultline_containers() -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn a_docker_cluster_built_without_a_registry_runs_a_valid_test_over_ssh() {
-    let _teardown = Teardown;
-    let cache = tempfile::tempdir().unwrap();
-    let store = tempfile::tempdir().unwrap();
+/// Where the stores of this test are kept for CI's artefacts: `target/ci-artifacts/`.
+fn artefacts(name: &str) -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join("ci-artifacts").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn docker_etcd_test(
+    cache: &std::path::Path,
+    store: &std::path::Path,
+    extra: &[&str],
+) -> (Option<i32>, String) {
     let mut cmd = faultline();
-    cmd.env("FAULTLINE_CACHE", cache.path())
+    cmd.env("FAULTLINE_CACHE", cache)
         .arg("test")
         .arg("--store")
-        .arg(store.path())
+        .arg(store)
         .args([
             "--no-progress",
             "--target",
             "docker",
+            "--system",
+            "etcd",
             "--node-count",
             "3",
             "--time-limit",
-            "10",
+            "60",
             "--nemesis",
-            "kill,pause",
+            "partition,kill",
             "--nemesis-interval",
-            "2",
+            "5",
             "--rate",
             "50",
-        ]);
+        ])
+        .args(extra);
     let out = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     eprintln!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    eprintln!("reports kept in {}", store.display());
+    (out.status.code(), stdout)
+}
+
+#[test]
+fn a_docker_cluster_built_without_a_registry_runs_etcd_over_ssh() {
+    let _teardown = Teardown;
+    let cache = tempfile::tempdir().unwrap();
+    // etcd with linearizable reads, under partitions and kills for 60 s: valid.
+    let store = artefacts("docker-etcd-linearizable");
+    let (code, stdout) =
+        docker_etcd_test(cache.path(), &store, &["--seed", "1", "--leave-running"]);
+    assert_eq!(code, Some(0), "{stdout}");
     assert!(stdout.contains("verdict: valid"), "{stdout}");
-    assert!(stdout.contains("on 3 reference nodes"), "{stdout}");
-    let run = latest_run(store.path());
+    assert!(stdout.contains("on 3 etcd nodes"), "{stdout}");
+    let run = latest_run(&store);
     assert!(run.join("nodes/10.215.0.11/node.log").is_file());
+    assert!(run.join("index.html").is_file());
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    assert!(
+        history.contains("iptables chain FAULTLINE"),
+        "partitions were applied over SSH"
+    );
+    // The same cluster (left running) with serializable reads: etcd serves stale reads. This
+    // run tears the cluster down at its end.
+    let store = artefacts("docker-etcd-serializable");
+    let (code, stdout) = docker_etcd_test(
+        cache.path(),
+        &store,
+        &["--seed", "2", "--read-consistency", "serializable"],
+    );
+    assert_eq!(
+        code,
+        Some(1),
+        "serializable reads must be found stale: {stdout}"
+    );
+    let results = results(&latest_run(&store));
+    assert!(
+        results["results"][0]["reasons"]
+            .to_string()
+            .contains("read"),
+        "{results}"
+    );
     assert!(
         faultline_containers().is_empty(),
         "left: {:?}",

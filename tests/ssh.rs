@@ -20,7 +20,7 @@ fn ssh_test(lab: &Lab, store: &std::path::Path, extra: &[&str]) -> std::process:
 }
 
 #[test]
-fn three_nodes_over_ssh_with_kill_and_pause_faults_are_valid_and_heal_cleans_up() {
+fn three_etcd_nodes_over_ssh_with_partitions_are_valid_and_heal_cleans_up() {
     require_tools();
     let lab = Lab::start(3);
     let store = tempfile::tempdir().unwrap();
@@ -28,10 +28,12 @@ fn three_nodes_over_ssh_with_kill_and_pause_faults_are_valid_and_heal_cleans_up(
         &lab,
         store.path(),
         &[
+            "--system",
+            "etcd",
             "--time-limit",
-            "12",
+            "20",
             "--nemesis",
-            "kill,pause",
+            "partition,kill,pause",
             "--nemesis-interval",
             "2",
             "--rate",
@@ -45,9 +47,11 @@ fn three_nodes_over_ssh_with_kill_and_pause_faults_are_valid_and_heal_cleans_up(
     assert!(stdout.contains("verdict: valid"), "{stdout}");
     let run = latest_run(store.path());
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    assert!(history.contains("start-partition"), "no partition ran");
     assert!(
-        history.contains("start-kill") || history.contains("start-pause"),
-        "no fault ran"
+        lab.faultline_rules().is_empty(),
+        "rules left: {:?}",
+        lab.faultline_rules()
     );
     // The node logs came back into the run folder; no daemon is left.
     assert!(run
@@ -106,6 +110,63 @@ fn three_nodes_over_ssh_with_kill_and_pause_faults_are_valid_and_heal_cleans_up(
     eprintln!("{said}{}", String::from_utf8_lossy(&heal.stderr));
     assert!(heal.status.success());
     assert!(said.contains("stopped the daemon on"), "{said}");
+    assert!(lab.daemons().is_empty(), "heal left: {:?}", lab.daemons());
+
+    // Kill the harness while a partition is applied; `faultline heal` over SSH removes
+    // every rule it added.
+    let mut args = lab.ssh_args();
+    args.extend(
+        [
+            "--system",
+            "etcd",
+            "--time-limit",
+            "60",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "1",
+            "--no-progress",
+        ]
+        .map(String::from),
+    );
+    let mut child = faultline()
+        .arg("test")
+        .arg("--store")
+        .arg(store.path())
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while lab
+        .faultline_rules()
+        .iter()
+        .all(|r| !r.contains("DROP") && !r.contains("drop"))
+    {
+        assert!(Instant::now() < deadline, "no partition was ever applied");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the harness exited early"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !lab.faultline_rules().is_empty(),
+        "the killed harness left its rules"
+    );
+    let run = latest_run(store.path());
+    let heal = faultline().arg("heal").arg(&run).output().unwrap();
+    let said = String::from_utf8_lossy(&heal.stdout);
+    eprintln!("{said}{}", String::from_utf8_lossy(&heal.stderr));
+    assert!(heal.status.success());
+    assert!(
+        lab.faultline_rules().is_empty(),
+        "heal left: {:?}",
+        lab.faultline_rules()
+    );
     assert!(lab.daemons().is_empty(), "heal left: {:?}", lab.daemons());
 }
 

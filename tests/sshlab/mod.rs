@@ -46,7 +46,7 @@ pub struct Lab {
     pub remote_dir: PathBuf,
     subnet: String,
     bridge: String,
-    namespaces: Vec<String>,
+    pub namespaces: Vec<String>,
     sshd: Vec<Child>,
     users: Vec<String>,
     sudoers: PathBuf,
@@ -243,6 +243,34 @@ impl Lab {
     }
 
     /// Pids of processes whose command line mentions the lab's remote folder (daemons).
+    /// The lines of faultline's packet-filter chain in each node's namespace (empty when
+    /// no faultline rule is left).
+    pub fn faultline_rules(&self) -> Vec<String> {
+        let mut rules = Vec::new();
+        for ns in &self.namespaces {
+            for tool in [["iptables", "-S"], ["nft", "list ruleset"]] {
+                let out = Command::new("ip")
+                    .args([
+                        "netns",
+                        "exec",
+                        ns,
+                        "sh",
+                        "-c",
+                        &format!("{} {} 2>/dev/null", tool[0], tool[1]),
+                    ])
+                    .output();
+                if let Ok(out) = out {
+                    for line in String::from_utf8_lossy(&out.stdout).lines() {
+                        if line.to_lowercase().contains("faultline") {
+                            rules.push(format!("{ns}: {line}"));
+                        }
+                    }
+                }
+            }
+        }
+        rules
+    }
+
     pub fn daemons(&self) -> Vec<(u32, char)> {
         let marker = self.remote_dir.display().to_string();
         let mut found = Vec::new();
@@ -252,7 +280,8 @@ impl Lab {
             };
             let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
             let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if cmdline.contains(&marker) && cmdline.contains(" node ") {
+            // A daemon faultline started: its data lives under the lab's remote folder.
+            if cmdline.contains(&marker) && !cmdline.starts_with("sshd") {
                 let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
                 let state = stat
                     .rsplit(')')
