@@ -422,20 +422,10 @@ impl Client for EtcdClient {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
 
     fn node(id: u64) -> NodeSpec {
-        NodeSpec {
-            id,
-            name: format!("n{id}"),
-            client_addr: format!("127.0.1.{id}:2379"),
-            peer_addr: format!("127.0.1.{id}:2379"),
-            data_dir: PathBuf::from(format!("/run/n{id}/data")),
-            log_file: PathBuf::from(format!("/run/n{id}/node.log")),
-            extra_ports: vec![2380, 2381],
-        }
+        crate::systems::test_node(id, 2379, &[2380, 2381])
     }
 
     #[test]

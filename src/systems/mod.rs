@@ -66,6 +66,21 @@ pub fn unsupported_nemesis(system: &str, nemesis: &str) -> Option<String> {
     }
 }
 
+/// A node on its own loopback host `127.0.1.<id>` with a client port and extra ports, for
+/// the systems' unit tests.
+#[cfg(test)]
+pub(crate) fn test_node(id: u64, port: u16, extra_ports: &[u16]) -> NodeSpec {
+    NodeSpec {
+        id,
+        name: format!("n{id}"),
+        client_addr: format!("127.0.1.{id}:{port}"),
+        peer_addr: format!("127.0.1.{id}:{port}"),
+        data_dir: PathBuf::from(format!("/run/n{id}/data")),
+        log_file: PathBuf::from(format!("/run/n{id}/node.log")),
+        extra_ports: extra_ports.to_vec(),
+    }
+}
+
 /// The system a test spec names, ready to start on nodes.
 pub fn build(spec: &crate::spec::TestSpec) -> anyhow::Result<Arc<dyn System>> {
     let strict = read_consistencies(&spec.system).first().copied();

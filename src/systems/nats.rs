@@ -445,15 +445,7 @@ mod tests {
     use super::*;
 
     fn node(id: u64) -> NodeSpec {
-        NodeSpec {
-            id,
-            name: format!("n{id}"),
-            client_addr: format!("127.0.1.{id}:4222"),
-            peer_addr: format!("127.0.1.{id}:4222"),
-            data_dir: PathBuf::from(format!("/run/n{id}/data")),
-            log_file: PathBuf::from(format!("/run/n{id}/node.log")),
-            extra_ports: vec![6222, 6223],
-        }
+        crate::systems::test_node(id, 4222, &[6222, 6223])
     }
 
     #[test]

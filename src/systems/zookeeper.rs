@@ -472,15 +472,7 @@ mod tests {
     use super::*;
 
     fn node(id: u64) -> NodeSpec {
-        NodeSpec {
-            id,
-            name: format!("n{id}"),
-            client_addr: format!("127.0.1.{id}:2181"),
-            peer_addr: format!("127.0.1.{id}:2181"),
-            data_dir: PathBuf::from(format!("/run/n{id}/data")),
-            log_file: PathBuf::from(format!("/run/n{id}/node.log")),
-            extra_ports: vec![2888, 3888],
-        }
+        crate::systems::test_node(id, 2181, &[2888, 3888])
     }
 
     #[test]
