@@ -26,13 +26,15 @@ fn nats_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
 }
 
 #[test]
-fn nats_with_leader_reads_under_kills_and_pauses_is_valid() {
+fn nats_with_leader_reads_under_partitions_kills_and_pauses_is_valid() {
     let store = tempfile::tempdir().unwrap();
     let out = run_test(
         store.path(),
         &nats_args(&[
             "--nemesis",
-            "kill,pause",
+            "partition,kill,pause",
+            "--keys",
+            "50",
             "--time-limit",
             "30",
             "--seed",
@@ -43,6 +45,11 @@ fn nats_with_leader_reads_under_kills_and_pauses_is_valid() {
     let run = latest_run(store.path());
     let results = results(&run);
     assert_eq!(results["valid"], true, "{results}");
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    assert!(
+        history.contains("start-partition"),
+        "partitions were injected"
+    );
     assert!(
         results["counts"]["ok"].as_u64().unwrap() > 300,
         "nats served: {results}"

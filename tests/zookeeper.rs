@@ -28,13 +28,15 @@ fn zk_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
 }
 
 #[test]
-fn zookeeper_with_sync_reads_under_kills_and_pauses_is_valid() {
+fn zookeeper_with_sync_reads_under_partitions_kills_and_pauses_is_valid() {
     let store = tempfile::tempdir().unwrap();
     let out = run_test(
         store.path(),
         &zk_args(&[
             "--nemesis",
-            "kill,pause",
+            "partition,kill,pause",
+            "--keys",
+            "20",
             "--time-limit",
             "30",
             "--seed",
@@ -45,6 +47,11 @@ fn zookeeper_with_sync_reads_under_kills_and_pauses_is_valid() {
     let run = latest_run(store.path());
     let results = results(&run);
     assert_eq!(results["valid"], true, "{results}");
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    assert!(
+        history.contains("start-partition"),
+        "partitions were injected"
+    );
     assert!(
         results["counts"]["ok"].as_u64().unwrap() > 300,
         "zookeeper served: {results}"
