@@ -66,7 +66,7 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
             args.what
         );
     }
-    if args.concurrency == 0 || !(args.seconds > 0.0) {
+    if args.concurrency == 0 || !args.seconds.is_finite() || args.seconds <= 0.0 {
         bad_input!("give --concurrency of at least 1 and a positive --seconds");
     }
     let dir = tempfile::tempdir()?;
