@@ -512,22 +512,44 @@ fn record<S: Clone + Eq, I, O>(
         }
         start -= 1;
     }
-    let order: Vec<u32> = stack[start..].iter().map(|(c, _)| *c).collect();
+    let window = &stack[start..];
+    let trail = || Trail {
+        order: window.iter().map(|(c, _)| *c).collect(),
+        states: window
+            .iter()
+            .map(|(_, s)| s.clone())
+            .chain(std::iter::once(state.clone()))
+            .collect(),
+    };
     match best {
         Some(b) if b.depth == depth => {
-            if b.attempts.iter().all(|a| a.order != order) {
-                let mut states: Vec<S> = stack[start..].iter().map(|(_, s)| s.clone()).collect();
-                states.push(state.clone());
-                b.attempts.push(Trail { order, states });
+            let order = window.iter().map(|(c, _)| *c);
+            if b.attempts.iter().all(|a| !a.order.iter().copied().eq(order.clone())) {
+                b.attempts.push(trail());
             }
         }
-        _ => {
-            let mut states: Vec<S> = stack[start..].iter().map(|(_, s)| s.clone()).collect();
-            states.push(state.clone());
+        Some(b) => {
+            // Deeper than what was kept (a valid search meets many such on its way):
+            // refill the kept failure's buffers rather than allocate new ones.
+            b.blocked = blocked;
+            b.depth = depth;
+            b.attempts.truncate(1);
+            match b.attempts.first_mut() {
+                Some(t) => {
+                    t.order.clear();
+                    t.order.extend(window.iter().map(|(c, _)| *c));
+                    t.states.clear();
+                    t.states.extend(window.iter().map(|(_, s)| s.clone()));
+                    t.states.push(state.clone());
+                }
+                None => b.attempts.push(trail()),
+            }
+        }
+        None => {
             *best = Some(Failure {
                 blocked,
                 depth,
-                attempts: vec![Trail { order, states }],
+                attempts: vec![trail()],
             });
         }
     }
