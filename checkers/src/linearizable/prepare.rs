@@ -11,6 +11,7 @@ use crate::history::{History, OpType, Process};
 use crate::models::{Interner, Model, OpView};
 
 use super::fxhash::FxHashMap;
+use crate::open_calls::OpenCalls;
 
 /// "No position": the return of an op whose outcome is unknown, which may take effect at
 /// any time after its invocation.
@@ -190,7 +191,7 @@ pub(crate) fn prepare<M: Model>(
 /// Pair invocations with completions as [`History::pair`] does (same errors), returning
 /// `(invoke position, completion position or NEVER)` in invocation order.
 fn pair(history: &History) -> Result<Vec<(u32, u32)>, String> {
-    let mut open = OpenCalls::for_history(history);
+    let mut open = OpenCalls::for_ops(history.ops.len());
     let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(history.ops.len() / 2 + 1);
     for (i, op) in history.ops.iter().enumerate() {
         let Process::Client(process) = op.process else {
@@ -218,54 +219,6 @@ fn pair(history: &History) -> Result<Vec<(u32, u32)>, String> {
         }
     }
     Ok(pairs)
-}
-
-/// Each process's open call: a table indexed by process when the ids are small (they
-/// usually count up from 0), a hash map otherwise.
-enum OpenCalls {
-    Dense(Vec<u32>),
-    Sparse(FxHashMap<u64, u32>),
-}
-
-impl OpenCalls {
-    fn for_history(history: &History) -> OpenCalls {
-        let max = history
-            .ops
-            .iter()
-            .filter_map(|op| op.process.client())
-            .max();
-        match max {
-            Some(max) if max < 4 * history.ops.len() as u64 + 64 => {
-                OpenCalls::Dense(vec![NEVER; max as usize + 1])
-            }
-            _ => OpenCalls::Sparse(FxHashMap::default()),
-        }
-    }
-
-    fn get(&self, process: u64) -> Option<u32> {
-        match self {
-            OpenCalls::Dense(v) => Some(v[process as usize]).filter(|&c| c != NEVER),
-            OpenCalls::Sparse(m) => m.get(&process).copied(),
-        }
-    }
-
-    fn set(&mut self, process: u64, call: u32) {
-        match self {
-            OpenCalls::Dense(v) => v[process as usize] = call,
-            OpenCalls::Sparse(m) => {
-                m.insert(process, call);
-            }
-        }
-    }
-
-    fn take(&mut self, process: u64) -> Option<u32> {
-        match self {
-            OpenCalls::Dense(v) => {
-                Some(std::mem::replace(&mut v[process as usize], NEVER)).filter(|&c| c != NEVER)
-            }
-            OpenCalls::Sparse(m) => m.remove(&process),
-        }
-    }
 }
 
 /// The key an id stands for, `None` for unkeyed ops.
