@@ -309,7 +309,9 @@ mod tests {
             .op;
         assert_eq!((op.kind, op.f.as_str()), (OpType::Fail, "w"));
         assert_eq!(op.value, json!(-17));
-        let op = fast_op("{:type :info,:process 1,:f :r,:value 0}").unwrap().op;
+        let op = fast_op("{:type :info,:process 1,:f :r,:value 0}")
+            .unwrap()
+            .op;
         assert_eq!((op.kind, op.value), (OpType::Info, json!(0)));
     }
 

@@ -524,7 +524,10 @@ fn record<S: Clone + Eq, I, O>(
     match best {
         Some(b) if b.depth == depth => {
             let order = window.iter().map(|(c, _)| *c);
-            if b.attempts.iter().all(|a| !a.order.iter().copied().eq(order.clone())) {
+            if b.attempts
+                .iter()
+                .all(|a| !a.order.iter().copied().eq(order.clone()))
+            {
                 b.attempts.push(trail());
             }
         }
