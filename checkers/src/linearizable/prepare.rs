@@ -17,6 +17,9 @@ use crate::open_calls::OpenCalls;
 /// any time after its invocation.
 pub(crate) const NEVER: u32 = u32::MAX;
 
+/// How many keys the key tables are sized for before they first grow.
+const KEYS_EXPECTED: usize = 32;
+
 /// One call the search may linearize.
 #[derive(Debug)]
 pub(crate) struct SCall<I, O> {
@@ -75,12 +78,15 @@ pub(crate) fn prepare<M: Model>(
     }
     let pairs = pair(history)?;
     let mut values = Interner::default();
-    let mut keys = Interner::default();
+    // Room for a few dozen keys up front: growing the tables a key at a time costs more
+    // than the rest of interning on a small history.
+    let mut keys = Interner::with_capacity(KEYS_EXPECTED);
     let init = model.init(&mut values);
 
     // Live calls in invocation order, with the part each belongs to.
     let mut live: Vec<PartCall<M::Input, M::Output>> = Vec::with_capacity(pairs.len());
-    let mut part_of_key: FxHashMap<u32, u32> = FxHashMap::default();
+    let mut part_of_key: FxHashMap<u32, u32> =
+        FxHashMap::with_capacity_and_hasher(KEYS_EXPECTED, Default::default());
     let mut part_keys: Vec<u32> = Vec::new();
     let (mut failed, mut dropped_reads) = (0, 0);
     for &(invoke, completion) in &pairs {
