@@ -17,4 +17,5 @@ pub mod formats;
 pub mod history;
 pub mod linearizable;
 pub mod models;
+mod open_calls;
 pub mod simulate;

@@ -30,6 +30,19 @@ const DELIMITER: [bool; 256] = {
     table
 };
 
+/// The fields of an op map the fast path reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Type,
+    Process,
+    F,
+    Value,
+    Key,
+    Time,
+    Index,
+    Error,
+}
+
 /// A scalar value as it appears in an op map.
 enum Scalar<'a> {
     Nil,
@@ -80,6 +93,61 @@ impl<'a> Cursor<'a> {
         self.text.get(start..end).unwrap_or("")
     }
 
+    /// Whether the text at `at` is `word` followed by a delimiter (or the end).
+    /// (A fixed-size array, so the comparison is a few integer compares, not a memcmp.)
+    #[inline]
+    fn word_at<const N: usize>(&self, at: usize, word: &[u8; N]) -> bool {
+        self.bytes
+            .get(at..at + N)
+            .and_then(|s| <&[u8; N]>::try_from(s).ok())
+            .is_some_and(|s| s == word)
+            && self
+                .bytes
+                .get(at + N)
+                .is_none_or(|&b| DELIMITER[b as usize])
+    }
+
+    /// The op field named by the keyword here (`:process` ...), recognised by its first
+    /// letter and compared whole; `None` for any other keyword or token.
+    #[inline]
+    fn field(&mut self) -> Option<Field> {
+        if self.bytes.get(self.pos) != Some(&b':') {
+            return None;
+        }
+        let at = self.pos + 1;
+        let (field, len) = match *self.bytes.get(at)? {
+            b'p' if self.word_at(at, b"process") => (Field::Process, 7),
+            b't' if self.word_at(at, b"type") => (Field::Type, 4),
+            b't' if self.word_at(at, b"time") => (Field::Time, 4),
+            b'f' if self.word_at(at, b"f") => (Field::F, 1),
+            b'k' if self.word_at(at, b"key") => (Field::Key, 3),
+            b'v' if self.word_at(at, b"value") => (Field::Value, 5),
+            b'i' if self.word_at(at, b"index") => (Field::Index, 5),
+            b'e' if self.word_at(at, b"error") => (Field::Error, 5),
+            _ => return None,
+        };
+        self.pos = at + len;
+        Some(field)
+    }
+
+    /// An op type keyword (`:invoke :ok :fail :info`).
+    #[inline]
+    fn op_type(&mut self) -> Option<OpType> {
+        if self.bytes.get(self.pos) != Some(&b':') {
+            return None;
+        }
+        let at = self.pos + 1;
+        let (kind, len) = match *self.bytes.get(at)? {
+            b'i' if self.word_at(at, b"invoke") => (OpType::Invoke, 6),
+            b'o' if self.word_at(at, b"ok") => (OpType::Ok, 2),
+            b'f' if self.word_at(at, b"fail") => (OpType::Fail, 4),
+            b'i' if self.word_at(at, b"info") => (OpType::Info, 4),
+            _ => return None,
+        };
+        self.pos = at + len;
+        Some(kind)
+    }
+
     fn keyword(&mut self) -> Option<&'a str> {
         if self.bytes.get(self.pos) != Some(&b':') {
             return None;
@@ -103,15 +171,25 @@ impl<'a> Cursor<'a> {
             }
             b':' => self.keyword().map(Scalar::Keyword),
             b'0'..=b'9' | b'-' => {
-                let token = self.token(self.pos);
-                let digits = token.strip_prefix('-').unwrap_or(token);
-                if digits.is_empty()
-                    || digits.len() > 18
-                    || !digits.bytes().all(|b| b.is_ascii_digit())
-                {
+                let negative = self.bytes[self.pos] == b'-';
+                let start = self.pos + usize::from(negative);
+                let mut end = start;
+                let mut n: i64 = 0;
+                while let Some(&b) = self.bytes.get(end) {
+                    if !b.is_ascii_digit() {
+                        break;
+                    }
+                    n = n * 10 + i64::from(b - b'0');
+                    end += 1;
+                    if end - start > 18 {
+                        return None;
+                    }
+                }
+                if end == start || self.bytes.get(end).is_some_and(|&b| !DELIMITER[b as usize]) {
                     return None;
                 }
-                token.parse().ok().map(Scalar::Int)
+                self.pos = end;
+                Some(Scalar::Int(if negative { -n } else { n }))
             }
             _ => match self.token(self.pos) {
                 "nil" => Some(Scalar::Nil),
@@ -149,51 +227,43 @@ pub(crate) fn fast_op(text: &str) -> Option<FastOp> {
             c.pos += 1;
             break;
         }
-        let field = c.keyword()?;
+        let field = c.field()?;
         c.skip()?;
-        let v = c.scalar()?;
         let taken = match field {
-            "type" => kind
-                .replace(match v {
-                    Scalar::Keyword("invoke") => OpType::Invoke,
-                    Scalar::Keyword("ok") => OpType::Ok,
-                    Scalar::Keyword("fail") => OpType::Fail,
-                    Scalar::Keyword("info") => OpType::Info,
-                    _ => return None,
-                })
-                .is_some(),
-            "process" => process
-                .replace(match v {
+            Field::Type => kind.replace(c.op_type()?).is_some(),
+            Field::Process => process
+                .replace(match c.scalar()? {
                     Scalar::Int(i) if i >= 0 => Process::Client(i as u64),
                     Scalar::Keyword("nemesis") | Scalar::Str("nemesis") => Process::Nemesis,
                     _ => return None,
                 })
                 .is_some(),
-            "f" => f
-                .replace(match v {
+            Field::F => f
+                .replace(match c.scalar()? {
                     Scalar::Keyword(k) | Scalar::Str(k) => k,
                     _ => return None,
                 })
                 .is_some(),
-            "value" => value.replace(v).is_some(),
-            "key" => key.replace(v).is_some(),
-            "time" | "index" => {
-                let Scalar::Int(i) = v else { return None };
-                let slot = if field == "time" {
+            Field::Value => value.replace(c.scalar()?).is_some(),
+            Field::Key => key.replace(c.scalar()?).is_some(),
+            Field::Time | Field::Index => {
+                let Scalar::Int(i) = c.scalar()? else {
+                    return None;
+                };
+                let slot = if field == Field::Time {
                     &mut time
                 } else {
                     &mut index
                 };
                 slot.replace(u64::try_from(i).ok()?).is_some()
             }
-            "error" => error
-                .replace(match v {
+            Field::Error => error
+                .replace(match c.scalar()? {
                     Scalar::Nil => None,
                     Scalar::Str(s) | Scalar::Keyword(s) => Some(s.to_string()),
                     _ => return None,
                 })
                 .is_some(),
-            _ => return None,
         };
         if taken {
             return None;
@@ -234,6 +304,15 @@ mod tests {
         assert_eq!(op.process, Process::Nemesis);
         assert_eq!((op.time, op.error.as_deref()), (5, Some("timeout")));
         assert_eq!(op.value, Value::Null);
+        let op = fast_op("{:type :fail, :process 0, :f \"w\", :value -17, :index 3}")
+            .unwrap()
+            .op;
+        assert_eq!((op.kind, op.f.as_str()), (OpType::Fail, "w"));
+        assert_eq!(op.value, json!(-17));
+        let op = fast_op("{:type :info,:process 1,:f :r,:value 0}")
+            .unwrap()
+            .op;
+        assert_eq!((op.kind, op.value), (OpType::Info, json!(0)));
     }
 
     #[test]
@@ -250,6 +329,14 @@ mod tests {
             "{:process 0, :type :invoke, :f :read, :other 1}",
             "{:process 0, :type :invoke, :f :read",
             "{:process 0, :type :invoke, :f :read, :value 12345678901234567890}",
+            "{:process 0, :typed :invoke, :f :read}",
+            "{:process 0, :type :invoked, :f :read}",
+            "{:process 0, :type :in, :f :read}",
+            "{:process 0, :type :ok, :f :read, :value 12abc}",
+            "{:process 0, :type :ok, :f :read, :value -}",
+            "{:process 0, :type :ok, :f :read, :time -5}",
+            "{:process 0, :type :ok, :f :read, :valu 1}",
+            "{:process 0, :type :ok, :f :read, :p 1}",
         ] {
             assert!(fast_op(text).is_none(), "{text}");
         }

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use crate::linearizable::fxhash::FxHashMap;
+use crate::open_calls::OpenCalls;
 use std::path::Path;
 
 use serde_json::Value;
@@ -34,7 +34,7 @@ pub(crate) struct Builder<'p> {
     ops: Vec<Op>,
     lines: Vec<usize>,
     /// Client process → index in `ops` of its open invocation.
-    open: FxHashMap<u64, usize>,
+    open: OpenCalls,
 }
 
 impl<'p> Builder<'p> {
@@ -44,17 +44,20 @@ impl<'p> Builder<'p> {
             path,
             ops: Vec::with_capacity(ops),
             lines: Vec::with_capacity(ops),
-            open: FxHashMap::default(),
+            open: OpenCalls::for_ops(ops),
         }
     }
 
     /// Append an op read from `line`. A completion with no open invocation on its process,
     /// or a second invocation while one is open, is an error at that line.
-    #[inline]
+    // Always inlined, like `finish_op`: an op is ~150 bytes, and each call that takes it
+    // by value copies it once more before it reaches the vector.
+    #[inline(always)]
     pub(crate) fn push(&mut self, mut op: Op, line: usize) -> Result<(), HistoryError> {
         if let Process::Client(process) = op.process {
             if op.kind == OpType::Invoke {
-                if let Some(&previous) = self.open.get(&process) {
+                if let Some(previous) = self.open.get(process) {
+                    let previous = previous as usize;
                     return Err(parse_error(
                         self.path,
                         line,
@@ -66,8 +69,16 @@ impl<'p> Builder<'p> {
                         ),
                     ));
                 }
-                self.open.insert(process, self.ops.len());
-            } else if self.open.remove(&process).is_none() {
+                let Ok(position) = u32::try_from(self.ops.len()) else {
+                    return Err(parse_error(
+                        self.path,
+                        line,
+                        "the history has more than 4,294,967,294 ops; split it into \
+                         smaller files",
+                    ));
+                };
+                self.open.set(process, position);
+            } else if self.open.take(process).is_none() {
                 return Err(parse_error(
                     self.path,
                     line,
@@ -204,7 +215,7 @@ fn read_one(
     finish_op(op, line, builder, path, key_field)
 }
 
-#[inline]
+#[inline(always)]
 fn finish_op(
     op: Op,
     line: usize,

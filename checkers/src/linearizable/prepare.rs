@@ -11,10 +11,14 @@ use crate::history::{History, OpType, Process};
 use crate::models::{Interner, Model, OpView};
 
 use super::fxhash::FxHashMap;
+use crate::open_calls::OpenCalls;
 
 /// "No position": the return of an op whose outcome is unknown, which may take effect at
 /// any time after its invocation.
 pub(crate) const NEVER: u32 = u32::MAX;
+
+/// How many keys the key tables are sized for before they first grow.
+const KEYS_EXPECTED: usize = 32;
 
 /// One call the search may linearize.
 #[derive(Debug)]
@@ -74,12 +78,15 @@ pub(crate) fn prepare<M: Model>(
     }
     let pairs = pair(history)?;
     let mut values = Interner::default();
-    let mut keys = Interner::default();
+    // Room for a few dozen keys up front: growing the tables a key at a time costs more
+    // than the rest of interning on a small history.
+    let mut keys = Interner::with_capacity(KEYS_EXPECTED);
     let init = model.init(&mut values);
 
     // Live calls in invocation order, with the part each belongs to.
     let mut live: Vec<PartCall<M::Input, M::Output>> = Vec::with_capacity(pairs.len());
-    let mut part_of_key: FxHashMap<u32, u32> = FxHashMap::default();
+    let mut part_of_key: FxHashMap<u32, u32> =
+        FxHashMap::with_capacity_and_hasher(KEYS_EXPECTED, Default::default());
     let mut part_keys: Vec<u32> = Vec::new();
     let (mut failed, mut dropped_reads) = (0, 0);
     for &(invoke, completion) in &pairs {
@@ -190,7 +197,7 @@ pub(crate) fn prepare<M: Model>(
 /// Pair invocations with completions as [`History::pair`] does (same errors), returning
 /// `(invoke position, completion position or NEVER)` in invocation order.
 fn pair(history: &History) -> Result<Vec<(u32, u32)>, String> {
-    let mut open = OpenCalls::for_history(history);
+    let mut open = OpenCalls::for_ops(history.ops.len());
     let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(history.ops.len() / 2 + 1);
     for (i, op) in history.ops.iter().enumerate() {
         let Process::Client(process) = op.process else {
@@ -218,54 +225,6 @@ fn pair(history: &History) -> Result<Vec<(u32, u32)>, String> {
         }
     }
     Ok(pairs)
-}
-
-/// Each process's open call: a table indexed by process when the ids are small (they
-/// usually count up from 0), a hash map otherwise.
-enum OpenCalls {
-    Dense(Vec<u32>),
-    Sparse(FxHashMap<u64, u32>),
-}
-
-impl OpenCalls {
-    fn for_history(history: &History) -> OpenCalls {
-        let max = history
-            .ops
-            .iter()
-            .filter_map(|op| op.process.client())
-            .max();
-        match max {
-            Some(max) if max < 4 * history.ops.len() as u64 + 64 => {
-                OpenCalls::Dense(vec![NEVER; max as usize + 1])
-            }
-            _ => OpenCalls::Sparse(FxHashMap::default()),
-        }
-    }
-
-    fn get(&self, process: u64) -> Option<u32> {
-        match self {
-            OpenCalls::Dense(v) => Some(v[process as usize]).filter(|&c| c != NEVER),
-            OpenCalls::Sparse(m) => m.get(&process).copied(),
-        }
-    }
-
-    fn set(&mut self, process: u64, call: u32) {
-        match self {
-            OpenCalls::Dense(v) => v[process as usize] = call,
-            OpenCalls::Sparse(m) => {
-                m.insert(process, call);
-            }
-        }
-    }
-
-    fn take(&mut self, process: u64) -> Option<u32> {
-        match self {
-            OpenCalls::Dense(v) => {
-                Some(std::mem::replace(&mut v[process as usize], NEVER)).filter(|&c| c != NEVER)
-            }
-            OpenCalls::Sparse(m) => m.remove(&process),
-        }
-    }
 }
 
 /// The key an id stands for, `None` for unkeyed ops.

@@ -16,7 +16,7 @@ use crate::models::{self, AnyModel, Model, ModelError};
 use super::counterexample::{describe_call, Attempt, Counterexample};
 use super::fxhash::FxHashMap;
 use super::prepare::{key_value, prepare, Part, Prepared, SCall, NEVER};
-use super::search::{search, Budget, Failure, Outcome, Spec};
+use super::search::{search, Budget, Failure, Outcome, Spec, Workspace};
 
 /// Below this many calls the partitions are searched on the calling thread: handing tiny
 /// searches to a thread pool costs more than it saves.
@@ -255,11 +255,11 @@ fn run<S: Spec>(
     budget: &Budget,
     options: &SearchOptions,
 ) -> Vec<Outcome<S::Shown>> {
-    let work = |part: &Part<S::Input, S::Output>| {
+    let work = |ws: &mut Workspace<S::State>, part: &Part<S::Input, S::Output>| {
         if budget.stopped() {
             return Outcome::Stopped;
         }
-        let outcome = search(spec, init.clone(), part, budget);
+        let outcome = search(spec, init.clone(), part, budget, ws);
         if matches!(outcome, Outcome::Invalid(_)) {
             budget.stop();
         }
@@ -267,9 +267,15 @@ fn run<S: Spec>(
     };
     let calls: usize = parts.iter().map(|p| p.calls.len()).sum();
     if parts.len() < 2 || calls < PARALLEL_MIN_CALLS || options.threads == Some(1) {
-        return parts.iter().map(work).collect();
+        let mut ws = Workspace::default();
+        return parts.iter().map(|part| work(&mut ws, part)).collect();
     }
-    let parallel = || parts.par_iter().map(work).collect();
+    let parallel = || {
+        parts
+            .par_iter()
+            .map_init(Workspace::default, |ws, part| work(ws, part))
+            .collect()
+    };
     match options.threads {
         Some(n) => match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
             Ok(pool) => pool.install(parallel),

@@ -222,6 +222,18 @@ impl<S: Clone + Eq> Memo<S> {
         }
     }
 
+    /// Empty the memo for a new search of about `expect` configurations, keeping its
+    /// tables' capacity.
+    fn reset(&mut self, expect: usize) {
+        self.heads.clear();
+        self.heads.reserve(expect);
+        self.entries.clear();
+        self.entries.reserve(expect);
+        self.words.clear();
+        self.words.reserve(expect);
+        self.heap = 0;
+    }
+
     /// Record the configuration whose bitset's window `window` starts at word `lo`; false
     /// if it was already seen.
     fn insert(&mut self, hash: u64, lo: usize, window: &[u64], state: &S, heap: usize) -> bool {
@@ -272,12 +284,12 @@ struct Linearized {
 }
 
 impl Linearized {
-    fn new(calls: usize) -> Self {
-        Linearized {
-            bits: vec![0; calls.div_ceil(64)],
-            lo: 0,
-            hi: 0,
-        }
+    /// Empty, for `calls` calls, keeping the buffer's capacity.
+    fn reset(&mut self, calls: usize) {
+        self.bits.clear();
+        self.bits.resize(calls.div_ceil(64), 0);
+        self.lo = 0;
+        self.hi = 0;
     }
 
     fn insert(&mut self, c: u32) {
@@ -305,12 +317,40 @@ impl Linearized {
     }
 }
 
-/// Search one partition for a linearization starting from `init`.
+/// The buffers one search needs, kept between the searches of one thread so that many
+/// small partitions do not each allocate (and free) their own.
+pub(crate) struct Workspace<S> {
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    linearized: Linearized,
+    memo: Memo<S>,
+    stack: Vec<(u32, S)>,
+}
+
+impl<S: Clone + Eq> Default for Workspace<S> {
+    fn default() -> Self {
+        Workspace {
+            next: Vec::new(),
+            prev: Vec::new(),
+            linearized: Linearized {
+                bits: Vec::new(),
+                lo: 0,
+                hi: 0,
+            },
+            memo: Memo::new(0),
+            stack: Vec::new(),
+        }
+    }
+}
+
+/// Search one partition for a linearization starting from `init`, in buffers from `ws`
+/// (which it leaves holding nothing of this search but capacity).
 pub(crate) fn search<P: Spec>(
     spec: &P,
     init: P::State,
     part: &Part<P::Input, P::Output>,
     budget: &Budget,
+    ws: &mut Workspace<P::State>,
 ) -> Outcome<P::Shown> {
     let calls = &part.calls;
     let n = calls.len();
@@ -318,10 +358,19 @@ pub(crate) fn search<P: Spec>(
     if required_left == 0 {
         return Outcome::Valid;
     }
+    let Workspace {
+        next,
+        prev,
+        linearized,
+        memo,
+        stack,
+    } = ws;
     // Node 0 is the head, 2n + 1 the tail; call c has nodes 2c + 1 and 2c + 2.
     let tail = 2 * n as u32 + 1;
-    let mut next = vec![0u32; 2 * n + 2];
-    let mut prev = vec![0u32; 2 * n + 2];
+    next.clear();
+    next.resize(2 * n + 2, 0);
+    prev.clear();
+    prev.resize(2 * n + 2, 0);
     let mut last = 0u32;
     for &node in part.events.iter().chain(std::iter::once(&tail)) {
         next[last as usize] = node;
@@ -330,12 +379,13 @@ pub(crate) fn search<P: Spec>(
     }
     let zobrist = |c: u32| mix(u64::from(c).wrapping_add(0x9e37_79b9_7f4a_7c15));
 
-    let mut linearized = Linearized::new(n);
+    linearized.reset(n);
     let mut config = 0u64;
     let mut scratch = spec.scratch(&init);
-    let mut memo: Memo<P::State> = Memo::new(n + 1);
+    memo.reset(n + 1);
     let mut charged = 0i64;
-    let mut stack: Vec<(u32, P::State)> = Vec::with_capacity(n);
+    stack.clear();
+    stack.reserve(n);
     let mut state = init;
     let mut best: Option<Failure<P::State>> = None;
     let mut node = next[0];
@@ -368,7 +418,7 @@ pub(crate) fn search<P: Spec>(
                             break Outcome::Valid;
                         }
                     }
-                    lift(&mut next, &mut prev, c);
+                    lift(next, prev, c);
                     node = next[0];
                     continue;
                 }
@@ -379,7 +429,7 @@ pub(crate) fn search<P: Spec>(
         } else {
             // A return node (or the tail): its call could not be placed in time.
             let blocked = if node == tail { END } else { (node - 2) / 2 };
-            record(&mut best, blocked, &stack, &state, calls);
+            record(&mut best, blocked, stack, &state, calls);
             let Some((c, before)) = stack.pop() else {
                 break Outcome::Invalid(best.take().unwrap_or(Failure {
                     blocked,
@@ -393,11 +443,14 @@ pub(crate) fn search<P: Spec>(
             if calls[c as usize].required {
                 required_left += 1;
             }
-            unlift(&mut next, &mut prev, c);
+            unlift(next, prev, c);
             node = next[2 * c as usize + 1];
         }
     };
     budget.release(charged, memo.bytes());
+    // Drop this search's states now; the buffers keep only their capacity.
+    memo.entries.clear();
+    stack.clear();
     match outcome {
         Outcome::Valid => Outcome::Valid,
         Outcome::Stopped => Outcome::Stopped,
@@ -459,22 +512,47 @@ fn record<S: Clone + Eq, I, O>(
         }
         start -= 1;
     }
-    let order: Vec<u32> = stack[start..].iter().map(|(c, _)| *c).collect();
+    let window = &stack[start..];
+    let trail = || Trail {
+        order: window.iter().map(|(c, _)| *c).collect(),
+        states: window
+            .iter()
+            .map(|(_, s)| s.clone())
+            .chain(std::iter::once(state.clone()))
+            .collect(),
+    };
     match best {
         Some(b) if b.depth == depth => {
-            if b.attempts.iter().all(|a| a.order != order) {
-                let mut states: Vec<S> = stack[start..].iter().map(|(_, s)| s.clone()).collect();
-                states.push(state.clone());
-                b.attempts.push(Trail { order, states });
+            let order = window.iter().map(|(c, _)| *c);
+            if b.attempts
+                .iter()
+                .all(|a| !a.order.iter().copied().eq(order.clone()))
+            {
+                b.attempts.push(trail());
             }
         }
-        _ => {
-            let mut states: Vec<S> = stack[start..].iter().map(|(_, s)| s.clone()).collect();
-            states.push(state.clone());
+        Some(b) => {
+            // Deeper than what was kept (a valid search meets many such on its way):
+            // refill the kept failure's buffers rather than allocate new ones.
+            b.blocked = blocked;
+            b.depth = depth;
+            b.attempts.truncate(1);
+            match b.attempts.first_mut() {
+                Some(t) => {
+                    t.order.clear();
+                    t.order.extend(window.iter().map(|(c, _)| *c));
+                    t.states.clear();
+                    t.states.extend(window.iter().map(|(_, s)| s.clone()));
+                    t.states.push(state.clone());
+                }
+                None => b.attempts.push(trail()),
+            }
+        }
+        None => {
             *best = Some(Failure {
                 blocked,
                 depth,
-                attempts: vec![Trail { order, states }],
+                attempts: vec![trail()],
             });
         }
     }

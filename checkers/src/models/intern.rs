@@ -31,6 +31,14 @@ impl Interner {
     /// The id of JSON `null` (an absent value).
     pub const NIL: u32 = 0;
 
+    /// An interner with room for about `n` strings before its tables grow.
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        let mut interner = Interner::default();
+        interner.strings.reserve(n);
+        interner.values.reserve(n);
+        interner
+    }
+
     /// The id of `value`, assigning the next one if it is new. Integers and strings are
     /// distinct (`1` is not `"1"`); other values are compared by their JSON text.
     pub fn intern(&mut self, value: &Value) -> u32 {
