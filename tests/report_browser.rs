@@ -1,5 +1,5 @@
 //! End-to-end: the reports of real runs, as a person sees them. A correct run under kill and
-//! pause faults and a `--bug stale-reads` run are recorded by the harness, and each run's
+//! pause faults and a `--bug stale-reads` run under partitions are recorded by the harness, and each run's
 //! `index.html` is opened in headless Chromium: no console error, every plot drew inside its
 //! plotting area with the fault intervals shaded, and the invalid one shows its
 //! counterexample. Screenshots stay in `target/report-screenshots/real-runs/`.
