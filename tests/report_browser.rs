@@ -49,14 +49,12 @@ fn reports_of_a_valid_and_an_invalid_real_run_render_in_chromium() {
     let invalid = run_test(
         store.path(),
         &[
-            "--node-count",
-            "3",
             "--time-limit",
-            "15",
+            "20",
             "--bug",
             "stale-reads",
             "--nemesis",
-            "pause",
+            "partition,pause",
             "--nemesis-interval",
             "2",
             "--seed",
