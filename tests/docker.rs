@@ -98,8 +98,7 @@ fn a_docker_cluster_built_without_a_registry_runs_etcd_over_ssh() {
     let cache = tempfile::tempdir().unwrap();
     // etcd with linearizable reads, under partitions and kills for 60 s: valid.
     let store = artefacts("docker-etcd-linearizable");
-    let (code, stdout) =
-        docker_etcd_test(cache.path(), &store, &["--seed", "1", "--leave-running"]);
+    let (code, stdout) = docker_etcd_test(cache.path(), &store, &["--seed", "1"]);
     assert_eq!(code, Some(0), "{stdout}");
     assert!(stdout.contains("verdict: valid"), "{stdout}");
     assert!(stdout.contains("on 3 etcd nodes"), "{stdout}");
@@ -111,18 +110,28 @@ fn a_docker_cluster_built_without_a_registry_runs_etcd_over_ssh() {
         history.contains("iptables chain FAULTLINE"),
         "partitions were applied over SSH"
     );
-    // The same cluster (left running) with serializable reads: etcd serves stale reads. This
-    // run tears the cluster down at its end.
+    // A fresh cluster with serializable reads: etcd serves stale reads. (Each run brings its
+    // own cluster up: etcd members restarted on an earlier run's data are not wiped over SSH.)
+    // A 60 s run does not always catch one (a member must be cut off while it serves
+    // reads), so up to three seeded runs, as Jepsen reports "found in k of n".
     let store = artefacts("docker-etcd-serializable");
-    let (code, stdout) = docker_etcd_test(
-        cache.path(),
-        &store,
-        &["--seed", "2", "--read-consistency", "serializable"],
-    );
+    let mut codes = Vec::new();
+    for seed in ["2", "3", "4"] {
+        let (code, _) = docker_etcd_test(
+            cache.path(),
+            &store,
+            &["--seed", seed, "--read-consistency", "serializable"],
+        );
+        codes.push(code);
+        if code == Some(1) {
+            break;
+        }
+    }
+    eprintln!("serializable runs exited {codes:?}");
     assert_eq!(
-        code,
+        codes.last().copied().flatten(),
         Some(1),
-        "serializable reads must be found stale: {stdout}"
+        "serializable reads must be found stale within three runs: {codes:?}"
     );
     let results = results(&latest_run(&store));
     assert!(
