@@ -39,6 +39,10 @@ pub struct Counterexample {
     /// The longest linearizable orders found just before the failure (at most four),
     /// starting at the first op that had not returned when the failing op was invoked.
     pub attempts: Vec<Attempt>,
+    /// Why no order can place the op, in words, when the checker proved it without
+    /// searching (the unique-values path); `attempts` is then empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<String>,
 }
 
 /// How many concurrent ops a reason names before saying "and N more".
@@ -73,11 +77,18 @@ impl Counterexample {
         if let Some(key) = &self.key {
             text.push_str(&format!(" on key {}", crate::models::compact(key)));
         }
-        text.push_str(&format!(
-            ": the longest linearizable prefix holds {} ops, and no order of the ops \
-             before it lets it take effect before it returned",
-            self.linearized
-        ));
+        match &self.explanation {
+            Some(why) => {
+                text.push_str(": ");
+                text.push_str(why);
+                return text;
+            }
+            None => text.push_str(&format!(
+                ": the longest linearizable prefix holds {} ops, and no order of the ops \
+                 before it lets it take effect before it returned",
+                self.linearized
+            )),
+        }
         for (i, attempt) in self.attempts.iter().enumerate() {
             let first = attempt.states.first().map_or("?", String::as_str);
             text.push_str(if i == 0 { "; orders tried: " } else { " | " });

@@ -14,6 +14,7 @@ pub(crate) mod fxhash;
 mod prepare;
 mod run;
 mod search;
+mod unique;
 
 pub use counterexample::{Attempt, Counterexample};
 pub use run::{check_history, Linearizable, SearchOptions};

@@ -11,18 +11,26 @@ use serde_json::{json, Value};
 
 use crate::checker::{CheckResult, Checker, Validity};
 use crate::history::History;
-use crate::models::{self, AnyModel, Model, ModelError};
+use crate::models::{self, AnyModel, Model, ModelError, ValueSemantics};
 
 use super::counterexample::{describe_call, Attempt, Counterexample};
 use super::fxhash::FxHashMap;
 use super::prepare::{key_value, prepare, Part, Prepared, SCall, NEVER};
 use super::search::{search, Budget, Failure, Outcome, Spec, Workspace};
+use super::unique::{self, Decision, Violation};
 
 /// Below this many calls the partitions are searched on the calling thread: handing tiny
 /// searches to a thread pool costs more than it saves.
 const PARALLEL_MIN_CALLS: usize = 4096;
 /// How many invalid partitions the reasons name.
 const NAMED_FAILURES: usize = 5;
+/// The first round's step allowance per part (see [`search_rounds`]): enough for most
+/// keys of a few thousand ops to be decided in the first round.
+const FIRST_ROUND_STEPS: u64 = 1 << 16;
+/// How long the searches that picture the unique-values path's refutations may take in all.
+const EXPLAIN_TIME: Duration = Duration::from_millis(300);
+/// And how much memory their memo tables may take.
+const EXPLAIN_MEMORY: u64 = 256 << 20;
 
 /// The search's budget and strategy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +44,9 @@ pub struct SearchOptions {
     pub partition: bool,
     /// Worker threads for the partitions (`None` = all cores).
     pub threads: Option<usize>,
+    /// Decide keys whose values are each written once with the polynomial unique-values
+    /// path (`false` = search every key, for comparison).
+    pub unique_values: bool,
 }
 
 impl Default for SearchOptions {
@@ -46,6 +57,7 @@ impl Default for SearchOptions {
             memory_limit_bytes: Some(2 << 30),
             partition: true,
             threads: None,
+            unique_values: true,
         }
     }
 }
@@ -99,6 +111,12 @@ impl Checker for Linearizable {
 
 /// Check that `history` is linearizable with respect to `model` (any [`Model`], your own
 /// included). The result's checker name is `linearizable`.
+///
+/// Keys whose values are each written once are decided by the polynomial unique-values
+/// path (see [`super::unique`]); the others by the search, smallest keys first, in rounds
+/// of growing step allowances so that one hard key cannot hold up the refutation of an
+/// easy one. The first key proven invalid stops every other search, and the result names
+/// the keys left undecided.
 pub fn check_history<M: Model>(
     model: &M,
     history: &History,
@@ -117,18 +135,150 @@ pub fn check_history<M: Model>(
     if mixed {
         let spec = AllKeys(model, prepared.init.clone());
         let init = vec![0u32; prepared.keys.len()];
-        let outcomes = run(&spec, &init, &prepared.parts, &budget, options);
+        let todo: Vec<usize> = (0..prepared.parts.len()).collect();
+        let verdicts = search_rounds(&spec, &init, &prepared.parts, todo, &budget, options);
         let describe = |s: &Vec<M::State>| describe_keys(model, &prepared, s);
         verdict(
-            model, history, &prepared, outcomes, &budget, options, &describe,
+            model, history, &prepared, verdicts, &budget, options, &describe,
         )
     } else {
         let spec = PerKey(model);
-        let outcomes = run(&spec, &prepared.init, &prepared.parts, &budget, options);
+        let mut verdicts = match model.value_semantics().filter(|_| options.unique_values) {
+            Some(semantics) => decide_unique(model, &semantics, history, &prepared, options),
+            None => (0..prepared.parts.len())
+                .map(|_| PartVerdict::Search("the model has no unique-values view"))
+                .collect(),
+        };
+        let refuted = verdicts
+            .iter()
+            .any(|v| matches!(v, PartVerdict::Refuted(..)));
+        let todo: Vec<usize> = (0..verdicts.len())
+            .filter(|&i| matches!(verdicts[i], PartVerdict::Search(_)))
+            .collect();
+        if refuted {
+            explain_refutations(&spec, &prepared, &mut verdicts);
+        } else {
+            let searched = search_rounds(
+                &spec,
+                &prepared.init,
+                &prepared.parts,
+                todo,
+                &budget,
+                options,
+            );
+            for (verdict, new) in verdicts.iter_mut().zip(searched) {
+                *verdict = match (std::mem::replace(verdict, PartVerdict::Valid), new) {
+                    (old, PartVerdict::Search(_)) => old,
+                    (PartVerdict::Search(why), PartVerdict::Undecided { depth, .. }) => {
+                        PartVerdict::Undecided { depth, why }
+                    }
+                    (_, new) => new,
+                };
+            }
+        }
         let describe = |s: &M::State| model.describe_state(s, &prepared.values);
         verdict(
-            model, history, &prepared, outcomes, &budget, options, &describe,
+            model, history, &prepared, verdicts, &budget, options, &describe,
         )
+    }
+}
+
+/// Where one part (key) stands.
+#[derive(Debug)]
+enum PartVerdict<S> {
+    Valid,
+    /// The search found no linearization.
+    Invalid(Failure<S>),
+    /// The unique-values path proved it invalid; with the failure a short search found
+    /// for the report's picture, if it found one in time.
+    Refuted(Violation, Option<Failure<S>>),
+    /// The search stopped without a verdict, having linearized at most `depth` calls; the
+    /// unique-values path did not apply, for the reason `why`.
+    Undecided {
+        depth: usize,
+        why: &'static str,
+    },
+    /// Not decided yet (nor by the end, when another key was proven invalid first):
+    /// the unique-values path did not apply, for this reason.
+    Search(&'static str),
+}
+
+/// For the first keys the unique-values path refuted, a short search for the failure
+/// the report pictures (the longest linearizable prefixes): the path proves, the search
+/// illustrates. Bounded by [`EXPLAIN_TIME`] in all, so a hard key only loses its picture.
+fn explain_refutations<M: Model>(
+    spec: &PerKey<'_, M>,
+    prepared: &Prepared<M>,
+    verdicts: &mut [PartVerdict<M::State>],
+) {
+    let budget = Budget::new(Some(EXPLAIN_TIME), Some(EXPLAIN_MEMORY));
+    let mut ws = Workspace::default();
+    let refuted = verdicts
+        .iter_mut()
+        .enumerate()
+        .filter(|(_, v)| matches!(v, PartVerdict::Refuted(..)))
+        .take(NAMED_FAILURES);
+    for (i, verdict) in refuted {
+        if let PartVerdict::Refuted(_, picture) = verdict {
+            let part = &prepared.parts[i];
+            if let Outcome::Invalid(f) =
+                search(spec, prepared.init.clone(), part, &budget, &mut ws, None)
+            {
+                *picture = Some(f);
+            }
+        }
+    }
+}
+
+/// The unique-values path over every part, in parallel when there is enough work.
+fn decide_unique<M: Model, S>(
+    model: &M,
+    semantics: &ValueSemantics,
+    history: &History,
+    prepared: &Prepared<M>,
+    options: &SearchOptions,
+) -> Vec<PartVerdict<S>> {
+    let decide_part = |part: &Part<M::Input, M::Output>| {
+        let name = |c: u32| name_call(model, history, &part.calls[c as usize]);
+        unique::decide(model, semantics, history, part, &name)
+    };
+    let calls: usize = prepared.parts.iter().map(|p| p.calls.len()).sum();
+    let decisions: Vec<Decision> =
+        if prepared.parts.len() < 2 || calls < PARALLEL_MIN_CALLS || options.threads == Some(1) {
+            prepared.parts.iter().map(decide_part).collect()
+        } else {
+            in_pool(options, || {
+                prepared.parts.par_iter().map(decide_part).collect()
+            })
+        };
+    decisions
+        .into_iter()
+        .map(|d| match d {
+            Decision::Valid => PartVerdict::Valid,
+            Decision::Invalid(v) => PartVerdict::Refuted(v, None),
+            Decision::Search(why) => PartVerdict::Search(why),
+        })
+        .collect()
+}
+
+/// `#index (process 3, read key 1 -> 5)`.
+fn name_call<M: Model, I, O>(model: &M, history: &History, call: &SCall<I, O>) -> String {
+    let completion = (call.ret != NEVER).then_some(call.ret as usize);
+    format!(
+        "#{} ({})",
+        history.ops[call.invoke as usize].index,
+        describe_call(model, history, call.invoke as usize, completion)
+    )
+}
+
+/// Run `work` on the thread pool the options ask for.
+fn in_pool<T: Send>(options: &SearchOptions, work: impl FnOnce() -> T + Send) -> T {
+    match options.threads {
+        Some(n) => match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
+            Ok(pool) => pool.install(work),
+            Err(_) => work(),
+        },
+        None => work(),
     }
 }
 
@@ -248,41 +398,66 @@ fn describe_keys<M: Model>(model: &M, prepared: &Prepared<M>, states: &[M::State
     format!("{{{}}}", changed.join(", "))
 }
 
-fn run<S: Spec>(
+/// Search the parts `todo` (indices into `parts`), smallest first. While more than one is
+/// left, each round gives every part the same step allowance, eight times the last one's;
+/// a part that runs out of it is searched again from scratch in the next round (at most
+/// about 1/7 more work in all), so a part that is quick to refute is never stuck behind
+/// a hard one, on any number of cores. Returns a verdict for every index of `parts`
+/// (`Search` for those not in `todo`).
+fn search_rounds<S: Spec>(
     spec: &S,
     init: &S::State,
     parts: &[Part<S::Input, S::Output>],
+    mut todo: Vec<usize>,
     budget: &Budget,
     options: &SearchOptions,
-) -> Vec<Outcome<S::Shown>> {
-    let work = |ws: &mut Workspace<S::State>, part: &Part<S::Input, S::Output>| {
-        if budget.stopped() {
-            return Outcome::Stopped;
+) -> Vec<PartVerdict<S::Shown>> {
+    let mut verdicts: Vec<PartVerdict<S::Shown>> = (0..parts.len())
+        .map(|_| PartVerdict::Search("not searched"))
+        .collect();
+    todo.sort_by_key(|&i| parts[i].calls.len());
+    let mut allowance = FIRST_ROUND_STEPS;
+    while !todo.is_empty() {
+        let steps = (todo.len() > 1).then_some(allowance);
+        let work = |ws: &mut Workspace<S::State>, &i: &usize| {
+            if budget.stopped() {
+                return Outcome::Stopped { depth: 0 };
+            }
+            let outcome = search(spec, init.clone(), &parts[i], budget, ws, steps);
+            if matches!(outcome, Outcome::Invalid(_)) {
+                budget.stop();
+            }
+            outcome
+        };
+        let calls: usize = todo.iter().map(|&i| parts[i].calls.len()).sum();
+        let outcomes: Vec<Outcome<S::Shown>> =
+            if todo.len() < 2 || calls < PARALLEL_MIN_CALLS || options.threads == Some(1) {
+                let mut ws = Workspace::default();
+                todo.iter().map(|i| work(&mut ws, i)).collect()
+            } else {
+                in_pool(options, || {
+                    todo.par_iter().map_init(Workspace::default, work).collect()
+                })
+            };
+        let mut paused = Vec::new();
+        for (&i, outcome) in todo.iter().zip(outcomes) {
+            verdicts[i] = match outcome {
+                Outcome::Valid => PartVerdict::Valid,
+                Outcome::Invalid(f) => PartVerdict::Invalid(f),
+                Outcome::Stopped { depth } => PartVerdict::Undecided { depth, why: "" },
+                Outcome::Paused { depth } if budget.stopped() => {
+                    PartVerdict::Undecided { depth, why: "" }
+                }
+                Outcome::Paused { depth } => {
+                    paused.push(i);
+                    PartVerdict::Undecided { depth, why: "" }
+                }
+            };
         }
-        let outcome = search(spec, init.clone(), part, budget, ws);
-        if matches!(outcome, Outcome::Invalid(_)) {
-            budget.stop();
-        }
-        outcome
-    };
-    let calls: usize = parts.iter().map(|p| p.calls.len()).sum();
-    if parts.len() < 2 || calls < PARALLEL_MIN_CALLS || options.threads == Some(1) {
-        let mut ws = Workspace::default();
-        return parts.iter().map(|part| work(&mut ws, part)).collect();
+        todo = paused;
+        allowance = allowance.saturating_mul(8);
     }
-    let parallel = || {
-        parts
-            .par_iter()
-            .map_init(Workspace::default, |ws, part| work(ws, part))
-            .collect()
-    };
-    match options.threads {
-        Some(n) => match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
-            Ok(pool) => pool.install(parallel),
-            Err(_) => parallel(),
-        },
-        None => parallel(),
-    }
+    verdicts
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -290,11 +465,15 @@ fn verdict<M: Model, S>(
     model: &M,
     history: &History,
     prepared: &Prepared<M>,
-    outcomes: Vec<Outcome<S>>,
+    verdicts: Vec<PartVerdict<S>>,
     budget: &Budget,
     options: &SearchOptions,
     describe_state: &dyn Fn(&S) -> String,
 ) -> CheckResult {
+    let unique_keys = verdicts
+        .iter()
+        .filter(|v| matches!(v, PartVerdict::Refuted(..)))
+        .count();
     let mut details = json!({
         "model": model.name(),
         "ops": prepared.calls,
@@ -304,34 +483,105 @@ fn verdict<M: Model, S>(
         "partitioned": options.partition,
         "memo_peak_bytes": budget.peak_memory(),
     });
-    let failures: Vec<(usize, Failure<S>)> = outcomes
-        .into_iter()
-        .enumerate()
-        .filter_map(|(i, o)| match o {
-            Outcome::Invalid(f) => Some((i, f)),
-            _ => None,
+    let key_of = |part: usize| {
+        prepared.parts[part]
+            .key
+            .and_then(|k| key_value(&prepared.keys, k))
+    };
+    let mut failures = Vec::new();
+    let mut undecided = Vec::new();
+    for (i, v) in verdicts.into_iter().enumerate() {
+        match v {
+            PartVerdict::Valid => {}
+            PartVerdict::Invalid(f) => failures.push((i, None, Some(f))),
+            PartVerdict::Refuted(violation, f) => failures.push((i, Some(violation), f)),
+            PartVerdict::Undecided { depth, why } => undecided.push((i, Some(depth), why)),
+            PartVerdict::Search(why) => undecided.push((i, None, why)),
+        }
+    }
+    details["unique_values_invalid_keys"] = json!(unique_keys);
+    let undecided_keys: Vec<Value> = undecided
+        .iter()
+        .map(|&(i, depth, _)| {
+            json!({
+                "key": key_of(i),
+                "ops": prepared.parts[i].calls.len(),
+                "searched": depth.is_some(),
+                "linearized": depth,
+            })
         })
         .collect();
+    if !undecided_keys.is_empty() {
+        details["undecided_keys"] = Value::Array(undecided_keys);
+    }
     if failures.is_empty() {
-        return match budget.exhausted() {
-            Some(why) => CheckResult::new("linearizable", Validity::Unknown)
-                .reason(why)
-                .details(details),
-            None => CheckResult::new("linearizable", Validity::Valid).details(details),
-        };
+        if undecided.is_empty() {
+            return CheckResult::new("linearizable", Validity::Valid).details(details);
+        }
+        let mut result = CheckResult::new("linearizable", Validity::Unknown).reason(
+            budget
+                .exhausted()
+                .unwrap_or_else(|| "the search stopped early".to_string()),
+        );
+        let named: Vec<String> = undecided
+            .iter()
+            .take(NAMED_FAILURES)
+            .map(|&(i, depth, why)| {
+                let key = key_of(i).map_or("the history".to_string(), |k| {
+                    format!("key {}", models::compact(&k))
+                });
+                let n = prepared.parts[i].calls.len();
+                let progress = match depth {
+                    Some(d) => format!("the search linearized at most {d} of its {n} ops"),
+                    None => format!("its {n} ops were not searched"),
+                };
+                format!("{key} ({progress}; it is outside the unique-values path because {why})")
+            })
+            .collect();
+        let more = undecided.len().saturating_sub(NAMED_FAILURES);
+        result = result.reason(format!(
+            "{} undecided: {}{}. Raise --memory-limit or the time limit, or keep each key's \
+             history small (the register workload's --ops-per-key) and its written values \
+             unique, which the polynomial path decides",
+            if undecided.len() == 1 {
+                "1 key is".to_string()
+            } else {
+                format!("{} keys are", undecided.len())
+            },
+            named.join("; "),
+            if more > 0 {
+                format!("; and {more} more")
+            } else {
+                String::new()
+            }
+        ));
+        return result.details(details);
     }
     let mut result = CheckResult::new("linearizable", Validity::Invalid);
     let mut first = None;
     let mut invalid_keys = Vec::new();
-    for (n, (part, failure)) in failures.iter().enumerate() {
-        let part = &prepared.parts[*part];
-        let key = part.key.and_then(|k| key_value(&prepared.keys, k));
+    for (n, (part_index, violation, failure)) in failures.iter().enumerate() {
+        let part = &prepared.parts[*part_index];
+        let key = key_of(*part_index);
         invalid_keys.push(key.clone().unwrap_or(Value::Null));
         if n >= NAMED_FAILURES {
             continue;
         }
-        let (ce, names) = counterexample(model, history, part, key, failure, describe_state);
-        result = result.reason(ce.reason(&|op| names.get(&op).cloned().unwrap_or_default()));
+        let ce = match (violation, failure) {
+            (_, Some(failure)) => {
+                let (ce, names) =
+                    counterexample(model, history, part, key, failure, describe_state);
+                result =
+                    result.reason(ce.reason(&|op| names.get(&op).cloned().unwrap_or_default()));
+                ce
+            }
+            (Some(violation), None) => {
+                let ce = unique_counterexample(model, history, part, key, violation);
+                result = result.reason(ce.reason(&|_| String::new()));
+                ce
+            }
+            (None, None) => continue,
+        };
         first.get_or_insert(ce);
     }
     if failures.len() > NAMED_FAILURES {
@@ -340,9 +590,45 @@ fn verdict<M: Model, S>(
             failures.len() - NAMED_FAILURES
         ));
     }
+    if !undecided.is_empty() {
+        result = result.reason(format!(
+            "{} other key{} left undecided: the check stops every search once a key is \
+             proven invalid",
+            undecided.len(),
+            if undecided.len() == 1 {
+                " was"
+            } else {
+                "s were"
+            }
+        ));
+    }
     details["invalid_keys"] = Value::Array(invalid_keys);
     details["counterexample"] = serde_json::to_value(first).unwrap_or(Value::Null);
     result.details(details)
+}
+
+/// The counterexample of a key the unique-values path refuted (and a short search could
+/// not picture): the op it names, the ops its explanation involves, and the explanation.
+fn unique_counterexample<M: Model, I, O>(
+    model: &M,
+    history: &History,
+    part: &Part<I, O>,
+    key: Option<Value>,
+    violation: &Violation,
+) -> Counterexample {
+    let index = |c: u32| history.ops[part.calls[c as usize].invoke as usize].index;
+    let culprit = &part.calls[violation.culprit as usize];
+    let completion = (culprit.ret != NEVER).then_some(culprit.ret as usize);
+    Counterexample {
+        key,
+        op: index(violation.culprit),
+        completion: completion.map(|c| history.ops[c].index),
+        description: describe_call(model, history, culprit.invoke as usize, completion),
+        linearized: 0,
+        concurrent: violation.involved.iter().map(|&c| index(c)).collect(),
+        attempts: Vec::new(),
+        explanation: Some(violation.text.clone()),
+    }
 }
 
 /// Translate a failure in local call ids into op indices and described states, with the
@@ -393,6 +679,7 @@ fn counterexample<M: Model, I, O, S>(
         linearized: failure.depth,
         concurrent,
         attempts,
+        explanation: None,
     };
     (ce, names)
 }

@@ -177,8 +177,16 @@ pub(crate) struct Failure<S> {
 pub(crate) enum Outcome<S> {
     Valid,
     Invalid(Failure<S>),
-    /// Stopped early: the budget ran out, or another partition was invalid.
-    Stopped,
+    /// Stopped early: the budget ran out, or another partition was invalid. `depth` is
+    /// the most calls the search had linearized at once.
+    Stopped {
+        depth: usize,
+    },
+    /// Took its step allowance without a verdict; a later round may search it again with
+    /// a larger one.
+    Paused {
+        depth: usize,
+    },
 }
 
 /// Seen configurations: a hash table from the configuration's hash to a chain of entries,
@@ -344,13 +352,15 @@ impl<S: Clone + Eq> Default for Workspace<S> {
 }
 
 /// Search one partition for a linearization starting from `init`, in buffers from `ws`
-/// (which it leaves holding nothing of this search but capacity).
+/// (which it leaves holding nothing of this search but capacity), for at most about
+/// `steps` steps (`None` = until a verdict or the budget's end).
 pub(crate) fn search<P: Spec>(
     spec: &P,
     init: P::State,
     part: &Part<P::Input, P::Output>,
     budget: &Budget,
     ws: &mut Workspace<P::State>,
+    steps_allowed: Option<u64>,
 ) -> Outcome<P::Shown> {
     let calls = &part.calls;
     let n = calls.len();
@@ -390,16 +400,25 @@ pub(crate) fn search<P: Spec>(
     let mut best: Option<Failure<P::State>> = None;
     let mut node = next[0];
     let mut steps = 0u32;
+    let mut steps_taken = 0u64;
+    let mut depth = 0usize;
 
     let outcome = loop {
         steps += 1;
         if steps == CHECK_EVERY {
             steps = 0;
+            steps_taken += u64::from(CHECK_EVERY);
+            depth = depth
+                .max(stack.len())
+                .max(best.as_ref().map_or(0, |b| b.depth));
             let bytes = memo.bytes() as i64;
             let ok = budget.charge(bytes - charged);
             charged = bytes;
             if !ok || budget.stopped() || budget.over_time() {
-                break Outcome::Stopped;
+                break Outcome::Stopped { depth };
+            }
+            if steps_allowed.is_some_and(|allowed| steps_taken >= allowed) {
+                break Outcome::Paused { depth };
             }
         }
         if node % 2 == 1 {
@@ -453,7 +472,8 @@ pub(crate) fn search<P: Spec>(
     stack.clear();
     match outcome {
         Outcome::Valid => Outcome::Valid,
-        Outcome::Stopped => Outcome::Stopped,
+        Outcome::Stopped { depth } => Outcome::Stopped { depth },
+        Outcome::Paused { depth } => Outcome::Paused { depth },
         Outcome::Invalid(f) => Outcome::Invalid(Failure {
             blocked: f.blocked,
             depth: f.depth,

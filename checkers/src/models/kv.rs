@@ -8,7 +8,10 @@
 use serde_json::Value;
 
 pub use super::kv_text::KvText;
-use super::{bad_initial, unknown_function, Encoded, Interner, Model, ModelError, OpView};
+use super::{
+    bad_initial, unknown_function, Effect, Encoded, Interner, Model, ModelError, OpView,
+    ValueSemantics,
+};
 
 /// What a kv op asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +109,22 @@ impl Model for Kv {
     fn state_heap_bytes(&self, _: &KvText) -> usize {
         // One rope node; the text it shares is counted once, with the history.
         64
+    }
+    fn value_semantics(&self) -> Option<ValueSemantics> {
+        Some(ValueSemantics {
+            initial: Value::String(self.initial.text()),
+            text: true,
+        })
+    }
+    /// get, put and append; a kv cas compares whole strings, which the path does not
+    /// follow, so its key goes to the search.
+    fn effect<'a>(&self, op: OpView<'a>) -> Effect<'a> {
+        match (op.f, op.output) {
+            ("get" | "read", Some(seen)) => Effect::Read(seen),
+            ("put" | "write", _) => Effect::Write(op.input),
+            ("append", _) => Effect::Append(op.input),
+            _ => Effect::Opaque,
+        }
     }
 }
 

@@ -239,6 +239,50 @@ pub trait Model: Send + Sync {
     fn state_heap_bytes(&self, _state: &Self::State) -> usize {
         0
     }
+
+    /// How this model's values behave, for the checker's polynomial path for histories in
+    /// which every value is written once (see [`crate::linearizable`]); `None`, the
+    /// default, keeps the model on the general search.
+    fn value_semantics(&self) -> Option<ValueSemantics> {
+        None
+    }
+
+    /// What one call does to the whole value of its key, for that path. Only asked of
+    /// models whose [`Model::value_semantics`] is `Some`; [`Effect::Opaque`] (the default)
+    /// sends the call's key to the general search.
+    fn effect<'a>(&self, _op: OpView<'a>) -> Effect<'a> {
+        Effect::Opaque
+    }
+}
+
+/// How a model's values behave, for the unique-values path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueSemantics {
+    /// The value every key starts with.
+    pub initial: Value,
+    /// Values are strings and [`Effect::Append`] concatenates (the `kv` model); otherwise
+    /// a read returns exactly the value one write or cas stored (registers).
+    pub text: bool,
+}
+
+/// What one call does to the whole value of its key.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Effect<'a> {
+    /// Returned this value (an `ok` read).
+    Read(&'a Value),
+    /// Replaced the value, whatever it was.
+    Write(&'a Value),
+    /// Replaced `from` by `to`; an `ok` cas means it did.
+    Cas {
+        /// The value it expected.
+        from: &'a Value,
+        /// The value it stored.
+        to: &'a Value,
+    },
+    /// Appended this string to the value.
+    Append(&'a Value),
+    /// Anything else: the key is checked by the general search.
+    Opaque,
 }
 
 /// A value as compact JSON text, with strings unquoted only when they are keys of a map.

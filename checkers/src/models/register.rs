@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::{unknown_function, Encoded, Interner, Model, OpView};
+use super::{unknown_function, Effect, Encoded, Interner, Model, OpView, ValueSemantics};
 
 /// What a register op asks for, with values interned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +89,19 @@ fn encode(
     }
 }
 
+/// What a register op does to the value: reads, writes and cas are all the path needs.
+fn effect<'a>(op: OpView<'a>) -> Effect<'a> {
+    match (op.f, op.output) {
+        ("read", Some(seen)) => Effect::Read(seen),
+        ("write", _) => Effect::Write(op.input),
+        ("cas", _) => match op.input.as_array().map(Vec::as_slice) {
+            Some([from, to]) => Effect::Cas { from, to },
+            _ => Effect::Opaque,
+        },
+        _ => Effect::Opaque,
+    }
+}
+
 fn step(state: u32, input: &RegisterInput, output: Option<&u32>) -> Option<u32> {
     match *input {
         RegisterInput::Read => match output {
@@ -124,6 +137,15 @@ impl Model for Register {
     fn describe_state(&self, state: &u32, values: &Interner) -> String {
         values.describe(*state)
     }
+    fn value_semantics(&self) -> Option<ValueSemantics> {
+        Some(ValueSemantics {
+            initial: self.initial.clone(),
+            text: false,
+        })
+    }
+    fn effect<'a>(&self, op: OpView<'a>) -> Effect<'a> {
+        effect(op)
+    }
 }
 
 impl Model for CasRegister {
@@ -149,6 +171,15 @@ impl Model for CasRegister {
     }
     fn describe_state(&self, state: &u32, values: &Interner) -> String {
         values.describe(*state)
+    }
+    fn value_semantics(&self) -> Option<ValueSemantics> {
+        Some(ValueSemantics {
+            initial: self.initial.clone(),
+            text: false,
+        })
+    }
+    fn effect<'a>(&self, op: OpView<'a>) -> Effect<'a> {
+        effect(op)
     }
 }
 
