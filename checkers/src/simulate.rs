@@ -50,6 +50,10 @@ pub struct SimConfig {
     pub ops: usize,
     /// Registers are written with values in `0..values` (small ranges make the search work).
     pub values: u32,
+    /// Registers: every write and cas stores a fresh value (one counter for the whole
+    /// history), and a cas expects one of the last few values of its key, as faultline's
+    /// register workload does; `values` is then unused. (Kv strings are always unique.)
+    pub unique_values: bool,
     /// Chance that an op ends `info`.
     pub info_rate: f64,
     /// Chance that an op fails before taking effect.
@@ -67,6 +71,7 @@ impl SimConfig {
             keys,
             ops,
             values: 5,
+            unique_values: false,
             info_rate: 0.02,
             fail_rate: 0.05,
             seed,
@@ -180,6 +185,8 @@ pub fn generate(config: &SimConfig) -> History {
     let mut ops = Vec::with_capacity(config.ops + clients);
     let mut time = 0u64;
     let mut appended = 0u64;
+    // For unique values: the last few values generated per key, for cas to expect.
+    let mut recent: Vec<Vec<u64>> = vec![Vec::new(); keys];
     let keyed = config.workload == SimWorkload::Kv || config.keys > 0;
     let key_value = |key: usize| match config.workload {
         SimWorkload::Register => json!(key),
@@ -202,6 +209,25 @@ pub fn generate(config: &SimConfig) -> History {
                 let key = rng.below(keys as u64) as usize;
                 let roll = rng.below(10);
                 let (f, arg) = match config.workload {
+                    SimWorkload::Register if config.unique_values => {
+                        let fresh = appended + 1;
+                        let from = match recent[key].len() as u64 {
+                            0 => Value::Null,
+                            n => json!(recent[key][rng.below(n) as usize]),
+                        };
+                        let op = match roll {
+                            0..=3 => ("read", Value::Null),
+                            4..=6 => ("write", json!(fresh)),
+                            _ => ("cas", json!([from, fresh])),
+                        };
+                        if roll > 3 {
+                            recent[key].push(fresh);
+                            if recent[key].len() > 3 {
+                                recent[key].remove(0);
+                            }
+                        }
+                        op
+                    }
                     SimWorkload::Register => match roll {
                         0..=3 => ("read", Value::Null),
                         4..=6 => ("write", json!(rng.below(values))),

@@ -229,3 +229,152 @@ fn checker_trait_agrees_with_check_history_on_a_broken_history() {
     let read = &bad.ops[op as usize];
     assert!(read.f == "read", "{read:?}");
 }
+
+/// Histories in which every value is written once (registers with fresh values, kv with
+/// unique put and append strings), as faultline's workloads produce: the polynomial
+/// unique-values path must decide every key, and agree with the search and, when small
+/// enough, with the brute force.
+fn unique_config() -> impl Strategy<Value = SimConfig> {
+    (
+        1usize..7,
+        0usize..3,
+        4usize..48,
+        any::<u64>(),
+        prop::bool::ANY,
+        0.0f64..0.4,
+        0.0f64..0.3,
+    )
+        .prop_map(|(clients, keys, ops, seed, kv, info_rate, fail_rate)| {
+            let base = if kv {
+                SimConfig::kv(clients, keys, ops, seed)
+            } else {
+                SimConfig::register(clients, keys, ops, seed)
+            };
+            SimConfig {
+                info_rate,
+                fail_rate,
+                unique_values: true,
+                ..base
+            }
+        })
+}
+
+/// Replace the results of some reads (and the expected values of some cas ops) with other
+/// values of the same key: written ones, the initial one, or (kv) another read's string
+/// with one more element, so that both verdicts occur.
+fn mutate_unique(history: &mut History, picks: &[(prop::sample::Index, prop::sample::Index, u8)]) {
+    let mut written: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
+    let mut seen: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
+    for op in &history.ops {
+        let k = op.key.as_ref().map(|k| k.to_string()).unwrap_or_default();
+        match (op.kind, op.f.as_str()) {
+            (OpType::Invoke, "write" | "put" | "append") => {
+                written.entry(k).or_default().push(op.value.clone())
+            }
+            (OpType::Invoke, "cas") => written.entry(k).or_default().push(op.value[1].clone()),
+            (OpType::Ok, "read" | "get") => seen.entry(k).or_default().push(op.value.clone()),
+            _ => {}
+        }
+    }
+    let targets: Vec<usize> = history
+        .ops
+        .iter()
+        .enumerate()
+        .filter(|(_, op)| {
+            op.kind == OpType::Ok && matches!(op.f.as_str(), "read" | "get")
+                || op.kind == OpType::Invoke && op.f == "cas"
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if targets.is_empty() {
+        return;
+    }
+    for (target, pick, how) in picks {
+        let at = targets[target.index(targets.len())];
+        let k = history.ops[at]
+            .key
+            .as_ref()
+            .map(|k| k.to_string())
+            .unwrap_or_default();
+        let pool = written.get(&k).cloned().unwrap_or_default();
+        let chosen = if pool.is_empty() || *how == 0 {
+            serde_json::Value::Null
+        } else {
+            pool[pick.index(pool.len())].clone()
+        };
+        let op = &mut history.ops[at];
+        match op.f.as_str() {
+            "cas" => op.value[0] = chosen,
+            "get" => {
+                let reads = seen.get(&k).cloned().unwrap_or_default();
+                let base = if reads.is_empty() {
+                    String::new()
+                } else {
+                    reads[pick.index(reads.len())]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                op.value = match how % 3 {
+                    0 => json!(base),
+                    1 => json!(format!("{base}{}", chosen.as_str().unwrap_or_default())),
+                    _ => json!(chosen.as_str().unwrap_or_default()),
+                };
+            }
+            _ => op.value = chosen,
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1500))]
+
+    #[test]
+    fn the_unique_values_path_agrees_with_the_search(
+        config in unique_config(),
+        picks in prop::collection::vec(
+            (any::<prop::sample::Index>(), any::<prop::sample::Index>(), 0u8..3),
+            0..3,
+        ),
+    ) {
+        let mut history = generate(&config);
+        mutate_unique(&mut history, &picks);
+        let (path, search) = match config.model_name() {
+            "kv" => both_ways(&Kv::default(), &history),
+            _ => both_ways(&CasRegister::default(), &history),
+        };
+        prop_assert_eq!(
+            path.details["unique_values_keys"].as_u64(),
+            path.details["partitions"].as_u64(),
+            "the path must decide every key: {:?}", path.reasons
+        );
+        prop_assert_eq!(path.valid, search.valid, "path {:?} / search {:?}: {:#?}",
+            path.reasons, search.reasons, history);
+        if history.len() <= 24 {
+            let brute = match config.model_name() {
+                "kv" => brute_force(&Kv::default(), &history),
+                _ => brute_force(&CasRegister::default(), &history),
+            };
+            prop_assert_eq!(path.valid == Validity::Valid, brute);
+        }
+    }
+}
+
+fn both_ways<M: Model>(
+    model: &M,
+    history: &History,
+) -> (
+    faultline_checkers::checker::CheckResult,
+    faultline_checkers::checker::CheckResult,
+) {
+    let path = check_history(model, history, &SearchOptions::default());
+    let search = check_history(
+        model,
+        history,
+        &SearchOptions {
+            unique_values: false,
+            ..SearchOptions::default()
+        },
+    );
+    (path, search)
+}

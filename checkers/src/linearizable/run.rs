@@ -152,6 +152,10 @@ pub fn check_history<M: Model>(
         let refuted = verdicts
             .iter()
             .any(|v| matches!(v, PartVerdict::Refuted(..)));
+        let unique_decided = verdicts
+            .iter()
+            .filter(|v| !matches!(v, PartVerdict::Search(_)))
+            .count();
         let todo: Vec<usize> = (0..verdicts.len())
             .filter(|&i| matches!(verdicts[i], PartVerdict::Search(_)))
             .collect();
@@ -177,9 +181,11 @@ pub fn check_history<M: Model>(
             }
         }
         let describe = |s: &M::State| model.describe_state(s, &prepared.values);
-        verdict(
+        let mut result = verdict(
             model, history, &prepared, verdicts, &budget, options, &describe,
-        )
+        );
+        result.details["unique_values_keys"] = json!(unique_decided);
+        result
     }
 }
 
@@ -470,10 +476,6 @@ fn verdict<M: Model, S>(
     options: &SearchOptions,
     describe_state: &dyn Fn(&S) -> String,
 ) -> CheckResult {
-    let unique_keys = verdicts
-        .iter()
-        .filter(|v| matches!(v, PartVerdict::Refuted(..)))
-        .count();
     let mut details = json!({
         "model": model.name(),
         "ops": prepared.calls,
@@ -482,6 +484,7 @@ fn verdict<M: Model, S>(
         "partitions": prepared.parts.len(),
         "partitioned": options.partition,
         "memo_peak_bytes": budget.peak_memory(),
+        "budget_exhausted": budget.exhausted(),
     });
     let key_of = |part: usize| {
         prepared.parts[part]
@@ -499,7 +502,6 @@ fn verdict<M: Model, S>(
             PartVerdict::Search(why) => undecided.push((i, None, why)),
         }
     }
-    details["unique_values_invalid_keys"] = json!(unique_keys);
     let undecided_keys: Vec<Value> = undecided
         .iter()
         .map(|&(i, depth, _)| {
