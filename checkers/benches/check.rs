@@ -1,6 +1,7 @@
 //! The linearizability checker's benchmark: time to parse and check every history under
 //! `shared/histories` (median of several runs each), the kv log unsplit, a generated
-//! 50-client kv history, and a generated 1,000,000-op history with its peak memory.
+//! 50-client kv history, a generated 1,000,000-op history with its peak memory, and the
+//! unique-values path on generated histories (ops, clients, `info` ops, seconds, peak RSS).
 //!
 //! Run with `cargo bench -p faultline-checkers --bench check`. It prints a table; it
 //! asserts nothing about speed (targets are read off the table), only about verdicts.
@@ -82,6 +83,11 @@ fn current_rss() -> Option<u64> {
 }
 
 fn main() {
+    if let Ok(case) = std::env::var(CASE_VARIABLE) {
+        let case: usize = case.parse().expect("a case number");
+        let broken = std::env::var("FAULTLINE_BENCH_BROKEN").is_ok();
+        std::process::exit(if run_unique_case(case, broken) { 0 } else { 1 });
+    }
     // `cargo bench` passes `--bench`; a filter argument is ignored.
     println!(
         "{:<34} {:>15}  {:<8} note",
@@ -222,8 +228,114 @@ fn main() {
             result.reasons.join("; ")
         ),
     );
+    mismatches += unique_values_path();
     if mismatches > 0 {
         eprintln!("{mismatches} verdicts differ from what was expected");
         std::process::exit(1);
     }
+}
+
+/// The unique-values path's cases: faultline's shape, every value written once.
+fn unique_cases() -> Vec<(&'static str, SimConfig)> {
+    vec![
+        (
+            "kv get/put/append, 1M ops",
+            SimConfig::kv(50, 1_000, 1_000_000, 5),
+        ),
+        (
+            "cas-register, one key, 5,000 ops",
+            SimConfig {
+                info_rate: 0.1,
+                unique_values: true,
+                ..SimConfig::register(50, 0, 5_000, 9)
+            },
+        ),
+        (
+            "cas-register, one key, 100,000 ops",
+            SimConfig {
+                info_rate: 0.1,
+                unique_values: true,
+                ..SimConfig::register(50, 0, 100_000, 9)
+            },
+        ),
+    ]
+}
+
+const CASE_VARIABLE: &str = "FAULTLINE_BENCH_UNIQUE_CASE";
+
+/// Each case runs in a child process of its own, so that its peak resident memory
+/// (VmHWM) is its own: the generated history plus everything the check allocates.
+/// Returns how many verdicts were not the expected ones.
+fn unique_values_path() -> usize {
+    println!();
+    println!(
+        "{:<44} {:>9} {:>7} {:>5} {:>6} {:>8} {:>9} {:>9}  verdict",
+        "unique-values path (each in its own process)",
+        "ops",
+        "clients",
+        "keys",
+        "info",
+        "seconds",
+        "peak MiB",
+        "hist. MiB"
+    );
+    let exe = std::env::current_exe().expect("the bench's own path");
+    let mut mismatches = 0;
+    for case in 0..unique_cases().len() {
+        for broken in [false, true] {
+            let mut child = std::process::Command::new(&exe);
+            child.env(CASE_VARIABLE, case.to_string());
+            if broken {
+                child.env("FAULTLINE_BENCH_BROKEN", "1");
+            }
+            let status = child.status().expect("run the bench's child");
+            mismatches += usize::from(!status.success());
+        }
+    }
+    mismatches
+}
+
+/// One case in this process; true when the verdict is the expected one and every key
+/// was decided by the path.
+fn run_unique_case(case: usize, broken: bool) -> bool {
+    let (name, config) = unique_cases().swap_remove(case);
+    let mut history = generate(&config);
+    let mut label = name.to_string();
+    let want = if broken {
+        history = faultline_checkers::simulate::mutate_read(&history, 3).expect("a read");
+        label.push_str(", a read broken");
+        Validity::Invalid
+    } else {
+        Validity::Valid
+    };
+    let info = history
+        .ops
+        .iter()
+        .filter(|op| op.kind == faultline_checkers::history::OpType::Info)
+        .count();
+    let held = current_rss().unwrap_or(0);
+    let checker = Linearizable::new(config.model_name(), None).unwrap();
+    let start = Instant::now();
+    let result = checker.check(&history);
+    let took = start.elapsed();
+    let peak = peak_rss().unwrap_or(0);
+    let all_keys = result.details["unique_values_keys"] == result.details["partitions"];
+    println!(
+        "{:<44} {:>9} {:>7} {:>5} {:>6} {:>8.3} {:>9} {:>9}  {}{}",
+        label,
+        history.len(),
+        config.clients,
+        config.keys.max(1),
+        info,
+        took.as_secs_f64(),
+        peak >> 20,
+        held >> 20,
+        result.valid,
+        if all_keys {
+            ""
+        } else {
+            " (NOT all keys on the path)"
+        },
+    );
+    result.valid == want && all_keys
 }
