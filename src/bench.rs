@@ -13,6 +13,7 @@ use faultline_checkers::checker::Checker;
 use faultline_checkers::linearizable::Linearizable;
 use faultline_workloads::generator::{time_limit, Dispatcher};
 use faultline_workloads::op::OpRequest;
+use faultline_workloads::Keys;
 use serde_json::Value;
 
 use crate::cli::BenchArgs;
@@ -72,8 +73,10 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let start = Instant::now();
     let (recorder, thread) = Recorder::create(&dir.path().join("history.jsonl"), start)?;
-    let workload = faultline_workloads::by_name("register", &workload_options(5))
-        .map_err(anyhow::Error::msg)?;
+    // Five fixed keys, as the figures recorded before independent keys were measured with.
+    let workload =
+        faultline_workloads::by_name("register", &workload_options(Keys::Fixed { count: 5 }))
+            .map_err(anyhow::Error::msg)?;
     let generator = time_limit(Duration::from_secs_f64(args.seconds), workload.generator());
     let dispatcher = Arc::new(Dispatcher::new(generator, args.concurrency, 1));
     let client = InMemoryClient::default();

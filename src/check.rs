@@ -50,6 +50,7 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
             args.timeout
         );
     }
+    let memory_limit_bytes = crate::spec::parse_memory_limit(&args.memory_limit)?;
     // Read and validate every file before checking any, so bad input is reported at once.
     let mut inputs = Vec::new();
     for file in &args.files {
@@ -78,6 +79,7 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
         .with_options(SearchOptions {
             timeout: Some(Duration::from_secs_f64(args.timeout)),
             partition: !args.no_partition,
+            memory_limit_bytes: Some(memory_limit_bytes),
             ..SearchOptions::default()
         });
         let checkers: [&dyn Checker; 1] = [&checker];

@@ -56,6 +56,15 @@ pub enum Command {
     Node(NodeArgs),
 }
 
+/// The default `--memory-limit` of the linearizability checker.
+pub const DEFAULT_MEMORY_LIMIT: &str = "2GiB";
+
+/// `--memory-limit`'s long help (`--help`): how sizes are written.
+const MEMORY_LIMIT_HELP: &str = "Memory budget of the linearizability checker's search \
+    (its memo tables); past it the verdict is unknown, never a guess. A byte count or a \
+    number with a unit: 512MiB, 2GiB, 1G, 800M, 1.5G. K, M, G, T (with or without iB) are \
+    powers of 1024; kB, MB, GB, TB are powers of 1000.";
+
 /// Options of `faultline test`.
 #[derive(Debug, Clone, Args)]
 pub struct TestArgs {
@@ -166,9 +175,24 @@ pub struct TestArgs {
     #[arg(long, default_value_t = 100.0, value_name = "HZ")]
     pub rate: f64,
 
-    /// Number of keys the register workload spreads its ops over.
-    #[arg(long, default_value_t = 5)]
-    pub keys: usize,
+    /// A fixed set of keys `0..N`: every worker spreads its ops over all of them for the
+    /// whole run, as before independent keys. Without it keys are independent (see
+    /// --threads-per-key and --ops-per-key); it cannot be combined with them.
+    #[arg(long, value_name = "N")]
+    pub keys: Option<usize>,
+
+    /// Independent keys (the default, as Jepsen's `independent/concurrent-generator`):
+    /// workers are split into groups of this many, and each group works on a key of its own
+    /// (worker i is in group i / T; more than --concurrency means one key at a time)
+    /// [default: 10].
+    #[arg(long, value_name = "T")]
+    pub threads_per_key: Option<usize>,
+
+    /// Independent keys: once this many ops have been generated on a key, its group retires
+    /// it and takes a fresh one, never used before, so each key's history stays small enough
+    /// to check [default: 200].
+    #[arg(long, value_name = "N")]
+    pub ops_per_key: Option<u64>,
 
     /// Seconds a client waits for one operation before recording it as indeterminate.
     #[arg(long, default_value_t = 1.0, value_name = "SECS")]
@@ -215,6 +239,10 @@ pub struct TestArgs {
     #[arg(long, default_value_t = 120.0, value_name = "SECS")]
     pub check_timeout: f64,
 
+    /// Memory budget of the linearizability checker; past it the verdict is unknown.
+    #[arg(long, default_value = DEFAULT_MEMORY_LIMIT, value_name = "SIZE", long_help = MEMORY_LIMIT_HELP)]
+    pub memory_limit: String,
+
     /// Hide the progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -250,6 +278,10 @@ pub struct CheckArgs {
     /// Budget per file, in seconds; past it the verdict is unknown.
     #[arg(long, default_value_t = 60.0, value_name = "SECS")]
     pub timeout: f64,
+
+    /// Memory budget of the checker per file; past it the verdict is unknown.
+    #[arg(long, default_value = DEFAULT_MEMORY_LIMIT, value_name = "SIZE", long_help = MEMORY_LIMIT_HELP)]
+    pub memory_limit: String,
 
     /// Check the history as one whole instead of splitting it by key.
     #[arg(long)]

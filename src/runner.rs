@@ -119,7 +119,7 @@ pub async fn run_test(
 
     let start = Instant::now();
     let (recorder, recorder_thread) = Recorder::create(&run.history(), start)?;
-    let workload = faultline_workloads::by_name(&spec.workload, &workload_options(spec.keys))
+    let workload = faultline_workloads::by_name(&spec.workload, &workload_options(spec.keys()))
         .map_err(anyhow::Error::msg)?;
 
     // Main phase: workers and the nemesis until the time limit.
@@ -211,6 +211,7 @@ pub async fn run_test(
         .map_err(anyhow::Error::msg)?
         .with_options(SearchOptions {
             timeout: Some(spec.check_timeout),
+            memory_limit_bytes: Some(spec.memory_limit_bytes),
             ..SearchOptions::default()
         });
     let history = Arc::new(history);

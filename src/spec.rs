@@ -15,6 +15,7 @@ use crate::cli::TestArgs;
 use crate::exit::bad_input;
 use crate::systems::reference::Bug;
 use faultline_nemeses::process::Target;
+use faultline_workloads::{Keys, DEFAULT_OPS_PER_KEY, DEFAULT_THREADS_PER_KEY};
 
 /// Systems `--system` accepts.
 pub use crate::systems::SYSTEMS;
@@ -49,8 +50,13 @@ pub struct TestSpec {
     pub concurrency: usize,
     /// Total ops per second, `None` for unlimited.
     pub rate: Option<f64>,
-    /// Keys of the register workload.
-    pub keys: usize,
+    /// `--keys`: the fixed key set of the register workload, `None` for independent keys.
+    pub keys: Option<usize>,
+    /// Independent keys: workers sharing a key (`--threads-per-key`), `None` with `--keys`.
+    pub threads_per_key: Option<usize>,
+    /// Independent keys: ops on a key before it is retired (`--ops-per-key`), `None` with
+    /// `--keys`.
+    pub ops_per_key: Option<u64>,
     /// Client timeout per operation.
     #[serde(with = "secs")]
     pub op_timeout: Duration,
@@ -78,6 +84,8 @@ pub struct TestSpec {
     /// Linearizability checker budget.
     #[serde(with = "secs")]
     pub check_timeout: Duration,
+    /// Linearizability checker memory budget (`--memory-limit`), in bytes.
+    pub memory_limit_bytes: u64,
     /// Whether to draw a progress bar.
     #[serde(skip)]
     pub progress: bool,
@@ -150,7 +158,8 @@ impl TestSpec {
         if node_count == 0 || node_count > 15 {
             bad_input!("--node-count {node_count} is out of range: give 1 to 15 nodes");
         }
-        faultline_workloads::by_name(&args.workload, &workload_options(args.keys))
+        let keys = resolve_keys(args)?;
+        faultline_workloads::by_name(&args.workload, &workload_options(keys))
             .map_err(|e| anyhow::Error::new(crate::exit::BadInput(format!("--workload: {e}"))))?;
         let nemeses = faultline_nemeses::schedule::parse_nemeses(&args.nemesis)
             .map_err(|e| anyhow::Error::new(crate::exit::BadInput(format!("--nemesis: {e}"))))?;
@@ -184,14 +193,12 @@ impl TestSpec {
         let op_timeout = positive_secs("--op-timeout", args.op_timeout)?;
         let ready_timeout = positive_secs("--ready-timeout", args.ready_timeout)?;
         let check_timeout = positive_secs("--check-timeout", args.check_timeout)?;
+        let memory_limit_bytes = parse_memory_limit(&args.memory_limit)?;
         if !(args.rate >= 0.0 && args.rate.is_finite()) {
             bad_input!(
                 "--rate {} is not a rate: give ops per second, or 0 for unlimited",
                 args.rate
             );
-        }
-        if args.keys == 0 {
-            bad_input!("--keys 0: the workload needs at least one key");
         }
         if args.test_count == 0 {
             bad_input!("--test-count 0: give at least 1");
@@ -223,7 +230,7 @@ impl TestSpec {
         let nemesis_names: Vec<String> = nemeses.iter().map(|k| k.name().to_string()).collect();
         let mut rerun = format!(
             "faultline test --system {} --node-count {} --workload {} --nemesis {} \
-             --nemesis-targets {} --nemesis-interval {} --time-limit {} --concurrency {} --rate {} --keys {} \
+             --nemesis-targets {} --nemesis-interval {} --time-limit {} --concurrency {} --rate {}{} \
              --op-timeout {} --seed {seed}",
             args.system,
             node_count,
@@ -234,7 +241,7 @@ impl TestSpec {
             args.time_limit,
             args.concurrency,
             args.rate,
-            args.keys,
+            keys_args(keys),
             args.op_timeout,
         );
         rerun.push_str(&crate::faults::rerun_args(args));
@@ -259,7 +266,20 @@ impl TestSpec {
             time_limit,
             concurrency,
             rate: (args.rate > 0.0).then_some(args.rate),
-            keys: args.keys,
+            keys: match keys {
+                Keys::Fixed { count } => Some(count),
+                Keys::Independent { .. } => None,
+            },
+            threads_per_key: match keys {
+                Keys::Independent {
+                    threads_per_key, ..
+                } => Some(threads_per_key),
+                Keys::Fixed { .. } => None,
+            },
+            ops_per_key: match keys {
+                Keys::Independent { ops_per_key, .. } => Some(ops_per_key),
+                Keys::Fixed { .. } => None,
+            },
             op_timeout,
             test_count: args.test_count,
             seed,
@@ -272,6 +292,7 @@ impl TestSpec {
             node_binary,
             ready_timeout,
             check_timeout,
+            memory_limit_bytes,
             progress: !args.no_progress,
             rerun,
             ssh,
@@ -335,12 +356,135 @@ fn resolve_endpoints(args: &TestArgs) -> Result<Vec<String>> {
     Ok(endpoints)
 }
 
+impl TestSpec {
+    /// How the workload spreads its ops over keys, as resolved from the command line.
+    pub fn keys(&self) -> Keys {
+        match (self.keys, self.threads_per_key, self.ops_per_key) {
+            (Some(count), _, _) => Keys::Fixed { count },
+            (None, threads_per_key, ops_per_key) => Keys::Independent {
+                threads_per_key: threads_per_key.unwrap_or(DEFAULT_THREADS_PER_KEY),
+                ops_per_key: ops_per_key.unwrap_or(DEFAULT_OPS_PER_KEY),
+            },
+        }
+    }
+}
+
+/// `--keys`, or independent keys from `--threads-per-key` and `--ops-per-key` (the default).
+fn resolve_keys(args: &TestArgs) -> Result<Keys> {
+    if let Some(count) = args.keys {
+        if let Some(flag) = [
+            args.threads_per_key.map(|_| "--threads-per-key"),
+            args.ops_per_key.map(|_| "--ops-per-key"),
+        ]
+        .into_iter()
+        .flatten()
+        .next()
+        {
+            bad_input!(
+                "--keys {count} gives a fixed key set, and {flag} is for independent keys \
+                 (the default without --keys): give one or the other"
+            );
+        }
+        if count == 0 {
+            bad_input!(
+                "--keys 0: the workload needs at least one key; give e.g. --keys 5, or leave \
+                 --keys out for independent keys"
+            );
+        }
+        return Ok(Keys::Fixed { count });
+    }
+    let threads_per_key = args.threads_per_key.unwrap_or(DEFAULT_THREADS_PER_KEY);
+    if threads_per_key == 0 {
+        bad_input!(
+            "--threads-per-key 0: every key needs at least one worker; give e.g. \
+             --threads-per-key {DEFAULT_THREADS_PER_KEY}"
+        );
+    }
+    let ops_per_key = args.ops_per_key.unwrap_or(DEFAULT_OPS_PER_KEY);
+    if ops_per_key == 0 {
+        bad_input!(
+            "--ops-per-key 0: a key needs at least one op before it is retired; give e.g. \
+             --ops-per-key {DEFAULT_OPS_PER_KEY}"
+        );
+    }
+    Ok(Keys::Independent {
+        threads_per_key,
+        ops_per_key,
+    })
+}
+
+/// The key options of the rerun command line, with a leading space.
+fn keys_args(keys: Keys) -> String {
+    match keys {
+        Keys::Fixed { count } => format!(" --keys {count}"),
+        Keys::Independent {
+            threads_per_key,
+            ops_per_key,
+        } => format!(" --threads-per-key {threads_per_key} --ops-per-key {ops_per_key}"),
+    }
+}
+
 /// The workload options derived from the command line.
-pub fn workload_options(keys: usize) -> faultline_workloads::WorkloadOptions {
+pub fn workload_options(keys: Keys) -> faultline_workloads::WorkloadOptions {
     faultline_workloads::WorkloadOptions {
         keys,
         ..Default::default()
     }
+}
+
+/// Parses `--memory-limit` (of `test` and `check`): bytes, or a size such as `512MiB`.
+pub fn parse_memory_limit(text: &str) -> Result<u64> {
+    match parse_size(text) {
+        Ok(bytes) => Ok(bytes),
+        Err(why) => bad_input!(
+            "--memory-limit '{text}': {why}; give a size such as 512MiB, 2GiB, 1G or a byte count"
+        ),
+    }
+}
+
+/// A size in bytes from `N`, or `N` with a unit: `K`, `M`, `G`, `T` (optionally followed by
+/// `iB`) are powers of 1024, as `ulimit`, Docker and the JVM read them; `kB`, `MB`, `GB`,
+/// `TB` are powers of 1000; `B` is bytes. Units are case-insensitive, `N` may have a
+/// fraction when it has a unit (`1.5G`), and the size must be positive.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = (&text[..split], text[split..].trim());
+    if number.is_empty() {
+        return Err("no number".to_string());
+    }
+    let multiplier: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "t" | "tib" => 1 << 40,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        _ => return Err(format!("unknown unit '{unit}'")),
+    };
+    let bytes = if multiplier == 1 {
+        number
+            .parse::<u64>()
+            .map_err(|_| format!("'{number}' is not a whole number of bytes"))?
+    } else {
+        let n: f64 = number
+            .parse()
+            .map_err(|_| format!("'{number}' is not a number"))?;
+        let bytes = (n * multiplier as f64).round();
+        if bytes >= u64::MAX as f64 {
+            return Err("too large".to_string());
+        }
+        bytes as u64
+    };
+    if bytes == 0 {
+        return Err("the checker needs some memory".to_string());
+    }
+    Ok(bytes)
 }
 
 /// Parse `--concurrency`: `N` workers, or `Nn` for N workers per node.
@@ -392,6 +536,166 @@ mod tests {
         assert_eq!(parse_concurrency("7", 5).unwrap(), 7);
         assert!(parse_concurrency("x", 5).is_err());
         assert!(parse_concurrency("0n", 5).is_err());
+    }
+
+    fn resolve(args: &[&str]) -> Result<TestSpec> {
+        use clap::Parser;
+        let cli =
+            crate::cli::Cli::try_parse_from(["faultline", "test"].iter().chain(args).copied())
+                .unwrap();
+        let crate::cli::Command::Test(args) = cli.command else {
+            unreachable!()
+        };
+        TestSpec::resolve(&args)
+    }
+
+    /// Resolves the spec's own rerun line again.
+    fn rerun(spec: &TestSpec) -> TestSpec {
+        let words: Vec<&str> = spec.rerun.split_whitespace().skip(2).collect();
+        resolve(&words).unwrap()
+    }
+
+    #[test]
+    fn independent_keys_are_the_default_in_spec_json_and_rerun() {
+        let spec = resolve(&["--seed", "1"]).unwrap();
+        assert_eq!(
+            spec.keys(),
+            Keys::Independent {
+                threads_per_key: 10,
+                ops_per_key: 200
+            }
+        );
+        assert!(
+            spec.rerun
+                .contains(" --threads-per-key 10 --ops-per-key 200 "),
+            "{}",
+            spec.rerun
+        );
+        assert!(!spec.rerun.contains("--keys"), "{}", spec.rerun);
+        let json = serde_json::to_value(&spec).unwrap();
+        assert_eq!(json["keys"], serde_json::Value::Null);
+        assert_eq!(json["threads_per_key"], 10);
+        assert_eq!(json["ops_per_key"], 200);
+        assert_eq!(json["memory_limit_bytes"], 2u64 << 30);
+
+        let spec = resolve(&[
+            "--seed",
+            "1",
+            "--threads-per-key",
+            "3",
+            "--ops-per-key",
+            "50",
+        ])
+        .unwrap();
+        let again = rerun(&spec);
+        assert_eq!(again.keys(), spec.keys());
+        assert_eq!(
+            again.keys(),
+            Keys::Independent {
+                threads_per_key: 3,
+                ops_per_key: 50
+            }
+        );
+    }
+
+    #[test]
+    fn fixed_keys_from_keys_in_spec_json_and_rerun() {
+        let spec = resolve(&["--seed", "1", "--keys", "3", "--memory-limit", "512MiB"]).unwrap();
+        assert_eq!(spec.keys(), Keys::Fixed { count: 3 });
+        assert!(spec.rerun.contains(" --keys 3 "), "{}", spec.rerun);
+        assert!(!spec.rerun.contains("-per-key"), "{}", spec.rerun);
+        assert_eq!(rerun(&spec).keys(), Keys::Fixed { count: 3 });
+        let json = serde_json::to_value(&spec).unwrap();
+        assert_eq!(json["keys"], 3);
+        assert_eq!(json["threads_per_key"], serde_json::Value::Null);
+        assert_eq!(json["memory_limit_bytes"], 512u64 << 20);
+    }
+
+    #[test]
+    fn bad_key_options_are_one_line_bad_input_naming_the_flag() {
+        for (args, message) in [
+            (
+                &["--keys", "0"][..],
+                "--keys 0: the workload needs at least one key; give e.g. --keys 5, or leave \
+                 --keys out for independent keys",
+            ),
+            (
+                &["--threads-per-key", "0"],
+                "--threads-per-key 0: every key needs at least one worker; give e.g. \
+                 --threads-per-key 10",
+            ),
+            (
+                &["--ops-per-key", "0", "--threads-per-key", "2"],
+                "--ops-per-key 0: a key needs at least one op before it is retired; give e.g. \
+                 --ops-per-key 200",
+            ),
+            (
+                &["--keys", "5", "--ops-per-key", "10"],
+                "--keys 5 gives a fixed key set, and --ops-per-key is for independent keys \
+                 (the default without --keys): give one or the other",
+            ),
+            (
+                &["--threads-per-key", "2", "--keys", "5"],
+                "--keys 5 gives a fixed key set, and --threads-per-key is for independent \
+                 keys (the default without --keys): give one or the other",
+            ),
+            (
+                &["--memory-limit", "2XB"],
+                "--memory-limit '2XB': unknown unit 'XB'; give a size such as 512MiB, 2GiB, \
+                 1G or a byte count",
+            ),
+        ] {
+            let err = resolve(args).unwrap_err();
+            assert_eq!(
+                crate::exit::code_for(&err),
+                crate::exit::BAD_INPUT,
+                "{args:?}"
+            );
+            assert_eq!(err.to_string(), message);
+        }
+        // More workers per key than workers is one key at a time, not an error.
+        let spec = resolve(&["--threads-per-key", "1000", "--concurrency", "2"]).unwrap();
+        assert_eq!(spec.threads_per_key, Some(1000));
+    }
+
+    #[test]
+    fn sizes_with_and_without_units() {
+        for (text, bytes) in [
+            ("512MiB", 512 << 20),
+            ("2GiB", 2 << 30),
+            ("1G", 1 << 30),
+            ("800M", 800 << 20),
+            ("800m", 800 << 20),
+            ("64k", 64 << 10),
+            ("1.5G", 3 << 29),
+            ("1TiB", 1 << 40),
+            ("1GB", 1_000_000_000),
+            ("500 MB", 500_000_000),
+            ("4096", 4096),
+            ("4096B", 4096),
+        ] {
+            assert_eq!(parse_size(text), Ok(bytes), "{text}");
+        }
+        for (text, why) in [
+            ("", "no number"),
+            ("GiB", "no number"),
+            ("2XB", "unknown unit 'XB'"),
+            ("1.5", "not a whole number"),
+            ("-1G", "no number"),
+            ("0", "needs some memory"),
+            ("0.0000000001K", "needs some memory"),
+            ("1.2.3G", "not a number"),
+            ("99999999999T", "too large"),
+        ] {
+            let err = parse_size(text).unwrap_err();
+            assert!(err.contains(why), "{text}: {err}");
+        }
+        let err = parse_memory_limit("lots").unwrap_err();
+        assert_eq!(crate::exit::code_for(&err), crate::exit::BAD_INPUT);
+        assert_eq!(
+            err.to_string(),
+            "--memory-limit 'lots': no number; give a size such as 512MiB, 2GiB, 1G or a byte count"
+        );
     }
 
     #[test]

@@ -76,3 +76,30 @@ fn check_reports_bad_files_with_their_line() {
     let out = faultline().arg("check").arg(&bad).output().unwrap();
     assert_one_line_error(&out, 254, "bad.jsonl");
 }
+
+#[test]
+fn bad_key_and_memory_options_are_one_line_bad_arguments() {
+    let store = tempfile::tempdir().unwrap();
+    for (args, needle) in [
+        (vec!["--ops-per-key", "0"], "--ops-per-key 0"),
+        (vec!["--threads-per-key", "0"], "--threads-per-key 0"),
+        (
+            vec!["--keys", "5", "--ops-per-key", "100"],
+            "--keys 5 gives a fixed key set, and --ops-per-key is for independent keys",
+        ),
+        (vec!["--memory-limit", "2XB"], "--memory-limit '2XB'"),
+    ] {
+        let out = run_test(store.path(), &args);
+        assert_one_line_error(&out, 254, needle);
+    }
+    assert!(!store.path().join("latest").exists(), "nothing ran");
+    let out = faultline()
+        .args(["check", "--memory-limit", "lots", "/nonexistent"])
+        .output()
+        .unwrap();
+    assert_one_line_error(
+        &out,
+        254,
+        "--memory-limit 'lots': no number; give a size such as 512MiB",
+    );
+}

@@ -308,6 +308,8 @@ fn spec_section(body: &mut String, data: &RunData) {
     row("concurrency", text("concurrency"));
     row("rate", text("rate").map(|s| s + " ops/s"));
     row("keys", text("keys"));
+    row("workers per key", text("threads_per_key"));
+    row("ops per key", text("ops_per_key"));
     row(
         "seed",
         data.summary

@@ -5,7 +5,8 @@
 //! - [`op`]: [`OpRequest`](op::OpRequest), what a worker should invoke.
 //! - [`Workload`] and [`by_name`]: the registry of workloads (`register`; `set`, `bank` and
 //!   `append` are to come), each naming the model its history is checked against.
-//! - [`options`]: [`WorkloadOptions`] and the errors for options a workload cannot honour.
+//! - [`options`]: [`WorkloadOptions`] (how ops spread over [`Keys`], the mix) and the errors
+//!   for options a workload cannot honour.
 //!
 //! This crate is pure logic: it never touches a network, an async runtime or a cluster.
 //!
@@ -28,7 +29,9 @@ pub mod register;
 use serde_json::Value;
 
 use crate::generator::Generator;
-pub use crate::options::{parse_mix, WorkloadError, WorkloadOptions};
+pub use crate::options::{
+    parse_mix, Keys, WorkloadError, WorkloadOptions, DEFAULT_OPS_PER_KEY, DEFAULT_THREADS_PER_KEY,
+};
 
 /// A kind of test traffic: what ops to generate, and how to judge the resulting history.
 pub trait Workload: Send + Sync {
@@ -91,7 +94,7 @@ mod tests {
         let err = by_name(
             "register",
             &WorkloadOptions {
-                keys: 0,
+                keys: Keys::Fixed { count: 0 },
                 ..WorkloadOptions::default()
             },
         )

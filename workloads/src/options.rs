@@ -1,23 +1,80 @@
-//! What a user can tune about a workload ([`WorkloadOptions`]), parsing of the operation mix
-//! (`read=2,write=1,cas=1`), and the errors for options a workload cannot honour.
+//! What a user can tune about a workload ([`WorkloadOptions`]: how ops spread over
+//! [`Keys`], the operation mix), parsing of the mix (`read=2,write=1,cas=1`), and the errors
+//! for options a workload cannot honour.
 //!
 //! Validation only: nothing here builds generators.
 
 /// Options common to every workload; each workload reads the ones that apply to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkloadOptions {
-    /// How many keys to spread operations over (register: keys `0..keys`). Default 5.
-    pub keys: usize,
+    /// How operations are spread over keys. Default: [`Keys::default`], independent keys.
+    pub keys: Keys,
     /// The relative weight of each operation, e.g. `[("read", 2), ("write", 1)]`. Empty means
     /// the workload's default mix; otherwise operations not named get weight 0.
     pub mix: Vec<(String, u32)>,
 }
 
-impl Default for WorkloadOptions {
+/// Workers that share one key by default (`--threads-per-key`).
+///
+/// Jepsen's register tests use 10 threads per key with a concurrency of 10 (one key at a
+/// time, its whole history as concurrent as the test). faultline's default concurrency is 10
+/// too (`2n` on 5 nodes), so by default every worker works on the same key: as much
+/// contention on a key as the run can give, while the key's history stays small.
+pub const DEFAULT_THREADS_PER_KEY: usize = 10;
+
+/// Ops generated on a key before its workers retire it and take a fresh one by default
+/// (`--ops-per-key`).
+///
+/// Linearizability checking is exponential in the worst case in the length and concurrency
+/// of a key's history; a few hundred ops with 10 concurrent workers (and the indeterminate
+/// ops faults leave behind) check in well under a second, yet span several fault intervals
+/// at the default 100 ops/s (a key lives about 2 s, faults change every 5 s). Jepsen's
+/// etcd and ZooKeeper register tests use limits of the same order.
+pub const DEFAULT_OPS_PER_KEY: u64 = 200;
+
+/// How a workload spreads its operations over keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keys {
+    /// A fixed set of keys `0..count`, any worker on any key (`--keys N`).
+    Fixed {
+        /// How many keys.
+        count: usize,
+    },
+    /// Jepsen's independent keys (`jepsen.independent/concurrent-generator`): workers are
+    /// split into groups of `threads_per_key` (worker `i` is in group `i / threads_per_key`);
+    /// each group works on a key of its own, and after `ops_per_key` ops have been generated
+    /// on it the group retires it and takes a fresh one. Keys are never reused, so every key's
+    /// history stays small and is checked on its own.
+    Independent {
+        /// Workers per group, at least 1. More than the workers of the run means one group.
+        threads_per_key: usize,
+        /// Ops on a key before it is retired, at least 1.
+        ops_per_key: u64,
+    },
+}
+
+impl Default for Keys {
     fn default() -> Self {
-        WorkloadOptions {
-            keys: 5,
-            mix: Vec::new(),
+        Keys::Independent {
+            threads_per_key: DEFAULT_THREADS_PER_KEY,
+            ops_per_key: DEFAULT_OPS_PER_KEY,
+        }
+    }
+}
+
+impl Keys {
+    /// Checks the counts: errs on zero keys, zero threads per key or zero ops per key.
+    pub fn validate(self, workload: &str) -> Result<Self, WorkloadError> {
+        let workload = workload.to_string();
+        match self {
+            Keys::Fixed { count: 0 } => Err(WorkloadError::NoKeys { workload }),
+            Keys::Independent {
+                threads_per_key: 0, ..
+            } => Err(WorkloadError::NoThreadsPerKey { workload }),
+            Keys::Independent { ops_per_key: 0, .. } => {
+                Err(WorkloadError::NoOpsPerKey { workload })
+            }
+            ok => Ok(ok),
         }
     }
 }
@@ -36,6 +93,20 @@ pub enum WorkloadError {
     /// Zero keys.
     #[error("workload {workload} needs at least one key, got 0 (try 5)")]
     NoKeys {
+        /// The workload.
+        workload: String,
+    },
+    /// Zero workers per key.
+    #[error("workload {workload} needs at least one worker per key, got 0 (try {DEFAULT_THREADS_PER_KEY})")]
+    NoThreadsPerKey {
+        /// The workload.
+        workload: String,
+    },
+    /// Zero ops per key.
+    #[error(
+        "workload {workload} needs at least one op per key, got 0 (try {DEFAULT_OPS_PER_KEY})"
+    )]
+    NoOpsPerKey {
         /// The workload.
         workload: String,
     },

@@ -1,7 +1,7 @@
-//! The register workload: reads, writes and compare-and-sets on a few independent
-//! registers, checked against the `cas-register` model key by key.
+//! The register workload: reads, writes and compare-and-sets on independent registers,
+//! checked against the `cas-register` model key by key.
 //!
-//! Ops (keys are JSON integers `0..keys`, the initial value of every register is `null`):
+//! Ops (keys are JSON integers, the initial value of every register is `null`):
 //! - `read`: value `null` on invoke; the client completes it with the value read.
 //! - `write`: value `v`, a fresh integer.
 //! - `cas`: value `[from, to]`: `to` is a fresh integer, `from` one of the last few values
@@ -11,11 +11,23 @@
 //! Every value written is unique across the whole run (one counter from 1, for all keys):
 //! a read identifies the write it saw, which is what makes a history checkable.
 //!
-//! The final generator (after healing) makes **every worker read every key once**, starting
-//! at a different key per worker: more final reads, from several processes, give the checker
-//! more evidence that the healed cluster converged.
+//! Which key an op is on depends on [`Keys`]:
+//! - **independent keys** (the default, Jepsen's `independent/concurrent-generator`): worker
+//!   `i` belongs to group `i / threads_per_key`; a group's ops all go to its current key, and
+//!   once `ops_per_key` ops have been generated on that key, the group's next op takes a fresh
+//!   key (`0, 1, 2, ...` in the order groups ask, never reused). Keys thus stay short-lived
+//!   and their histories small, whatever the length of the run.
+//! - **a fixed set** `0..count` (`--keys N`): every op picks one of them at random.
+//!
+//! The final generator (after healing) makes **every worker read every key still in use
+//! once** — the fixed keys, or the key each group had at the end of the main phase —
+//! starting at a different key per worker: more final reads, from several processes, give
+//! the checker more evidence that the healed cluster converged. Retired keys are not read
+//! again: their histories are already complete.
 //!
 //! This module only generates; it never talks to a client or checks anything.
+
+use std::sync::{Arc, Mutex};
 
 use rand::rngs::StdRng;
 use rand::Rng;
@@ -23,7 +35,7 @@ use serde_json::{json, Value};
 
 use crate::generator::{each_worker, sequence, Context, Generator, Poll};
 use crate::op::OpRequest;
-use crate::options::{resolve_mix, WorkloadError, WorkloadOptions};
+use crate::options::{resolve_mix, Keys, WorkloadError, WorkloadOptions};
 use crate::Workload;
 
 /// The register workload's operations and their default weights (50% / 25% / 25%).
@@ -33,27 +45,47 @@ pub const OPERATIONS: [(&str, u32); 3] = [("read", 2), ("write", 1), ("cas", 1)]
 const RECENT: usize = 3;
 
 /// The register workload, built by [`crate::by_name`]`("register", ...)`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Register {
-    keys: usize,
+    keys: Keys,
     /// Weights of read, write, cas.
     weights: [u32; 3],
+    /// Each group's current key, written by the latest main generator and read by the
+    /// final generator (independent keys only).
+    current: CurrentKeys,
 }
 
+/// Each group's current key (`None`: the group has not asked for an op yet), shared between
+/// a main generator and the final generator made after it.
+type CurrentKeys = Arc<Mutex<Vec<Option<u64>>>>;
+
 impl Register {
-    /// A register workload from the options: `keys` keys, `mix` over read / write / cas.
+    /// A register workload from the options: its keys, and `mix` over read / write / cas.
     pub fn new(options: &WorkloadOptions) -> Result<Self, WorkloadError> {
-        if options.keys == 0 {
-            return Err(WorkloadError::NoKeys {
-                workload: "register".to_string(),
-            });
-        }
+        let keys = options.keys.validate("register")?;
         let w = resolve_mix("register", &OPERATIONS, &options.mix)?;
         Ok(Register {
-            keys: options.keys,
+            keys,
             weights: [w[0], w[1], w[2]],
+            current: CurrentKeys::default(),
         })
     }
+
+    /// The keys the final reads cover: the fixed set, or each group's key at the end of the
+    /// latest main generator, in group order.
+    fn keys_in_use(&self) -> Vec<u64> {
+        match self.keys {
+            Keys::Fixed { count } => (0..count as u64).collect(),
+            Keys::Independent { .. } => lock(&self.current).iter().flatten().copied().collect(),
+        }
+    }
+}
+
+/// The lock's contents, even when a panicking generator poisoned it (the keys stay valid).
+fn lock(current: &CurrentKeys) -> std::sync::MutexGuard<'_, Vec<Option<u64>>> {
+    current
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Workload for Register {
@@ -61,23 +93,56 @@ impl Workload for Register {
         "register"
     }
 
+    /// A fresh main generator; with independent keys it starts again from key 0 and is the
+    /// one whose current keys [`final_generator`](Workload::final_generator) reads.
     fn generator(&self) -> Box<dyn Generator> {
+        let keys = match self.keys {
+            Keys::Fixed { count } => KeyState::Fixed {
+                recent: vec![Recent::default(); count],
+            },
+            Keys::Independent {
+                threads_per_key,
+                ops_per_key,
+            } => {
+                lock(&self.current).clear();
+                KeyState::Independent {
+                    threads_per_key,
+                    ops_per_key,
+                    next_key: 0,
+                    groups: Vec::new(),
+                    current: self.current.clone(),
+                }
+            }
+        };
         Box::new(RegisterGenerator {
-            keys: self.keys as u64,
             weights: self.weights,
             total: self.weights.iter().map(|w| u64::from(*w)).sum(),
             next_value: 1,
-            recent: vec![Recent::default(); self.keys],
+            keys,
         })
     }
 
+    /// Every worker reads every key in use once (see the module docs). The keys are taken
+    /// when a worker first asks, so build it after the main phase, or at any time before.
     fn final_generator(&self) -> Option<Box<dyn Generator>> {
-        let keys = self.keys;
+        let workload = self.clone();
+        let mut keys: Option<Vec<u64>> = None;
         Some(each_worker(move |worker| {
+            let keys = keys.get_or_insert_with(|| workload.keys_in_use());
+            if keys.is_empty() {
+                return sequence(Vec::new());
+            }
+            // Start at the worker's own group's key (independent) or key `worker` (fixed).
+            let first = match workload.keys {
+                Keys::Independent {
+                    threads_per_key, ..
+                } => worker / threads_per_key,
+                Keys::Fixed { .. } => worker,
+            };
             sequence(
-                (0..keys)
-                    .map(|i| read((worker + i) % keys))
-                    .collect::<Vec<_>>(),
+                (0..keys.len())
+                    .map(|i| read(keys[(first + i) % keys.len()]))
+                    .collect(),
             )
         }))
     }
@@ -91,7 +156,7 @@ impl Workload for Register {
     }
 }
 
-fn read(key: usize) -> OpRequest {
+fn read(key: u64) -> OpRequest {
     OpRequest::new("read", Some(json!(key)), Value::Null)
 }
 
@@ -119,42 +184,113 @@ impl Recent {
     }
 }
 
-/// The unbounded main-phase generator; one shared state for all workers.
-struct RegisterGenerator {
-    keys: u64,
-    weights: [u32; 3],
-    total: u64,
-    next_value: u64,
-    recent: Vec<Recent>,
+/// One group of workers sharing a key (independent keys).
+#[derive(Debug, Clone, Copy, Default)]
+struct Group {
+    /// The group's key, `None` before its first op.
+    key: Option<u64>,
+    /// Ops generated on `key` so far.
+    ops: u64,
+    /// Recent values of `key`.
+    recent: Recent,
 }
 
-impl RegisterGenerator {
-    fn fresh(&mut self, key: usize) -> u64 {
-        let v = self.next_value;
-        self.next_value += 1;
-        self.recent[key].push(v);
-        v
+/// How the main generator picks keys.
+enum KeyState {
+    /// Keys `0..recent.len()`, one picked at random for every op.
+    Fixed { recent: Vec<Recent> },
+    /// Independent keys: a group per `threads_per_key` workers.
+    Independent {
+        threads_per_key: usize,
+        ops_per_key: u64,
+        /// The next fresh key.
+        next_key: u64,
+        /// Groups by number, made when one of their workers first asks.
+        groups: Vec<Group>,
+        /// Each group's key, published for the final generator.
+        current: CurrentKeys,
+    },
+}
+
+impl KeyState {
+    /// The key of `worker`'s next op, and that key's recent values.
+    fn next(&mut self, worker: usize, rng: &mut StdRng) -> (u64, &mut Recent) {
+        match self {
+            KeyState::Fixed { recent } => {
+                let key = rng.random_range(0..recent.len() as u64);
+                (key, &mut recent[key as usize])
+            }
+            KeyState::Independent {
+                threads_per_key,
+                ops_per_key,
+                next_key,
+                groups,
+                current,
+            } => {
+                let g = worker / *threads_per_key;
+                if groups.len() <= g {
+                    groups.resize(g + 1, Group::default());
+                }
+                let group = &mut groups[g];
+                let key = match group.key {
+                    Some(key) if group.ops < *ops_per_key => key,
+                    _ => {
+                        // Retire the old key (if any) and take a fresh one.
+                        let key = *next_key;
+                        *next_key += 1;
+                        *group = Group {
+                            key: Some(key),
+                            ops: 0,
+                            recent: Recent::default(),
+                        };
+                        let mut current = lock(current);
+                        if current.len() <= g {
+                            current.resize(g + 1, None);
+                        }
+                        current[g] = Some(key);
+                        key
+                    }
+                };
+                group.ops += 1;
+                (key, &mut group.recent)
+            }
+        }
     }
 }
 
+/// The unbounded main-phase generator; one shared state for all workers.
+struct RegisterGenerator {
+    weights: [u32; 3],
+    total: u64,
+    next_value: u64,
+    keys: KeyState,
+}
+
 impl Generator for RegisterGenerator {
-    fn poll(&mut self, _ctx: &Context, rng: &mut StdRng) -> Poll {
-        let key = rng.random_range(0..self.keys) as usize;
+    fn poll(&mut self, ctx: &Context, rng: &mut StdRng) -> Poll {
+        let (key, recent) = self.keys.next(ctx.worker, rng);
         let mut x = rng.random_range(0..self.total);
         let mut f = 0;
         while x >= u64::from(self.weights[f]) {
             x -= u64::from(self.weights[f]);
             f += 1;
         }
+        let mut fresh = || {
+            let v = self.next_value;
+            self.next_value += 1;
+            v
+        };
         let op = match f {
             0 => read(key),
             1 => {
-                let v = self.fresh(key);
+                let v = fresh();
+                recent.push(v);
                 OpRequest::new("write", Some(json!(key)), json!(v))
             }
             _ => {
-                let from = self.recent[key].pick(rng);
-                let to = self.fresh(key);
+                let from = recent.pick(rng);
+                let to = fresh();
+                recent.push(to);
                 OpRequest::new("cas", Some(json!(key)), json!([from, to]))
             }
         };
