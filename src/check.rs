@@ -2,7 +2,9 @@
 //! check them with no cluster — Jepsen's `analyze`.
 //!
 //! Bad input (a file that does not exist or parse, an unknown format or model) is exit 254
-//! with a one-line error naming the file and line.
+//! with a one-line error naming the file and line. What a reader skips without failing (a
+//! last line torn by a crash of the harness) is a warning on stderr, and in `--json`'s
+//! `warnings`; the rest of the file is still checked.
 
 use std::path::Path;
 use std::time::Duration;
@@ -24,6 +26,8 @@ struct FileResult<'a> {
     ops: usize,
     valid: Validity,
     results: Vec<CheckResult>,
+    /// What reading the file skipped (e.g. a torn last line), each naming the file and line.
+    warnings: &'a [String],
 }
 
 /// Run `faultline check`; returns the process exit code (the worst verdict).
@@ -62,6 +66,9 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
             .map_err(|e| anyhow::Error::new(BadInput(e.to_string())))?;
         if let Err(e) = history.pair() {
             bad_input!("{}", e.in_file(file));
+        }
+        for warning in &history.warnings {
+            eprintln!("warning: {warning}");
         }
         let model = args
             .model
@@ -105,6 +112,7 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
                 ops: history.len(),
                 valid,
                 results,
+                warnings: &history.warnings,
             });
         } else {
             println!(

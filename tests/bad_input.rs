@@ -103,3 +103,82 @@ fn bad_key_and_memory_options_are_one_line_bad_arguments() {
         "--memory-limit 'lots': no number; give a size such as 512MiB",
     );
 }
+
+/// A faultline history whose last line was cut mid-write, after `ops` complete op lines.
+fn torn_history(ops: &[&str]) -> String {
+    let mut text = String::from("{\"format\":\"faultline-history\",\"version\":1}\n");
+    for op in ops {
+        text.push_str(op);
+        text.push('\n');
+    }
+    text.push_str("{\"index\":4,\"time\":900,\"process\":0,\"type\":\"inv");
+    text
+}
+
+#[test]
+fn check_warns_of_a_torn_last_line_and_checks_the_lines_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = [
+        r#"{"index":0,"time":100,"process":0,"type":"invoke","f":"write","key":0,"value":1}"#,
+        r#"{"index":1,"time":200,"process":0,"type":"ok","f":"write","key":0,"value":1}"#,
+        r#"{"index":2,"time":300,"process":1,"type":"invoke","f":"read","key":0,"value":null}"#,
+    ];
+    let warning = |path: &std::path::Path| {
+        format!(
+            "{}:6: the last line is incomplete (the harness was probably killed while writing \
+             it); skipped",
+            path.display()
+        )
+    };
+    for (read, code) in [(1, 0), (2, 1)] {
+        let read_ok = format!(
+            r#"{{"index":3,"time":400,"process":1,"type":"ok","f":"read","key":0,"value":{read}}}"#
+        );
+        let path = dir.path().join(format!("read-{read}.jsonl"));
+        let ops: Vec<&str> = write.iter().copied().chain([read_ok.as_str()]).collect();
+        std::fs::write(&path, torn_history(&ops)).unwrap();
+
+        let out = faultline().arg("check").arg(&path).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // Reading 1 after writing 1 is valid; reading 2, never written, is not: the four
+        // complete op lines were checked, the torn sixth line (after the header) skipped.
+        assert_eq!(out.status.code(), Some(code), "{stdout}\n{stderr}");
+        assert!(stdout.contains("(4 ops, faultline"), "{stdout}");
+        assert_eq!(
+            stderr.lines().collect::<Vec<_>>(),
+            vec![format!("warning: {}", warning(&path))],
+            "{stderr}"
+        );
+
+        let out = faultline()
+            .args(["check", "--json"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(json[0]["ops"], 4);
+        assert_eq!(json[0]["warnings"], serde_json::json!([warning(&path)]));
+    }
+}
+
+#[test]
+fn report_logs_a_torn_last_line_and_shows_it_on_the_page() {
+    let run = tempfile::tempdir().unwrap();
+    let history = run.path().join("history.jsonl");
+    std::fs::write(
+        &history,
+        torn_history(&[
+            r#"{"index":0,"time":100,"process":0,"type":"invoke","f":"write","key":0,"value":1}"#,
+        ]),
+    )
+    .unwrap();
+    let out = faultline().arg("report").arg(run.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let warning = format!("{}:3: the last line is incomplete", history.display());
+    assert!(stderr.contains(&warning), "{stderr}");
+    let page = std::fs::read_to_string(run.path().join("index.html")).unwrap();
+    assert!(page.contains(&warning), "the page states it");
+}

@@ -271,11 +271,21 @@ impl HistoryError {
     }
 }
 
-/// An ordered list of ops.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// An ordered list of ops, and what reading it from a file had to skip.
+#[derive(Debug, Clone, Default)]
 pub struct History {
     /// The ops in history order.
     pub ops: Vec<Op>,
+    /// What the reader skipped without failing, one message a warning naming the file and
+    /// line (e.g. a last line torn by a crash of the harness). Empty for histories built in
+    /// memory. Equality ignores it: two histories are equal when their ops are.
+    pub warnings: Vec<String>,
+}
+
+impl PartialEq for History {
+    fn eq(&self, other: &Self) -> bool {
+        self.ops == other.ops
+    }
 }
 
 impl History {
@@ -284,7 +294,10 @@ impl History {
         for (i, op) in ops.iter_mut().enumerate() {
             op.index = i as u64;
         }
-        History { ops }
+        History {
+            ops,
+            warnings: Vec::new(),
+        }
     }
 
     /// Append an op, giving it the next index.
@@ -352,8 +365,8 @@ impl History {
     }
 
     /// Read a faultline `history.jsonl` file. A last line with no newline that does not
-    /// parse is a write torn by a crash of the harness: it is dropped, and everything before
-    /// it is kept.
+    /// parse is a write torn by a crash of the harness: it is skipped with a warning in
+    /// [`History::warnings`] naming the file and line, and every line before it is kept.
     pub fn read_jsonl(path: &Path) -> Result<History, HistoryError> {
         let file = File::open(path).map_err(|source| HistoryError::Io {
             path: path.to_path_buf(),
@@ -365,18 +378,26 @@ impl History {
     /// Read `history.jsonl` text from any reader; `path` is only used in messages.
     pub fn read_jsonl_from(reader: impl BufRead, path: &Path) -> Result<History, HistoryError> {
         let mut ops = Vec::new();
+        let mut warnings = Vec::new();
         let parse_error = |line: usize, message: String| HistoryError::Parse {
             path: path.to_path_buf(),
             line,
             message,
         };
+        let torn_warning = |line: usize| {
+            format!(
+                "{}:{line}: the last line is incomplete (the harness was probably killed \
+                 while writing it); skipped",
+                path.display()
+            )
+        };
         let mut reader = reader;
-        let mut line = String::new();
+        let mut line = Vec::new();
         let mut line_no = 0;
         loop {
             line.clear();
             let read = reader
-                .read_line(&mut line)
+                .read_until(b'\n', &mut line)
                 .map_err(|source| HistoryError::Io {
                     path: path.to_path_buf(),
                     source,
@@ -385,8 +406,22 @@ impl History {
                 break;
             }
             line_no += 1;
-            let torn = !line.ends_with('\n');
-            let text = line.trim();
+            // Only the last line can lack its newline; cut mid-write it may even end inside
+            // a UTF-8 character.
+            let torn = !line.ends_with(b"\n");
+            let text = match std::str::from_utf8(&line) {
+                Ok(text) => text.trim(),
+                Err(_) if torn => {
+                    warnings.push(torn_warning(line_no));
+                    break;
+                }
+                Err(e) => {
+                    return Err(parse_error(
+                        line_no,
+                        format!("the line is not UTF-8 text ({e}); a history is text"),
+                    ))
+                }
+            };
             if text.is_empty() {
                 continue;
             }
@@ -416,7 +451,10 @@ impl History {
             }
             let op: Op = match serde_json::from_str(text) {
                 Ok(op) => op,
-                Err(_) if torn => break,
+                Err(_) if torn => {
+                    warnings.push(torn_warning(line_no));
+                    break;
+                }
                 Err(e) => {
                     return Err(parse_error(
                         line_no,
@@ -428,7 +466,7 @@ impl History {
             };
             ops.push(op);
         }
-        Ok(History { ops })
+        Ok(History { ops, warnings })
     }
 }
 
@@ -593,11 +631,49 @@ mod tests {
     }
 
     #[test]
-    fn torn_last_line_is_dropped() {
+    fn torn_last_line_is_skipped_with_a_warning_naming_file_and_line() {
         let text = "{\"format\":\"faultline-history\",\"version\":1}\n\
                     {\"process\":0,\"type\":\"invoke\",\"f\":\"read\"}\n{\"process\":0,\"ty";
-        let h = History::read_jsonl_from(text.as_bytes(), Path::new("h")).unwrap();
+        let h = History::read_jsonl_from(text.as_bytes(), Path::new("run/history.jsonl")).unwrap();
         assert_eq!(h.len(), 1);
+        assert_eq!(
+            h.warnings,
+            vec![
+                "run/history.jsonl:3: the last line is incomplete (the harness was probably \
+                  killed while writing it); skipped"
+                    .to_string()
+            ]
+        );
+        // A complete history reads without warnings, and equality ignores them.
+        let whole = &text[..text.rfind('\n').unwrap() + 1];
+        let complete = History::read_jsonl_from(whole.as_bytes(), Path::new("h")).unwrap();
+        assert!(complete.warnings.is_empty());
+        assert_eq!(complete, h);
+        // A last line that parses needs no newline; a bad line with one is still an error.
+        let unterminated = &text[..text.rfind('\n').unwrap()];
+        let h = History::read_jsonl_from(unterminated.as_bytes(), Path::new("h")).unwrap();
+        assert_eq!((h.len(), h.warnings.len()), (1, 0));
+        let bad_but_whole = format!("{text}\n");
+        assert!(History::read_jsonl_from(bad_but_whole.as_bytes(), Path::new("h")).is_err());
+    }
+
+    #[test]
+    fn a_last_line_cut_inside_a_utf8_character_is_torn_too() {
+        let mut bytes = b"{\"format\":\"faultline-history\",\"version\":1}\n\
+                          {\"process\":0,\"type\":\"invoke\",\"f\":\"read\"}\n\
+                          {\"process\":0,\"type\":\"info\",\"f\":\"read\",\"error\":\"\xe2\x80"
+            .to_vec();
+        let h = History::read_jsonl_from(&bytes[..], Path::new("h.jsonl")).unwrap();
+        assert_eq!(h.len(), 1);
+        assert!(h.warnings[0].starts_with("h.jsonl:3: the last line is incomplete"));
+        // Not UTF-8 in the middle of the file is an error naming the line.
+        bytes.extend_from_slice(b"\n");
+        let err = History::read_jsonl_from(&bytes[..], Path::new("h.jsonl")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("h.jsonl:3: the line is not UTF-8"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -60,7 +60,14 @@ pub fn render_run(run_dir: &Path) -> Result<PathBuf, ReportError> {
     let history_path = run_dir.join("history.jsonl");
     let history = if history_path.is_file() {
         match History::read_jsonl(&history_path) {
-            Ok(h) => Some(h),
+            Ok(h) => {
+                // e.g. a last line torn by a crash of the harness: on the page and in the log.
+                for warning in &h.warnings {
+                    tracing::warn!("{warning}");
+                    data.problems.push(warning.clone());
+                }
+                Some(h)
+            }
             Err(e) => {
                 data.problems.push(format!(
                     "history.jsonl cannot be read, so no plots or timeline: {e}"

@@ -169,7 +169,13 @@ pub fn read_path(path: &Path, format: Option<Format>) -> Result<History, History
         path: path.to_path_buf(),
         source,
     })?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
+    let text = match std::str::from_utf8(&bytes) {
+        // Cut inside a character at the very end (a write torn by a crash): the readers see
+        // a torn last line and say so.
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&bytes[..e.valid_up_to()]),
+        whole => whole,
+    }
+    .map_err(|e| {
         let line = 1 + bytes[..e.valid_up_to()]
             .iter()
             .filter(|&&b| b == b'\n')

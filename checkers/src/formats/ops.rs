@@ -102,7 +102,10 @@ impl<'p> Builder<'p> {
         if split_tuples && independent_tuples(&self.ops) {
             split_independent(&mut self.ops);
         }
-        History { ops: self.ops }
+        History {
+            ops: self.ops,
+            warnings: Vec::new(),
+        }
     }
 }
 
