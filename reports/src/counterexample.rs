@@ -46,6 +46,9 @@ pub(crate) struct Counterexample {
     pub concurrent: Vec<u64>,
     #[serde(default)]
     pub attempts: Vec<Attempt>,
+    /// Why the op cannot be placed, when the checker proved it without searching.
+    #[serde(default)]
+    pub explanation: Option<String>,
 }
 
 impl Counterexample {
@@ -127,16 +130,32 @@ pub(crate) fn section(
     } else {
         cx.description.clone()
     };
-    let _ = write!(
-        out,
-        "<p>The op <b>#{} ({})</b>, outlined in red, could not take effect at any point \
-         between its invocation and its completion: {} ops of this key were linearized before \
-         it, and every order of the ops concurrent with it leaves the model in a state the op \
-         contradicts. The bars are the ops named by the checker; hover one for its details.</p>",
-        cx.op,
-        esc(&description),
-        cx.linearized
-    );
+    match &cx.explanation {
+        Some(why) => {
+            let _ = write!(
+                out,
+                "<p>The op <b>#{} ({})</b>, outlined in red, could not take effect at any \
+                 point between its invocation and its completion: {}. The bars are the ops \
+                 named by the checker; hover one for its details.</p>",
+                cx.op,
+                esc(&description),
+                esc(why)
+            );
+        }
+        None => {
+            let _ = write!(
+                out,
+                "<p>The op <b>#{} ({})</b>, outlined in red, could not take effect at any \
+                 point between its invocation and its completion: {} ops of this key were \
+                 linearized before it, and every order of the ops concurrent with it leaves \
+                 the model in a state the op contradicts. The bars are the ops named by the \
+                 checker; hover one for its details.</p>",
+                cx.op,
+                esc(&description),
+                cx.linearized
+            );
+        }
+    }
     match (culprit, window.first(), window.last()) {
         (Some(culprit), Some(&lo), Some(&hi)) => {
             // Draw only the named calls: a sub-`Calls` holding them in order.
@@ -186,7 +205,7 @@ pub(crate) fn section(
             None => format!("#{i}"),
         }
     };
-    if cx.attempts.is_empty() {
+    if cx.attempts.is_empty() && cx.explanation.is_none() {
         out.push_str("<p class=\"note\">The checker recorded no attempted orders.</p>");
     }
     for (n, a) in cx.attempts.iter().enumerate() {
@@ -300,5 +319,23 @@ pub(crate) mod tests {
             "<span class=\"state\">0</span> → <span class=\"step\">#0 write 1</span> → \
              <span class=\"state\">1</span> → <span class=\"bad\">#3 read → 0 ✗ does not fit</span>"
         ), "{html}");
+    }
+
+    #[test]
+    fn a_proof_without_search_shows_its_explanation_instead_of_orders() {
+        let (h, mut result) = stale_read();
+        let cx = &mut result.details["counterexample"];
+        cx["attempts"] = json!([]);
+        cx["explanation"] = json!("#3 read 0 but completed before #2 was invoked: <why>");
+        let calls = Calls::from_history(&h);
+        let by_index = calls.index_of_op(&h);
+        let (found, _) = find(&[result]);
+        let html = section(&h, &calls, &by_index, "linearizable", &found[0].1);
+        assert!(
+            html.contains("completed before #2 was invoked: &lt;why&gt;"),
+            "{html}"
+        );
+        assert!(!html.contains("ops of this key were linearized before"));
+        assert!(!html.contains("recorded no attempted orders"));
     }
 }
