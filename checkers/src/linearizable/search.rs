@@ -412,13 +412,12 @@ pub(crate) fn search<P: Spec>(
                 .max(stack.len())
                 .max(best.as_ref().map_or(0, |b| b.depth));
             let bytes = memo.bytes() as i64;
-            let ok = budget.charge(bytes - charged);
+            let verdict = checkpoint(budget, bytes - charged, steps_taken, steps_allowed);
             charged = bytes;
-            if !ok || budget.stopped() || budget.over_time() {
-                break Outcome::Stopped { depth };
-            }
-            if steps_allowed.is_some_and(|allowed| steps_taken >= allowed) {
-                break Outcome::Paused { depth };
+            match verdict {
+                Checkpoint::Go => {}
+                Checkpoint::Stop => break Outcome::Stopped { depth },
+                Checkpoint::Pause => break Outcome::Paused { depth },
             }
         }
         if node % 2 == 1 {
@@ -486,6 +485,27 @@ pub(crate) fn search<P: Spec>(
                 })
                 .collect(),
         }),
+    }
+}
+
+enum Checkpoint {
+    Go,
+    Stop,
+    Pause,
+}
+
+/// The periodic look at the budget, the clock and the step allowance, kept out of the
+/// search loop's body.
+#[cold]
+#[inline(never)]
+fn checkpoint(budget: &Budget, grown: i64, steps_taken: u64, allowed: Option<u64>) -> Checkpoint {
+    let ok = budget.charge(grown);
+    if !ok || budget.stopped() || budget.over_time() {
+        Checkpoint::Stop
+    } else if allowed.is_some_and(|allowed| steps_taken >= allowed) {
+        Checkpoint::Pause
+    } else {
+        Checkpoint::Go
     }
 }
 
