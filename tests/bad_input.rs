@@ -182,3 +182,30 @@ fn report_logs_a_torn_last_line_and_shows_it_on_the_page() {
     let page = std::fs::read_to_string(run.path().join("index.html")).unwrap();
     assert!(page.contains(&warning), "the page states it");
 }
+
+#[test]
+fn check_passes_memory_limit_to_the_checker() {
+    // A real Jepsen history that needs a search (a value is written twice): under a budget
+    // of one byte its verdict is unknown (exit 2); under the default, invalid (exit 1).
+    let Some(log) = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join("shared/histories/etcd-jepsen/etcd_000.log"))
+        .find(|file| file.is_file())
+    else {
+        eprintln!("skipping: shared/histories/etcd-jepsen/etcd_000.log not found above the crate");
+        return;
+    };
+    let check = |extra: &[&str]| {
+        faultline()
+            .arg("check")
+            .args(extra)
+            .arg(&log)
+            .output()
+            .unwrap()
+    };
+    let out = check(&["--memory-limit", "1"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(stdout.contains("memory"), "{stdout}");
+    assert_eq!(check(&[]).status.code(), Some(1));
+}
