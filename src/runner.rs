@@ -49,6 +49,8 @@ struct Results<'a> {
     counts: OpCounts,
     results: &'a [CheckResult],
     duration_secs: f64,
+    /// How long the checkers took.
+    check_secs: f64,
     healed: &'a [String],
 }
 
@@ -215,6 +217,7 @@ pub async fn run_test(
             ..SearchOptions::default()
         });
     let history = Arc::new(history);
+    let check_started = Instant::now();
     let checked = {
         let history = history.clone();
         tokio::task::spawn_blocking(move || {
@@ -225,6 +228,7 @@ pub async fn run_test(
         .context("the checker thread failed")?
     };
     let (valid, results) = checked;
+    let check_secs = check_started.elapsed().as_secs_f64();
     progress.finish();
     let interrupted = failure.is_some();
     run.write_json(
@@ -237,6 +241,7 @@ pub async fn run_test(
             counts: count_ops(&history),
             results: &results,
             duration_secs: duration.as_secs_f64(),
+            check_secs,
             healed: &healed,
         },
     )?;
