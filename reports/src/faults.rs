@@ -162,14 +162,17 @@ pub(crate) fn availability(calls: &[CallInfo], intervals: &[FaultInterval]) -> V
     out
 }
 
-/// After one heal: per key, the time from the heal to the completion of the first
-/// successful op invoked at or after it.
+/// After one heal: per key still in use, the time from the heal to the completion of the
+/// first successful op invoked at or after it. A key no op was invoked on after the heal
+/// (retired by independent keys, or never used again) says nothing about recovery.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Recovery {
     /// The heal time (ns): the interval's end.
     pub heal: u64,
-    /// Per key (indexed like [`Calls::keys`]), ns from heal to first success; `None` when
-    /// no op on that key succeeded afterwards.
+    /// The keys some op was invoked on at or after the heal (indices into [`Calls::keys`]).
+    pub keys: Vec<u32>,
+    /// For each of `keys`, ns from heal to first success; `None` when no op on that key
+    /// succeeded afterwards.
     pub per_key: Vec<Option<u64>>,
 }
 
@@ -199,18 +202,31 @@ pub(crate) fn recovery(calls: &Calls, intervals: &[FaultInterval]) -> Vec<Option
             ends[i] = ends[i].min(ends[i + 1]);
         }
     }
+    let mut last_start = vec![0u64; calls.keys.len()];
+    for c in &calls.calls {
+        let last = &mut last_start[c.key as usize];
+        *last = (*last).max(c.start);
+    }
     intervals
         .iter()
         .map(|iv| {
-            iv.healed.then(|| Recovery {
-                heal: iv.end,
-                per_key: (0..calls.keys.len() as u32)
+            iv.healed.then(|| {
+                let keys: Vec<u32> = (0..calls.keys.len() as u32)
+                    .filter(|&k| last_start[k as usize] >= iv.end)
+                    .collect();
+                let per_key = keys
+                    .iter()
                     .map(|k| {
-                        let (starts, ends) = per_key.get(&k)?;
+                        let (starts, ends) = per_key.get(k)?;
                         let i = starts.partition_point(|&s| s < iv.end);
                         ends.get(i).map(|&e| e.saturating_sub(iv.end))
                     })
-                    .collect(),
+                    .collect();
+                Recovery {
+                    heal: iv.end,
+                    keys,
+                    per_key,
+                }
             })
         })
         .collect()
@@ -316,9 +332,10 @@ mod tests {
         let r = recovery(&calls, &ivs);
         let kill = r[0].as_ref().unwrap();
         assert_eq!(kill.heal, ms(55));
-        // keys: "-" (the unkeyed first write: no success after the heal), 1, 2.
+        // keys: "-" (the unkeyed first write, not used after the heal: left out), 1, 2.
         assert_eq!(calls.keys, vec!["-", "1", "2"]);
-        assert_eq!(kill.per_key, vec![None, Some(ms(15)), Some(ms(5))]);
+        assert_eq!(kill.keys, vec![1, 2]);
+        assert_eq!(kill.per_key, vec![Some(ms(15)), Some(ms(5))]);
         assert_eq!(kill.all_keys(), Some(ms(15)));
         assert_eq!(kill.recovered(), 2);
         // The pause was never healed.

@@ -682,7 +682,6 @@ fn faults_section(
         a.share()
             .map_or("no ops".to_string(), |s| format!("{:.1}%", s * 100.0))
     };
-    let nkeys = calls.keys.len();
     let mut rows: Vec<Vec<String>> = Vec::new();
     for (i, iv) in intervals.iter().enumerate() {
         let k = kinds.iter().position(|k| *k == iv.kind).unwrap_or(0);
@@ -690,14 +689,20 @@ fn faults_section(
         let (rec, keys) = match &recoveries[i] {
             None => ("not healed before the end".to_string(), String::new()),
             Some(r) => {
+                let in_use = r.keys.len();
                 let all = match r.all_keys() {
-                    Some(t) if r.recovered() == nkeys => human_ns(t),
-                    Some(t) => format!("{} ({} of {nkeys} keys)", human_ns(t), r.recovered()),
+                    Some(t) if r.recovered() == in_use => human_ns(t),
+                    Some(t) => format!("{} ({} of {in_use} keys)", human_ns(t), r.recovered()),
+                    None if in_use == 0 => "no key was used after the heal".to_string(),
                     None => "no key succeeded again".to_string(),
                 };
-                let keys = if nkeys <= 8 {
-                    let mut per: Vec<(&String, &Option<u64>)> =
-                        calls.keys.iter().zip(&r.per_key).collect();
+                let keys = if in_use <= 8 {
+                    let mut per: Vec<(&String, &Option<u64>)> = r
+                        .keys
+                        .iter()
+                        .map(|&k| &calls.keys[k as usize])
+                        .zip(&r.per_key)
+                        .collect();
                     // Numeric keys in numeric order, then the rest by text.
                     per.sort_by_key(|(k, _)| (k.parse::<f64>().is_err(), k.len(), k.as_str()));
                     per.into_iter()
@@ -711,11 +716,11 @@ fn faults_section(
                         .per_key
                         .iter()
                         .enumerate()
-                        .filter_map(|(k, t)| Some((k, (*t)?)))
+                        .filter_map(|(i, t)| Some((r.keys[i], (*t)?)))
                         .max_by_key(|&(_, t)| t);
                     let never = r.per_key.iter().filter(|t| t.is_none()).count();
                     let mut s = slowest.map_or(String::new(), |(k, t)| {
-                        format!("slowest key {}: {}", calls.keys[k], human_ns(t))
+                        format!("slowest key {}: {}", calls.keys[k as usize], human_ns(t))
                     });
                     if never > 0 {
                         let _ = write!(s, "; {never} keys never succeeded again");
