@@ -10,8 +10,8 @@ use std::io::Write;
 use std::path::Path;
 
 use common::faultline;
-use faultline_checkers::history::{History, Op, Process};
-use faultline_checkers::simulate::{generate, mutate_read, SimConfig};
+use faultline_checkers::history::Op;
+use faultline_checkers::simulate::{generate, hard_and_invalid_keys, mutate_read, SimConfig};
 use serde_json::json;
 
 fn write_jsonl(path: &Path, ops: &[Op]) {
@@ -24,31 +24,9 @@ fn write_jsonl(path: &Path, ops: &[Op]) {
     }
 }
 
-fn keyed(history: History, key: &str, process_offset: u64) -> Vec<Op> {
-    history
-        .ops
-        .into_iter()
-        .map(|mut op| {
-            if let Process::Client(p) = op.process {
-                op.process = Process::Client(p + process_offset);
-            }
-            op.with_key(json!(key))
-        })
-        .collect()
-}
-
 #[test]
 fn an_invalid_key_is_named_at_once_while_a_hard_key_is_cancelled() {
-    let hard = generate(&SimConfig {
-        info_rate: 0.1,
-        ..SimConfig::register(50, 0, 4_000, 7)
-    });
-    let small = SimConfig::register(3, 0, 60, 11);
-    let bad = (0..50)
-        .find_map(|seed| mutate_read(&generate(&small), seed))
-        .expect("a read to mutate");
-    let mut ops = keyed(hard, "hard", 0);
-    ops.extend(keyed(bad, "bad", 1_000_000));
+    let ops = hard_and_invalid_keys().ops;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("history.jsonl");
     write_jsonl(&file, &ops);

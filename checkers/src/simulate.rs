@@ -304,6 +304,39 @@ pub fn mutate_read(history: &History, seed: u64) -> Option<History> {
     Some(mutated)
 }
 
+/// The same ops on `key`, their process ids shifted by `process_offset`, so that histories
+/// generated apart merge into one history of several keys.
+pub fn on_key(history: History, key: &Value, process_offset: u64) -> Vec<Op> {
+    history
+        .ops
+        .into_iter()
+        .map(|mut op| {
+            if let Process::Client(p) = op.process {
+                op.process = Process::Client(p + process_offset);
+            }
+            op.with_key(key.clone())
+        })
+        .collect()
+}
+
+/// Two keys: `"hard"`, which the search cannot finish in reasonable time (50 clients, 10%
+/// `info` ops, five values written over and over, so the unique-values path does not
+/// apply), and `"bad"`, small and plainly not linearizable (a read of a value never
+/// written). A checker that stops at the first proven violation answers at once.
+pub fn hard_and_invalid_keys() -> History {
+    let hard = generate(&SimConfig {
+        info_rate: 0.1,
+        ..SimConfig::register(50, 0, 4_000, 7)
+    });
+    let small = SimConfig::register(3, 0, 60, 11);
+    let bad = (0..50)
+        .find_map(|seed| mutate_read(&generate(&small), seed))
+        .expect("a small history with a read");
+    let mut ops = on_key(hard, &json!("hard"), 0);
+    ops.extend(on_key(bad, &json!("bad"), 1_000_000));
+    History::from_ops(ops)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,41 +9,12 @@ use std::time::{Duration, Instant};
 use faultline_checkers::checker::{Checker, Validity};
 use faultline_checkers::history::History;
 use faultline_checkers::linearizable::{Linearizable, SearchOptions};
-use faultline_checkers::simulate::{generate, mutate_read, SimConfig};
+use faultline_checkers::simulate::hard_and_invalid_keys;
 use serde_json::json;
-
-fn keyed(history: History, key: &str) -> Vec<faultline_checkers::history::Op> {
-    history
-        .ops
-        .into_iter()
-        .map(|op| op.with_key(json!(key)))
-        .collect()
-}
-
-/// The hard key's ops, then the invalid key's, as one history (process ids kept apart).
-fn hard_and_invalid() -> History {
-    let hard = generate(&SimConfig {
-        info_rate: 0.1,
-        ..SimConfig::register(50, 0, 4_000, 7)
-    });
-    let small = SimConfig::register(3, 0, 60, 11);
-    let bad = (0..50)
-        .find_map(|seed| mutate_read(&generate(&small), seed))
-        .expect("a read to mutate");
-    let mut ops = keyed(hard, "hard");
-    let offset = 1_000_000;
-    for mut op in keyed(bad, "bad") {
-        if let faultline_checkers::history::Process::Client(p) = op.process {
-            op.process = faultline_checkers::history::Process::Client(p + offset);
-        }
-        ops.push(op);
-    }
-    History::from_ops(ops)
-}
 
 #[test]
 fn an_invalid_key_cancels_a_hard_one() {
-    let history = hard_and_invalid();
+    let history = hard_and_invalid_keys();
     let checker = Linearizable::new("cas-register", None)
         .unwrap()
         .with_options(SearchOptions {
@@ -75,7 +46,7 @@ fn the_hard_key_alone_is_undecided_within_a_small_budget() {
     // The other half of the argument: without the invalid key, the hard key really is
     // beyond a budget the test above would have hit.
     let history = History::from_ops(
-        hard_and_invalid()
+        hard_and_invalid_keys()
             .ops
             .into_iter()
             .filter(|op| op.key == Some(json!("hard")))

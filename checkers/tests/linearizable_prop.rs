@@ -136,29 +136,42 @@ fn compare<M: Model>(model: &M, history: &History) -> bool {
     brute
 }
 
-fn small_config() -> impl Strategy<Value = SimConfig> {
+/// Random small simulated histories: `clients` and `ops` ranges, registers of three
+/// values or (with `unique_values`) of values each written once, or kv strings.
+fn sim_config(
+    clients: std::ops::Range<usize>,
+    ops: std::ops::Range<usize>,
+    unique_values: bool,
+) -> impl Strategy<Value = SimConfig> {
     (
-        1usize..4,
+        clients,
         0usize..3,
-        4usize..15,
+        ops,
         any::<u64>(),
         prop::bool::ANY,
         0.0f64..0.4,
         0.0f64..0.3,
     )
-        .prop_map(|(clients, keys, ops, seed, kv, info_rate, fail_rate)| {
-            let base = if kv {
-                SimConfig::kv(clients, keys, ops, seed)
-            } else {
-                SimConfig::register(clients, keys, ops, seed)
-            };
-            SimConfig {
-                info_rate,
-                fail_rate,
-                values: 3,
-                ..base
-            }
-        })
+        .prop_map(
+            move |(clients, keys, ops, seed, kv, info_rate, fail_rate)| {
+                let base = if kv {
+                    SimConfig::kv(clients, keys, ops, seed)
+                } else {
+                    SimConfig::register(clients, keys, ops, seed)
+                };
+                SimConfig {
+                    info_rate,
+                    fail_rate,
+                    values: 3,
+                    unique_values,
+                    ..base
+                }
+            },
+        )
+}
+
+fn small_config() -> impl Strategy<Value = SimConfig> {
+    sim_config(1..4, 4..15, false)
 }
 
 fn check_both(config: &SimConfig, history: &History) -> bool {
@@ -235,28 +248,7 @@ fn checker_trait_agrees_with_check_history_on_a_broken_history() {
 /// unique-values path must decide every key, and agree with the search and, when small
 /// enough, with the brute force.
 fn unique_config() -> impl Strategy<Value = SimConfig> {
-    (
-        1usize..7,
-        0usize..3,
-        4usize..48,
-        any::<u64>(),
-        prop::bool::ANY,
-        0.0f64..0.4,
-        0.0f64..0.3,
-    )
-        .prop_map(|(clients, keys, ops, seed, kv, info_rate, fail_rate)| {
-            let base = if kv {
-                SimConfig::kv(clients, keys, ops, seed)
-            } else {
-                SimConfig::register(clients, keys, ops, seed)
-            };
-            SimConfig {
-                info_rate,
-                fail_rate,
-                unique_values: true,
-                ..base
-            }
-        })
+    sim_config(1..7, 4..48, true)
 }
 
 /// Replace the results of some reads (and the expected values of some cas ops) with other

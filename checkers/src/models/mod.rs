@@ -78,7 +78,7 @@ pub use collections::{FifoQueue, SetModel};
 pub use intern::Interner;
 pub use kv::{Kv, KvText};
 pub use mutex::Mutex;
-pub use register::{CasRegister, Register};
+pub use register::{CasRegister, Register, RegisterModel};
 
 /// The names [`by_name`] accepts, in the order `--help` lists them.
 pub const MODEL_NAMES: &[&str] = &[

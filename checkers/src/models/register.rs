@@ -23,31 +23,23 @@ pub enum RegisterInput {
     },
 }
 
-/// A read/write register.
+/// A register of one value per key; with `CAS` it also takes compare-and-set. Use the
+/// aliases [`Register`] and [`CasRegister`].
 #[derive(Debug, Clone, Default)]
-pub struct Register {
+pub struct RegisterModel<const CAS: bool> {
     initial: Value,
 }
+
+/// A read/write register.
+pub type Register = RegisterModel<false>;
 
 /// A read/write/compare-and-set register. A cas's value is `[from, to]`.
-#[derive(Debug, Clone, Default)]
-pub struct CasRegister {
-    initial: Value,
-}
+pub type CasRegister = RegisterModel<true>;
 
-impl Register {
+impl<const CAS: bool> RegisterModel<CAS> {
     /// A register starting at `initial` (`None` = nil, absent).
     pub fn new(initial: Option<Value>) -> Self {
-        Register {
-            initial: initial.unwrap_or(Value::Null),
-        }
-    }
-}
-
-impl CasRegister {
-    /// A cas-register starting at `initial` (`None` = nil, absent).
-    pub fn new(initial: Option<Value>) -> Self {
-        CasRegister {
+        RegisterModel {
             initial: initial.unwrap_or(Value::Null),
         }
     }
@@ -113,13 +105,17 @@ fn step(state: u32, input: &RegisterInput, output: Option<&u32>) -> Option<u32> 
     }
 }
 
-impl Model for Register {
+impl<const CAS: bool> Model for RegisterModel<CAS> {
     type State = u32;
     type Input = RegisterInput;
     type Output = u32;
 
     fn name(&self) -> &str {
-        "register"
+        if CAS {
+            "cas-register"
+        } else {
+            "register"
+        }
     }
     fn init(&self, values: &mut Interner) -> u32 {
         values.intern(&self.initial)
@@ -129,42 +125,7 @@ impl Model for Register {
         op: OpView<'_>,
         values: &mut Interner,
     ) -> Result<Encoded<RegisterInput, u32>, String> {
-        encode(self.name(), false, op, values)
-    }
-    fn step(&self, state: &u32, input: &RegisterInput, output: Option<&u32>) -> Option<u32> {
-        step(*state, input, output)
-    }
-    fn describe_state(&self, state: &u32, values: &Interner) -> String {
-        values.describe(*state)
-    }
-    fn value_semantics(&self) -> Option<ValueSemantics> {
-        Some(ValueSemantics {
-            initial: self.initial.clone(),
-            text: false,
-        })
-    }
-    fn effect<'a>(&self, op: OpView<'a>) -> Effect<'a> {
-        effect(op)
-    }
-}
-
-impl Model for CasRegister {
-    type State = u32;
-    type Input = RegisterInput;
-    type Output = u32;
-
-    fn name(&self) -> &str {
-        "cas-register"
-    }
-    fn init(&self, values: &mut Interner) -> u32 {
-        values.intern(&self.initial)
-    }
-    fn encode(
-        &self,
-        op: OpView<'_>,
-        values: &mut Interner,
-    ) -> Result<Encoded<RegisterInput, u32>, String> {
-        encode(self.name(), true, op, values)
+        encode(self.name(), CAS, op, values)
     }
     fn step(&self, state: &u32, input: &RegisterInput, output: Option<&u32>) -> Option<u32> {
         step(*state, input, output)
