@@ -3,10 +3,11 @@
 //! - [`generator`]: the [`Generator`] trait, its combinators, and the
 //!   [`Dispatcher`](generator::Dispatcher) the controller's workers ask for ops.
 //! - [`op`]: [`OpRequest`](op::OpRequest), what a worker should invoke.
-//! - [`Workload`] and [`by_name`]: the registry of workloads (`register`; `set`, `bank` and
-//!   `append` are to come), each naming the model its history is checked against.
-//! - [`options`]: [`WorkloadOptions`] (how ops spread over [`Keys`], the mix) and the errors
-//!   for options a workload cannot honour.
+//! - [`Workload`] and [`by_name`]: the registry of workloads (`register`, and the
+//!   transactional `append` and `wr` of [`txn`]; `set` and `bank` are to come), each naming
+//!   the model its history is checked against.
+//! - [`options`]: [`WorkloadOptions`] (how ops spread over [`Keys`], the mix, the shape of
+//!   transactions) and the errors for options a workload cannot honour.
 //!
 //! This crate is pure logic: it never touches a network, an async runtime or a cluster.
 //!
@@ -17,7 +18,8 @@
 //! assert_eq!(register.model(), "cas-register");
 //! let _main = register.generator(); // unbounded: the controller adds time_limit and stagger
 //! let err = by_name("queue", &WorkloadOptions::default()).err().unwrap();
-//! assert_eq!(err.to_string(), "unknown workload \"queue\"; known workloads: register");
+//! assert_eq!(err.to_string(), "unknown workload \"queue\"; known workloads: register, append, wr");
+//! assert_eq!(by_name("append", &WorkloadOptions::default())?.model(), "list-append");
 //! # Ok::<(), faultline_workloads::WorkloadError>(())
 //! ```
 
@@ -25,12 +27,15 @@ pub mod generator;
 pub mod op;
 pub mod options;
 pub mod register;
+pub mod txn;
 
 use serde_json::Value;
 
 use crate::generator::Generator;
 pub use crate::options::{
-    parse_mix, Keys, WorkloadError, WorkloadOptions, DEFAULT_OPS_PER_KEY, DEFAULT_THREADS_PER_KEY,
+    parse_mix, Keys, TxnOptions, WorkloadError, WorkloadOptions, DEFAULT_KEY_COUNT,
+    DEFAULT_MAX_TXN_LENGTH, DEFAULT_MAX_WRITES_PER_KEY, DEFAULT_MIN_TXN_LENGTH,
+    DEFAULT_OPS_PER_KEY, DEFAULT_THREADS_PER_KEY,
 };
 
 /// A kind of test traffic: what ops to generate, and how to judge the resulting history.
@@ -58,9 +63,17 @@ pub trait Workload: Send + Sync {
 type Builder = fn(&WorkloadOptions) -> Result<Box<dyn Workload>, WorkloadError>;
 
 /// Every known workload, by name. Adding one is one line here and one module.
-const WORKLOADS: &[(&str, Builder)] = &[("register", |options| {
-    Ok(Box::new(register::Register::new(options)?))
-})];
+const WORKLOADS: &[(&str, Builder)] = &[
+    ("register", |options| {
+        Ok(Box::new(register::Register::new(options)?))
+    }),
+    ("append", |options| {
+        Ok(Box::new(txn::Txn::new(txn::TxnKind::ListAppend, options)?))
+    }),
+    ("wr", |options| {
+        Ok(Box::new(txn::Txn::new(txn::TxnKind::RwRegister, options)?))
+    }),
+];
 
 /// The names of the known workloads, in the order `--help` should list them.
 pub fn names() -> Vec<&'static str> {
@@ -115,9 +128,9 @@ mod tests {
             err,
             WorkloadError::UnknownWorkload {
                 name: "Register".into(),
-                known: "register".into()
+                known: "register, append, wr".into()
             }
         );
-        assert_eq!(names(), vec!["register"]);
+        assert_eq!(names(), vec!["register", "append", "wr"]);
     }
 }

@@ -1,6 +1,6 @@
 //! What a user can tune about a workload ([`WorkloadOptions`]: how ops spread over
-//! [`Keys`], the operation mix), parsing of the mix (`read=2,write=1,cas=1`), and the errors
-//! for options a workload cannot honour.
+//! [`Keys`], the operation mix, the shape of transactions in [`TxnOptions`]), parsing of the
+//! mix (`read=2,write=1,cas=1`), and the errors for options a workload cannot honour.
 //!
 //! Validation only: nothing here builds generators.
 
@@ -12,7 +12,103 @@ pub struct WorkloadOptions {
     /// The relative weight of each operation, e.g. `[("read", 2), ("write", 1)]`. Empty means
     /// the workload's default mix; otherwise operations not named get weight 0.
     pub mix: Vec<(String, u32)>,
+    /// The shape of transactions, for the transactional workloads (`append`, `wr`).
+    pub txn: TxnOptions,
 }
+
+/// How the transactional workloads (`append`, `wr`) shape their transactions, with Jepsen's
+/// (Elle's `wr-txns`) option names and defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxnOptions {
+    /// Keys active at once (`--key-count`, default 10, as Elle's exponential key
+    /// distribution).
+    pub key_count: usize,
+    /// Fewest micro-ops in a transaction (`--min-txn-length`, default 1).
+    pub min_txn_length: usize,
+    /// Most micro-ops in a transaction (`--max-txn-length`, default 2).
+    pub max_txn_length: usize,
+    /// Writes (appends) a key receives before it is replaced by a fresh key
+    /// (`--max-writes-per-key`, default 32).
+    pub max_writes_per_key: u64,
+}
+
+/// Elle's default number of active keys for its exponential key distribution.
+pub const DEFAULT_KEY_COUNT: usize = 10;
+/// Elle's default fewest micro-ops per transaction.
+pub const DEFAULT_MIN_TXN_LENGTH: usize = 1;
+/// Elle's default most micro-ops per transaction.
+pub const DEFAULT_MAX_TXN_LENGTH: usize = 2;
+/// Elle's default writes per key before the key is rotated.
+pub const DEFAULT_MAX_WRITES_PER_KEY: u64 = 32;
+
+impl Default for TxnOptions {
+    fn default() -> Self {
+        TxnOptions {
+            key_count: DEFAULT_KEY_COUNT,
+            min_txn_length: DEFAULT_MIN_TXN_LENGTH,
+            max_txn_length: DEFAULT_MAX_TXN_LENGTH,
+            max_writes_per_key: DEFAULT_MAX_WRITES_PER_KEY,
+        }
+    }
+}
+
+impl TxnOptions {
+    /// Checks the counts: errs naming the first flag whose value cannot work.
+    pub fn validate(self) -> Result<Self, WorkloadError> {
+        let bad = |flag: &'static str, given: u64, reason: String| {
+            Err(WorkloadError::BadTxnOption {
+                flag,
+                given,
+                reason,
+            })
+        };
+        if self.key_count == 0 {
+            return bad(
+                "--key-count",
+                0,
+                format!("a transaction needs at least one key; give e.g. --key-count {DEFAULT_KEY_COUNT}"),
+            );
+        }
+        if self.min_txn_length == 0 {
+            return bad(
+                "--min-txn-length",
+                0,
+                "a transaction needs at least one micro-op; give e.g. --min-txn-length 1".into(),
+            );
+        }
+        if self.max_txn_length < self.min_txn_length {
+            return bad(
+                "--max-txn-length",
+                self.max_txn_length as u64,
+                format!(
+                    "it is below --min-txn-length {}; give at least that",
+                    self.min_txn_length
+                ),
+            );
+        }
+        if self.max_txn_length > MAX_TXN_LENGTH {
+            return bad(
+                "--max-txn-length",
+                self.max_txn_length as u64,
+                format!("give at most {MAX_TXN_LENGTH} micro-ops per transaction"),
+            );
+        }
+        if self.max_writes_per_key == 0 {
+            return bad(
+                "--max-writes-per-key",
+                0,
+                format!(
+                    "a key must take at least one write before it is rotated; give e.g. \
+                     --max-writes-per-key {DEFAULT_MAX_WRITES_PER_KEY}"
+                ),
+            );
+        }
+        Ok(self)
+    }
+}
+
+/// The longest transaction the workloads generate (a sanity bound on `--max-txn-length`).
+pub const MAX_TXN_LENGTH: usize = 1000;
 
 /// Workers that share one key by default (`--threads-per-key`).
 ///
@@ -110,6 +206,16 @@ pub enum WorkloadError {
         /// The workload.
         workload: String,
     },
+    /// A transaction option that cannot work, named by its flag.
+    #[error("{flag} {given}: {reason}")]
+    BadTxnOption {
+        /// The flag, e.g. `--key-count`.
+        flag: &'static str,
+        /// The value given.
+        given: u64,
+        /// Why it cannot work, and what to give instead.
+        reason: String,
+    },
     /// The mix names an operation the workload does not have.
     #[error("workload {workload} has no operation \"{f}\" to mix; its operations: {known}")]
     UnknownOperation {
@@ -200,6 +306,47 @@ pub(crate) fn resolve_mix(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn txn_options_default_to_elles_and_bad_ones_name_their_flag() {
+        let d = TxnOptions::default();
+        assert_eq!(
+            (
+                d.key_count,
+                d.min_txn_length,
+                d.max_txn_length,
+                d.max_writes_per_key
+            ),
+            (10, 1, 2, 32)
+        );
+        assert_eq!(d.validate(), Ok(d));
+        for (options, message) in [
+            (
+                TxnOptions { key_count: 0, ..d },
+                "--key-count 0: a transaction needs at least one key; give e.g. --key-count 10",
+            ),
+            (
+                TxnOptions { min_txn_length: 0, ..d },
+                "--min-txn-length 0: a transaction needs at least one micro-op; give e.g. --min-txn-length 1",
+            ),
+            (
+                TxnOptions { min_txn_length: 3, max_txn_length: 2, ..d },
+                "--max-txn-length 2: it is below --min-txn-length 3; give at least that",
+            ),
+            (
+                TxnOptions { max_txn_length: 5000, ..d },
+                "--max-txn-length 5000: give at most 1000 micro-ops per transaction",
+            ),
+            (
+                TxnOptions { max_writes_per_key: 0, ..d },
+                "--max-writes-per-key 0: a key must take at least one write before it is rotated; give e.g. --max-writes-per-key 32",
+            ),
+        ] {
+            let err = options.validate().unwrap_err().to_string();
+            assert_eq!(err, message);
+            assert!(!err.contains('\n'));
+        }
+    }
 
     const RWC: [(&str, u32); 3] = [("read", 2), ("write", 1), ("cas", 1)];
 

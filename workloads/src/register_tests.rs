@@ -18,7 +18,12 @@ fn with_keys(keys: Keys, mix: &str) -> Register {
     } else {
         parse_mix(mix).unwrap()
     };
-    Register::new(&WorkloadOptions { keys, mix }).unwrap()
+    Register::new(&WorkloadOptions {
+        keys,
+        mix,
+        ..WorkloadOptions::default()
+    })
+    .unwrap()
 }
 
 /// A register on the fixed keys `0..count` (`--keys count`).
@@ -337,6 +342,7 @@ fn zero_keys_workers_or_ops_per_key_are_refused() {
         Register::new(&WorkloadOptions {
             keys,
             mix: Vec::new(),
+            ..WorkloadOptions::default()
         })
         .unwrap_err()
         .to_string()
