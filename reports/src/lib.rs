@@ -18,12 +18,14 @@
 //!
 //! Modules: `stats` (pairing, counts, quantiles, throughput), `faults` (fault intervals,
 //! availability, recovery), `plots` (plotters charts), `timeline` (per-process lanes with
-//! elision), `counterexample` (the picture of a failed linearizability check), `html`
+//! elision), `counterexample` (the picture of a failed linearizability check), `cycles`
+//! (the picture of a transactional dependency cycle), `html`
 //! (escaping and the page shell), `page` (the run page), `store_index`, `junit`.
 
 use std::path::PathBuf;
 
 mod counterexample;
+mod cycles;
 mod faults;
 mod html;
 mod junit;

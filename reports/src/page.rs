@@ -16,6 +16,7 @@ use faultline_checkers::history::History;
 use serde_json::Value;
 
 use crate::counterexample;
+use crate::cycles;
 use crate::faults::{self, kind_css, FaultInterval, Recovery};
 use crate::html::{esc, href, page, table, verdict_class, verdict_words};
 use crate::plots::{self, shape_icon, PlotInput, QUANTILES};
@@ -471,6 +472,14 @@ fn history_sections(
             body.push_str(&counterexample::section(
                 history, &calls, &by_index, checker, cx,
             ));
+        }
+    }
+
+    let cycles = cycles::find(results);
+    if !cycles.is_empty() {
+        body.push_str("<h2 id=\"cycles\">Dependency cycles</h2>");
+        for (checker, cycle) in &cycles {
+            body.push_str(&cycles::section(history, &calls, &by_index, checker, cycle));
         }
     }
 
