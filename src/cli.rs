@@ -219,7 +219,9 @@ pub struct TestArgs {
     #[arg(long)]
     pub leave_db_running: bool,
 
-    /// Deliberate bug in the reference system: `stale-reads` or `lost-writes`.
+    /// Deliberate bug in the reference system: `stale-reads`, `lost-writes`, or
+    /// `txn-stale-reads` (transactions' reads apart from their writes; for --workload append
+    /// and wr).
     #[arg(long, value_name = "NAME")]
     pub bug: Option<String>,
 

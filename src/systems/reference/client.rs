@@ -6,8 +6,11 @@
 //! → `ok` with `v`; `cas [from, to]` → `ok` if applied, `fail` ("cas mismatch") if not. A
 //! request that certainly was not applied (refused connection, 503, 4xx) is `fail`; one that
 //! may have been (timeout, connection lost after sending, 500, 504) is `info`, except reads,
-//! which have no effect and so always `fail` (Jepsen's convention). This module must never
-//! turn an uncertain write into `ok` or `fail`.
+//! which have no effect and so always `fail` (Jepsen's convention). A `txn` (value: a list
+//! of micro-ops `[f, k, v]`) is `POST /txn` with `{"ops": value}` → `ok` with the completed
+//! micro-ops the node answers; a 409 (the txn could not apply) is `fail`, and an uncertain
+//! answer is `info`, or `fail` for a read-only txn. This module must never turn an uncertain
+//! write into `ok` or `fail`.
 
 use std::time::Duration;
 
@@ -107,9 +110,51 @@ fn key_string(key: Option<&Value>) -> Result<String, String> {
     }
 }
 
+impl ReferenceClient {
+    /// `POST /txn` with the op's micro-ops.
+    async fn transaction(&self, op: &OpRequest) -> Completion {
+        let Some(micro_ops) = op.value.as_array() else {
+            return Completion::fail(
+                op.value.clone(),
+                format!(
+                    "a txn's value must be a list of micro-ops, got {}",
+                    op.value
+                ),
+            );
+        };
+        let read_only = micro_ops
+            .iter()
+            .all(|m| m.get(0).and_then(Value::as_str) == Some("r"));
+        let request = self
+            .http
+            .post(format!("{}/txn", self.base))
+            .json(&json!({ "ops": op.value }));
+        let uncertain = |why: String| {
+            if read_only {
+                Completion::fail(op.value.clone(), why)
+            } else {
+                Completion::info(op.value.clone(), why)
+            }
+        };
+        match self.send(request).await {
+            Outcome::Done(body) => match body.get("ops") {
+                Some(Value::Array(done)) if done.len() == micro_ops.len() => {
+                    Completion::ok(Value::Array(done.clone()))
+                }
+                _ => uncertain(format!("unexpected txn answer: {body}")),
+            },
+            Outcome::NotApplied(e) => Completion::fail(op.value.clone(), e),
+            Outcome::Unknown(e) => uncertain(e),
+        }
+    }
+}
+
 #[async_trait]
 impl Client for ReferenceClient {
     async fn invoke(&mut self, op: &OpRequest) -> Completion {
+        if op.f == "txn" {
+            return self.transaction(op).await;
+        }
         let key = match key_string(op.key.as_ref()) {
             Ok(key) => encode_key(&key),
             Err(e) => return Completion::fail(op.value.clone(), e),
@@ -151,7 +196,7 @@ impl Client for ReferenceClient {
             }
             other => Completion::fail(
                 op.value.clone(),
-                format!("the reference system does not support f \"{other}\"; it supports read, write, cas"),
+                format!("the reference system does not support f \"{other}\"; it supports read, write, cas, txn"),
             ),
         }
     }
@@ -230,6 +275,14 @@ mod tests {
             .invoke(&OpRequest::new("append", Some(json!(1)), json!(1)))
             .await;
         assert_eq!(unknown.kind, OpType::Fail);
-        assert!(unknown.error.unwrap().contains("read, write, cas"));
+        assert!(unknown.error.unwrap().contains("read, write, cas, txn"));
+        let txn = client
+            .invoke(&OpRequest::new("txn", None, json!([["append", 1, 1]])))
+            .await;
+        assert_eq!(txn.kind, OpType::Fail, "refused: nothing was sent");
+        let txn = client
+            .invoke(&OpRequest::new("txn", None, json!({"r": 1})))
+            .await;
+        assert!(txn.error.unwrap().contains("list of micro-ops"));
     }
 }

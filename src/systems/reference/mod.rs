@@ -15,6 +15,7 @@
 //! | `GET /kv/{key}` | `{"value": <json or null>}`, linearizable: read-index at the leader |
 //! | `PUT /kv/{key}` with `{"value": v}` | `{}` once committed and applied |
 //! | `POST /kv/{key}/cas` with `{"from": f, "to": t}` | `{"applied": true}` or `{"applied": false, "current": c}` |
+//! | `POST /txn` with `{"ops": [[f, k, v], ...]}` | `{"ops": [[f, k, v], ...]}`, the micro-ops completed (reads filled in), once the whole txn committed as one Raft entry; 409 when it cannot apply (an append to a non-list) |
 //! | `GET /status` | `{"id", "leader", "term", "state", "last_applied", "last_log_index", "bug"}` |
 //! | `POST /raft/append`, `/raft/vote`, `/raft/snapshot` | openraft RPCs, JSON |
 //!
@@ -38,6 +39,12 @@
 //!   (and a cas, judged against its local state machine) at once, queues it, and proposes the
 //!   queue as a group every 250 ms, so reads in the meantime miss acknowledged writes, and
 //!   killing or partitioning the leader loses the queued ones.
+//! - `txn-stale-reads`: transactions lose their isolation. The node a client asks runs the
+//!   transaction's reads at once against its own state machine (no read index, no
+//!   forwarding; a follower's state may lag), then commits only its writes through Raft as
+//!   a separate entry. Reads and writes are no longer one atomic step, so concurrent
+//!   transactions interleave: two txns each miss the other's append (G2-item, G-single),
+//!   a read misses a write committed before the txn began (`-realtime` anomalies).
 
 pub mod client;
 pub mod server;
@@ -59,17 +66,21 @@ pub enum Bug {
     StaleReads,
     /// The leader acknowledges writes before they are committed.
     LostWrites,
+    /// A transaction's reads are served by the receiving node's own state machine, apart
+    /// from (and before) the Raft entry that commits its writes.
+    TxnStaleReads,
 }
 
 impl Bug {
     /// Every bug, by name.
-    pub const ALL: [Bug; 2] = [Bug::StaleReads, Bug::LostWrites];
+    pub const ALL: [Bug; 3] = [Bug::StaleReads, Bug::LostWrites, Bug::TxnStaleReads];
 
     /// The name used by `--bug`.
     pub fn name(self) -> &'static str {
         match self {
             Bug::StaleReads => "stale-reads",
             Bug::LostWrites => "lost-writes",
+            Bug::TxnStaleReads => "txn-stale-reads",
         }
     }
 }
@@ -82,7 +93,9 @@ impl fmt::Display for Bug {
 
 /// An unknown `--bug` name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown bug \"{0}\"; the reference system knows: stale-reads, lost-writes")]
+#[error(
+    "unknown bug \"{0}\"; the reference system knows: stale-reads, lost-writes, txn-stale-reads"
+)]
 pub struct UnknownBug(pub String);
 
 impl FromStr for Bug {

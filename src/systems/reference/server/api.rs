@@ -5,7 +5,8 @@
 //! 503 only when the request certainly had no effect, 504/500 when it may have had one. This
 //! module must never answer 200 to a write before it is committed and applied, unless the
 //! `lost-writes` bug is switched on, and never read without a read-index round through the
-//! leader, unless the `stale-reads` bug is switched on.
+//! leader, unless the `stale-reads` bug is switched on. A transaction (`POST /txn`) is one
+//! Raft entry, reads and writes together, unless the `txn-stale-reads` bug is switched on.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -26,6 +27,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::state_machine::KvData;
+use super::txn::{self, MicroOp};
 use super::{Command, CommandResult, KvRaft, NodeId, TypeConfig};
 use crate::systems::reference::{encode_key, Bug};
 
@@ -95,6 +97,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/status", get(status))
         .route("/kv/{key}", get(read).put(write))
         .route("/kv/{key}/cas", post(cas))
+        .route("/txn", post(transaction))
         .route("/raft/append", post(raft_append))
         .route("/raft/vote", post(raft_vote))
         .route("/raft/snapshot", post(raft_snapshot))
@@ -404,6 +407,73 @@ async fn cas(
             Err(reply) => reply,
         },
     }
+}
+
+#[derive(Debug, Deserialize)]
+struct TxnBody {
+    ops: Vec<MicroOp>,
+}
+
+/// `POST /txn`: the micro-ops run in order, atomically, as one Raft entry at the leader;
+/// 200 `{"ops": completed}`, 409 when the txn cannot apply (nothing was), 400 when it is
+/// malformed (nothing was proposed).
+async fn transaction(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<TxnBody>,
+) -> Reply {
+    if let Err(why) = txn::validate(&body.ops) {
+        return error(StatusCode::BAD_REQUEST, why);
+    }
+    if state.node.bug == Some(Bug::TxnStaleReads) && body.ops.iter().any(|op| !op.is_write()) {
+        return stale_transaction(&state, &headers, body.ops).await;
+    }
+    commit_transaction(&state, &headers, body.ops).await
+}
+
+/// The correct path: forward to the leader, or propose the whole txn as one entry.
+async fn commit_transaction(state: &AppState, headers: &HeaderMap, ops: Vec<MicroOp>) -> Reply {
+    match state.route(headers) {
+        Route::Unavailable(why) => error(StatusCode::SERVICE_UNAVAILABLE, why),
+        Route::Forward { leader, addr } => {
+            let body = json!({ "ops": ops });
+            state
+                .forward(leader, &addr, Method::POST, "/txn", Some(&body))
+                .await
+        }
+        Route::Local => match state.commit(Command::Txn { ops }).await {
+            Ok(result) if result.applied => {
+                (StatusCode::OK, Json(json!({ "ops": result.current })))
+            }
+            Ok(result) => error(
+                StatusCode::CONFLICT,
+                format!(
+                    "the txn cannot apply, nothing was: {}",
+                    result.current.as_str().unwrap_or("no reason")
+                ),
+            ),
+            Err(reply) => reply,
+        },
+    }
+}
+
+/// The `txn-stale-reads` bug: the reads run now, against this node's own state machine
+/// (with the txn's own earlier writes overlaid, so each txn stays internally consistent);
+/// the writes alone are then committed as a separate txn, at whatever state the leader has
+/// by then. Reads and writes are no longer one atomic step.
+async fn stale_transaction(state: &AppState, headers: &HeaderMap, ops: Vec<MicroOp>) -> Reply {
+    let executed = match txn::execute(&ops, |key| state.local_value(key)) {
+        Ok(executed) => executed,
+        Err(why) => return error(StatusCode::CONFLICT, format!("the txn cannot apply: {why}")),
+    };
+    let writes: Vec<MicroOp> = ops.into_iter().filter(MicroOp::is_write).collect();
+    if !writes.is_empty() {
+        let (status, answer) = commit_transaction(state, headers, writes).await;
+        if status != StatusCode::OK {
+            return (status, answer);
+        }
+    }
+    (StatusCode::OK, Json(json!({ "ops": executed.completed })))
 }
 
 async fn raft_append(

@@ -12,6 +12,7 @@ mod api;
 mod network;
 mod state_machine;
 mod store;
+pub(crate) mod txn;
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
@@ -50,14 +51,18 @@ pub(crate) enum Command {
     Put { key: String, value: Value },
     /// Set `key` to `to` if its current value is `from` (`null` = absent).
     Cas { key: String, from: Value, to: Value },
+    /// Run these micro-ops in order, atomically: all of their writes or none (see [`txn`]).
+    Txn { ops: Vec<txn::MicroOp> },
 }
 
 /// What applying a [`Command`] did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct CommandResult {
-    /// Whether the command changed the state (a put always does; a cas only on a match).
+    /// Whether the command changed the state (a put always does; a cas only on a match; a
+    /// txn unless it was malformed).
     pub applied: bool,
-    /// The key's value before the command (`null` = absent).
+    /// The key's value before the command (`null` = absent). For a txn: its completed
+    /// micro-ops when applied, or why it was not.
     pub current: Value,
 }
 
@@ -117,7 +122,7 @@ pub struct NodeArgs {
     #[arg(long)]
     pub bootstrap: bool,
     /// Deliberately break the service to prove the harness finds anomalies:
-    /// `stale-reads` or `lost-writes`.
+    /// `stale-reads`, `lost-writes` or `txn-stale-reads`.
     #[arg(long)]
     pub bug: Option<Bug>,
     /// Leader heartbeat interval in milliseconds. openraft also uses it as the timeout of one

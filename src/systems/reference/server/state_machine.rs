@@ -61,6 +61,23 @@ impl KvData {
                     }
                 }
             }
+            // All of the txn's writes or none: it runs against the state, then its writes
+            // are applied together.
+            Command::Txn { ops } => match super::txn::execute(ops, |key| self.get(key)) {
+                Ok(executed) => {
+                    for (key, value) in executed.writes {
+                        self.set(&key, value);
+                    }
+                    CommandResult {
+                        applied: true,
+                        current: serde_json::to_value(executed.completed).unwrap_or(Value::Null),
+                    }
+                }
+                Err(why) => CommandResult {
+                    applied: false,
+                    current: Value::String(why),
+                },
+            },
         }
     }
 
@@ -331,6 +348,26 @@ mod tests {
         assert_eq!(data.get("x"), json!({"a": [1]}));
         data.apply(&put("x", Value::Null));
         assert!(data.kv.is_empty());
+    }
+
+    #[test]
+    fn a_txn_applies_all_its_writes_or_none() {
+        let mut data = KvData::default();
+        let txn = |ops: Value| Command::Txn {
+            ops: serde_json::from_value(ops).unwrap(),
+        };
+        let done = data.apply(&txn(json!([["append", 1, 1], ["w", 2, 5], ["r", 1, null]])));
+        assert!(done.applied);
+        assert_eq!(
+            done.current,
+            json!([["append", 1, 1], ["w", 2, 5], ["r", 1, [1]]])
+        );
+        assert_eq!((data.get("1"), data.get("2")), (json!([1]), json!(5)));
+        // The append to key 2 (a register) fails the txn: key 1 keeps [1].
+        let refused = data.apply(&txn(json!([["append", 1, 2], ["append", 2, 1]])));
+        assert!(!refused.applied);
+        assert!(refused.current.as_str().unwrap().contains("not a list"));
+        assert_eq!(data.get("1"), json!([1]));
     }
 
     #[test]
