@@ -74,9 +74,11 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
     let start = Instant::now();
     let (recorder, thread) = Recorder::create(&dir.path().join("history.jsonl"), start)?;
     // Five fixed keys, as the figures recorded before independent keys were measured with.
-    let workload =
-        faultline_workloads::by_name("register", &workload_options(Keys::Fixed { count: 5 }))
-            .map_err(anyhow::Error::msg)?;
+    let workload = faultline_workloads::by_name(
+        "register",
+        &workload_options(Keys::Fixed { count: 5 }, Default::default()),
+    )
+    .map_err(anyhow::Error::msg)?;
     let generator = time_limit(Duration::from_secs_f64(args.seconds), workload.generator());
     let dispatcher = Arc::new(Dispatcher::new(generator, args.concurrency, 1));
     let client = InMemoryClient::default();

@@ -56,6 +56,9 @@ pub enum Command {
     Node(NodeArgs),
 }
 
+/// The default `--consistency-models` of the transactional workloads.
+pub const DEFAULT_CONSISTENCY_MODELS: &str = "strict-serializable";
+
 /// The default `--memory-limit` of the linearizability checker.
 pub const DEFAULT_MEMORY_LIMIT: &str = "2GiB";
 
@@ -193,6 +196,31 @@ pub struct TestArgs {
     /// to check [default: 200].
     #[arg(long, value_name = "N")]
     pub ops_per_key: Option<u64>,
+
+    /// Transactional workloads (append, wr): keys active at once, as Elle's `:key-count`
+    /// (its exponential key distribution: the i-th active key is 2^i times as likely as the
+    /// first) [default: 10].
+    #[arg(long, value_name = "N")]
+    pub key_count: Option<usize>,
+
+    /// Transactional workloads: fewest micro-ops in a transaction [default: 1].
+    #[arg(long, value_name = "N")]
+    pub min_txn_length: Option<usize>,
+
+    /// Transactional workloads: most micro-ops in a transaction [default: 2].
+    #[arg(long, value_name = "N")]
+    pub max_txn_length: Option<usize>,
+
+    /// Transactional workloads: writes (appends) a key takes before a fresh key replaces it,
+    /// so no key grows without bound [default: 32].
+    #[arg(long, value_name = "N")]
+    pub max_writes_per_key: Option<u64>,
+
+    /// Transactional workloads: the consistency models the history must satisfy,
+    /// comma-separated, with Elle's names (`strict-serializable`, `serializable`,
+    /// `snapshot-isolation`, `repeatable-read`, `read-committed`, ...).
+    #[arg(long, default_value = DEFAULT_CONSISTENCY_MODELS, value_name = "MODELS")]
+    pub consistency_models: String,
 
     /// Seconds a client waits for one operation before recording it as indeterminate.
     #[arg(long, default_value_t = 1.0, value_name = "SECS")]

@@ -23,7 +23,7 @@ use crate::faults::start_nemesis;
 use crate::logging::RunLog;
 use crate::progress::Progress;
 use crate::recorder::Recorder;
-use crate::spec::{workload_options, TestSpec};
+use crate::spec::TestSpec;
 use crate::store::RunDir;
 use crate::systems::Client;
 use crate::target::ssh::either::Cluster;
@@ -121,7 +121,7 @@ pub async fn run_test(
 
     let start = Instant::now();
     let (recorder, recorder_thread) = Recorder::create(&run.history(), start)?;
-    let workload = faultline_workloads::by_name(&spec.workload, &workload_options(spec.keys()))
+    let workload = faultline_workloads::by_name(&spec.workload, &spec.workload_options())
         .map_err(anyhow::Error::msg)?;
 
     // Main phase: workers and the nemesis until the time limit.
@@ -209,20 +209,21 @@ pub async fn run_test(
     let history = recorder_thread.finish()?;
 
     progress.stage(&format!("checking {} ops", history.len()));
-    let checker = Linearizable::new(workload.model(), workload.initial())
-        .map_err(anyhow::Error::msg)?
-        .with_options(SearchOptions {
-            timeout: Some(spec.check_timeout),
-            memory_limit_bytes: Some(spec.memory_limit_bytes),
-            ..SearchOptions::default()
-        });
+    let checkers = checkers_for(workload.as_ref(), spec)?;
     let history = Arc::new(history);
     let check_started = Instant::now();
     let checked = {
         let history = history.clone();
-        tokio::task::spawn_blocking(move || {
-            let checkers: [&dyn Checker; 1] = [&checker];
-            check_all(&checkers, &history)
+        tokio::task::spawn_blocking(move || match checkers {
+            Ok(checkers) => {
+                let checkers: Vec<&dyn Checker> = checkers.iter().map(|c| c.as_ref()).collect();
+                check_all(&checkers, &history)
+            }
+            // A checker that cannot run gives `unknown`, naming why: never a guess.
+            Err(why) => (
+                Validity::Unknown,
+                vec![CheckResult::new(why.checker, Validity::Unknown).reason(why.reason)],
+            ),
         })
         .await
         .context("the checker thread failed")?
@@ -265,6 +266,45 @@ pub async fn run_test(
         results,
         duration_secs: duration.as_secs_f64(),
     })
+}
+
+/// A checker the run needs but cannot have: its name, and why (the run's verdict is then
+/// `unknown`, with this reason).
+#[derive(Debug)]
+pub(crate) struct NoChecker {
+    checker: String,
+    reason: String,
+}
+
+/// The checkers a workload's history goes to, chosen by the workload's model:
+/// linearizability per key for the register models, the transactional checker for
+/// `list-append` and `rw-register` (against `spec.consistency_models`).
+///
+/// `Err` (outer) is the harness's failure (a model the linearizability checker does not
+/// know); `Ok(Err)` is a checker that is not available, which makes the verdict `unknown`.
+pub(crate) fn checkers_for(
+    workload: &dyn faultline_workloads::Workload,
+    spec: &TestSpec,
+) -> Result<Result<Vec<Box<dyn Checker>>, NoChecker>> {
+    if faultline_workloads::txn::is_txn_model(workload.model()) {
+        return Ok(Err(NoChecker {
+            checker: workload.model().to_string(),
+            reason: format!(
+                "the transactional checker is not available yet: the history of this {} run \
+                 (consistency models {}) is recorded and can be checked later",
+                workload.name(),
+                spec.consistency_models.join(", ")
+            ),
+        }));
+    }
+    let checker = Linearizable::new(workload.model(), workload.initial())
+        .map_err(anyhow::Error::msg)?
+        .with_options(SearchOptions {
+            timeout: Some(spec.check_timeout),
+            memory_limit_bytes: Some(spec.memory_limit_bytes),
+            ..SearchOptions::default()
+        });
+    Ok(Ok(vec![Box::new(checker)]))
 }
 
 pub(crate) enum PhaseEnd {

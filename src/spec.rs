@@ -15,7 +15,10 @@ use crate::cli::TestArgs;
 use crate::exit::bad_input;
 use crate::systems::reference::Bug;
 use faultline_nemeses::process::Target;
-use faultline_workloads::{Keys, DEFAULT_OPS_PER_KEY, DEFAULT_THREADS_PER_KEY};
+use faultline_workloads::{
+    Keys, TxnOptions, DEFAULT_KEY_COUNT, DEFAULT_MAX_TXN_LENGTH, DEFAULT_MAX_WRITES_PER_KEY,
+    DEFAULT_MIN_TXN_LENGTH, DEFAULT_OPS_PER_KEY, DEFAULT_THREADS_PER_KEY,
+};
 
 /// Systems `--system` accepts.
 pub use crate::systems::SYSTEMS;
@@ -57,6 +60,18 @@ pub struct TestSpec {
     /// Independent keys: ops on a key before it is retired (`--ops-per-key`), `None` with
     /// `--keys`.
     pub ops_per_key: Option<u64>,
+    /// Transactional workloads: keys active at once (`--key-count`), `None` otherwise.
+    pub key_count: Option<usize>,
+    /// Transactional workloads: fewest micro-ops per txn (`--min-txn-length`).
+    pub min_txn_length: Option<usize>,
+    /// Transactional workloads: most micro-ops per txn (`--max-txn-length`).
+    pub max_txn_length: Option<usize>,
+    /// Transactional workloads: writes a key takes before it is rotated
+    /// (`--max-writes-per-key`).
+    pub max_writes_per_key: Option<u64>,
+    /// Transactional workloads: the consistency models the history is checked against
+    /// (`--consistency-models`); empty for the other workloads.
+    pub consistency_models: Vec<String>,
     /// Client timeout per operation.
     #[serde(with = "secs")]
     pub op_timeout: Duration,
@@ -158,9 +173,25 @@ impl TestSpec {
         if node_count == 0 || node_count > 15 {
             bad_input!("--node-count {node_count} is out of range: give 1 to 15 nodes");
         }
-        let keys = resolve_keys(args)?;
-        faultline_workloads::by_name(&args.workload, &workload_options(keys))
-            .map_err(|e| anyhow::Error::new(crate::exit::BadInput(format!("--workload: {e}"))))?;
+        let txn = resolve_txn(args)?;
+        let keys = match txn {
+            Some(_) => Keys::default(),
+            None => resolve_keys(args)?,
+        };
+        let workload = faultline_workloads::by_name(
+            &args.workload,
+            &workload_options(keys, txn.unwrap_or_default()),
+        )
+        .map_err(|e| anyhow::Error::new(crate::exit::BadInput(format!("--workload: {e}"))))?;
+        if let Some(why) =
+            crate::systems::unsupported_workload(&args.system, &args.workload, workload.model())
+        {
+            bad_input!("--system {}: {why}", args.system);
+        }
+        let consistency_models = match txn {
+            Some(_) => parse_consistency_models(&args.consistency_models)?,
+            None => Vec::new(),
+        };
         let nemeses = faultline_nemeses::schedule::parse_nemeses(&args.nemesis)
             .map_err(|e| anyhow::Error::new(crate::exit::BadInput(format!("--nemesis: {e}"))))?;
         for kind in &nemeses {
@@ -241,7 +272,10 @@ impl TestSpec {
             args.time_limit,
             args.concurrency,
             args.rate,
-            keys_args(keys),
+            match txn {
+                Some(txn) => txn_args(txn, &consistency_models),
+                None => keys_args(keys),
+            },
             args.op_timeout,
         );
         rerun.push_str(&crate::faults::rerun_args(args));
@@ -266,20 +300,28 @@ impl TestSpec {
             time_limit,
             concurrency,
             rate: (args.rate > 0.0).then_some(args.rate),
-            keys: match keys {
-                Keys::Fixed { count } => Some(count),
-                Keys::Independent { .. } => None,
+            keys: match (txn, keys) {
+                (None, Keys::Fixed { count }) => Some(count),
+                _ => None,
             },
-            threads_per_key: match keys {
-                Keys::Independent {
-                    threads_per_key, ..
-                } => Some(threads_per_key),
-                Keys::Fixed { .. } => None,
+            threads_per_key: match (txn, keys) {
+                (
+                    None,
+                    Keys::Independent {
+                        threads_per_key, ..
+                    },
+                ) => Some(threads_per_key),
+                _ => None,
             },
-            ops_per_key: match keys {
-                Keys::Independent { ops_per_key, .. } => Some(ops_per_key),
-                Keys::Fixed { .. } => None,
+            ops_per_key: match (txn, keys) {
+                (None, Keys::Independent { ops_per_key, .. }) => Some(ops_per_key),
+                _ => None,
             },
+            key_count: txn.map(|t| t.key_count),
+            min_txn_length: txn.map(|t| t.min_txn_length),
+            max_txn_length: txn.map(|t| t.max_txn_length),
+            max_writes_per_key: txn.map(|t| t.max_writes_per_key),
+            consistency_models,
             op_timeout,
             test_count: args.test_count,
             seed,
@@ -369,6 +411,120 @@ impl TestSpec {
     }
 }
 
+impl TestSpec {
+    /// The transaction options of a transactional workload, as resolved from the command line
+    /// (the defaults for any value the spec leaves out).
+    pub fn txn(&self) -> TxnOptions {
+        TxnOptions {
+            key_count: self.key_count.unwrap_or(DEFAULT_KEY_COUNT),
+            min_txn_length: self.min_txn_length.unwrap_or(DEFAULT_MIN_TXN_LENGTH),
+            max_txn_length: self.max_txn_length.unwrap_or(DEFAULT_MAX_TXN_LENGTH),
+            max_writes_per_key: self
+                .max_writes_per_key
+                .unwrap_or(DEFAULT_MAX_WRITES_PER_KEY),
+        }
+    }
+
+    /// The workload options the spec resolves to.
+    pub fn workload_options(&self) -> faultline_workloads::WorkloadOptions {
+        workload_options(self.keys(), self.txn())
+    }
+}
+
+/// Whether `--workload` names a transactional workload (`append`, `wr`).
+fn is_txn_workload(workload: &str) -> bool {
+    faultline_workloads::by_name(workload, &faultline_workloads::WorkloadOptions::default())
+        .is_ok_and(|w| faultline_workloads::txn::is_txn_model(w.model()))
+}
+
+/// The transaction options of `--workload append|wr` (`None` for other workloads), refusing
+/// the options of the other kind of workload.
+fn resolve_txn(args: &TestArgs) -> Result<Option<TxnOptions>> {
+    let txn_flags = [
+        args.key_count.map(|_| "--key-count"),
+        args.min_txn_length.map(|_| "--min-txn-length"),
+        args.max_txn_length.map(|_| "--max-txn-length"),
+        args.max_writes_per_key.map(|_| "--max-writes-per-key"),
+        (args.consistency_models != crate::cli::DEFAULT_CONSISTENCY_MODELS)
+            .then_some("--consistency-models"),
+    ];
+    if !is_txn_workload(&args.workload) {
+        if let Some(flag) = txn_flags.into_iter().flatten().next() {
+            bad_input!(
+                "{flag} is for the transactional workloads (--workload append or wr), not \
+                 --workload {}",
+                args.workload
+            );
+        }
+        return Ok(None);
+    }
+    let key_flags = [
+        args.keys.map(|_| "--keys"),
+        args.threads_per_key.map(|_| "--threads-per-key"),
+        args.ops_per_key.map(|_| "--ops-per-key"),
+    ];
+    if let Some(flag) = key_flags.into_iter().flatten().next() {
+        bad_input!(
+            "{flag} is for the register workload; --workload {} spreads its transactions over \
+             --key-count keys, rotated after --max-writes-per-key writes",
+            args.workload
+        );
+    }
+    let min_txn_length = args.min_txn_length.unwrap_or(DEFAULT_MIN_TXN_LENGTH);
+    let options = TxnOptions {
+        key_count: args.key_count.unwrap_or(DEFAULT_KEY_COUNT),
+        min_txn_length,
+        // A --min-txn-length above the default maximum raises the maximum with it.
+        max_txn_length: args
+            .max_txn_length
+            .unwrap_or(DEFAULT_MAX_TXN_LENGTH.max(min_txn_length)),
+        max_writes_per_key: args
+            .max_writes_per_key
+            .unwrap_or(DEFAULT_MAX_WRITES_PER_KEY),
+    };
+    match options.validate() {
+        Ok(options) => Ok(Some(options)),
+        Err(e) => bad_input!("{e}"),
+    }
+}
+
+/// `--consistency-models`: a comma-separated list of model names, each named once.
+///
+/// Only the shape is checked here; the transactional checker knows which names exist.
+fn parse_consistency_models(text: &str) -> Result<Vec<String>> {
+    let mut models: Vec<String> = Vec::new();
+    for name in text.split(',').map(str::trim) {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            bad_input!(
+                "--consistency-models '{text}': '{name}' is not a model name; give names \
+                 separated by commas, e.g. strict-serializable or serializable,snapshot-isolation"
+            );
+        }
+        if models.iter().any(|m| m == name) {
+            bad_input!("--consistency-models '{text}': {name} is named twice");
+        }
+        models.push(name.to_string());
+    }
+    Ok(models)
+}
+
+/// The transaction options of the rerun command line, with a leading space.
+fn txn_args(txn: TxnOptions, consistency_models: &[String]) -> String {
+    format!(
+        " --key-count {} --min-txn-length {} --max-txn-length {} --max-writes-per-key {} \
+         --consistency-models {}",
+        txn.key_count,
+        txn.min_txn_length,
+        txn.max_txn_length,
+        txn.max_writes_per_key,
+        consistency_models.join(",")
+    )
+}
+
 /// `--keys`, or independent keys from `--threads-per-key` and `--ops-per-key` (the default).
 fn resolve_keys(args: &TestArgs) -> Result<Keys> {
     if let Some(count) = args.keys {
@@ -425,9 +581,10 @@ fn keys_args(keys: Keys) -> String {
 }
 
 /// The workload options derived from the command line.
-pub fn workload_options(keys: Keys) -> faultline_workloads::WorkloadOptions {
+pub fn workload_options(keys: Keys, txn: TxnOptions) -> faultline_workloads::WorkloadOptions {
     faultline_workloads::WorkloadOptions {
         keys,
+        txn,
         ..Default::default()
     }
 }
@@ -656,6 +813,144 @@ mod tests {
         // More workers per key than workers is one key at a time, not an error.
         let spec = resolve(&["--threads-per-key", "1000", "--concurrency", "2"]).unwrap();
         assert_eq!(spec.threads_per_key, Some(1000));
+    }
+
+    #[test]
+    fn txn_workloads_take_elles_options_into_spec_json_and_rerun() {
+        let spec = resolve(&["--seed", "1", "--workload", "append"]).unwrap();
+        assert_eq!(spec.txn(), TxnOptions::default());
+        assert_eq!(spec.consistency_models, vec!["strict-serializable"]);
+        assert!(
+            spec.rerun.contains(
+                " --key-count 10 --min-txn-length 1 --max-txn-length 2 \
+                 --max-writes-per-key 32 --consistency-models strict-serializable "
+            ),
+            "{}",
+            spec.rerun
+        );
+        assert!(!spec.rerun.contains("-per-key 200"), "{}", spec.rerun);
+        let json = serde_json::to_value(&spec).unwrap();
+        assert_eq!(json["key_count"], 10);
+        assert_eq!(json["max_writes_per_key"], 32);
+        assert_eq!(json["threads_per_key"], serde_json::Value::Null);
+        assert_eq!(
+            json["consistency_models"],
+            serde_json::json!(["strict-serializable"])
+        );
+
+        let spec = resolve(&[
+            "--seed",
+            "1",
+            "--workload",
+            "wr",
+            "--key-count",
+            "3",
+            "--min-txn-length",
+            "4",
+            "--max-writes-per-key",
+            "5",
+            "--consistency-models",
+            "serializable, snapshot-isolation",
+        ])
+        .unwrap();
+        let again = rerun(&spec);
+        assert_eq!(again.workload, "wr");
+        assert_eq!(
+            again.txn(),
+            TxnOptions {
+                key_count: 3,
+                min_txn_length: 4,
+                max_txn_length: 4,
+                max_writes_per_key: 5
+            }
+        );
+        assert_eq!(
+            again.consistency_models,
+            vec!["serializable", "snapshot-isolation"]
+        );
+        // The register's spec and rerun line carry none of it.
+        let register = resolve(&["--seed", "1"]).unwrap();
+        assert!(
+            !register.rerun.contains("--key-count"),
+            "{}",
+            register.rerun
+        );
+        assert!(register.consistency_models.is_empty());
+        assert_eq!(register.key_count, None);
+    }
+
+    #[test]
+    fn bad_txn_options_are_one_line_bad_input_naming_the_flag() {
+        for (args, message) in [
+            (
+                &["--workload", "append", "--key-count", "0"][..],
+                "--key-count 0: a transaction needs at least one key; give e.g. --key-count 10",
+            ),
+            (
+                &[
+                    "--workload",
+                    "wr",
+                    "--min-txn-length",
+                    "3",
+                    "--max-txn-length",
+                    "2",
+                ],
+                "--max-txn-length 2: it is below --min-txn-length 3; give at least that",
+            ),
+            (
+                &["--workload", "wr", "--max-writes-per-key", "0"],
+                "--max-writes-per-key 0: a key must take at least one write before it is \
+                 rotated; give e.g. --max-writes-per-key 32",
+            ),
+            (
+                &["--key-count", "3"],
+                "--key-count is for the transactional workloads (--workload append or wr), \
+                 not --workload register",
+            ),
+            (
+                &["--consistency-models", "serializable"],
+                "--consistency-models is for the transactional workloads (--workload append or \
+                 wr), not --workload register",
+            ),
+            (
+                &["--workload", "append", "--ops-per-key", "5"],
+                "--ops-per-key is for the register workload; --workload append spreads its \
+                 transactions over --key-count keys, rotated after --max-writes-per-key writes",
+            ),
+            (
+                &[
+                    "--workload",
+                    "append",
+                    "--consistency-models",
+                    "serializable,,x",
+                ],
+                "--consistency-models 'serializable,,x': '' is not a model name; give names \
+                 separated by commas, e.g. strict-serializable or serializable,snapshot-isolation",
+            ),
+            (
+                &[
+                    "--workload",
+                    "append",
+                    "--consistency-models",
+                    "serializable,serializable",
+                ],
+                "--consistency-models 'serializable,serializable': serializable is named twice",
+            ),
+            (
+                &["--workload", "append", "--system", "nats"],
+                "--system nats: --workload append runs multi-key transactions, and NATS \
+                 JetStream's key-value store has none (each key is its own stream subject); use \
+                 --system reference, etcd or http",
+            ),
+        ] {
+            let err = resolve(args).unwrap_err();
+            assert_eq!(
+                crate::exit::code_for(&err),
+                crate::exit::BAD_INPUT,
+                "{args:?}"
+            );
+            assert_eq!(err.to_string(), message);
+        }
     }
 
     #[test]

@@ -66,6 +66,27 @@ pub fn unsupported_nemesis(system: &str, nemesis: &str) -> Option<String> {
     }
 }
 
+/// Why `system` cannot run a workload whose history is checked against `model`, if it
+/// cannot: the transactional models (`list-append`, `rw-register`) need multi-key
+/// transactions.
+pub fn unsupported_workload(system: &str, workload: &str, model: &str) -> Option<String> {
+    if !faultline_workloads::txn::is_txn_model(model) {
+        return None;
+    }
+    match system {
+        "nats" => Some(format!(
+            "--workload {workload} runs multi-key transactions, and NATS JetStream's key-value \
+             store has none (each key is its own stream subject); use --system reference, etcd \
+             or http"
+        )),
+        "zookeeper" => Some(format!(
+            "--workload {workload} on zookeeper (transactions through multi with version checks) \
+             is not implemented yet; use --system reference, etcd or http"
+        )),
+        _ => None,
+    }
+}
+
 /// A node on its own loopback host `127.0.1.<id>` with a client port and extra ports, for
 /// the systems' unit tests.
 #[cfg(test)]
@@ -392,6 +413,14 @@ mod tests {
             .unwrap()
             .contains("--nemesis none"));
         assert_eq!(read_consistencies("etcd")[0], "linearizable");
+        let nats = unsupported_workload("nats", "append", "list-append").unwrap();
+        assert!(
+            nats.contains("--workload append") && nats.contains("has none"),
+            "{nats}"
+        );
+        assert!(unsupported_workload("nats", "register", "cas-register").is_none());
+        assert!(unsupported_workload("etcd", "wr", "rw-register").is_none());
+        assert!(unsupported_workload("reference", "append", "list-append").is_none());
         assert!(read_consistencies("reference").is_empty());
     }
 
