@@ -12,6 +12,16 @@
 //! Faults: kill and pause work. Clock faults do not: etcd is a Go binary, and Go reads the
 //! clock through the vDSO, which libfaketime cannot intercept.
 //!
+//! Transactions (`--workload append`, `wr`; an op `f = "txn"` whose value is a list of
+//! micro-ops `[f, k, v]`) are optimistic, as Jepsen's etcd tests run them: one read-only
+//! `Txn` of range requests reads every key the transaction touches (a snapshot, with each
+//! key's `mod_revision`, 0 for an absent key); the micro-ops run on that snapshot (each read
+//! seeing the transaction's own earlier writes; an append makes the new list, stored as
+//! JSON text, from the list read); then, if the transaction writes, one `Txn` commits it
+//! whose compare checks that every touched key's `mod_revision` is unchanged and whose
+//! success branch puts the new values. A failed compare is a lost race: nothing was
+//! applied, `fail`. A read-only transaction is the snapshot alone.
+//!
 //! Outcomes: a refused connection is `fail` (nothing was sent); a timeout, a lost connection
 //! or an error answer after a put or txn was sent is `info`, except errors etcd gives
 //! before proposing (invalid arguments); a failed read is `fail`. This module must never turn
@@ -369,6 +379,210 @@ impl EtcdClient {
     }
 }
 
+/// A transaction's micro-op, parsed: `(f, key as given, storage key, value)`.
+type MicroOp = (String, Value, String, Value);
+
+/// The micro-ops of a txn op, or a `fail` naming what is malformed (nothing is sent).
+fn micro_ops(op: &OpRequest) -> Result<Vec<MicroOp>, Completion> {
+    let fail = |why: String| Completion::fail(op.value.clone(), why);
+    let Some(list) = op.value.as_array() else {
+        return Err(fail(format!(
+            "a txn's value must be a list of micro-ops, got {}",
+            op.value
+        )));
+    };
+    let mut parsed = Vec::with_capacity(list.len());
+    for m in list {
+        let Some([f, key, value]) = m.as_array().map(Vec::as_slice) else {
+            return Err(fail(format!("micro-op {m} is not [f, key, value]")));
+        };
+        let f = match f.as_str() {
+            Some(f @ ("r" | "w" | "append")) => f.to_string(),
+            _ => return Err(fail(format!("micro-op {m}: f must be r, w or append"))),
+        };
+        let name = match key {
+            Value::String(k) => k.clone(),
+            Value::Number(n) if n.is_u64() || n.is_i64() => n.to_string(),
+            other => {
+                return Err(fail(format!(
+                    "micro-op {m}: key {other} is neither a string nor an integer"
+                )))
+            }
+        };
+        parsed.push((f, key.clone(), format!("faultline/{name}"), value.clone()));
+    }
+    Ok(parsed)
+}
+
+/// What a snapshot read of one key found: its value (`null` = absent) and `mod_revision`
+/// (0 = absent).
+#[derive(Debug, Clone, PartialEq)]
+struct Versioned {
+    value: Value,
+    mod_revision: u64,
+}
+
+/// The keys of a read-only `Txn`'s range answers, in order.
+fn snapshot_values(body: &Value, keys: usize) -> Result<Vec<Versioned>, String> {
+    let responses = body
+        .get("responses")
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("a txn answer without responses: {body}"))?;
+    if responses.len() != keys {
+        return Err(format!(
+            "asked for {keys} ranges, got {} answers",
+            responses.len()
+        ));
+    }
+    responses
+        .iter()
+        .map(|r| {
+            let range = r
+                .get("response_range")
+                .ok_or_else(|| format!("not a range answer: {r}"))?;
+            let value = first_value(range)?;
+            let mod_revision = match range
+                .get("kvs")
+                .and_then(Value::as_array)
+                .and_then(|a| a.first())
+            {
+                None => 0,
+                Some(kv) => revision(&kv["mod_revision"])
+                    .ok_or_else(|| format!("a key-value without mod_revision: {kv}"))?,
+            };
+            Ok(Versioned {
+                value,
+                mod_revision,
+            })
+        })
+        .collect()
+}
+
+/// An int64 of the gateway's JSON: a string of digits (proto3 JSON) or a number.
+fn revision(v: &Value) -> Option<u64> {
+    match v {
+        Value::String(s) => s.parse().ok(),
+        Value::Number(n) => n.as_u64(),
+        _ => None,
+    }
+}
+
+/// Runs `ops` on the snapshot `read` (storage key → value), each read seeing the txn's own
+/// earlier writes: the completed micro-ops and the final value of each written key, or why
+/// the txn cannot apply (an append to a value that is not a list).
+fn execute(
+    ops: &[MicroOp],
+    read: &std::collections::HashMap<String, Value>,
+) -> Result<(Vec<Value>, Vec<(String, Value)>), String> {
+    let mut writes: Vec<(String, Value)> = Vec::new();
+    let mut completed = Vec::with_capacity(ops.len());
+    for (f, key, name, value) in ops {
+        let current = writes
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| read.get(name).cloned().unwrap_or(Value::Null));
+        let written = match f.as_str() {
+            "r" => {
+                completed.push(json!(["r", key, current]));
+                continue;
+            }
+            "w" => value.clone(),
+            _ => match current {
+                Value::Null => json!([value]),
+                Value::Array(mut list) => {
+                    list.push(value.clone());
+                    Value::Array(list)
+                }
+                other => {
+                    return Err(format!(
+                        "cannot append {value} to key {key}: it holds {other}, not a list"
+                    ))
+                }
+            },
+        };
+        writes.retain(|(k, _)| k != name);
+        writes.push((name.clone(), written));
+        completed.push(json!([f, key, value]));
+    }
+    Ok((completed, writes))
+}
+
+impl EtcdClient {
+    /// A transaction: a snapshot of its keys, then a commit guarded by their mod revisions.
+    async fn transaction(&self, op: &OpRequest) -> Completion {
+        let ops = match micro_ops(op) {
+            Ok(ops) => ops,
+            Err(fail) => return fail,
+        };
+        let mut keys: Vec<&str> = Vec::new();
+        for (_, _, name, _) in &ops {
+            if !keys.contains(&name.as_str()) {
+                keys.push(name);
+            }
+        }
+        let serializable = self.reads == EtcdReads::Serializable;
+        let ranges: Vec<Value> = keys
+            .iter()
+            .map(|k| json!({"request_range": {"key": B64.encode(k), "serializable": serializable}}))
+            .collect();
+        // The snapshot is a read: however it fails, nothing was applied.
+        let snapshot = match self.call("/v3/kv/txn", json!({ "success": ranges })).await {
+            Answer::Done(body) => match snapshot_values(&body, keys.len()) {
+                Ok(snapshot) => snapshot,
+                Err(e) => return Completion::fail(op.value.clone(), e),
+            },
+            Answer::NotApplied(e) | Answer::Unknown(e) => {
+                return Completion::fail(op.value.clone(), format!("reading the keys: {e}"))
+            }
+        };
+        let read: std::collections::HashMap<String, Value> = keys
+            .iter()
+            .zip(&snapshot)
+            .map(|(k, v)| (k.to_string(), v.value.clone()))
+            .collect();
+        let (completed, writes) = match execute(&ops, &read) {
+            Ok(done) => done,
+            Err(why) => return Completion::fail(op.value.clone(), why),
+        };
+        if writes.is_empty() {
+            return Completion::ok(Value::Array(completed));
+        }
+        let compare: Vec<Value> = keys
+            .iter()
+            .zip(&snapshot)
+            .map(|(k, v)| {
+                json!({"key": B64.encode(k), "target": "MOD", "result": "EQUAL",
+                       "mod_revision": v.mod_revision.to_string()})
+            })
+            .collect();
+        let puts: Vec<Value> = writes
+            .iter()
+            .map(|(k, v)| {
+                json!({"request_put": {"key": B64.encode(k), "value": B64.encode(v.to_string())}})
+            })
+            .collect();
+        let body = json!({ "compare": compare, "success": puts });
+        match self.call("/v3/kv/txn", body).await {
+            Answer::Done(body) => match body.get("succeeded") {
+                Some(Value::Bool(true)) => Completion::ok(Value::Array(completed)),
+                // proto3 JSON leaves out `false`.
+                None | Some(Value::Bool(false)) => Completion::fail(
+                    op.value.clone(),
+                    "lost a race: a key changed between the read and the commit",
+                ),
+                Some(other) => Completion::info(
+                    op.value.clone(),
+                    format!("unexpected txn answer: succeeded = {other}"),
+                ),
+            },
+            Answer::NotApplied(e) => Completion::fail(op.value.clone(), e),
+            Answer::Unknown(e) => Completion::info(op.value.clone(), e),
+        }
+    }
+}
+
 /// An error answer of the gateway: `{"error", "code", "message"}` with a gRPC code.
 fn classify_error(status: u16, body: &Value) -> Answer {
     let message = body
@@ -404,6 +618,9 @@ fn first_value(body: &Value) -> Result<Value, String> {
 #[async_trait]
 impl Client for EtcdClient {
     async fn invoke(&mut self, op: &OpRequest) -> Completion {
+        if op.f == "txn" {
+            return self.transaction(op).await;
+        }
         let key = match op_key(op) {
             Ok(key) => format!("faultline/{key}"),
             Err(fail) => return fail,
@@ -480,6 +697,81 @@ mod tests {
             classify_error(400, &invalid),
             Answer::NotApplied(_)
         ));
+    }
+
+    #[test]
+    fn txns_run_on_the_snapshot_and_see_their_own_writes() {
+        let op = OpRequest::new(
+            "txn",
+            None,
+            json!([
+                ["r", 1, null],
+                ["append", 1, 3],
+                ["r", 1, null],
+                ["w", "x", 5],
+                ["r", 2, null]
+            ]),
+        );
+        let ops = micro_ops(&op).unwrap();
+        assert_eq!(ops[0].2, "faultline/1");
+        let read = [("faultline/1".to_string(), json!([1, 2]))].into();
+        let (completed, writes) = execute(&ops, &read).unwrap();
+        assert_eq!(
+            Value::Array(completed),
+            json!([
+                ["r", 1, [1, 2]],
+                ["append", 1, 3],
+                ["r", 1, [1, 2, 3]],
+                ["w", "x", 5],
+                ["r", 2, null]
+            ])
+        );
+        assert_eq!(
+            writes,
+            vec![
+                ("faultline/1".to_string(), json!([1, 2, 3])),
+                ("faultline/x".to_string(), json!(5))
+            ]
+        );
+        let read = [("faultline/1".to_string(), json!(7))].into();
+        assert!(execute(&ops, &read).unwrap_err().contains("not a list"));
+        for bad in [
+            json!({"r": 1}),
+            json!([["cas", 1, 2]]),
+            json!([["r", [1], null]]),
+            json!([["r", 1]]),
+        ] {
+            let fail = micro_ops(&OpRequest::new("txn", None, bad.clone())).unwrap_err();
+            assert_eq!(
+                fail.kind,
+                faultline_checkers::history::OpType::Fail,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn snapshots_decode_values_and_mod_revisions() {
+        let body = json!({"succeeded": true, "responses": [
+            {"response_range": {"kvs": [{"key": B64.encode("faultline/1"), "mod_revision": "17",
+                                          "value": B64.encode("[1,2]")}], "count": "1"}},
+            {"response_range": {}}
+        ]});
+        assert_eq!(
+            snapshot_values(&body, 2).unwrap(),
+            vec![
+                Versioned {
+                    value: json!([1, 2]),
+                    mod_revision: 17
+                },
+                Versioned {
+                    value: Value::Null,
+                    mod_revision: 0
+                }
+            ]
+        );
+        assert!(snapshot_values(&body, 3).is_err());
+        assert!(snapshot_values(&json!({}), 1).is_err());
     }
 
     #[tokio::test]

@@ -381,7 +381,8 @@ pub(crate) fn unsupported_op(system: &str, op: &OpRequest) -> Completion {
     Completion::fail(
         op.value.clone(),
         format!(
-            "the {system} client does not support f \"{}\"; it supports read, write, cas",
+            "the {system} client does not support f \"{}\"; it supports read, write, cas \
+             (and txn on reference, etcd and http)",
             op.f
         ),
     )
