@@ -19,3 +19,4 @@ pub mod linearizable;
 pub mod models;
 mod open_calls;
 pub mod simulate;
+pub mod txn;

@@ -1,0 +1,421 @@
+//! The txn checkers: options, the pipeline from a history to a verdict, and the
+//! [`Checker`] implementations `elle-list-append` and `elle-rw-register`.
+//!
+//! The pipeline: decode the txns; let the analysis of the history's kind find the local
+//! anomalies and the data dependencies; add process and real-time edges when a model asked
+//! for needs them; group the edges into one graph; find its strongly connected components;
+//! search each (in parallel) for cycles; explain them; and judge the anomalies against the
+//! models asked for. `invalid` when an anomaly those models forbid was found; `unknown`
+//! when none was but a search the verdict depends on ran out of budget (named in the
+//! reasons), or when no txn committed; `valid` otherwise.
+//!
+//! This module must never read files or print: it returns a [`CheckResult`].
+
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use serde_json::{json, Map, Value};
+
+use super::cycles::{search_component, Budget};
+use super::decode::{decode, Decoded, Status, TxnKind};
+use super::error::TxnError;
+use super::explain::{explain_cycle, rotate, Explainer};
+use super::findings::Findings;
+use super::graph::{components, EdgeList, Graph, DATA, MAX_VERTICES, PROCESS, REALTIME};
+use super::lattice::{boundary, prohibited_anomalies, Anomaly, ConsistencyModel, OrderEdges};
+use super::list_append;
+use super::orders::{process_edges, realtime_edges};
+use super::rw_register;
+use crate::checker::{CheckResult, Checker, Validity};
+use crate::history::History;
+
+/// Where an rw-register analysis may take the order of a key's versions from, besides the
+/// initial state (`null` comes before every written value). List-append ignores these: its
+/// reads give the order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionOrders {
+    /// A committed txn that read `x = 1` and then wrote `x = 2` installed 2 after 1.
+    pub writes_follow_reads: bool,
+    /// Each key is sequentially consistent: a process sees its versions in order.
+    pub process: bool,
+    /// Each key is linearizable: versions follow real time.
+    pub realtime: bool,
+}
+
+impl Default for VersionOrders {
+    /// Writes follow reads only.
+    fn default() -> Self {
+        VersionOrders {
+            writes_follow_reads: true,
+            process: false,
+            realtime: false,
+        }
+    }
+}
+
+/// How a txn check runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TxnOptions {
+    /// The models the history must satisfy (all of them); default `strict-serializable`.
+    pub consistency_models: Vec<ConsistencyModel>,
+    /// Give up with `unknown` for what is undecided after this long (`None` = never).
+    pub timeout: Option<Duration>,
+    /// Give up with `unknown` when the graph would need more bytes than this.
+    pub memory_limit_bytes: Option<u64>,
+    /// How many cases of each anomaly type to keep in the details (all are counted).
+    pub cases_per_anomaly: usize,
+    /// How many (txn, state) visits one anomaly's search of one component may make.
+    pub visits_per_search: u64,
+    /// rw-register: where version orders come from.
+    pub version_orders: VersionOrders,
+}
+
+impl Default for TxnOptions {
+    /// Strict serializability, 60 s, 2 GiB, 8 cases per anomaly, 20 million visits per
+    /// search, writes-follow-reads version orders.
+    fn default() -> Self {
+        TxnOptions {
+            consistency_models: vec![ConsistencyModel::STRICT_SERIALIZABLE],
+            timeout: Some(Duration::from_secs(60)),
+            memory_limit_bytes: Some(2 << 30),
+            cases_per_anomaly: 8,
+            visits_per_search: 20_000_000,
+            version_orders: VersionOrders::default(),
+        }
+    }
+}
+
+/// Elle's list-append analysis as a [`Checker`] named `elle-list-append`.
+#[derive(Debug, Clone, Default)]
+pub struct ListAppend {
+    /// How it runs.
+    pub options: TxnOptions,
+}
+
+/// Elle's rw-register analysis as a [`Checker`] named `elle-rw-register`.
+#[derive(Debug, Clone, Default)]
+pub struct RwRegister {
+    /// How it runs.
+    pub options: TxnOptions,
+}
+
+impl ListAppend {
+    /// A checker with `options`.
+    pub fn new(options: TxnOptions) -> ListAppend {
+        ListAppend { options }
+    }
+}
+
+impl RwRegister {
+    /// A checker with `options`.
+    pub fn new(options: TxnOptions) -> RwRegister {
+        RwRegister { options }
+    }
+}
+
+impl Checker for ListAppend {
+    fn name(&self) -> &str {
+        "elle-list-append"
+    }
+
+    fn check(&self, history: &History) -> CheckResult {
+        check(TxnKind::ListAppend, history, &self.options).unwrap_or_else(|e| erred(self.name(), e))
+    }
+}
+
+impl Checker for RwRegister {
+    fn name(&self) -> &str {
+        "elle-rw-register"
+    }
+
+    fn check(&self, history: &History) -> CheckResult {
+        check(TxnKind::RwRegister, history, &self.options).unwrap_or_else(|e| erred(self.name(), e))
+    }
+}
+
+/// The checker for histories of `kind`.
+pub fn checker(kind: TxnKind, options: TxnOptions) -> Box<dyn Checker> {
+    match kind {
+        TxnKind::ListAppend => Box::new(ListAppend::new(options)),
+        TxnKind::RwRegister => Box::new(RwRegister::new(options)),
+    }
+}
+
+fn erred(name: &str, error: TxnError) -> CheckResult {
+    CheckResult::new(name, Validity::Unknown)
+        .reason(format!("the history cannot be checked: {error}"))
+}
+
+/// The checker name for `kind`.
+fn name_of(kind: TxnKind) -> &'static str {
+    match kind {
+        TxnKind::ListAppend => "elle-list-append",
+        TxnKind::RwRegister => "elle-rw-register",
+    }
+}
+
+/// Check `history` as a `kind` history. Malformed input is an `Err` naming the op; what
+/// the system under test did wrong is in the result.
+pub fn check(
+    kind: TxnKind,
+    history: &History,
+    options: &TxnOptions,
+) -> Result<CheckResult, TxnError> {
+    let started = Instant::now();
+    let deadline = options.timeout.map(|t| started + t);
+    let d = decode(history, kind)?;
+    let mut findings = Findings::new(options.cases_per_anomaly);
+    let models = if options.consistency_models.is_empty() {
+        vec![ConsistencyModel::STRICT_SERIALIZABLE]
+    } else {
+        options.consistency_models.clone()
+    };
+    let orders = ConsistencyModel::needs(&models);
+    let analysis: Box<dyn Analysis + '_> = match kind {
+        TxnKind::ListAppend => Box::new(list_append::analyze(&d, &mut findings)?),
+        TxnKind::RwRegister => Box::new(rw_register::analyze(
+            &d,
+            options.version_orders,
+            &mut findings,
+        )?),
+    };
+    let mut report = Report {
+        kind,
+        models: &models,
+        d: &d,
+        started,
+        graph: Map::new(),
+        undecided: Vec::new(),
+    };
+    if d.txns.len() > MAX_VERTICES {
+        return Ok(report.unknown(
+            &findings,
+            format!(
+                "{} txns are more than one graph holds ({MAX_VERTICES})",
+                d.txns.len()
+            ),
+        ));
+    }
+    let mut edges = EdgeList::with_capacity(d.mops.len() * 2 + d.txns.len() * 4);
+    analysis.dependency_edges(&d, &mut edges);
+    if orders >= OrderEdges::Process {
+        process_edges(&d, &mut edges);
+    }
+    if orders >= OrderEdges::Realtime {
+        realtime_edges(&d, &mut edges);
+    }
+    let needed = (edges.bytes()
+        + edges.len() * 4
+        + d.txns.len() * 40
+        + d.mops.len() * 24
+        + analysis.bytes()) as u64;
+    if let Some(limit) = options.memory_limit_bytes {
+        if needed > limit {
+            return Ok(report.unknown(&findings, format!(
+                "the dependency graph of {} txns and {} edges needs about {} MiB, over the memory budget of {} MiB; cycles were not searched",
+                d.txns.len(), edges.len(), needed >> 20, limit >> 20)));
+        }
+    }
+    let graph = Graph::build(d.txns.len(), edges);
+    let all =
+        DATA | if orders >= OrderEdges::Process {
+            PROCESS
+        } else {
+            0
+        } | if orders >= OrderEdges::Realtime {
+            REALTIME
+        } else {
+            0
+        };
+    let sccs = components(&graph, all).nontrivial();
+    report
+        .graph
+        .insert("vertices".into(), json!(graph.vertices()));
+    report
+        .graph
+        .insert("edges".into(), json!(graph.edge_count()));
+    report
+        .graph
+        .insert("cyclic-components".into(), json!(sccs.len()));
+    report.graph.insert(
+        "largest-component".into(),
+        json!(sccs.iter().map(Vec::len).max().unwrap_or(0)),
+    );
+    report
+        .graph
+        .insert("bytes".into(), json!(graph.bytes() + analysis.bytes()));
+    let budget = Budget {
+        deadline,
+        visits_per_search: options.visits_per_search,
+    };
+    let results: Vec<_> = sccs
+        .par_iter()
+        .map(|members| search_component(&graph, members, orders, &budget))
+        .collect();
+    for (members, result) in sccs.iter().zip(results) {
+        for (anomaly, cycle) in result.cycles {
+            let cycle = rotate(&d, cycle);
+            findings.add(anomaly, || {
+                explain_cycle(&d, analysis.explainer(), &cycle, members.len())
+            });
+        }
+        for anomaly in result.undecided {
+            report.undecided.push((anomaly, members.len()));
+        }
+    }
+    Ok(report.finish(&findings))
+}
+
+/// What an analysis of one kind offers the pipeline.
+trait Analysis: Sync {
+    /// Add the ww, wr and rw edges.
+    fn dependency_edges(&self, d: &Decoded<'_>, edges: &mut EdgeList);
+    /// Explain the data edges it added.
+    fn explainer(&self) -> &dyn Explainer;
+    /// About how many bytes it holds.
+    fn bytes(&self) -> usize;
+}
+
+impl Analysis for list_append::AppendIndex<'_> {
+    fn dependency_edges(&self, d: &Decoded<'_>, edges: &mut EdgeList) {
+        list_append::AppendIndex::dependency_edges(self, d, edges)
+    }
+    fn explainer(&self) -> &dyn Explainer {
+        self
+    }
+    fn bytes(&self) -> usize {
+        list_append::AppendIndex::bytes(self)
+    }
+}
+
+impl Analysis for rw_register::RegisterIndex<'_> {
+    fn dependency_edges(&self, d: &Decoded<'_>, edges: &mut EdgeList) {
+        rw_register::RegisterIndex::dependency_edges(self, d, edges)
+    }
+    fn explainer(&self) -> &dyn Explainer {
+        self
+    }
+    fn bytes(&self) -> usize {
+        rw_register::RegisterIndex::bytes(self)
+    }
+}
+
+/// Builds the result from what the pipeline found.
+struct Report<'a, 'h> {
+    kind: TxnKind,
+    models: &'a [ConsistencyModel],
+    d: &'a Decoded<'h>,
+    started: Instant,
+    graph: Map<String, Value>,
+    /// Anomalies whose search ran out of budget, with the size of the component.
+    undecided: Vec<(Anomaly, usize)>,
+}
+
+impl Report<'_, '_> {
+    fn counts(&self) -> Value {
+        let count = |s: Status| self.d.txns.iter().filter(|t| t.status == s).count();
+        json!({"ok": count(Status::Ok), "info": count(Status::Info), "fail": count(Status::Fail), "other-ops": self.d.other_ops})
+    }
+
+    /// A result that could not search for cycles at all.
+    fn unknown(&mut self, findings: &Findings, why: String) -> CheckResult {
+        let mut result = self.finish(findings);
+        if result.valid == Validity::Valid {
+            result.valid = Validity::Unknown;
+        }
+        result.reasons.push(why.clone());
+        if let Value::Object(details) = &mut result.details {
+            details.insert(
+                "undecided".into(),
+                json!([{"anomaly": "every cycle", "why": why}]),
+            );
+        }
+        result
+    }
+
+    fn finish(&mut self, findings: &Findings) -> CheckResult {
+        let prohibited = prohibited_anomalies(self.models);
+        let found = findings.types();
+        let (bad, allowed): (Vec<Anomaly>, Vec<Anomaly>) =
+            found.iter().partition(|a| prohibited.contains(a));
+        let implied = super::lattice::implied_by(&found);
+        let undecided: Vec<(Anomaly, usize)> = self
+            .undecided
+            .iter()
+            .filter(|(a, _)| prohibited.contains(a) && !implied.contains(a))
+            .copied()
+            .collect();
+        let committed = self.d.txns.iter().any(|t| t.status == Status::Ok);
+        let valid = if !bad.is_empty() {
+            Validity::Invalid
+        } else if !undecided.is_empty() || !committed {
+            Validity::Unknown
+        } else {
+            Validity::Valid
+        };
+        let limits = boundary(&found);
+        let mut anomalies = Map::new();
+        let mut counts = Map::new();
+        for (anomaly, cases) in &findings.by_type {
+            anomalies.insert(
+                anomaly.name().into(),
+                Value::Array(cases.kept.iter().map(|c| c.to_json(*anomaly)).collect()),
+            );
+            counts.insert(anomaly.name().into(), json!(cases.count));
+        }
+        let mut reasons = Vec::new();
+        let names = |list: &[Anomaly]| {
+            list.iter()
+                .map(|a| format!("{a} ({})", findings.by_type[a].count))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !bad.is_empty() {
+            let asked: Vec<&str> = self.models.iter().map(|m| m.name()).collect();
+            let not: Vec<&str> = limits.not.iter().map(|m| m.name()).collect();
+            reasons.push(format!(
+                "found {}, which {} {}: the history is not {}, nor any stronger model",
+                names(&bad),
+                asked.join(" and "),
+                if asked.len() > 1 { "forbid" } else { "forbids" },
+                not.join(" or ")
+            ));
+            for anomaly in &bad {
+                if let Some(case) = findings.by_type[anomaly].kept.first() {
+                    reasons.push(format!("{anomaly}: {}", case.explanation));
+                }
+            }
+        }
+        if !allowed.is_empty() {
+            reasons.push(format!(
+                "also found, which the models asked for allow: {}",
+                names(&allowed)
+            ));
+        }
+        for (anomaly, size) in &undecided {
+            reasons.push(format!(
+                "undecided: the search for {anomaly} in a cycle of {size} txns ran out of its budget"
+            ));
+        }
+        if !committed {
+            reasons.push("no txn committed, so there was nothing to check".into());
+        }
+        let details = json!({
+            "kind": self.kind.name(),
+            "consistency-models": self.models,
+            "txns": self.counts(),
+            "graph": Value::Object(self.graph.clone()),
+            "anomaly-types": bad,
+            "other-anomaly-types": allowed,
+            "anomalies": Value::Object(anomalies),
+            "anomaly-counts": Value::Object(counts),
+            "not": limits.not,
+            "also-not": limits.also_not,
+            "undecided": undecided.iter().map(|(a, size)| json!({"anomaly": a, "component-size": size})).collect::<Vec<_>>(),
+            "seconds": self.started.elapsed().as_secs_f64(),
+        });
+        let mut result = CheckResult::new(name_of(self.kind), valid).details(details);
+        result.reasons = reasons;
+        result
+    }
+}
