@@ -70,8 +70,10 @@ mod fast;
 mod format;
 mod jepsen_log;
 mod ops;
+mod txn_text;
 
 pub use format::{read_path, read_str, Format, UnknownFormat};
+pub use txn_text::{looks_like_txn_text, read_txn_text};
 
 #[cfg(doc)]
 use crate::history::{History, HistoryError, Op};
