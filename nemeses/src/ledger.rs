@@ -1,6 +1,7 @@
 //! The ledger of applied faults: which nodes are killed or paused, which drop packets from
-//! which peers (partitions), which carry a netem qdisc on which devices, and whose clock is
-//! skewed by how much. Kept in memory and, when given a path, in a small JSON state file so
+//! which peers (partitions), which carry a netem qdisc on which devices, which have link
+//! faults made another way (NFQUEUE, statistic, tbf, relays), and whose clock is skewed by
+//! how much. Kept in memory and, when given a path, in a small JSON state file so
 //! `faultline heal RUN_DIR` can undo faults after the harness itself was killed.
 //!
 //! A fault is recorded (and the file rewritten: temp file, fsync, rename) *before* it is
@@ -26,6 +27,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
+
+use crate::links::LinkRecord;
 
 /// The conventional name of the state file inside a run folder.
 pub const LEDGER_FILE_NAME: &str = "nemesis-state.json";
@@ -73,6 +76,10 @@ pub struct LedgerState {
     /// the largest offset it sets).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub clock: BTreeMap<String, i64>,
+    /// Nodes with link faults made without kernel netem (NFQUEUE scheduler, statistic drops,
+    /// tbf, relay toxics): each node and what was installed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub links: BTreeMap<String, LinkRecord>,
 }
 
 impl LedgerState {
@@ -98,6 +105,7 @@ impl LedgerState {
             && self.partitioned.is_empty()
             && self.netem.is_empty()
             && self.clock.is_empty()
+            && self.links.is_empty()
     }
 
     /// One line per applied fault (`n2 is paused`, `n1 drops packets from n3, n4`), for
@@ -120,6 +128,12 @@ impl LedgerState {
         }
         for (node, offset) in &self.clock {
             lines.push(format!("{node}'s clock is skewed by {offset} ms"));
+        }
+        for (node, record) in &self.links {
+            lines.push(format!(
+                "{node} has link faults by {}",
+                crate::links::describe(&record.mechanisms)
+            ));
         }
         lines
     }

@@ -9,6 +9,7 @@
 //! - [`iptables`]: a `Network` over `Control` with iptables (or nft) in faultline's own chain.
 //! - [`partition`]: the `partition` nemesis.
 //! - [`netem`]: the `netem` nemesis (`tc qdisc ... netem`: delay, loss, duplication, ...).
+//! - [`links`]: link faults without kernel netem (NFQUEUE, statistic, tbf, relays).
 //! - [`clock`]: the `clock` nemesis (skew, strobe, reset) over libfaketime or `date -s`.
 //! - [`ledger`]: which faults are applied, persisted for `faultline heal`.
 //! - [`recover`]: undo everything a ledger holds.
@@ -18,6 +19,7 @@ pub mod clock;
 pub mod control;
 pub mod iptables;
 pub mod ledger;
+pub mod links;
 pub mod nemesis;
 pub mod net;
 pub mod netem;

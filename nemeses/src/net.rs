@@ -1,6 +1,9 @@
 //! Network partitions as data: a [`Grudge`] (which node drops packets from which peers),
 //! the partition shapes Jepsen uses to build one ([`Shape`]: isolate one node, random halves,
-//! the leader against the rest, a bridge, a majorities ring, an explicit grudge), and the
+//! the leader against the rest, a bridge, a majorities ring, an explicit grudge) plus one-way
+//! partitions (Maelstrom users' asymmetric cuts: `one-way` drops one random node's packets at
+//! every other node, while it still hears them; `n1>n2,n3` drops n1's packets at n2 and n3),
+//! and the
 //! [`Network`] seam a target implements to enforce a grudge (iptables on each node through
 //! [`crate::control::Control`], or the local target's per-link relays).
 //!
@@ -97,6 +100,16 @@ pub enum Shape {
     MajoritiesRing,
     /// Exactly these components (`--partition-grudge`).
     Explicit(Vec<Vec<String>>),
+    /// One random node's packets are dropped by all others; it still hears them.
+    OneWay,
+    /// Packets from each of `from` are dropped by each of `to`, and nothing else
+    /// (`--partition-grudge 'n1>n2,n3'`).
+    Directed {
+        /// The nodes whose packets are dropped.
+        from: Vec<String>,
+        /// The nodes that drop them.
+        to: Vec<String>,
+    },
 }
 
 impl Shape {
@@ -119,7 +132,8 @@ impl Shape {
             Shape::Leader => "leader",
             Shape::Bridge => "bridge",
             Shape::MajoritiesRing => "ring",
-            Shape::Explicit(_) => "grudge",
+            Shape::Explicit(_) | Shape::Directed { .. } => "grudge",
+            Shape::OneWay => "one-way",
         }
     }
 
@@ -132,8 +146,9 @@ impl Shape {
             "leader" | "primaries" => Ok(Shape::Leader),
             "bridge" => Ok(Shape::Bridge),
             "ring" | "majorities-ring" => Ok(Shape::MajoritiesRing),
+            "one-way" | "oneway" => Ok(Shape::OneWay),
             other => Err(format!(
-                "unknown partition shape {other:?}; use one, halves, leader, bridge, ring (or grudge with --partition-grudge)"
+                "unknown partition shape {other:?}; use one, halves, leader, bridge, ring, one-way (or grudge with --partition-grudge)"
             )),
         }
     }
@@ -178,6 +193,19 @@ impl Shape {
                 Grudge::complete(&[left, right])
             }
             Shape::MajoritiesRing => majorities_ring(&shuffled),
+            Shape::OneWay => {
+                let (one, rest) = shuffled.split_at(1);
+                directed(one, rest)
+            }
+            Shape::Directed { from, to } => {
+                if let Some(node) = from.iter().chain(to).find(|n| !nodes.contains(n)) {
+                    return Err(format!(
+                        "the grudge names {node}, not one of the nodes ({})",
+                        nodes.join(", ")
+                    ));
+                }
+                directed(from, to)
+            }
             Shape::Explicit(components) => {
                 for node in components.iter().flatten() {
                     if !nodes.contains(node) {
@@ -192,6 +220,41 @@ impl Shape {
         };
         Ok(grudge)
     }
+}
+
+/// Each of `to` drops packets from each of `from` (one way only).
+fn directed(from: &[String], to: &[String]) -> Grudge {
+    let from: BTreeSet<String> = from.iter().cloned().collect();
+    Grudge(to.iter().map(|node| (node.clone(), from.clone())).collect())
+}
+
+/// Read `--partition-grudge` as a shape: components `n1,n2|n3,n4,n5` (cut both ways) or a
+/// one-way cut `n1>n2,n3` (packets from the nodes left of `>` are dropped by those right of
+/// it), checked for form but not against a node list.
+pub fn parse_grudge_shape(text: &str) -> Result<Shape, String> {
+    const HELP: &str = "give 'n1>n2,n3' (packets from n1 are dropped at n2 and n3; more than one node may stand left of '>')";
+    let Some((left, right)) = text.split_once('>') else {
+        return parse_components(text).map(Shape::Explicit);
+    };
+    let list = |side: &str| -> Result<Vec<String>, String> {
+        let nodes: Vec<String> = side.split(',').map(|n| n.trim().to_string()).collect();
+        if nodes.iter().any(String::is_empty) {
+            return Err(format!("empty node name in grudge {text:?}; {HELP}"));
+        }
+        Ok(nodes)
+    };
+    let (from, to) = (list(left)?, list(right)?);
+    if let Some(both) = from.iter().find(|n| to.contains(n)) {
+        return Err(format!(
+            "the grudge {text:?} names {both} on both sides; {HELP}"
+        ));
+    }
+    if right.contains('>') || right.contains('|') || left.contains('|') {
+        return Err(format!(
+            "the grudge {text:?} mixes '>' with '|' or another '>'; {HELP}"
+        ));
+    }
+    Ok(Shape::Directed { from, to })
 }
 
 /// Jepsen's majorities ring over nodes already in ring order: each node hears the window
@@ -309,6 +372,44 @@ mod tests {
             assert_eq!(views.len(), 5, "no two nodes hear the same majority");
             assert!(views.iter().all(|v| v.len() == 3));
         }
+    }
+
+    #[test]
+    fn one_way_partitions_drop_in_one_direction_only() {
+        let all = nodes(5);
+        for seed in 0..10 {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let g = Shape::OneWay.grudge(&all, None, &mut rng).unwrap();
+            let silenced: Vec<&String> =
+                all.iter().filter(|n| g.dropped_by(n).is_empty()).collect();
+            assert_eq!(silenced.len(), 1, "{g:?}");
+            let a = silenced[0];
+            assert!(all
+                .iter()
+                .filter(|n| *n != a)
+                .all(|n| g.drops(n, a) && !g.drops(a, n)));
+        }
+        let shape = parse_grudge_shape("n1>n2,n3").unwrap();
+        let g = shape
+            .grudge(&all, None, &mut StdRng::seed_from_u64(0))
+            .unwrap();
+        assert!(g.drops("n2", "n1") && g.drops("n3", "n1") && !g.drops("n1", "n2"));
+        assert!(!g.drops("n4", "n1") && g.cuts("n1", "n2"));
+        assert_eq!(shape.name(), "grudge");
+        assert!(parse_grudge_shape("n1>n1")
+            .unwrap_err()
+            .contains("both sides"));
+        assert!(parse_grudge_shape("n1>")
+            .unwrap_err()
+            .contains("empty node"));
+        assert!(parse_grudge_shape("n1>n2|n3")
+            .unwrap_err()
+            .contains("mixes"));
+        assert!(parse_grudge_shape("n1|n2").is_ok());
+        let unknown = parse_grudge_shape("n1>n9").unwrap();
+        assert!(unknown
+            .grudge(&all, None, &mut StdRng::seed_from_u64(0))
+            .is_err());
     }
 
     #[test]

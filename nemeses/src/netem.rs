@@ -1,11 +1,16 @@
-//! The `netem` nemesis: lossy and slow links with `tc qdisc ... netem` on each chosen node's
-//! network devices (every device but `lo`, found with `ip -o link show`), run through
-//! [`Control::exec`]. `start-netem` records the node and its devices in the [`Ledger`],
-//! then replaces the root qdisc with netem; `stop-netem` deletes that root qdisc again.
+//! The `netem` nemesis: slow and lossy links. Where the kernel has netem, `tc qdisc ...
+//! netem` on each chosen node's network devices (every device but `lo`, found with
+//! `ip -o link show`), run through [`Control::exec`]; where it has none (probed once, by the
+//! first attempt) or the nodes have no kernel of their own (relays), the target's
+//! [`LinkShaper`] carries out the same fault (see [`crate::links`]). Either way the fault is
+//! written to the [`Ledger`] before it is applied, and the history records the `mechanism`
+//! that acted (`netem`, `nfqueue`, `statistic`, `tbf`, `relays`). `stop-netem` removes it all.
 //!
 //! [`NetemOptions`] is `--netem`: `delay=50ms,jitter=10ms,loss=5%,duplicate=1%,reorder=10%,
-//! corrupt=1%,on=all` (`on` is `all`, `one`, or a node name). This module must never touch
-//! a qdisc it did not add.
+//! corrupt=1%,rate=1mbit,on=all` (`on` is `all`, `one`, or a node name), plus three of
+//! Toxiproxy's toxics only the relays can carry out: `slice=BYTES` (slicer), `stall=MS`
+//! (timeout: no data passes, connections close after MS, never with 0) and `reset=MS`
+//! (reset_peer). This module must never touch a qdisc it did not add.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -17,6 +22,7 @@ use serde_json::{json, Value};
 
 use crate::control::{exec_ok, Control, ControlError};
 use crate::ledger::Ledger;
+use crate::links::{self, LinkShaper, Mechanism};
 use crate::nemesis::{FaultRequest, Nemesis, Outcome};
 
 /// Which nodes a netem fault hits.
@@ -45,6 +51,15 @@ pub struct NetemOptions {
     pub reorder_pct: f64,
     /// Percent of packets with a flipped bit.
     pub corrupt_pct: f64,
+    /// A rate limit, kbit/s (0: none).
+    pub rate_kbit: u64,
+    /// Toxiproxy's slicer: pieces of about this many bytes (0: none; relays only).
+    pub slice_bytes: u64,
+    /// Toxiproxy's timeout: no data passes, connections close after this many ms (0: never;
+    /// relays only).
+    pub stall_ms: Option<u64>,
+    /// Toxiproxy's reset_peer: connections are reset after this many ms (relays only).
+    pub reset_ms: Option<u64>,
     /// Which nodes.
     pub on: NetemOn,
 }
@@ -55,7 +70,7 @@ pub const DEFAULT_NETEM: &str = "delay=50ms,jitter=10ms,loss=2%,on=all";
 impl NetemOptions {
     /// Read `--netem` (see the module docs).
     pub fn parse(text: &str) -> Result<NetemOptions, String> {
-        const HELP: &str = "give e.g. 'delay=50ms,jitter=10ms,loss=5%,duplicate=1%,reorder=10%,corrupt=1%,on=all' (on: all, one or a node name)";
+        const HELP: &str = "give e.g. 'delay=50ms,jitter=10ms,loss=5%,duplicate=1%,reorder=10%,corrupt=1%,rate=1mbit,on=all' (on: all, one or a node name; relays also take slice=BYTES, stall=MS, reset=MS)";
         let mut o = NetemOptions {
             delay_ms: 0,
             jitter_ms: 0,
@@ -63,6 +78,10 @@ impl NetemOptions {
             duplicate_pct: 0.0,
             reorder_pct: 0.0,
             corrupt_pct: 0.0,
+            rate_kbit: 0,
+            slice_bytes: 0,
+            stall_ms: None,
+            reset_ms: None,
             on: NetemOn::All,
         };
         for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -91,6 +110,20 @@ impl NetemOptions {
                 "duplicate" => o.duplicate_pct = pct(value)?,
                 "reorder" => o.reorder_pct = pct(value)?,
                 "corrupt" => o.corrupt_pct = pct(value)?,
+                "rate" => o.rate_kbit = parse_rate(value)?,
+                "slice" => {
+                    o.slice_bytes = value
+                        .strip_suffix('b')
+                        .unwrap_or(value)
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|b| *b > 0)
+                        .ok_or_else(|| {
+                            format!("--netem slice={value}: give bytes, e.g. slice=64")
+                        })?
+                }
+                "stall" => o.stall_ms = Some(ms(value)?),
+                "reset" => o.reset_ms = Some(ms(value)?),
                 "on" => {
                     o.on = match value {
                         "all" => NetemOn::All,
@@ -108,10 +141,25 @@ impl NetemOptions {
         if o.reorder_pct > 0.0 && o.delay_ms == 0 {
             return Err("--netem reorder needs a delay: netem reorders by sending some packets without it (e.g. delay=50ms,reorder=10%)".to_string());
         }
-        if o.tc_args().is_empty() {
+        if o.tc_args().is_empty() && o.relay_only().is_empty() {
             return Err(format!("--netem {text:?} asks for no fault; {HELP}"));
         }
         Ok(o)
+    }
+
+    /// The options only the relays can carry out (`slice`, `stall`, `reset`), by name.
+    pub fn relay_only(&self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        if self.slice_bytes > 0 {
+            names.push("slice");
+        }
+        if self.stall_ms.is_some() {
+            names.push("stall");
+        }
+        if self.reset_ms.is_some() {
+            names.push("reset");
+        }
+        names
     }
 
     /// The netem arguments of `tc qdisc replace dev DEV root netem ...`.
@@ -135,8 +183,47 @@ impl NetemOptions {
                 args.push(format!("{pct}%"));
             }
         }
+        if self.rate_kbit > 0 {
+            args.push("rate".to_string());
+            args.push(format!("{}kbit", self.rate_kbit));
+        }
         args
     }
+
+    /// `delay 50ms 10ms loss 5%` plus the relay-only toxics, for the history.
+    pub fn describe(&self) -> String {
+        let mut parts = self.tc_args();
+        if self.slice_bytes > 0 {
+            parts.push(format!("slice {}B", self.slice_bytes));
+        }
+        if let Some(ms) = self.stall_ms {
+            parts.push(format!("stall {ms}ms"));
+        }
+        if let Some(ms) = self.reset_ms {
+            parts.push(format!("reset {ms}ms"));
+        }
+        parts.join(" ")
+    }
+}
+
+/// `rate=1mbit`, `500kbit`, `2gbit` or a bare number of kbit/s, in kbit/s.
+fn parse_rate(value: &str) -> Result<u64, String> {
+    let lower = value.to_ascii_lowercase();
+    let (digits, factor) = if let Some(d) = lower.strip_suffix("gbit") {
+        (d, 1_000_000)
+    } else if let Some(d) = lower.strip_suffix("mbit") {
+        (d, 1000)
+    } else if let Some(d) = lower.strip_suffix("kbit") {
+        (d, 1)
+    } else {
+        (lower.as_str(), 1)
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .map(|n| n * factor)
+        .ok_or_else(|| format!("--netem rate={value}: give e.g. rate=1mbit or rate=500kbit"))
 }
 
 /// The network devices of `node` but `lo`, from `ip -o link show`.
@@ -190,17 +277,35 @@ pub struct NetemNemesis {
     ledger: Arc<Ledger>,
     options: NetemOptions,
     busy: tokio::sync::Mutex<()>,
+    shaper: Option<Arc<dyn LinkShaper>>,
+    /// Whether kernel netem is tried first; cleared once a node's kernel says it has none.
+    kernel: std::sync::atomic::AtomicBool,
 }
 
 impl NetemNemesis {
-    /// Link faults described by `options` on `control`'s nodes.
+    /// Link faults described by `options` on `control`'s nodes, with kernel netem only.
     pub fn new(control: Arc<dyn Control>, ledger: Arc<Ledger>, options: NetemOptions) -> Self {
         NetemNemesis {
             control,
             ledger,
             options,
             busy: tokio::sync::Mutex::new(()),
+            shaper: None,
+            kernel: std::sync::atomic::AtomicBool::new(true),
         }
+    }
+
+    /// Fall back to `shaper` where the kernel has no netem; with `try_kernel` false the
+    /// shaper is used from the start (the nodes have no kernel of their own: relays).
+    pub fn with_shaper(mut self, shaper: Arc<dyn LinkShaper>, try_kernel: bool) -> Self {
+        self.shaper = Some(shaper);
+        self.kernel = std::sync::atomic::AtomicBool::new(try_kernel);
+        self
+    }
+
+    fn kernel(&self) -> bool {
+        self.kernel.load(std::sync::atomic::Ordering::Relaxed)
+            && self.options.relay_only().is_empty()
     }
 
     async fn start(&self, value: &Value, rng: &mut StdRng) -> Outcome {
@@ -224,53 +329,132 @@ impl NetemNemesis {
         if let Some(Outcome::Indeterminate(why)) = self.undo_all().await {
             return Outcome::Indeterminate(format!("could not remove the previous netem: {why}"));
         }
-        let args = self.options.tc_args();
         let mut errors = Vec::new();
+        let mut skipped = Vec::new();
         let mut done = Vec::new();
+        let mut mechanisms = BTreeSet::new();
+        let mut notes = BTreeSet::new();
         for node in &nodes {
-            let devices = match devices(self.control.as_ref(), node).await {
-                Ok(d) => d,
-                Err(e) => {
-                    errors.push(e.to_string());
+            if self.kernel() {
+                match self.start_kernel(node).await {
+                    Ok(()) => {
+                        mechanisms.insert(Mechanism::Netem.as_str().to_string());
+                        done.push(node.clone());
+                        continue;
+                    }
+                    Err(e) if self.shaper.is_some() && e.contains("qdisc kind is unknown") => {
+                        tracing::info!(node, "no netem in this kernel; shaping links without it");
+                        self.kernel
+                            .store(false, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        errors.push(e);
+                        continue;
+                    }
+                }
+            }
+            let Some(shaper) = &self.shaper else {
+                errors.push(format!(
+                    "node {node}: this target has no way to shape links"
+                ));
+                continue;
+            };
+            let record = match shaper.plan(node, &self.options) {
+                Ok(record) => record,
+                Err(why) => {
+                    skipped.push(format!("node {node}: {why}"));
                     continue;
                 }
             };
             if let Err(e) = self.ledger.update(|s| {
-                s.netem
-                    .insert(node.clone(), devices.iter().cloned().collect());
+                s.links.insert(node.clone(), record.clone());
             }) {
                 errors.push(format!(
                     "node {node}: not applied, the ledger could not record it: {e}"
                 ));
                 continue;
             }
-            let mut ok = true;
-            for device in &devices {
-                let mut tc: Vec<&str> = vec!["qdisc", "replace", "dev", device, "root", "netem"];
-                tc.extend(args.iter().map(String::as_str));
-                if let Err(e) = exec_ok(self.control.as_ref(), node, "tc", &tc).await {
-                    let mut e = e.to_string();
-                    if e.contains("qdisc kind is unknown") {
-                        e.push_str(" (this kernel has no netem: load it with modprobe sch_netem, or use a kernel built with CONFIG_NET_SCH_NETEM)");
+            match shaper.apply(node, &self.options).await {
+                Ok(detail) => {
+                    if let Some(m) = detail["mechanism"].as_str() {
+                        mechanisms.insert(m.to_string());
                     }
-                    errors.push(e);
-                    ok = false;
+                    if let Some(list) = detail["approximated"].as_array() {
+                        notes.extend(list.iter().filter_map(|n| n.as_str().map(str::to_string)));
+                    }
+                    done.push(node.clone());
                 }
-            }
-            if ok {
-                done.push(node.clone());
+                Err(e) => errors.push(e.to_string()),
             }
         }
-        let detail = json!({ "nodes": done, "netem": args.join(" ") });
-        if errors.is_empty() {
+        let mut detail = json!({
+            "nodes": done,
+            "netem": self.options.describe(),
+            "mechanism": mechanisms.into_iter().collect::<Vec<_>>().join(","),
+        });
+        if !notes.is_empty() {
+            detail["approximated"] = json!(notes);
+        }
+        if errors.is_empty() && done.is_empty() && !skipped.is_empty() {
+            Outcome::Skipped(skipped.join("; "))
+        } else if errors.is_empty() && skipped.is_empty() {
             Outcome::Applied(detail)
         } else {
+            errors.extend(skipped);
             Outcome::Indeterminate(format!("{detail}: {}", errors.join("; ")))
         }
     }
 
+    /// Kernel netem on every device of `node`, recorded first. A kernel without netem
+    /// leaves nothing applied, so its record is dropped again.
+    async fn start_kernel(&self, node: &str) -> Result<(), String> {
+        let devices = devices(self.control.as_ref(), node)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.ledger
+            .update(|s| {
+                s.netem
+                    .insert(node.to_string(), devices.iter().cloned().collect());
+            })
+            .map_err(|e| {
+                format!("node {node}: not applied, the ledger could not record it: {e}")
+            })?;
+        let args = self.options.tc_args();
+        let mut errors = Vec::new();
+        let mut unknown = false;
+        for device in &devices {
+            let mut tc: Vec<&str> = vec!["qdisc", "replace", "dev", device, "root", "netem"];
+            tc.extend(args.iter().map(String::as_str));
+            if let Err(e) = exec_ok(self.control.as_ref(), node, "tc", &tc).await {
+                let mut e = e.to_string();
+                if e.contains("qdisc kind is unknown") {
+                    unknown = true;
+                    e.push_str(" (this kernel has no netem: load it with modprobe sch_netem, or use a kernel built with CONFIG_NET_SCH_NETEM)");
+                }
+                errors.push(e);
+            }
+        }
+        if unknown && errors.len() == devices.len() && self.shaper.is_some() {
+            let _ = self.ledger.update(|s| {
+                s.netem.remove(node);
+            });
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+
     async fn undo_all(&self) -> Option<Outcome> {
-        undo_netem(self.control.as_ref(), &self.ledger).await
+        let netem = undo_netem(self.control.as_ref(), &self.ledger).await;
+        let links = links::undo_links(
+            Some(self.control.as_ref()),
+            self.shaper.as_deref(),
+            &self.ledger,
+        )
+        .await;
+        merge(netem, links)
     }
 }
 
@@ -310,6 +494,32 @@ pub async fn undo_netem(control: &dyn Control, ledger: &Ledger) -> Option<Outcom
             errors.join("; ")
         ))
     })
+}
+
+/// One outcome of two undos: applied when both were (or one was and the other had nothing).
+pub(crate) fn merge(a: Option<Outcome>, b: Option<Outcome>) -> Option<Outcome> {
+    match (a, b) {
+        (None, x) | (x, None) => x,
+        (Some(Outcome::Applied(x)), Some(Outcome::Applied(y))) => {
+            let mut healed: BTreeSet<String> = BTreeSet::new();
+            for v in [&x, &y] {
+                if let Some(list) = v["healed"].as_array() {
+                    healed.extend(list.iter().filter_map(|n| n.as_str().map(str::to_string)));
+                }
+            }
+            Some(Outcome::Applied(json!({ "healed": healed })))
+        }
+        (Some(x), Some(y)) => {
+            let why = [x, y]
+                .iter()
+                .filter_map(|o| match o {
+                    Outcome::Indeterminate(why) | Outcome::Skipped(why) => Some(why.clone()),
+                    Outcome::Applied(_) => None,
+                })
+                .collect::<Vec<_>>();
+            Some(Outcome::Indeterminate(why.join("; ")))
+        }
+    }
 }
 
 #[async_trait]
@@ -410,5 +620,106 @@ mod tests {
         assert!(healed[0].is_applied(), "{healed:?}");
         assert!(!shell.has_qdisc(&node) && ledger.snapshot().is_empty());
         assert!(nemesis.heal().await.is_empty());
+    }
+
+    /// A shaper that records what it was asked and checks the ledger was written first.
+    struct Shaper {
+        ledger: Arc<Ledger>,
+        applied: std::sync::Mutex<BTreeSet<String>>,
+    }
+
+    #[async_trait]
+    impl LinkShaper for Shaper {
+        fn plan(&self, _node: &str, o: &NetemOptions) -> Result<links::LinkRecord, String> {
+            Ok(links::LinkRecord {
+                mechanisms: links::KernelPlan::of(o).mechanisms(),
+                devices: BTreeSet::from(["eth0".to_string()]),
+            })
+        }
+        async fn apply(&self, node: &str, o: &NetemOptions) -> Result<Value, ControlError> {
+            assert!(
+                self.ledger.snapshot().links.contains_key(node),
+                "recorded first"
+            );
+            self.applied.lock().unwrap().insert(node.to_string());
+            Ok(json!({ "mechanism": links::describe(&links::KernelPlan::of(o).mechanisms()) }))
+        }
+        async fn heal(&self, node: &str) -> Result<(), ControlError> {
+            self.applied.lock().unwrap().remove(node);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn without_kernel_netem_the_shaper_acts_and_says_so() {
+        let shell = Arc::new(FakeShell::new(3, &["iptables"]).without_netem());
+        let ledger = Arc::new(Ledger::in_memory());
+        let shaper = Arc::new(Shaper {
+            ledger: ledger.clone(),
+            applied: Default::default(),
+        });
+        let options = NetemOptions::parse("delay=200ms,loss=30%,on=all").unwrap();
+        let nemesis = NetemNemesis::new(shell.clone(), ledger.clone(), options)
+            .with_shaper(shaper.clone(), true);
+        let mut rng = StdRng::seed_from_u64(1);
+        let out = nemesis
+            .invoke(&FaultRequest::new("start-netem", Value::Null), &mut rng)
+            .await;
+        let Outcome::Applied(detail) = out else {
+            panic!("{out:?}")
+        };
+        assert_eq!(detail["mechanism"], "nfqueue+statistic");
+        assert_eq!(shaper.applied.lock().unwrap().len(), 3);
+        // The kernel was probed once, on the first node only.
+        let probes = |n: &str| {
+            shell
+                .commands(n)
+                .iter()
+                .filter(|c| c.contains("netem"))
+                .count()
+        };
+        assert_eq!((probes("n1"), probes("n2")), (1, 0));
+        let state = ledger.snapshot();
+        assert!(
+            state.netem.is_empty() && state.links.len() == 3,
+            "{state:?}"
+        );
+        let healed = nemesis.heal().await;
+        assert!(healed[0].is_applied(), "{healed:?}");
+        assert!(ledger.snapshot().is_empty() && shaper.applied.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn without_netem_or_shaper_the_attempt_is_indeterminate_and_recorded() {
+        let shell = Arc::new(FakeShell::new(1, &[]).without_netem());
+        let ledger = Arc::new(Ledger::in_memory());
+        let options = NetemOptions::parse("delay=20ms").unwrap();
+        let nemesis = NetemNemesis::new(shell, ledger.clone(), options);
+        let out = nemesis
+            .invoke(
+                &FaultRequest::new("start-netem", Value::Null),
+                &mut StdRng::seed_from_u64(1),
+            )
+            .await;
+        assert!(
+            matches!(&out, Outcome::Indeterminate(why) if why.contains("this kernel has no netem")),
+            "{out:?}"
+        );
+        assert!(!ledger.snapshot().netem.is_empty());
+    }
+
+    #[test]
+    fn rates_and_relay_only_toxics_parse() {
+        let o = NetemOptions::parse("rate=2mbit,slice=64,stall=0,reset=500").unwrap();
+        assert_eq!(o.rate_kbit, 2000);
+        assert_eq!(o.relay_only(), vec!["slice", "stall", "reset"]);
+        assert_eq!(
+            o.describe(),
+            "rate 2000kbit slice 64B stall 0ms reset 500ms"
+        );
+        assert!(NetemOptions::parse("stall=0").is_ok());
+        assert!(NetemOptions::parse("rate=fast")
+            .unwrap_err()
+            .contains("rate=1mbit"));
     }
 }

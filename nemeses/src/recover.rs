@@ -92,6 +92,14 @@ pub async fn heal_everything(ledger: Arc<Ledger>, healers: &Healers) -> Vec<Outc
             None => outcomes.push(missing("netem", state.netem.keys().collect())),
         }
     }
+    if !state.links.is_empty() {
+        // No live shaper here: the harness's own heal goes through the netem nemesis.
+        if let Some(outcome) =
+            crate::links::undo_links(healers.control.as_deref(), None, &ledger).await
+        {
+            outcomes.push(tag(outcome, "stop-netem"));
+        }
+    }
     if !state.clock.is_empty() {
         match &healers.clock {
             Some(clock) => {

@@ -180,6 +180,7 @@ pub(crate) struct FakeShell {
     nodes: Vec<String>,
     programs: Vec<String>,
     inner: Mutex<ShellState>,
+    no_netem: bool,
 }
 
 #[derive(Default)]
@@ -199,7 +200,14 @@ impl FakeShell {
             nodes: (1..=n).map(|i| format!("n{i}")).collect(),
             programs: programs.iter().map(|p| p.to_string()).collect(),
             inner: Mutex::default(),
+            no_netem: false,
         }
+    }
+
+    /// A shell whose kernel has no netem qdisc.
+    pub(crate) fn without_netem(mut self) -> Self {
+        self.no_netem = true;
+        self
     }
 
     /// Every command run on `node`, as `program arg arg ...`.
@@ -265,10 +273,10 @@ impl FakeShell {
             },
             (_, ["--version"]) => ok(true),
             ("iptables", ["-w", "-N", _]) => ok(inner.chains.insert(node.to_string())),
-            ("iptables", ["-w", "-C", "INPUT", ..]) => {
+            ("iptables", ["-w", "-C", "INPUT" | "OUTPUT", ..]) => {
                 ok(inner.jumps.get(node).is_some_and(|j| *j > 0))
             }
-            ("iptables", ["-w", "-I", "INPUT", ..]) => {
+            ("iptables", ["-w", "-I", "INPUT" | "OUTPUT", ..]) => {
                 *inner.jumps.entry(node.to_string()).or_default() += 1;
                 ok(true)
             }
@@ -291,6 +299,13 @@ impl FakeShell {
                     .to_string(),
                 ..ExecOutput::default()
             },
+            ("tc", ["qdisc", "replace", ..]) if self.no_netem && a.contains(&"netem") => {
+                ExecOutput {
+                    status: 2,
+                    stderr: "Error: Specified qdisc kind is unknown.".to_string(),
+                    ..ExecOutput::default()
+                }
+            }
             ("tc", ["qdisc", "replace", ..]) => {
                 inner.qdiscs.insert(node.to_string());
                 ok(true)
