@@ -44,6 +44,7 @@ mod lattice;
 mod list_append;
 mod orders;
 mod rw_register;
+pub mod simulate;
 
 pub use check::{check, checker, ListAppend, RwRegister, TxnOptions, VersionOrders};
 pub use decode::{detect, TxnKind};
