@@ -13,6 +13,7 @@ use anyhow::{Context, Result};
 use faultline_checkers::checker::{check_all, CheckResult, Checker, Validity};
 use faultline_checkers::history::{History, OpType, Process};
 use faultline_checkers::linearizable::{Linearizable, SearchOptions};
+use faultline_checkers::txn;
 use faultline_workloads::generator::{stagger, time_limit, Dispatcher, Poll};
 use serde::Serialize;
 use tokio::sync::{watch, Notify};
@@ -277,25 +278,39 @@ pub(crate) struct NoChecker {
 }
 
 /// The checkers a workload's history goes to, chosen by the workload's model:
-/// linearizability per key for the register models, the transactional checker for
-/// `list-append` and `rw-register` (against `spec.consistency_models`).
+/// linearizability per key for the register models, Elle's list-append or rw-register
+/// analysis for `list-append` and `rw-register` (against `spec.consistency_models`), each
+/// with the run's `--check-timeout` and `--memory-limit`.
 ///
 /// `Err` (outer) is the harness's failure (a model the linearizability checker does not
-/// know); `Ok(Err)` is a checker that is not available, which makes the verdict `unknown`.
+/// know); `Ok(Err)` is a checker that cannot be built, which makes the verdict `unknown`.
 pub(crate) fn checkers_for(
     workload: &dyn faultline_workloads::Workload,
     spec: &TestSpec,
 ) -> Result<Result<Vec<Box<dyn Checker>>, NoChecker>> {
-    if faultline_workloads::txn::is_txn_model(workload.model()) {
-        return Ok(Err(NoChecker {
-            checker: workload.model().to_string(),
-            reason: format!(
-                "the transactional checker is not available yet: the history of this {} run \
-                 (consistency models {}) is recorded and can be checked later",
-                workload.name(),
-                spec.consistency_models.join(", ")
-            ),
-        }));
+    if let Ok(kind) = workload.model().parse::<txn::TxnKind>() {
+        let mut models = Vec::new();
+        for name in &spec.consistency_models {
+            match name.parse::<txn::ConsistencyModel>() {
+                Ok(model) => models.push(model),
+                Err(e) => {
+                    return Ok(Err(NoChecker {
+                        checker: workload.model().to_string(),
+                        reason: format!("--consistency-models: {e}"),
+                    }))
+                }
+            }
+        }
+        if models.is_empty() {
+            models.push(txn::ConsistencyModel::STRICT_SERIALIZABLE);
+        }
+        let options = txn::TxnOptions {
+            consistency_models: models,
+            timeout: Some(spec.check_timeout),
+            memory_limit_bytes: Some(spec.memory_limit_bytes),
+            ..txn::TxnOptions::default()
+        };
+        return Ok(Ok(vec![txn::checker(kind, options)]));
     }
     let checker = Linearizable::new(workload.model(), workload.initial())
         .map_err(anyhow::Error::msg)?

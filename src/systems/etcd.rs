@@ -467,13 +467,17 @@ fn revision(v: &Value) -> Option<u64> {
     }
 }
 
+/// The completed micro-ops of a txn, and the final value of each key it writes (storage key,
+/// value), in the order last written.
+type Executed = (Vec<Value>, Vec<(String, Value)>);
+
 /// Runs `ops` on the snapshot `read` (storage key → value), each read seeing the txn's own
-/// earlier writes: the completed micro-ops and the final value of each written key, or why
-/// the txn cannot apply (an append to a value that is not a list).
+/// earlier writes, or says why the txn cannot apply (an append to a value that is not a
+/// list).
 fn execute(
     ops: &[MicroOp],
     read: &std::collections::HashMap<String, Value>,
-) -> Result<(Vec<Value>, Vec<(String, Value)>), String> {
+) -> Result<Executed, String> {
     let mut writes: Vec<(String, Value)> = Vec::new();
     let mut completed = Vec::with_capacity(ops.len());
     for (f, key, name, value) in ops {
