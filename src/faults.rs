@@ -16,7 +16,7 @@ use faultline_checkers::history::{OpType, Process};
 use faultline_nemeses::clock::{ClockNemesis, ClockOptions, FaketimeClock};
 use faultline_nemeses::ledger::Ledger;
 use faultline_nemeses::nemesis::{Nemesis, Outcome};
-use faultline_nemeses::net::{parse_components, Shape};
+use faultline_nemeses::net::{parse_grudge_shape, Shape};
 use faultline_nemeses::netem::{NetemNemesis, NetemOptions};
 use faultline_nemeses::partition::PartitionNemesis;
 use faultline_nemeses::process::ProcessNemesis;
@@ -48,7 +48,8 @@ const LIBFAKETIME: &[&str] = &[
 pub enum NetPlan {
     /// Each node in its own network namespace (root only): partitions with iptables, netem.
     Netns,
-    /// Nodes on loopback, peers through per-link relays: partitions without privilege.
+    /// Nodes on loopback, peers through per-link relays: partitions and link faults
+    /// (Toxiproxy-style toxics) without privilege.
     Relays,
     /// Nodes on loopback talking directly: no network faults.
     Shared,
@@ -75,8 +76,8 @@ pub struct FaultOptions {
     pub partitioner: Partitioner,
     /// Partition shapes a partition chooses among (`grudge` for the explicit one).
     pub partition_shapes: Vec<String>,
-    /// `--partition-grudge` components.
-    pub partition_grudge: Option<Vec<Vec<String>>>,
+    /// `--partition-grudge`, validated: components (`n1,n2|n3`) or a one-way cut (`n1>n2,n3`).
+    pub partition_grudge: Option<String>,
     /// `--netem`, validated.
     pub netem: String,
     /// Clock offsets a skew chooses among, milliseconds.
@@ -114,7 +115,7 @@ pub fn resolve_options(args: &TestArgs, nemeses: &[NemesisKind]) -> Result<Fault
         NetPlan::Shared
     } else if root && !args.no_netns && partitioner != Partitioner::Relays {
         NetPlan::Netns
-    } else if has(NemesisKind::Partition) {
+    } else if has(NemesisKind::Partition) || has(NemesisKind::Netem) {
         NetPlan::Relays
     } else {
         NetPlan::Shared
@@ -124,19 +125,11 @@ pub fn resolve_options(args: &TestArgs, nemeses: &[NemesisKind]) -> Result<Fault
     } else {
         "--no-netns or --partitioner relays was given"
     };
-    if local && net != NetPlan::Netns {
-        if has(NemesisKind::Netem) {
-            bad_input!(
-                "--nemesis netem needs each local node in its own network namespace (tc netem acts on a node's \
-                 own interface), and {why_not_netns}: run faultline as root without --no-netns, or drop netem"
-            );
-        }
-        if partitioner == Partitioner::Iptables {
-            bad_input!(
-                "--partitioner iptables needs each local node in its own network namespace, and {why_not_netns}: \
-                 run faultline as root without --no-netns, or use --partitioner relays"
-            );
-        }
+    if local && net != NetPlan::Netns && partitioner == Partitioner::Iptables {
+        bad_input!(
+            "--partitioner iptables needs each local node in its own network namespace, and {why_not_netns}: \
+             run faultline as root without --no-netns, or use --partitioner relays"
+        );
     }
     let mut partition_shapes = Vec::new();
     for name in args
@@ -155,11 +148,16 @@ pub fn resolve_options(args: &TestArgs, nemeses: &[NemesisKind]) -> Result<Fault
     let partition_grudge = match &args.partition_grudge {
         None => None,
         Some(text) => {
-            let components = parse_components(text).map_err(|e| {
+            let shape = parse_grudge_shape(text).map_err(|e| {
                 anyhow::Error::new(crate::exit::BadInput(format!("--partition-grudge: {e}")))
             })?;
+            let named: Vec<String> = match &shape {
+                Shape::Explicit(components) => components.iter().flatten().cloned().collect(),
+                Shape::Directed { from, to } => from.iter().chain(to).cloned().collect(),
+                _ => Vec::new(),
+            };
             let names: Vec<String> = (1..=args.node_count).map(|i| format!("n{i}")).collect();
-            if let Some(unknown) = components.iter().flatten().find(|n| !names.contains(n)) {
+            if let Some(unknown) = named.iter().find(|n| !names.contains(n)) {
                 bad_input!(
                     "--partition-grudge names {unknown}, but the nodes are {}",
                     names.join(", ")
@@ -171,7 +169,7 @@ pub fn resolve_options(args: &TestArgs, nemeses: &[NemesisKind]) -> Result<Fault
             } else if !partition_shapes.iter().any(|s| s == "grudge") {
                 partition_shapes.push("grudge".to_string());
             }
-            Some(components)
+            Some(text.clone())
         }
     };
     if partition_shapes.iter().any(|s| s == "grudge") && partition_grudge.is_none() {
@@ -180,8 +178,19 @@ pub fn resolve_options(args: &TestArgs, nemeses: &[NemesisKind]) -> Result<Fault
     if has(NemesisKind::Partition) && partition_shapes.is_empty() {
         bad_input!("--partition-shapes is empty: give e.g. one,halves,leader,bridge,ring");
     }
-    if let Err(e) = NetemOptions::parse(&args.netem) {
-        bad_input!("{e}");
+    match NetemOptions::parse(&args.netem) {
+        Err(e) => bad_input!("{e}"),
+        Ok(o)
+            if has(NemesisKind::Netem) && net != NetPlan::Relays && !o.relay_only().is_empty() =>
+        {
+            bad_input!(
+                "--netem {}: {} are toxics of faultline's per-link relays, which this run does not use \
+                 (its nodes have network namespaces or are remote): run without root or with --no-netns, or drop them",
+                args.netem,
+                o.relay_only().join(", ")
+            )
+        }
+        Ok(_) => {}
     }
     let mut clock_offsets_ms = Vec::new();
     for item in args.clock_offset.split(',').map(str::trim) {
@@ -283,7 +292,10 @@ impl FaultOptions {
         self.partition_shapes
             .iter()
             .filter_map(|name| match name.as_str() {
-                "grudge" => self.partition_grudge.clone().map(Shape::Explicit),
+                "grudge" => self
+                    .partition_grudge
+                    .as_deref()
+                    .and_then(|g| parse_grudge_shape(g).ok()),
                 other => Shape::parse(other).ok(),
             })
             .collect()
@@ -331,11 +343,19 @@ pub(crate) fn start_nemesis(
                     faults.shapes(),
                 ))
             }
-            NemesisKind::Netem => Arc::new(NetemNemesis::new(
-                cluster.control(),
-                ledger.clone(),
-                NetemOptions::parse(&faults.netem).map_err(anyhow::Error::msg)?,
-            )),
+            NemesisKind::Netem => {
+                let netem = NetemNemesis::new(
+                    cluster.control(),
+                    ledger.clone(),
+                    NetemOptions::parse(&faults.netem).map_err(anyhow::Error::msg)?,
+                );
+                Arc::new(match cluster.links(seed) {
+                    // Kernel netem where it exists; the NFQUEUE scheduler or the relays
+                    // otherwise. The history records which acted.
+                    Some(shaper) => netem.with_shaper(shaper, cluster.kernel_links()),
+                    None => netem,
+                })
+            }
             NemesisKind::Clock => {
                 println!(
                     "clock faults: nodes run under libfaketime; C, Rust and Java services honour it, Go \

@@ -3,7 +3,10 @@
 //! list and namespaces from `nodes/netns.json`, the clock files under `nodes/<node>/`, the
 //! pids from `nodes/pids.json`, the faults from `nemesis-state.json`. Then, in order:
 //! stop the node processes (SIGCONT, then SIGKILL: nothing stays stopped), remove
-//! faultline's iptables chain and netem qdiscs on every node still recorded, reset skewed
+//! faultline's iptables chains (partitions, and the NFQUEUE and statistic rules of link
+//! faults) and its netem and tbf qdiscs on every node still recorded (a relay's toxics and
+//! an NFQUEUE scheduler died with the harness; with `--queue-bypass` a queue without its
+//! scheduler let packets through meanwhile), reset skewed
 //! clocks, and remove the namespaces and bridge. Healing is idempotent and reports what it
 //! undid. A run over SSH (or the docker cluster) is healed through a fresh SSH connection to
 //! its nodes, with the settings `test.json` recorded.

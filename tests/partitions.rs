@@ -173,8 +173,12 @@ fn relays_are_used_with_no_netns_and_root_only_faults_are_refused() {
     let store = tempfile::tempdir().unwrap();
     for (args, needle) in [
         (
-            vec!["--no-netns", "--nemesis", "netem"],
-            "--nemesis netem needs each local node in its own network namespace",
+            vec!["--nemesis", "netem", "--netem", "slice=64"],
+            "toxics of faultline's per-link relays",
+        ),
+        (
+            vec!["--nemesis", "partition", "--partition-grudge", "n1>n9"],
+            "n9",
         ),
         (
             vec![

@@ -86,6 +86,8 @@ pub struct LocalTarget {
     processes: Mutex<BTreeMap<String, NodeProcess>>,
     pids_file: PathBuf,
     leave_running: bool,
+    /// The nodes as the harness's clients reach them (through relays with link faults).
+    clients: Vec<NodeSpec>,
     netns: Option<NetnsLayout>,
     relays: Option<Arc<Relays>>,
     /// libfaketime and each node's offset file, when clock faults are enabled.
@@ -156,10 +158,11 @@ impl LocalTarget {
             _ => Self::plan(run, spec.node_count, spec.base_port)?,
         };
         let nodes = system.place(nodes);
+        let mut client_addrs = BTreeMap::new();
         let relays = if faults.net == NetPlan::Relays {
             if !system.peer_relays() {
                 crate::exit::bad_input!(
-                    "--nemesis partition without root needs per-link relays, which the {} system cannot                      use (its peers must reach each other at the addresses they listen on): run                      faultline as root so each node gets a network namespace, or drop partition",
+                    "--nemesis partition or netem without root needs per-link relays, which the {} system cannot                      use (its peers must reach each other at the addresses they listen on): run                      faultline as root so each node gets a network namespace, or drop partition and netem",
                     system.name()
                 );
             }
@@ -167,7 +170,15 @@ impl LocalTarget {
                 .iter()
                 .map(|n| (n.name.clone(), n.peer_addr.clone()))
                 .collect();
-            Some(Arc::new(Relays::start(&pairs)?))
+            let mut relays = Relays::start(&pairs)?;
+            if spec.nemeses.iter().any(|n| n == "netem") {
+                let listeners: Vec<(String, String)> = nodes
+                    .iter()
+                    .map(|n| (n.name.clone(), n.client_addr.clone()))
+                    .collect();
+                client_addrs = relays.add_clients(&listeners)?;
+            }
+            Some(Arc::new(relays))
         } else {
             None
         };
@@ -184,7 +195,18 @@ impl LocalTarget {
             }
             None => None,
         };
+        let clients = nodes
+            .iter()
+            .map(|n| {
+                let mut n = n.clone();
+                if let Some(addr) = client_addrs.get(&n.name) {
+                    n.client_addr = addr.clone();
+                }
+                n
+            })
+            .collect();
         let mut target = LocalTarget::new(run, nodes, system, spec.leave_db_running);
+        target.clients = clients;
         target.netns = netns;
         target.relays = relays;
         target.faketime = faketime;
@@ -204,6 +226,26 @@ impl LocalTarget {
         Arc::new(LocalControl::new(names, namespaces))
     }
 
+    /// How links are slowed where the kernel has no netem: an NFQUEUE scheduler in each
+    /// node's namespace, or the relays' toxics; `None` when nodes share the network directly.
+    pub fn links(&self, seed: u64) -> Option<Arc<dyn faultline_nemeses::links::LinkShaper>> {
+        if let Some(layout) = &self.netns {
+            let namespaces = layout
+                .nodes
+                .iter()
+                .map(|(name, n)| (name.clone(), n.ns.clone()))
+                .collect();
+            return Some(Arc::new(crate::target::nfqueue::NfqueueShaper::new(
+                self.control(),
+                namespaces,
+                seed,
+            )));
+        }
+        self.relays
+            .clone()
+            .map(|r| r as Arc<dyn faultline_nemeses::links::LinkShaper>)
+    }
+
     /// How partitions are made in this run: iptables in the namespaces, or the relays.
     pub fn network(&self) -> Option<Arc<dyn Network>> {
         if let Some(layout) = &self.netns {
@@ -218,6 +260,11 @@ impl LocalTarget {
             )));
         }
         self.relays.clone().map(|r| r as Arc<dyn Network>)
+    }
+
+    /// Whether the nodes have network namespaces (a kernel network of their own).
+    pub fn has_netns(&self) -> bool {
+        self.netns.is_some()
     }
 
     /// Each node's libfaketime offset file (empty without clock faults).
@@ -262,6 +309,7 @@ impl LocalTarget {
             })
             .collect();
         LocalTarget {
+            clients: nodes.clone(),
             nodes,
             system,
             processes: Mutex::new(processes),
@@ -273,9 +321,11 @@ impl LocalTarget {
         }
     }
 
-    /// The nodes.
+    /// The nodes, as the harness's clients reach them (their `client_addr` is a relay when
+    /// link faults run through relays; the nodes themselves listen where they were placed).
+    #[allow(clippy::misnamed_getters)]
     pub fn nodes(&self) -> &[NodeSpec] {
-        &self.nodes
+        &self.clients
     }
 
     fn node(&self, name: &str) -> Result<&NodeSpec, NodeError> {

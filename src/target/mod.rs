@@ -12,6 +12,7 @@
 pub mod exec;
 pub mod local;
 pub mod netns;
+pub mod nfqueue;
 pub mod processes;
 pub mod relay;
 pub mod ssh;

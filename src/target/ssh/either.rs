@@ -127,6 +127,23 @@ impl Cluster {
         }
     }
 
+    /// How links are slowed where the kernel has no netem (local nodes only; SSH nodes
+    /// use their kernel's netem).
+    pub fn links(&self, seed: u64) -> Option<Arc<dyn faultline_nemeses::links::LinkShaper>> {
+        match self {
+            Cluster::Local(t) => t.links(seed),
+            Cluster::Ssh { .. } => None,
+        }
+    }
+
+    /// Whether kernel netem may be tried first (nodes with a kernel of their own).
+    pub fn kernel_links(&self) -> bool {
+        match self {
+            Cluster::Local(t) => t.has_netns(),
+            Cluster::Ssh { .. } => true,
+        }
+    }
+
     /// How partitions are made: namespaces or relays locally, iptables on SSH nodes (which
     /// drops only packets from peer nodes, so the controller is never cut off).
     pub fn network(&self) -> Option<Arc<dyn Network>> {

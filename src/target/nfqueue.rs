@@ -1,0 +1,323 @@
+//! Slow and lossy links for local nodes in network namespaces when the kernel has no netem:
+//! the [`LinkShaper`] of the local target as root.
+//!
+//! Each affected node gets faultline's chain `FAULTLINE-LINK` in its own namespace (see
+//! [`faultline_nemeses::links`]): `statistic` drops for loss, an `NFQUEUE` rule for
+//! everything else, a `tbf` qdisc for a rate. NFQUEUE queues belong to a network namespace,
+//! so each node's scheduler is a thread of the harness that enters the node's namespace
+//! (`setns`) before it opens its netlink socket and binds the queue. The thread holds each
+//! packet for its delay (± jitter), lets `reorder` percent through at once, flips a bit after
+//! the IP header of `corrupt` percent (no checksum fixed: the receiver drops them, as with
+//! netem), and for `duplicate` percent sends a copy through a raw socket of the namespace
+//! carrying a firewall mark that skips the chain; then it gives the verdict.
+//!
+//! The rule uses `--queue-bypass`: if the scheduler is gone (the harness was SIGKILLed),
+//! packets pass instead of being dropped, and `faultline heal` removes the rules from the
+//! ledger's record. Stopping a scheduler first removes the rules, then releases every packet
+//! it still holds. This module must never enter a namespace it was not given, nor add a rule
+//! outside faultline's chain.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use faultline_nemeses::control::{Control, ControlError};
+use faultline_nemeses::links::{
+    corrupt_packet, describe, fate, install_chain, remove_chain, KernelPlan, LinkRecord,
+    LinkShaper, DUPLICATE_MARK, QUEUE_NUM,
+};
+use faultline_nemeses::netem::NetemOptions;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use serde_json::{json, Value};
+
+/// The device every node's packets leave by (see `netns.rs`).
+const DEVICE: &str = "eth0";
+
+/// What one scheduler did, for the log.
+#[derive(Debug, Default)]
+struct Counts {
+    packets: AtomicU64,
+    corrupted: AtomicU64,
+    duplicated: AtomicU64,
+}
+
+struct Scheduler {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    counts: Arc<Counts>,
+}
+
+/// The NFQUEUE schedulers (and kernel rules) of one run's nodes.
+pub struct NfqueueShaper {
+    control: Arc<dyn Control>,
+    namespaces: BTreeMap<String, String>,
+    seed: u64,
+    running: Mutex<BTreeMap<String, Scheduler>>,
+}
+
+impl NfqueueShaper {
+    /// Shape the links of nodes living in `namespaces` (node → namespace name), running
+    /// iptables and tc in them through `control`.
+    pub fn new(control: Arc<dyn Control>, namespaces: BTreeMap<String, String>, seed: u64) -> Self {
+        NfqueueShaper {
+            control,
+            namespaces,
+            seed,
+            running: Mutex::default(),
+        }
+    }
+
+    /// Start `node`'s scheduler and keep it; returns whether duplicates can be sent.
+    async fn start_scheduler(&self, node: &str, options: &NetemOptions) -> Result<bool, String> {
+        let ns = self
+            .namespaces
+            .get(node)
+            .ok_or_else(|| format!("{node} has no network namespace"))?;
+        let path = PathBuf::from("/run/netns").join(ns);
+        let seed = self.seed ^ node.bytes().fold(0u64, |h, b| h.rotate_left(8) ^ b as u64);
+        let (name, options) = (node.to_string(), options.clone());
+        // Binding waits for a thread to enter the namespace: keep it off the runtime.
+        let (scheduler, duplicates) =
+            tokio::task::spawn_blocking(move || spawn_scheduler(&name, path, options, seed))
+                .await
+                .map_err(|e| format!("the scheduler's start panicked: {e}"))??;
+        let old = self
+            .running
+            .lock()
+            .expect("schedulers")
+            .insert(node.to_string(), scheduler);
+        if let Some(old) = old {
+            let node = node.to_string();
+            let _ = tokio::task::spawn_blocking(move || stop_scheduler(&node, old)).await;
+        }
+        Ok(duplicates)
+    }
+}
+
+/// Start a scheduler thread for the namespace at `path`; returns once its queue is bound,
+/// with whether duplicates can be sent.
+fn spawn_scheduler(
+    node: &str,
+    path: PathBuf,
+    options: NetemOptions,
+    seed: u64,
+) -> Result<(Scheduler, bool), String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let counts = Arc::new(Counts::default());
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let thread = {
+        let (stop, counts) = (stop.clone(), counts.clone());
+        std::thread::Builder::new()
+            .name(format!("nfqueue-{node}"))
+            .spawn(move || schedule(path, options, seed, stop, counts, ready_tx))
+            .map_err(|e| format!("cannot start a scheduler thread: {e}"))?
+    };
+    let ready = ready_rx
+        .recv_timeout(Duration::from_secs(10))
+        .map_err(|_| "the scheduler did not bind its queue within 10 s".to_string())
+        .and_then(|r| r);
+    let scheduler = Scheduler {
+        stop,
+        thread: Some(thread),
+        counts,
+    };
+    match ready {
+        Ok(duplicates) => Ok((scheduler, duplicates)),
+        Err(e) => {
+            stop_scheduler(node, scheduler);
+            Err(e)
+        }
+    }
+}
+
+fn stop_scheduler(node: &str, mut scheduler: Scheduler) {
+    scheduler.stop.store(true, Ordering::Relaxed);
+    if let Some(thread) = scheduler.thread.take() {
+        let _ = thread.join();
+    }
+    let c = &scheduler.counts;
+    tracing::info!(
+        node,
+        packets = c.packets.load(Ordering::Relaxed),
+        corrupted = c.corrupted.load(Ordering::Relaxed),
+        duplicated = c.duplicated.load(Ordering::Relaxed),
+        "nfqueue scheduler stopped"
+    );
+}
+
+impl Drop for NfqueueShaper {
+    fn drop(&mut self) {
+        let running = std::mem::take(&mut *self.running.lock().unwrap_or_else(|e| e.into_inner()));
+        for (node, scheduler) in running {
+            stop_scheduler(&node, scheduler);
+        }
+    }
+}
+
+#[async_trait]
+impl LinkShaper for NfqueueShaper {
+    fn plan(&self, node: &str, options: &NetemOptions) -> Result<LinkRecord, String> {
+        if !self.namespaces.contains_key(node) {
+            return Err(format!("{node} has no network namespace"));
+        }
+        let relay_only = options.relay_only();
+        if !relay_only.is_empty() {
+            return Err(format!(
+                "{} are toxics of the relays (run without root or with --no-netns)",
+                relay_only.join(", ")
+            ));
+        }
+        Ok(LinkRecord {
+            mechanisms: KernelPlan::of(options).mechanisms(),
+            devices: BTreeSet::from([DEVICE.to_string()]),
+        })
+    }
+
+    async fn apply(&self, node: &str, options: &NetemOptions) -> Result<Value, ControlError> {
+        let plan = KernelPlan::of(options);
+        let mut notes = Vec::new();
+        if plan.nfqueue {
+            let duplicates = self
+                .start_scheduler(node, options)
+                .await
+                .map_err(|e| ControlError::failed(node, "nfqueue scheduler", e))?;
+            if options.duplicate_pct > 0.0 && !duplicates {
+                notes.push("duplicate: no raw socket in the namespace, so no copies are sent");
+            }
+        }
+        install_chain(self.control.as_ref(), node, DEVICE, &plan).await?;
+        let mut detail = json!({ "mechanism": describe(&plan.mechanisms()) });
+        if !notes.is_empty() {
+            detail["approximated"] = json!(notes);
+        }
+        Ok(detail)
+    }
+
+    async fn heal(&self, node: &str) -> Result<(), ControlError> {
+        let removed = remove_chain(
+            self.control.as_ref(),
+            node,
+            &BTreeSet::from([DEVICE.to_string()]),
+        )
+        .await;
+        let scheduler = self.running.lock().expect("schedulers").remove(node);
+        if let Some(scheduler) = scheduler {
+            let node = node.to_string();
+            let _ = tokio::task::spawn_blocking(move || stop_scheduler(&node, scheduler)).await;
+        }
+        removed
+    }
+}
+
+/// A held packet waiting for its release time.
+struct Held {
+    due: Instant,
+    msg: nfq::Message,
+}
+
+/// The scheduler thread: enter the namespace at `ns`, bind the queue, then hold, alter and
+/// release packets until told to stop; then release everything still held.
+fn schedule(
+    ns: PathBuf,
+    options: NetemOptions,
+    seed: u64,
+    stop: Arc<AtomicBool>,
+    counts: Arc<Counts>,
+    ready: mpsc::Sender<Result<bool, String>>,
+) {
+    let setup = || -> Result<(nfq::Queue, Option<socket2::Socket>), String> {
+        let file = File::open(&ns).map_err(|e| format!("cannot open {}: {e}", ns.display()))?;
+        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
+            .map_err(|e| format!("cannot enter {}: {e}", ns.display()))?;
+        let mut queue = nfq::Queue::open().map_err(|e| format!("cannot open nfqueue: {e}"))?;
+        queue
+            .bind(QUEUE_NUM)
+            .map_err(|e| format!("cannot bind queue {QUEUE_NUM}: {e}"))?;
+        let _ = queue.set_queue_max_len(QUEUE_NUM, 16 * 1024);
+        let _ = queue.set_fail_open(QUEUE_NUM, true);
+        queue.set_nonblocking(true);
+        let raw = socket2::Socket::new(
+            socket2::Domain::IPV4,
+            socket2::Type::RAW,
+            Some(socket2::Protocol::from(255)), // IPPROTO_RAW: we write the IP header
+        )
+        .and_then(|s| s.set_mark(DUPLICATE_MARK).map(|()| s))
+        .ok();
+        Ok((queue, raw))
+    };
+    let (mut queue, raw) = match setup() {
+        Ok(q) => q,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let _ = ready.send(Ok(raw.is_some()));
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut held: BTreeMap<(Instant, u64), Held> = BTreeMap::new();
+    let mut seq = 0u64;
+    let release = |queue: &mut nfq::Queue, mut msg: nfq::Message| {
+        msg.set_verdict(nfq::Verdict::Accept);
+        let _ = queue.verdict(msg);
+    };
+    while !stop.load(Ordering::Relaxed) {
+        loop {
+            let mut msg = match queue.recv() {
+                Ok(msg) => msg,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    tracing::debug!(error = %e, "nfqueue recv");
+                    break;
+                }
+            };
+            counts.packets.fetch_add(1, Ordering::Relaxed);
+            let f = fate(&options, &mut rng);
+            if f.duplicate {
+                if let Some(raw) = &raw {
+                    let packet = msg.get_payload();
+                    if packet.len() >= 20 && packet[0] >> 4 == 4 {
+                        let dst = Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]);
+                        let to = socket2::SockAddr::from(SocketAddrV4::new(dst, 0));
+                        if raw.send_to(packet, &to).is_ok() {
+                            counts.duplicated.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
+            if f.corrupt && corrupt_packet(msg.get_payload_mut(), &mut rng) {
+                counts.corrupted.fetch_add(1, Ordering::Relaxed);
+            }
+            if f.hold.is_zero() {
+                release(&mut queue, msg);
+            } else {
+                seq += 1;
+                let due = Instant::now() + f.hold;
+                held.insert((due, seq), Held { due, msg });
+            }
+        }
+        let now = Instant::now();
+        while let Some(entry) = held.first_entry() {
+            if entry.get().due > now {
+                break;
+            }
+            let Held { msg, .. } = entry.remove();
+            release(&mut queue, msg);
+        }
+        let next = held
+            .first_key_value()
+            .map(|(_, h)| h.due.saturating_duration_since(Instant::now()))
+            .unwrap_or(Duration::from_millis(1));
+        std::thread::sleep(next.min(Duration::from_millis(1)));
+    }
+    for (_, h) in std::mem::take(&mut held) {
+        release(&mut queue, h.msg);
+    }
+    let _ = queue.unbind(QUEUE_NUM);
+}
