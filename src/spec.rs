@@ -948,7 +948,7 @@ mod tests {
                 &["--workload", "append", "--system", "nats"],
                 "--system nats: --workload append runs multi-key transactions, and NATS \
                  JetStream's key-value store has none (each key is its own stream subject); use \
-                 --system reference, etcd or http",
+                 --system reference, etcd, zookeeper or http",
             ),
         ] {
             let err = resolve(args).unwrap_err();

@@ -37,6 +37,7 @@ use faultline_workloads::op::OpRequest;
 use serde_json::{json, Value};
 
 use super::install::Program;
+use super::txn;
 use super::{
     cas_args, decode_value, node_logs, op_key, unsupported_op, Client, Completion, NodeSpec,
     StartCommand, System, SystemError,
@@ -379,41 +380,6 @@ impl EtcdClient {
     }
 }
 
-/// A transaction's micro-op, parsed: `(f, key as given, storage key, value)`.
-type MicroOp = (String, Value, String, Value);
-
-/// The micro-ops of a txn op, or a `fail` naming what is malformed (nothing is sent).
-fn micro_ops(op: &OpRequest) -> Result<Vec<MicroOp>, Completion> {
-    let fail = |why: String| Completion::fail(op.value.clone(), why);
-    let Some(list) = op.value.as_array() else {
-        return Err(fail(format!(
-            "a txn's value must be a list of micro-ops, got {}",
-            op.value
-        )));
-    };
-    let mut parsed = Vec::with_capacity(list.len());
-    for m in list {
-        let Some([f, key, value]) = m.as_array().map(Vec::as_slice) else {
-            return Err(fail(format!("micro-op {m} is not [f, key, value]")));
-        };
-        let f = match f.as_str() {
-            Some(f @ ("r" | "w" | "append")) => f.to_string(),
-            _ => return Err(fail(format!("micro-op {m}: f must be r, w or append"))),
-        };
-        let name = match key {
-            Value::String(k) => k.clone(),
-            Value::Number(n) if n.is_u64() || n.is_i64() => n.to_string(),
-            other => {
-                return Err(fail(format!(
-                    "micro-op {m}: key {other} is neither a string nor an integer"
-                )))
-            }
-        };
-        parsed.push((f, key.clone(), format!("faultline/{name}"), value.clone()));
-    }
-    Ok(parsed)
-}
-
 /// What a snapshot read of one key found: its value (`null` = absent) and `mod_revision`
 /// (0 = absent).
 #[derive(Debug, Clone, PartialEq)]
@@ -467,65 +433,14 @@ fn revision(v: &Value) -> Option<u64> {
     }
 }
 
-/// The completed micro-ops of a txn, and the final value of each key it writes (storage key,
-/// value), in the order last written.
-type Executed = (Vec<Value>, Vec<(String, Value)>);
-
-/// Runs `ops` on the snapshot `read` (storage key → value), each read seeing the txn's own
-/// earlier writes, or says why the txn cannot apply (an append to a value that is not a
-/// list).
-fn execute(
-    ops: &[MicroOp],
-    read: &std::collections::HashMap<String, Value>,
-) -> Result<Executed, String> {
-    let mut writes: Vec<(String, Value)> = Vec::new();
-    let mut completed = Vec::with_capacity(ops.len());
-    for (f, key, name, value) in ops {
-        let current = writes
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_else(|| read.get(name).cloned().unwrap_or(Value::Null));
-        let written = match f.as_str() {
-            "r" => {
-                completed.push(json!(["r", key, current]));
-                continue;
-            }
-            "w" => value.clone(),
-            _ => match current {
-                Value::Null => json!([value]),
-                Value::Array(mut list) => {
-                    list.push(value.clone());
-                    Value::Array(list)
-                }
-                other => {
-                    return Err(format!(
-                        "cannot append {value} to key {key}: it holds {other}, not a list"
-                    ))
-                }
-            },
-        };
-        writes.retain(|(k, _)| k != name);
-        writes.push((name.clone(), written));
-        completed.push(json!([f, key, value]));
-    }
-    Ok((completed, writes))
-}
-
 impl EtcdClient {
     /// A transaction: a snapshot of its keys, then a commit guarded by their mod revisions.
     async fn transaction(&self, op: &OpRequest) -> Completion {
-        let ops = match micro_ops(op) {
+        let ops = match txn::micro_ops(op, |key| format!("faultline/{key}")) {
             Ok(ops) => ops,
             Err(fail) => return fail,
         };
-        let mut keys: Vec<&str> = Vec::new();
-        for (_, _, name, _) in &ops {
-            if !keys.contains(&name.as_str()) {
-                keys.push(name);
-            }
-        }
+        let keys = txn::paths(&ops);
         let serializable = self.reads == EtcdReads::Serializable;
         let ranges: Vec<Value> = keys
             .iter()
@@ -546,7 +461,7 @@ impl EtcdClient {
             .zip(&snapshot)
             .map(|(k, v)| (k.to_string(), v.value.clone()))
             .collect();
-        let (completed, writes) = match execute(&ops, &read) {
+        let (completed, writes) = match txn::execute(&ops, &read) {
             Ok(done) => done,
             Err(why) => return Completion::fail(op.value.clone(), why),
         };
@@ -701,57 +616,6 @@ mod tests {
             classify_error(400, &invalid),
             Answer::NotApplied(_)
         ));
-    }
-
-    #[test]
-    fn txns_run_on_the_snapshot_and_see_their_own_writes() {
-        let op = OpRequest::new(
-            "txn",
-            None,
-            json!([
-                ["r", 1, null],
-                ["append", 1, 3],
-                ["r", 1, null],
-                ["w", "x", 5],
-                ["r", 2, null]
-            ]),
-        );
-        let ops = micro_ops(&op).unwrap();
-        assert_eq!(ops[0].2, "faultline/1");
-        let read = [("faultline/1".to_string(), json!([1, 2]))].into();
-        let (completed, writes) = execute(&ops, &read).unwrap();
-        assert_eq!(
-            Value::Array(completed),
-            json!([
-                ["r", 1, [1, 2]],
-                ["append", 1, 3],
-                ["r", 1, [1, 2, 3]],
-                ["w", "x", 5],
-                ["r", 2, null]
-            ])
-        );
-        assert_eq!(
-            writes,
-            vec![
-                ("faultline/1".to_string(), json!([1, 2, 3])),
-                ("faultline/x".to_string(), json!(5))
-            ]
-        );
-        let read = [("faultline/1".to_string(), json!(7))].into();
-        assert!(execute(&ops, &read).unwrap_err().contains("not a list"));
-        for bad in [
-            json!({"r": 1}),
-            json!([["cas", 1, 2]]),
-            json!([["r", [1], null]]),
-            json!([["r", 1]]),
-        ] {
-            let fail = micro_ops(&OpRequest::new("txn", None, bad.clone())).unwrap_err();
-            assert_eq!(
-                fail.kind,
-                faultline_checkers::history::OpType::Fail,
-                "{bad}"
-            );
-        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod http;
 pub(crate) mod install;
 pub mod nats;
 pub mod reference;
+pub(crate) mod txn;
 pub mod zookeeper;
 
 use std::path::PathBuf;
@@ -76,12 +77,8 @@ pub fn unsupported_workload(system: &str, workload: &str, model: &str) -> Option
     match system {
         "nats" => Some(format!(
             "--workload {workload} runs multi-key transactions, and NATS JetStream's key-value \
-             store has none (each key is its own stream subject); use --system reference, etcd \
-             or http"
-        )),
-        "zookeeper" => Some(format!(
-            "--workload {workload} on zookeeper (transactions through multi with version checks) \
-             is not implemented yet; use --system reference, etcd or http"
+             store has none (each key is its own stream subject); use --system reference, etcd, \
+             zookeeper or http"
         )),
         _ => None,
     }
@@ -382,7 +379,7 @@ pub(crate) fn unsupported_op(system: &str, op: &OpRequest) -> Completion {
         op.value.clone(),
         format!(
             "the {system} client does not support f \"{}\"; it supports read, write, cas \
-             (and txn on reference, etcd and http)",
+             (and txn on reference, etcd, zookeeper and http)",
             op.f
         ),
     )
@@ -421,6 +418,7 @@ mod tests {
         );
         assert!(unsupported_workload("nats", "register", "cas-register").is_none());
         assert!(unsupported_workload("etcd", "wr", "rw-register").is_none());
+        assert!(unsupported_workload("zookeeper", "append", "list-append").is_none());
         assert!(unsupported_workload("reference", "append", "list-append").is_none());
         assert!(read_consistencies("reference").is_empty());
     }

@@ -11,6 +11,16 @@
 //! session's server alone, which ZooKeeper allows to be stale). A cas reads the znode and
 //! sets it with the version read, so the leader refuses it if anything came between.
 //!
+//! Transactions (`--workload append`, `wr`) are optimistic: the client reads every znode
+//! the txn touches (after one `sync` under `sync` reads), runs the micro-ops on what it read
+//! (an append stores the list read plus the element, as JSON), then sends one `multi`: for
+//! each znode read with version `n`, `setData(path, new, n)` when the txn writes it, else
+//! `check(path, n)`; for each znode that was absent, `create(path, new)` when the txn writes
+//! it, else `create` then `delete` (which fails if someone created it meanwhile). The
+//! `multi` goes through the leader and applies all of its ops or none: a failed check is a
+//! lost race, nothing was applied, `fail`. Read-only txns send the checks too, so their
+//! reads are validated as one snapshot at the commit point.
+//!
 //! Faults: kill, pause, and clock skew through libfaketime (the JVM reads time through libc).
 //!
 //! Outcomes: an operation that could not even get a session is `fail`; a write or cas that
@@ -29,6 +39,7 @@ use zookeeper_client as zk;
 use super::etcd::UnknownReadConsistency;
 use super::install::Program;
 use super::reference::encode_key;
+use super::txn;
 use super::{
     cas_args, decode_value, node_logs, op_key, unsupported_op, Client, Completion, NodeSpec,
     StartCommand, System, SystemError,
@@ -445,9 +456,98 @@ impl ZkClient {
     }
 }
 
+impl ZkClient {
+    /// A transaction: read its znodes, run it on them, then one `multi` guarded by the
+    /// versions read (see the module docs).
+    async fn transaction(&mut self, op: &OpRequest) -> Completion {
+        let ops = match txn::micro_ops(op, |key| format!("/faultline_{}", encode_key(key))) {
+            Ok(ops) => ops,
+            Err(fail) => return fail,
+        };
+        let read_only = ops.iter().all(|m| m.f == "r");
+        let session = match self.session().await {
+            Ok(session) => session,
+            Err(e) => return Completion::fail(op.value.clone(), self.describe(&e)),
+        };
+        let paths = txn::paths(&ops);
+        // The reads change nothing: however they fail, the txn is `fail`.
+        if self.reads == ZkReads::Sync {
+            if let Err(e) = self.run(session.sync(paths[0])).await {
+                return Completion::fail(op.value.clone(), self.describe(&e));
+            }
+        }
+        let mut snapshot = std::collections::HashMap::new();
+        let mut versions = Vec::with_capacity(paths.len());
+        for path in &paths {
+            match self.run(session.get_data(path)).await {
+                Ok((data, stat)) => match decode_value(&data) {
+                    Ok(value) => {
+                        snapshot.insert(path.to_string(), value);
+                        versions.push(Some(stat.version));
+                    }
+                    Err(e) => return Completion::fail(op.value.clone(), e),
+                },
+                Err(ZkFailure::Answered(zk::Error::NoNode)) => versions.push(None),
+                Err(e) => {
+                    let why = format!("reading the keys: {}", self.describe(&e));
+                    return Completion::fail(op.value.clone(), why);
+                }
+            }
+        }
+        let (completed, writes) = match txn::execute(&ops, &snapshot) {
+            Ok(done) => done,
+            Err(why) => return Completion::fail(op.value.clone(), why),
+        };
+        let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+        let mut multi = session.new_multi_writer();
+        for (path, version) in paths.iter().zip(&versions) {
+            let written = writes
+                .iter()
+                .find(|(p, _)| p == path)
+                .map(|(_, v)| v.to_string().into_bytes());
+            let added = match (version, written) {
+                (Some(version), Some(data)) => multi.add_set_data(path, &data, Some(*version)),
+                (Some(version), None) => multi.add_check_version(path, *version),
+                (None, Some(data)) => multi.add_create(path, &data, &options).map(|_| ()),
+                (None, None) => multi
+                    .add_create(path, b"null", &options)
+                    .and_then(|_| multi.add_delete(path, None)),
+            };
+            if let Err(e) = added {
+                return Completion::fail(op.value.clone(), format!("cannot build the multi: {e}"));
+            }
+        }
+        let commit = multi.commit();
+        let committed = self
+            .run(async move {
+                match commit.await {
+                    Ok(_) => Ok(None),
+                    // One op failed: the server applied none of them.
+                    Err(zk::MultiWriteError::OperationFailed { index, source }) => {
+                        Ok(Some((index, source)))
+                    }
+                    Err(zk::MultiWriteError::RequestFailed { source }) => Err(source),
+                }
+            })
+            .await;
+        match committed {
+            Ok(None) => Completion::ok(serde_json::Value::Array(completed)),
+            Ok(Some((index, source))) => Completion::fail(
+                op.value.clone(),
+                format!("lost a race: op {index} of the multi failed ({source}), none applied"),
+            ),
+            Err(e) if read_only => Completion::fail(op.value.clone(), self.describe(&e)),
+            Err(e) => self.uncertain(&op.value, e),
+        }
+    }
+}
+
 #[async_trait]
 impl Client for ZkClient {
     async fn invoke(&mut self, op: &OpRequest) -> Completion {
+        if op.f == "txn" {
+            return self.transaction(op).await;
+        }
         let path = match op_key(op) {
             Ok(key) => format!("/faultline_{}", encode_key(&key)),
             Err(fail) => return fail,
