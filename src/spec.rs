@@ -212,8 +212,24 @@ impl TestSpec {
         let bug = match &args.bug {
             None => None,
             Some(name) => {
-                if let Err(e) = name.parse::<Bug>() {
-                    bad_input!("--bug: {e}");
+                let parsed = match name.parse::<Bug>() {
+                    Ok(bug) => bug,
+                    Err(e) => bad_input!("--bug: {e}"),
+                };
+                // A bug the workload never reaches would pass as a valid run: refuse it.
+                match (parsed, txn.is_some()) {
+                    (Bug::TxnStaleReads, false) => bad_input!(
+                        "--bug txn-stale-reads breaks transactions (POST /txn), which --workload \
+                         {} never runs: use it with --workload append or wr",
+                        args.workload
+                    ),
+                    (Bug::StaleReads | Bug::LostWrites, true) => bad_input!(
+                        "--bug {name} breaks single-key reads and writes (/kv), which --workload \
+                         {} never uses: its transactions go to POST /txn; use --bug \
+                         txn-stale-reads",
+                        args.workload
+                    ),
+                    _ => {}
                 }
                 Some(name.clone())
             }
@@ -943,6 +959,16 @@ mod tests {
                 ],
                 "--consistency-models: unknown consistency model \"linearizible\"; known models \
                  are ",
+            ),
+            (
+                &["--bug", "txn-stale-reads"],
+                "--bug txn-stale-reads breaks transactions (POST /txn), which --workload \
+                 register never runs: use it with --workload append or wr",
+            ),
+            (
+                &["--workload", "wr", "--bug", "lost-writes"],
+                "--bug lost-writes breaks single-key reads and writes (/kv), which --workload wr \
+                 never uses: its transactions go to POST /txn; use --bug txn-stale-reads",
             ),
             (
                 &["--workload", "append", "--system", "nats"],
