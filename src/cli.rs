@@ -110,13 +110,15 @@ pub struct TestArgs {
 
     /// Partition shapes to choose among: `one` (isolate a node), `halves` (random minority |
     /// majority), `leader` (the leader against the rest), `bridge` (two halves sharing one
-    /// node), `ring` (every node sees a majority, no two the same), `grudge` (see
+    /// node), `ring` (every node sees a majority, no two the same), `one-way` (one node's
+    /// packets are dropped by the others, it still hears them), `grudge` (see
     /// --partition-grudge).
     #[arg(long, default_value = crate::faults::DEFAULT_SHAPES, value_name = "SHAPES")]
     pub partition_shapes: String,
 
     /// An explicit partition: components separated by `|`, nodes by `,` (`n1,n2|n3,n4,n5`).
     /// Each component drops packets from the others; nodes in no component see everyone.
+    /// `n1>n2,n3` is one-way: n2 and n3 drop what n1 sends (relays cut such links both ways).
     /// Given alone it replaces the default shapes.
     #[arg(long, value_name = "GRUDGE")]
     pub partition_grudge: Option<String>,
@@ -128,12 +130,14 @@ pub struct TestArgs {
     pub partitioner: String,
 
     /// Do not give local nodes network namespaces even as root (nodes use loopback; partitions
-    /// go through relays; netem is unavailable).
+    /// and netem go through relays).
     #[arg(long)]
     pub no_netns: bool,
 
     /// The netem link fault: `delay=50ms,jitter=10ms,loss=5%,duplicate=1%,reorder=10%,
-    /// corrupt=1%,on=all` (`on`: `all`, `one` random node, or a node name). Needs root.
+    /// corrupt=1%,rate=1mbit,on=all` (`on`: `all`, `one` random node, or a node name). Kernel
+    /// netem, else (as root) an NFQUEUE scheduler with statistic drops and tbf, else (no root)
+    /// the relays' toxics, which also take `slice=BYTES`, `stall=MS` and `reset=MS`.
     #[arg(long, default_value = faultline_nemeses::netem::DEFAULT_NETEM, value_name = "SPEC")]
     pub netem: String,
 
