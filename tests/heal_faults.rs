@@ -106,8 +106,16 @@ fn leftovers(run: &Path) -> Vec<String> {
         if rules.contains("FAULTLINE") {
             found.push(format!("{ns}: iptables chain FAULTLINE"));
         }
-        if in_ns(&ns, &["tc", "qdisc", "show"]).contains("netem") {
-            found.push(format!("{ns}: netem qdisc"));
+        for rule in ["NFQUEUE", "statistic"] {
+            if rules.contains(rule) {
+                found.push(format!("{ns}: {rule} rule"));
+            }
+        }
+        let qdiscs = in_ns(&ns, &["tc", "qdisc", "show"]);
+        for kind in ["netem", "tbf"] {
+            if qdiscs.contains(&format!("qdisc {kind}")) {
+                found.push(format!("{ns}: {kind} qdisc"));
+            }
         }
         found.push(format!("{ns}: namespace"));
     }
@@ -183,22 +191,6 @@ fn heal_after_sigkill_undoes_a_partition() {
     );
 }
 
-/// Whether this kernel has the netem qdisc (some VM kernels are built without it).
-fn kernel_has_netem() -> bool {
-    let ns = format!("flprobe{}", std::process::id());
-    let _ = Command::new("ip").args(["netns", "add", &ns]).status();
-    let ok = Command::new("ip")
-        .args([
-            "netns", "exec", &ns, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay",
-            "1ms",
-        ])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    let _ = Command::new("ip").args(["netns", "del", &ns]).status();
-    ok
-}
-
 #[test]
 fn heal_after_sigkill_undoes_netem() {
     require_root_with_tools();
@@ -211,29 +203,137 @@ fn heal_after_sigkill_undoes_netem() {
         );
         return;
     }
-    // Without netem in the kernel the fault is attempted, recorded first, reported with the
-    // reason, and heal still clears it.
-    eprintln!("this kernel has no netem qdisc: checking the recorded attempt and its heal instead");
+    // Without netem in the kernel: the NFQUEUE scheduler, statistic drops and tbf act, all
+    // recorded in the ledger first; the scheduler dies with the harness (the queue's
+    // --queue-bypass lets packets through), and heal removes the rules and the qdisc.
     let store = tempfile::tempdir().unwrap();
-    let run = kill_during(store.path(), "netem", &["--netem", "delay=20ms"]);
-    let ops = history(&run);
-    let attempt = ops
-        .iter()
-        .find(|o| o["f"] == "start-netem" && o["type"] == "info")
-        .unwrap();
-    assert!(
-        attempt.to_string().contains("this kernel has no netem"),
-        "{attempt}"
+    let run = kill_during(
+        store.path(),
+        "netem",
+        &["--netem", "delay=20ms,loss=1%,rate=50mbit"],
     );
     let ledger = std::fs::read_to_string(run.join("nemesis-state.json")).unwrap();
-    assert!(
-        ledger.contains("\"netem\""),
-        "the attempt was not recorded first: {ledger}"
-    );
+    for mechanism in ["nfqueue", "statistic", "tbf"] {
+        assert!(
+            ledger.contains(mechanism),
+            "{mechanism} not recorded: {ledger}"
+        );
+    }
+    let before = leftovers(&run);
+    for visible in ["NFQUEUE rule", "statistic rule", "tbf qdisc"] {
+        assert!(
+            before.iter().any(|l| l.contains(visible)),
+            "{visible} not visible before heal: {before:?}"
+        );
+    }
     let report = heal(&run);
     assert!(report.contains("stop-netem"), "{report}");
-    assert!(leftovers(&run).is_empty());
+    let after = leftovers(&run);
+    assert!(after.is_empty(), "left after heal: {after:?}");
     assert!(!run.join("nemesis-state.json").exists());
+    assert!(heal(&run).contains("nothing to heal"));
+}
+
+#[test]
+fn heal_after_sigkill_undoes_a_one_way_partition() {
+    require_root_with_tools();
+    let store = tempfile::tempdir().unwrap();
+    let run = kill_during(
+        store.path(),
+        "partition",
+        &["--partition-grudge", "n1>n2,n3"],
+    );
+    let layout = layout(&run);
+    let ns = |n: &str| layout["nodes"][n]["ns"].as_str().unwrap().to_string();
+    let n1_ip = layout["nodes"]["n1"]["ip"].as_str().unwrap();
+    // n2 and n3 drop what n1 sends; n1 drops nothing, and n4 and n5 are untouched.
+    for node in ["n2", "n3"] {
+        let rules = in_ns(&ns(node), &["iptables", "-S", "FAULTLINE"]);
+        assert!(
+            rules.contains(&format!("-s {n1_ip}/32 -j DROP")),
+            "{node}: {rules}"
+        );
+    }
+    for node in ["n1", "n4", "n5"] {
+        let rules = in_ns(&ns(node), &["iptables", "-S"]);
+        assert!(!rules.contains("-j DROP"), "{node}: {rules}");
+    }
+    let ops = history(&run);
+    let start = ops
+        .iter()
+        .rev()
+        .find(|o| o["f"] == "start-partition" && o["type"] == "info")
+        .unwrap();
+    assert_eq!(start["value"]["grudge"]["n2"], serde_json::json!(["n1"]));
+    assert!(start["value"]["grudge"].get("n1").is_none(), "{start}");
+    heal(&run);
+    assert!(leftovers(&run).is_empty());
+}
+
+#[test]
+fn heal_after_sigkill_of_an_unprivileged_run_forgets_relay_toxics() {
+    let store = tempfile::tempdir().unwrap();
+    let mut child = faultline_as_nobody(store.path())
+        .args([
+            "test",
+            "--no-progress",
+            "--time-limit",
+            "60",
+            "--nemesis",
+            "netem",
+        ])
+        .args([
+            "--netem",
+            "delay=100ms",
+            "--nemesis-interval",
+            "2",
+            "--store",
+        ])
+        .arg(store.path())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let run = loop {
+        let applied = std::fs::canonicalize(store.path().join("latest"))
+            .ok()
+            .filter(|run| {
+                std::fs::read_to_string(run.join("nemesis-state.json"))
+                    .is_ok_and(|l| l.contains("relays"))
+            });
+        if let Some(run) = applied {
+            break run;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no relay toxic was recorded within a minute");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // `setpriv` execs faultline: its pid is the harness's.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = faultline_as_nobody(store.path())
+        .arg("heal")
+        .arg(&run)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!("{report}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success());
+    assert!(report.contains("stop-netem"), "{report}");
+    assert!(!run.join("nemesis-state.json").exists());
+    // The relays lived in the harness: nothing of the run listens any more.
+    let pids: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("nodes/pids.json")).unwrap()).unwrap();
+    for pid in pids.as_object().unwrap().values() {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        assert!(
+            stat.is_empty() || stat.contains(") Z"),
+            "node {pid} still runs"
+        );
+    }
 }
 
 #[test]

@@ -118,3 +118,79 @@ pub fn writes_within(
     }
     out
 }
+
+/// Latencies (ms) of client ops, by completion (ok, fail and info alike: a slow link slows
+/// every answer): those invoked and completed inside one of `intervals`, and those invoked
+/// well clear of every interval (from 3 s after its end), i.e. after heal.
+pub fn latencies_during_and_after(
+    ops: &[Value],
+    intervals: &[(u64, u64, Value)],
+) -> (Vec<f64>, Vec<f64>) {
+    let mut invoked = std::collections::HashMap::new();
+    let (mut during, mut after) = (Vec::new(), Vec::new());
+    for op in ops.iter().filter(|o| o["process"].is_u64()) {
+        let p = op["process"].as_u64().unwrap();
+        let t = op["time"].as_u64().unwrap();
+        if op["type"] == "invoke" {
+            invoked.insert(p, t);
+        } else if let Some(at) = invoked.remove(&p) {
+            let ms = (t - at) as f64 / 1e6;
+            if intervals.iter().any(|(s, e, _)| at >= *s && t < *e) {
+                during.push(ms);
+            } else if intervals
+                .iter()
+                .all(|(s, e, _)| at + 500_000_000 < *s || at > e + 3_000_000_000)
+            {
+                after.push(ms);
+            }
+        }
+    }
+    (during, after)
+}
+
+/// The median of `values` (NaN when empty).
+pub fn median(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Whether this kernel has the netem qdisc (some VM kernels are built without it).
+pub fn kernel_has_netem() -> bool {
+    let ns = format!("flprobe{}", std::process::id());
+    let _ = Command::new("ip").args(["netns", "add", &ns]).status();
+    let ok = Command::new("ip")
+        .args([
+            "netns", "exec", &ns, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay",
+            "1ms",
+        ])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+    ok
+}
+
+/// A command running the faultline binary as user `nobody` (no privilege at all), with a
+/// store folder it may write.
+pub fn faultline_as_nobody(store: &Path) -> Command {
+    let status = Command::new("chown")
+        .args(["-R", "nobody:nogroup"])
+        .arg(store)
+        .status()
+        .expect("chown");
+    assert!(status.success());
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        env!("CARGO_BIN_EXE_faultline"),
+    ])
+    .current_dir(store)
+    .env_remove("FAULTLINE_LOG");
+    cmd
+}
