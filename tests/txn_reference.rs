@@ -5,8 +5,9 @@
 //! up. The verdicts of Elle's list-append analysis: `valid` without the bug, `invalid` with
 //! it, naming G-single or G2-item.
 //!
-//! Also: the txn options reach test.json and the rerun line, and NATS refuses the
-//! transactional workloads with one line (exit 254).
+//! `--workload wr` is valid on correct nodes and invalid with the bug. Also: the txn options
+//! reach test.json and the rerun line, and NATS refuses the transactional workloads with one
+//! line (exit 254).
 
 mod common;
 mod txn_history;
@@ -198,4 +199,32 @@ fn nats_refuses_the_transactional_workloads_in_one_line() {
         );
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     }
+}
+
+#[test]
+fn wr_with_the_txn_stale_reads_bug_is_invalid() {
+    let store = tempfile::tempdir().unwrap();
+    let out = run_test(
+        store.path(),
+        &[
+            "--workload",
+            "wr",
+            "--bug",
+            "txn-stale-reads",
+            "--nemesis",
+            "pause,partition",
+            "--nemesis-interval",
+            "3",
+            "--time-limit",
+            "20",
+            "--concurrency",
+            "3n",
+            "--seed",
+            "10",
+        ],
+    );
+    let results = results(&latest_run(store.path()));
+    assert_eq!(results["results"][0]["checker"], "elle-rw-register");
+    assert_eq!(results["valid"], false, "{results}");
+    assert_eq!(out.status.code(), Some(1));
 }
