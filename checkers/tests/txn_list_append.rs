@@ -503,3 +503,75 @@ fn nothing_committed_is_unknown() {
         .iter()
         .any(|r| r.contains("no txn committed")));
 }
+
+/// Write skew between T0 and T1, and read skew between T1 and T2, in one component.
+fn skews() -> Vec<Event> {
+    let t0 = json!([["r", "x", []], ["append", "y", 1]]);
+    let t1 = json!([
+        ["r", "y", []],
+        ["append", "x", 1],
+        ["append", "z", 1],
+        ["append", "w", 1]
+    ]);
+    let t2 = json!([["r", "z", [1]], ["r", "w", []]]);
+    let mut events = Vec::new();
+    for (p, t) in [(0, &t0), (1, &t1), (2, &t2)] {
+        events.push((p, "invoke", invocation(t)));
+    }
+    for (p, t) in [(0, t0), (1, t1), (2, t2)] {
+        events.push((p, "ok", t));
+    }
+    events
+}
+
+#[test]
+fn a_search_out_of_budget_is_unknown_and_named() {
+    use faultline_checkers::txn::{check, ConsistencyModel, TxnOptions};
+    let si = TxnOptions {
+        consistency_models: vec![ConsistencyModel::SNAPSHOT_ISOLATION],
+        ..TxnOptions::default()
+    };
+    let complete = check(TxnKind::ListAppend, &history(&skews()), &si).unwrap();
+    assert_anomalies(
+        &complete,
+        &["G-single", "G2-item"],
+        &["consistent-view", "repeatable-read"],
+    );
+    // With no budget the searches stop at once; the cycle every component still yields is
+    // the write skew, which snapshot isolation allows: G-single is undecided.
+    let spent = TxnOptions {
+        visits_per_search: 0,
+        ..si
+    };
+    let result = check(TxnKind::ListAppend, &history(&skews()), &spent).unwrap();
+    assert_eq!(result.valid, Validity::Unknown, "{:?}", result.reasons);
+    assert_eq!(result.details["other-anomaly-types"], json!(["G2-item"]));
+    assert_eq!(
+        result.details["undecided"][0],
+        json!({"anomaly": "G-single", "component-size": 3})
+    );
+    assert!(result
+        .reasons
+        .iter()
+        .any(|r| r
+            == "undecided: the search for G-single in a cycle of 3 txns ran out of its budget"));
+    // Against strict serializability the same spent search is still invalid: any cycle is.
+    let strict = TxnOptions {
+        visits_per_search: 0,
+        ..TxnOptions::default()
+    };
+    let result = check(TxnKind::ListAppend, &history(&skews()), &strict).unwrap();
+    assert_eq!(result.valid, Validity::Invalid);
+    // A memory budget too small for the graph: unknown, saying so.
+    let tiny = TxnOptions {
+        memory_limit_bytes: Some(1),
+        ..TxnOptions::default()
+    };
+    let result = check(TxnKind::ListAppend, &history(&skews()), &tiny).unwrap();
+    assert_eq!(result.valid, Validity::Unknown);
+    assert!(
+        result.reasons[0].contains("over the memory budget"),
+        "{:?}",
+        result.reasons
+    );
+}

@@ -34,35 +34,42 @@ fn duplicates(values: &[Value]) -> Vec<(&Value, usize)> {
     found
 }
 
-/// What a txn expects to read of a key from its own earlier micro-ops.
-enum Expected<'h> {
-    /// The whole list (it read the key earlier).
-    Known(Vec<&'h Value>),
-    /// Only how it ends (it appended without reading first).
-    Ending(Vec<&'h Value>),
+/// What a txn expects to read of a key from its own earlier micro-ops: what it last read
+/// of it (when it read it), followed by what it appended since.
+struct Expected<'h> {
+    read: Option<&'h [Value]>,
+    appended: Vec<&'h Value>,
 }
 
 impl Expected<'_> {
     fn matches(&self, values: &[Value]) -> bool {
-        match self {
-            Expected::Known(l) => {
-                l.len() == values.len() && l.iter().zip(values).all(|(a, b)| *a == b)
-            }
-            Expected::Ending(s) => {
-                values.len() >= s.len()
-                    && s.iter()
-                        .zip(&values[values.len() - s.len()..])
-                        .all(|(a, b)| *a == b)
-            }
-        }
+        let n = self.appended.len();
+        let known = match self.read {
+            Some(base) => values.len() == base.len() + n && values[..base.len()] == *base,
+            None => values.len() >= n,
+        };
+        known
+            && self
+                .appended
+                .iter()
+                .zip(&values[values.len() - n..])
+                .all(|(a, b)| *a == b)
     }
 
     fn describe(&self) -> String {
-        match self {
-            Expected::Known(l) => text(&json!(l)),
-            Expected::Ending(s) => format!(
+        match self.read {
+            Some(base) => {
+                let mut all: Vec<&Value> = base.iter().collect();
+                all.extend(self.appended.iter().copied());
+                text(&json!(all))
+            }
+            None => format!(
                 "a list ending in {}",
-                s.iter().map(|v| text(v)).collect::<Vec<_>>().join(", ")
+                self.appended
+                    .iter()
+                    .map(|v| text(v))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         }
     }
@@ -108,10 +115,14 @@ pub(super) fn internal_cases(d: &Decoded<'_>, findings: &mut Findings) {
                         });
                     }
                     match slot {
-                        Some(s) => match &mut expected[s].1 {
-                            Expected::Known(l) | Expected::Ending(l) => l.push(mop.value),
-                        },
-                        None => expected.push((mop.key, Expected::Ending(vec![mop.value]))),
+                        Some(s) => expected[s].1.appended.push(mop.value),
+                        None => expected.push((
+                            mop.key,
+                            Expected {
+                                read: None,
+                                appended: vec![mop.value],
+                            },
+                        )),
                     }
                 }
                 MopKind::Read => {
@@ -130,9 +141,18 @@ pub(super) fn internal_cases(d: &Decoded<'_>, findings: &mut Findings) {
                                     .with("expected", json!(wanted))
                             });
                         }
-                        expected[s].1 = Expected::Known(values.iter().collect());
+                        expected[s].1 = Expected {
+                            read: Some(values),
+                            appended: Vec::new(),
+                        };
                     } else {
-                        expected.push((mop.key, Expected::Known(values.iter().collect())));
+                        expected.push((
+                            mop.key,
+                            Expected {
+                                read: Some(values),
+                                appended: Vec::new(),
+                            },
+                        ));
                     }
                 }
             }
@@ -153,7 +173,7 @@ impl<'h> AppendIndex<'h> {
         gm: usize,
         plain_prefix: bool,
         [first_failed, first_garbage]: [u32; 2],
-        lookup: &impl Fn(KeyId, &Value) -> Option<u32>,
+        lookup: &impl Fn(&Value) -> Option<u32>,
         findings: &mut Findings,
     ) {
         let mop = d.mops[gm];
@@ -179,7 +199,7 @@ impl<'h> AppendIndex<'h> {
             let mut failed = None;
             let mut garbage = None;
             for v in values {
-                match lookup(k, v).map(|e| (e, self.elems[e as usize].writer)) {
+                match lookup(v).map(|e| (e, self.elems[e as usize].writer)) {
                     Some((e, w)) if w != NONE && d.status(w) == Status::Fail => {
                         failed = failed.or(Some(e))
                     }
@@ -273,49 +293,61 @@ impl<'h> AppendIndex<'h> {
         }
     }
 
-    /// Dirty updates: in a key's order, an element a failed txn appended followed (past any
-    /// `info` ones) by one a committed txn appended.
-    pub(super) fn dirty_updates(&self, d: &Decoded<'h>, findings: &mut Findings) {
-        for k in 0..d.keys.len() as KeyId {
-            // The first failed writer since the last committed one, and the values since.
-            let mut failed: Option<TxnId> = None;
-            let mut values: Vec<&Value> = Vec::new();
-            for &e in self.order_of(k) {
-                let Elem { writer, value, .. } = self.elems[e as usize];
-                values.push(value);
-                match (writer != NONE).then(|| d.status(writer)) {
-                    Some(Status::Ok) => {
-                        if let Some(f) = failed.take() {
-                            let shown = std::mem::take(&mut values);
-                            findings.add(Anomaly::DIRTY_UPDATE, || {
-                                Case::new(
-                                    d,
-                                    &[f, writer],
-                                    format!(
-                                        "key {}'s order has {}, appended by op #{}, which \
-                                         failed, and later {}, appended by op #{}, which \
-                                         committed: a committed update built on an aborted one",
-                                        text(d.key(k)),
-                                        text(shown[0]),
-                                        d.op_index(f),
-                                        text(value),
-                                        d.op_index(writer)
-                                    ),
-                                )
-                                .with("key", d.key(k).clone())
-                                .with("values", json!(shown))
-                            });
-                        }
-                        values = vec![value];
+    /// One pass over key `k`'s order: dirty updates (an element a failed txn appended
+    /// followed, past any `info` ones, by one a committed txn appended), and the first
+    /// position a failed txn wrote and the first nobody wrote (`NONE` if none), for the
+    /// reads' checks.
+    pub(super) fn scan_order(
+        &self,
+        d: &Decoded<'h>,
+        k: KeyId,
+        findings: &mut Findings,
+    ) -> [u32; 2] {
+        let mut first_failed = NONE;
+        let mut first_garbage = NONE;
+        let order = self.order_of(k);
+        // The first failed writer since the last committed one, and where it is.
+        let mut failed: Option<(TxnId, usize)> = None;
+        for (pos, &e) in order.iter().enumerate() {
+            let Elem { writer, value, .. } = self.elems[e as usize];
+            let status = (writer != NONE).then(|| d.status(writer));
+            match status {
+                None if first_garbage == NONE => first_garbage = pos as u32,
+                Some(Status::Fail) if first_failed == NONE => first_failed = pos as u32,
+                _ => {}
+            }
+            match status {
+                Some(Status::Ok) => {
+                    if let Some((f, since)) = failed.take() {
+                        let values: Vec<&Value> = order[since..=pos]
+                            .iter()
+                            .map(|&e| self.elems[e as usize].value)
+                            .collect();
+                        findings.add(Anomaly::DIRTY_UPDATE, || {
+                            Case::new(
+                                d,
+                                &[f, writer],
+                                format!(
+                                    "key {}'s order has {}, appended by op #{}, which failed, \
+                                     and later {}, appended by op #{}, which committed: a \
+                                     committed update built on an aborted one",
+                                    text(d.key(k)),
+                                    text(values[0]),
+                                    d.op_index(f),
+                                    text(value),
+                                    d.op_index(writer)
+                                ),
+                            )
+                            .with("key", d.key(k).clone())
+                            .with("values", json!(values))
+                        });
                     }
-                    Some(Status::Fail) if failed.is_none() => {
-                        failed = Some(writer);
-                        values = vec![value];
-                    }
-                    _ => {}
                 }
+                Some(Status::Fail) if failed.is_none() => failed = Some((writer, pos)),
+                _ => {}
             }
         }
+        [first_failed, first_garbage]
     }
 
     /// Lost updates: committed txns that read the same state of a key and then appended to

@@ -17,14 +17,14 @@ use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 
 use super::cycles::{search_component, Budget};
-use super::decode::{decode, Decoded, Status, TxnKind};
+use super::decode::{decode, Decoded, Status, TxnId, TxnKind};
 use super::error::TxnError;
 use super::explain::{explain_cycle, rotate, Explainer};
 use super::findings::Findings;
-use super::graph::{components, EdgeList, Graph, DATA, MAX_VERTICES, PROCESS, REALTIME};
+use super::graph::{components, Label, ReverseBuilder, DATA, MAX_VERTICES, PROCESS, REALTIME};
 use super::lattice::{boundary, prohibited_anomalies, Anomaly, ConsistencyModel, OrderEdges};
 use super::list_append;
-use super::orders::{process_edges, realtime_edges};
+use super::orders::{ProcessOrder, RealTime};
 use super::rw_register;
 use crate::checker::{CheckResult, Checker, Validity};
 use crate::history::History;
@@ -163,7 +163,9 @@ pub fn check(
 ) -> Result<CheckResult, TxnError> {
     let started = Instant::now();
     let deadline = options.timeout.map(|t| started + t);
+    let mut phases = Phases::new();
     let d = decode(history, kind)?;
+    phases.lap("decode");
     let mut findings = Findings::new(options.cases_per_anomaly);
     let models = if options.consistency_models.is_empty() {
         vec![ConsistencyModel::STRICT_SERIALIZABLE]
@@ -179,12 +181,14 @@ pub fn check(
             &mut findings,
         )?),
     };
+    phases.lap("analyze");
     let mut report = Report {
         kind,
         models: &models,
         d: &d,
         started,
         graph: Map::new(),
+        phases: Map::new(),
         undecided: Vec::new(),
     };
     if d.txns.len() > MAX_VERTICES {
@@ -196,27 +200,40 @@ pub fn check(
             ),
         ));
     }
-    let mut edges = EdgeList::with_capacity(d.mops.len() * 2 + d.txns.len() * 4);
-    analysis.dependency_edges(&d, &mut edges);
-    if orders >= OrderEdges::Process {
-        process_edges(&d, &mut edges);
+    let n = d.txns.len();
+    let mut builder = ReverseBuilder::new(n, d.mops.len() * 2 + n * 4);
+    let mut process = ProcessOrder::default();
+    let mut realtime = (orders >= OrderEdges::Realtime).then(|| RealTime::new(&d));
+    for t in 0..n as TxnId {
+        analysis.edges_into(&d, t, &mut builder);
+        if orders >= OrderEdges::Process {
+            process.edges_into(&d, t, &mut builder);
+        }
+        if let Some(realtime) = &mut realtime {
+            realtime.edges_into(&d, t, &mut builder);
+        }
+        builder.next_vertex();
     }
-    if orders >= OrderEdges::Realtime {
-        realtime_edges(&d, &mut edges);
-    }
-    let needed = (edges.bytes()
-        + edges.len() * 4
-        + d.txns.len() * 40
-        + d.mops.len() * 24
-        + analysis.bytes()) as u64;
+    drop(realtime);
+    // The graph is built backwards (see `ReverseBuilder`): cycles come out reversed.
+    let graph = builder.finish();
+    phases.lap("graph");
+    let needed = (graph.bytes() + analysis.bytes() + d.txns.len() * 32 + d.mops.len() * 16) as u64;
     if let Some(limit) = options.memory_limit_bytes {
         if needed > limit {
-            return Ok(report.unknown(&findings, format!(
-                "the dependency graph of {} txns and {} edges needs about {} MiB, over the memory budget of {} MiB; cycles were not searched",
-                d.txns.len(), edges.len(), needed >> 20, limit >> 20)));
+            return Ok(report.unknown(
+                &findings,
+                format!(
+                    "the dependency graph of {} txns and {} edges needs about {} MiB, over the \
+                     memory budget of {} MiB; cycles were not searched",
+                    n,
+                    graph.edge_count(),
+                    needed >> 20,
+                    limit >> 20
+                ),
+            ));
         }
     }
-    let graph = Graph::build(d.txns.len(), edges);
     let all =
         DATA | if orders >= OrderEdges::Process {
             PROCESS
@@ -228,6 +245,7 @@ pub fn check(
             0
         };
     let sccs = components(&graph, all).nontrivial();
+    phases.lap("components");
     report
         .graph
         .insert("vertices".into(), json!(graph.vertices()));
@@ -254,7 +272,7 @@ pub fn check(
         .collect();
     for (members, result) in sccs.iter().zip(results) {
         for (anomaly, cycle) in result.cycles {
-            let cycle = rotate(&d, cycle);
+            let cycle = rotate(&d, forwards(cycle));
             findings.add(anomaly, || {
                 explain_cycle(&d, analysis.explainer(), &cycle, members.len())
             });
@@ -263,13 +281,47 @@ pub fn check(
             report.undecided.push((anomaly, members.len()));
         }
     }
+    phases.lap("cycles");
+    report.phases = phases.seconds;
     Ok(report.finish(&findings))
+}
+
+/// Seconds spent in each phase of a check, for the details.
+struct Phases {
+    last: Instant,
+    seconds: Map<String, Value>,
+}
+
+impl Phases {
+    fn new() -> Phases {
+        Phases {
+            last: Instant::now(),
+            seconds: Map::new(),
+        }
+    }
+
+    fn lap(&mut self, phase: &str) {
+        let now = Instant::now();
+        let took = now.duration_since(self.last).as_secs_f64();
+        self.seconds.insert(phase.into(), json!(took));
+        self.last = now;
+    }
+}
+
+/// A cycle of the reversed graph, `(vertex, label of its edge to the next)`, turned
+/// forwards: the edge `x[i] → x[i+1]` of the reversed graph is `x[i+1] → x[i]`.
+fn forwards(reversed: Vec<(TxnId, Label)>) -> Vec<(TxnId, Label)> {
+    let n = reversed.len();
+    (0..n)
+        .rev()
+        .map(|i| (reversed[(i + 1) % n].0, reversed[i].1))
+        .collect()
 }
 
 /// What an analysis of one kind offers the pipeline.
 trait Analysis: Sync {
-    /// Add the ww, wr and rw edges.
-    fn dependency_edges(&self, d: &Decoded<'_>, edges: &mut EdgeList);
+    /// Push the ww, wr and rw edges into txn `t`.
+    fn edges_into(&self, d: &Decoded<'_>, t: TxnId, into: &mut ReverseBuilder);
     /// Explain the data edges it added.
     fn explainer(&self) -> &dyn Explainer;
     /// About how many bytes it holds.
@@ -277,8 +329,8 @@ trait Analysis: Sync {
 }
 
 impl Analysis for list_append::AppendIndex<'_> {
-    fn dependency_edges(&self, d: &Decoded<'_>, edges: &mut EdgeList) {
-        list_append::AppendIndex::dependency_edges(self, d, edges)
+    fn edges_into(&self, d: &Decoded<'_>, t: TxnId, into: &mut ReverseBuilder) {
+        list_append::AppendIndex::edges_into(self, d, t, into)
     }
     fn explainer(&self) -> &dyn Explainer {
         self
@@ -289,8 +341,8 @@ impl Analysis for list_append::AppendIndex<'_> {
 }
 
 impl Analysis for rw_register::RegisterIndex<'_> {
-    fn dependency_edges(&self, d: &Decoded<'_>, edges: &mut EdgeList) {
-        rw_register::RegisterIndex::dependency_edges(self, d, edges)
+    fn edges_into(&self, d: &Decoded<'_>, t: TxnId, into: &mut ReverseBuilder) {
+        rw_register::RegisterIndex::edges_into(self, d, t, into)
     }
     fn explainer(&self) -> &dyn Explainer {
         self
@@ -307,6 +359,7 @@ struct Report<'a, 'h> {
     d: &'a Decoded<'h>,
     started: Instant,
     graph: Map<String, Value>,
+    phases: Map<String, Value>,
     /// Anomalies whose search ran out of budget, with the size of the component.
     undecided: Vec<(Anomaly, usize)>,
 }
@@ -413,6 +466,7 @@ impl Report<'_, '_> {
             "also-not": limits.also_not,
             "undecided": undecided.iter().map(|(a, size)| json!({"anomaly": a, "component-size": size})).collect::<Vec<_>>(),
             "seconds": self.started.elapsed().as_secs_f64(),
+            "phase-seconds": Value::Object(self.phases.clone()),
         });
         let mut result = CheckResult::new(name_of(self.kind), valid).details(details);
         result.reasons = reasons;

@@ -15,13 +15,15 @@
 //!
 //! This module must never judge consistency: it only checks shapes.
 
+use std::collections::hash_map::Entry;
 use std::fmt;
 use std::str::FromStr;
 
 use serde_json::Value;
 
 use super::error::TxnError;
-use crate::history::{History, Op, OpType};
+
+use crate::history::{Call, History, Op, OpType};
 use crate::linearizable::fxhash::FxHashMap;
 
 /// Which transactional workload a history records.
@@ -129,8 +131,22 @@ pub(crate) enum MopKind {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Mop<'h> {
     pub kind: MopKind,
+    /// How many elements a list read returned (0 for anything else), saturating; see
+    /// [`Mop::list_len`].
+    len: u16,
     pub key: KeyId,
     pub value: &'h Value,
+}
+
+impl Mop<'_> {
+    /// How many elements a list read returned (0 for anything else).
+    pub fn list_len(&self) -> usize {
+        if self.len < u16::MAX {
+            usize::from(self.len)
+        } else {
+            self.value.as_array().map_or(0, Vec::len)
+        }
+    }
 }
 
 /// One invocation and its completion.
@@ -230,7 +246,7 @@ pub(crate) fn shown(value: &Value) -> String {
 
 /// Decode every txn of `history` as a `kind` history.
 pub(crate) fn decode(history: &History, kind: TxnKind) -> Result<Decoded<'_>, TxnError> {
-    let calls = history.pair()?;
+    let calls = pair(history)?;
     let mut decoded = Decoded {
         history,
         txns: Vec::with_capacity(calls.len()),
@@ -287,6 +303,10 @@ pub(crate) fn decode(history: &History, kind: TxnKind) -> Result<Decoded<'_>, Tx
             decoded.mops.push(Mop {
                 kind: m.0,
                 key,
+                len: m
+                    .2
+                    .as_array()
+                    .map_or(0, |list| list.len().min(usize::from(u16::MAX)) as u16),
                 value: m.2,
             });
         }
@@ -300,6 +320,51 @@ pub(crate) fn decode(history: &History, kind: TxnKind) -> Result<Decoded<'_>, Tx
         });
     }
     Ok(decoded)
+}
+
+/// Pair every client invocation with its completion, in invocation order: the rules and
+/// messages of [`History::pair`], with a table sized for millions of ops.
+fn pair(history: &History) -> Result<Vec<Call>, TxnError> {
+    let mut open: FxHashMap<u64, usize> = FxHashMap::default();
+    let mut calls: Vec<Call> = Vec::with_capacity(history.ops.len() / 2 + 1);
+    for (i, op) in history.ops.iter().enumerate() {
+        let Some(process) = op.process.client() else {
+            continue;
+        };
+        if op.kind == OpType::Invoke {
+            match open.entry(process) {
+                Entry::Occupied(previous) => {
+                    let previous = history.ops[calls[*previous.get()].invoke].index;
+                    return Err(TxnError::bad_op(
+                        op.index,
+                        format!(
+                            "process {process} invokes again while op #{previous} is still \
+                             open; a process runs one op at a time"
+                        ),
+                    ));
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(calls.len());
+                    calls.push(Call {
+                        invoke: i,
+                        completion: None,
+                    });
+                }
+            }
+        } else {
+            let call = open.remove(&process).ok_or_else(|| {
+                TxnError::bad_op(
+                    op.index,
+                    format!(
+                        "{} completion on process {process} has no invocation",
+                        op.kind
+                    ),
+                )
+            })?;
+            calls[call].completion = Some(i);
+        }
+    }
+    Ok(calls)
 }
 
 /// The micro-op list of a txn op.

@@ -105,16 +105,6 @@ impl EdgeList {
     pub(crate) fn len(&self) -> usize {
         self.from.len()
     }
-
-    /// The source of edge `i`.
-    pub(crate) fn source(&self, i: usize) -> u32 {
-        self.from[i]
-    }
-
-    /// Bytes held.
-    pub(crate) fn bytes(&self) -> usize {
-        (self.from.capacity() + self.to.capacity()) * 4
-    }
 }
 
 /// A graph in compressed sparse rows: the out-edges of `v` are
@@ -213,6 +203,71 @@ impl Graph {
             }
         }
         Graph::build(members.len(), edges)
+    }
+}
+
+/// Builds a graph one vertex at a time from the edges *into* each vertex, in vertex order,
+/// straight into the flat adjacency array: the graph built is the reverse of the one
+/// described (its out-edges are the in-edges pushed). Strongly connected components, and
+/// cycles read backwards, are the same in both.
+#[derive(Debug)]
+pub(crate) struct ReverseBuilder {
+    offsets: Vec<u32>,
+    targets: Vec<u32>,
+}
+
+impl ReverseBuilder {
+    /// A builder for `vertices` vertices, with room for about `edges` edges.
+    pub(crate) fn new(vertices: usize, edges: usize) -> ReverseBuilder {
+        assert!(vertices <= MAX_VERTICES, "too many txns for one graph");
+        let mut offsets = Vec::with_capacity(vertices + 1);
+        offsets.push(0);
+        ReverseBuilder {
+            offsets,
+            targets: Vec::with_capacity(edges),
+        }
+    }
+
+    /// The vertex whose in-edges are being pushed.
+    pub(crate) fn current(&self) -> u32 {
+        self.offsets.len() as u32 - 1
+    }
+
+    /// Add the edge `from → current` of `kind` (a self edge is dropped).
+    #[inline]
+    pub(crate) fn edge_from(&mut self, from: u32, kind: u8) {
+        if from != self.current() {
+            self.targets.push(from | (u32::from(kind) << KIND_SHIFT));
+        }
+    }
+
+    /// Close the current vertex (merging parallel edges) and move to the next.
+    pub(crate) fn next_vertex(&mut self) {
+        let start = *self.offsets.last().expect("an offset") as usize;
+        let row = &mut self.targets[start..];
+        if row.len() > 1 {
+            row.sort_unstable_by_key(|t| t & TARGET_MASK);
+            let mut write = start;
+            for i in start..self.targets.len() {
+                let t = self.targets[i];
+                if write > start && self.targets[write - 1] & TARGET_MASK == t & TARGET_MASK {
+                    self.targets[write - 1] |= t;
+                } else {
+                    self.targets[write] = t;
+                    write += 1;
+                }
+            }
+            self.targets.truncate(write);
+        }
+        self.offsets.push(self.targets.len() as u32);
+    }
+
+    /// The graph, once every vertex is closed.
+    pub(crate) fn finish(self) -> Graph {
+        Graph {
+            offsets: self.offsets,
+            targets: self.targets,
+        }
     }
 }
 
@@ -343,6 +398,26 @@ mod tests {
         assert_eq!(g.out(1).count(), 0);
         assert_eq!(g.kinds(0, 2), WW | REALTIME);
         assert_eq!(g.kinds(2, 0), 0);
+    }
+
+    #[test]
+    fn the_reverse_builder_merges_and_reverses() {
+        let mut b = ReverseBuilder::new(3, 4);
+        b.next_vertex(); // nothing into 0
+        b.edge_from(2, WW);
+        b.edge_from(0, RW);
+        b.edge_from(2, REALTIME);
+        b.edge_from(1, WW);
+        b.next_vertex(); // into 1: 2 (ww, realtime) and 0 (rw)
+        b.edge_from(0, WR);
+        b.next_vertex();
+        let g = b.finish();
+        assert_eq!(
+            g.out(1).collect::<Vec<_>>(),
+            vec![(0, RW), (2, WW | REALTIME)]
+        );
+        assert_eq!(g.out(2).collect::<Vec<_>>(), vec![(0, WR)]);
+        assert_eq!(g.vertices(), 3);
     }
 
     #[test]

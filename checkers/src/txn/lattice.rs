@@ -91,7 +91,7 @@ impl Anomaly {
     pub const CYCLIC_VERSIONS: Anomaly = Anomaly("cyclic-versions");
 
     /// Every anomaly the txn checkers can report, in the order they are listed.
-    pub const REPORTED: [Anomaly; 26] = [
+    pub const REPORTED: [Anomaly; 25] = [
         Anomaly::G0,
         Anomaly::G0_PROCESS,
         Anomaly::G0_REALTIME,
@@ -117,7 +117,6 @@ impl Anomaly {
         Anomaly::GARBAGE_READ,
         Anomaly::INCOMPATIBLE_ORDER,
         Anomaly::CYCLIC_VERSIONS,
-        Anomaly::G2,
     ];
 
     /// The Elle name, e.g. `G-single-realtime`.

@@ -24,7 +24,7 @@ use super::decode::{scalar, Decoded, KeyId, MopKind, Scalar, Status, TxnId};
 use super::error::TxnError;
 use super::explain::{Because, Explainer};
 use super::findings::{text, Case, Findings};
-use super::graph::{EdgeList, Label, RW, WR, WW};
+use super::graph::{Label, ReverseBuilder, RW, WR, WW};
 use super::lattice::Anomaly;
 use crate::linearizable::fxhash::FxHashMap;
 
@@ -68,13 +68,60 @@ pub(super) fn list(value: &Value) -> &[Value] {
     value.as_array().map_or(&[], Vec::as_slice)
 }
 
-/// Index a list-append history and record its non-cycle anomalies in `findings`.
+/// Micro-ops grouped by key: `(micro-op, txn)` pairs, each key's in txn order.
+struct ByKey {
+    start: Vec<u32>,
+    entries: Vec<(u32, TxnId)>,
+}
+
+impl ByKey {
+    /// The micro-ops `keep` selects, by the txn's status and the micro-op's kind.
+    fn new(d: &Decoded<'_>, keep: impl Fn(Status, MopKind) -> bool) -> ByKey {
+        let selected = || {
+            (0..d.txns.len() as TxnId).flat_map(move |t| {
+                let status = d.status(t);
+                d.mop_range(t).map(move |gm| (gm, t, status))
+            })
+        };
+        let mut start = vec![0u32; d.keys.len() + 1];
+        for (gm, _, status) in selected() {
+            if keep(status, d.mops[gm].kind) {
+                start[d.mops[gm].key as usize + 1] += 1;
+            }
+        }
+        for k in 0..d.keys.len() {
+            start[k + 1] += start[k];
+        }
+        let mut cursor = start.clone();
+        let mut entries = vec![(0, 0); start[d.keys.len()] as usize];
+        for (gm, t, status) in selected() {
+            if keep(status, d.mops[gm].kind) {
+                let slot = &mut cursor[d.mops[gm].key as usize];
+                entries[*slot as usize] = (gm as u32, t);
+                *slot += 1;
+            }
+        }
+        ByKey { start, entries }
+    }
+
+    fn of(&self, k: KeyId) -> &[(u32, TxnId)] {
+        &self.entries[self.start[k as usize] as usize..self.start[k as usize + 1] as usize]
+    }
+}
+
+/// Index a list-append history and record its non-cycle anomalies in `findings`. Keys are
+/// taken one at a time, so that each key's values are interned in a small table.
 pub(crate) fn analyze<'h>(
     d: &Decoded<'h>,
     findings: &mut Findings,
 ) -> Result<AppendIndex<'h>, TxnError> {
+    let appends = ByKey::new(d, |_, kind| kind == MopKind::Write);
+    let reads = ByKey::new(d, |status, kind| {
+        status == Status::Ok && kind == MopKind::Read
+    });
+    let intermediate = intermediate_appends(d);
     let mut index = AppendIndex {
-        elems: Vec::new(),
+        elems: Vec::with_capacity(appends.entries.len()),
         order_start: Vec::with_capacity(d.keys.len() + 1),
         order: Vec::new(),
         mop_elem: vec![NONE; d.mops.len()],
@@ -82,243 +129,197 @@ pub(crate) fn analyze<'h>(
         reader_start: Vec::new(),
         readers: Vec::new(),
     };
-    let mut elem_ids = index.index_appends(d)?;
-    let longest = longest_reads(d);
-    index.build_orders(&longest, &mut elem_ids);
-    index.resolve_reads(d, &longest, &elem_ids, findings);
+    let mut values: FxHashMap<Scalar<'h>, u32> = FxHashMap::default();
+    for k in 0..d.keys.len() as KeyId {
+        values.clear();
+        index.intern_appends(d, k, appends.of(k), &intermediate, &mut values)?;
+        let longest = reads
+            .of(k)
+            .iter()
+            .fold(None, |best: Option<(u32, TxnId)>, &(gm, t)| match best {
+                Some((b, _)) if d.mops[b as usize].list_len() >= d.mops[gm as usize].list_len() => {
+                    best
+                }
+                _ => Some((gm, t)),
+            });
+        let full = longest.map_or(&[][..], |(gm, _)| list(d.mops[gm as usize].value));
+        index.build_order(k, full, &mut values);
+        let firsts = index.scan_order(d, k, findings);
+        let longest = (full, longest.map_or(NONE, |(_, t)| t));
+        index.resolve_reads(d, k, reads.of(k), longest, &values, firsts, findings);
+    }
+    index.order_start.push(index.order.len() as u32);
+    drop((appends, reads, intermediate, values));
     super::append_checks::internal_cases(d, findings);
-    index.dirty_updates(d, findings);
     index.lost_updates(d, findings);
     index.index_readers(d);
     Ok(index)
 }
 
-/// The longest committed read of each key: its list and the txn that read it.
-fn longest_reads<'h>(d: &Decoded<'h>) -> Vec<(&'h [Value], TxnId)> {
-    let mut longest: Vec<(&'h [Value], TxnId)> = vec![(&[], NONE); d.keys.len()];
-    for (t, txn) in d.txns.iter().enumerate() {
-        if txn.status != Status::Ok {
+/// Which appends their txn follows with another append to the same key.
+fn intermediate_appends(d: &Decoded<'_>) -> Vec<bool> {
+    let mut intermediate = vec![false; d.mops.len()];
+    for t in 0..d.txns.len() as TxnId {
+        let range = d.mop_range(t);
+        let mops = &d.mops[range.clone()];
+        if mops.iter().filter(|m| m.kind == MopKind::Write).count() < 2 {
             continue;
         }
-        for mop in d.mops(t as TxnId) {
-            if mop.kind == MopKind::Read {
-                let values = list(mop.value);
-                let slot = &mut longest[mop.key as usize];
-                if slot.1 == NONE || values.len() > slot.0.len() {
-                    *slot = (values, t as TxnId);
-                }
-            }
+        for (i, mop) in mops.iter().enumerate() {
+            intermediate[range.start + i] = mop.kind == MopKind::Write
+                && mops[i + 1..]
+                    .iter()
+                    .any(|later| later.kind == MopKind::Write && later.key == mop.key);
         }
     }
-    longest
+    intermediate
 }
 
 impl<'h> AppendIndex<'h> {
-    /// Intern every appended element, rejecting a value appended twice to one key.
-    fn index_appends(
+    /// Intern key `k`'s appended elements, rejecting a value appended twice.
+    fn intern_appends(
         &mut self,
         d: &Decoded<'h>,
-    ) -> Result<FxHashMap<(KeyId, Scalar<'h>), u32>, TxnError> {
-        let appends = d.mops.iter().filter(|m| m.kind == MopKind::Write).count();
-        self.elems.reserve(appends);
-        let mut ids: FxHashMap<(KeyId, Scalar<'h>), u32> = FxHashMap::default();
-        ids.reserve(appends);
-        for t in 0..d.txns.len() as TxnId {
-            let range = d.mop_range(t);
-            let mut writes = 0;
-            for gm in range.clone() {
-                let mop = d.mops[gm];
-                if mop.kind != MopKind::Write {
-                    continue;
-                }
-                writes += 1;
-                let value = scalar(mop.value).expect("decode checked appended values");
-                let id = self.elems.len() as u32;
-                match ids.entry((mop.key, value)) {
-                    std::collections::hash_map::Entry::Occupied(e) => {
-                        let other = self.elems[*e.get() as usize].writer;
-                        let also = if other == t {
-                            "which it also appends earlier in the same txn".to_string()
-                        } else {
-                            format!("which op #{} also appends", d.op_index(other))
-                        };
-                        return Err(TxnError::bad_op(
-                            d.op_index(t),
-                            format!(
-                                "appends {} to key {}, {also}; appended values must be unique \
-                                 per key",
-                                text(mop.value),
-                                text(d.key(mop.key))
-                            ),
-                        ));
-                    }
-                    std::collections::hash_map::Entry::Vacant(e) => {
-                        e.insert(id);
-                    }
-                }
-                self.elems.push(Elem {
-                    key: mop.key,
-                    value: mop.value,
-                    writer: t,
-                    pos: NONE,
-                    intermediate: false,
-                });
-                self.mop_elem[gm] = id;
-            }
-            if writes > 1 {
-                for gm in range.clone() {
-                    let mop = d.mops[gm];
-                    if mop.kind == MopKind::Write
-                        && d.mops[gm + 1..range.end]
-                            .iter()
-                            .any(|later| later.kind == MopKind::Write && later.key == mop.key)
-                    {
-                        self.elems[self.mop_elem[gm] as usize].intermediate = true;
-                    }
-                }
-            }
-        }
-        Ok(ids)
-    }
-
-    /// The element for `value` of key `k`, interning an element nobody appended.
-    fn element(
-        &mut self,
-        ids: &mut FxHashMap<(KeyId, Scalar<'h>), u32>,
         k: KeyId,
-        value: &'h Value,
-    ) -> u32 {
-        let garbage = Elem {
-            key: k,
-            value,
-            writer: NONE,
-            pos: NONE,
-            intermediate: false,
-        };
-        match scalar(value) {
-            Some(s) => *ids.entry((k, s)).or_insert_with(|| {
-                self.elems.push(garbage);
-                self.elems.len() as u32 - 1
-            }),
-            None => {
-                self.elems.push(garbage);
-                self.elems.len() as u32 - 1
+        appends: &[(u32, TxnId)],
+        intermediate: &[bool],
+        values: &mut FxHashMap<Scalar<'h>, u32>,
+    ) -> Result<(), TxnError> {
+        for &(gm, t) in appends {
+            let mop = d.mops[gm as usize];
+            let value = scalar(mop.value).expect("decode checked appended values");
+            let id = self.elems.len() as u32;
+            if let Some(&other) = values.get(&value) {
+                let other = self.elems[other as usize].writer;
+                let also = if other == t {
+                    "which it also appends earlier in the same txn".to_string()
+                } else {
+                    format!("which op #{} also appends", d.op_index(other))
+                };
+                return Err(TxnError::bad_op(
+                    d.op_index(t),
+                    format!(
+                        "appends {} to key {}, {also}; appended values must be unique per key",
+                        text(mop.value),
+                        text(d.key(k))
+                    ),
+                ));
             }
+            values.insert(value, id);
+            self.elems.push(Elem {
+                key: k,
+                value: mop.value,
+                writer: t,
+                pos: NONE,
+                intermediate: intermediate[gm as usize],
+            });
+            self.mop_elem[gm as usize] = id;
         }
+        Ok(())
     }
 
-    /// Each key's order: the distinct elements of its longest read.
-    fn build_orders(
+    /// Key `k`'s order: the distinct elements of its longest read `full`, interning
+    /// elements nobody appended.
+    fn build_order(
         &mut self,
-        longest: &[(&'h [Value], TxnId)],
-        ids: &mut FxHashMap<(KeyId, Scalar<'h>), u32>,
+        k: KeyId,
+        full: &'h [Value],
+        values: &mut FxHashMap<Scalar<'h>, u32>,
     ) {
-        for (k, (values, _)) in longest.iter().enumerate() {
-            let start = self.order.len() as u32;
-            self.order_start.push(start);
-            for value in *values {
-                let e = self.element(ids, k as KeyId, value);
-                if self.elems[e as usize].pos == NONE {
-                    self.elems[e as usize].pos = self.order.len() as u32 - start;
-                    self.order.push(e);
+        let start = self.order.len() as u32;
+        self.order_start.push(start);
+        for value in full {
+            let garbage = Elem {
+                key: k,
+                value,
+                writer: NONE,
+                pos: NONE,
+                intermediate: false,
+            };
+            let e = match scalar(value) {
+                Some(s) => *values.entry(s).or_insert_with(|| {
+                    self.elems.push(garbage);
+                    self.elems.len() as u32 - 1
+                }),
+                None => {
+                    self.elems.push(garbage);
+                    self.elems.len() as u32 - 1
                 }
+            };
+            if self.elems[e as usize].pos == NONE {
+                self.elems[e as usize].pos = self.order.len() as u32 - start;
+                self.order.push(e);
             }
         }
-        self.order_start.push(self.order.len() as u32);
     }
 
     pub(super) fn order_of(&self, k: KeyId) -> &[u32] {
-        &self.order
-            [self.order_start[k as usize] as usize..self.order_start[k as usize + 1] as usize]
+        let start = self.order_start[k as usize] as usize;
+        // While key `k` is being built its end is the order's end.
+        let end = self
+            .order_start
+            .get(k as usize + 1)
+            .map_or(self.order.len(), |&e| e as usize);
+        &self.order[start..end]
     }
 
-    /// Where each committed read stands in its key's order, and the anomalies each read
-    /// shows on its own.
+    /// Where each committed read of key `k` stands in its order, and the anomalies each
+    /// read shows on its own.
+    #[allow(clippy::too_many_arguments)]
     fn resolve_reads(
         &mut self,
         d: &Decoded<'h>,
-        longest: &[(&'h [Value], TxnId)],
-        ids: &FxHashMap<(KeyId, Scalar<'h>), u32>,
+        k: KeyId,
+        reads: &[(u32, TxnId)],
+        (full, longest_reader): (&'h [Value], TxnId),
+        values: &FxHashMap<Scalar<'h>, u32>,
+        firsts: [u32; 2],
         findings: &mut Findings,
     ) {
-        // Per key: the first position of the order a failed txn wrote, or nobody did.
-        let mut first_failed = vec![NONE; d.keys.len()];
-        let mut first_garbage = vec![NONE; d.keys.len()];
-        for k in 0..d.keys.len() {
-            for (pos, &e) in self.order_of(k as KeyId).iter().enumerate() {
-                let w = self.elems[e as usize].writer;
-                if w == NONE && first_garbage[k] == NONE {
-                    first_garbage[k] = pos as u32;
-                } else if w != NONE && d.status(w) == Status::Fail && first_failed[k] == NONE {
-                    first_failed[k] = pos as u32;
-                }
-            }
-        }
-        let mut incompatible_keys = vec![false; d.keys.len()];
-        let lookup = |k: KeyId, v: &Value| scalar(v).and_then(|s| ids.get(&(k, s)).copied());
-        for t in 0..d.txns.len() as TxnId {
-            if d.status(t) != Status::Ok {
-                continue;
-            }
-            for gm in d.mop_range(t) {
-                let mop = d.mops[gm];
-                if mop.kind != MopKind::Read {
-                    continue;
-                }
-                let k = mop.key;
-                let values = list(mop.value);
-                let full = longest[k as usize].0;
-                let order_len = self.order_of(k).len();
-                let prefix = values.len() <= full.len() && values == &full[..values.len()];
-                let distinct = order_len == full.len();
-                let (last, state) = if values.is_empty() {
-                    (EMPTY, 0)
-                } else if prefix && distinct {
-                    let e = self.order_of(k)[values.len() - 1];
-                    (e, values.len() as u32)
+        let lookup = |v: &Value| scalar(v).and_then(|s| values.get(&s).copied());
+        let distinct = self.order_of(k).len() == full.len();
+        let mut incompatible = false;
+        for &(gm, t) in reads {
+            let gm = gm as usize;
+            let mop = d.mops[gm];
+            let read = list(mop.value);
+            let prefix = read.len() <= full.len() && read == &full[..read.len()];
+            let (last, state) = if read.is_empty() {
+                (EMPTY, 0)
+            } else if prefix && distinct {
+                (self.order_of(k)[read.len() - 1], read.len() as u32)
+            } else {
+                let e = lookup(&read[read.len() - 1]).unwrap_or(NONE);
+                let pos = if e == NONE {
+                    NONE
                 } else {
-                    let e = lookup(k, &values[values.len() - 1]).unwrap_or(NONE);
-                    let pos = if e == NONE {
-                        NONE
-                    } else {
-                        self.elems[e as usize].pos
-                    };
-                    (e, if pos == NONE { NONE } else { pos + 1 })
+                    self.elems[e as usize].pos
                 };
-                self.mop_elem[gm] = last;
-                self.mop_state[gm] = state;
-                if !prefix && !incompatible_keys[k as usize] {
-                    incompatible_keys[k as usize] = true;
-                    let other = longest[k as usize].1;
-                    findings.add(Anomaly::INCOMPATIBLE_ORDER, || {
-                        Case::new(
-                            d,
-                            &[other, t],
-                            format!(
-                                "key {} was read as {} by op #{} and as {} by op #{}: neither \
-                                 is a prefix of the other, so no one order of appends explains \
-                                 both",
-                                text(d.key(k)),
-                                text(&json!(full)),
-                                d.op_index(other),
-                                text(mop.value),
-                                d.op_index(t)
-                            ),
-                        )
-                        .with("key", d.key(k).clone())
-                        .with("values", json!([full, values]))
-                    });
-                }
-                self.read_elements(
-                    d,
-                    t,
-                    gm,
-                    prefix && distinct,
-                    [first_failed[k as usize], first_garbage[k as usize]],
-                    &lookup,
-                    findings,
-                );
+                (e, if pos == NONE { NONE } else { pos + 1 })
+            };
+            self.mop_elem[gm] = last;
+            self.mop_state[gm] = state;
+            if !prefix && !incompatible {
+                incompatible = true;
+                findings.add(Anomaly::INCOMPATIBLE_ORDER, || {
+                    Case::new(
+                        d,
+                        &[longest_reader, t],
+                        format!(
+                            "key {} was read as {} by op #{} and as {} by op #{}: neither is a \
+                             prefix of the other, so no one order of appends explains both",
+                            text(d.key(k)),
+                            text(&json!(full)),
+                            d.op_index(longest_reader),
+                            text(mop.value),
+                            d.op_index(t)
+                        ),
+                    )
+                    .with("key", d.key(k).clone())
+                    .with("values", json!([full, read]))
+                });
             }
+            self.read_elements(d, t, gm, prefix && distinct, firsts, &lookup, findings);
         }
     }
 }
@@ -382,35 +383,33 @@ impl<'h> AppendIndex<'h> {
         })
     }
 
-    /// Add the ww, wr and rw edges between txns that may have happened.
-    pub(crate) fn dependency_edges(&self, d: &Decoded<'h>, edges: &mut EdgeList) {
-        for t in 0..d.txns.len() as TxnId {
-            let status = d.status(t);
-            if status == Status::Fail {
-                continue;
-            }
-            for gm in d.mop_range(t) {
-                let mop = d.mops[gm];
-                let e = self.mop_elem[gm];
-                match mop.kind {
-                    MopKind::Read if status == Status::Ok && e < EMPTY => {
-                        let w = self.elems[e as usize].writer;
-                        if w != NONE && d.possible(w) {
-                            edges.push(w, t, WR);
-                        }
+    /// Push the ww, wr and rw edges into txn `t` from txns that may have happened.
+    pub(crate) fn edges_into(&self, d: &Decoded<'h>, t: TxnId, into: &mut ReverseBuilder) {
+        let status = d.status(t);
+        if status == Status::Fail {
+            return;
+        }
+        for gm in d.mop_range(t) {
+            let mop = d.mops[gm];
+            let e = self.mop_elem[gm];
+            match mop.kind {
+                MopKind::Read if status == Status::Ok && e < EMPTY => {
+                    let w = self.elems[e as usize].writer;
+                    if w != NONE && d.possible(w) {
+                        into.edge_from(w, WR);
                     }
-                    MopKind::Write => {
-                        if let Some((w, _)) = self.previous_writer(e) {
-                            if w != NONE && d.possible(w) {
-                                edges.push(w, t, WW);
-                            }
-                        }
-                        for &r in self.readers_of(mop.key, self.before(e)) {
-                            edges.push(r, t, RW);
-                        }
-                    }
-                    MopKind::Read => {}
                 }
+                MopKind::Write => {
+                    if let Some((w, _)) = self.previous_writer(e) {
+                        if w != NONE && d.possible(w) {
+                            into.edge_from(w, WW);
+                        }
+                    }
+                    for &r in self.readers_of(mop.key, self.before(e)) {
+                        into.edge_from(r, RW);
+                    }
+                }
+                MopKind::Read => {}
             }
         }
     }

@@ -14,67 +14,78 @@
 //! This module must never read micro-ops.
 
 use super::decode::{Decoded, Status, TxnId};
-use super::graph::{EdgeList, PROCESS, REALTIME};
+use super::graph::{ReverseBuilder, PROCESS, REALTIME};
 use crate::linearizable::fxhash::FxHashMap;
 
-/// Link each process's committed txns to the next txn of that process that may have
-/// happened.
-pub(crate) fn process_edges(d: &Decoded<'_>, edges: &mut EdgeList) {
-    let mut last_ok: FxHashMap<u64, TxnId> = FxHashMap::default();
-    for (t, txn) in d.txns.iter().enumerate() {
+/// Each process's order: its committed txns, each linked to the next txn of that process
+/// that may have happened. Fed txns in order.
+#[derive(Debug, Default)]
+pub(crate) struct ProcessOrder {
+    last_ok: FxHashMap<u64, TxnId>,
+}
+
+impl ProcessOrder {
+    /// Push the process edge into txn `t` (the txn before it must have been fed already).
+    pub(crate) fn edges_into(&mut self, d: &Decoded<'_>, t: TxnId, into: &mut ReverseBuilder) {
+        let txn = &d.txns[t as usize];
         if txn.status == Status::Fail {
-            continue;
+            return;
         }
-        if let Some(&previous) = last_ok.get(&txn.process) {
-            edges.push(previous, t as TxnId, PROCESS);
+        if let Some(&previous) = self.last_ok.get(&txn.process) {
+            into.edge_from(previous, PROCESS);
         }
         if txn.status == Status::Ok {
-            last_ok.insert(txn.process, t as TxnId);
+            self.last_ok.insert(txn.process, t);
         }
     }
 }
 
-/// What happens at one position of the history.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Event {
-    None,
-    Invoke(TxnId),
-    Complete(TxnId),
+/// Real time, as a transitive reduction (see the module docs). Fed txns in order, which
+/// is the order of their invocations.
+#[derive(Debug)]
+pub(crate) struct RealTime {
+    /// Committed txns by the position of their completion.
+    completions: Vec<(u32, TxnId)>,
+    next: usize,
+    buffer: Vec<TxnId>,
 }
 
-/// The real-time edges, as a transitive reduction (see the module docs).
-pub(crate) fn realtime_edges(d: &Decoded<'_>, edges: &mut EdgeList) {
-    let mut events = vec![Event::None; d.history.ops.len()];
-    for (t, txn) in d.txns.iter().enumerate() {
-        if txn.status == Status::Fail {
-            continue;
-        }
-        events[txn.invoke as usize] = Event::Invoke(t as TxnId);
-        if txn.completion != txn.invoke && txn.status == Status::Ok {
-            events[txn.completion as usize] = Event::Complete(t as TxnId);
+impl RealTime {
+    pub(crate) fn new(d: &Decoded<'_>) -> RealTime {
+        let mut completions: Vec<(u32, TxnId)> = d
+            .txns
+            .iter()
+            .enumerate()
+            .filter(|(_, txn)| txn.status == Status::Ok && txn.completion != txn.invoke)
+            .map(|(t, txn)| (txn.completion, t as TxnId))
+            .collect();
+        completions.sort_unstable();
+        RealTime {
+            completions,
+            next: 0,
+            buffer: Vec::new(),
         }
     }
-    // For each txn, the range of `edges` holding its real-time in-edges.
-    let mut linked_from: Vec<(u32, u32)> = vec![(0, 0); d.txns.len()];
-    let mut superseded_by: Vec<TxnId> = vec![TxnId::MAX; d.txns.len()];
-    let mut buffer: Vec<TxnId> = Vec::new();
-    for event in events {
-        match event {
-            Event::None => {}
-            Event::Invoke(t) => {
-                let start = edges.len() as u32;
-                for &a in &buffer {
-                    edges.push(a, t, REALTIME);
-                }
-                linked_from[t as usize] = (start, edges.len() as u32);
+
+    /// Push the real-time edges into txn `t`: from every buffered txn, once every
+    /// completion before `t`'s invocation has updated the buffer. A completing txn
+    /// supersedes every buffered txn that completed before it was invoked (those were
+    /// linked to it).
+    pub(crate) fn edges_into(&mut self, d: &Decoded<'_>, t: TxnId, into: &mut ReverseBuilder) {
+        let txns = &d.txns;
+        let invoked = txns[t as usize].invoke;
+        while let Some(&(at, done)) = self.completions.get(self.next) {
+            if at > invoked {
+                break;
             }
-            Event::Complete(t) => {
-                let (start, end) = linked_from[t as usize];
-                for i in start..end {
-                    superseded_by[edges.source(i as usize) as usize] = t;
-                }
-                buffer.retain(|&a| superseded_by[a as usize] != t);
-                buffer.push(t);
+            let began = txns[done as usize].invoke;
+            self.buffer.retain(|&a| txns[a as usize].completion > began);
+            self.buffer.push(done);
+            self.next += 1;
+        }
+        if txns[t as usize].status != Status::Fail {
+            for &a in &self.buffer {
+                into.edge_from(a, REALTIME);
             }
         }
     }
@@ -85,11 +96,30 @@ mod tests {
     use super::*;
     use crate::history::{History, Op, OpType, Process};
     use crate::txn::decode::{decode, TxnKind};
-    use crate::txn::graph::Graph;
     use serde_json::json;
 
     fn op(p: u64, kind: OpType) -> Op {
         Op::new(Process::Client(p), kind, "txn", json!([["r", 1, null]]))
+    }
+
+    /// The order edges of `history`, as out-edges of each txn.
+    fn order_edges(history: &History) -> Vec<Vec<(u32, u8)>> {
+        let d = decode(history, TxnKind::ListAppend).unwrap();
+        let mut b = ReverseBuilder::new(d.txns.len(), 16);
+        let (mut process, mut realtime) = (ProcessOrder::default(), RealTime::new(&d));
+        for t in 0..d.txns.len() as TxnId {
+            process.edges_into(&d, t, &mut b);
+            realtime.edges_into(&d, t, &mut b);
+            b.next_vertex();
+        }
+        let reversed = b.finish();
+        let mut out = vec![Vec::new(); d.txns.len()];
+        for to in 0..d.txns.len() as u32 {
+            for (from, kinds) in reversed.out(to) {
+                out[from as usize].push((to, kinds));
+            }
+        }
+        out
     }
 
     #[test]
@@ -108,17 +138,14 @@ mod tests {
             op(4, Invoke), // e
             op(4, Ok),
         ]);
-        let d = decode(&h, TxnKind::ListAppend).unwrap();
-        let mut e = EdgeList::default();
-        realtime_edges(&d, &mut e);
-        let g = Graph::build(d.txns.len(), e);
-        let out = |v| g.out(v).map(|(w, _)| w).collect::<Vec<_>>();
+        let out = order_edges(&h);
+        let targets = |v: usize| out[v].iter().map(|&(w, _)| w).collect::<Vec<_>>();
         // Txns in invocation order: a=0, b=1, d=2, c=3, e=4.
-        assert_eq!(out(0), vec![1, 2]);
-        assert_eq!(out(1), vec![3]);
-        assert_eq!(out(2), vec![4]);
-        assert_eq!(out(3), vec![4]);
-        assert!(out(4).is_empty());
+        assert_eq!(targets(0), vec![1, 2]);
+        assert_eq!(targets(1), vec![3]);
+        assert_eq!(targets(2), vec![4]);
+        assert_eq!(targets(3), vec![4]);
+        assert!(targets(4).is_empty());
     }
 
     #[test]
@@ -132,10 +159,6 @@ mod tests {
             op(0, Invoke),
             op(0, Info),
         ]);
-        let d = decode(&h, TxnKind::ListAppend).unwrap();
-        let mut e = EdgeList::default();
-        process_edges(&d, &mut e);
-        let g = Graph::build(d.txns.len(), e);
-        assert_eq!(g.out(0).collect::<Vec<_>>(), vec![(2, PROCESS)]);
+        assert_eq!(order_edges(&h)[0], vec![(2, PROCESS | REALTIME)]);
     }
 }

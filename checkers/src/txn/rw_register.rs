@@ -24,7 +24,7 @@ use super::decode::{scalar, Decoded, KeyId, MopKind, Scalar, Status, TxnId};
 use super::error::TxnError;
 use super::explain::{Because, Explainer};
 use super::findings::{text, Case, Findings};
-use super::graph::{components, EdgeList, Graph, Label, RW, WR, WW};
+use super::graph::{components, EdgeList, Graph, Label, ReverseBuilder, RW, WR, WW};
 use super::lattice::Anomaly;
 use crate::linearizable::fxhash::FxHashMap;
 
@@ -63,8 +63,9 @@ pub(crate) struct RegisterIndex<'h> {
     /// Txn `t`'s externals are `ext[ext_start[t]..ext_start[t + 1]]`.
     ext_start: Vec<u32>,
     ext: Vec<Ext>,
-    /// The version order, kinds being the sources of each edge.
-    order: Graph,
+    /// The version order backwards: the out-edges of a version lead to the versions
+    /// directly before it, the kinds being the sources that say so.
+    order_before: Graph,
     /// External readers of version `v`: `readers[reader_start[v]..reader_start[v + 1]]`.
     reader_start: Vec<u32>,
     readers: Vec<TxnId>,
@@ -210,7 +211,7 @@ pub(crate) fn analyze<'h>(
         versions,
         ext_start,
         ext,
-        order: Graph::default(),
+        order_before: Graph::default(),
         reader_start: Vec::new(),
         readers: Vec::new(),
     };
@@ -427,7 +428,7 @@ impl<'h> RegisterIndex<'h> {
                     .map(|(a, b)| (a, b, source)),
             );
         }
-        self.order = self.version_graph(&all);
+        self.order_before = self.version_graph(&all);
     }
 
     fn cyclic_versions(&self, d: &Decoded<'h>, group: &[u32], source: u8, findings: &mut Findings) {
@@ -461,8 +462,8 @@ impl<'h> RegisterIndex<'h> {
 
     fn version_graph(&self, edges: &[(u32, u32, u8)]) -> Graph {
         let mut list = EdgeList::with_capacity(edges.len());
-        for &(a, b, source) in edges {
-            list.push(a, b, source);
+        for &(before, after, source) in edges {
+            list.push(after, before, source);
         }
         Graph::build(self.versions.len(), list)
     }
@@ -585,34 +586,28 @@ impl<'h> RegisterIndex<'h> {
             + self.ext.capacity() * std::mem::size_of::<Ext>()
             + (self.ext_start.capacity() + self.reader_start.capacity() + self.readers.capacity())
                 * 4
-            + self.order.bytes()
+            + self.order_before.bytes()
     }
 
-    /// Add the ww, wr and rw edges between txns that may have happened.
-    pub(crate) fn dependency_edges(&self, d: &Decoded<'h>, edges: &mut EdgeList) {
-        for t in 0..d.txns.len() as TxnId {
-            if d.status(t) != Status::Ok {
-                continue;
+    /// Push the ww, wr and rw edges into txn `t` from txns that may have happened: from
+    /// the writers of the versions it read, and, for each version it wrote, from the writer
+    /// and the readers of each version directly before it.
+    pub(crate) fn edges_into(&self, d: &Decoded<'h>, t: TxnId, into: &mut ReverseBuilder) {
+        let status = d.status(t);
+        for e in self.externals(t) {
+            if e.read != NONE && status == Status::Ok {
+                if let Some(w) = self.external_writer(d, e.read) {
+                    into.edge_from(w, WR);
+                }
             }
-            for e in self.externals(t) {
-                if e.read != NONE {
-                    if let Some(w) = self.external_writer(d, e.read) {
-                        edges.push(w, t, WR);
+            if e.write != NONE {
+                for (v1, _) in self.order_before.out(e.write) {
+                    if let Some(w1) = self.external_writer(d, v1) {
+                        into.edge_from(w1, WW);
                     }
-                }
-            }
-        }
-        for v1 in 0..self.versions.len() as u32 {
-            let writer = self.external_writer(d, v1);
-            for (v2, _) in self.order.out(v1) {
-                let Some(w2) = self.external_writer(d, v2) else {
-                    continue;
-                };
-                if let Some(w1) = writer {
-                    edges.push(w1, w2, WW);
-                }
-                for &r in self.readers_of(v1) {
-                    edges.push(r, w2, RW);
+                    for &r in self.readers_of(v1) {
+                        into.edge_from(r, RW);
+                    }
                 }
             }
         }
@@ -667,7 +662,7 @@ impl Explainer for RegisterIndex<'_> {
                 if v1 == NONE || (label == Label::Ww && self.external_writer(d, v1) != Some(a)) {
                     return None;
                 }
-                let kinds = self.order.kinds(v1, eb.write);
+                let kinds = self.order_before.kinds(eb.write, v1);
                 if kinds == 0 {
                     return None;
                 }
