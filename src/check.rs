@@ -13,6 +13,7 @@ use anyhow::Result;
 use faultline_checkers::checker::{check_all, CheckResult, Checker, Validity};
 use faultline_checkers::formats::{self, Format};
 use faultline_checkers::linearizable::{Linearizable, SearchOptions};
+use faultline_checkers::txn::{self, TxnError, TxnKind};
 use serde::Serialize;
 
 use crate::cli::CheckArgs;
@@ -55,6 +56,11 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
         );
     }
     let memory_limit_bytes = crate::spec::parse_memory_limit(&args.memory_limit)?;
+    let consistency_models = crate::spec::parse_consistency_models(&args.consistency_models)?
+        .iter()
+        .map(|name| name.parse::<txn::ConsistencyModel>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::Error::new(BadInput(format!("--consistency-models: {e}"))))?;
     // Read and validate every file before checking any, so bad input is reported at once.
     let mut inputs = Vec::new();
     for file in &args.files {
@@ -70,27 +76,44 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
         for warning in &history.warnings {
             eprintln!("warning: {warning}");
         }
-        let model = args
-            .model
-            .clone()
-            .unwrap_or_else(|| default_model(detected).to_string());
+        let model = match &args.model {
+            Some(model) => model.clone(),
+            None => match txn::detect(&history) {
+                Some(kind) => kind.name().to_string(),
+                None => default_model(detected).to_string(),
+            },
+        };
         inputs.push((file, detected, model, history));
     }
     let mut worst = Validity::Valid;
     let mut json = Vec::new();
     for (file, detected, model, history) in &inputs {
-        let checker = match Linearizable::new(model, initial.clone()) {
-            Ok(checker) => checker,
-            Err(e) => bad_input!("--model: {e}"),
-        }
-        .with_options(SearchOptions {
-            timeout: Some(Duration::from_secs_f64(args.timeout)),
-            partition: !args.no_partition,
-            memory_limit_bytes: Some(memory_limit_bytes),
-            ..SearchOptions::default()
-        });
-        let checkers: [&dyn Checker; 1] = [&checker];
-        let (valid, results) = check_all(&checkers, history);
+        let timeout = Duration::from_secs_f64(args.timeout);
+        let (valid, results) = if let Ok(kind) = model.parse::<TxnKind>() {
+            let options = txn::TxnOptions {
+                consistency_models: consistency_models.clone(),
+                timeout: Some(timeout),
+                memory_limit_bytes: Some(memory_limit_bytes),
+                ..txn::TxnOptions::default()
+            };
+            match txn::check(kind, history, &options) {
+                Ok(result) => (result.valid, vec![result]),
+                Err(e) => bad_input!("{}", txn_error(file, *detected, e)),
+            }
+        } else {
+            let checker = match Linearizable::new(model, initial.clone()) {
+                Ok(checker) => checker,
+                Err(e) => bad_input!("--model: {e}"),
+            }
+            .with_options(SearchOptions {
+                timeout: Some(timeout),
+                partition: !args.no_partition,
+                memory_limit_bytes: Some(memory_limit_bytes),
+                ..SearchOptions::default()
+            });
+            let checkers: [&dyn Checker; 1] = [&checker];
+            check_all(&checkers, history)
+        };
         worst = worst.and(valid);
         if let Some(dir) = &args.report {
             let out = if inputs.len() > 1 {
@@ -148,6 +171,44 @@ fn detect(file: &Path) -> Result<Format> {
             "{}: cannot tell the history format from its first lines; give --format faultline, jepsen-edn, jepsen-log or kv-log",
             file.display()
         ),
+    }
+}
+
+/// A malformed transactional history as `file:line: op #N: what`, the line found when the
+/// format has one op a line.
+fn txn_error(file: &Path, format: Format, error: TxnError) -> String {
+    match (&error, error.op_index()) {
+        (TxnError::BadOp { message, .. }, Some(index)) => match op_line(file, format, index) {
+            Some(line) => format!("{}:{line}: op #{index}: {message}", file.display()),
+            None => format!("{}: op #{index}: {message}", file.display()),
+        },
+        _ => format!("{}: {error}", file.display()),
+    }
+}
+
+/// The 1-based line of `file` that holds op #`index`: in faultline's JSONL the line whose op
+/// has that index; in EDN and kv logs written one op a line, the index-th op line.
+fn op_line(file: &Path, format: Format, index: u64) -> Option<usize> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let mut lines = text.lines().enumerate();
+    match format {
+        Format::Faultline => lines
+            .find(|(_, line)| {
+                serde_json::from_str::<serde_json::Value>(line)
+                    .is_ok_and(|op| op.get("index").and_then(|i| i.as_u64()) == Some(index))
+            })
+            .map(|(n, _)| n + 1),
+        Format::JepsenEdn | Format::KvLog => {
+            let ops: Vec<usize> = lines
+                .filter(|(_, line)| line.contains(":type"))
+                .map(|(n, _)| n + 1)
+                .collect();
+            // Only when every op has a line of its own can the index-th one be found.
+            (text.matches(":type").count() == ops.len())
+                .then(|| ops.get(index as usize).copied())
+                .flatten()
+        }
+        _ => None,
     }
 }
 

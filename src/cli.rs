@@ -300,8 +300,9 @@ pub struct CheckArgs {
     #[arg(long)]
     pub format: Option<String>,
 
-    /// The model to check against: register, cas-register, kv, mutex, fifo-queue, set.
-    /// Default: cas-register, or kv for kv logs, or what a faultline run recorded.
+    /// The model to check against: register, cas-register, kv, mutex, fifo-queue, set, or
+    /// the transactional list-append and rw-register. Default: list-append or rw-register
+    /// for histories of txns, kv for kv logs, else cas-register.
     #[arg(long)]
     pub model: Option<String>,
 
@@ -316,6 +317,13 @@ pub struct CheckArgs {
     /// Memory budget of the checker per file; past it the verdict is unknown.
     #[arg(long, default_value = DEFAULT_MEMORY_LIMIT, value_name = "SIZE", long_help = MEMORY_LIMIT_HELP)]
     pub memory_limit: String,
+
+    /// Transactional histories (`f = "txn"`, detected from the content or named by
+    /// `--model list-append|rw-register`): the consistency models they must satisfy,
+    /// comma-separated, with Elle's names (`strict-serializable`, `serializable`,
+    /// `snapshot-isolation`, `repeatable-read`, `read-committed`, ...).
+    #[arg(long, default_value = DEFAULT_CONSISTENCY_MODELS, value_name = "MODELS")]
+    pub consistency_models: String,
 
     /// Check the history as one whole instead of splitting it by key.
     #[arg(long)]

@@ -506,7 +506,7 @@ fn resolve_txn(args: &TestArgs) -> Result<Option<TxnOptions>> {
 
 /// `--consistency-models`: a comma-separated list of model names (Elle's, or their aliases
 /// such as `PL-3`), each named once, as the transactional checker knows them.
-fn parse_consistency_models(text: &str) -> Result<Vec<String>> {
+pub(crate) fn parse_consistency_models(text: &str) -> Result<Vec<String>> {
     let mut models: Vec<String> = Vec::new();
     for name in text.split(',').map(str::trim) {
         if name.is_empty() {

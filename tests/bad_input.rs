@@ -209,3 +209,89 @@ fn check_passes_memory_limit_to_the_checker() {
     assert!(stdout.contains("memory"), "{stdout}");
     assert_eq!(check(&[]).status.code(), Some(1));
 }
+
+/// A transactional history in Jepsen's EDN, one op a line: T0 appends 1 to key 1, then a
+/// second txn (lines 3 and 4) carrying `second` on invoke and `second_ok` on completion.
+fn txn_edn(second: &str, second_ok: &str) -> String {
+    format!(
+        "{{:type :invoke, :f :txn, :value [[:append 1 1]], :process 0}}\n\
+         {{:type :ok, :f :txn, :value [[:append 1 1]], :process 0}}\n\
+         {{:type :invoke, :f :txn, :value {second}, :process 1}}\n\
+         {{:type :ok, :f :txn, :value {second_ok}, :process 1}}\n"
+    )
+}
+
+#[test]
+fn malformed_transactions_are_one_line_errors_with_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, second, second_ok, line, needle) in [
+        (
+            "duplicate-append",
+            "[[:append 1 1]]",
+            "[[:append 1 1]]",
+            4,
+            "appended values must be unique per key",
+        ),
+        (
+            "read-not-a-list",
+            "[[:r 1 nil]]",
+            "[[:r 1 5]]",
+            4,
+            "not a list",
+        ),
+        ("no-list-value", "3", "3", 3, "must be a list of micro-ops"),
+        (
+            "unknown-micro-op",
+            "[[:frob 1 nil]]",
+            "[[:frob 1 nil]]",
+            4,
+            "frob",
+        ),
+    ] {
+        let file = dir.path().join(format!("{name}.edn"));
+        std::fs::write(&file, txn_edn(second, second_ok)).unwrap();
+        let out = faultline().arg("check").arg(&file).output().unwrap();
+        assert_one_line_error(&out, 254, &format!("{name}.edn:{line}: op #"));
+        assert_one_line_error(&out, 254, needle);
+    }
+}
+
+#[test]
+fn a_duplicate_element_read_back_is_an_anomaly_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("duplicate-read.edn");
+    std::fs::write(&file, txn_edn("[[:r 1 nil]]", "[[:r 1 [1 1]]]")).unwrap();
+    let out = faultline().arg("check").arg(&file).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("duplicate-elements"), "{stdout}");
+    assert!(stdout.contains("model list-append"), "{stdout}");
+}
+
+#[test]
+fn check_judges_transactions_against_the_consistency_models_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("write-skew.edn");
+    std::fs::write(
+        &file,
+        "{:type :invoke, :f :txn, :value [[:append :x 1] [:r :y nil]], :process 0}\n\
+         {:type :invoke, :f :txn, :value [[:append :y 1] [:r :x nil]], :process 1}\n\
+         {:type :ok, :f :txn, :value [[:append :x 1] [:r :y []]], :process 0}\n\
+         {:type :ok, :f :txn, :value [[:append :y 1] [:r :x []]], :process 1}\n",
+    )
+    .unwrap();
+    let check = |models: &str| {
+        faultline()
+            .args(["check", "--consistency-models", models])
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let strict = check("strict-serializable");
+    let stdout = String::from_utf8_lossy(&strict.stdout);
+    assert_eq!(strict.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("G2-item"), "{stdout}");
+    // Write skew is what snapshot isolation allows.
+    assert_eq!(check("snapshot-isolation").status.code(), Some(0));
+    assert_one_line_error(&check("serialisable"), 254, "--consistency-models");
+}
