@@ -328,11 +328,16 @@ fn heal_after_sigkill_of_an_unprivileged_run_forgets_relay_toxics() {
     let pids: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("nodes/pids.json")).unwrap()).unwrap();
     for pid in pids.as_object().unwrap().values() {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        assert!(
-            stat.is_empty() || stat.contains(") Z"),
-            "node {pid} still runs"
-        );
+        // A SIGKILLed process may take a moment to go.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let alive = || {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            !stat.is_empty() && !stat.contains(") Z")
+        };
+        while alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(!alive(), "node {pid} still runs");
     }
 }
 
