@@ -135,7 +135,8 @@ pub struct TestArgs {
     pub no_netns: bool,
 
     /// The netem link fault: `delay=50ms,jitter=10ms,loss=5%,duplicate=1%,reorder=10%,
-    /// corrupt=1%,rate=1mbit,on=all` (`on`: `all`, `one` random node, or a node name). Kernel
+    /// corrupt=1%,rate=1mbit,on=all` (`on`: `all`, `one` random node, a node name, or a link
+    /// `n1>n2` / `n1<>n2`). Kernel
     /// netem, else (as root) an NFQUEUE scheduler with statistic drops and tbf, else (no root)
     /// the relays' toxics, which also take `slice=BYTES`, `stall=MS` and `reset=MS`.
     #[arg(long, default_value = faultline_nemeses::netem::DEFAULT_NETEM, value_name = "SPEC")]

@@ -99,6 +99,8 @@ pub struct KernelPlan {
     pub nfqueue: bool,
     /// A rate limit in kbit/s for `tbf`.
     pub rate_kbit: Option<u64>,
+    /// Only packets to these addresses (one link); empty: every packet leaving the device.
+    pub destinations: Vec<String>,
 }
 
 impl KernelPlan {
@@ -112,6 +114,26 @@ impl KernelPlan {
                 || options.reorder_pct > 0.0
                 || options.corrupt_pct > 0.0,
             rate_kbit: (options.rate_kbit > 0).then_some(options.rate_kbit),
+            destinations: Vec::new(),
+        }
+    }
+
+    /// This plan for packets to `addresses` only (the statistic and NFQUEUE rules match
+    /// `-d ADDRESS`; a `tbf` qdisc cannot, so callers refuse a rate on one link).
+    pub fn to(mut self, addresses: Vec<String>) -> KernelPlan {
+        self.destinations = addresses;
+        self
+    }
+
+    /// `[]` or `["-d", ADDRESS]` for each rule, one entry per rule to add.
+    fn matches(&self) -> Vec<Vec<String>> {
+        if self.destinations.is_empty() {
+            vec![Vec::new()]
+        } else {
+            self.destinations
+                .iter()
+                .map(|d| vec!["-d".to_string(), d.clone()])
+                .collect()
         }
     }
 
@@ -149,32 +171,34 @@ impl KernelPlan {
                 "RETURN",
             ]),
         ];
-        if let Some(p) = self.loss {
-            rules.push(s(&[
-                "-w",
-                "-A",
-                LINK_CHAIN,
-                "-m",
-                "statistic",
-                "--mode",
-                "random",
-                "--probability",
-                &format!("{p:.6}"),
-                "-j",
-                "DROP",
-            ]));
-        }
-        if self.nfqueue {
-            rules.push(s(&[
-                "-w",
-                "-A",
-                LINK_CHAIN,
-                "-j",
-                "NFQUEUE",
-                "--queue-num",
-                &QUEUE_NUM.to_string(),
-                "--queue-bypass",
-            ]));
+        for matching in self.matches() {
+            let head = |rest: &[&str]| {
+                let mut rule = s(&["-w", "-A", LINK_CHAIN]);
+                rule.extend(matching.iter().cloned());
+                rule.extend(s(rest));
+                rule
+            };
+            if let Some(p) = self.loss {
+                rules.push(head(&[
+                    "-m",
+                    "statistic",
+                    "--mode",
+                    "random",
+                    "--probability",
+                    &format!("{p:.6}"),
+                    "-j",
+                    "DROP",
+                ]));
+            }
+            if self.nfqueue {
+                rules.push(head(&[
+                    "-j",
+                    "NFQUEUE",
+                    "--queue-num",
+                    &QUEUE_NUM.to_string(),
+                    "--queue-bypass",
+                ]));
+            }
         }
         rules
     }
@@ -440,6 +464,12 @@ mod tests {
             .last()
             .unwrap()
             .ends_with("NFQUEUE --queue-num 7213 --queue-bypass"));
+        let link = KernelPlan::of(&NetemOptions::parse("delay=5ms,on=n1>n2").unwrap())
+            .to(vec!["10.0.0.2".to_string()]);
+        assert!(link.chain_rules().iter().any(|r| r.join(" ")
+            == format!(
+                "-w -A {LINK_CHAIN} -d 10.0.0.2 -j NFQUEUE --queue-num 7213 --queue-bypass"
+            )));
         let loss_only = KernelPlan::of(&NetemOptions::parse("loss=5%").unwrap());
         assert_eq!(describe(&loss_only.mechanisms()), "statistic");
         assert!(!loss_only

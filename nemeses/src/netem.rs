@@ -34,6 +34,17 @@ pub enum NetemOn {
     One,
     /// This node.
     Node(String),
+    /// Only packets `from` sends to `to` (`on=n1>n2`), and with `both` those `to` sends to
+    /// `from` as well (`on=n1<>n2`). Carried out by the NFQUEUE scheduler (rules matching
+    /// the peer's address) or the relays; kernel netem acts on a whole device.
+    Link {
+        /// The sending node.
+        from: String,
+        /// The receiving node.
+        to: String,
+        /// Whether the other direction is slowed as well.
+        both: bool,
+    },
 }
 
 /// The link fault `--netem` describes.
@@ -129,6 +140,26 @@ impl NetemOptions {
                         "all" => NetemOn::All,
                         "one" => NetemOn::One,
                         "" => return Err(format!("--netem on= names no node; {HELP}")),
+                        link if link.contains('>') => {
+                            let (from, to, both) = match link.split_once("<>") {
+                                Some((a, b)) => (a, b, true),
+                                None => {
+                                    let (a, b) = link.split_once('>').expect("contains >");
+                                    (a, b, false)
+                                }
+                            };
+                            let (from, to) = (from.trim(), to.trim());
+                            if from.is_empty() || to.is_empty() || from == to || to.contains('>') {
+                                return Err(format!(
+                                    "--netem on={link}: a link is two different nodes, n1>n2 (one way) or n1<>n2 (both ways)"
+                                ));
+                            }
+                            NetemOn::Link {
+                                from: from.to_string(),
+                                to: to.to_string(),
+                                both,
+                            }
+                        }
                         node => NetemOn::Node(node.to_string()),
                     }
                 }
@@ -145,6 +176,21 @@ impl NetemOptions {
             return Err(format!("--netem {text:?} asks for no fault; {HELP}"));
         }
         Ok(o)
+    }
+
+    /// The peers whose packets from `node` this fault slows: `None` for all of them (the
+    /// node's whole egress), or the other end of the link `on=` names.
+    pub fn peers_of(&self, node: &str) -> Option<Vec<String>> {
+        match &self.on {
+            NetemOn::Link { from, to, .. } if from == node => Some(vec![to.clone()]),
+            NetemOn::Link {
+                from,
+                to,
+                both: true,
+            } if to == node => Some(vec![from.clone()]),
+            NetemOn::Link { .. } => Some(Vec::new()),
+            _ => None,
+        }
     }
 
     /// The options only the relays can carry out (`slice`, `stall`, `reset`), by name.
@@ -319,7 +365,23 @@ impl NetemNemesis {
             (_, NetemOn::All) => all.clone(),
             (_, NetemOn::One) => all.choose(rng).cloned().into_iter().collect(),
             (_, NetemOn::Node(node)) => vec![node.clone()],
+            (_, NetemOn::Link { from, to, both }) => {
+                let mut nodes = vec![from.clone()];
+                if *both {
+                    nodes.push(to.clone());
+                }
+                nodes
+            }
         };
+        let link = matches!(self.options.on, NetemOn::Link { .. });
+        if let NetemOn::Link { to, .. } = &self.options.on {
+            if !all.contains(to) {
+                return Outcome::Skipped(format!(
+                    "{to} is not one of the nodes ({})",
+                    all.join(", ")
+                ));
+            }
+        }
         if let Some(unknown) = nodes.iter().find(|n| !all.contains(n)) {
             return Outcome::Skipped(format!(
                 "{unknown} is not one of the nodes ({})",
@@ -335,7 +397,8 @@ impl NetemNemesis {
         let mut mechanisms = BTreeSet::new();
         let mut notes = BTreeSet::new();
         for node in &nodes {
-            if self.kernel() {
+            // Kernel netem acts on a whole device: a single link goes to the shaper.
+            if self.kernel() && !link {
                 match self.start_kernel(node).await {
                     Ok(()) => {
                         mechanisms.insert(Mechanism::Netem.as_str().to_string());
@@ -354,9 +417,15 @@ impl NetemNemesis {
                 }
             }
             let Some(shaper) = &self.shaper else {
-                errors.push(format!(
-                    "node {node}: this target has no way to shape links"
-                ));
+                if link {
+                    skipped.push(format!(
+                        "node {node}: netem on one link needs faultline's packet scheduler or relays, which this target has not (kernel netem acts on a whole device)"
+                    ));
+                } else {
+                    errors.push(format!(
+                        "node {node}: this target has no way to shape links"
+                    ));
+                }
                 continue;
             };
             let record = match shaper.plan(node, &self.options) {
@@ -721,5 +790,54 @@ mod tests {
         assert!(NetemOptions::parse("rate=fast")
             .unwrap_err()
             .contains("rate=1mbit"));
+    }
+
+    #[tokio::test]
+    async fn a_link_fault_goes_to_the_shaper_on_its_ends_only() {
+        let o = NetemOptions::parse("delay=10ms,on=n1>n3").unwrap();
+        assert_eq!(o.peers_of("n1"), Some(vec!["n3".to_string()]));
+        assert_eq!(o.peers_of("n3"), Some(vec![]));
+        assert_eq!(o.peers_of("n2"), Some(vec![]));
+        let both = NetemOptions::parse("delay=10ms,on=n1<>n3").unwrap();
+        assert_eq!(both.peers_of("n3"), Some(vec!["n1".to_string()]));
+        assert!(NetemOptions::parse("delay=1,on=n1>n1")
+            .unwrap_err()
+            .contains("two different"));
+        assert!(NetemOptions::parse("delay=1,on=>n2").is_err());
+
+        // Kernel netem exists here, but acts on whole devices: the shaper takes the link.
+        let shell = Arc::new(FakeShell::new(3, &["iptables"]));
+        let ledger = Arc::new(Ledger::in_memory());
+        let shaper = Arc::new(Shaper {
+            ledger: ledger.clone(),
+            applied: Default::default(),
+        });
+        let nemesis = NetemNemesis::new(shell.clone(), ledger.clone(), both)
+            .with_shaper(shaper.clone(), true);
+        let out = nemesis
+            .invoke(
+                &FaultRequest::new("start-netem", Value::Null),
+                &mut StdRng::seed_from_u64(2),
+            )
+            .await;
+        assert!(out.is_applied(), "{out:?}");
+        assert_eq!(
+            *shaper.applied.lock().unwrap(),
+            BTreeSet::from(["n1".to_string(), "n3".to_string()])
+        );
+        assert!(!shell.has_qdisc("n1"));
+        nemesis.heal().await;
+        // Without a shaper a link fault is skipped, with the reason.
+        let bare = NetemNemesis::new(shell, Arc::new(Ledger::in_memory()), o);
+        let out = bare
+            .invoke(
+                &FaultRequest::new("start-netem", Value::Null),
+                &mut StdRng::seed_from_u64(2),
+            )
+            .await;
+        assert!(
+            matches!(&out, Outcome::Skipped(why) if why.contains("whole device")),
+            "{out:?}"
+        );
     }
 }

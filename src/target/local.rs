@@ -235,9 +235,15 @@ impl LocalTarget {
                 .iter()
                 .map(|(name, n)| (name.clone(), n.ns.clone()))
                 .collect();
+            let addresses = layout
+                .nodes
+                .iter()
+                .map(|(name, n)| (name.clone(), n.ip.clone()))
+                .collect();
             return Some(Arc::new(crate::target::nfqueue::NfqueueShaper::new(
                 self.control(),
                 namespaces,
+                addresses,
                 seed,
             )));
         }

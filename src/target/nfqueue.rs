@@ -58,17 +58,24 @@ struct Scheduler {
 pub struct NfqueueShaper {
     control: Arc<dyn Control>,
     namespaces: BTreeMap<String, String>,
+    addresses: BTreeMap<String, String>,
     seed: u64,
     running: Mutex<BTreeMap<String, Scheduler>>,
 }
 
 impl NfqueueShaper {
     /// Shape the links of nodes living in `namespaces` (node → namespace name), running
-    /// iptables and tc in them through `control`.
-    pub fn new(control: Arc<dyn Control>, namespaces: BTreeMap<String, String>, seed: u64) -> Self {
+    /// iptables and tc in them through `control`; `addresses` (node → IP) serve links.
+    pub fn new(
+        control: Arc<dyn Control>,
+        namespaces: BTreeMap<String, String>,
+        addresses: BTreeMap<String, String>,
+        seed: u64,
+    ) -> Self {
         NfqueueShaper {
             control,
             namespaces,
+            addresses,
             seed,
             running: Mutex::default(),
         }
@@ -82,21 +89,22 @@ impl NfqueueShaper {
             .ok_or_else(|| format!("{node} has no network namespace"))?;
         let path = PathBuf::from("/run/netns").join(ns);
         let seed = self.seed ^ node.bytes().fold(0u64, |h, b| h.rotate_left(8) ^ b as u64);
+        // One queue, one listener: a scheduler already there goes first.
+        let old = self.running.lock().expect("schedulers").remove(node);
+        if let Some(old) = old {
+            let node = node.to_string();
+            let _ = tokio::task::spawn_blocking(move || stop_scheduler(&node, old)).await;
+        }
         let (name, options) = (node.to_string(), options.clone());
         // Binding waits for a thread to enter the namespace: keep it off the runtime.
         let (scheduler, duplicates) =
             tokio::task::spawn_blocking(move || spawn_scheduler(&name, path, options, seed))
                 .await
                 .map_err(|e| format!("the scheduler's start panicked: {e}"))??;
-        let old = self
-            .running
+        self.running
             .lock()
             .expect("schedulers")
             .insert(node.to_string(), scheduler);
-        if let Some(old) = old {
-            let node = node.to_string();
-            let _ = tokio::task::spawn_blocking(move || stop_scheduler(&node, old)).await;
-        }
         Ok(duplicates)
     }
 }
@@ -174,6 +182,14 @@ impl LinkShaper for NfqueueShaper {
                 relay_only.join(", ")
             ));
         }
+        if let Some(peers) = options.peers_of(node) {
+            if options.rate_kbit > 0 {
+                return Err("a rate on one link: tbf shapes the node's whole device; give the rate on=NODE, or run without root for the relays".to_string());
+            }
+            if let Some(peer) = peers.iter().find(|p| !self.addresses.contains_key(*p)) {
+                return Err(format!("no address known for {peer}"));
+            }
+        }
         Ok(LinkRecord {
             mechanisms: KernelPlan::of(options).mechanisms(),
             devices: BTreeSet::from([DEVICE.to_string()]),
@@ -181,7 +197,13 @@ impl LinkShaper for NfqueueShaper {
     }
 
     async fn apply(&self, node: &str, options: &NetemOptions) -> Result<Value, ControlError> {
-        let plan = KernelPlan::of(options);
+        let destinations = options
+            .peers_of(node)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| self.addresses.get(p).cloned())
+            .collect();
+        let plan = KernelPlan::of(options).to(destinations);
         let mut notes = Vec::new();
         if plan.nfqueue {
             let duplicates = self
@@ -454,7 +476,12 @@ mod tests {
             vec!["a".to_string()],
             Some(namespaces.clone()),
         ));
-        let shaper = NfqueueShaper::new(control.clone(), namespaces, 9);
+        let addresses = BTreeMap::from([
+            ("a".to_string(), format!("10.214.{}.1", pair.subnet)),
+            ("b".to_string(), format!("10.214.{}.2", pair.subnet)),
+            ("c".to_string(), format!("10.214.{}.3", pair.subnet)),
+        ]);
+        let shaper = NfqueueShaper::new(control.clone(), namespaces, addresses, 9);
         let rules = || {
             let out = Command::new("ip")
                 .args(["netns", "exec", &pair.a, "iptables", "-S"])
@@ -476,6 +503,28 @@ mod tests {
             slow >= Duration::from_millis(100) && slow < Duration::from_millis(200),
             "{slow:?}"
         );
+
+        // A fault on the link a>c leaves a>b alone; on a>b it acts.
+        shaper.heal("a").await.unwrap();
+        let other = NetemOptions::parse("delay=100ms,on=a>c").unwrap();
+        shaper.apply("a", &other).await.unwrap();
+        let (n, quick) = tokio::task::block_in_place(|| send_and_count(&pair, 20));
+        assert!(
+            n == 20 && quick < Duration::from_millis(50),
+            "{n} {quick:?}"
+        );
+        let this = NetemOptions::parse("delay=100ms,on=a>b").unwrap();
+        shaper.apply("a", &this).await.unwrap();
+        let (n, slow) = tokio::task::block_in_place(|| send_and_count(&pair, 20));
+        assert!(
+            n == 20 && slow >= Duration::from_millis(100),
+            "{n} {slow:?}"
+        );
+        let rate = NetemOptions::parse("rate=1mbit,on=a>b").unwrap();
+        assert!(shaper
+            .plan("a", &rate)
+            .unwrap_err()
+            .contains("whole device"));
 
         shaper.heal("a").await.unwrap();
         let dup = NetemOptions::parse("duplicate=100%").unwrap();

@@ -11,7 +11,8 @@
 //! one way only.
 //!
 //! **Link faults.** Relays implement [`LinkShaper`] with Toxiproxy's toxics ([`Toxics`]),
-//! applied to the bytes a node *sends* (as netem acts on a device's egress), on connections
+//! applied to the bytes a node *sends* (as netem acts on a device's egress; with
+//! `--netem on=n1>n2` only to what it sends to that peer), on connections
 //! open or new: `latency` with `jitter` (each chunk is held, order kept), `bandwidth`,
 //! `slicer` (chunks cut into small writes), `timeout` (`stall`: no data passes; connections
 //! close after the timeout, or never with 0) and `reset_peer` (`reset`: connections are reset
@@ -113,8 +114,18 @@ impl Toxics {
 /// The sending end of the links the harness's clients use (never a node, never cut).
 pub const CLIENTS: &str = "(clients)";
 
-/// The toxics in effect, by sending node.
-type ToxicMap = BTreeMap<String, Arc<Toxics>>;
+/// The receiver of a toxic that acts on everything its sender sends.
+const ANY: &str = "*";
+
+/// The toxics in effect, by sending node and receiving node (or [`ANY`]).
+type ToxicMap = BTreeMap<(String, String), Arc<Toxics>>;
+
+/// The toxics on what `sender` sends to `receiver`: the link's own, else the sender's.
+fn toxics_on(map: &ToxicMap, sender: &str, receiver: &str) -> Option<Arc<Toxics>> {
+    map.get(&(sender.to_string(), receiver.to_string()))
+        .or_else(|| map.get(&(sender.to_string(), ANY.to_string())))
+        .cloned()
+}
 
 /// One directed link: the relay `from` uses to reach `to`.
 struct Link {
@@ -218,22 +229,40 @@ impl Relays {
             .map(|l| l.addr.as_str())
     }
 
-    /// Put `toxics` on the bytes `node` sends (replacing any), or remove them with `None`.
-    pub fn set_toxics(&self, node: &str, toxics: Option<Toxics>) {
-        self.toxics.send_modify(|map| match toxics {
-            Some(t) => {
-                map.insert(node.to_string(), Arc::new(t));
+    /// Put `toxics` on the bytes `node` sends to each of `to` (to everyone with `None`),
+    /// replacing any it had.
+    pub fn set_toxics(&self, node: &str, to: Option<&[String]>, toxics: Toxics) {
+        let toxics = Arc::new(toxics);
+        self.toxics.send_modify(|map| {
+            map.retain(|(sender, _), _| sender != node);
+            match to {
+                None => {
+                    map.insert((node.to_string(), ANY.to_string()), toxics);
+                }
+                Some(peers) => {
+                    for peer in peers {
+                        map.insert((node.to_string(), peer.clone()), toxics.clone());
+                    }
+                }
             }
-            None => {
-                map.remove(node);
-            }
+        });
+    }
+
+    /// Remove every toxic on what `node` sends.
+    pub fn clear_toxics(&self, node: &str) {
+        self.toxics.send_if_modified(|map| {
+            let before = map.len();
+            map.retain(|(sender, _), _| sender != node);
+            map.len() != before
         });
     }
 
     /// The nodes that have toxics now.
     #[cfg(test)]
     pub fn toxic_nodes(&self) -> Vec<String> {
-        self.toxics.borrow().keys().cloned().collect()
+        let map = self.toxics.borrow();
+        let nodes: BTreeSet<String> = map.keys().map(|(sender, _)| sender.clone()).collect();
+        nodes.into_iter().collect()
     }
 
     /// Cut or restore every link from the grudges in effect.
@@ -328,8 +357,8 @@ async fn relay_connection(
     let (mut out_read, mut out_write) = outbound.into_split();
     let doom = tokio::select! {
         _ = futures::future::join(
-            pump(&mut in_read, &mut out_write, &ends.from, toxics.clone(), seed),
-            pump(&mut out_read, &mut in_write, &ends.to, toxics.clone(), seed.rotate_left(1)),
+            pump(&mut in_read, &mut out_write, (&ends.from, &ends.to), toxics.clone(), seed),
+            pump(&mut out_read, &mut in_write, (&ends.to, &ends.from), toxics.clone(), seed.rotate_left(1)),
         ) => None,
         _ = cut.wait_for(|c| *c) => None,
         doom = doomed(&ends, toxics.clone()) => Some(doom),
@@ -350,9 +379,9 @@ async fn doomed(ends: &Ends, mut toxics: watch::Receiver<ToxicMap>) -> Doom {
     loop {
         let due = {
             let map = toxics.borrow_and_update();
-            [&ends.from, &ends.to]
+            [(&ends.from, &ends.to), (&ends.to, &ends.from)]
                 .iter()
-                .filter_map(|n| map.get(*n))
+                .filter_map(|(sender, receiver)| toxics_on(&map, sender, receiver))
                 .filter_map(|t| match (t.reset, t.stall) {
                     (Some(after), _) => Some((after, true)),
                     (None, Some(after)) if !after.is_zero() => Some((after, false)),
@@ -383,12 +412,13 @@ async fn doomed(ends: &Ends, mut toxics: watch::Receiver<ToxicMap>) -> Doom {
 async fn pump(
     read: &mut OwnedReadHalf,
     write: &mut OwnedWriteHalf,
-    sender: &str,
+    (sender, receiver): (&str, &str),
     toxics: watch::Receiver<ToxicMap>,
     seed: u64,
 ) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
-    let current = |toxics: &watch::Receiver<ToxicMap>| toxics.borrow().get(sender).cloned();
+    let current =
+        |toxics: &watch::Receiver<ToxicMap>| toxics_on(&toxics.borrow(), sender, receiver);
     let reading_toxics = toxics.clone();
     let reading = async move {
         let toxics = reading_toxics;
@@ -480,7 +510,11 @@ impl LinkShaper for Relays {
     async fn apply(&self, node: &str, options: &NetemOptions) -> Result<Value, ControlError> {
         self.check(node)?;
         let (toxics, notes) = Toxics::from_netem(options);
-        self.set_toxics(node, Some(toxics));
+        let peers = options.peers_of(node);
+        if let Some(unknown) = peers.iter().flatten().find(|p| !self.nodes.contains(p)) {
+            return Err(ControlError::unknown_node(unknown.as_str(), &self.nodes));
+        }
+        self.set_toxics(node, peers.as_deref(), toxics);
         let mut detail = json!({ "mechanism": Mechanism::Relays.as_str() });
         if !notes.is_empty() {
             detail["approximated"] = json!(notes);
@@ -489,7 +523,7 @@ impl LinkShaper for Relays {
     }
 
     async fn heal(&self, node: &str) -> Result<(), ControlError> {
-        self.set_toxics(node, None);
+        self.clear_toxics(node);
         Ok(())
     }
 }
@@ -638,9 +672,31 @@ mod tests {
         );
         let (slices, _) = Toxics::from_netem(&NetemOptions::parse("slice=8,rate=1000").unwrap());
         assert_eq!((slices.slice_bytes, slices.bandwidth_kbit), (8, 1000));
-        relays.set_toxics("n1", Some(slices));
+        relays.set_toxics("n1", None, slices);
         assert!(round_trip(&addr).await, "sliced data still arrives whole");
         let (_, notes) = Toxics::from_netem(&NetemOptions::parse("loss=30%,duplicate=1%").unwrap());
         assert_eq!(notes.len(), 2, "{notes:?}");
+    }
+
+    #[tokio::test]
+    async fn a_fault_on_one_link_leaves_the_others_alone() {
+        let nodes = vec![
+            ("n1".to_string(), echo().await),
+            ("n2".to_string(), echo().await),
+            ("n3".to_string(), echo().await),
+        ];
+        let relays = Relays::start(&nodes).unwrap();
+        let options = NetemOptions::parse("delay=150ms,on=n1>n2").unwrap();
+        LinkShaper::apply(&relays, "n1", &options).await.unwrap();
+        let to_n2 = timed_round_trip(relays.address("n1", "n2").unwrap())
+            .await
+            .unwrap();
+        let to_n3 = timed_round_trip(relays.address("n1", "n3").unwrap())
+            .await
+            .unwrap();
+        assert!(to_n2 >= std::time::Duration::from_millis(150), "{to_n2:?}");
+        assert!(to_n3 < std::time::Duration::from_millis(100), "{to_n3:?}");
+        LinkShaper::heal(&relays, "n1").await.unwrap();
+        assert!(relays.toxic_nodes().is_empty());
     }
 }
