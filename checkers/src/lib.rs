@@ -11,6 +11,7 @@
 //! - [`models`]: sequential specifications (register, cas-register, kv, mutex, queue, set).
 //! - [`linearizable`]: the Wing–Gong–Lowe linearizability checker.
 //! - [`simulate`]: generated linearizable histories (and broken ones) for tests and benchmarks.
+//! - [`txn`]: Elle-class checking of transactional histories (list-append, rw-register).
 
 pub mod checker;
 pub mod formats;

@@ -2,9 +2,13 @@
 //! set of kinds (ww, wr, rw, process, real-time) in one flat adjacency array, and an
 //! iterative Tarjan for its strongly connected components.
 //!
-//! Edges are collected as a plain list (8 bytes each, the kinds packed into the top bits of
-//! the target), then grouped by source with a counting sort; parallel edges between the
-//! same two txns merge into one whose kinds are the union. Nothing is allocated per edge.
+//! Each edge is one `u32`: the other end, with the kinds packed into its top bits. The
+//! dependency graph is built by [`ReverseBuilder`] one txn at a time from the edges *into*
+//! it, straight into the adjacency array (so the graph held is the reverse one, which has
+//! the same components and the same cycles read backwards); small graphs (a component,
+//! version orders) are grouped from an [`EdgeList`] by a counting sort. Parallel edges
+//! between the same two txns merge into one whose kinds are the union. Nothing is
+//! allocated per edge.
 //!
 //! This module must never know what a txn reads or writes: it is only a graph.
 

@@ -4,12 +4,16 @@
 //! Real time would relate every txn to every later one, n² edges. As Elle does, only a
 //! transitive reduction is kept: a buffer of committed txns not yet known to precede a
 //! later completion; every invocation is linked from the whole buffer, and a completion
-//! removes from the buffer every txn linked to it (they reach later txns through it). The
+//! removes from the buffer every txn that completed before it was invoked (those were
+//! linked to it, and reach later txns through it). The
 //! buffer is an antichain of overlapping intervals, so it never holds more txns than ran
 //! at once: the edges are O(n × concurrency).
 //!
 //! Failed txns get no edges (they never happened); `info` and pending txns get edges in but
 //! never out (they may have taken effect at any later time, or never).
+//!
+//! Both are fed txns in order (the order of their invocations) and push the edges into
+//! each txn, as [`ReverseBuilder`] wants them.
 //!
 //! This module must never read micro-ops.
 

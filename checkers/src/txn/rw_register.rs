@@ -488,55 +488,38 @@ impl<'h> RegisterIndex<'h> {
 
     /// Per key, real time between txns touching it: the last version of each txn that
     /// completed before another was invoked comes before the other's first version. Kept
-    /// to a reduction as the real-time graph is (see `orders`).
+    /// to a reduction as the real-time graph is (see `orders`): per key, a buffer of
+    /// committed txns, each completion superseding those that completed before it began.
     fn realtime_order(&self, d: &Decoded<'h>) -> Vec<(u32, u32)> {
-        #[derive(Clone, Copy)]
-        enum Event {
-            None,
-            Invoke(TxnId),
-            Complete(TxnId),
-        }
-        let mut events = vec![Event::None; d.history.ops.len()];
-        for (t, txn) in d.txns.iter().enumerate() {
-            if txn.status != Status::Fail {
-                events[txn.invoke as usize] = Event::Invoke(t as TxnId);
-                if txn.status == Status::Ok {
-                    events[txn.completion as usize] = Event::Complete(t as TxnId);
-                }
-            }
-        }
-        let mut buffers: FxHashMap<KeyId, Vec<TxnId>> = FxHashMap::default();
-        // Per txn and key, the buffered txns linked to it: pairs[linked[t]] ranges.
-        let mut linked: FxHashMap<(TxnId, KeyId), Vec<TxnId>> = FxHashMap::default();
+        let txns = &d.txns;
+        let mut completions: Vec<(u32, TxnId)> = txns
+            .iter()
+            .enumerate()
+            .filter(|(_, txn)| txn.status == Status::Ok && txn.completion != txn.invoke)
+            .map(|(t, txn)| (txn.completion, t as TxnId))
+            .collect();
+        completions.sort_unstable();
+        let mut next = 0;
+        let mut buffers: FxHashMap<KeyId, Vec<(TxnId, u32)>> = FxHashMap::default();
         let mut pairs = Vec::new();
-        let last_of = |a: TxnId, k: KeyId| {
-            self.externals(a)
-                .iter()
-                .find(|e| e.key == k)
-                .map(|e| Self::first_and_last(e).1)
-        };
-        for event in events {
-            match event {
-                Event::None => {}
-                Event::Invoke(t) => {
-                    for e in self.externals(t) {
-                        let (first, _) = Self::first_and_last(e);
-                        let buffer = buffers.entry(e.key).or_default();
-                        for &a in buffer.iter() {
-                            if let Some(last) = last_of(a, e.key) {
-                                pairs.push((last, first));
-                            }
-                        }
-                        linked.insert((t, e.key), buffer.clone());
-                    }
+        for t in 0..txns.len() as TxnId {
+            let invoked = txns[t as usize].invoke;
+            while let Some(&(at, done)) = completions.get(next) {
+                if at > invoked {
+                    break;
                 }
-                Event::Complete(t) => {
-                    for e in self.externals(t) {
-                        let before = linked.remove(&(t, e.key)).unwrap_or_default();
-                        let buffer = buffers.entry(e.key).or_default();
-                        buffer.retain(|a| !before.contains(a));
-                        buffer.push(t);
-                    }
+                let began = txns[done as usize].invoke;
+                for e in self.externals(done) {
+                    let buffer = buffers.entry(e.key).or_default();
+                    buffer.retain(|&(a, _)| txns[a as usize].completion > began);
+                    buffer.push((done, Self::first_and_last(e).1));
+                }
+                next += 1;
+            }
+            for e in self.externals(t) {
+                let (first, _) = Self::first_and_last(e);
+                if let Some(buffer) = buffers.get(&e.key) {
+                    pairs.extend(buffer.iter().map(|&(_, last)| (last, first)));
                 }
             }
         }
