@@ -56,6 +56,9 @@ pub enum Command {
     Node(NodeArgs),
 }
 
+/// The default `--nemesis`.
+pub const DEFAULT_NEMESES: &str = "kill,pause";
+
 /// The default `--consistency-models` of the transactional workloads.
 pub const DEFAULT_CONSISTENCY_MODELS: &str = "strict-serializable";
 
@@ -105,8 +108,16 @@ pub struct TestArgs {
 
     /// Faults to inject, comma-separated (`kill`, `pause`, `partition`, `clock`, `netem`),
     /// or `none`. Each fault start and stop is recorded in the history under `nemesis`.
-    #[arg(long, default_value = "kill,pause")]
+    #[arg(long, default_value = DEFAULT_NEMESES)]
     pub nemesis: String,
+
+    /// Run exactly the faults of this file instead of a random schedule: a JSON list of
+    /// `{"at": SECS, "fault": "kill|pause|partition|clock|netem", "value": TARGETS,
+    /// "duration": SECS}` (offsets from the start of the main phase; `value` as the nemesis
+    /// takes it, e.g. `["n2"]`, `"leader"`, `"halves"`; without `duration` the fault lasts to
+    /// the end). The faults it names are the nemeses enabled: do not also give `--nemesis`.
+    #[arg(long, value_name = "FILE")]
+    pub nemesis_schedule: Option<std::path::PathBuf>,
 
     /// Partition shapes to choose among: `one` (isolate a node), `halves` (random minority |
     /// majority), `leader` (the leader against the rest), `bridge` (two halves sharing one

@@ -40,6 +40,10 @@ pub struct TestSpec {
     pub workload: String,
     /// Enabled faults (empty for none).
     pub nemeses: Vec<String>,
+    /// `--nemesis-schedule`: exactly these faults at these offsets, instead of a random
+    /// schedule (`nemeses` then names the nemeses it uses).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nemesis_schedule: Option<Vec<faultline_nemeses::explicit::ScheduledFault>>,
     /// Which nodes process faults choose among.
     #[serde(serialize_with = "targets")]
     pub nemesis_targets: Vec<Target>,
@@ -192,8 +196,33 @@ impl TestSpec {
             Some(_) => parse_consistency_models(&args.consistency_models)?,
             None => Vec::new(),
         };
-        let nemeses = faultline_nemeses::schedule::parse_nemeses(&args.nemesis)
-            .map_err(|e| anyhow::Error::new(crate::exit::BadInput(format!("--nemesis: {e}"))))?;
+        let nemesis_schedule = match &args.nemesis_schedule {
+            None => None,
+            Some(path) => {
+                if args.nemesis != crate::cli::DEFAULT_NEMESES {
+                    bad_input!(
+                        "--nemesis-schedule {} names its own faults: drop --nemesis {}",
+                        path.display(),
+                        args.nemesis
+                    );
+                }
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    anyhow::Error::new(crate::exit::BadInput(format!(
+                        "--nemesis-schedule {}: {e}",
+                        path.display()
+                    )))
+                })?;
+                let faults = faultline_nemeses::explicit::parse_schedule(&text, path)
+                    .map_err(|e| anyhow::Error::new(crate::exit::BadInput(e.to_string())))?;
+                Some(faults)
+            }
+        };
+        let nemeses = match &nemesis_schedule {
+            Some(faults) => faultline_nemeses::explicit::kinds(faults),
+            None => faultline_nemeses::schedule::parse_nemeses(&args.nemesis).map_err(|e| {
+                anyhow::Error::new(crate::exit::BadInput(format!("--nemesis: {e}")))
+            })?,
+        };
         for kind in &nemeses {
             if let Some(why) = crate::systems::unsupported_nemesis(&args.system, kind.name()) {
                 bad_input!("--nemesis {}: {why}", kind.name());
@@ -276,13 +305,18 @@ impl TestSpec {
         }
         let nemesis_names: Vec<String> = nemeses.iter().map(|k| k.name().to_string()).collect();
         let mut rerun = format!(
-            "faultline test --system {} --node-count {} --workload {} --nemesis {} \
+            "faultline test --system {} --node-count {} --workload {}{} \
              --nemesis-targets {} --nemesis-interval {} --time-limit {} --concurrency {} --rate {}{} \
              --op-timeout {} --seed {seed}",
             args.system,
             node_count,
             args.workload,
-            if nemesis_names.is_empty() { "none".to_string() } else { nemesis_names.join(",") },
+            match (&args.nemesis_schedule, nemesis_names.is_empty()) {
+                // The schedule file names the nemeses (added below).
+                (Some(_), _) => String::new(),
+                (None, true) => " --nemesis none".to_string(),
+                (None, false) => format!(" --nemesis {}", nemesis_names.join(",")),
+            },
             args.nemesis_targets,
             args.nemesis_interval,
             args.time_limit,
@@ -295,6 +329,10 @@ impl TestSpec {
             args.op_timeout,
         );
         rerun.push_str(&crate::faults::rerun_args(args));
+        if let Some(path) = &args.nemesis_schedule {
+            // The file itself is in test.json (`nemesis_schedule`), should it move.
+            rerun.push_str(&format!(" --nemesis-schedule {}", path.display()));
+        }
         if let Some(bug) = &bug {
             rerun.push_str(&format!(" --bug {bug}"));
         }
@@ -311,6 +349,7 @@ impl TestSpec {
             node_count,
             workload: args.workload.clone(),
             nemeses: nemesis_names,
+            nemesis_schedule,
             nemesis_targets,
             nemesis_interval,
             time_limit,

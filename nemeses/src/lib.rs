@@ -14,9 +14,12 @@
 //! - [`ledger`]: which faults are applied, persisted for `faultline heal`.
 //! - [`recover`]: undo everything a ledger holds.
 //! - [`schedule`]: `--nemesis` parsing and the start/stop cycle that drives nemeses.
+//! - [`explicit`]: explicit schedules (`--nemesis-schedule FILE`): exactly these faults at
+//!   these offsets.
 
 pub mod clock;
 pub mod control;
+pub mod explicit;
 pub mod iptables;
 pub mod ledger;
 pub mod links;

@@ -340,32 +340,14 @@ impl Schedule {
             }
             let cycle = self.cycles.choose(&mut rng).expect("cycles is not empty");
             let (nemesis, start, stop_f) = (&cycle.nemesis, &cycle.start, &cycle.stop);
-            request(&events, nemesis.as_ref(), start, &mut rng).await;
+            request(&events, nemesis.as_ref(), start, Value::Null, &mut rng).await;
             let go_on = self.wait(&mut rng, &mut stop).await;
-            request(&events, nemesis.as_ref(), stop_f, &mut rng).await;
+            request(&events, nemesis.as_ref(), stop_f, Value::Null, &mut rng).await;
             if !go_on {
                 break;
             }
         }
-        send(
-            &events,
-            NemesisEvent::Invoke {
-                f: "heal".to_string(),
-                value: Value::Null,
-                at: Instant::now(),
-            },
-        );
-        let outcomes = heal_all(&self.nemeses).await;
-        send(
-            &events,
-            NemesisEvent::Complete {
-                f: "heal".to_string(),
-                value: Value::Null,
-                outcome: merge(&outcomes),
-                at: Instant::now(),
-            },
-        );
-        outcomes
+        heal_reported(&events, &self.nemeses).await
     }
 
     /// Sleep about one interval; `false` when told to stop first.
@@ -378,15 +360,16 @@ impl Schedule {
     }
 }
 
-/// Request `f` from `nemesis` with a `null` value (the nemesis picks its target with `rng`),
-/// reporting the invoke and the completion.
-async fn request(
+/// Request `f` from `nemesis` with `value` (`null`: the nemesis picks its target with
+/// `rng`), reporting the invoke and the completion.
+pub(crate) async fn request(
     events: &UnboundedSender<NemesisEvent>,
     nemesis: &dyn Nemesis,
     f: &str,
+    value: Value,
     rng: &mut StdRng,
 ) {
-    let request = FaultRequest::new(f, Value::Null);
+    let request = FaultRequest::new(f, value);
     send(
         events,
         NemesisEvent::Invoke {
@@ -413,13 +396,39 @@ async fn request(
     );
 }
 
+/// Heal every nemesis, reported as one `heal` request; what the heal undid.
+pub(crate) async fn heal_reported(
+    events: &UnboundedSender<NemesisEvent>,
+    nemeses: &[Arc<dyn Nemesis>],
+) -> Vec<Outcome> {
+    send(
+        events,
+        NemesisEvent::Invoke {
+            f: "heal".to_string(),
+            value: Value::Null,
+            at: Instant::now(),
+        },
+    );
+    let outcomes = heal_all(nemeses).await;
+    send(
+        events,
+        NemesisEvent::Complete {
+            f: "heal".to_string(),
+            value: Value::Null,
+            outcome: merge(&outcomes),
+            at: Instant::now(),
+        },
+    );
+    outcomes
+}
+
 fn send(events: &UnboundedSender<NemesisEvent>, event: NemesisEvent) {
     // The receiver may be gone (the controller is shutting down); healing goes on anyway.
     let _ = events.send(event);
 }
 
 /// Returns once `stop` holds `true` or its sender is gone.
-async fn stopped(stop: &mut watch::Receiver<bool>) {
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
     loop {
         if *stop.borrow_and_update() {
             return;

@@ -418,10 +418,14 @@ impl Report<'_, '_> {
         }
         let mut reasons = Vec::new();
         let names = |list: &[Anomaly]| {
-            list.iter()
+            let named: Vec<String> = list
+                .iter()
                 .map(|a| format!("{a} ({})", findings.by_type[a].count))
-                .collect::<Vec<_>>()
-                .join(", ")
+                .collect();
+            match named.split_last() {
+                Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+                _ => named.join(""),
+            }
         };
         if !bad.is_empty() {
             let asked: Vec<&str> = self.models.iter().map(|m| m.name()).collect();
