@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::Result;
 use faultline_checkers::history::{OpType, Process};
 use faultline_nemeses::clock::{ClockNemesis, ClockOptions, FaketimeClock};
+use faultline_nemeses::disk::{DiskFault, DiskNemesis};
 use faultline_nemeses::explicit::ExplicitSchedule;
 use faultline_nemeses::ledger::Ledger;
 use faultline_nemeses::nemesis::{Nemesis, Outcome};
@@ -109,6 +110,11 @@ pub fn resolve_options(args: &TestArgs, nemeses: &[NemesisKind]) -> Result<Fault
             "--nemesis clock on --target {} needs --clock-mode real (date -s on the nodes), which is \
              not available over SSH yet: drop clock, or use --target local",
             args.target
+        );
+    }
+    if !local && (has(NemesisKind::Bitflip) || has(NemesisKind::Truncate)) {
+        bad_input!(
+            "--nemesis bitflip and truncate damage the data files of local nodes; over SSH they are not available yet"
         );
     }
     let net = if !local {
@@ -356,6 +362,25 @@ pub(crate) fn start_nemesis(
                     Some(shaper) => netem.with_shaper(shaper, cluster.kernel_links()),
                     None => netem,
                 })
+            }
+            NemesisKind::Bitflip | NemesisKind::Truncate => {
+                let Some(files) = cluster.data_files() else {
+                    anyhow::bail!(
+                        "--nemesis {}: this target has no way to reach the nodes' data files",
+                        kind.name()
+                    );
+                };
+                let fault = if *kind == NemesisKind::Bitflip {
+                    DiskFault::Bitflip
+                } else {
+                    DiskFault::Truncate
+                };
+                Arc::new(DiskNemesis::new(
+                    fault,
+                    files,
+                    process.clone(),
+                    ledger.clone(),
+                ))
             }
             NemesisKind::Clock => {
                 println!(

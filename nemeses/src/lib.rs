@@ -10,6 +10,7 @@
 //! - [`partition`]: the `partition` nemesis.
 //! - [`netem`]: the `netem` nemesis (`tc qdisc ... netem`: delay, loss, duplication, ...).
 //! - [`links`]: link faults without kernel netem (NFQUEUE, statistic, tbf, relays).
+//! - [`disk`]: the `bitflip` and `truncate` nemeses (data files of stopped nodes).
 //! - [`clock`]: the `clock` nemesis (skew, strobe, reset) over libfaketime or `date -s`.
 //! - [`ledger`]: which faults are applied, persisted for `faultline heal`.
 //! - [`recover`]: undo everything a ledger holds.
@@ -19,6 +20,7 @@
 
 pub mod clock;
 pub mod control;
+pub mod disk;
 pub mod explicit;
 pub mod iptables;
 pub mod ledger;

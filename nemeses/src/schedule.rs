@@ -78,16 +78,22 @@ pub enum NemesisKind {
     Clock,
     /// Slow, lossy, duplicating or reordering links (`tc netem`), later restore them.
     Netem,
+    /// Flip bits of a node's data file (the node stopped first, then restarted).
+    Bitflip,
+    /// Cut bytes off the end of a node's data file (stopped first, then restarted).
+    Truncate,
 }
 
 impl NemesisKind {
     /// Every nemesis available now, in the order `--help` lists them.
-    pub const ALL: [NemesisKind; 5] = [
+    pub const ALL: [NemesisKind; 7] = [
         NemesisKind::Kill,
         NemesisKind::Pause,
         NemesisKind::Partition,
         NemesisKind::Clock,
         NemesisKind::Netem,
+        NemesisKind::Bitflip,
+        NemesisKind::Truncate,
     ];
 
     /// The name given to `--nemesis`.
@@ -98,6 +104,8 @@ impl NemesisKind {
             NemesisKind::Partition => "partition",
             NemesisKind::Clock => "clock",
             NemesisKind::Netem => "netem",
+            NemesisKind::Bitflip => "bitflip",
+            NemesisKind::Truncate => "truncate",
         }
     }
 
@@ -112,7 +120,11 @@ impl NemesisKind {
         match self {
             NemesisKind::Kill => Some(Arc::new(ProcessNemesis::kill(process, ledger))),
             NemesisKind::Pause => Some(Arc::new(ProcessNemesis::pause(process, ledger))),
-            NemesisKind::Partition | NemesisKind::Clock | NemesisKind::Netem => None,
+            NemesisKind::Partition
+            | NemesisKind::Clock
+            | NemesisKind::Netem
+            | NemesisKind::Bitflip
+            | NemesisKind::Truncate => None,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! - [`processes`]: the local `ProcessControl`.
 //! - [`ssh`]: the SSH and docker targets, and [`ssh::either::Cluster`] over all of them.
 
+pub mod datafiles;
 pub mod exec;
 pub mod local;
 pub mod netns;

@@ -136,6 +136,19 @@ impl Cluster {
         }
     }
 
+    /// The nodes' data files, for disk faults (local nodes only).
+    pub fn data_files(&self) -> Option<Arc<dyn faultline_nemeses::disk::DataFiles>> {
+        match self {
+            Cluster::Local(t) => Some(Arc::new(crate::target::datafiles::LocalDataFiles::new(
+                t.nodes()
+                    .iter()
+                    .map(|n| (n.name.clone(), n.data_dir.clone()))
+                    .collect(),
+            ))),
+            Cluster::Ssh { .. } => None,
+        }
+    }
+
     /// Whether kernel netem may be tried first (nodes with a kernel of their own).
     pub fn kernel_links(&self) -> bool {
         match self {
