@@ -168,7 +168,7 @@ fn detect(file: &Path) -> Result<Format> {
     match Format::detect(&head) {
         Some(format) => Ok(format),
         None => bad_input!(
-            "{}: cannot tell the history format from its first lines; give --format faultline, jepsen-edn, jepsen-log or kv-log",
+            "{}: cannot tell the history format from its first lines; give --format faultline, jepsen-edn, jepsen-log, kv-log or txn-text",
             file.display()
         ),
     }

@@ -308,7 +308,8 @@ pub struct CheckArgs {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
-    /// The file format: faultline, jepsen-edn, jepsen-log, kv-log (detected when absent).
+    /// The file format: faultline, jepsen-edn, jepsen-log, kv-log, txn-text (detected when
+    /// absent).
     #[arg(long)]
     pub format: Option<String>,
 

@@ -295,3 +295,26 @@ fn check_judges_transactions_against_the_consistency_models_asked_for() {
     assert_eq!(check("snapshot-isolation").status.code(), Some(0));
     assert_one_line_error(&check("serialisable"), 254, "--consistency-models");
 }
+
+#[test]
+fn the_isolation_checkers_text_format_is_detected_and_its_bad_lines_named() {
+    let dir = tempfile::tempdir().unwrap();
+    // Write skew: each session read the key the other wrote as the initial value (0).
+    let skew = dir.path().join("skew.txt");
+    std::fs::write(&skew, "w(1,1,0,0)\nr(2,0,0,0)\nw(2,1,1,1)\nr(1,0,1,1)\n").unwrap();
+    let out = faultline()
+        .args(["check", "--consistency-models", "serializable"])
+        .arg(&skew)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("txn-text, model rw-register") && stdout.contains("G2-item"),
+        "{stdout}"
+    );
+    let bad = dir.path().join("bad.txt");
+    std::fs::write(&bad, "w(1,1,0,0)\nr(1,1,1,1)\nx(3)\n").unwrap();
+    let out = faultline().arg("check").arg(&bad).output().unwrap();
+    assert_one_line_error(&out, 254, "bad.txt:3: expected a micro-op");
+}

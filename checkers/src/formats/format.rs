@@ -24,31 +24,37 @@ pub enum Format {
     JepsenLog,
     /// EDN op maps that each carry a `:key` (`kv-log`).
     KvLog,
+    /// One rw-register micro-op a line, `r(key,value,session,txn)` / `w(...)`, as the
+    /// academic isolation checkers (PolySI, IsoVista) share (`txn-text`).
+    TxnText,
 }
 
 /// A format name that is not one of [`Format::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown history format \"{0}\"; expected one of faultline, jepsen-edn, jepsen-log, kv-log"
+    "unknown history format \"{0}\"; expected one of faultline, jepsen-edn, jepsen-log, kv-log, txn-text"
 )]
 pub struct UnknownFormat(pub String);
 
 impl Format {
     /// Every format, in the order they are listed in help text.
-    pub const ALL: [Format; 4] = [
+    pub const ALL: [Format; 5] = [
         Format::Faultline,
         Format::JepsenEdn,
         Format::JepsenLog,
         Format::KvLog,
+        Format::TxnText,
     ];
 
-    /// The name used on the command line: `faultline`, `jepsen-edn`, `jepsen-log`, `kv-log`.
+    /// The name used on the command line: `faultline`, `jepsen-edn`, `jepsen-log`, `kv-log`,
+    /// `txn-text`.
     pub fn name(self) -> &'static str {
         match self {
             Format::Faultline => "faultline",
             Format::JepsenEdn => "jepsen-edn",
             Format::JepsenLog => "jepsen-log",
             Format::KvLog => "kv-log",
+            Format::TxnText => "txn-text",
         }
     }
 
@@ -68,6 +74,9 @@ impl Format {
                 return Some(Format::JepsenLog);
             }
             if !(trimmed.is_empty() || trimmed.starts_with(';') || is_other_log_line(trimmed)) {
+                if super::txn_text::looks_like_txn_text(rest) {
+                    return Some(Format::TxnText);
+                }
                 return detect_data(rest.trim_start());
             }
             if after.is_empty() {
@@ -202,6 +211,7 @@ pub fn read_str(text: &str, path: &Path, format: Option<Format>) -> Result<Histo
         Format::JepsenEdn => read_edn_ops(text, path, KeyField::Optional),
         Format::KvLog => read_edn_ops(text, path, KeyField::Required),
         Format::JepsenLog => read_jepsen_log(text, path),
+        Format::TxnText => super::txn_text::read_txn_text(text, path),
     }
 }
 
