@@ -119,6 +119,13 @@ pub struct TestArgs {
     #[arg(long, value_name = "FILE")]
     pub nemesis_schedule: Option<std::path::PathBuf>,
 
+    /// End the main phase as soon as the online checker, which follows the history while
+    /// the test runs, proves an anomaly; the nemesis heals and the run is checked and
+    /// reported as usual. Without it the run goes on and results.json records when the
+    /// first anomaly became provable.
+    #[arg(long)]
+    pub stop_on_anomaly: bool,
+
     /// Partition shapes to choose among: `one` (isolate a node), `halves` (random minority |
     /// majority), `leader` (the leader against the rest), `bridge` (two halves sharing one
     /// node), `ring` (every node sees a majority, no two the same), `one-way` (one node's

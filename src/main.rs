@@ -8,6 +8,7 @@ mod exit;
 mod faults;
 mod heal;
 mod logging;
+mod online;
 mod progress;
 mod recorder;
 mod runner;

@@ -49,6 +49,17 @@ pub struct Recorder {
 /// Owns the writer thread; [`RecorderThread::finish`] returns the whole history.
 pub struct RecorderThread {
     handle: JoinHandle<std::io::Result<History>>,
+    ops: SharedOps,
+}
+
+/// The ops written so far, in history order, for readers that follow the run (the online
+/// checker); appended a batch at a time, after the batch is on disk.
+pub type SharedOps = Arc<std::sync::Mutex<Vec<Op>>>;
+
+/// The ops, even when a panicking reader poisoned the lock (they stay valid).
+pub fn lock(ops: &SharedOps) -> std::sync::MutexGuard<'_, Vec<Op>> {
+    ops.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Recorder {
@@ -58,28 +69,31 @@ impl Recorder {
         let mut writer = HistoryWriter::create(path)
             .with_context(|| format!("cannot create the history file {}", path.display()))?;
         let (tx, rx) = mpsc::channel::<Op>();
+        let ops = SharedOps::default();
+        let recorded = ops.clone();
         let handle = std::thread::Builder::new()
             .name("faultline-recorder".into())
             .spawn(move || {
-                let mut history = History::default();
+                let mut batch = Vec::new();
                 while let Ok(mut op) = rx.recv() {
                     writer.append_buffered(&mut op)?;
-                    history.ops.push(op);
+                    batch.push(op);
                     while let Ok(mut op) = rx.try_recv() {
                         writer.append_buffered(&mut op)?;
-                        history.ops.push(op);
+                        batch.push(op);
                     }
                     writer.flush()?;
+                    lock(&recorded).append(&mut batch);
                 }
                 writer.flush()?;
-                Ok(history)
+                Ok(History::from_ops(std::mem::take(&mut *lock(&recorded))))
             })?;
         let recorder = Recorder {
             tx,
             start,
             counts: Arc::new(Counts::default()),
         };
-        Ok((recorder, RecorderThread { handle }))
+        Ok((recorder, RecorderThread { handle, ops }))
     }
 
     /// Live counts.
@@ -130,6 +144,11 @@ impl Recorder {
 }
 
 impl RecorderThread {
+    /// The ops recorded so far, shared with the writer thread.
+    pub fn ops(&self) -> SharedOps {
+        self.ops.clone()
+    }
+
     /// Wait for every recorder handle to be dropped and the file to be complete; return the
     /// recorded history.
     pub fn finish(self) -> Result<History> {

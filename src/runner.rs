@@ -7,14 +7,14 @@
 //! history; an `Err` here is the harness's own failure.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use faultline_checkers::checker::{check_all, CheckResult, Checker, Validity};
 use faultline_checkers::history::{History, OpType, Process};
 use faultline_checkers::linearizable::{Linearizable, SearchOptions};
 use faultline_checkers::txn;
-use faultline_workloads::generator::{stagger, time_limit, Dispatcher, Poll};
+use faultline_workloads::generator::{stagger, time_limit, until, Dispatcher, Poll};
 use serde::Serialize;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
@@ -22,12 +22,16 @@ use tracing::Instrument;
 
 use crate::faults::start_nemesis;
 use crate::logging::RunLog;
+use crate::online::{FirstAnomaly, Online};
 use crate::progress::Progress;
 use crate::recorder::Recorder;
 use crate::spec::TestSpec;
 use crate::store::RunDir;
 use crate::systems::Client;
 use crate::target::ssh::either::Cluster;
+
+/// The budget of each look the online checker takes at the history so far.
+const ONLINE_CHECK_BUDGET: Duration = Duration::from_secs(5);
 
 /// What one run concluded.
 #[derive(Debug)]
@@ -52,6 +56,9 @@ struct Results<'a> {
     duration_secs: f64,
     /// How long the checkers took.
     check_secs: f64,
+    /// When the online checker first proved an anomaly, while the test ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first_anomaly: Option<FirstAnomaly>,
     healed: &'a [String],
 }
 
@@ -130,7 +137,10 @@ pub async fn run_test(
     if let Some(rate) = spec.rate {
         generator = stagger(rate, generator).map_err(anyhow::Error::msg)?;
     }
-    let generator = time_limit(spec.time_limit, generator);
+    // The main phase ends at the time limit, or when the online checker proves an anomaly
+    // under --stop-on-anomaly.
+    let anomaly_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let generator = until(anomaly_stop.clone(), time_limit(spec.time_limit, generator));
     let dispatcher = Arc::new(Dispatcher::new(generator, spec.concurrency, seed));
     let clients: Vec<Box<dyn Client>> = (0..spec.concurrency)
         .map(|w| {
@@ -142,6 +152,24 @@ pub async fn run_test(
 
     let (stop_nemesis, nemesis_task) =
         start_nemesis(spec, seed, &run, &target, &system, &recorder)?;
+    let online = {
+        // A short budget per look: an `unknown` on a prefix only means "not yet".
+        let mut online_spec = spec.clone();
+        online_spec.check_timeout = spec.check_timeout.min(ONLINE_CHECK_BUDGET);
+        match checkers_for(workload.as_ref(), &online_spec)? {
+            Ok(checkers) => Some(
+                Online::start(
+                    recorder_thread.ops(),
+                    checkers,
+                    spec.stop_on_anomaly,
+                    anomaly_stop,
+                    start,
+                )
+                .context("cannot start the online checker")?,
+            ),
+            Err(_) => None,
+        }
+    };
     progress.running(recorder.counts().clone());
 
     let mut interrupt_main = interrupt.clone();
@@ -155,6 +183,19 @@ pub async fn run_test(
         &mut interrupt_main,
     )
     .await;
+    let first_anomaly = online.and_then(Online::finish);
+    if let Some(anomaly) = &first_anomaly {
+        println!(
+            "an anomaly was provable {:.1} s into the run ({} history lines){}",
+            anomaly.at_secs,
+            anomaly.ops,
+            if anomaly.stopped_the_run {
+                ": the main phase ended there (--stop-on-anomaly)"
+            } else {
+                ""
+            }
+        );
+    }
     let _ = stop_nemesis.send(true);
     let mut healed = match nemesis_task {
         Some(task) => task
@@ -244,6 +285,7 @@ pub async fn run_test(
             results: &results,
             duration_secs: duration.as_secs_f64(),
             check_secs,
+            first_anomaly,
             healed: &healed,
         },
     )?;

@@ -44,6 +44,8 @@ pub struct TestSpec {
     /// schedule (`nemeses` then names the nemeses it uses).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nemesis_schedule: Option<Vec<faultline_nemeses::explicit::ScheduledFault>>,
+    /// `--stop-on-anomaly`: end the main phase once an anomaly is provable.
+    pub stop_on_anomaly: bool,
     /// Which nodes process faults choose among.
     #[serde(serialize_with = "targets")]
     pub nemesis_targets: Vec<Target>,
@@ -329,6 +331,9 @@ impl TestSpec {
             args.op_timeout,
         );
         rerun.push_str(&crate::faults::rerun_args(args));
+        if args.stop_on_anomaly {
+            rerun.push_str(" --stop-on-anomaly");
+        }
         if let Some(path) = &args.nemesis_schedule {
             // The file itself is in test.json (`nemesis_schedule`), should it move.
             rerun.push_str(&format!(" --nemesis-schedule {}", path.display()));
@@ -350,6 +355,7 @@ impl TestSpec {
             workload: args.workload.clone(),
             nemeses: nemesis_names,
             nemesis_schedule,
+            stop_on_anomaly: args.stop_on_anomaly,
             nemesis_targets,
             nemesis_interval,
             time_limit,

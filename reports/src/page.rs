@@ -246,6 +246,18 @@ fn render(data: &RunData) -> Result<String, ReportError> {
     {
         sub.push("the run was interrupted: the history is partial".to_string());
     }
+    if let Some(first) = s.and_then(|s| s.get("first_anomaly")) {
+        let at = first.get("at_secs").and_then(Value::as_f64).unwrap_or(0.0);
+        let stopped = first.get("stopped_the_run").and_then(Value::as_bool) == Some(true);
+        sub.push(format!(
+            "an anomaly was provable {at:.1} s into the run{}",
+            if stopped {
+                ", which ended it early (--stop-on-anomaly)"
+            } else {
+                ""
+            }
+        ));
+    }
     let _ = write!(
         body,
         "<div class=\"verdict {}\" id=\"verdict\" data-verdict=\"{}\">{}<small>{}</small></div>",

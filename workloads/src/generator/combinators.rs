@@ -3,6 +3,8 @@
 //!
 //! They only transform polls; none of them sleeps, reads a clock or knows what an op means.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::rngs::StdRng;
@@ -200,6 +202,30 @@ pub fn time_limit(limit: Duration, inner: impl Generator + 'static) -> Box<dyn G
     Box::new(TimeLimit {
         limit,
         deadline: None,
+        inner: Box::new(inner),
+    })
+}
+
+/// Ends `inner` once a flag is raised.
+struct Until {
+    stop: Arc<AtomicBool>,
+    inner: Box<dyn Generator>,
+}
+
+impl Generator for Until {
+    fn poll(&mut self, ctx: &Context, rng: &mut StdRng) -> Poll {
+        if self.stop.load(Ordering::Relaxed) {
+            return Poll::Done;
+        }
+        self.inner.poll(ctx, rng)
+    }
+}
+
+/// `inner`, until `stop` is raised (e.g. by a checker that proved an anomaly while the
+/// test runs); then `Done` to every worker. Workers see the flag at their next poll.
+pub fn until(stop: Arc<AtomicBool>, inner: impl Generator + 'static) -> Box<dyn Generator> {
+    Box::new(Until {
+        stop,
         inner: Box::new(inner),
     })
 }

@@ -218,3 +218,21 @@ fn stagger_rejects_rates_that_are_not_positive() {
     let g = time_limit(MS, stagger(f64::INFINITY, repeat(read(0))).unwrap());
     assert_eq!(Sim::new(1, 1).run(g, MS / 10).len(), 10);
 }
+
+#[test]
+fn until_ends_every_worker_once_its_flag_is_raised() {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut gen = until(stop.clone(), repeat(read(0)));
+    let mut rng = StdRng::seed_from_u64(1);
+    let ctx = |worker| Context {
+        time: Duration::ZERO,
+        worker,
+        workers: 2,
+        process: worker as u64,
+        busy: 0,
+    };
+    assert!(matches!(gen.poll(&ctx(0), &mut rng), Poll::Op(_)));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(matches!(gen.poll(&ctx(0), &mut rng), Poll::Done));
+    assert!(matches!(gen.poll(&ctx(1), &mut rng), Poll::Done));
+}

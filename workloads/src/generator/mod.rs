@@ -45,7 +45,7 @@ mod phases;
 pub(crate) mod testkit;
 
 pub use self::combinators::{
-    limit, mix, sleep, stagger, time_limit, weighted, GeneratorError, CATCH_UP,
+    limit, mix, sleep, stagger, time_limit, until, weighted, GeneratorError, CATCH_UP,
 };
 pub use self::core::{
     each_worker, empty, from_fn, once, repeat, sequence, Context, Generator, Poll,

@@ -1,0 +1,72 @@
+//! End-to-end: the online checker follows the history while the test runs.
+//! `--stop-on-anomaly` with `--bug stale-reads` ends the run long before its time limit,
+//! after healing, with the anomaly in results.json and the report; a correct cluster runs
+//! its whole time limit and records no anomaly.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn stop_on_anomaly_ends_a_stale_reads_run_early_after_healing() {
+    let store = tempfile::tempdir().unwrap();
+    let out = run_test(
+        store.path(),
+        &[
+            "--bug",
+            "stale-reads",
+            "--nemesis",
+            "partition,pause",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "120",
+            "--stop-on-anomaly",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "invalid");
+    let run = latest_run(store.path());
+    let results = results(&run);
+    let first = &results["first_anomaly"];
+    assert_eq!(
+        first["stopped_the_run"],
+        serde_json::json!(true),
+        "{results}"
+    );
+    assert!(first["reason"]
+        .as_str()
+        .unwrap()
+        .contains("cannot be linearized"));
+    let ran = results["duration_secs"].as_f64().unwrap();
+    assert!(ran < 60.0, "the main phase ran {ran:.1} s of 120");
+    // Healing happened: the last nemesis op is the heal, and nothing is left in the ledger.
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    let last_nemesis = history
+        .lines()
+        .filter(|l| l.contains("\"process\":\"nemesis\""))
+        .next_back()
+        .unwrap_or_default()
+        .to_string();
+    assert!(last_nemesis.contains("\"heal\""), "{last_nemesis}");
+    let page = std::fs::read_to_string(run.join("index.html")).unwrap();
+    assert!(page.contains("ended it early (--stop-on-anomaly)"));
+}
+
+#[test]
+fn a_correct_cluster_runs_its_whole_time_limit_with_no_anomaly() {
+    let store = tempfile::tempdir().unwrap();
+    let out = run_test(
+        store.path(),
+        &[
+            "--nemesis",
+            "none",
+            "--time-limit",
+            "6",
+            "--stop-on-anomaly",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let results = results(&latest_run(store.path()));
+    assert!(results.get("first_anomaly").is_none(), "{results}");
+    assert!(results["duration_secs"].as_f64().unwrap() >= 5.5);
+}
