@@ -124,6 +124,14 @@ fn append_with_the_txn_stale_reads_bug_shows_reads_that_miss_completed_appends()
         reasons.contains("G-single") || reasons.contains("G2-item"),
         "{reasons}"
     );
+    // The report draws a cycle, with a sentence for each of its steps.
+    let page = std::fs::read_to_string(run.join("index.html")).unwrap();
+    assert!(
+        page.contains("<h2 id=\"cycles\">Dependency cycles</h2>"),
+        "no cycle section"
+    );
+    assert!(page.contains("<svg class=\"cycle\""), "no cycle drawing");
+    assert!(page.contains(" because "), "no step in words");
 }
 
 #[test]
