@@ -43,8 +43,7 @@ fn stop_on_anomaly_ends_a_stale_reads_run_early_after_healing() {
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
     let last_nemesis = history
         .lines()
-        .filter(|l| l.contains("\"process\":\"nemesis\""))
-        .next_back()
+        .rfind(|l| l.contains("\"process\":\"nemesis\""))
         .unwrap_or_default()
         .to_string();
     assert!(last_nemesis.contains("\"heal\""), "{last_nemesis}");
