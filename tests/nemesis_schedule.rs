@@ -43,7 +43,14 @@ fn a_schedule_file_runs_exactly_its_faults_at_their_offsets() {
     let fs: Vec<&str> = nemesis.iter().map(|op| op["f"].as_str().unwrap()).collect();
     assert_eq!(
         fs,
-        ["start-kill", "stop-kill", "start-pause", "stop-pause", "start-kill", "heal"],
+        [
+            "start-kill",
+            "stop-kill",
+            "start-pause",
+            "stop-pause",
+            "start-kill",
+            "heal"
+        ],
         "{nemesis:#?}"
     );
     assert_eq!(nemesis[0]["value"], json!(["n2"]));
@@ -63,7 +70,10 @@ fn a_schedule_file_runs_exactly_its_faults_at_their_offsets() {
         serde_json::from_str(&std::fs::read_to_string(run.join("test.json")).unwrap()).unwrap();
     assert_eq!(spec["nemesis_schedule"][1]["fault"], json!("pause"));
     let rerun = spec["rerun"].as_str().unwrap();
-    assert!(rerun.contains("--nemesis-schedule") && !rerun.contains("--nemesis "), "{rerun}");
+    assert!(
+        rerun.contains("--nemesis-schedule") && !rerun.contains("--nemesis "),
+        "{rerun}"
+    );
 }
 
 #[test]
@@ -81,14 +91,25 @@ fn a_malformed_schedule_is_a_one_line_error_naming_the_line() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(254), "{stderr}");
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("faultline:")).collect();
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("faultline:"))
+        .collect();
     assert_eq!(errors.len(), 1, "{stderr}");
-    assert!(errors[0].contains("bad.json:3: unknown fault \"meteor\""), "{stderr}");
+    assert!(
+        errors[0].contains("bad.json:3: unknown fault \"meteor\""),
+        "{stderr}"
+    );
     let good = store.path().join("good.json");
     std::fs::write(&good, r#"[{"at": 1, "fault": "kill"}]"#).unwrap();
     let both = run_test(
         store.path(),
-        &["--nemesis", "partition", "--nemesis-schedule", good.to_str().unwrap()],
+        &[
+            "--nemesis",
+            "partition",
+            "--nemesis-schedule",
+            good.to_str().unwrap(),
+        ],
     );
     let stderr = String::from_utf8_lossy(&both.stderr);
     assert_eq!(both.status.code(), Some(254), "{stderr}");

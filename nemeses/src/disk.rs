@@ -107,7 +107,10 @@ impl DiskNemesis {
         if self.ledger.is_faulted(&node) {
             return Outcome::Skipped(format!("{node} is already killed or paused"));
         }
-        if let Err(e) = self.ledger.record(Fault::Killed, std::slice::from_ref(&node)) {
+        if let Err(e) = self
+            .ledger
+            .record(Fault::Killed, std::slice::from_ref(&node))
+        {
             return Outcome::Skipped(format!("not applied, the ledger could not record it: {e}"));
         }
         if let Err(e) = self.process.kill(&node).await {
@@ -128,7 +131,9 @@ impl DiskNemesis {
         };
         match self.process.start(&node).await {
             Ok(()) => {
-                let _ = self.ledger.clear(Fault::Killed, std::slice::from_ref(&node));
+                let _ = self
+                    .ledger
+                    .clear(Fault::Killed, std::slice::from_ref(&node));
                 detail["restarted"] = json!(true);
             }
             Err(e) => {
@@ -325,7 +330,7 @@ mod tests {
             panic!("{out:?}")
         };
         let to = detail["truncated"]["to"].as_u64().unwrap();
-        assert!(to < 1000 && to >= 500, "{detail}");
+        assert!((500..1000).contains(&to), "{detail}");
         assert_eq!(files.0.lock().unwrap()["d/raft-log.jsonl"].len() as u64, to);
     }
 }
