@@ -9,7 +9,7 @@
 //! its history `Op.index`. It is read leniently here (missing fields default) so a report
 //! still draws when that shape grows. This module must never judge a history.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use faultline_checkers::checker::CheckResult;
@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::html::esc;
 use crate::stats::Calls;
-use crate::timeline::{describe, lanes_svg, Emphasis};
+use crate::timeline::{describe, window_svg};
 
 /// One order the search linearized before the failing op.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -156,38 +156,16 @@ pub(crate) fn section(
             );
         }
     }
-    match (culprit, window.first(), window.last()) {
-        (Some(culprit), Some(&lo), Some(&hi)) => {
-            // Draw only the named calls: a sub-`Calls` holding them in order.
-            let sub = Calls {
-                calls: window.iter().map(|&i| calls.calls[i]).collect(),
-                functions: calls.functions.clone(),
-                keys: calls.keys.clone(),
-                stray_completions: 0,
-                end_time: calls.calls[lo..=hi]
-                    .iter()
-                    .filter_map(|c| c.end)
-                    .max()
-                    .unwrap_or(calls.end_time),
-            };
-            let marked: HashSet<usize> = (0..sub.calls.len()).collect();
-            let culprit_pos = window.iter().position(|&i| i == culprit);
-            let emphasis = Emphasis {
-                marked: &marked,
-                culprit: culprit_pos,
-                labels: true,
-                pack: false,
-                event_order: true,
-                info_open: true,
-            };
+    let culprit_pos = culprit.and_then(|c| window.iter().position(|&i| i == c));
+    match culprit.and(window_svg(history, calls, &window, culprit_pos)) {
+        Some(svg) => {
             let _ = write!(
                 out,
-                "<figure class=\"counterexample-window\">{}<figcaption>The failing window: \
+                "<figure class=\"counterexample-window\">{svg}<figcaption>The failing window: \
                  {} ops on process lanes, in the order of their invocations and completions (not \
                  to time scale); dashed bars ended <code>info</code> and may take effect at any \
                  later point.</figcaption></figure>",
-                lanes_svg(history, &sub, 0..sub.calls.len(), &[], &[], &emphasis),
-                sub.calls.len()
+                window.len()
             );
         }
         _ => {

@@ -11,7 +11,6 @@
 //! fields default; cases without steps are not cycles and are skipped). This module must
 //! never judge a history.
 
-use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use faultline_checkers::checker::CheckResult;
@@ -21,7 +20,7 @@ use serde_json::Value;
 
 use crate::html::esc;
 use crate::stats::Calls;
-use crate::timeline::{lanes_svg, Emphasis};
+use crate::timeline::window_svg;
 
 /// One transaction of a cycle.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -232,33 +231,12 @@ pub(crate) fn section(
         .collect();
     window.sort_unstable();
     window.dedup();
-    if let (Some(&lo), Some(&hi)) = (window.first(), window.last()) {
-        let sub = Calls {
-            calls: window.iter().map(|&i| calls.calls[i]).collect(),
-            functions: calls.functions.clone(),
-            keys: calls.keys.clone(),
-            stray_completions: 0,
-            end_time: calls.calls[lo..=hi]
-                .iter()
-                .filter_map(|c| c.end)
-                .max()
-                .unwrap_or(calls.end_time),
-        };
-        let marked: HashSet<usize> = (0..sub.calls.len()).collect();
-        let emphasis = Emphasis {
-            marked: &marked,
-            culprit: None,
-            labels: true,
-            pack: false,
-            event_order: true,
-            info_open: true,
-        };
+    if let Some(svg) = window_svg(history, calls, &window, None) {
         let _ = write!(
             out,
-            "<figure class=\"cycle-window\">{}<figcaption>The transactions of the cycle on \
+            "<figure class=\"cycle-window\">{svg}<figcaption>The transactions of the cycle on \
              their process lanes, in the order of their invocations and completions.\
-             </figcaption></figure>",
-            lanes_svg(history, &sub, 0..sub.calls.len(), &[], &[], &emphasis)
+             </figcaption></figure>"
         );
     }
     out.push_str("</div>");

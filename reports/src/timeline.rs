@@ -179,6 +179,46 @@ fn text_width(text: &str, bold: bool) -> f64 {
     text.chars().count() as f64 * if bold { 6.9 } else { 6.3 }
 }
 
+/// The calls `window` (indices into `calls.calls`, sorted) drawn alone on process lanes,
+/// in event order, each labelled and outlined, `culprit` (a position in `window`) in red:
+/// the picture of the ops a checker names. `None` for an empty window.
+pub(crate) fn window_svg(
+    history: &History,
+    calls: &Calls,
+    window: &[usize],
+    culprit: Option<usize>,
+) -> Option<String> {
+    let (&lo, &hi) = (window.first()?, window.last()?);
+    let sub = Calls {
+        calls: window.iter().map(|&i| calls.calls[i]).collect(),
+        functions: calls.functions.clone(),
+        keys: calls.keys.clone(),
+        stray_completions: 0,
+        end_time: calls.calls[lo..=hi]
+            .iter()
+            .filter_map(|c| c.end)
+            .max()
+            .unwrap_or(calls.end_time),
+    };
+    let marked: HashSet<usize> = (0..sub.calls.len()).collect();
+    let emphasis = Emphasis {
+        marked: &marked,
+        culprit,
+        labels: true,
+        pack: false,
+        event_order: true,
+        info_open: true,
+    };
+    Some(lanes_svg(
+        history,
+        &sub,
+        0..sub.calls.len(),
+        &[],
+        &[],
+        &emphasis,
+    ))
+}
+
 /// One SVG of lanes for the calls `range` of `calls`, with the fault intervals that overlap
 /// it drawn in a `nemesis` lane on top (in time order only: faults have no place among
 /// the events).
