@@ -7,83 +7,12 @@
 mod common;
 mod txn_history;
 
-use std::collections::BTreeMap;
-use std::fs::File;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::hand_nodes::Nodes;
 use common::*;
 use serde_json::{json, Value};
 use txn_history::*;
-
-const EXE: &str = env!("CARGO_BIN_EXE_faultline");
-
-/// Reference nodes started by hand; killed on drop.
-struct Nodes {
-    _dir: tempfile::TempDir,
-    ports: BTreeMap<u64, u16>,
-    children: Vec<Child>,
-}
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Nodes {
-    fn start(n: u64, extra: &[&str]) -> Nodes {
-        let dir = tempfile::tempdir().unwrap();
-        let ports: BTreeMap<u64, u16> = (1..=n).map(|id| (id, free_port())).collect();
-        let mut children = Vec::new();
-        for id in 1..=n {
-            let log = File::create(dir.path().join(format!("n{id}.log"))).unwrap();
-            let mut command = Command::new(EXE);
-            command
-                .args(["node", "--id", &id.to_string(), "--listen"])
-                .arg(format!("127.0.0.1:{}", ports[&id]))
-                .arg("--data-dir")
-                .arg(dir.path().join(format!("n{id}")))
-                .args(extra)
-                .stdout(Stdio::null())
-                .stderr(log);
-            for (peer, port) in ports.iter().filter(|(&p, _)| p != id) {
-                command
-                    .arg("--peer")
-                    .arg(format!("{peer}=127.0.0.1:{port}"));
-            }
-            if id == 1 {
-                command.arg("--bootstrap");
-            }
-            children.push(command.spawn().unwrap());
-        }
-        Nodes {
-            _dir: dir,
-            ports,
-            children,
-        }
-    }
-
-    fn endpoints(&self) -> String {
-        self.ports
-            .values()
-            .map(|p| format!("http://127.0.0.1:{p}"))
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-}
 
 fn run_append(nodes: &Nodes, store: &std::path::Path, seed: &str) -> (Option<i32>, Value) {
     let endpoints = nodes.endpoints();
