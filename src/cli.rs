@@ -48,6 +48,9 @@ pub enum Command {
     /// Undo every fault a run left applied and stop its node processes (after a crash of
     /// the harness itself).
     Heal(HealArgs),
+    /// From an invalid run to the smallest run that still shows its anomaly: rerun the test
+    /// with fewer, shorter faults, a shorter time limit and fewer workers.
+    Shrink(ShrinkArgs),
     /// Measure the harness's own overhead: ops recorded per second against an in-process
     /// client.
     Bench(BenchArgs),
@@ -384,6 +387,29 @@ pub struct ServeArgs {
     /// Port to listen on.
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
+}
+
+/// Options of `faultline shrink`.
+#[derive(Debug, Clone, Args)]
+pub struct ShrinkArgs {
+    /// The invalid run to shrink (a run folder of the store).
+    pub run_dir: PathBuf,
+
+    /// Reruns of each candidate.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub tries: usize,
+
+    /// Invalid reruns (of --tries) that make a candidate reproduce the anomaly.
+    #[arg(long, default_value_t = 2, value_name = "K")]
+    pub min_repro: usize,
+
+    /// Total time for all reruns, in seconds; the smallest reproducing run found by then wins.
+    #[arg(long, default_value_t = 900.0, value_name = "SECS")]
+    pub budget: f64,
+
+    /// Where the reruns are stored (default: the store holding RUN_DIR).
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
 }
 
 /// Options of `faultline heal`.

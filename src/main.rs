@@ -13,6 +13,7 @@ mod progress;
 mod recorder;
 mod runner;
 mod serve;
+mod shrink;
 mod spec;
 mod store;
 mod systems;
@@ -46,6 +47,7 @@ fn main() -> ExitCode {
             .and_then(|rt| rt.block_on(heal::run(args)))
             .map(|()| 0),
         Command::Report(args) => report(args).map(|()| 0),
+        Command::Shrink(args) => shrink::run(args),
         Command::Serve(args) => runtime()
             .and_then(|rt| rt.block_on(serve::run(args)))
             .map(|()| 0),

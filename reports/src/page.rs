@@ -34,6 +34,8 @@ struct RunData<'a> {
     results: Vec<CheckResult>,
     files: Vec<String>,
     problems: Vec<String>,
+    /// `shrink.json`, when `faultline shrink` ran on this run.
+    shrink: Option<Value>,
 }
 
 /// Render `index.html` in a run folder and return its path.
@@ -50,6 +52,10 @@ pub fn render_run(run_dir: &Path) -> Result<PathBuf, ReportError> {
     let mut data = RunData::default();
     data.spec = read_json(&run_dir.join("test.json"), &mut data.problems);
     data.summary = read_json(&run_dir.join("results.json"), &mut data.problems);
+    let shrink = run_dir.join("shrink.json");
+    if shrink.is_file() {
+        data.shrink = read_json(&shrink, &mut data.problems);
+    }
     if let Some(results) = data.summary.as_ref().and_then(|s| s.get("results")) {
         match serde_json::from_value::<Vec<CheckResult>>(results.clone()) {
             Ok(r) => data.results = r,
@@ -276,6 +282,9 @@ fn render(data: &RunData) -> Result<String, ReportError> {
     );
     spec_section(&mut body, data);
     checkers_section(&mut body, &data.results);
+    if let Some(shrink) = &data.shrink {
+        shrink_section(&mut body, shrink);
+    }
     match data.history {
         Some(history) => history_sections(&mut body, history, &data.results)?,
         None => body.push_str(
@@ -360,6 +369,63 @@ fn spec_section(body: &mut String, data: &RunData) {
             esc(&rerun)
         );
     }
+}
+
+/// What `faultline shrink` found: the smallest reproducing run, the command that replays it,
+/// and every rerun it made, each linked to its own report.
+fn shrink_section(body: &mut String, shrink: &Value) {
+    let result = &shrink["result"];
+    let faults = result["faults"].as_array().map_or(0, Vec::len);
+    let _ = write!(
+        body,
+        "<h2 id=\"shrink\">Shrinking</h2><p>The smallest run that still showed the anomaly \
+         (in {} of {} reruns): <b>{faults} faults, {:.1} s, {} workers</b>. Replay it with \
+         <code>{}</code>.</p>",
+        shrink["min_repro"],
+        shrink["tries"],
+        result["time_limit"].as_f64().unwrap_or(0.0),
+        result["concurrency"],
+        esc(shrink["command"].as_str().unwrap_or_default())
+    );
+    let rows: Vec<Vec<String>> = shrink["attempts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, a)| {
+            let run = a["run"].as_str().map_or("-".to_string(), |run| {
+                format!(
+                    "<a href=\"file://{}\">{}</a>",
+                    href(&format!("{run}/index.html")),
+                    esc(run)
+                )
+            });
+            vec![
+                (i + 1).to_string(),
+                a["faults"].to_string(),
+                format!("{:.1} s", a["time_limit"].as_f64().unwrap_or(0.0)),
+                a["concurrency"].to_string(),
+                if a["reproduced"] == Value::Bool(true) {
+                    "invalid: reproduced".to_string()
+                } else {
+                    format!("not reproduced (exit {})", a["exit"])
+                },
+                run,
+            ]
+        })
+        .collect();
+    body.push_str(&table(
+        "shrink",
+        &[
+            "attempt",
+            "faults",
+            "time limit",
+            "workers",
+            "outcome",
+            "run",
+        ],
+        &rows,
+    ));
 }
 
 fn checkers_section(body: &mut String, results: &[CheckResult]) {
