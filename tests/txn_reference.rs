@@ -43,13 +43,7 @@ fn append_on_the_reference_cluster_under_kills_pauses_and_partitions_is_strict_s
     );
     let run = latest_run(store.path());
     let results = results(&run);
-    let ops = load(&run);
-    let ok = check_list_append_shape(&ops);
-    assert!(ok > 300, "the cluster served txns: {ok} ok");
-    let incompatible = incompatible_orders(&ops);
-    assert!(incompatible.is_empty(), "{incompatible:#?}");
-    let stale = stale_reads(&ops);
-    assert!(stale.is_empty(), "{stale:#?}");
+    let ops = strictly_serial_appends(&run, 300);
     assert!(
         results["counts"]["nemesis"].as_u64().unwrap() >= 4,
         "faults were injected: {results}"

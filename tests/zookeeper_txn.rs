@@ -39,13 +39,7 @@ fn append_on_zookeeper_under_kills_and_pauses_records_txns_and_is_strict_seriali
     );
     let run = latest_run(store.path());
     let results = results(&run);
-    let ops = load(&run);
-    let ok = check_list_append_shape(&ops);
-    assert!(ok > 200, "zookeeper served txns: {ok} ok");
-    let incompatible = incompatible_orders(&ops);
-    assert!(incompatible.is_empty(), "{incompatible:#?}");
-    let stale = stale_reads(&ops);
-    assert!(stale.is_empty(), "{stale:#?}");
+    strictly_serial_appends(&run, 200);
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
     assert!(history.contains("lost a race"), "no txn lost a race");
     assert!(

@@ -163,3 +163,17 @@ pub fn stale_reads(ops: &[TxnOp]) -> Vec<String> {
     }
     stale
 }
+
+/// The run's list-append ops, after checking what a strict-serializable system's history
+/// shows without any checker: at least `at_least` committed txns of the right shape, every
+/// key's reads prefixes of one order, and no read missing an append completed before it.
+pub fn strictly_serial_appends(run: &Path, at_least: usize) -> Vec<TxnOp> {
+    let ops = load(run);
+    let ok = check_list_append_shape(&ops);
+    assert!(ok > at_least, "the system served txns: {ok} ok");
+    let incompatible = incompatible_orders(&ops);
+    assert!(incompatible.is_empty(), "{incompatible:#?}");
+    let stale = stale_reads(&ops);
+    assert!(stale.is_empty(), "{stale:#?}");
+    ops
+}
