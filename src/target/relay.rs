@@ -148,43 +148,20 @@ impl Relays {
     /// Start a relay for every ordered pair of `nodes` (name, peer address), on free
     /// loopback ports. Must be called inside a tokio runtime.
     pub fn start(nodes: &[(String, String)]) -> Result<Relays> {
-        let mut links = Vec::new();
-        let mut tasks = Vec::new();
         let (toxics, _) = watch::channel(ToxicMap::new());
-        for (from, _) in nodes {
-            for (to, target) in nodes.iter().filter(|(n, _)| n != from) {
-                let std_listener = std::net::TcpListener::bind("127.0.0.1:0")
-                    .context("cannot open a loopback port for a relay")?;
-                std_listener.set_nonblocking(true)?;
-                let addr = std_listener.local_addr()?.to_string();
-                let listener = TcpListener::from_std(std_listener)?;
-                let (cut, cut_rx) = watch::channel(false);
-                let ends = Ends {
-                    from: from.clone(),
-                    to: to.clone(),
-                    target: target.clone(),
-                };
-                tasks.push(tokio::spawn(serve(
-                    listener,
-                    ends,
-                    cut_rx,
-                    toxics.subscribe(),
-                )));
-                links.push(Link {
-                    from: from.clone(),
-                    to: to.clone(),
-                    addr,
-                    cut,
-                });
-            }
-        }
-        Ok(Relays {
+        let mut relays = Relays {
             nodes: nodes.iter().map(|(n, _)| n.clone()).collect(),
-            links,
+            links: Vec::new(),
             drops: Mutex::default(),
             toxics,
-            tasks,
-        })
+            tasks: Vec::new(),
+        };
+        for (from, _) in nodes {
+            for (to, target) in nodes.iter().filter(|(n, _)| n != from) {
+                relays.open(from, to, target)?;
+            }
+        }
+        Ok(relays)
     }
 
     /// Put the harness's clients behind relays too (from [`CLIENTS`] to each node, at its
@@ -193,32 +170,39 @@ impl Relays {
     pub fn add_clients(&mut self, nodes: &[(String, String)]) -> Result<BTreeMap<String, String>> {
         let mut addresses = BTreeMap::new();
         for (to, target) in nodes {
-            let std_listener = std::net::TcpListener::bind("127.0.0.1:0")
-                .context("cannot open a loopback port for a relay")?;
-            std_listener.set_nonblocking(true)?;
-            let addr = std_listener.local_addr()?.to_string();
-            let listener = TcpListener::from_std(std_listener)?;
-            let (cut, cut_rx) = watch::channel(false);
-            let ends = Ends {
-                from: CLIENTS.to_string(),
-                to: to.clone(),
-                target: target.clone(),
-            };
-            self.tasks.push(tokio::spawn(serve(
-                listener,
-                ends,
-                cut_rx,
-                self.toxics.subscribe(),
-            )));
-            addresses.insert(to.clone(), addr.clone());
-            self.links.push(Link {
-                from: CLIENTS.to_string(),
-                to: to.clone(),
-                addr,
-                cut,
-            });
+            let addr = self.open(CLIENTS, to, target)?;
+            addresses.insert(to.clone(), addr);
         }
         Ok(addresses)
+    }
+
+    /// Start the relay `from` uses to reach `to` (listening at `target`) on a free loopback
+    /// port; its address.
+    fn open(&mut self, from: &str, to: &str, target: &str) -> Result<String> {
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0")
+            .context("cannot open a loopback port for a relay")?;
+        std_listener.set_nonblocking(true)?;
+        let addr = std_listener.local_addr()?.to_string();
+        let listener = TcpListener::from_std(std_listener)?;
+        let (cut, cut_rx) = watch::channel(false);
+        let ends = Ends {
+            from: from.to_string(),
+            to: to.to_string(),
+            target: target.to_string(),
+        };
+        self.tasks.push(tokio::spawn(serve(
+            listener,
+            ends,
+            cut_rx,
+            self.toxics.subscribe(),
+        )));
+        self.links.push(Link {
+            from: from.to_string(),
+            to: to.to_string(),
+            addr: addr.clone(),
+            cut,
+        });
+        Ok(addr)
     }
 
     /// The address `from` must use to reach `to`.
