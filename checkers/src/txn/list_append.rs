@@ -191,18 +191,13 @@ impl<'h> AppendIndex<'h> {
             let id = self.elems.len() as u32;
             if let Some(&other) = values.get(&value) {
                 let other = self.elems[other as usize].writer;
-                let also = if other == t {
-                    "which it also appends earlier in the same txn".to_string()
-                } else {
-                    format!("which op #{} also appends", d.op_index(other))
-                };
-                return Err(TxnError::bad_op(
-                    d.op_index(t),
-                    format!(
-                        "appends {} to key {}, {also}; appended values must be unique per key",
-                        text(mop.value),
-                        text(d.key(k))
-                    ),
+                return Err(TxnError::written_twice(
+                    d,
+                    t,
+                    other,
+                    ("appends", "appended"),
+                    mop.value,
+                    k,
                 ));
             }
             values.insert(value, id);

@@ -101,18 +101,13 @@ pub(crate) fn analyze<'h>(
             let id = versions.len() as u32;
             if let Some(&other) = ids.get(&(mop.key, value)) {
                 let other = versions[other as usize].writer;
-                let also = if other == t {
-                    "which it also writes earlier in the same txn".to_string()
-                } else {
-                    format!("which op #{} also writes", d.op_index(other))
-                };
-                return Err(TxnError::bad_op(
-                    d.op_index(t),
-                    format!(
-                        "writes {} to key {}, {also}; written values must be unique per key",
-                        text(mop.value),
-                        text(d.key(mop.key))
-                    ),
+                return Err(TxnError::written_twice(
+                    d,
+                    t,
+                    other,
+                    ("writes", "written"),
+                    mop.value,
+                    mop.key,
                 ));
             }
             ids.insert((mop.key, value), id);
