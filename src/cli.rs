@@ -8,8 +8,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::systems::reference::server::NodeArgs;
-
 /// A Jepsen-style black-box testing harness for consensus-backed services.
 ///
 /// Exit codes, as Jepsen's CLI: 0 valid, 1 invalid, 2 unknown, 254 bad arguments or input,
@@ -54,13 +52,13 @@ pub enum Command {
     /// Measure the harness's own overhead: ops recorded per second against an in-process
     /// client.
     Bench(BenchArgs),
-    /// Run one node of the built-in reference service (started by the local target).
-    #[command(hide = true)]
-    Node(NodeArgs),
 }
 
 /// The default `--nemesis`.
 pub const DEFAULT_NEMESES: &str = "kill,pause";
+
+/// The default of `--partition-shapes`.
+pub const DEFAULT_SHAPES: &str = "one,halves,leader,bridge,ring";
 
 /// The default `--consistency-models` of the transactional workloads.
 pub const DEFAULT_CONSISTENCY_MODELS: &str = "strict-serializable";
@@ -134,7 +132,7 @@ pub struct TestArgs {
     /// node), `ring` (every node sees a majority, no two the same), `one-way` (one node's
     /// packets are dropped by the others, it still hears them), `grudge` (see
     /// --partition-grudge).
-    #[arg(long, default_value = crate::faults::DEFAULT_SHAPES, value_name = "SHAPES")]
+    #[arg(long, default_value = DEFAULT_SHAPES, value_name = "SHAPES")]
     pub partition_shapes: String,
 
     /// An explicit partition: components separated by `|`, nodes by `,` (`n1,n2|n3,n4,n5`).
@@ -308,7 +306,7 @@ pub struct TestArgs {
     pub junit: Option<PathBuf>,
 
     #[command(flatten)]
-    pub ssh: crate::target::ssh::SshFlags,
+    pub ssh: SshFlags,
 }
 
 /// Options of `faultline check`.
@@ -438,4 +436,79 @@ pub struct BenchArgs {
     /// Seconds to run.
     #[arg(long, default_value_t = 5.0)]
     pub seconds: f64,
+}
+
+/// The options of `faultline test --target ssh` (and `docker`), with Jepsen's names.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "SSH target (--target ssh)")]
+pub struct SshFlags {
+    /// The nodes' host names or addresses, comma separated (`n1,n2,n3`); they are also
+    /// the node names.
+    #[arg(long, value_name = "HOSTS")]
+    pub nodes: Option<String>,
+    /// A file listing the nodes, one a line (`#` starts a comment).
+    #[arg(long, value_name = "FILE")]
+    pub nodes_file: Option<PathBuf>,
+    /// The login user on the nodes; a user other than root needs --sudo.
+    #[arg(long, default_value = "root")]
+    pub username: String,
+    /// Private key to log in with. Without it (and without --password) every identity of
+    /// the ssh-agent is tried.
+    #[arg(long, value_name = "FILE")]
+    pub ssh_private_key: Option<PathBuf>,
+    /// Password to log in with (better: set FAULTLINE_SSH_PASSWORD). Never logged or
+    /// stored.
+    #[arg(long, env = PASSWORD_ENV, hide_env_values = true, value_name = "PASSWORD")]
+    pub password: Option<Secret>,
+    /// sshd's port on every node.
+    #[arg(long, default_value_t = 22)]
+    pub ssh_port: u16,
+    /// Run node commands through `sudo -n` (passwordless sudo) for a non-root --username.
+    #[arg(long)]
+    pub sudo: bool,
+    /// The known_hosts file host keys are checked against (default ~/.ssh/known_hosts).
+    /// Unlike Jepsen, host keys are checked strictly: an unknown host is refused.
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// Learn the host keys of nodes not yet in known_hosts (a changed key is still refused).
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
+    /// Timeout of every SSH step (connect, each read or write), in seconds: a cut-off or
+    /// paused node never hangs the controller longer.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub ssh_timeout: f64,
+    /// Folder on each node for faultline's files: `<dir>/<node>/` holds the daemon's
+    /// pidfile, log and data, `<dir>/bin/` uploaded programs.
+    #[arg(long, default_value = "/var/tmp/faultline", value_name = "DIR")]
+    pub remote_dir: String,
+    /// Leave the docker cluster running after the test (--target docker).
+    #[arg(long)]
+    pub leave_running: bool,
+}
+
+/// The environment variable `--password` may come from.
+pub const PASSWORD_ENV: &str = "FAULTLINE_SSH_PASSWORD";
+
+/// A password: shown as `***` by `Debug`, never serialised.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The password itself, for the one call that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
+    }
 }

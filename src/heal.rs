@@ -24,10 +24,10 @@ use faultline_nemeses::recover::{heal_everything, Healers};
 
 use crate::cli::HealArgs;
 use crate::store::RunDir;
-use crate::target::exec::LocalControl;
-use crate::target::local;
-use crate::target::netns::NetnsLayout;
-use crate::target::ssh::either;
+use crate::targets::exec::LocalControl;
+use crate::targets::local;
+use crate::targets::netns::NetnsLayout;
+use crate::targets::ssh::either;
 
 /// Run `faultline heal`.
 pub async fn run(args: &HealArgs) -> Result<()> {

@@ -1,5 +1,9 @@
 //! The `faultline` binary: parse the command line, run the command, and map the outcome to
 //! Jepsen's exit codes (0 valid, 1 invalid, 2 unknown, 254 bad input, 255 harness failure).
+//!
+//! Modules import one way: [`cli`] (arguments) ← [`spec`] (resolved and validated) ←
+//! [`systems`], [`targets`], [`faults`] ← [`runner`] and the commands. Nothing lower
+//! imports anything higher.
 
 mod bench;
 mod check;
@@ -17,7 +21,7 @@ mod shrink;
 mod spec;
 mod store;
 mod systems;
-mod target;
+mod targets;
 
 use std::process::ExitCode;
 
@@ -29,6 +33,11 @@ use crate::cli::{Cli, Command, TestArgs};
 use crate::spec::TestSpec;
 
 fn main() -> ExitCode {
+    // `faultline node` is the reference service's own process, not a command of the
+    // controller: its arguments belong to the server, so the CLI never sees them.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "node") {
+        return node();
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -37,9 +46,6 @@ fn main() -> ExitCode {
             return ExitCode::from(code as u8);
         }
     };
-    if let Command::Node(args) = cli.command {
-        return node(args);
-    }
     let run_log = logging::init(&cli.log);
     let outcome = match &cli.command {
         Command::Check(args) => check::run(args),
@@ -55,7 +61,6 @@ fn main() -> ExitCode {
         Command::Bench(args) => runtime()
             .and_then(|rt| rt.block_on(bench::run(args)))
             .map(|()| 0),
-        Command::Node(_) => unreachable!("handled above"),
     };
     match outcome {
         Ok(code) => ExitCode::from(code as u8),
@@ -118,8 +123,19 @@ fn report(args: &cli::ReportArgs) -> Result<()> {
 
 /// `faultline node`: one reference node. It exits when the harness that started it is
 /// gone, so a killed harness leaves no orphaned node running.
-fn node(args: systems::reference::server::NodeArgs) -> ExitCode {
-    if let Some(parent) = std::env::var(target::local::PARENT_PID_ENV)
+fn node() -> ExitCode {
+    use clap::Parser;
+    let args = match systems::reference::server::NodeCommand::try_parse_from(
+        std::env::args_os().skip(1),
+    ) {
+        Ok(command) => command.args,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::BAD_INPUT } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code as u8);
+        }
+    };
+    if let Some(parent) = std::env::var(targets::local::PARENT_PID_ENV)
         .ok()
         .and_then(|p| p.parse::<i32>().ok())
     {

@@ -28,7 +28,7 @@ use crate::recorder::Recorder;
 use crate::spec::TestSpec;
 use crate::store::RunDir;
 use crate::systems::Client;
-use crate::target::ssh::either::Cluster;
+use crate::targets::ssh::either::Cluster;
 
 /// The budget of each look the online checker takes at the history so far.
 const ONLINE_CHECK_BUDGET: Duration = Duration::from_secs(5);

@@ -27,6 +27,7 @@
 //! before proposing (invalid arguments); a failed read is `fail`. This module must never turn
 //! an uncertain write into `ok` or `fail`.
 
+use crate::spec::systems::ETCD_READS;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -42,9 +43,6 @@ use super::{
     cas_args, decode_value, node_logs, op_key, unsupported_op, Client, Completion, NodeSpec,
     StartCommand, System, SystemError,
 };
-
-/// `--read-consistency` levels, strict first.
-pub const READ_CONSISTENCIES: &[&str] = &["linearizable", "serializable"];
 
 /// How etcd clients read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +74,7 @@ impl FromStr for EtcdReads {
             other => Err(UnknownReadConsistency {
                 system: "etcd",
                 given: other.to_string(),
-                valid: READ_CONSISTENCIES.join(", "),
+                valid: ETCD_READS.join(", "),
             }),
         }
     }

@@ -43,29 +43,7 @@ use async_trait::async_trait;
 
 use super::reference::client::ReferenceClient;
 use super::{Client, NodeSpec, StartCommand, System, SystemError};
-
-/// `host:port` of an endpoint URL `http://host:port` (a trailing `/` is allowed), or why it
-/// is not one.
-pub fn parse_endpoint(url: &str) -> Result<String, String> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| {
-        format!("'{url}' is not an http:// URL: give base URLs such as http://127.0.0.1:8001")
-    })?;
-    let authority = rest.trim_end_matches('/');
-    if authority.contains('/') {
-        return Err(format!(
-            "'{url}' has a path: give the base URL only (http://host:port); the protocol's \
-             paths start at /kv/"
-        ));
-    }
-    match authority.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
-            Ok(authority.to_string())
-        }
-        _ => Err(format!(
-            "'{url}' has no port: give http://host:port, e.g. http://127.0.0.1:8001"
-        )),
-    }
-}
+use crate::spec::systems::parse_endpoint;
 
 /// A service the user runs, spoken to through the generic protocol.
 #[derive(Debug)]

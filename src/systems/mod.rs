@@ -35,55 +35,6 @@ use faultline_checkers::history::OpType;
 use faultline_workloads::op::OpRequest;
 use serde_json::Value;
 
-/// Every system `--system` accepts.
-pub const SYSTEMS: &[&str] = &["reference", "etcd", "zookeeper", "nats", "http"];
-
-/// The `--read-consistency` levels a system accepts, strict (the default) first; empty when
-/// the system has only one kind of read.
-pub fn read_consistencies(system: &str) -> &'static [&'static str] {
-    match system {
-        "etcd" => etcd::READ_CONSISTENCIES,
-        "zookeeper" => zookeeper::READ_CONSISTENCIES,
-        "nats" => nats::READ_CONSISTENCIES,
-        _ => &[],
-    }
-}
-
-/// Why `system` cannot take the fault `nemesis` (a `--nemesis` name), if it cannot. Clock
-/// faults are any nemesis whose name starts with `clock`.
-pub fn unsupported_nemesis(system: &str, nemesis: &str) -> Option<String> {
-    match (system, nemesis) {
-        // Network faults (partitions, netem) act on links, not processes: they apply to
-        // nodes faultline starts, whatever the system.
-        ("http", "kill" | "pause") => Some(format!(
-            "--system http drives nodes faultline did not start, so it cannot {nemesis} them: \
-             pass --nemesis none (network faults need nodes faultline starts)"
-        )),
-        ("etcd" | "nats", clock) if clock.starts_with("clock") => Some(format!(
-            "{system} is a Go binary: Go reads the clock through the vDSO, not libc, so \
-             libfaketime cannot skew it; clock faults work for zookeeper (a JVM)"
-        )),
-        _ => None,
-    }
-}
-
-/// Why `system` cannot run a workload whose history is checked against `model`, if it
-/// cannot: the transactional models (`list-append`, `rw-register`) need multi-key
-/// transactions.
-pub fn unsupported_workload(system: &str, workload: &str, model: &str) -> Option<String> {
-    if !faultline_workloads::txn::is_txn_model(model) {
-        return None;
-    }
-    match system {
-        "nats" => Some(format!(
-            "--workload {workload} runs multi-key transactions, and NATS JetStream's key-value \
-             store has none (each key is its own stream subject); use --system reference, etcd, \
-             zookeeper or http"
-        )),
-        _ => None,
-    }
-}
-
 /// A node on its own loopback host `127.0.1.<id>` with a client port and extra ports, for
 /// the systems' unit tests.
 #[cfg(test)]
@@ -101,7 +52,9 @@ pub(crate) fn test_node(id: u64, port: u16, extra_ports: &[u16]) -> NodeSpec {
 
 /// The system a test spec names, ready to start on nodes.
 pub fn build(spec: &crate::spec::TestSpec) -> anyhow::Result<Arc<dyn System>> {
-    let strict = read_consistencies(&spec.system).first().copied();
+    let strict = crate::spec::systems::read_consistencies(&spec.system)
+        .first()
+        .copied();
     let consistency = spec.read_consistency.as_deref().or(strict).unwrap_or("");
     match spec.system.as_str() {
         "etcd" => Ok(Arc::new(etcd::EtcdSystem::new(consistency.parse()?))),
@@ -398,30 +351,6 @@ pub(crate) fn decode_value(bytes: &[u8]) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn clock_faults_are_refused_for_go_binaries_and_process_faults_for_http() {
-        assert!(unsupported_nemesis("etcd", "clock")
-            .unwrap()
-            .contains("libfaketime"));
-        assert!(unsupported_nemesis("nats", "clock-skew").is_some());
-        assert!(unsupported_nemesis("zookeeper", "clock").is_none());
-        assert!(unsupported_nemesis("etcd", "kill").is_none());
-        assert!(unsupported_nemesis("http", "pause")
-            .unwrap()
-            .contains("--nemesis none"));
-        assert_eq!(read_consistencies("etcd")[0], "linearizable");
-        let nats = unsupported_workload("nats", "append", "list-append").unwrap();
-        assert!(
-            nats.contains("--workload append") && nats.contains("has none"),
-            "{nats}"
-        );
-        assert!(unsupported_workload("nats", "register", "cas-register").is_none());
-        assert!(unsupported_workload("etcd", "wr", "rw-register").is_none());
-        assert!(unsupported_workload("zookeeper", "append", "list-append").is_none());
-        assert!(unsupported_workload("reference", "append", "list-append").is_none());
-        assert!(read_consistencies("reference").is_empty());
-    }
 
     #[test]
     fn node_addresses_split_into_host_and_ports() {

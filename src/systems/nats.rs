@@ -16,6 +16,7 @@
 //! `wrong last sequence` and `already exists`, which the leader checked before storing; a
 //! failed read is `fail`.
 
+use crate::spec::systems::NATS_READS;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -32,9 +33,6 @@ use super::{
     cas_args, decode_value, op_key, unsupported_op, Client, Completion, NodeSpec, StartCommand,
     System, SystemError,
 };
-
-/// `--read-consistency` levels, strict first.
-pub const READ_CONSISTENCIES: &[&str] = &["leader", "direct"];
 
 /// The KV bucket the workload uses.
 const BUCKET: &str = "faultline";
@@ -57,7 +55,7 @@ impl FromStr for NatsReads {
             other => Err(UnknownReadConsistency {
                 system: "nats",
                 given: other.to_string(),
-                valid: READ_CONSISTENCIES.join(", "),
+                valid: NATS_READS.join(", "),
             }),
         }
     }

@@ -26,6 +26,7 @@
 //! Outcomes: an operation that could not even get a session is `fail`; a write or cas that
 //! was sent and then timed out or lost its connection is `info`; a failed read is `fail`.
 
+use crate::spec::systems::ZOOKEEPER_READS;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -44,9 +45,6 @@ use super::{
     cas_args, decode_value, node_logs, op_key, unsupported_op, Client, Completion, NodeSpec,
     StartCommand, System, SystemError,
 };
-
-/// `--read-consistency` levels, strict first.
-pub const READ_CONSISTENCIES: &[&str] = &["sync", "local"];
 
 /// The jar of the ZooKeeper server; its manifest names the libraries it needs.
 const ZOOKEEPER_JAR: &str = "/usr/share/java/zookeeper.jar";
@@ -72,7 +70,7 @@ impl FromStr for ZkReads {
             other => Err(UnknownReadConsistency {
                 system: "zookeeper",
                 given: other.to_string(),
-                valid: READ_CONSISTENCIES.join(", "),
+                valid: ZOOKEEPER_READS.join(", "),
             }),
         }
     }

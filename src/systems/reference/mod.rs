@@ -49,65 +49,14 @@
 pub mod client;
 pub mod server;
 
-use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::{Client, NodeSpec, StartCommand, System, SystemError};
-
-/// A deliberate defect of the reference service (see the module docs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bug {
-    /// Any node answers reads from its own state machine.
-    StaleReads,
-    /// The leader acknowledges writes before they are committed.
-    LostWrites,
-    /// A transaction's reads are served by the receiving node's own state machine, apart
-    /// from (and before) the Raft entry that commits its writes.
-    TxnStaleReads,
-}
-
-impl Bug {
-    /// Every bug, by name.
-    pub const ALL: [Bug; 3] = [Bug::StaleReads, Bug::LostWrites, Bug::TxnStaleReads];
-
-    /// The name used by `--bug`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Bug::StaleReads => "stale-reads",
-            Bug::LostWrites => "lost-writes",
-            Bug::TxnStaleReads => "txn-stale-reads",
-        }
-    }
-}
-
-impl fmt::Display for Bug {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// An unknown `--bug` name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown bug \"{0}\"; the reference system knows: stale-reads, lost-writes, txn-stale-reads"
-)]
-pub struct UnknownBug(pub String);
-
-impl FromStr for Bug {
-    type Err = UnknownBug;
-
-    fn from_str(s: &str) -> Result<Bug, UnknownBug> {
-        Bug::ALL
-            .into_iter()
-            .find(|bug| bug.name() == s)
-            .ok_or_else(|| UnknownBug(s.to_string()))
-    }
-}
+pub use crate::spec::systems::Bug;
 
 /// Percent-encode a key for a URL path segment.
 pub(crate) fn encode_key(key: &str) -> String {

@@ -103,6 +103,16 @@ fn parse_peer(text: &str) -> Result<Peer, String> {
     })
 }
 
+/// `faultline node`: run one node of the built-in reference service (started by the local
+/// target, or over SSH by the remote ones).
+#[derive(Debug, clap::Parser)]
+#[command(name = "faultline node")]
+pub struct NodeCommand {
+    /// The node's arguments.
+    #[command(flatten)]
+    pub args: NodeArgs,
+}
+
 /// Arguments of `faultline node`: run one node of the built-in reference service.
 #[derive(Debug, Clone, clap::Args)]
 pub struct NodeArgs {

@@ -8,9 +8,9 @@
 use std::sync::mpsc;
 use std::sync::Arc;
 
-use super::options::SshSpec;
 use super::session::Connection;
 use super::SshError;
+use crate::spec::ssh::SshSpec;
 
 type Job = Box<dyn FnOnce(&mut NodeLink) + Send>;
 

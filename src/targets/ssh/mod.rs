@@ -11,12 +11,11 @@
 pub mod cluster;
 pub mod docker;
 pub mod either;
-pub mod options;
 pub(crate) mod session;
 pub(crate) mod worker;
 
+pub use crate::spec::ssh::SshSpec;
 pub use cluster::{SshCluster, SshProcesses};
-pub use options::{SshFlags, SshSpec};
 
 use std::time::Duration;
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use super::options::{Auth, SshSpec};
+use crate::spec::ssh::{cache_dir, node_addr, MAX_NODES};
 
 const BUILD_SCRIPT: &str = include_str!("../../../docker/build-image.sh");
 const NODE_INIT: &str = include_str!("../../../docker/node-init.sh");
@@ -23,40 +23,6 @@ const COMPOSE: &str = include_str!("../../../docker/docker-compose.yml");
 
 /// The compose project name; containers are `faultline-n1` ...
 pub const PROJECT: &str = "faultline";
-/// The most nodes the compose file defines.
-pub const MAX_NODES: usize = 5;
-
-/// The address of docker node `i` (1-based) on the compose network.
-pub fn node_addr(i: usize) -> String {
-    format!("10.215.0.{}", 10 + i)
-}
-
-/// The folder that caches the key pair, the scripts and the known_hosts file.
-pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("FAULTLINE_CACHE") {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
-    home.join(".cache/faultline")
-}
-
-/// The SSH settings that reach the docker nodes (root, the generated key, the cluster's
-/// own known_hosts).
-pub fn ssh_spec(node_count: usize, timeout: Duration, db_port: Option<u16>) -> SshSpec {
-    let dir = cache_dir().join("docker");
-    SshSpec {
-        hosts: (1..=node_count).map(node_addr).collect(),
-        username: "root".to_string(),
-        auth: Auth::KeyFile(dir.join("id_ed25519")),
-        port: 22,
-        sudo: false,
-        known_hosts: dir.join("known_hosts"),
-        accept_new_host_keys: false,
-        timeout,
-        remote_dir: "/var/lib/faultline".to_string(),
-        db_port: db_port.unwrap_or(7001),
-    }
-}
 
 /// A running compose cluster; dropping it tears it down unless told to leave it.
 pub struct DockerCluster {

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use ssh2::{CheckResult, HostKeyType, KnownHostFileKind, KnownHostKeyFormat, Session};
 
-use super::options::{Auth, SshSpec};
 use super::SshError;
+use crate::spec::ssh::{Auth, SshSpec};
 
 /// What a command printed and how it ended.
 #[derive(Debug, Clone, Default)]

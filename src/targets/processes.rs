@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use faultline_nemeses::control::{ControlError, ProcessControl};
 
 use crate::systems::System;
-use crate::target::local::{LocalTarget, NodeError};
+use crate::targets::local::{LocalTarget, NodeError};
 
 /// Process faults on local nodes.
 pub struct LocalProcesses {

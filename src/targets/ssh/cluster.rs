@@ -17,10 +17,10 @@ use async_trait::async_trait;
 use faultline_nemeses::control::{Control, ControlError, ExecOutput, ProcessControl};
 use futures::future::join_all;
 
-use super::options::SshSpec;
 use super::session::{quote, Output};
 use super::worker::Worker;
 use super::{one_line, SshError};
+use crate::spec::ssh::SshSpec;
 use crate::systems::{NodeSpec, System};
 
 /// How long a plain command (`Control::exec`) may run.

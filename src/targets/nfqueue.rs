@@ -350,7 +350,7 @@ mod tests {
     //! one to the other, the shaper acting on the sender. Needs root (skipped otherwise).
 
     use super::*;
-    use crate::target::exec::LocalControl;
+    use crate::targets::exec::LocalControl;
     use std::net::UdpSocket;
     use std::process::Command;
 
@@ -466,7 +466,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_scheduler_delays_duplicates_and_corrupts_on_the_wire() {
-        if !crate::target::netns::is_root() {
+        if !nix::unistd::geteuid().is_root() {
             eprintln!("skipped: the NFQUEUE scheduler needs root (namespaces, iptables)");
             return;
         }

@@ -4,6 +4,10 @@
 //! Validation errors are [`BadInput`](crate::exit::BadInput) (exit 254) and say what is wrong
 //! and how to fix it. Nothing here starts a process or opens a file for writing.
 
+pub mod faults;
+pub mod ssh;
+pub mod systems;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,15 +17,15 @@ use serde::Serialize;
 
 use crate::cli::TestArgs;
 use crate::exit::bad_input;
-use crate::systems::reference::Bug;
 use faultline_nemeses::process::Target;
 use faultline_workloads::{
     Keys, TxnOptions, DEFAULT_KEY_COUNT, DEFAULT_MAX_TXN_LENGTH, DEFAULT_MAX_WRITES_PER_KEY,
     DEFAULT_MIN_TXN_LENGTH, DEFAULT_OPS_PER_KEY, DEFAULT_THREADS_PER_KEY,
 };
+use systems::Bug;
 
 /// Systems `--system` accepts.
-pub use crate::systems::SYSTEMS;
+pub use systems::SYSTEMS;
 /// Targets `--target` accepts.
 pub const TARGETS: &[&str] = &["local", "ssh", "docker"];
 
@@ -113,11 +117,11 @@ pub struct TestSpec {
     /// The command line that reruns this test with the same seed.
     pub rerun: String,
     /// How to reach the nodes for `--target ssh` and `docker` (no secret is stored).
-    pub ssh: Option<crate::target::ssh::SshSpec>,
+    pub ssh: Option<ssh::SshSpec>,
     /// Leave the docker cluster running after the test.
     pub leave_running: bool,
     /// Network and clock fault options, and how local nodes are networked.
-    pub faults: crate::faults::FaultOptions,
+    pub faults: faults::FaultOptions,
 }
 
 fn targets<S: serde::Serializer>(targets: &[Target], s: S) -> Result<S::Ok, S::Error> {
@@ -146,23 +150,19 @@ impl TestSpec {
         let ssh = match args.target.as_str() {
             "local" => None,
             "ssh" => {
-                let ssh = crate::target::ssh::SshSpec::resolve(&args.ssh, args.base_port)?;
+                let ssh = ssh::SshSpec::resolve(&args.ssh, args.base_port)?;
                 node_count = ssh.hosts.len();
                 Some(ssh)
             }
             "docker" => {
-                if node_count > crate::target::ssh::docker::MAX_NODES {
+                if node_count > ssh::MAX_NODES {
                     bad_input!(
                         "--node-count {node_count}: the docker cluster has at most {} nodes",
-                        crate::target::ssh::docker::MAX_NODES
+                        ssh::MAX_NODES
                     );
                 }
                 let timeout = positive_secs("--ssh-timeout", args.ssh.ssh_timeout)?;
-                Some(crate::target::ssh::docker::ssh_spec(
-                    node_count,
-                    timeout,
-                    args.base_port,
-                ))
+                Some(ssh::docker_spec(node_count, timeout, args.base_port))
             }
             other => bad_input!(
                 "unknown target '{other}': --target takes one of {}",
@@ -190,7 +190,7 @@ impl TestSpec {
         )
         .map_err(|e| anyhow::Error::new(crate::exit::BadInput(format!("--workload: {e}"))))?;
         if let Some(why) =
-            crate::systems::unsupported_workload(&args.system, &args.workload, workload.model())
+            systems::unsupported_workload(&args.system, &args.workload, workload.model())
         {
             bad_input!("--system {}: {why}", args.system);
         }
@@ -226,11 +226,11 @@ impl TestSpec {
             })?,
         };
         for kind in &nemeses {
-            if let Some(why) = crate::systems::unsupported_nemesis(&args.system, kind.name()) {
+            if let Some(why) = systems::unsupported_nemesis(&args.system, kind.name()) {
                 bad_input!("--nemesis {}: {why}", kind.name());
             }
         }
-        let faults = crate::faults::resolve_options(args, &nemeses)?;
+        let faults = faults::resolve_options(args, &nemeses)?;
         let mut nemesis_targets = Vec::new();
         for name in args.nemesis_targets.split(',').map(str::trim) {
             match Target::from_value(&serde_json::Value::String(name.to_string())) {
@@ -330,7 +330,7 @@ impl TestSpec {
             },
             args.op_timeout,
         );
-        rerun.push_str(&crate::faults::rerun_args(args));
+        rerun.push_str(&faults::rerun_args(args));
         if args.stop_on_anomaly {
             rerun.push_str(" --stop-on-anomaly");
         }
@@ -410,7 +410,7 @@ fn resolve_read_consistency(args: &TestArgs) -> Result<Option<String>> {
     let Some(level) = &args.read_consistency else {
         return Ok(None);
     };
-    let levels = crate::systems::read_consistencies(&args.system);
+    let levels = systems::read_consistencies(&args.system);
     if levels.is_empty() {
         bad_input!(
             "--read-consistency does not apply to --system {}: it has one kind of read \
@@ -448,7 +448,7 @@ fn resolve_endpoints(args: &TestArgs) -> Result<Vec<String>> {
     }
     let mut endpoints = Vec::new();
     for url in text.split(',').map(str::trim).filter(|u| !u.is_empty()) {
-        if let Err(e) = crate::systems::http::parse_endpoint(url) {
+        if let Err(e) = systems::parse_endpoint(url) {
             bad_input!("--endpoints: {e}");
         }
         endpoints.push(url.trim_end_matches('/').to_string());

@@ -21,8 +21,8 @@ use super::{SshCluster, SshProcesses};
 use crate::spec::TestSpec;
 use crate::store::RunDir;
 use crate::systems::{NodeSpec, System};
-use crate::target::local::{self, LocalTarget};
-use crate::target::processes::LocalProcesses;
+use crate::targets::local::{self, LocalTarget};
+use crate::targets::processes::LocalProcesses;
 
 /// The nodes of one run.
 pub enum Cluster {
@@ -139,7 +139,7 @@ impl Cluster {
     /// The nodes' data files, for disk faults (local nodes only).
     pub fn data_files(&self) -> Option<Arc<dyn faultline_nemeses::disk::DataFiles>> {
         match self {
-            Cluster::Local(t) => Some(Arc::new(crate::target::datafiles::LocalDataFiles::new(
+            Cluster::Local(t) => Some(Arc::new(crate::targets::datafiles::LocalDataFiles::new(
                 t.nodes()
                     .iter()
                     .map(|n| (n.name.clone(), n.data_dir.clone()))
@@ -214,15 +214,15 @@ pub async fn heal_ssh_run(test_json: &serde_json::Value) -> Result<Option<Healed
     };
     let mut ssh = ssh.clone();
     let spec: super::SshSpec = if ssh.pointer("/auth/password").is_some() {
-        let password = std::env::var(super::options::PASSWORD_ENV).map_err(|_| {
+        let password = std::env::var(crate::cli::PASSWORD_ENV).map_err(|_| {
             anyhow::anyhow!(
                 "the run logged in with a password, which is never stored: set {} to heal it",
-                super::options::PASSWORD_ENV
+                crate::cli::PASSWORD_ENV
             )
         })?;
         ssh["auth"] = serde_json::json!({ "key-file": "" });
         let mut spec: super::SshSpec = serde_json::from_value(ssh)?;
-        spec.auth = super::options::Auth::Password(password.parse().expect("infallible"));
+        spec.auth = crate::spec::ssh::Auth::Password(password.parse().expect("infallible"));
         spec
     } else {
         serde_json::from_value(ssh).context("test.json has unreadable SSH settings")?

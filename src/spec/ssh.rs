@@ -11,34 +11,8 @@ use std::time::Duration;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+use crate::cli::{Secret, SshFlags, PASSWORD_ENV};
 use crate::exit::bad_input;
-
-/// The environment variable `--password` may come from.
-pub const PASSWORD_ENV: &str = "FAULTLINE_SSH_PASSWORD";
-
-/// A password: shown as `***` by `Debug`, never serialised.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The password itself, for the one call that needs it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl std::str::FromStr for Secret {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Secret(s.to_string()))
-    }
-}
 
 /// How to log in.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -94,54 +68,6 @@ mod secs {
         let secs = <f64 as serde::Deserialize>::deserialize(d)?;
         Ok(Duration::from_secs_f64(secs.max(0.1)))
     }
-}
-
-/// The options of `faultline test --target ssh` (and `docker`), with Jepsen's names.
-#[derive(Debug, Clone, Default, clap::Args)]
-#[command(next_help_heading = "SSH target (--target ssh)")]
-pub struct SshFlags {
-    /// The nodes' host names or addresses, comma separated (`n1,n2,n3`); they are also
-    /// the node names.
-    #[arg(long, value_name = "HOSTS")]
-    pub nodes: Option<String>,
-    /// A file listing the nodes, one a line (`#` starts a comment).
-    #[arg(long, value_name = "FILE")]
-    pub nodes_file: Option<PathBuf>,
-    /// The login user on the nodes; a user other than root needs --sudo.
-    #[arg(long, default_value = "root")]
-    pub username: String,
-    /// Private key to log in with. Without it (and without --password) every identity of
-    /// the ssh-agent is tried.
-    #[arg(long, value_name = "FILE")]
-    pub ssh_private_key: Option<PathBuf>,
-    /// Password to log in with (better: set FAULTLINE_SSH_PASSWORD). Never logged or
-    /// stored.
-    #[arg(long, env = PASSWORD_ENV, hide_env_values = true, value_name = "PASSWORD")]
-    pub password: Option<Secret>,
-    /// sshd's port on every node.
-    #[arg(long, default_value_t = 22)]
-    pub ssh_port: u16,
-    /// Run node commands through `sudo -n` (passwordless sudo) for a non-root --username.
-    #[arg(long)]
-    pub sudo: bool,
-    /// The known_hosts file host keys are checked against (default ~/.ssh/known_hosts).
-    /// Unlike Jepsen, host keys are checked strictly: an unknown host is refused.
-    #[arg(long, value_name = "FILE")]
-    pub known_hosts: Option<PathBuf>,
-    /// Learn the host keys of nodes not yet in known_hosts (a changed key is still refused).
-    #[arg(long)]
-    pub accept_new_host_keys: bool,
-    /// Timeout of every SSH step (connect, each read or write), in seconds: a cut-off or
-    /// paused node never hangs the controller longer.
-    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
-    pub ssh_timeout: f64,
-    /// Folder on each node for faultline's files: `<dir>/<node>/` holds the daemon's
-    /// pidfile, log and data, `<dir>/bin/` uploaded programs.
-    #[arg(long, default_value = "/var/tmp/faultline", value_name = "DIR")]
-    pub remote_dir: String,
-    /// Leave the docker cluster running after the test (--target docker).
-    #[arg(long)]
-    pub leave_running: bool,
 }
 
 /// The default known_hosts file: `~/.ssh/known_hosts`.
@@ -240,6 +166,43 @@ pub fn parse_hosts(text: &str) -> Vec<String> {
         .filter(|h| !h.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+// The docker cluster of `docker/`, as SSH nodes.
+
+/// The most nodes the compose file defines.
+pub const MAX_NODES: usize = 5;
+
+/// The address of docker node `i` (1-based) on the compose network.
+pub fn node_addr(i: usize) -> String {
+    format!("10.215.0.{}", 10 + i)
+}
+
+/// The folder that caches the key pair, the scripts and the known_hosts file.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("FAULTLINE_CACHE") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
+    home.join(".cache/faultline")
+}
+
+/// The SSH settings that reach the docker nodes (root, the generated key, the cluster's
+/// own known_hosts).
+pub fn docker_spec(node_count: usize, timeout: Duration, db_port: Option<u16>) -> SshSpec {
+    let dir = cache_dir().join("docker");
+    SshSpec {
+        hosts: (1..=node_count).map(node_addr).collect(),
+        username: "root".to_string(),
+        auth: Auth::KeyFile(dir.join("id_ed25519")),
+        port: 22,
+        sudo: false,
+        known_hosts: dir.join("known_hosts"),
+        accept_new_host_keys: false,
+        timeout,
+        remote_dir: "/var/lib/faultline".to_string(),
+        db_port: db_port.unwrap_or(7001),
+    }
 }
 
 #[cfg(test)]

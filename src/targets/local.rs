@@ -21,13 +21,13 @@ use nix::unistd::Pid;
 
 use faultline_nemeses::net::Network;
 
-use crate::faults::NetPlan;
+use crate::spec::faults::NetPlan;
 use crate::spec::TestSpec;
 use crate::store::RunDir;
 use crate::systems::{NodeSpec, System};
-use crate::target::exec::LocalControl;
-use crate::target::netns::NetnsLayout;
-use crate::target::relay::Relays;
+use crate::targets::exec::LocalControl;
+use crate::targets::netns::NetnsLayout;
+use crate::targets::relay::Relays;
 
 /// Environment variable through which a node learns the harness's pid, to exit with it.
 pub const PARENT_PID_ENV: &str = "FAULTLINE_PARENT_PID";
@@ -240,7 +240,7 @@ impl LocalTarget {
                 .iter()
                 .map(|(name, n)| (name.clone(), n.ip.clone()))
                 .collect();
-            return Some(Arc::new(crate::target::nfqueue::NfqueueShaper::new(
+            return Some(Arc::new(crate::targets::nfqueue::NfqueueShaper::new(
                 self.control(),
                 namespaces,
                 addresses,

@@ -52,18 +52,6 @@ pub struct NetnsLayout {
     pub nodes: BTreeMap<String, NodeNet>,
 }
 
-/// Whether this process runs with an effective uid of 0.
-pub fn is_root() -> bool {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
 /// The file the layout is saved to inside a run folder.
 pub fn layout_file(run: &RunDir) -> PathBuf {
     run.path.join("nodes").join("netns.json")

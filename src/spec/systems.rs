@@ -1,0 +1,165 @@
+//! The catalog of systems: what `--system` accepts, and what each system can take (read
+//! consistency levels, faults, workloads, the reference service's bugs, HTTP endpoints).
+//! The spec validates against it before anything starts; the systems read their own entries
+//! from it. Pure data and parsing: nothing here reaches a node.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// etcd's `--read-consistency` levels, strict first.
+pub const ETCD_READS: &[&str] = &["linearizable", "serializable"];
+/// ZooKeeper's `--read-consistency` levels, strict first.
+pub const ZOOKEEPER_READS: &[&str] = &["sync", "local"];
+/// NATS JetStream's `--read-consistency` levels, strict first.
+pub const NATS_READS: &[&str] = &["leader", "direct"];
+
+/// Every system `--system` accepts.
+pub const SYSTEMS: &[&str] = &["reference", "etcd", "zookeeper", "nats", "http"];
+
+/// The `--read-consistency` levels a system accepts, strict (the default) first; empty when
+/// the system has only one kind of read.
+pub fn read_consistencies(system: &str) -> &'static [&'static str] {
+    match system {
+        "etcd" => ETCD_READS,
+        "zookeeper" => ZOOKEEPER_READS,
+        "nats" => NATS_READS,
+        _ => &[],
+    }
+}
+
+/// Why `system` cannot take the fault `nemesis` (a `--nemesis` name), if it cannot. Clock
+/// faults are any nemesis whose name starts with `clock`.
+pub fn unsupported_nemesis(system: &str, nemesis: &str) -> Option<String> {
+    match (system, nemesis) {
+        // Network faults (partitions, netem) act on links, not processes: they apply to
+        // nodes faultline starts, whatever the system.
+        ("http", "kill" | "pause") => Some(format!(
+            "--system http drives nodes faultline did not start, so it cannot {nemesis} them: \
+             pass --nemesis none (network faults need nodes faultline starts)"
+        )),
+        ("etcd" | "nats", clock) if clock.starts_with("clock") => Some(format!(
+            "{system} is a Go binary: Go reads the clock through the vDSO, not libc, so \
+             libfaketime cannot skew it; clock faults work for zookeeper (a JVM)"
+        )),
+        _ => None,
+    }
+}
+
+/// Why `system` cannot run a workload whose history is checked against `model`, if it
+/// cannot: the transactional models (`list-append`, `rw-register`) need multi-key
+/// transactions.
+pub fn unsupported_workload(system: &str, workload: &str, model: &str) -> Option<String> {
+    if !faultline_workloads::txn::is_txn_model(model) {
+        return None;
+    }
+    match system {
+        "nats" => Some(format!(
+            "--workload {workload} runs multi-key transactions, and NATS JetStream's key-value \
+             store has none (each key is its own stream subject); use --system reference, etcd, \
+             zookeeper or http"
+        )),
+        _ => None,
+    }
+}
+
+/// A deliberate defect of the reference service (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bug {
+    /// Any node answers reads from its own state machine.
+    StaleReads,
+    /// The leader acknowledges writes before they are committed.
+    LostWrites,
+    /// A transaction's reads are served by the receiving node's own state machine, apart
+    /// from (and before) the Raft entry that commits its writes.
+    TxnStaleReads,
+}
+
+impl Bug {
+    /// Every bug, by name.
+    pub const ALL: [Bug; 3] = [Bug::StaleReads, Bug::LostWrites, Bug::TxnStaleReads];
+
+    /// The name used by `--bug`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Bug::StaleReads => "stale-reads",
+            Bug::LostWrites => "lost-writes",
+            Bug::TxnStaleReads => "txn-stale-reads",
+        }
+    }
+}
+
+impl fmt::Display for Bug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An unknown `--bug` name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown bug \"{0}\"; the reference system knows: stale-reads, lost-writes, txn-stale-reads"
+)]
+pub struct UnknownBug(pub String);
+
+impl FromStr for Bug {
+    type Err = UnknownBug;
+
+    fn from_str(s: &str) -> Result<Bug, UnknownBug> {
+        Bug::ALL
+            .into_iter()
+            .find(|bug| bug.name() == s)
+            .ok_or_else(|| UnknownBug(s.to_string()))
+    }
+}
+
+/// `host:port` of an endpoint URL `http://host:port` (a trailing `/` is allowed), or why it
+/// is not one.
+pub fn parse_endpoint(url: &str) -> Result<String, String> {
+    let rest = url.strip_prefix("http://").ok_or_else(|| {
+        format!("'{url}' is not an http:// URL: give base URLs such as http://127.0.0.1:8001")
+    })?;
+    let authority = rest.trim_end_matches('/');
+    if authority.contains('/') {
+        return Err(format!(
+            "'{url}' has a path: give the base URL only (http://host:port); the protocol's \
+             paths start at /kv/"
+        ));
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+            Ok(authority.to_string())
+        }
+        _ => Err(format!(
+            "'{url}' has no port: give http://host:port, e.g. http://127.0.0.1:8001"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_faults_are_refused_for_go_binaries_and_process_faults_for_http() {
+        assert!(unsupported_nemesis("etcd", "clock")
+            .unwrap()
+            .contains("libfaketime"));
+        assert!(unsupported_nemesis("nats", "clock-skew").is_some());
+        assert!(unsupported_nemesis("zookeeper", "clock").is_none());
+        assert!(unsupported_nemesis("etcd", "kill").is_none());
+        assert!(unsupported_nemesis("http", "pause")
+            .unwrap()
+            .contains("--nemesis none"));
+        assert_eq!(read_consistencies("etcd")[0], "linearizable");
+        let nats = unsupported_workload("nats", "append", "list-append").unwrap();
+        assert!(
+            nats.contains("--workload append") && nats.contains("has none"),
+            "{nats}"
+        );
+        assert!(unsupported_workload("nats", "register", "cas-register").is_none());
+        assert!(unsupported_workload("etcd", "wr", "rw-register").is_none());
+        assert!(unsupported_workload("zookeeper", "append", "list-append").is_none());
+        assert!(unsupported_workload("reference", "append", "list-append").is_none());
+        assert!(read_consistencies("reference").is_empty());
+    }
+}
