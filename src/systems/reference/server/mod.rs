@@ -106,7 +106,7 @@ fn parse_peer(text: &str) -> Result<Peer, String> {
 /// `faultline node`: run one node of the built-in reference service (started by the local
 /// target, or over SSH by the remote ones).
 #[derive(Debug, clap::Parser)]
-#[command(name = "faultline node")]
+#[command(name = "faultline node", bin_name = "faultline node")]
 pub struct NodeCommand {
     /// The node's arguments.
     #[command(flatten)]
