@@ -72,11 +72,19 @@ pub enum Bug {
     /// A transaction's reads are served by the receiving node's own state machine, apart
     /// from (and before) the Raft entry that commits its writes.
     TxnStaleReads,
+    /// A guarded commit is judged against the receiving node's own state machine, and its
+    /// writes proposed unguarded.
+    LostUpdates,
 }
 
 impl Bug {
     /// Every bug, by name.
-    pub const ALL: [Bug; 3] = [Bug::StaleReads, Bug::LostWrites, Bug::TxnStaleReads];
+    pub const ALL: [Bug; 4] = [
+        Bug::StaleReads,
+        Bug::LostWrites,
+        Bug::TxnStaleReads,
+        Bug::LostUpdates,
+    ];
 
     /// The name used by `--bug`.
     pub fn name(self) -> &'static str {
@@ -84,6 +92,7 @@ impl Bug {
             Bug::StaleReads => "stale-reads",
             Bug::LostWrites => "lost-writes",
             Bug::TxnStaleReads => "txn-stale-reads",
+            Bug::LostUpdates => "lost-updates",
         }
     }
 }
@@ -97,7 +106,7 @@ impl fmt::Display for Bug {
 /// An unknown `--bug` name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown bug \"{0}\"; the reference system knows: stale-reads, lost-writes, txn-stale-reads"
+    "unknown bug \"{0}\"; the reference system knows: stale-reads, lost-writes, txn-stale-reads, lost-updates"
 )]
 pub struct UnknownBug(pub String);
 

@@ -38,10 +38,9 @@ use faultline_workloads::op::OpRequest;
 use serde_json::{json, Value};
 
 use super::install::Program;
-use super::txn;
+use super::store::{self, Failure, Version, Versioned, VersionedStore};
 use super::{
-    cas_args, decode_value, node_logs, op_key, unsupported_op, Client, Completion, NodeSpec,
-    StartCommand, System, SystemError,
+    decode_value, node_logs, Client, Completion, NodeSpec, StartCommand, System, SystemError,
 };
 
 /// How etcd clients read.
@@ -324,66 +323,6 @@ impl EtcdClient {
             )),
         }
     }
-
-    async fn read(&self, key: &str) -> Completion {
-        let body = json!({
-            "key": B64.encode(key),
-            "serializable": self.reads == EtcdReads::Serializable,
-        });
-        match self.call("/v3/kv/range", body).await {
-            Answer::Done(body) => match first_value(&body) {
-                Ok(value) => Completion::ok(value),
-                Err(e) => Completion::fail(Value::Null, e),
-            },
-            Answer::NotApplied(e) | Answer::Unknown(e) => Completion::fail(Value::Null, e),
-        }
-    }
-
-    async fn write(&self, key: &str, value: &Value) -> Completion {
-        let body = json!({ "key": B64.encode(key), "value": B64.encode(value.to_string()) });
-        match self.call("/v3/kv/put", body).await {
-            Answer::Done(_) => Completion::ok(value.clone()),
-            Answer::NotApplied(e) => Completion::fail(value.clone(), e),
-            Answer::Unknown(e) => Completion::info(value.clone(), e),
-        }
-    }
-
-    async fn cas(&self, key: &str, op_value: &Value, from: &Value, to: &Value) -> Completion {
-        let key64 = B64.encode(key);
-        // `null` means absent: the key must never have been created.
-        let compare = if from.is_null() {
-            json!({"key": key64, "target": "CREATE", "result": "EQUAL", "create_revision": "0"})
-        } else {
-            json!({"key": key64, "target": "VALUE", "result": "EQUAL", "value": B64.encode(from.to_string())})
-        };
-        let body = json!({
-            "compare": [compare],
-            "success": [{"request_put": {"key": key64, "value": B64.encode(to.to_string())}}],
-        });
-        match self.call("/v3/kv/txn", body).await {
-            Answer::Done(body) => match body.get("succeeded") {
-                Some(Value::Bool(true)) => Completion::ok(op_value.clone()),
-                // proto3 JSON leaves out `false`.
-                None | Some(Value::Bool(false)) => {
-                    Completion::fail(op_value.clone(), "cas mismatch")
-                }
-                Some(other) => Completion::info(
-                    op_value.clone(),
-                    format!("unexpected txn answer: succeeded = {other}"),
-                ),
-            },
-            Answer::NotApplied(e) => Completion::fail(op_value.clone(), e),
-            Answer::Unknown(e) => Completion::info(op_value.clone(), e),
-        }
-    }
-}
-
-/// What a snapshot read of one key found: its value (`null` = absent) and `mod_revision`
-/// (0 = absent).
-#[derive(Debug, Clone, PartialEq)]
-struct Versioned {
-    value: Value,
-    mod_revision: u64,
 }
 
 /// The keys of a read-only `Txn`'s range answers, in order.
@@ -410,13 +349,15 @@ fn snapshot_values(body: &Value, keys: usize) -> Result<Vec<Versioned>, String> 
                 .and_then(Value::as_array)
                 .and_then(|a| a.first())
             {
-                None => 0,
-                Some(kv) => revision(&kv["mod_revision"])
-                    .ok_or_else(|| format!("a key-value without mod_revision: {kv}"))?,
+                None => None,
+                Some(kv) => Some(
+                    revision(&kv["mod_revision"])
+                        .ok_or_else(|| format!("a key-value without mod_revision: {kv}"))?,
+                ),
             };
             Ok(Versioned {
                 value,
-                mod_revision,
+                version: Version::Revision(mod_revision),
             })
         })
         .collect()
@@ -431,71 +372,78 @@ fn revision(v: &Value) -> Option<u64> {
     }
 }
 
-impl EtcdClient {
-    /// A transaction: a snapshot of its keys, then a commit guarded by their mod revisions.
-    async fn transaction(&self, op: &OpRequest) -> Completion {
-        let ops = match txn::micro_ops(op, |key| format!("faultline/{key}")) {
-            Ok(ops) => ops,
-            Err(fail) => return fail,
-        };
-        let keys = txn::paths(&ops);
+impl From<Answer> for Result<Value, Failure> {
+    fn from(answer: Answer) -> Self {
+        match answer {
+            Answer::Done(body) => Ok(body),
+            Answer::NotApplied(why) => Err(Failure::NotApplied(why)),
+            Answer::Unknown(why) => Err(Failure::Unknown(why)),
+        }
+    }
+}
+
+/// etcd as a versioned store: a snapshot is one read-only `Txn` of ranges; a commit is a
+/// `Txn` comparing each key's `mod_revision` (0 for a key that must be absent).
+#[async_trait]
+impl VersionedStore for EtcdClient {
+    fn system(&self) -> &'static str {
+        "etcd"
+    }
+
+    fn path(&self, key: &str) -> String {
+        format!("faultline/{key}")
+    }
+
+    async fn snapshot(&mut self, paths: &[String]) -> Result<Vec<Versioned>, Failure> {
         let serializable = self.reads == EtcdReads::Serializable;
-        let ranges: Vec<Value> = keys
+        let ranges: Vec<Value> = paths
             .iter()
             .map(|k| json!({"request_range": {"key": B64.encode(k), "serializable": serializable}}))
             .collect();
-        // The snapshot is a read: however it fails, nothing was applied.
-        let snapshot = match self.call("/v3/kv/txn", json!({ "success": ranges })).await {
-            Answer::Done(body) => match snapshot_values(&body, keys.len()) {
-                Ok(snapshot) => snapshot,
-                Err(e) => return Completion::fail(op.value.clone(), e),
-            },
-            Answer::NotApplied(e) | Answer::Unknown(e) => {
-                return Completion::fail(op.value.clone(), format!("reading the keys: {e}"))
-            }
-        };
-        let read: std::collections::HashMap<String, Value> = keys
+        let body: Result<Value, Failure> = self
+            .call("/v3/kv/txn", json!({ "success": ranges }))
+            .await
+            .into();
+        snapshot_values(&body?, paths.len()).map_err(Failure::NotApplied)
+    }
+
+    async fn commit(
+        &mut self,
+        read: &[(String, Versioned)],
+        writes: &[(String, Value)],
+    ) -> Result<bool, Failure> {
+        let compare: Vec<Value> = read
             .iter()
-            .zip(&snapshot)
-            .map(|(k, v)| (k.to_string(), v.value.clone()))
-            .collect();
-        let (completed, writes) = match txn::execute(&ops, &read) {
-            Ok(done) => done,
-            Err(why) => return Completion::fail(op.value.clone(), why),
-        };
-        if writes.is_empty() {
-            return Completion::ok(Value::Array(completed));
-        }
-        let compare: Vec<Value> = keys
-            .iter()
-            .zip(&snapshot)
             .map(|(k, v)| {
+                let revision = match v.version {
+                    Version::Revision(r) => r.unwrap_or(0),
+                    Version::Value => unreachable!("etcd snapshots carry revisions"),
+                };
                 json!({"key": B64.encode(k), "target": "MOD", "result": "EQUAL",
-                       "mod_revision": v.mod_revision.to_string()})
+                       "mod_revision": revision.to_string()})
             })
             .collect();
-        let puts: Vec<Value> = writes
+        let requests: Vec<Value> = writes
             .iter()
-            .map(|(k, v)| {
-                json!({"request_put": {"key": B64.encode(k), "value": B64.encode(v.to_string())}})
+            .map(|(k, v)| match v {
+                Value::Null => json!({"request_delete_range": {"key": B64.encode(k)}}),
+                v => json!({"request_put": {"key": B64.encode(k), "value": B64.encode(v.to_string())}}),
             })
             .collect();
-        let body = json!({ "compare": compare, "success": puts });
-        match self.call("/v3/kv/txn", body).await {
-            Answer::Done(body) => match body.get("succeeded") {
-                Some(Value::Bool(true)) => Completion::ok(Value::Array(completed)),
-                // proto3 JSON leaves out `false`.
-                None | Some(Value::Bool(false)) => Completion::fail(
-                    op.value.clone(),
-                    "lost a race: a key changed between the read and the commit",
-                ),
-                Some(other) => Completion::info(
-                    op.value.clone(),
-                    format!("unexpected txn answer: succeeded = {other}"),
-                ),
-            },
-            Answer::NotApplied(e) => Completion::fail(op.value.clone(), e),
-            Answer::Unknown(e) => Completion::info(op.value.clone(), e),
+        let body: Result<Value, Failure> = self
+            .call(
+                "/v3/kv/txn",
+                json!({ "compare": compare, "success": requests }),
+            )
+            .await
+            .into();
+        match body?.get("succeeded") {
+            Some(Value::Bool(true)) => Ok(true),
+            // proto3 JSON leaves out `false`.
+            None | Some(Value::Bool(false)) => Ok(false),
+            Some(other) => Err(Failure::Unknown(format!(
+                "unexpected txn answer: succeeded = {other}"
+            ))),
         }
     }
 }
@@ -535,22 +483,7 @@ fn first_value(body: &Value) -> Result<Value, String> {
 #[async_trait]
 impl Client for EtcdClient {
     async fn invoke(&mut self, op: &OpRequest) -> Completion {
-        if op.f == "txn" {
-            return self.transaction(op).await;
-        }
-        let key = match op_key(op) {
-            Ok(key) => format!("faultline/{key}"),
-            Err(fail) => return fail,
-        };
-        match op.f.as_str() {
-            "read" => self.read(&key).await,
-            "write" => self.write(&key, &op.value).await,
-            "cas" => match cas_args(op) {
-                Ok((from, to)) => self.cas(&key, &op.value, &from, &to).await,
-                Err(fail) => fail,
-            },
-            _ => unsupported_op("etcd", op),
-        }
+        store::invoke(self, op).await
     }
 }
 

@@ -22,7 +22,9 @@ pub mod etcd;
 pub mod http;
 pub(crate) mod install;
 pub mod nats;
+pub(crate) mod ops;
 pub mod reference;
+pub(crate) mod store;
 pub(crate) mod txn;
 pub mod zookeeper;
 
@@ -300,42 +302,6 @@ pub trait Client: Send {
     /// Perform one operation. Never errs: failures are `fail` (certainly did not happen)
     /// or `info` (may have happened).
     async fn invoke(&mut self, op: &OpRequest) -> Completion;
-}
-
-/// The key an operation names, in string form (`register` when it names none).
-pub(crate) fn op_key(op: &OpRequest) -> Result<String, Completion> {
-    match op.key.as_ref() {
-        None | Some(Value::Null) => Ok("register".to_string()),
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(Value::Number(n)) => Ok(n.to_string()),
-        Some(other) => Err(Completion::fail(
-            op.value.clone(),
-            format!("key {other} is neither a string nor an integer"),
-        )),
-    }
-}
-
-/// The `[from, to]` of a cas, or a `fail` saying the value is malformed.
-pub(crate) fn cas_args(op: &OpRequest) -> Result<(Value, Value), Completion> {
-    match op.value.as_array().map(Vec::as_slice) {
-        Some([from, to]) => Ok((from.clone(), to.clone())),
-        _ => Err(Completion::fail(
-            op.value.clone(),
-            format!("cas value must be [from, to], got {}", op.value),
-        )),
-    }
-}
-
-/// The `fail` for an operation a system's client does not know.
-pub(crate) fn unsupported_op(system: &str, op: &OpRequest) -> Completion {
-    Completion::fail(
-        op.value.clone(),
-        format!(
-            "the {system} client does not support f \"{}\"; it supports read, write, cas \
-             (and txn on reference, etcd, zookeeper and http)",
-            op.f
-        ),
-    )
 }
 
 /// What the harness learned from a read's raw bytes: the JSON value it stored.

@@ -29,10 +29,8 @@ use serde_json::Value;
 
 use super::etcd::UnknownReadConsistency;
 use super::install::Program;
-use super::{
-    cas_args, decode_value, op_key, unsupported_op, Client, Completion, NodeSpec, StartCommand,
-    System, SystemError,
-};
+use super::store::{self, Failure, Version, Versioned, VersionedStore};
+use super::{decode_value, Client, Completion, NodeSpec, StartCommand, System, SystemError};
 
 /// The KV bucket the workload uses.
 const BUCKET: &str = "faultline";
@@ -311,11 +309,16 @@ impl NatsClient {
         }
     }
 
-    async fn direct_entry(&self, store: &kv::Store, key: &str) -> Result<Option<Value>, String> {
+    /// The key's value and revision as this node's replica has it (may be stale).
+    async fn direct_entry(
+        &self,
+        store: &kv::Store,
+        key: &str,
+    ) -> Result<Option<(Value, u64)>, String> {
         match tokio::time::timeout(self.op_timeout, store.entry(key)).await {
             Err(_) => Err(self.timed_out()),
             Ok(Ok(Some(entry))) if entry.operation == kv::Operation::Put => {
-                decode_value(&entry.value).map(Some)
+                decode_value(&entry.value).map(|v| Some((v, entry.revision)))
             }
             Ok(Ok(_)) => Ok(None),
             Ok(Err(e)) => Err(format!("{}: {e}", self.node.name)),
@@ -328,79 +331,113 @@ impl NatsClient {
             self.node.name, self.op_timeout
         )
     }
+}
 
-    async fn read(&mut self, key: &str) -> Completion {
-        let store = match self.store().await {
-            Ok(store) => store,
-            Err(e) => return Completion::fail(Value::Null, e),
-        };
-        let value = match self.reads {
-            NatsReads::Leader => self
-                .leader_entry(&store, key)
-                .await
-                .map(|e| e.map(|(v, _)| v)),
-            NatsReads::Direct => self.direct_entry(&store, key).await,
-        };
-        match value {
-            Ok(value) => Completion::ok(value.unwrap_or(Value::Null)),
-            Err(e) => Completion::fail(Value::Null, e),
-        }
+/// NATS JetStream's key-value store as a versioned store, one key at a time: a snapshot is
+/// the key's entry with its revision (from the stream leader, or this node's replica for
+/// `direct` reads); a commit is `create` (the key must be absent) or `update` at the revision
+/// read. It has no multi-key commit, so workloads that need one are refused up front.
+#[async_trait]
+impl VersionedStore for NatsClient {
+    fn system(&self) -> &'static str {
+        "nats"
     }
 
-    async fn write(&mut self, key: &str, value: &Value) -> Completion {
-        let store = match self.store().await {
-            Ok(store) => store,
-            Err(e) => return Completion::fail(value.clone(), e),
-        };
-        let put = store.put(key, Bytes::from(value.to_string()));
-        match tokio::time::timeout(self.op_timeout, put).await {
-            Err(_) => Completion::info(value.clone(), self.timed_out()),
-            Ok(Ok(_)) => Completion::ok(value.clone()),
-            Ok(Err(e)) if e.kind() == kv::PutErrorKind::InvalidKey => {
-                Completion::fail(value.clone(), e.to_string())
-            }
-            Ok(Err(e)) => Completion::info(value.clone(), format!("{}: {e}", self.node.name)),
-        }
+    fn path(&self, key: &str) -> String {
+        kv_key(key)
     }
 
-    async fn cas(&mut self, key: &str, op_value: &Value, from: &Value, to: &Value) -> Completion {
-        let store = match self.store().await {
-            Ok(store) => store,
-            Err(e) => return Completion::fail(op_value.clone(), e),
-        };
-        let data = Bytes::from(to.to_string());
-        if from.is_null() {
-            let create = store.create(key, data);
-            return match tokio::time::timeout(self.op_timeout, create).await {
-                Err(_) => Completion::info(op_value.clone(), self.timed_out()),
-                Ok(Ok(_)) => Completion::ok(op_value.clone()),
-                Ok(Err(e)) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
-                    Completion::fail(op_value.clone(), "cas mismatch")
-                }
-                Ok(Err(e)) if e.kind() == kv::CreateErrorKind::InvalidKey => {
-                    Completion::fail(op_value.clone(), e.to_string())
-                }
-                Ok(Err(e)) => {
-                    Completion::info(op_value.clone(), format!("{}: {e}", self.node.name))
-                }
+    fn multi_key_commits(&self) -> bool {
+        false
+    }
+
+    fn consistent_snapshots(&self) -> bool {
+        false
+    }
+
+    async fn snapshot(&mut self, paths: &[String]) -> Result<Vec<Versioned>, Failure> {
+        let store = self.store().await.map_err(Failure::NotApplied)?;
+        let mut snapshot = Vec::with_capacity(paths.len());
+        for key in paths {
+            let entry = match self.reads {
+                NatsReads::Leader => self.leader_entry(&store, key).await,
+                NatsReads::Direct => self.direct_entry(&store, key).await,
             };
+            snapshot.push(match entry.map_err(Failure::NotApplied)? {
+                Some((value, revision)) => Versioned {
+                    value,
+                    version: Version::Revision(Some(revision)),
+                },
+                None => Versioned {
+                    value: Value::Null,
+                    version: Version::Revision(None),
+                },
+            });
         }
-        let revision = match self.leader_entry(&store, key).await {
-            Ok(Some((current, revision))) if &current == from => revision,
-            Ok(_) => return Completion::fail(op_value.clone(), "cas mismatch"),
-            Err(e) => return Completion::fail(op_value.clone(), e),
+        Ok(snapshot)
+    }
+
+    async fn commit(
+        &mut self,
+        read: &[(String, Versioned)],
+        writes: &[(String, Value)],
+    ) -> Result<bool, Failure> {
+        let store = self.store().await.map_err(Failure::NotApplied)?;
+        let unknown = |e: String| Failure::Unknown(format!("{}: {e}", self.node.name));
+        let timed_out = || Failure::Unknown(self.timed_out());
+        let (key, value) = match writes {
+            [(key, value)] => (key, value),
+            _ => {
+                return Err(Failure::NotApplied(format!(
+                    "nats commits one key at a time; this op writes {} and reads {}",
+                    writes.len(),
+                    read.len()
+                )))
+            }
         };
-        let update = store.update(key, data, revision);
-        match tokio::time::timeout(self.op_timeout, update).await {
-            Err(_) => Completion::info(op_value.clone(), self.timed_out()),
-            Ok(Ok(_)) => Completion::ok(op_value.clone()),
-            Ok(Err(e)) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
-                Completion::fail(op_value.clone(), "cas mismatch")
+        let data = Bytes::from(value.to_string());
+        let version = match read {
+            [] => None,
+            [(read_key, versioned)] if read_key == key => Some(&versioned.version),
+            _ => {
+                return Err(Failure::NotApplied(
+                    "nats commits one key at a time, guarded by that key only".to_string(),
+                ))
             }
-            Ok(Err(e)) if e.kind() == kv::UpdateErrorKind::InvalidKey => {
-                Completion::fail(op_value.clone(), e.to_string())
+        };
+        match version {
+            None => match tokio::time::timeout(self.op_timeout, store.put(key, data)).await {
+                Err(_) => Err(timed_out()),
+                Ok(Ok(_)) => Ok(true),
+                Ok(Err(e)) if e.kind() == kv::PutErrorKind::InvalidKey => {
+                    Err(Failure::NotApplied(e.to_string()))
+                }
+                Ok(Err(e)) => Err(unknown(e.to_string())),
+            },
+            Some(Version::Revision(None)) => {
+                match tokio::time::timeout(self.op_timeout, store.create(key, data)).await {
+                    Err(_) => Err(timed_out()),
+                    Ok(Ok(_)) => Ok(true),
+                    Ok(Err(e)) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
+                    Ok(Err(e)) if e.kind() == kv::CreateErrorKind::InvalidKey => {
+                        Err(Failure::NotApplied(e.to_string()))
+                    }
+                    Ok(Err(e)) => Err(unknown(e.to_string())),
+                }
             }
-            Ok(Err(e)) => Completion::info(op_value.clone(), format!("{}: {e}", self.node.name)),
+            Some(Version::Revision(Some(revision))) => {
+                let update = store.update(key, data, *revision);
+                match tokio::time::timeout(self.op_timeout, update).await {
+                    Err(_) => Err(timed_out()),
+                    Ok(Ok(_)) => Ok(true),
+                    Ok(Err(e)) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(false),
+                    Ok(Err(e)) if e.kind() == kv::UpdateErrorKind::InvalidKey => {
+                        Err(Failure::NotApplied(e.to_string()))
+                    }
+                    Ok(Err(e)) => Err(unknown(e.to_string())),
+                }
+            }
+            Some(Version::Value) => unreachable!("nats snapshots carry revisions"),
         }
     }
 }
@@ -422,19 +459,7 @@ fn kv_key(key: &str) -> String {
 #[async_trait]
 impl Client for NatsClient {
     async fn invoke(&mut self, op: &OpRequest) -> Completion {
-        let key = match op_key(op) {
-            Ok(key) => kv_key(&key),
-            Err(fail) => return fail,
-        };
-        match op.f.as_str() {
-            "read" => self.read(&key).await,
-            "write" => self.write(&key, &op.value).await,
-            "cas" => match cas_args(op) {
-                Ok((from, to)) => self.cas(&key, &op.value, &from, &to).await,
-                Err(fail) => fail,
-            },
-            _ => unsupported_op("nats", op),
-        }
+        store::invoke(self, op).await
     }
 }
 

@@ -40,10 +40,9 @@ use zookeeper_client as zk;
 use super::etcd::UnknownReadConsistency;
 use super::install::Program;
 use super::reference::encode_key;
-use super::txn;
+use super::store::{self, Failure, Version, Versioned, VersionedStore};
 use super::{
-    cas_args, decode_value, node_logs, op_key, unsupported_op, Client, Completion, NodeSpec,
-    StartCommand, System, SystemError,
+    decode_value, node_logs, Client, Completion, NodeSpec, StartCommand, System, SystemError,
 };
 
 /// The jar of the ZooKeeper server; its manifest names the libraries it needs.
@@ -362,42 +361,26 @@ impl ZkClient {
         }
     }
 
-    /// `fail` when the failure is certain not to have applied a write, else `info`.
-    fn uncertain(&self, value: &Value, failure: ZkFailure) -> Completion {
+    /// What a failed request means for a write: certainly not applied, or maybe.
+    fn failure(&self, failure: ZkFailure) -> Failure {
         let why = self.describe(&failure);
         match failure {
-            ZkFailure::NotSent(_) => Completion::fail(value.clone(), why),
-            ZkFailure::Answered(
+            ZkFailure::NotSent(_)
+            | ZkFailure::Answered(
                 zk::Error::NoNode
                 | zk::Error::NodeExists
                 | zk::Error::BadVersion
                 | zk::Error::BadArguments(_)
                 | zk::Error::NoAuth
                 | zk::Error::NotReadOnly,
-            ) => Completion::fail(value.clone(), why),
-            _ => Completion::info(value.clone(), why),
+            ) => Failure::NotApplied(why),
+            _ => Failure::Unknown(why),
         }
     }
 
-    async fn read_node(&mut self, path: &str) -> Result<Option<(Value, i32)>, ZkFailure> {
+    /// Write one znode whatever its version: set it, or create it when absent.
+    async fn blind_write(&mut self, path: &str, value: &Value) -> Result<(), ZkFailure> {
         let session = self.session().await?;
-        if self.reads == ZkReads::Sync {
-            self.run(session.sync(path)).await?;
-        }
-        match self.run(session.get_data(path)).await {
-            Ok((data, stat)) => decode_value(&data)
-                .map(|v| Some((v, stat.version)))
-                .map_err(ZkFailure::NotSent),
-            Err(ZkFailure::Answered(zk::Error::NoNode)) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    async fn write(&mut self, path: &str, value: &Value) -> Completion {
-        let session = match self.session().await {
-            Ok(session) => session,
-            Err(e) => return self.uncertain(value, e),
-        };
         let data = value.to_string().into_bytes();
         let mut result = self
             .run(session.set_data(path, &data, None))
@@ -416,152 +399,126 @@ impl ZkClient {
                     .map(|_| ());
             }
         }
-        match result {
-            Ok(()) => Completion::ok(value.clone()),
-            Err(e) => self.uncertain(value, e),
-        }
+        result
     }
 
-    async fn cas(&mut self, path: &str, op_value: &Value, from: &Value, to: &Value) -> Completion {
-        let session = match self.session().await {
-            Ok(session) => session,
-            Err(e) => return self.uncertain(op_value, e),
-        };
-        let data = to.to_string().into_bytes();
-        if from.is_null() {
-            let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-            return match self.run(session.create(path, &data, &options)).await {
-                Ok(_) => Completion::ok(op_value.clone()),
-                Err(ZkFailure::Answered(zk::Error::NodeExists)) => {
-                    Completion::fail(op_value.clone(), "cas mismatch")
-                }
-                Err(e) => self.uncertain(op_value, e),
-            };
+    async fn read_node(&mut self, path: &str) -> Result<Option<(Value, i32)>, ZkFailure> {
+        let session = self.session().await?;
+        if self.reads == ZkReads::Sync {
+            self.run(session.sync(path)).await?;
         }
-        let version = match self.read_node(path).await {
-            Ok(Some((current, version))) if &current == from => version,
-            Ok(_) => return Completion::fail(op_value.clone(), "cas mismatch"),
-            // Nothing was written yet: a failed read is a failed cas.
-            Err(e) => return Completion::fail(op_value.clone(), self.describe(&e)),
-        };
-        match self.run(session.set_data(path, &data, Some(version))).await {
-            Ok(_) => Completion::ok(op_value.clone()),
-            Err(ZkFailure::Answered(zk::Error::BadVersion | zk::Error::NoNode)) => {
-                Completion::fail(op_value.clone(), "cas mismatch")
-            }
-            Err(e) => self.uncertain(op_value, e),
+        match self.run(session.get_data(path)).await {
+            Ok((data, stat)) => decode_value(&data)
+                .map(|v| Some((v, stat.version)))
+                .map_err(ZkFailure::NotSent),
+            Err(ZkFailure::Answered(zk::Error::NoNode)) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 }
 
-impl ZkClient {
-    /// A transaction: read its znodes, run it on them, then one `multi` guarded by the
-    /// versions read (see the module docs).
-    async fn transaction(&mut self, op: &OpRequest) -> Completion {
-        let ops = match txn::micro_ops(op, |key| format!("/faultline_{}", encode_key(key))) {
-            Ok(ops) => ops,
-            Err(fail) => return fail,
-        };
-        let read_only = ops.iter().all(|m| m.f == "r");
+/// ZooKeeper as a versioned store: a snapshot reads each znode (after a `sync` when reads
+/// are `sync`) with its `version`; a commit is one `multi` that checks or sets every znode read
+/// at the version read (creating the ones that were absent), so it applies all or nothing.
+/// Reads of several znodes are not one request, so a multi-key read is checked by a `multi`
+/// of version checks.
+#[async_trait]
+impl VersionedStore for ZkClient {
+    fn system(&self) -> &'static str {
+        "zookeeper"
+    }
+
+    fn path(&self, key: &str) -> String {
+        format!("/faultline_{}", encode_key(key))
+    }
+
+    fn consistent_snapshots(&self) -> bool {
+        false
+    }
+
+    async fn snapshot(&mut self, paths: &[String]) -> Result<Vec<Versioned>, Failure> {
+        let mut snapshot = Vec::with_capacity(paths.len());
+        for path in paths {
+            let read = match self.read_node(path).await {
+                Ok(read) => read,
+                Err(e) => return Err(Failure::NotApplied(self.describe(&e))),
+            };
+            snapshot.push(match read {
+                Some((value, version)) => Versioned {
+                    value,
+                    version: Version::Revision(Some(version as u64)),
+                },
+                None => Versioned {
+                    value: Value::Null,
+                    version: Version::Revision(None),
+                },
+            });
+        }
+        Ok(snapshot)
+    }
+
+    async fn commit(
+        &mut self,
+        read: &[(String, Versioned)],
+        writes: &[(String, Value)],
+    ) -> Result<bool, Failure> {
+        if read.is_empty() {
+            return match writes {
+                [(path, value)] => match self.blind_write(path, value).await {
+                    Ok(()) => Ok(true),
+                    Err(e) => Err(self.failure(e)),
+                },
+                _ => Err(Failure::NotApplied(
+                    "zookeeper writes blindly one znode at a time".to_string(),
+                )),
+            };
+        }
         let session = match self.session().await {
             Ok(session) => session,
-            Err(e) => return Completion::fail(op.value.clone(), self.describe(&e)),
-        };
-        let paths = txn::paths(&ops);
-        // The reads change nothing: however they fail, the txn is `fail`.
-        if self.reads == ZkReads::Sync {
-            if let Err(e) = self.run(session.sync(paths[0])).await {
-                return Completion::fail(op.value.clone(), self.describe(&e));
-            }
-        }
-        let mut snapshot = std::collections::HashMap::new();
-        let mut versions = Vec::with_capacity(paths.len());
-        for path in &paths {
-            match self.run(session.get_data(path)).await {
-                Ok((data, stat)) => match decode_value(&data) {
-                    Ok(value) => {
-                        snapshot.insert(path.to_string(), value);
-                        versions.push(Some(stat.version));
-                    }
-                    Err(e) => return Completion::fail(op.value.clone(), e),
-                },
-                Err(ZkFailure::Answered(zk::Error::NoNode)) => versions.push(None),
-                Err(e) => {
-                    let why = format!("reading the keys: {}", self.describe(&e));
-                    return Completion::fail(op.value.clone(), why);
-                }
-            }
-        }
-        let (completed, writes) = match txn::execute(&ops, &snapshot) {
-            Ok(done) => done,
-            Err(why) => return Completion::fail(op.value.clone(), why),
+            Err(e) => return Err(self.failure(e)),
         };
         let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
         let mut multi = session.new_multi_writer();
-        for (path, version) in paths.iter().zip(&versions) {
+        for (path, versioned) in read {
+            let version = match versioned.version {
+                Version::Revision(v) => v.map(|v| v as i32),
+                Version::Value => unreachable!("zookeeper snapshots carry versions"),
+            };
             let written = writes
                 .iter()
                 .find(|(p, _)| p == path)
                 .map(|(_, v)| v.to_string().into_bytes());
             let added = match (version, written) {
-                (Some(version), Some(data)) => multi.add_set_data(path, &data, Some(*version)),
-                (Some(version), None) => multi.add_check_version(path, *version),
+                (Some(version), Some(data)) => multi.add_set_data(path, &data, Some(version)),
+                (Some(version), None) => multi.add_check_version(path, version),
                 (None, Some(data)) => multi.add_create(path, &data, &options).map(|_| ()),
                 (None, None) => multi
                     .add_create(path, b"null", &options)
                     .and_then(|_| multi.add_delete(path, None)),
             };
             if let Err(e) = added {
-                return Completion::fail(op.value.clone(), format!("cannot build the multi: {e}"));
+                return Err(Failure::NotApplied(format!("cannot build the multi: {e}")));
             }
         }
         let commit = multi.commit();
         let committed = self
             .run(async move {
                 match commit.await {
-                    Ok(_) => Ok(None),
-                    // One op failed: the server applied none of them.
-                    Err(zk::MultiWriteError::OperationFailed { index, source }) => {
-                        Ok(Some((index, source)))
-                    }
+                    Ok(_) => Ok(true),
+                    // One op failed (a version changed): the server applied none of them.
+                    Err(zk::MultiWriteError::OperationFailed { .. }) => Ok(false),
                     Err(zk::MultiWriteError::RequestFailed { source }) => Err(source),
                 }
             })
             .await;
-        match committed {
-            Ok(None) => Completion::ok(serde_json::Value::Array(completed)),
-            Ok(Some((index, source))) => Completion::fail(
-                op.value.clone(),
-                format!("lost a race: op {index} of the multi failed ({source}), none applied"),
-            ),
-            Err(e) if read_only => Completion::fail(op.value.clone(), self.describe(&e)),
-            Err(e) => self.uncertain(&op.value, e),
-        }
+        committed.map_err(|e| self.failure(e))
     }
 }
 
 #[async_trait]
 impl Client for ZkClient {
     async fn invoke(&mut self, op: &OpRequest) -> Completion {
-        if op.f == "txn" {
-            return self.transaction(op).await;
-        }
-        let path = match op_key(op) {
-            Ok(key) => format!("/faultline_{}", encode_key(&key)),
-            Err(fail) => return fail,
-        };
-        match op.f.as_str() {
-            "read" => match self.read_node(&path).await {
-                Ok(found) => Completion::ok(found.map_or(Value::Null, |(v, _)| v)),
-                Err(e) => Completion::fail(Value::Null, self.describe(&e)),
-            },
-            "write" => self.write(&path, &op.value).await,
-            "cas" => match cas_args(op) {
-                Ok((from, to)) => self.cas(&path, &op.value, &from, &to).await,
-                Err(fail) => fail,
-            },
-            _ => unsupported_op("zookeeper", op),
-        }
+        store::invoke(self, op).await
     }
 }
 

@@ -19,10 +19,8 @@ use faultline_workloads::op::OpRequest;
 use serde_json::{json, Value};
 
 use super::encode_key;
+use crate::systems::store::{self, Failure, Version, Versioned, VersionedStore};
 use crate::systems::{Client, Completion, NodeSpec};
-
-/// The key used when an operation carries none (a single-register workload).
-const DEFAULT_KEY: &str = "register";
 
 /// One worker's client, bound to one node.
 #[derive(Debug)]
@@ -100,16 +98,6 @@ fn classify(status: u16, body: Result<Value, String>) -> Outcome {
     }
 }
 
-/// The key's string form, as used in the URL.
-fn key_string(key: Option<&Value>) -> Result<String, String> {
-    match key {
-        None | Some(Value::Null) => Ok(DEFAULT_KEY.to_string()),
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(Value::Number(n)) => Ok(n.to_string()),
-        Some(other) => Err(format!("key {other} is neither a string nor an integer")),
-    }
-}
-
 impl ReferenceClient {
     /// `POST /txn` with the op's micro-ops.
     async fn transaction(&self, op: &OpRequest) -> Completion {
@@ -149,56 +137,106 @@ impl ReferenceClient {
     }
 }
 
+impl From<Outcome> for Result<Value, Failure> {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Done(body) => Ok(body),
+            Outcome::NotApplied(why) => Err(Failure::NotApplied(why)),
+            Outcome::Unknown(why) => Err(Failure::Unknown(why)),
+        }
+    }
+}
+
+/// The reference service as a versioned store whose versions are the values themselves: a
+/// snapshot is `GET /kv/{key}` (several keys: a read-only `POST /txn`, one Raft entry); a
+/// commit is `PUT` (blind), `POST /kv/{key}/cas` (one key guarded by its value) or
+/// `POST /commit` (several).
+#[async_trait]
+impl VersionedStore for ReferenceClient {
+    fn system(&self) -> &'static str {
+        "reference"
+    }
+
+    fn path(&self, key: &str) -> String {
+        key.to_string()
+    }
+
+    async fn snapshot(&mut self, paths: &[String]) -> Result<Vec<Versioned>, Failure> {
+        let versioned = |value: Value| Versioned {
+            value,
+            version: Version::Value,
+        };
+        if let [path] = paths {
+            let url = format!("{}/kv/{}", self.base, encode_key(path));
+            let body: Result<Value, Failure> = self.send(self.http.get(&url)).await.into();
+            let body = body?;
+            return match body.get("value") {
+                Some(value) => Ok(vec![versioned(value.clone())]),
+                None => Err(Failure::NotApplied(format!(
+                    "answer without a value: {body}"
+                ))),
+            };
+        }
+        let reads: Vec<Value> = paths.iter().map(|p| json!(["r", p, null])).collect();
+        let request = self
+            .http
+            .post(format!("{}/txn", self.base))
+            .json(&json!({ "ops": reads }));
+        let body: Result<Value, Failure> = self.send(request).await.into();
+        let body = body?;
+        match body.get("ops").and_then(Value::as_array) {
+            Some(done) if done.len() == paths.len() => Ok(done
+                .iter()
+                .map(|m| versioned(m.get(2).cloned().unwrap_or(Value::Null)))
+                .collect()),
+            _ => Err(Failure::NotApplied(format!(
+                "unexpected txn answer: {body}"
+            ))),
+        }
+    }
+
+    async fn commit(
+        &mut self,
+        read: &[(String, Versioned)],
+        writes: &[(String, Value)],
+    ) -> Result<bool, Failure> {
+        let (request, field) = match (read, writes) {
+            ([], [(key, value)]) => {
+                let url = format!("{}/kv/{}", self.base, encode_key(key));
+                (self.http.put(url).json(&json!({ "value": value })), None)
+            }
+            ([(read_key, from)], [(key, to)]) if read_key == key => {
+                let url = format!("{}/kv/{}/cas", self.base, encode_key(key));
+                let body = json!({ "from": from.value, "to": to });
+                (self.http.post(url).json(&body), Some("applied"))
+            }
+            _ => {
+                let expect: Vec<(&String, &Value)> =
+                    read.iter().map(|(k, v)| (k, &v.value)).collect();
+                let body = json!({ "expect": expect, "writes": writes });
+                let url = format!("{}/commit", self.base);
+                (self.http.post(url).json(&body), Some("committed"))
+            }
+        };
+        let body: Result<Value, Failure> = self.send(request).await.into();
+        let body = body?;
+        match field.map(|f| body.get(f)) {
+            None => Ok(true),
+            Some(Some(Value::Bool(done))) => Ok(*done),
+            Some(_) => Err(Failure::Unknown(format!(
+                "unexpected commit answer: {body}"
+            ))),
+        }
+    }
+}
+
 #[async_trait]
 impl Client for ReferenceClient {
     async fn invoke(&mut self, op: &OpRequest) -> Completion {
         if op.f == "txn" {
             return self.transaction(op).await;
         }
-        let key = match key_string(op.key.as_ref()) {
-            Ok(key) => encode_key(&key),
-            Err(e) => return Completion::fail(op.value.clone(), e),
-        };
-        let url = format!("{}/kv/{key}", self.base);
-        match op.f.as_str() {
-            "read" => match self.send(self.http.get(&url)).await {
-                Outcome::Done(body) => match body.get("value") {
-                    Some(value) => Completion::ok(value.clone()),
-                    None => Completion::fail(Value::Null, format!("answer without a value: {body}")),
-                },
-                Outcome::NotApplied(e) | Outcome::Unknown(e) => Completion::fail(Value::Null, e),
-            },
-            "write" => {
-                let request = self.http.put(&url).json(&json!({ "value": op.value }));
-                match self.send(request).await {
-                    Outcome::Done(_) => Completion::ok(op.value.clone()),
-                    Outcome::NotApplied(e) => Completion::fail(op.value.clone(), e),
-                    Outcome::Unknown(e) => Completion::info(op.value.clone(), e),
-                }
-            }
-            "cas" => {
-                let Some([from, to]) = op.value.as_array().and_then(|a| <&[Value; 2]>::try_from(a.as_slice()).ok())
-                else {
-                    return Completion::fail(op.value.clone(), format!("cas value must be [from, to], got {}", op.value));
-                };
-                let request = self.http.post(format!("{url}/cas")).json(&json!({ "from": from, "to": to }));
-                match self.send(request).await {
-                    Outcome::Done(body) if body.get("applied") == Some(&Value::Bool(true)) => {
-                        Completion::ok(op.value.clone())
-                    }
-                    Outcome::Done(body) if body.get("applied") == Some(&Value::Bool(false)) => {
-                        Completion::fail(op.value.clone(), "cas mismatch")
-                    }
-                    Outcome::Done(body) => Completion::info(op.value.clone(), format!("unexpected cas answer: {body}")),
-                    Outcome::NotApplied(e) => Completion::fail(op.value.clone(), e),
-                    Outcome::Unknown(e) => Completion::info(op.value.clone(), e),
-                }
-            }
-            other => Completion::fail(
-                op.value.clone(),
-                format!("the reference system does not support f \"{other}\"; it supports read, write, cas, txn"),
-            ),
-        }
+        store::invoke(self, op).await
     }
 }
 
@@ -234,14 +272,6 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn keys_take_their_string_form() {
-        assert_eq!(key_string(Some(&json!(7))).unwrap(), "7");
-        assert_eq!(key_string(Some(&json!("x"))).unwrap(), "x");
-        assert_eq!(key_string(None).unwrap(), DEFAULT_KEY);
-        assert!(key_string(Some(&json!([1]))).is_err());
-    }
-
     fn unreachable_node() -> NodeSpec {
         // A port nobody listens on: bind, note it, close.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -275,7 +305,7 @@ mod tests {
             .invoke(&OpRequest::new("append", Some(json!(1)), json!(1)))
             .await;
         assert_eq!(unknown.kind, OpType::Fail);
-        assert!(unknown.error.unwrap().contains("read, write, cas, txn"));
+        assert!(unknown.error.unwrap().contains("append"));
         let txn = client
             .invoke(&OpRequest::new("txn", None, json!([["append", 1, 1]])))
             .await;

@@ -98,6 +98,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/kv/{key}", get(read).put(write))
         .route("/kv/{key}/cas", post(cas))
         .route("/txn", post(transaction))
+        .route("/commit", post(guarded_commit))
         .route("/raft/append", post(raft_append))
         .route("/raft/vote", post(raft_vote))
         .route("/raft/snapshot", post(raft_snapshot))
@@ -474,6 +475,54 @@ async fn stale_transaction(state: &AppState, headers: &HeaderMap, ops: Vec<Micro
         }
     }
     (StatusCode::OK, Json(json!({ "ops": executed.completed })))
+}
+
+#[derive(Debug, Deserialize)]
+struct CommitBody {
+    expect: Vec<(String, Value)>,
+    writes: Vec<(String, Value)>,
+}
+
+/// `POST /commit`: the writes, if every expected value still holds, as one Raft entry at
+/// the leader; 200 `{"committed": bool}`.
+async fn guarded_commit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<CommitBody>,
+) -> Reply {
+    let command = if state.node.bug == Some(Bug::LostUpdates) {
+        // The bug: the expectations are judged here, against this node's own state
+        // machine, and the writes then proposed unguarded; two commits that read the same
+        // state both pass, and the later overwrites the earlier.
+        if body.expect.iter().any(|(k, v)| &state.local_value(k) != v) {
+            return (StatusCode::OK, Json(json!({ "committed": false })));
+        }
+        Command::Commit {
+            expect: Vec::new(),
+            writes: body.writes,
+        }
+    } else {
+        Command::Commit {
+            expect: body.expect,
+            writes: body.writes,
+        }
+    };
+    match state.route(&headers) {
+        Route::Unavailable(why) => error(StatusCode::SERVICE_UNAVAILABLE, why),
+        Route::Forward { leader, addr } => {
+            let Command::Commit { expect, writes } = command else {
+                unreachable!("built above")
+            };
+            let body = json!({ "expect": expect, "writes": writes });
+            state
+                .forward(leader, &addr, Method::POST, "/commit", Some(&body))
+                .await
+        }
+        Route::Local => match state.commit(command).await {
+            Ok(result) => (StatusCode::OK, Json(json!({ "committed": result.applied }))),
+            Err(reply) => reply,
+        },
+    }
 }
 
 async fn raft_append(

@@ -53,6 +53,12 @@ pub(crate) enum Command {
     Cas { key: String, from: Value, to: Value },
     /// Run these micro-ops in order, atomically: all of their writes or none (see [`txn`]).
     Txn { ops: Vec<txn::MicroOp> },
+    /// Set every key of `writes` (`null` removes) if every key of `expect` still has the
+    /// value given there: a guarded commit, all or nothing.
+    Commit {
+        expect: Vec<(String, Value)>,
+        writes: Vec<(String, Value)>,
+    },
 }
 
 /// What applying a [`Command`] did.

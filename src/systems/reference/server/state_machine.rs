@@ -61,6 +61,18 @@ impl KvData {
                     }
                 }
             }
+            Command::Commit { expect, writes } => {
+                let applied = expect.iter().all(|(key, value)| &self.get(key) == value);
+                if applied {
+                    for (key, value) in writes {
+                        self.set(key, value.clone());
+                    }
+                }
+                CommandResult {
+                    applied,
+                    current: Value::Null,
+                }
+            }
             // All of the txn's writes or none: it runs against the state, then its writes
             // are applied together.
             Command::Txn { ops } => match super::txn::execute(ops, |key| self.get(key)) {
@@ -368,6 +380,30 @@ mod tests {
         assert!(!refused.applied);
         assert!(refused.current.as_str().unwrap().contains("not a list"));
         assert_eq!(data.get("1"), json!([1]));
+    }
+
+    #[test]
+    fn a_commit_writes_only_when_every_expected_value_holds() {
+        let mut data = KvData::default();
+        let commit = |expect: Value, writes: Value| Command::Commit {
+            expect: serde_json::from_value(expect).unwrap(),
+            writes: serde_json::from_value(writes).unwrap(),
+        };
+        assert!(
+            data.apply(&commit(json!([["a", null]]), json!([["a", 1], ["b", 2]])))
+                .applied
+        );
+        assert!(
+            !data
+                .apply(&commit(json!([["a", null]]), json!([["a", 3]])))
+                .applied
+        );
+        assert_eq!((data.get("a"), data.get("b")), (json!(1), json!(2)));
+        assert!(
+            data.apply(&commit(json!([["a", 1], ["b", 2]]), json!([["b", null]])))
+                .applied
+        );
+        assert_eq!(data.get("b"), Value::Null);
     }
 
     #[test]
