@@ -8,9 +8,10 @@
 //! builds it from `(model, initial)` alone. Ops with a `key` are judged key by key (the
 //! details list every key); the op vocabulary of each is in its module.
 //!
-//! This module only declares, re-exports and dispatches by name; it never reads files.
+//! This module only declares and re-exports; it never reads files.
 
 mod bank;
+mod by_name;
 mod common;
 mod counter;
 mod set_full;
@@ -19,112 +20,9 @@ mod testkit;
 mod total_queue;
 mod unique_ids;
 
-use serde_json::Value;
-
-use crate::checker::Checker;
-
 pub use bank::{Bank, BankParams};
+pub use by_name::{checker, checkers, MODEL_NAMES};
 pub use counter::Counter;
 pub use set_full::{SetFull, SetFullParams};
 pub use total_queue::{QueueLinearizable, QueueParams, TotalQueue};
 pub use unique_ids::UniqueIds;
-
-/// The model names [`checker`] knows, in the order `--help` lists them.
-pub const MODEL_NAMES: &[&str] = &[
-    set_full::NAME,
-    bank::NAME,
-    counter::NAME,
-    unique_ids::NAME,
-    total_queue::NAME,
-];
-
-/// The checker for `model` with the parameters in `initial` (`None` or `null`: the
-/// defaults), `None` when `model` is not one of [`MODEL_NAMES`], `Some(Err)` naming the
-/// bad parameter otherwise.
-///
-/// ```
-/// use faultline_checkers::classic;
-/// use serde_json::json;
-///
-/// let bank = classic::checker("bank", Some(&json!({"accounts": [0, 1], "total": 10})));
-/// assert_eq!(bank.unwrap().unwrap().name(), "bank");
-/// assert!(classic::checker("cas-register", None).is_none());
-/// let err = classic::checker("set-full", Some(&json!({"linearisable": true}))).unwrap();
-/// assert!(err.err().unwrap().contains("unknown field `linearisable`"));
-/// ```
-pub fn checker(model: &str, initial: Option<&Value>) -> Option<Result<Box<dyn Checker>, String>> {
-    let built: Result<Box<dyn Checker>, String> = match model {
-        set_full::NAME => common::params::<SetFullParams>(model, initial)
-            .map(|p| Box::new(SetFull::new(p)) as Box<dyn Checker>),
-        bank::NAME => common::params::<BankParams>(model, initial)
-            .and_then(Bank::new)
-            .map(|b| Box::new(b) as Box<dyn Checker>),
-        counter::NAME => no_params(model, initial).map(|_| Box::new(Counter) as Box<dyn Checker>),
-        unique_ids::NAME => {
-            no_params(model, initial).map(|_| Box::new(UniqueIds) as Box<dyn Checker>)
-        }
-        total_queue::NAME => common::params::<QueueParams>(model, initial)
-            .map(|p| Box::new(TotalQueue::new(p)) as Box<dyn Checker>),
-        _ => return None,
-    };
-    Some(built)
-}
-
-/// Every checker a `model` history goes to: [`checker`]'s, and for `total-queue` with
-/// `"linearizable": true` also [`QueueLinearizable`]. `None` for models not in
-/// [`MODEL_NAMES`].
-pub fn checkers(
-    model: &str,
-    initial: Option<&Value>,
-) -> Option<Result<Vec<Box<dyn Checker>>, String>> {
-    let main = match checker(model, initial)? {
-        Ok(c) => c,
-        Err(e) => return Some(Err(e)),
-    };
-    let mut all = vec![main];
-    if model == total_queue::NAME {
-        if let Ok(p) = common::params::<QueueParams>(model, initial) {
-            if p.linearizable {
-                all.push(Box::new(QueueLinearizable::new()));
-            }
-        }
-    }
-    Some(Ok(all))
-}
-
-/// Counter and unique-ids take no parameters: `initial` must be absent, `null` or `{}`.
-fn no_params(model: &str, initial: Option<&Value>) -> Result<(), String> {
-    match initial {
-        None | Some(Value::Null) => Ok(()),
-        Some(Value::Object(o)) if o.is_empty() => Ok(()),
-        Some(other) => Err(format!("{model}: takes no parameters, got {other}")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn builds_every_model_by_name_and_rejects_bad_parameters() {
-        for model in MODEL_NAMES {
-            let c = checker(model, None).unwrap().unwrap();
-            assert_eq!(c.name(), *model);
-        }
-        assert!(checker("fifo-queue", None).is_none());
-        assert_eq!(
-            checker("counter", Some(&json!(5))).unwrap().err().unwrap(),
-            "counter: takes no parameters, got 5"
-        );
-        assert!(checker("bank", Some(&json!({"accounts": []})))
-            .unwrap()
-            .is_err());
-        let queue = checkers("total-queue", Some(&json!({"linearizable": true})))
-            .unwrap()
-            .unwrap();
-        let names: Vec<&str> = queue.iter().map(|c| c.name()).collect();
-        assert_eq!(names, vec!["total-queue", "linearizable"]);
-        assert_eq!(checkers("counter", None).unwrap().unwrap().len(), 1);
-    }
-}
