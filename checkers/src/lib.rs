@@ -12,8 +12,11 @@
 //! - [`linearizable`]: the Wing–Gong–Lowe linearizability checker.
 //! - [`simulate`]: generated linearizable histories (and broken ones) for tests and benchmarks.
 //! - [`txn`]: Elle-class checking of transactional histories (list-append, rw-register).
+//! - [`classic`]: the checkers of Jepsen's classic workloads: `set-full`, `bank`,
+//!   `counter`, `unique-ids`, `total-queue`.
 
 pub mod checker;
+pub mod classic;
 pub mod formats;
 pub mod history;
 pub mod linearizable;

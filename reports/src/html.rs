@@ -77,6 +77,18 @@ pub(crate) fn table(class: &str, header: &[&str], rows: &[Vec<String>]) -> Strin
     out
 }
 
+/// A figure: a heading, the plot's SVG, its legend (HTML) and its note as the caption.
+pub(crate) fn figure(body: &mut String, title: &str, plot: &crate::plots::Plot, legend: &str) {
+    let _ = write!(
+        body,
+        "<h3>{}</h3><figure>{}{}<figcaption>{}</figcaption></figure>",
+        esc(title),
+        plot.svg,
+        legend,
+        esc(&plot.note)
+    );
+}
+
 const STYLE: &str = r#"
 :root { --valid:#1f8a4c; --invalid:#c62f3b; --unknown:#b7791f; --ink:#1d232b; --mute:#5d6673; --line:#d8dde3; }
 * { box-sizing: border-box; }

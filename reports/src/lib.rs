@@ -19,11 +19,13 @@
 //! Modules: `stats` (pairing, counts, quantiles, throughput), `faults` (fault intervals,
 //! availability, recovery), `plots` (plotters charts), `timeline` (per-process lanes with
 //! elision), `counterexample` (the picture of a failed linearizability check), `cycles`
-//! (the picture of a transactional dependency cycle), `html`
+//! (the picture of a transactional dependency cycle), `classic` (the pictures of the set,
+//! bank, counter, queue and unique-ids checks), `html`
 //! (escaping and the page shell), `page` (the run page), `store_index`, `junit`.
 
 use std::path::PathBuf;
 
+mod classic;
 mod counterexample;
 mod cycles;
 mod faults;

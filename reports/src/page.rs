@@ -1,5 +1,5 @@
-//! The run page, `index.html`: verdict, test spec, checker results, counterexamples, op
-//! counts, the three plots, availability and recovery per fault, the timeline, and links to
+//! The run page, `index.html`: verdict, test spec, checker results, counterexamples, the
+//! classic workloads' pictures, op counts, the three plots, availability and recovery per fault, the timeline, and links to
 //! the raw files.
 //!
 //! A run folder may be incomplete or damaged (a crash before `results.json`, a truncated
@@ -15,10 +15,11 @@ use faultline_checkers::checker::{CheckResult, Validity};
 use faultline_checkers::history::History;
 use serde_json::Value;
 
+use crate::classic;
 use crate::counterexample;
 use crate::cycles;
 use crate::faults::{self, kind_css, FaultInterval, Recovery};
-use crate::html::{esc, href, page, table, verdict_class, verdict_words};
+use crate::html::{esc, figure, href, page, table, verdict_class, verdict_words};
 use crate::plots::{self, shape_icon, PlotInput, QUANTILES};
 use crate::stats::{self, human_ns, Calls, Outcome};
 use crate::timeline;
@@ -561,6 +562,16 @@ fn history_sections(
         }
     }
 
+    let input = PlotInput {
+        calls: &calls,
+        intervals: &intervals,
+        kinds: &kinds,
+        recoveries: &recoveries,
+    };
+    if let Some(html) = classic::section(results, &input)? {
+        body.push_str(&html);
+    }
+
     body.push_str("<h2 id=\"counts\">Ops</h2>");
     let total: u64 = counts.by_outcome.iter().sum();
     let mut header = vec!["function"];
@@ -691,17 +702,6 @@ fn plots_section(
     );
 
     Ok(())
-}
-
-fn figure(body: &mut String, title: &str, plot: &plots::Plot, legend: &str) {
-    let _ = write!(
-        body,
-        "<h3>{}</h3><figure>{}{}<figcaption>{}</figcaption></figure>",
-        esc(title),
-        plot.svg,
-        legend,
-        esc(&plot.note)
-    );
 }
 
 /// What a legend names besides the fault kinds.

@@ -1,7 +1,8 @@
 //! The three time plots of a run, drawn with `plotters` into SVG strings: latency of every
 //! op (log scale; aggregated into grid cells past a point budget), latency quantiles per
-//! time bucket, and throughput by outcome. Every plot shades the fault intervals and marks
-//! each heal's recovery.
+//! time bucket, and throughput by outcome; and [`time_chart`], the frame (axes, fault
+//! shading, tags) other modules draw their own time plots in. Every plot shades the fault
+//! intervals and marks each heal's recovery.
 //!
 //! plotters writes plain `<rect>`s, so fault and recovery rectangles are drawn in sentinel
 //! colours (red channel 0xFA for faults, 0xFB for recoveries, the other channels numbering
@@ -30,6 +31,10 @@ const GRID_ROWS: usize = 80;
 const WIDTH: u32 = 1180;
 const HEIGHT: u32 = 380;
 
+/// A plotters chart with time (s) across and a linear value axis up.
+pub(crate) type TimeChart<'a> =
+    ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
 /// What every plot needs.
 pub(crate) struct PlotInput<'a> {
     pub calls: &'a Calls,
@@ -39,7 +44,7 @@ pub(crate) struct PlotInput<'a> {
 }
 
 impl PlotInput<'_> {
-    fn t1(&self) -> f64 {
+    pub(crate) fn t1(&self) -> f64 {
         (self.calls.end_time as f64 / 1e9).max(1e-3)
     }
     fn kind_index(&self, kind: &str) -> usize {
@@ -53,18 +58,18 @@ pub(crate) struct Plot {
     pub note: String,
 }
 
-fn perr<E: std::fmt::Debug>(plot: &'static str) -> impl Fn(E) -> ReportError {
+pub(crate) fn perr<E: std::fmt::Debug>(plot: &'static str) -> impl Fn(E) -> ReportError {
     move |e| ReportError::Plot {
         plot,
         message: format!("{e:?}"),
     }
 }
 
-fn secs(ns: u64) -> f64 {
+pub(crate) fn secs(ns: u64) -> f64 {
     ns as f64 / 1e9
 }
 
-fn rgb(c: (u8, u8, u8)) -> RGBColor {
+pub(crate) fn rgb(c: (u8, u8, u8)) -> RGBColor {
     RGBColor(c.0, c.1, c.2)
 }
 
@@ -262,6 +267,50 @@ fn px_range<'a, Y: Ranged<ValueType = f64>>(
         chart.backend_coord(&(0.0, y)).0,
         chart.backend_coord(&(t1, y)).0,
     )
+}
+
+/// A time plot named `name` (its `data-plot`): time since start across, `y` up (labelled
+/// `y_desc`, ticks as integers), fault intervals shaded and tagged as in the other plots,
+/// and whatever `draw` adds on top.
+pub(crate) fn time_chart<F>(
+    name: &'static str,
+    input: &PlotInput,
+    y: (f64, f64),
+    y_desc: &str,
+    draw: F,
+) -> Result<String, ReportError>
+where
+    F: for<'b> FnOnce(&mut TimeChart<'b>) -> Result<(), ReportError>,
+{
+    let t1 = input.t1();
+    let mut svg = String::new();
+    let px;
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(perr(name))?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(12)
+            .x_label_area_size(38)
+            .y_label_area_size(62)
+            .build_cartesian_2d(0.0..t1, y.0..y.1)
+            .map_err(perr(name))?;
+        chart
+            .configure_mesh()
+            .x_desc("time since start (s)")
+            .y_desc(y_desc)
+            .x_label_formatter(&|v: &f64| time_label(*v, t1))
+            .y_label_formatter(&|v: &f64| format!("{v:.0}"))
+            .label_style(mesh_font())
+            .light_line_style(RGBColor(0xF0, 0xF2, 0xF4))
+            .draw()
+            .map_err(perr(name))?;
+        let y_at = |f: f64| y.0 + f * (y.1 - y.0);
+        shade(&mut chart, input, &y_at, name)?;
+        draw(&mut chart)?;
+        px = px_range(&chart, t1, y.0);
+        root.present().map_err(perr(name))?;
+    }
+    Ok(tag_svg(&svg, name, input, px))
 }
 
 /// Latency (ms, log scale) of every completed op by invocation time.

@@ -3,9 +3,10 @@
 //! - [`generator`]: the [`Generator`] trait, its combinators, and the
 //!   [`Dispatcher`](generator::Dispatcher) the controller's workers ask for ops.
 //! - [`op`]: [`OpRequest`](op::OpRequest), what a worker should invoke.
-//! - [`Workload`] and [`by_name`]: the registry of workloads (`register`, and the
-//!   transactional `append` and `wr` of [`txn`]; `set` and `bank` are to come), each naming
-//!   the model its history is checked against.
+//! - [`Workload`] and [`by_name`]: the registry of workloads (`register`, the
+//!   transactional `append` and `wr` of [`txn`], and Jepsen's classic `set`, `bank`,
+//!   `counter`, `unique-ids` and `queue` of [`classic`]), each naming the model its history
+//!   is checked against.
 //! - [`options`]: [`WorkloadOptions`] (how ops spread over [`Keys`], the mix, the shape of
 //!   transactions) and the errors for options a workload cannot honour.
 //!
@@ -17,12 +18,18 @@
 //! let register = by_name("register", &WorkloadOptions::default())?;
 //! assert_eq!(register.model(), "cas-register");
 //! let _main = register.generator(); // unbounded: the controller adds time_limit and stagger
-//! let err = by_name("queue", &WorkloadOptions::default()).err().unwrap();
-//! assert_eq!(err.to_string(), "unknown workload \"queue\"; known workloads: register, append, wr");
+//! let err = by_name("queues", &WorkloadOptions::default()).err().unwrap();
+//! assert_eq!(
+//!     err.to_string(),
+//!     "unknown workload \"queues\"; known workloads: register, append, wr, set, bank, \
+//!      counter, unique-ids, queue"
+//! );
 //! assert_eq!(by_name("append", &WorkloadOptions::default())?.model(), "list-append");
+//! assert_eq!(by_name("queue", &WorkloadOptions::default())?.model(), "total-queue");
 //! # Ok::<(), faultline_workloads::WorkloadError>(())
 //! ```
 
+pub mod classic;
 pub mod generator;
 pub mod op;
 pub mod options;
@@ -33,7 +40,7 @@ use serde_json::Value;
 
 use crate::generator::Generator;
 pub use crate::options::{
-    parse_mix, Keys, TxnOptions, WorkloadError, WorkloadOptions, DEFAULT_KEY_COUNT,
+    parse_mix, ClassicOptions, Keys, TxnOptions, WorkloadError, WorkloadOptions, DEFAULT_KEY_COUNT,
     DEFAULT_MAX_TXN_LENGTH, DEFAULT_MAX_WRITES_PER_KEY, DEFAULT_MIN_TXN_LENGTH,
     DEFAULT_OPS_PER_KEY, DEFAULT_THREADS_PER_KEY,
 };
@@ -72,6 +79,17 @@ const WORKLOADS: &[(&str, Builder)] = &[
     }),
     ("wr", |options| {
         Ok(Box::new(txn::Txn::new(txn::TxnKind::RwRegister, options)?))
+    }),
+    ("set", |options| Ok(Box::new(classic::Set::new(options)?))),
+    ("bank", |options| Ok(Box::new(classic::Bank::new(options)?))),
+    ("counter", |options| {
+        Ok(Box::new(classic::Counter::new(options)?))
+    }),
+    ("unique-ids", |options| {
+        Ok(Box::new(classic::UniqueIds::new(options)?))
+    }),
+    ("queue", |options| {
+        Ok(Box::new(classic::Queue::new(options)?))
     }),
 ];
 
@@ -128,9 +146,21 @@ mod tests {
             err,
             WorkloadError::UnknownWorkload {
                 name: "Register".into(),
-                known: "register, append, wr".into()
+                known: "register, append, wr, set, bank, counter, unique-ids, queue".into()
             }
         );
-        assert_eq!(names(), vec!["register", "append", "wr"]);
+        assert_eq!(
+            names(),
+            vec![
+                "register",
+                "append",
+                "wr",
+                "set",
+                "bank",
+                "counter",
+                "unique-ids",
+                "queue"
+            ]
+        );
     }
 }

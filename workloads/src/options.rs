@@ -1,5 +1,6 @@
 //! What a user can tune about a workload ([`WorkloadOptions`]: how ops spread over
-//! [`Keys`], the operation mix, the shape of transactions in [`TxnOptions`]), parsing of the
+//! [`Keys`], the operation mix, the shape of transactions in [`TxnOptions`], the knobs of the
+//! classic workloads in [`ClassicOptions`]), parsing of the
 //! mix (`read=2,write=1,cas=1`), and the errors for options a workload cannot honour.
 //!
 //! Validation only: nothing here builds generators.
@@ -14,6 +15,75 @@ pub struct WorkloadOptions {
     pub mix: Vec<(String, u32)>,
     /// The shape of transactions, for the transactional workloads (`append`, `wr`).
     pub txn: TxnOptions,
+    /// The knobs of the classic workloads (`set`, `bank`, `counter`, `queue`).
+    pub classic: ClassicOptions,
+}
+
+/// The knobs of the classic workloads, with Jepsen's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClassicOptions {
+    /// `set` and `queue`: the system claims linearizability, so a stale set read is a
+    /// violation, and queue histories also go to the `fifo-queue` linearizability checker
+    /// (default false, as Jepsen's `set-full`).
+    pub linearizable: bool,
+    /// `counter`: generate decrements too, not only increments (default false).
+    pub decrements: bool,
+    /// `bank`: how many accounts (default 8).
+    pub accounts: usize,
+    /// `bank`: the total of all balances, spread evenly over the accounts (default 100).
+    pub total: i64,
+    /// `bank`: the largest amount a transfer moves (default 5; amounts are 1..=this).
+    pub max_transfer: i64,
+    /// `bank`: balances may go below zero (default false: a negative balance is an error).
+    pub negative_balances: bool,
+}
+
+impl Default for ClassicOptions {
+    fn default() -> Self {
+        ClassicOptions {
+            linearizable: false,
+            decrements: false,
+            accounts: 8,
+            total: 100,
+            max_transfer: 5,
+            negative_balances: false,
+        }
+    }
+}
+
+impl ClassicOptions {
+    /// Checks the bank's numbers: errs naming the first that cannot work.
+    pub fn validate_bank(self) -> Result<Self, WorkloadError> {
+        let bad = |flag: &'static str, given: i64, reason: &str| {
+            Err(WorkloadError::BadOption {
+                flag,
+                given: given.to_string(),
+                reason: reason.to_string(),
+            })
+        };
+        if self.accounts < 2 {
+            return bad(
+                "--accounts",
+                self.accounts as i64,
+                "a transfer needs two accounts; give e.g. --accounts 8",
+            );
+        }
+        if self.total < 0 {
+            return bad(
+                "--total",
+                self.total,
+                "give a total of at least 0, e.g. 100",
+            );
+        }
+        if self.max_transfer < 1 {
+            return bad(
+                "--max-transfer",
+                self.max_transfer,
+                "a transfer moves at least 1; give e.g. --max-transfer 5",
+            );
+        }
+        Ok(self)
+    }
 }
 
 /// How the transactional workloads (`append`, `wr`) shape their transactions, with Jepsen's
@@ -213,6 +283,16 @@ pub enum WorkloadError {
         flag: &'static str,
         /// The value given.
         given: u64,
+        /// Why it cannot work, and what to give instead.
+        reason: String,
+    },
+    /// A classic workload's option that cannot work, named by its flag.
+    #[error("{flag} {given}: {reason}")]
+    BadOption {
+        /// The flag, e.g. `--accounts`.
+        flag: &'static str,
+        /// The value given.
+        given: String,
         /// Why it cannot work, and what to give instead.
         reason: String,
     },

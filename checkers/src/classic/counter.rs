@@ -1,0 +1,367 @@
+//! The `counter` checker, as Jepsen's `counter`: a counter starts at 0, `add` ops change it
+//! by their value, and every `read` must lie between what certainly happened before it
+//! began and what might have happened by the time it returned.
+//!
+//! For a read invoked at `t0` and completed at `t1` (per key):
+//! - **lower bound**: the increments that completed `ok` before `t0`, plus every decrement
+//!   invoked before `t1` that did not fail (it may have happened);
+//! - **upper bound**: every increment invoked before `t1` that did not fail, plus the
+//!   decrements that completed `ok` before `t0`.
+//!
+//! With increments only this is exactly Jepsen's rule (lower = `ok` adds before the read
+//! began, upper = all attempted adds by the time it returned); decrements are bounded the
+//! other way round. `fail` adds never happened and count nowhere; `info` and pending adds may
+//! have happened at any time after their invocation, so they widen the bounds for every
+//! later read. `info` reads say nothing and are skipped.
+//!
+//! Details (`details.keys[]`, one entry per key): `key`, `read_count`, `error_count`,
+//! `reads: [{index, time, lower, value, upper}]` (every out-of-bounds read, and the others
+//! thinned to at most 5000), `reads_left_out`, `errors` (the out-of-bounds reads, at most
+//! 100), `max_absolute_error`. This module never reads files or draws.
+
+use serde_json::{json, Value};
+
+use crate::checker::{CheckResult, Checker, Validity};
+use crate::history::{History, OpType};
+
+use super::common::{by_key, key_name, thin, DETAIL_LIMIT, NAMED};
+
+/// The checker's name, and the model name workloads give for it.
+pub const NAME: &str = "counter";
+
+/// Jepsen's `counter` checker (with decrements allowed), split by key.
+#[derive(Debug, Clone, Default)]
+pub struct Counter;
+
+/// One ok read and its bounds.
+#[derive(Debug, Clone, Copy)]
+struct Read {
+    index: u64,
+    time: u64,
+    lower: i64,
+    value: i64,
+    upper: i64,
+}
+
+impl Read {
+    fn in_bounds(&self) -> bool {
+        self.lower <= self.value && self.value <= self.upper
+    }
+
+    /// How far outside its bounds the read is (0 inside).
+    fn error(&self) -> i64 {
+        (self.lower - self.value)
+            .max(self.value - self.upper)
+            .max(0)
+    }
+
+    fn to_json(self) -> Value {
+        json!({"index": self.index, "time": self.time, "lower": self.lower,
+               "value": self.value, "upper": self.upper})
+    }
+}
+
+/// The four running sums behind the bounds.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sums {
+    certain_up: i64,
+    certain_down: i64,
+    possible_up: i64,
+    possible_down: i64,
+}
+
+impl Checker for Counter {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn check(&self, history: &History) -> CheckResult {
+        match check(history) {
+            Ok(result) => result,
+            Err(e) => CheckResult::new(NAME, Validity::Unknown)
+                .reason(format!("the history cannot be checked: {e}")),
+        }
+    }
+}
+
+fn check(history: &History) -> Result<CheckResult, String> {
+    let split = by_key(history)?;
+    let mut valid = Validity::Valid;
+    let mut reasons = Vec::new();
+    let mut keys = Vec::new();
+    let (mut total_reads, mut total_errors) = (0usize, 0usize);
+    for (key, events) in &split.keys {
+        let mut sums = Sums::default();
+        // Per open read (by invocation index): the certain sums when it began.
+        let mut began: std::collections::HashMap<u64, (i64, i64)> = Default::default();
+        let mut reads: Vec<Read> = Vec::new();
+        for e in events {
+            match (e.invoke.f.as_str(), e.op.kind) {
+                ("add", OpType::Invoke) => {
+                    if e.outcome() == OpType::Fail {
+                        continue;
+                    }
+                    let d = delta(e.invoke)?;
+                    if d >= 0 {
+                        sums.possible_up += d;
+                    } else {
+                        sums.possible_down += d;
+                    }
+                }
+                ("add", OpType::Ok) => {
+                    let d = delta(e.invoke)?;
+                    if d >= 0 {
+                        sums.certain_up += d;
+                    } else {
+                        sums.certain_down += d;
+                    }
+                }
+                ("read", OpType::Invoke) => {
+                    began.insert(e.invoke.index, (sums.certain_up, sums.certain_down));
+                }
+                ("read", OpType::Ok) => {
+                    let (up, down) = began.remove(&e.invoke.index).unwrap_or_default();
+                    let value = e.op.value.as_i64().ok_or_else(|| {
+                        format!(
+                            "read #{} of key {} returned {}, not an integer",
+                            e.op.index,
+                            key_name(key.as_ref()),
+                            e.op.value
+                        )
+                    })?;
+                    reads.push(Read {
+                        index: e.op.index,
+                        time: e.invoke.time,
+                        lower: up + sums.possible_down,
+                        value,
+                        upper: sums.possible_up + down,
+                    });
+                }
+                ("add" | "read", _) => {}
+                (other, OpType::Invoke) => {
+                    return Err(format!(
+                        "op #{} has function {other:?}; a counter has add and read",
+                        e.op.index
+                    ))
+                }
+                _ => {}
+            }
+        }
+        let errors: Vec<Read> = reads.iter().filter(|r| !r.in_bounds()).copied().collect();
+        total_reads += reads.len();
+        total_errors += errors.len();
+        if !errors.is_empty() {
+            valid = Validity::Invalid;
+            let named: Vec<String> = errors
+                .iter()
+                .take(NAMED)
+                .map(|r| {
+                    format!(
+                        "#{} read {} outside [{}, {}]",
+                        r.index, r.value, r.lower, r.upper
+                    )
+                })
+                .collect();
+            let more = errors.len().saturating_sub(NAMED);
+            reasons.push(format!(
+                "key {}: {} of {} reads out of bounds: {}{}",
+                key_name(key.as_ref()),
+                errors.len(),
+                reads.len(),
+                named.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        let worst = errors.iter().max_by_key(|r| r.error()).map(|r| r.to_json());
+        let (shown, left_out) = thin(&reads, |r| !r.in_bounds(), DETAIL_LIMIT);
+        keys.push(json!({
+            "key": key,
+            "read_count": reads.len(),
+            "error_count": errors.len(),
+            "reads": shown.iter().map(|r| r.to_json()).collect::<Vec<_>>(),
+            "reads_left_out": left_out,
+            "errors": errors.iter().take(100).map(|r| r.to_json()).collect::<Vec<_>>(),
+            "max_absolute_error": worst,
+        }));
+    }
+    if total_reads == 0 && valid == Validity::Valid {
+        valid = Validity::Unknown;
+        reasons.push("no read completed ok: there is nothing to check".to_string());
+    }
+    let mut result = CheckResult::new(NAME, valid).details(json!({
+        "read_count": total_reads,
+        "error_count": total_errors,
+        "keys": keys,
+    }));
+    result.reasons = reasons;
+    Ok(result)
+}
+
+/// An add's amount: its invocation's integer value.
+fn delta(invoke: &crate::history::Op) -> Result<i64, String> {
+    invoke.value.as_i64().ok_or_else(|| {
+        format!(
+            "add #{} has value {}, not an integer amount",
+            invoke.index, invoke.value
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classic::testkit::{fail, history, info, inv, keyed, ok};
+    use serde_json::json;
+
+    fn check(h: &History) -> CheckResult {
+        Counter.check(h)
+    }
+
+    fn bounds(r: &CheckResult, key: usize) -> Vec<(i64, i64, i64)> {
+        r.details["keys"][key]["reads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["lower"].as_i64().unwrap(),
+                    r["value"].as_i64().unwrap(),
+                    r["upper"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reads_between_certain_and_possible_increments_are_valid() {
+        let h = history(vec![
+            inv(0, "add", json!(1)),
+            ok(0, "add", json!(1)),
+            inv(1, "add", json!(2)),
+            inv(2, "read", json!(null)),
+            info(1, "add", json!(2)), // may or may not have happened
+            ok(2, "read", json!(3)),
+            inv(3, "read", json!(null)),
+            ok(3, "read", json!(1)),
+        ]);
+        let r = check(&h);
+        assert_eq!(r.valid, Validity::Valid, "{r:?}");
+        assert_eq!(bounds(&r, 0), vec![(1, 3, 3), (1, 1, 3)]);
+        assert_eq!(r.details["error_count"], json!(0));
+    }
+
+    #[test]
+    fn a_read_below_what_certainly_happened_is_out_of_bounds() {
+        let h = history(vec![
+            inv(0, "add", json!(5)),
+            ok(0, "add", json!(5)),
+            inv(1, "read", json!(null)),
+            ok(1, "read", json!(4)),
+        ]);
+        let r = check(&h);
+        assert_eq!(r.valid, Validity::Invalid);
+        assert_eq!(
+            r.reasons,
+            vec!["key -: 1 of 1 reads out of bounds: #3 read 4 outside [5, 5]"]
+        );
+        assert_eq!(r.details["keys"][0]["errors"][0]["index"], json!(3));
+        assert_eq!(
+            r.details["keys"][0]["max_absolute_error"]["value"],
+            json!(4)
+        );
+    }
+
+    #[test]
+    fn a_read_above_everything_attempted_and_failed_adds_count_nowhere() {
+        let h = history(vec![
+            inv(0, "add", json!(1)),
+            ok(0, "add", json!(1)),
+            inv(1, "add", json!(10)),
+            fail(1, "add", json!(10)),
+            inv(2, "read", json!(null)),
+            ok(2, "read", json!(11)),
+        ]);
+        let r = check(&h);
+        assert_eq!(r.valid, Validity::Invalid);
+        assert_eq!(bounds(&r, 0), vec![(1, 11, 1)]);
+    }
+
+    #[test]
+    fn an_add_concurrent_with_a_read_may_or_may_not_be_seen() {
+        // The add completes after the read began: not certain, but possible.
+        for seen in [0, 4] {
+            let h = history(vec![
+                inv(0, "add", json!(4)),
+                inv(1, "read", json!(null)),
+                ok(0, "add", json!(4)),
+                ok(1, "read", json!(seen)),
+            ]);
+            assert_eq!(check(&h).valid, Validity::Valid, "saw {seen}");
+        }
+    }
+
+    #[test]
+    fn decrements_lower_the_lower_bound_while_possible() {
+        let h = history(vec![
+            inv(0, "add", json!(10)),
+            ok(0, "add", json!(10)),
+            inv(1, "add", json!(-3)),
+            info(1, "add", json!(-3)),
+            inv(2, "read", json!(null)),
+            ok(2, "read", json!(7)),
+            inv(2, "read", json!(null)),
+            ok(2, "read", json!(6)),
+        ]);
+        let r = check(&h);
+        assert_eq!(bounds(&r, 0), vec![(7, 7, 10), (7, 6, 10)]);
+        assert_eq!(r.valid, Validity::Invalid);
+        assert!(
+            r.reasons[0].contains("#7 read 6 outside [7, 10]"),
+            "{:?}",
+            r.reasons
+        );
+    }
+
+    #[test]
+    fn keys_are_counted_apart() {
+        let mut ops = keyed("a", vec![inv(0, "add", json!(2)), ok(0, "add", json!(2))]);
+        ops.extend(keyed(
+            "b",
+            vec![inv(1, "read", json!(null)), ok(1, "read", json!(2))],
+        ));
+        ops.extend(keyed(
+            "a",
+            vec![inv(1, "read", json!(null)), ok(1, "read", json!(2))],
+        ));
+        let r = check(&history(ops));
+        assert_eq!(r.valid, Validity::Invalid);
+        assert_eq!(r.reasons.len(), 1);
+        assert!(
+            r.reasons[0].starts_with("key b: 1 of 1 reads"),
+            "{:?}",
+            r.reasons
+        );
+        assert_eq!(r.details["keys"][0]["key"], json!("a"));
+        assert_eq!(r.details["keys"][0]["error_count"], json!(0));
+    }
+
+    #[test]
+    fn malformed_reads_and_no_reads_are_unknown() {
+        let h = history(vec![inv(0, "read", json!(null)), ok(0, "read", json!("x"))]);
+        let r = check(&h);
+        assert_eq!(r.valid, Validity::Unknown);
+        assert!(r.reasons[0].contains("not an integer"), "{:?}", r.reasons);
+        let h = history(vec![inv(0, "add", json!(1)), ok(0, "add", json!(1))]);
+        assert_eq!(check(&h).valid, Validity::Unknown);
+        // An info read says nothing.
+        let h = history(vec![
+            inv(0, "read", json!(null)),
+            info(0, "read", json!(null)),
+        ]);
+        assert_eq!(check(&h).valid, Validity::Unknown);
+    }
+}

@@ -1,0 +1,45 @@
+//! What the classic workloads share: the keys a set, counter or queue workload runs on, and
+//! a weighted choice of operation.
+//!
+//! These workloads never retire a key: a set, counter or queue is judged by its final read
+//! or drain after healing, so every key lives for the whole run. [`Keys::Fixed`] (`--keys N`)
+//! gives N keys named `<base>-0` ... (one key is just `<base>`); independent keys (the
+//! default) mean one key, `<base>`, for all workers.
+
+use rand::rngs::StdRng;
+use rand::Rng;
+use serde_json::Value;
+
+use crate::options::{Keys, WorkloadError};
+
+/// The key names a workload runs on (see the module docs).
+pub(crate) fn key_names(
+    workload: &str,
+    base: &str,
+    keys: Keys,
+) -> Result<Vec<Value>, WorkloadError> {
+    Ok(match keys.validate(workload)? {
+        Keys::Fixed { count } if count > 1 => (0..count)
+            .map(|i| Value::String(format!("{base}-{i}")))
+            .collect(),
+        _ => vec![Value::String(base.to_string())],
+    })
+}
+
+/// One of `keys`, uniformly.
+pub(crate) fn pick(keys: &[Value], rng: &mut StdRng) -> Value {
+    keys[rng.random_range(0..keys.len())].clone()
+}
+
+/// An index into `weights`, with odds proportional to the weights (not all zero).
+pub(crate) fn choose(weights: &[u32], rng: &mut StdRng) -> usize {
+    let total: u64 = weights.iter().map(|w| u64::from(*w)).sum();
+    let mut x = rng.random_range(0..total.max(1));
+    for (i, w) in weights.iter().enumerate() {
+        if x < u64::from(*w) {
+            return i;
+        }
+        x -= u64::from(*w);
+    }
+    weights.len() - 1
+}

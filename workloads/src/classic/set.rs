@@ -1,0 +1,86 @@
+//! The `set` workload: adds of unique elements to a set, and reads of the whole set,
+//! checked by `set-full` (Jepsen's).
+//!
+//! Ops, each with a string key (see [`super::common`] for the keys):
+//! - `add`: value a unique integer (one counter from 0 for the whole run, all keys);
+//!   completes `ok`.
+//! - `read`: value `null`; completes `ok` with the whole set, a JSON array of integers.
+//!
+//! The default mix is four adds to a read (`--mix add=4,read=1`): reads during the run show
+//! when each element became visible, and whether it stayed. The final generator gives every
+//! worker one read of every key, after healing, so a lost element shows as lost.
+//! `initial()` carries the checker's parameters: `{"linearizable": bool}`.
+//!
+//! This module only generates; it never talks to a client or checks anything.
+
+use serde_json::{json, Value};
+
+use super::common::{choose, key_names, pick};
+use crate::generator::{each_worker, from_fn, sequence, Generator, Poll};
+use crate::op::OpRequest;
+use crate::options::{resolve_mix, WorkloadError, WorkloadOptions};
+use crate::Workload;
+
+/// The set workload's operations and their default weights.
+pub const OPERATIONS: [(&str, u32); 2] = [("add", 4), ("read", 1)];
+
+/// The set workload, built by [`crate::by_name`]`("set", ...)`.
+#[derive(Debug, Clone)]
+pub struct Set {
+    keys: Vec<Value>,
+    weights: Vec<u32>,
+    linearizable: bool,
+}
+
+impl Set {
+    /// A set workload from the options: keys, mix, and `classic.linearizable`.
+    pub fn new(options: &WorkloadOptions) -> Result<Self, WorkloadError> {
+        Ok(Set {
+            keys: key_names("set", "set", options.keys)?,
+            weights: resolve_mix("set", &OPERATIONS, &options.mix)?,
+            linearizable: options.classic.linearizable,
+        })
+    }
+}
+
+fn read(key: &Value) -> OpRequest {
+    OpRequest::new("read", Some(key.clone()), Value::Null)
+}
+
+impl Workload for Set {
+    fn name(&self) -> &str {
+        "set"
+    }
+
+    fn generator(&self) -> Box<dyn Generator> {
+        let (keys, weights) = (self.keys.clone(), self.weights.clone());
+        let mut next = 0u64;
+        from_fn(move |_, rng| {
+            let key = pick(&keys, rng);
+            Poll::Op(match choose(&weights, rng) {
+                0 => {
+                    next += 1;
+                    OpRequest::new("add", Some(key), json!(next - 1))
+                }
+                _ => read(&key),
+            })
+        })
+    }
+
+    /// Every worker reads every key once, each starting at a different key.
+    fn final_generator(&self) -> Option<Box<dyn Generator>> {
+        let keys = self.keys.clone();
+        Some(each_worker(move |worker| {
+            let n = keys.len();
+            sequence((0..n).map(|i| read(&keys[(worker + i) % n])).collect())
+        }))
+    }
+
+    fn model(&self) -> &str {
+        "set-full"
+    }
+
+    fn initial(&self) -> Option<Value> {
+        Some(json!({"linearizable": self.linearizable}))
+    }
+}
