@@ -142,12 +142,13 @@ pub async fn run_test(
     let anomaly_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let generator = until(anomaly_stop.clone(), time_limit(spec.time_limit, generator));
     let dispatcher = Arc::new(Dispatcher::new(generator, spec.concurrency, seed));
-    let clients: Vec<Box<dyn Client>> = (0..spec.concurrency)
+    let mut clients: Vec<Box<dyn Client>> = (0..spec.concurrency)
         .map(|w| {
             let node = &target.nodes()[w % spec.node_count];
             system.client(node, target.nodes(), spec.op_timeout)
         })
         .collect();
+    run_setup_ops(workload.setup(), clients[0].as_mut(), spec.ready_timeout).await?;
     let processes: Vec<u64> = (0..spec.concurrency as u64).collect();
 
     let (stop_nemesis, nemesis_task) =
@@ -354,6 +355,14 @@ pub(crate) fn checkers_for(
         };
         return Ok(Ok(vec![txn::checker(kind, options)]));
     }
+    let initial = workload.initial();
+    if let Some(classic) = faultline_checkers::classic::checkers(workload.model(), initial.as_ref())
+    {
+        return Ok(classic.map_err(|reason| NoChecker {
+            checker: workload.model().to_string(),
+            reason,
+        }));
+    }
     let checker = Linearizable::new(workload.model(), workload.initial())
         .map_err(anyhow::Error::msg)?
         .with_options(SearchOptions {
@@ -362,6 +371,36 @@ pub(crate) fn checkers_for(
             ..SearchOptions::default()
         });
     Ok(Ok(vec![Box::new(checker)]))
+}
+
+/// Run the workload's setup ops (not recorded) through one client, each until it is `ok`,
+/// for at most `timeout` in all.
+async fn run_setup_ops(
+    ops: Vec<faultline_workloads::op::OpRequest>,
+    client: &mut dyn Client,
+    timeout: Duration,
+) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    for op in ops {
+        loop {
+            let done = client.invoke(&op).await;
+            if done.kind == faultline_checkers::history::OpType::Ok {
+                tracing::info!(f = %op.f, value = %done.value, "setup op done");
+                break;
+            }
+            let why = done.error.unwrap_or_default();
+            if Instant::now() >= deadline {
+                anyhow::bail!(
+                    "the workload's setup op {} {} did not succeed within {timeout:?}: {why}",
+                    op.f,
+                    op.value
+                );
+            }
+            tracing::debug!(f = %op.f, %why, "setup op not done yet; retrying");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    Ok(())
 }
 
 pub(crate) enum PhaseEnd {

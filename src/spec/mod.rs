@@ -254,6 +254,12 @@ impl TestSpec {
                          {} never runs: use it with --workload append or wr",
                         args.workload
                     ),
+                    (Bug::LostUpdates, true) => bad_input!(
+                        "--bug lost-updates breaks guarded commits (POST /commit, /kv/KEY/cas), \
+                         which --workload {} never uses: its transactions go to POST /txn; use \
+                         --bug txn-stale-reads",
+                        args.workload
+                    ),
                     (Bug::StaleReads | Bug::LostWrites, true) => bad_input!(
                         "--bug {name} breaks single-key reads and writes (/kv), which --workload \
                          {} never uses: its transactions go to POST /txn; use --bug \
@@ -1017,9 +1023,9 @@ mod tests {
             ),
             (
                 &["--workload", "append", "--system", "nats"],
-                "--system nats: --workload append runs multi-key transactions, and NATS \
-                 JetStream's key-value store has none (each key is its own stream subject); use \
-                 --system reference, etcd, zookeeper or http",
+                "--system nats: --workload append writes several keys in one atomic step, and \
+                 NATS JetStream's key-value store cannot (each key is its own stream subject); \
+                 the systems that serve append are reference, etcd, zookeeper and http",
             ),
         ] {
             let err = resolve(args).unwrap_err();

@@ -46,17 +46,16 @@ pub fn unsupported_nemesis(system: &str, nemesis: &str) -> Option<String> {
 }
 
 /// Why `system` cannot run a workload whose history is checked against `model`, if it
-/// cannot: the transactional models (`list-append`, `rw-register`) need multi-key
-/// transactions.
+/// cannot: the transactional models (`list-append`, `rw-register`) and `bank` need
+/// multi-key atomic writes.
 pub fn unsupported_workload(system: &str, workload: &str, model: &str) -> Option<String> {
-    if !faultline_workloads::txn::is_txn_model(model) {
-        return None;
-    }
+    // Workloads whose ops write several keys in one atomic step.
+    let multi_key = faultline_workloads::txn::is_txn_model(model) || model == "bank";
     match system {
-        "nats" => Some(format!(
-            "--workload {workload} runs multi-key transactions, and NATS JetStream's key-value \
-             store has none (each key is its own stream subject); use --system reference, etcd, \
-             zookeeper or http"
+        "nats" if multi_key => Some(format!(
+            "--workload {workload} writes several keys in one atomic step, and NATS JetStream's \
+             key-value store cannot (each key is its own stream subject); the systems that serve \
+             {workload} are reference, etcd, zookeeper and http"
         )),
         _ => None,
     }
@@ -162,10 +161,13 @@ mod tests {
         assert_eq!(read_consistencies("etcd")[0], "linearizable");
         let nats = unsupported_workload("nats", "append", "list-append").unwrap();
         assert!(
-            nats.contains("--workload append") && nats.contains("has none"),
+            nats.contains("--workload append")
+                && nats.contains("reference, etcd, zookeeper and http"),
             "{nats}"
         );
         assert!(unsupported_workload("nats", "register", "cas-register").is_none());
+        assert!(unsupported_workload("nats", "bank", "bank").is_some());
+        assert!(unsupported_workload("nats", "queue", "total-queue").is_none());
         assert!(unsupported_workload("etcd", "wr", "rw-register").is_none());
         assert!(unsupported_workload("zookeeper", "append", "list-append").is_none());
         assert!(unsupported_workload("reference", "append", "list-append").is_none());

@@ -39,6 +39,7 @@ pub mod txn;
 use serde_json::Value;
 
 use crate::generator::Generator;
+use crate::op::OpRequest;
 pub use crate::options::{
     parse_mix, ClassicOptions, Keys, TxnOptions, WorkloadError, WorkloadOptions, DEFAULT_KEY_COUNT,
     DEFAULT_MAX_TXN_LENGTH, DEFAULT_MAX_WRITES_PER_KEY, DEFAULT_MIN_TXN_LENGTH,
@@ -57,6 +58,13 @@ pub trait Workload: Send + Sync {
     /// The ops to run after the faults are healed and the system has recovered (e.g. final
     /// reads), run by the controller as a separate generator; `None` when there are none.
     fn final_generator(&self) -> Option<Box<dyn Generator>>;
+
+    /// Ops the controller runs once before the test, through one client, until each is
+    /// `ok` (Jepsen's client `setup!`, e.g. the bank's starting balances); not recorded in the
+    /// history. The default has none.
+    fn setup(&self) -> Vec<OpRequest> {
+        Vec::new()
+    }
 
     /// The model the linearizability checker replays this workload's history against,
     /// e.g. `cas-register` (split by key).

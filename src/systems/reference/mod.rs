@@ -16,6 +16,7 @@
 //! | `PUT /kv/{key}` with `{"value": v}` | `{}` once committed and applied |
 //! | `POST /kv/{key}/cas` with `{"from": f, "to": t}` | `{"applied": true}` or `{"applied": false, "current": c}` |
 //! | `POST /txn` with `{"ops": [[f, k, v], ...]}` | `{"ops": [[f, k, v], ...]}`, the micro-ops completed (reads filled in), once the whole txn committed as one Raft entry; 409 when it cannot apply (an append to a non-list) |
+//! | `POST /commit` with `{"expect": [[k, v], ...], "writes": [[k, v], ...]}` | `{"committed": bool}`: the writes (`null` removes), as one Raft entry, if every `k` of `expect` still holds its `v` |
 //! | `GET /status` | `{"id", "leader", "term", "state", "last_applied", "last_log_index", "bug"}` |
 //! | `POST /raft/append`, `/raft/vote`, `/raft/snapshot` | openraft RPCs, JSON |
 //!
@@ -45,6 +46,11 @@
 //!   a separate entry. Reads and writes are no longer one atomic step, so concurrent
 //!   transactions interleave: two txns each miss the other's append (G2-item, G-single),
 //!   a read misses a write committed before the txn began (`-realtime` anomalies).
+//! - `lost-updates`: guarded commits (`POST /commit`, and `/kv/{key}/cas`) are judged by the
+//!   node against its own state machine, and their writes then proposed unguarded. Two
+//!   read-modify-writes that read the same state both commit, the later overwriting the
+//!   earlier: a set loses elements, a counter increments, a queue hands one element to two
+//!   dequeues, ids repeat, and a bank's total drifts.
 
 pub mod client;
 pub mod server;

@@ -5,8 +5,10 @@
 //! Ops (key `null`):
 //! - `transfer`: value `{"from": a, "to": b, "amount": n}`, two different accounts and
 //!   `1 <= n <= max_transfer`; completes `ok`, or `fail` (e.g. insufficient funds).
-//! - `read`: value `null`; completes `ok` with `{"0": balance, "1": balance, ...}`, every
-//!   account (as a string) to its balance.
+//! - `read`: value the accounts to read, `[0, 1, ...]` (every one); completes `ok` with
+//!   `{"0": balance, "1": balance, ...}`, every account (as a string) to its balance.
+//! - `init` (the setup op, run once before the test and not recorded): value the starting
+//!   balances `{"0": b0, ...}`; writes them unless the accounts exist.
 //!
 //! Jepsen's defaults: 8 accounts, a total of 100, transfers of 1..=5, an even mix
 //! (`--mix transfer=1,read=1`). The total is spread evenly (the first `total % accounts`
@@ -54,8 +56,8 @@ impl Bank {
     }
 }
 
-fn read() -> OpRequest {
-    OpRequest::new("read", None, Value::Null)
+fn read(accounts: usize) -> OpRequest {
+    OpRequest::new("read", None, json!((0..accounts).collect::<Vec<_>>()))
 }
 
 impl Workload for Bank {
@@ -78,14 +80,19 @@ impl Workload for Bank {
                         json!({"from": from, "to": to, "amount": amount}),
                     )
                 }
-                _ => read(),
+                _ => read(o.accounts),
             })
         })
     }
 
     /// One read of every balance.
     fn final_generator(&self) -> Option<Box<dyn Generator>> {
-        Some(once(read()))
+        Some(once(read(self.options.accounts)))
+    }
+
+    /// Write the starting balances.
+    fn setup(&self) -> Vec<OpRequest> {
+        vec![OpRequest::new("init", None, Value::Object(self.balances()))]
     }
 
     fn model(&self) -> &str {

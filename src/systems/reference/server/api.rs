@@ -396,6 +396,29 @@ async fn cas(
                 Err(reply) => reply,
             }
         }
+        Route::Local if state.node.bug == Some(Bug::LostUpdates) => {
+            // Judged against this node's state machine, then written unguarded.
+            let current = state.local_value(&key);
+            if current != body.from {
+                return cas_reply(CommandResult {
+                    applied: false,
+                    current,
+                });
+            }
+            match state
+                .commit(Command::Put {
+                    key,
+                    value: body.to,
+                })
+                .await
+            {
+                Ok(_) => cas_reply(CommandResult {
+                    applied: true,
+                    current,
+                }),
+                Err(reply) => reply,
+            }
+        }
         Route::Local => match state
             .commit(Command::Cas {
                 key,
