@@ -110,6 +110,14 @@ pub async fn heal_everything(ledger: Arc<Ledger>, healers: &Healers) -> Vec<Outc
             None => outcomes.push(missing("clock skew", state.clock.keys().collect())),
         }
     }
+    if !state.removed_members.is_empty() {
+        // Adding a member back takes the system's own API and a running cluster: only the
+        // membership nemesis of a live run can (its heal does, at the end of every run).
+        outcomes.push(missing(
+            "membership changes",
+            state.removed_members.iter().collect(),
+        ));
+    }
     outcomes
 }
 

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod etcd;
+pub(crate) mod etcd_members;
 pub mod http;
 pub(crate) mod install;
 pub mod nats;
@@ -32,6 +33,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use faultline_checkers::history::OpType;
+use faultline_nemeses::control::ProcessControl;
+use faultline_nemeses::membership::Membership;
 use faultline_workloads::op::OpRequest;
 use serde_json::Value;
 
@@ -58,6 +61,10 @@ pub fn unsupported_nemesis(system: &str, nemesis: &str) -> Option<String> {
         ("http", "kill" | "pause") => Some(format!(
             "--system http drives nodes faultline did not start, so it cannot {nemesis} them: \
              pass --nemesis none (network faults need nodes faultline starts)"
+        )),
+        ("nats" | "zookeeper" | "http", "membership") => Some(format!(
+            "{system} has no membership changes in faultline yet (they go through the system's \
+             own API): --nemesis membership works with --system reference and etcd"
         )),
         ("etcd" | "nats", clock) if clock.starts_with("clock") => Some(format!(
             "{system} is a Go binary: Go reads the clock through the vDSO, not libc, so \
@@ -332,6 +339,17 @@ pub trait System: Send + Sync {
         -> Result<(), SystemError>;
     /// The node id the cluster currently names as its leader, if it can tell.
     async fn leader(&self, cluster: &[NodeSpec]) -> Option<u64>;
+    /// Membership changes through the system's own API (`--nemesis membership`) over the
+    /// nodes of `cluster` (as the harness reaches them), stopping and starting a node's
+    /// process through `process` where the system needs it; `None` when the system has none
+    /// ([`unsupported_nemesis`] refuses the nemesis for it up front).
+    fn membership(
+        &self,
+        _cluster: &[NodeSpec],
+        _process: Arc<dyn ProcessControl>,
+    ) -> Option<Arc<dyn Membership>> {
+        None
+    }
     /// A client bound to `node`. Called once per worker.
     fn client(
         &self,
@@ -407,6 +425,11 @@ mod tests {
         assert!(unsupported_nemesis("nats", "clock-skew").is_some());
         assert!(unsupported_nemesis("zookeeper", "clock").is_none());
         assert!(unsupported_nemesis("etcd", "kill").is_none());
+        assert!(unsupported_nemesis("etcd", "membership").is_none());
+        assert!(unsupported_nemesis("reference", "membership").is_none());
+        assert!(unsupported_nemesis("zookeeper", "membership")
+            .unwrap()
+            .contains("reference and etcd"));
         assert!(unsupported_nemesis("http", "pause")
             .unwrap()
             .contains("--nemesis none"));

@@ -17,6 +17,7 @@
 //! | `POST /kv/{key}/cas` with `{"from": f, "to": t}` | `{"applied": true}` or `{"applied": false, "current": c}` |
 //! | `POST /txn` with `{"ops": [[f, k, v], ...]}` | `{"ops": [[f, k, v], ...]}`, the micro-ops completed (reads filled in), once the whole txn committed as one Raft entry; 409 when it cannot apply (an append to a non-list) |
 //! | `GET /status` | `{"id", "leader", "term", "state", "last_applied", "last_log_index", "bug"}` |
+//! | `GET /membership`, `POST /membership/remove`, `/membership/add` with `{"id"}` | the voters; remove or add one through openraft's `change_membership` (see `server::members`) |
 //! | `POST /raft/append`, `/raft/vote`, `/raft/snapshot` | openraft RPCs, JSON |
 //!
 //! A follower forwards client requests to the leader over its `--peer` map, so a client only
@@ -47,6 +48,7 @@
 //!   a read misses a write committed before the txn began (`-realtime` anomalies).
 
 pub mod client;
+mod members;
 pub mod server;
 
 use std::fmt;
@@ -260,6 +262,16 @@ impl System for ReferenceSystem {
 
     async fn leader(&self, cluster: &[NodeSpec]) -> Option<u64> {
         claimed_leader(&self.statuses(cluster).await)
+    }
+
+    fn membership(
+        &self,
+        cluster: &[NodeSpec],
+        _process: std::sync::Arc<dyn faultline_nemeses::control::ProcessControl>,
+    ) -> Option<std::sync::Arc<dyn faultline_nemeses::membership::Membership>> {
+        Some(std::sync::Arc::new(members::ReferenceMembership::new(
+            cluster,
+        )))
     }
 
     fn client(
