@@ -30,7 +30,11 @@ use super::NodeSpec;
 /// How long a re-added member may take to start and learn the leader.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long one gateway request may take (etcd's own request timeout is about 5 s).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(8);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(6);
+/// How long a change whose answer was lost is looked for and asked again.
+const CHANGE_DEADLINE: Duration = Duration::from_secs(20);
+/// How long a change refused for an unhealthy cluster is asked again.
+const HEALTHY_WAIT: Duration = Duration::from_secs(7);
 
 /// How a node starts after it rejoined the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,6 +250,29 @@ impl EtcdMembership {
         }
     }
 
+    /// A membership change, asked again while etcd refuses it for an unhealthy cluster:
+    /// etcd counts a member healthy only after 5 s of connection, so a change right after
+    /// another (or right after the start) is refused for a few seconds.
+    async fn change(
+        &self,
+        path: &str,
+        body: Value,
+        avoid: &str,
+    ) -> Result<(Reply, Duration), MembershipError> {
+        let started = Instant::now();
+        loop {
+            let reply = self.ask(path, body.clone(), Some(avoid)).await?;
+            match &reply {
+                Reply::Error(message, _)
+                    if refused(message) && started.elapsed() < HEALTHY_WAIT =>
+                {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                _ => return Ok((reply, started.elapsed())),
+            }
+        }
+    }
+
     async fn list(&self) -> Result<Vec<Member>, MembershipError> {
         match self.ask("/v3/cluster/member/list", json!({}), None).await {
             Ok(Reply::Ok(answer)) => Ok(members_of(&answer)),
@@ -254,6 +281,15 @@ impl EtcdMembership {
             ))),
             // A list changes nothing: whatever went wrong, nothing was changed.
             Err(e) => Err(MembershipError::Refused(format!("member list: {e}"))),
+        }
+    }
+
+    /// The members, when a change may already have been sent: then a failure to read them
+    /// leaves its effect unknown.
+    async fn list_after(&self, sent: bool) -> Result<Vec<Member>, MembershipError> {
+        match self.list().await {
+            Err(e) if sent => Err(MembershipError::Unknown(e.to_string())),
+            other => other,
         }
     }
 
@@ -308,75 +344,94 @@ impl Membership for EtcdMembership {
 
     async fn remove(&self, name: &str) -> Result<Value, MembershipError> {
         let node = self.node(name)?;
-        let members = self.list().await?;
-        let Some(member) = members.iter().find(|m| self.name_of(m) == name) else {
-            return Ok(json!({ "mechanism": "etcd member remove", "changed": false }));
+        let started = Instant::now();
+        let mut sent = false;
+        let (member_id, waited) = loop {
+            let members = self.list_after(sent).await?;
+            let Some(member) = members.iter().find(|m| self.name_of(m) == name) else {
+                if !sent {
+                    return Ok(json!({ "mechanism": "etcd member remove", "changed": false }));
+                }
+                break (None, started.elapsed());
+            };
+            let body = json!({ "ID": member.id });
+            let why = match self.change("/v3/cluster/member/remove", body, name).await {
+                Ok((Reply::Ok(_), waited)) => break (Some(member.id.clone()), waited),
+                Ok((Reply::Error(message, _), waited)) if message.contains("member not found") => {
+                    break (Some(member.id.clone()), waited)
+                }
+                Ok((Reply::Error(message, code), _)) if refused(&message) && !sent => {
+                    return Err(MembershipError::Refused(format!(
+                        "member remove: {message} (code {code})"
+                    )))
+                }
+                Ok((Reply::Error(message, code), _)) => format!("{message} (code {code})"),
+                Err(e) => e.to_string(),
+            };
+            // etcd drops a change proposed around an election without a word: the request
+            // times out. The member list tells whether it happened; if not, ask again.
+            sent = true;
+            if started.elapsed() >= CHANGE_DEADLINE {
+                return Err(MembershipError::Unknown(format!("member remove: {why}")));
+            }
+            tracing::info!(node = name, %why, "member remove did not answer; looking again");
+            tokio::time::sleep(Duration::from_millis(500)).await;
         };
-        let body = json!({ "ID": member.id });
-        match self
-            .ask("/v3/cluster/member/remove", body, Some(name))
-            .await?
-        {
-            Reply::Ok(_) => {}
-            Reply::Error(message, _) if message.contains("member not found") => {}
-            Reply::Error(message, code) if refused(&message) => {
-                return Err(MembershipError::Refused(format!(
-                    "member remove: {message} (code {code})"
-                )))
-            }
-            Reply::Error(message, code) => {
-                return Err(MembershipError::Unknown(format!(
-                    "member remove: {message} (code {code})"
-                )))
-            }
-        }
         // A removed member shuts itself down; make sure, so it is not serving stale data.
         let stopped = self.process.kill(&node.name).await;
         Ok(json!({
             "mechanism": "etcd member remove",
-            "member_id": member.id,
+            "member_id": member_id,
             "stopped": stopped.is_ok(),
+            "waited_ms": waited.as_millis() as u64,
         }))
     }
 
     async fn add(&self, name: &str) -> Result<Value, MembershipError> {
         let node = self.node(name)?;
         let url = peer_url(node);
-        let members = self.list().await?;
-        let existing = members.iter().find(|m| m.peer_urls.contains(&url));
-        if let Some(member) = existing.filter(|m| !m.name.is_empty()) {
-            // Already a started member: nothing to do, once it serves.
-            return match self.joined(node).await {
-                Ok(_) => Ok(json!({ "mechanism": "etcd member add", "changed": false,
-                                    "member_id": member.id })),
-                Err(e) => Err(MembershipError::Unknown(e)),
-            };
-        }
-        let (member_id, members) = match existing {
-            // Added before, never started: start it now.
-            Some(member) => (member.id.clone(), members.clone()),
-            None => {
-                let body = json!({ "peerURLs": [url] });
-                match self.ask("/v3/cluster/member/add", body, Some(name)).await? {
-                    Reply::Ok(answer) => {
-                        let id = members_of(&json!({ "members": [answer["member"]] }))
-                            .pop()
-                            .map(|m| m.id)
-                            .unwrap_or_default();
-                        (id, members_of(&answer))
-                    }
-                    Reply::Error(message, code) if refused(&message) => {
-                        return Err(MembershipError::Refused(format!(
-                            "member add: {message} (code {code})"
-                        )))
-                    }
-                    Reply::Error(message, code) => {
-                        return Err(MembershipError::Unknown(format!(
-                            "member add: {message} (code {code})"
-                        )))
-                    }
+        let started = Instant::now();
+        let mut sent = false;
+        let (member_id, members) = loop {
+            let members = self.list_after(sent).await?;
+            let existing = members.iter().find(|m| m.peer_urls.contains(&url));
+            match existing {
+                // Already a started member: nothing to do, once it serves.
+                Some(member) if !member.name.is_empty() => {
+                    return match self.joined(node).await {
+                        Ok(_) => Ok(json!({ "mechanism": "etcd member add", "changed": false,
+                                            "member_id": member.id })),
+                        Err(e) => Err(MembershipError::Unknown(e)),
+                    };
                 }
+                // Added (by an earlier try or an earlier heal), never started: start it now.
+                Some(member) => break (member.id.clone(), members.clone()),
+                None => {}
             }
+            let body = json!({ "peerURLs": [url] });
+            let why = match self.change("/v3/cluster/member/add", body, name).await {
+                Ok((Reply::Ok(answer), _)) => {
+                    let id = members_of(&json!({ "members": [answer["member"]] }))
+                        .pop()
+                        .map(|m| m.id)
+                        .unwrap_or_default();
+                    break (id, members_of(&answer));
+                }
+                Ok((Reply::Error(message, code), _)) if refused(&message) && !sent => {
+                    return Err(MembershipError::Refused(format!(
+                        "member add: {message} (code {code})"
+                    )))
+                }
+                Ok((Reply::Error(message, code), _)) => format!("{message} (code {code})"),
+                Err(e) => e.to_string(),
+            };
+            // As for a removal: the list tells whether a lost add happened.
+            sent = true;
+            if started.elapsed() >= CHANGE_DEADLINE {
+                return Err(MembershipError::Unknown(format!("member add: {why}")));
+            }
+            tracing::info!(node = name, %why, "member add did not answer; looking again");
+            tokio::time::sleep(Duration::from_millis(500)).await;
         };
         let initial_cluster = members
             .iter()
