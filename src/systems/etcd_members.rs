@@ -206,8 +206,10 @@ impl EtcdMembership {
             else {
                 continue;
             };
-            let leader = status["leader"].to_string();
-            if leader == status["header"]["member_id"].to_string() && leader != "\"0\"" {
+            let leader = &status["leader"];
+            if *leader == status["header"]["member_id"]
+                && !matches!(leader.as_str(), None | Some("0"))
+            {
                 return Some(node);
             }
         }
