@@ -188,4 +188,23 @@ mod tests {
         assert!(matches!(&out[0], Outcome::Indeterminate(why) if why.contains("clock skew on n1")));
         assert!(!ledger.snapshot().is_empty());
     }
+
+    #[tokio::test]
+    async fn removed_members_are_reported_not_dropped() {
+        let ledger = Arc::new(Ledger::in_memory());
+        ledger
+            .update(|s| {
+                s.removed_members.insert("n3".into());
+            })
+            .unwrap();
+        let out = heal_everything(ledger.clone(), &Healers::default()).await;
+        assert!(
+            matches!(&out[0], Outcome::Indeterminate(why) if why.contains("membership changes on n3")),
+            "{out:?}"
+        );
+        assert_eq!(
+            ledger.snapshot().describe(),
+            vec!["n3 is removed from the cluster's membership".to_string()]
+        );
+    }
 }
