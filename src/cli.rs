@@ -107,8 +107,8 @@ pub struct TestArgs {
     #[arg(long, default_value = "register")]
     pub workload: String,
 
-    /// Faults to inject, comma-separated (`kill`, `pause`, `partition`, `clock`, `netem`),
-    /// or `none`. Each fault start and stop is recorded in the history under `nemesis`.
+    /// Faults to inject, comma-separated (`kill`, `pause`, `partition`, `clock`, `netem`,
+    /// `bitflip`, `truncate`, `membership`), or `none`. Each fault start and stop is recorded in the history under `nemesis`.
     #[arg(long, default_value = DEFAULT_NEMESES)]
     pub nemesis: String,
 

@@ -102,6 +102,9 @@ pub(crate) fn start_nemesis(
                     ledger.clone(),
                 ))
             }
+            NemesisKind::Membership => {
+                crate::members::membership_nemesis(cluster, system, process.clone(), &ledger)?
+            }
             NemesisKind::Clock => {
                 println!(
                     "clock faults: nodes run under libfaketime; C, Rust and Java services honour it, Go \

@@ -57,10 +57,17 @@ pub async fn run(args: &HealArgs) -> Result<()> {
         for node in &state.killed {
             undone.push(format!("{node} was killed; its process is not restarted"));
         }
+        for node in &state.removed_members {
+            undone.push(format!(
+                "{node} was removed from the cluster's membership; the cluster is stopped, so it \
+                 is not added back"
+            ));
+        }
         ledger
             .update(|s| {
                 s.paused.clear();
                 s.killed.clear();
+                s.removed_members.clear();
             })
             .map_err(anyhow::Error::msg)?;
         let healers = match &ssh {

@@ -12,6 +12,7 @@ mod exit;
 mod faults;
 mod heal;
 mod logging;
+mod members;
 mod online;
 mod progress;
 mod recorder;

@@ -1,7 +1,7 @@
 //! The ledger of applied faults: which nodes are killed or paused, which drop packets from
 //! which peers (partitions), which carry a netem qdisc on which devices, which have link
-//! faults made another way (NFQUEUE, statistic, tbf, relays), and whose clock is skewed by
-//! how much. Kept in memory and, when given a path, in a small JSON state file so
+//! faults made another way (NFQUEUE, statistic, tbf, relays), whose clock is skewed by
+//! how much, and which were removed from the cluster's membership. Kept in memory and, when given a path, in a small JSON state file so
 //! `faultline heal RUN_DIR` can undo faults after the harness itself was killed.
 //!
 //! A fault is recorded (and the file rewritten: temp file, fsync, rename) *before* it is
@@ -80,6 +80,10 @@ pub struct LedgerState {
     /// tbf, relay toxics): each node and what was installed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub links: BTreeMap<String, LinkRecord>,
+    /// Nodes removed from the cluster's membership (the `membership` nemesis), to be added
+    /// back.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub removed_members: BTreeSet<String>,
 }
 
 impl LedgerState {
@@ -106,6 +110,7 @@ impl LedgerState {
             && self.netem.is_empty()
             && self.clock.is_empty()
             && self.links.is_empty()
+            && self.removed_members.is_empty()
     }
 
     /// One line per applied fault (`n2 is paused`, `n1 drops packets from n3, n4`), for
@@ -134,6 +139,9 @@ impl LedgerState {
                 "{node} has link faults by {}",
                 crate::links::describe(&record.mechanisms)
             ));
+        }
+        for node in &self.removed_members {
+            lines.push(format!("{node} is removed from the cluster's membership"));
         }
         lines
     }

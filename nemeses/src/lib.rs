@@ -12,6 +12,8 @@
 //! - [`links`]: link faults without kernel netem (NFQUEUE, statistic, tbf, relays).
 //! - [`disk`]: the `bitflip` and `truncate` nemeses (data files of stopped nodes).
 //! - [`clock`]: the `clock` nemesis (skew, strobe, reset) over libfaketime or `date -s`.
+//! - [`membership`]: the `membership` nemesis (remove members, add them back) over a
+//!   system's own [`membership::Membership`] API.
 //! - [`ledger`]: which faults are applied, persisted for `faultline heal`.
 //! - [`recover`]: undo everything a ledger holds.
 //! - [`schedule`]: `--nemesis` parsing and the start/stop cycle that drives nemeses.
@@ -25,6 +27,7 @@ pub mod explicit;
 pub mod iptables;
 pub mod ledger;
 pub mod links;
+pub mod membership;
 pub mod nemesis;
 pub mod net;
 pub mod netem;

@@ -110,6 +110,14 @@ pub async fn heal_everything(ledger: Arc<Ledger>, healers: &Healers) -> Vec<Outc
             None => outcomes.push(missing("clock skew", state.clock.keys().collect())),
         }
     }
+    if !state.removed_members.is_empty() {
+        // Adding a member back takes the system's own API and a running cluster: only the
+        // membership nemesis of a live run can (its heal does, at the end of every run).
+        outcomes.push(missing(
+            "membership changes",
+            state.removed_members.iter().collect(),
+        ));
+    }
     outcomes
 }
 
@@ -179,5 +187,24 @@ mod tests {
         let out = heal_everything(ledger.clone(), &Healers::default()).await;
         assert!(matches!(&out[0], Outcome::Indeterminate(why) if why.contains("clock skew on n1")));
         assert!(!ledger.snapshot().is_empty());
+    }
+
+    #[tokio::test]
+    async fn removed_members_are_reported_not_dropped() {
+        let ledger = Arc::new(Ledger::in_memory());
+        ledger
+            .update(|s| {
+                s.removed_members.insert("n3".into());
+            })
+            .unwrap();
+        let out = heal_everything(ledger.clone(), &Healers::default()).await;
+        assert!(
+            matches!(&out[0], Outcome::Indeterminate(why) if why.contains("membership changes on n3")),
+            "{out:?}"
+        );
+        assert_eq!(
+            ledger.snapshot().describe(),
+            vec!["n3 is removed from the cluster's membership".to_string()]
+        );
     }
 }

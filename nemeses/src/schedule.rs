@@ -82,11 +82,13 @@ pub enum NemesisKind {
     Bitflip,
     /// Cut bytes off the end of a node's data file (stopped first, then restarted).
     Truncate,
+    /// Remove a member from the cluster through the system's API, later add it back.
+    Membership,
 }
 
 impl NemesisKind {
     /// Every nemesis available now, in the order `--help` lists them.
-    pub const ALL: [NemesisKind; 7] = [
+    pub const ALL: [NemesisKind; 8] = [
         NemesisKind::Kill,
         NemesisKind::Pause,
         NemesisKind::Partition,
@@ -94,6 +96,7 @@ impl NemesisKind {
         NemesisKind::Netem,
         NemesisKind::Bitflip,
         NemesisKind::Truncate,
+        NemesisKind::Membership,
     ];
 
     /// The name given to `--nemesis`.
@@ -106,12 +109,14 @@ impl NemesisKind {
             NemesisKind::Netem => "netem",
             NemesisKind::Bitflip => "bitflip",
             NemesisKind::Truncate => "truncate",
+            NemesisKind::Membership => "membership",
         }
     }
 
     /// The process nemesis itself, acting through `process` and recording into `ledger`;
-    /// `None` for nemeses that need more than process control (partition, clock, netem:
-    /// build them from [`crate::partition`], [`crate::clock`], [`crate::netem`]).
+    /// `None` for nemeses that need more than process control (partition, clock, netem,
+    /// membership: build them from [`crate::partition`], [`crate::clock`], [`crate::netem`],
+    /// [`crate::membership`]).
     pub fn build(
         self,
         process: Arc<dyn ProcessControl>,
@@ -124,7 +129,8 @@ impl NemesisKind {
             | NemesisKind::Clock
             | NemesisKind::Netem
             | NemesisKind::Bitflip
-            | NemesisKind::Truncate => None,
+            | NemesisKind::Truncate
+            | NemesisKind::Membership => None,
         }
     }
 }

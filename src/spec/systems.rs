@@ -37,6 +37,10 @@ pub fn unsupported_nemesis(system: &str, nemesis: &str) -> Option<String> {
             "--system http drives nodes faultline did not start, so it cannot {nemesis} them: \
              pass --nemesis none (network faults need nodes faultline starts)"
         )),
+        ("nats" | "zookeeper" | "http", "membership") => Some(format!(
+            "{system} has no membership changes in faultline yet (they go through the system's \
+             own API): --nemesis membership works with --system reference and etcd"
+        )),
         ("etcd" | "nats", clock) if clock.starts_with("clock") => Some(format!(
             "{system} is a Go binary: Go reads the clock through the vDSO, not libc, so \
              libfaketime cannot skew it; clock faults work for zookeeper (a JVM)"
@@ -155,6 +159,11 @@ mod tests {
         assert!(unsupported_nemesis("nats", "clock-skew").is_some());
         assert!(unsupported_nemesis("zookeeper", "clock").is_none());
         assert!(unsupported_nemesis("etcd", "kill").is_none());
+        assert!(unsupported_nemesis("etcd", "membership").is_none());
+        assert!(unsupported_nemesis("reference", "membership").is_none());
+        assert!(unsupported_nemesis("zookeeper", "membership")
+            .unwrap()
+            .contains("reference and etcd"));
         assert!(unsupported_nemesis("http", "pause")
             .unwrap()
             .contains("--nemesis none"));

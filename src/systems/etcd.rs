@@ -9,7 +9,9 @@
 //! `serializable` (the member answers from its own state, which Jepsen found stale after
 //! pauses and partitions; faultline finds it too).
 //!
-//! Faults: kill and pause work. Clock faults do not: etcd is a Go binary, and Go reads the
+//! Faults: kill, pause and membership changes work (`member remove`, then `member add` with
+//! the node restarted on an empty data directory: see [`super::etcd_members`]). Clock faults
+//! do not: etcd is a Go binary, and Go reads the
 //! clock through the vDSO, which libfaketime cannot intercept.
 //!
 //! Transactions (`--workload append`, `wr`; an op `f = "txn"` whose value is a list of
@@ -85,6 +87,8 @@ pub struct EtcdSystem {
     reads: EtcdReads,
     program: Program,
     http: reqwest::Client,
+    /// How re-added members start (`--nemesis membership`).
+    rejoins: Rejoins,
 }
 
 impl EtcdSystem {
@@ -98,6 +102,7 @@ impl EtcdSystem {
                 .timeout(Duration::from_millis(800))
                 .build()
                 .unwrap_or_default(),
+            rejoins: Rejoins::default(),
         }
     }
 
@@ -132,10 +137,7 @@ struct MemberStatus {
     leader: Option<u64>,
 }
 
-fn peer_url(node: &NodeSpec) -> String {
-    let port = node.extra_ports.first().copied().unwrap_or(0);
-    format!("http://{}:{port}", node.host())
-}
+use super::etcd_members::{peer_url, EtcdMembership, Rejoins};
 
 #[async_trait]
 impl System for EtcdSystem {
@@ -154,21 +156,29 @@ impl System for EtcdSystem {
     }
 
     fn start_command(&self, node: &NodeSpec, cluster: &[NodeSpec]) -> Option<StartCommand> {
-        let initial_cluster = cluster
+        let mut initial_cluster = cluster
             .iter()
             .map(|n| format!("{}={}", n.name, peer_url(n)))
             .collect::<Vec<_>>()
             .join(",");
+        let (mut data_dir, mut state) = (node.data_dir.clone(), "new");
+        // A member re-added by the membership nemesis joins the cluster as it is now, on a
+        // fresh data directory.
+        if let Some(rejoin) = self.rejoins.get(&node.name) {
+            data_dir = rejoin.data_dir(node);
+            initial_cluster = rejoin.initial_cluster;
+            state = "existing";
+        }
         let client_url = format!("http://{}", node.client_addr);
         let args = [
             ("--name", node.name.clone()),
-            ("--data-dir", node.data_dir.display().to_string()),
+            ("--data-dir", data_dir.display().to_string()),
             ("--listen-client-urls", client_url.clone()),
             ("--advertise-client-urls", client_url),
             ("--listen-peer-urls", peer_url(node)),
             ("--initial-advertise-peer-urls", peer_url(node)),
             ("--initial-cluster", initial_cluster),
-            ("--initial-cluster-state", "new".to_string()),
+            ("--initial-cluster-state", state.to_string()),
             ("--initial-cluster-token", "faultline".to_string()),
             ("--heartbeat-interval", "100".to_string()),
             ("--election-timeout", "1000".to_string()),
@@ -254,6 +264,15 @@ impl System for EtcdSystem {
         op_timeout: Duration,
     ) -> Box<dyn Client> {
         Box::new(EtcdClient::new(node, op_timeout, self.reads))
+    }
+
+    fn membership(
+        &self,
+        cluster: &[NodeSpec],
+        process: std::sync::Arc<dyn faultline_nemeses::control::ProcessControl>,
+    ) -> Option<std::sync::Arc<dyn faultline_nemeses::membership::Membership>> {
+        let membership = EtcdMembership::new(cluster, process, self.rejoins.clone());
+        Some(std::sync::Arc::new(membership))
     }
 }
 
@@ -561,11 +580,11 @@ mod tests {
             vec![
                 Versioned {
                     value: json!([1, 2]),
-                    mod_revision: 17
+                    version: Version::Revision(Some(17))
                 },
                 Versioned {
                     value: Value::Null,
-                    mod_revision: 0
+                    version: Version::Revision(None)
                 }
             ]
         );

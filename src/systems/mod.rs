@@ -19,6 +19,7 @@
 //! ```
 
 pub mod etcd;
+pub(crate) mod etcd_members;
 pub mod http;
 pub(crate) mod install;
 pub mod nats;
@@ -34,6 +35,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use faultline_checkers::history::OpType;
+use faultline_nemeses::control::ProcessControl;
+use faultline_nemeses::membership::Membership;
 use faultline_workloads::op::OpRequest;
 use serde_json::Value;
 
@@ -287,6 +290,17 @@ pub trait System: Send + Sync {
         -> Result<(), SystemError>;
     /// The node id the cluster currently names as its leader, if it can tell.
     async fn leader(&self, cluster: &[NodeSpec]) -> Option<u64>;
+    /// Membership changes through the system's own API (`--nemesis membership`) over the
+    /// nodes of `cluster` (as the harness reaches them), stopping and starting a node's
+    /// process through `process` where the system needs it; `None` when the system has none
+    /// ([`unsupported_nemesis`] refuses the nemesis for it up front).
+    fn membership(
+        &self,
+        _cluster: &[NodeSpec],
+        _process: Arc<dyn ProcessControl>,
+    ) -> Option<Arc<dyn Membership>> {
+        None
+    }
     /// A client bound to `node`. Called once per worker.
     fn client(
         &self,

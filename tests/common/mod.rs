@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod hand_nodes;
+pub mod membership;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

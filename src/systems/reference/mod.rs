@@ -18,6 +18,7 @@
 //! | `POST /txn` with `{"ops": [[f, k, v], ...]}` | `{"ops": [[f, k, v], ...]}`, the micro-ops completed (reads filled in), once the whole txn committed as one Raft entry; 409 when it cannot apply (an append to a non-list) |
 //! | `POST /commit` with `{"expect": [[k, v], ...], "writes": [[k, v], ...]}` | `{"committed": bool}`: the writes (`null` removes), as one Raft entry, if every `k` of `expect` still holds its `v` |
 //! | `GET /status` | `{"id", "leader", "term", "state", "last_applied", "last_log_index", "bug"}` |
+//! | `GET /membership`, `POST /membership/remove`, `/membership/add` with `{"id"}` | the voters; remove or add one through openraft's `change_membership` (see `server::members`) |
 //! | `POST /raft/append`, `/raft/vote`, `/raft/snapshot` | openraft RPCs, JSON |
 //!
 //! A follower forwards client requests to the leader over its `--peer` map, so a client only
@@ -53,6 +54,7 @@
 //!   dequeues, ids repeat, and a bank's total drifts.
 
 pub mod client;
+mod members;
 pub mod server;
 
 use std::path::PathBuf;
@@ -215,6 +217,16 @@ impl System for ReferenceSystem {
 
     async fn leader(&self, cluster: &[NodeSpec]) -> Option<u64> {
         claimed_leader(&self.statuses(cluster).await)
+    }
+
+    fn membership(
+        &self,
+        cluster: &[NodeSpec],
+        _process: std::sync::Arc<dyn faultline_nemeses::control::ProcessControl>,
+    ) -> Option<std::sync::Arc<dyn faultline_nemeses::membership::Membership>> {
+        Some(std::sync::Arc::new(members::ReferenceMembership::new(
+            cluster,
+        )))
     }
 
     fn client(

@@ -47,7 +47,7 @@ pub(crate) struct NodeContext {
 /// Shared state of the HTTP handlers.
 #[derive(Clone)]
 pub(crate) struct AppState {
-    node: Arc<NodeContext>,
+    pub(super) node: Arc<NodeContext>,
     forward: reqwest::Client,
     /// With the `lost-writes` bug: acknowledged writes waiting for the next group proposal.
     group: Option<tokio::sync::mpsc::UnboundedSender<Command>>,
@@ -99,20 +99,23 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/kv/{key}/cas", post(cas))
         .route("/txn", post(transaction))
         .route("/commit", post(guarded_commit))
+        .route("/membership", get(super::members::members))
+        .route("/membership/remove", post(super::members::remove))
+        .route("/membership/add", post(super::members::add))
         .route("/raft/append", post(raft_append))
         .route("/raft/vote", post(raft_vote))
         .route("/raft/snapshot", post(raft_snapshot))
         .with_state(state)
 }
 
-type Reply = (StatusCode, Json<Value>);
+pub(super) type Reply = (StatusCode, Json<Value>);
 
-fn error(status: StatusCode, message: impl Into<String>) -> Reply {
+pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Reply {
     (status, Json(json!({ "error": message.into() })))
 }
 
 /// Where a client request is handled.
-enum Route {
+pub(super) enum Route {
     /// Here: this node is (or was told to act as) the leader.
     Local,
     /// At the leader, through the peer map.
@@ -122,7 +125,7 @@ enum Route {
 }
 
 impl AppState {
-    fn route(&self, headers: &HeaderMap) -> Route {
+    pub(super) fn route(&self, headers: &HeaderMap) -> Route {
         if headers.contains_key(FORWARDED) {
             return Route::Local;
         }
@@ -156,7 +159,7 @@ impl AppState {
 
     /// Send the request on to the leader and pass its answer back. Certainly-not-sent
     /// (connection refused) is 503; a lost answer is 504.
-    async fn forward(
+    pub(super) async fn forward(
         &self,
         leader: NodeId,
         addr: &str,

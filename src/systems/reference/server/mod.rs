@@ -9,6 +9,7 @@
 //! informational only.
 
 mod api;
+mod members;
 mod network;
 mod state_machine;
 mod store;

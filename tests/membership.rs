@@ -1,0 +1,97 @@
+//! End-to-end: `--nemesis membership` removes members through the system's own API and adds
+//! them back (openraft's `change_membership` for the reference cluster; etcd's `member
+//! remove` / `member add` with the member restarted on an empty data directory). Each run
+//! ends `valid` with at least three membership changes in the history, and the membership
+//! read back from the system after the last change equals the one the run started with.
+//! Systems without a membership API refuse the nemesis up front.
+
+mod common;
+
+use common::membership::changes_and_views;
+use common::*;
+use serde_json::{json, Value};
+
+fn membership_run(system: &str, time_limit: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let store = tempfile::tempdir().unwrap();
+    let out = run_test(
+        store.path(),
+        &[
+            "--system",
+            system,
+            "--node-count",
+            "3",
+            "--nemesis",
+            "membership",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            time_limit,
+            "--rate",
+            "100",
+            "--seed",
+            "5",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "expected valid");
+    let run = latest_run(store.path());
+    assert_eq!(results(&run)["valid"], true);
+    let (changes, views) = changes_and_views(&run);
+    eprintln!("membership changes: {changes:?}");
+    assert!(changes.len() >= 3, "{changes:?}");
+    let start = json!(["n1", "n2", "n3"]);
+    assert_eq!(
+        views.first(),
+        Some(&start),
+        "the run started with every node"
+    );
+    assert_eq!(
+        views.last(),
+        Some(&start),
+        "the membership after the run equals the starting one: {views:?}"
+    );
+    // Never fewer than a majority of the original members.
+    assert!(
+        views
+            .iter()
+            .all(|v| v.as_array().is_some_and(|a| a.len() >= 2)),
+        "{views:?}"
+    );
+    // Nothing is left recorded as removed.
+    if let Ok(text) = std::fs::read_to_string(run.join("nemesis-state.json")) {
+        let ledger: Value = serde_json::from_str(&text).unwrap();
+        assert!(ledger.get("removed_members").is_none(), "{ledger}");
+    }
+    // The report draws the membership faults in its fault bands.
+    let report = std::fs::read_to_string(run.join("index.html")).unwrap();
+    assert!(report.contains(r#"data-fault="membership""#));
+    (store, run)
+}
+
+#[test]
+fn reference_membership_changes_end_valid_with_the_starting_membership() {
+    membership_run("reference", "15");
+}
+
+#[test]
+fn etcd_membership_changes_end_valid_with_the_starting_membership() {
+    let (_store, run) = membership_run("etcd", "20");
+    // Re-added members started on fresh data directories, beside their old data.
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    assert!(history.contains("/data/rejoin-1"), "a member rejoined");
+    assert!(history.contains(r#""mechanism":"etcd member add""#));
+}
+
+#[test]
+fn systems_without_a_membership_api_refuse_the_nemesis() {
+    let store = tempfile::tempdir().unwrap();
+    let out = run_test(
+        store.path(),
+        &["--system", "nats", "--nemesis", "membership"],
+    );
+    assert_eq!(out.status.code(), Some(254));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--nemesis membership") && stderr.contains("reference and etcd"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,51 @@
+//! `--nemesis membership` against etcd on nodes reached over SSH (real sshd processes, one per
+//! network namespace, see `sshlab`): the path the docker target takes too. A removed member is
+//! stopped by its pidfile and restarted as a daemon on a fresh data directory of the remote
+//! node, with `--initial-cluster-state existing`. The run ends valid with at least three
+//! membership changes and the starting membership.
+
+mod common;
+mod sshlab;
+
+use common::membership::changes_and_views;
+use common::*;
+use serde_json::json;
+use sshlab::{require_tools, Lab};
+
+#[test]
+fn etcd_membership_changes_over_ssh_end_valid_with_the_starting_membership() {
+    require_tools();
+    let lab = Lab::start(3);
+    let store = tempfile::tempdir().unwrap();
+    let mut args: Vec<String> = lab.ssh_args();
+    args.extend(
+        [
+            "--system",
+            "etcd",
+            "--nemesis",
+            "membership",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "18",
+            "--rate",
+            "50",
+            "--seed",
+            "5",
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run_test(store.path(), &args);
+    assert_eq!(out.status.code(), Some(0), "expected valid");
+    let run = latest_run(store.path());
+    let (changes, views) = changes_and_views(&run);
+    eprintln!("membership changes: {changes:?}");
+    assert!(changes.len() >= 3, "{changes:?}");
+    let mut hosts = lab.hosts.clone();
+    hosts.sort();
+    assert_eq!(views.first(), Some(&json!(hosts)));
+    assert_eq!(views.last(), Some(&json!(hosts)), "{views:?}");
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    assert!(history.contains("/data/rejoin-1"), "a member rejoined");
+}
