@@ -57,6 +57,9 @@ pub enum Command {
     /// Run one node of the built-in reference service (started by the local target).
     #[command(hide = true)]
     Node(NodeArgs),
+    /// Serve one lazyfs mount (started by the local target for `--nemesis lose-unfsynced`).
+    #[command(hide = true)]
+    Lazyfs(crate::lazyfs::server::LazyfsArgs),
 }
 
 /// The default `--nemesis`.

@@ -7,6 +7,7 @@ mod cli;
 mod exit;
 mod faults;
 mod heal;
+mod lazyfs;
 mod logging;
 mod online;
 mod progress;
@@ -40,6 +41,9 @@ fn main() -> ExitCode {
     if let Command::Node(args) = cli.command {
         return node(args);
     }
+    if let Command::Lazyfs(args) = &cli.command {
+        return lazyfs(args);
+    }
     let run_log = logging::init(&cli.log);
     let outcome = match &cli.command {
         Command::Check(args) => check::run(args),
@@ -55,7 +59,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => runtime()
             .and_then(|rt| rt.block_on(bench::run(args)))
             .map(|()| 0),
-        Command::Node(_) => unreachable!("handled above"),
+        Command::Node(_) | Command::Lazyfs(_) => unreachable!("handled above"),
     };
     match outcome {
         Ok(code) => ExitCode::from(code as u8),
@@ -114,6 +118,23 @@ fn report(args: &cli::ReportArgs) -> Result<()> {
     let page = faultline_reports::render_run(&run.path)?;
     println!("report: {}", page.display());
     Ok(())
+}
+
+/// `faultline lazyfs`: serve one lazyfs mount until told to unmount; logs to stderr.
+fn lazyfs(args: &lazyfs::server::LazyfsArgs) -> ExitCode {
+    // fuser logs every request it leaves to the kernel's default (xattrs, ioctls) as a warning.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info,fuser=error"))
+        .try_init();
+    match lazyfs::server::run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("faultline lazyfs: {e:#}");
+            ExitCode::from(exit::HARNESS_FAILURE as u8)
+        }
+    }
 }
 
 /// `faultline node`: one reference node. It exits when the harness that started it is

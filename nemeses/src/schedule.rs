@@ -82,11 +82,13 @@ pub enum NemesisKind {
     Bitflip,
     /// Cut bytes off the end of a node's data file (stopped first, then restarted).
     Truncate,
+    /// Kill nodes, drop the writes they did not fsync, restart them (lazyfs).
+    LoseUnfsynced,
 }
 
 impl NemesisKind {
     /// Every nemesis available now, in the order `--help` lists them.
-    pub const ALL: [NemesisKind; 7] = [
+    pub const ALL: [NemesisKind; 8] = [
         NemesisKind::Kill,
         NemesisKind::Pause,
         NemesisKind::Partition,
@@ -94,6 +96,7 @@ impl NemesisKind {
         NemesisKind::Netem,
         NemesisKind::Bitflip,
         NemesisKind::Truncate,
+        NemesisKind::LoseUnfsynced,
     ];
 
     /// The name given to `--nemesis`.
@@ -106,6 +109,7 @@ impl NemesisKind {
             NemesisKind::Netem => "netem",
             NemesisKind::Bitflip => "bitflip",
             NemesisKind::Truncate => "truncate",
+            NemesisKind::LoseUnfsynced => "lose-unfsynced",
         }
     }
 
@@ -124,7 +128,8 @@ impl NemesisKind {
             | NemesisKind::Clock
             | NemesisKind::Netem
             | NemesisKind::Bitflip
-            | NemesisKind::Truncate => None,
+            | NemesisKind::Truncate
+            | NemesisKind::LoseUnfsynced => None,
         }
     }
 }
