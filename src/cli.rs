@@ -276,9 +276,10 @@ pub struct TestArgs {
     #[arg(long)]
     pub leave_db_running: bool,
 
-    /// Deliberate bug in the reference system: `stale-reads`, `lost-writes`, or
+    /// Deliberate bug in the reference system: `stale-reads`, `lost-writes`,
     /// `txn-stale-reads` (transactions' reads apart from their writes; for --workload append
-    /// and wr).
+    /// and wr), or `no-fsync` (the Raft log is never fsynced; shows with --nemesis
+    /// lose-unfsynced).
     #[arg(long, value_name = "NAME")]
     pub bug: Option<String>,
 

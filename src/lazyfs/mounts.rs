@@ -106,7 +106,8 @@ impl LazyMounts {
                 .with_context(|| format!("cannot start lazyfs for {}", node.name))?;
             let record = Record {
                 pid: child.id(),
-                mount: node.data_dir.clone(),
+                mount: std::fs::canonicalize(&node.data_dir)
+                    .unwrap_or_else(|_| node.data_dir.clone()),
                 backing,
                 control,
             };
@@ -194,7 +195,7 @@ impl Drop for LazyMounts {
 }
 
 /// Lazily unmount `mount` if something is mounted there.
-fn detach(mount: &Path) -> bool {
+pub(crate) fn detach(mount: &Path) -> bool {
     is_mounted(mount) && nix::mount::umount2(mount, nix::mount::MntFlags::MNT_DETACH).is_ok()
 }
 

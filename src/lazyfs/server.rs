@@ -36,7 +36,8 @@ pub struct LazyfsArgs {
     pub control: PathBuf,
 }
 
-/// Mount, serve, and answer the control socket until `unmount` (or an unmount from outside).
+/// Mount, serve, and answer the control socket until `unmount` (or an unmount from
+/// outside); then exit the process.
 pub fn run(args: &LazyfsArgs) -> Result<()> {
     let model = Model::open(&args.backing).with_context(|| {
         format!(
@@ -78,11 +79,16 @@ pub fn run(args: &LazyfsArgs) -> Result<()> {
         }
     }
     let _ = std::fs::remove_file(&args.control);
-    if !session.guard.is_finished() {
-        session.umount_and_join().context("cannot unmount lazyfs")?;
-    }
+    // Detach rather than unmount, and do not wait for the session to end: a process that
+    // entered a new mount namespace meanwhile (`ip netns exec`, here or in another run)
+    // holds a copy of the mount, which keeps the connection open. Exiting closes
+    // /dev/fuse, which ends the connection for every copy.
+    let mount = args.mount.canonicalize().unwrap_or_else(|_| args.mount.clone());
+    super::mounts::detach(&mount);
     tracing::info!("lazyfs unmounted");
-    Ok(())
+    drop(listener);
+    std::mem::forget(session);
+    std::process::exit(0)
 }
 
 /// Serve one control connection; whether it asked to unmount.

@@ -55,7 +55,7 @@ pub fn unsupported_nemesis(system: &str, nemesis: &str) -> Option<String> {
     match (system, nemesis) {
         // Network faults (partitions, netem) act on links, not processes: they apply to
         // nodes faultline starts, whatever the system.
-        ("http", "kill" | "pause") => Some(format!(
+        ("http", "kill" | "pause" | "lose-unfsynced") => Some(format!(
             "--system http drives nodes faultline did not start, so it cannot {nemesis} them: \
              pass --nemesis none (network faults need nodes faultline starts)"
         )),

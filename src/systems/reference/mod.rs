@@ -45,6 +45,10 @@
 //!   a separate entry. Reads and writes are no longer one atomic step, so concurrent
 //!   transactions interleave: two txns each miss the other's append (G2-item, G-single),
 //!   a read misses a write committed before the txn began (`-realtime` anomalies).
+//! - `no-fsync`: the Raft log store writes records (entries and votes) but never fsyncs
+//!   them, and still tells openraft they are durable. A killed process loses nothing (the
+//!   kernel's page cache keeps the writes), but losing what was not fsynced
+//!   (`--nemesis lose-unfsynced`) loses acknowledged writes.
 
 pub mod client;
 pub mod server;
@@ -69,11 +73,18 @@ pub enum Bug {
     /// A transaction's reads are served by the receiving node's own state machine, apart
     /// from (and before) the Raft entry that commits its writes.
     TxnStaleReads,
+    /// The Raft log is written but never fsynced, and acknowledged as durable all the same.
+    NoFsync,
 }
 
 impl Bug {
     /// Every bug, by name.
-    pub const ALL: [Bug; 3] = [Bug::StaleReads, Bug::LostWrites, Bug::TxnStaleReads];
+    pub const ALL: [Bug; 4] = [
+        Bug::StaleReads,
+        Bug::LostWrites,
+        Bug::TxnStaleReads,
+        Bug::NoFsync,
+    ];
 
     /// The name used by `--bug`.
     pub fn name(self) -> &'static str {
@@ -81,6 +92,7 @@ impl Bug {
             Bug::StaleReads => "stale-reads",
             Bug::LostWrites => "lost-writes",
             Bug::TxnStaleReads => "txn-stale-reads",
+            Bug::NoFsync => "no-fsync",
         }
     }
 }
@@ -94,7 +106,7 @@ impl fmt::Display for Bug {
 /// An unknown `--bug` name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown bug \"{0}\"; the reference system knows: stale-reads, lost-writes, txn-stale-reads"
+    "unknown bug \"{0}\"; the reference system knows: stale-reads, lost-writes, txn-stale-reads, no-fsync"
 )]
 pub struct UnknownBug(pub String);
 
