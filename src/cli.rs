@@ -112,8 +112,9 @@ pub struct TestArgs {
     #[arg(long, default_value = "register")]
     pub workload: String,
 
-    /// Faults to inject, comma-separated (`kill`, `pause`, `partition`, `clock`, `netem`),
-    /// or `none`. Each fault start and stop is recorded in the history under `nemesis`.
+    /// Faults to inject, comma-separated (`kill`, `pause`, `partition`, `clock`, `netem`,
+    /// `bitflip`, `truncate`, `lose-unfsynced`), or `none`. `lose-unfsynced` mounts local
+    /// nodes' data through faultline's FUSE layer (root and /dev/fuse). Each fault start and stop is recorded in the history under `nemesis`.
     #[arg(long, default_value = DEFAULT_NEMESES)]
     pub nemesis: String,
 

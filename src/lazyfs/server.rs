@@ -83,7 +83,10 @@ pub fn run(args: &LazyfsArgs) -> Result<()> {
     // entered a new mount namespace meanwhile (`ip netns exec`, here or in another run)
     // holds a copy of the mount, which keeps the connection open. Exiting closes
     // /dev/fuse, which ends the connection for every copy.
-    let mount = args.mount.canonicalize().unwrap_or_else(|_| args.mount.clone());
+    let mount = args
+        .mount
+        .canonicalize()
+        .unwrap_or_else(|_| args.mount.clone());
     super::mounts::detach(&mount);
     tracing::info!("lazyfs unmounted");
     drop(listener);
