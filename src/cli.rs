@@ -108,7 +108,8 @@ pub struct TestArgs {
     pub workload: String,
 
     /// Faults to inject, comma-separated (`kill`, `pause`, `partition`, `clock`, `netem`,
-    /// `bitflip`, `truncate`, `membership`), or `none`. Each fault start and stop is recorded in the history under `nemesis`.
+    /// `bitflip`, `truncate`, `membership`, `lose-unfsynced`), or `none`. `lose-unfsynced` mounts local
+    /// nodes' data through faultline's FUSE layer (root and /dev/fuse). Each fault start and stop is recorded in the history under `nemesis`.
     #[arg(long, default_value = DEFAULT_NEMESES)]
     pub nemesis: String,
 
@@ -271,9 +272,10 @@ pub struct TestArgs {
     #[arg(long)]
     pub leave_db_running: bool,
 
-    /// Deliberate bug in the reference system: `stale-reads`, `lost-writes`, or
+    /// Deliberate bug in the reference system: `stale-reads`, `lost-writes`,
     /// `txn-stale-reads` (transactions' reads apart from their writes; for --workload append
-    /// and wr).
+    /// and wr), or `no-fsync` (the Raft log is never fsynced; shows with --nemesis
+    /// lose-unfsynced).
     #[arg(long, value_name = "NAME")]
     pub bug: Option<String>,
 

@@ -105,6 +105,18 @@ pub(crate) fn start_nemesis(
             NemesisKind::Membership => {
                 crate::members::membership_nemesis(cluster, system, process.clone(), &ledger)?
             }
+            NemesisKind::LoseUnfsynced => {
+                let Some(writes) = cluster.unsynced_writes() else {
+                    anyhow::bail!(
+                        "--nemesis lose-unfsynced: this target's data directories are not mounted through lazyfs"
+                    );
+                };
+                Arc::new(faultline_nemeses::unfsynced::LoseUnfsyncedNemesis::new(
+                    writes,
+                    process.clone(),
+                    ledger.clone(),
+                ))
+            }
             NemesisKind::Clock => {
                 println!(
                     "clock faults: nodes run under libfaketime; C, Rust and Java services honour it, Go \

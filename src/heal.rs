@@ -2,7 +2,8 @@
 //! was killed. A fresh process, so it rebuilds what it needs from the run folder: the node
 //! list and namespaces from `nodes/netns.json`, the clock files under `nodes/<node>/`, the
 //! pids from `nodes/pids.json`, the faults from `nemesis-state.json`. Then, in order:
-//! stop the node processes (SIGCONT, then SIGKILL: nothing stays stopped), remove
+//! stop the node processes (SIGCONT, then SIGKILL: nothing stays stopped), unmount their
+//! lazyfs mounts and stop those servers (`nodes/lazyfs.json`), remove
 //! faultline's iptables chains (partitions, and the NFQUEUE and statistic rules of link
 //! faults) and its netem and tbf qdiscs on every node still recorded (a relay's toxics and
 //! an NFQUEUE scheduler died with the harness; with `--queue-bypass` a queue without its
@@ -45,6 +46,8 @@ pub async fn run(args: &HealArgs) -> Result<()> {
         Some(healed) => healed.undone.clone(),
         None => local::stop_leftover_nodes(&run)?,
     };
+    // With the nodes gone, their lazyfs mounts (lose-unfsynced) can go.
+    undone.extend(crate::lazyfs::mounts::heal_leftovers(&run));
     let layout = NetnsLayout::load(&run)?;
     let ledger_path = run.nemesis_state();
     if ledger_path.exists() {

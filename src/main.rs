@@ -11,6 +11,7 @@ mod cli;
 mod exit;
 mod faults;
 mod heal;
+mod lazyfs;
 mod logging;
 mod members;
 mod online;
@@ -38,6 +39,16 @@ fn main() -> ExitCode {
     // controller: its arguments belong to the server, so the CLI never sees them.
     if std::env::args_os().nth(1).is_some_and(|a| a == "node") {
         return node();
+    }
+    if std::env::args_os().nth(1).is_some_and(|a| a == "lazyfs") {
+        return match lazyfs::server::LazyfsCommand::try_parse_from(std::env::args_os().skip(1)) {
+            Ok(command) => lazyfs(&command.args),
+            Err(e) => {
+                let code = if e.use_stderr() { exit::BAD_INPUT } else { 0 };
+                let _ = e.print();
+                ExitCode::from(code as u8)
+            }
+        };
     }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -120,6 +131,23 @@ fn report(args: &cli::ReportArgs) -> Result<()> {
     let page = faultline_reports::render_run(&run.path)?;
     println!("report: {}", page.display());
     Ok(())
+}
+
+/// `faultline lazyfs`: serve one lazyfs mount until told to unmount; logs to stderr.
+fn lazyfs(args: &lazyfs::server::LazyfsArgs) -> ExitCode {
+    // fuser logs every request it leaves to the kernel's default (xattrs, ioctls) as a warning.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info,fuser=error"))
+        .try_init();
+    match lazyfs::server::run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("faultline lazyfs: {e:#}");
+            ExitCode::from(exit::HARNESS_FAILURE as u8)
+        }
+    }
 }
 
 /// `faultline node`: one reference node. It exits when the harness that started it is

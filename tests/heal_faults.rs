@@ -1,6 +1,8 @@
 //! End-to-end: the harness is killed with SIGKILL while a partition, a netem fault, a clock
-//! skew or a pause is in effect; `faultline heal RUN_DIR` then leaves no faultline iptables
-//! chain, no netem qdisc, no skewed clock, no stopped process and no namespace of the run.
+//! skew, a pause, a disk fault or lazyfs mounts (lose-unfsynced) are in effect;
+//! `faultline heal RUN_DIR` then leaves no faultline iptables chain, no netem qdisc, no
+//! skewed clock, no stopped process, no FUSE mount or its server, and no namespace of the
+//! run.
 
 mod common;
 mod netfaults;
@@ -119,7 +121,20 @@ fn leftovers(run: &Path) -> Vec<String> {
         }
         found.push(format!("{ns}: namespace"));
     }
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     for node in 1..=5 {
+        let data = run.join(format!("nodes/n{node}/data"));
+        let data = data.to_string_lossy();
+        if mountinfo
+            .lines()
+            .any(|l| l.split(' ').nth(4) == Some(&*data))
+        {
+            found.push(format!("n{node}: lazyfs mount"));
+        }
+        let durable = format!("{}/nodes/n{node}/durable", run.display());
+        for pid in processes_mentioning(&durable) {
+            found.push(format!("n{node}: lazyfs server {pid}"));
+        }
         let file = run.join(format!("nodes/n{node}/faketime"));
         if let Ok(text) = std::fs::read_to_string(&file) {
             if text.trim() != "+0" {
@@ -361,4 +376,30 @@ fn heal_after_sigkill_undoes_a_pause() {
         "in state T",
         "resumed and stopped",
     );
+}
+
+#[test]
+fn heal_after_sigkill_unmounts_lazyfs_and_stops_its_servers() {
+    require_root_with_tools();
+    if std::fs::metadata("/dev/fuse").is_err() {
+        assert!(std::env::var_os("CI").is_none(), "CI has /dev/fuse");
+        eprintln!("skipped: lazyfs needs /dev/fuse");
+        return;
+    }
+    sigkill_then_heal(
+        "lose-unfsynced",
+        &["--node-count", "3"],
+        "lazyfs mount",
+        "unmounted the lazyfs of n1",
+    );
+}
+
+#[test]
+fn heal_after_sigkill_during_disk_faults_leaves_nothing() {
+    require_root_with_tools();
+    // A damaged file is not undone; what heal must leave is no node process, namespace or
+    // ledger entry (a node the harness killed for the damage and did not restart included).
+    for nemesis in ["bitflip", "truncate"] {
+        sigkill_then_heal(nemesis, &["--node-count", "3"], "namespace", "healed");
+    }
 }

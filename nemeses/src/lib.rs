@@ -11,6 +11,7 @@
 //! - [`netem`]: the `netem` nemesis (`tc qdisc ... netem`: delay, loss, duplication, ...).
 //! - [`links`]: link faults without kernel netem (NFQUEUE, statistic, tbf, relays).
 //! - [`disk`]: the `bitflip` and `truncate` nemeses (data files of stopped nodes).
+//! - [`unfsynced`]: the `lose-unfsynced` nemesis (writes nodes did not fsync, dropped).
 //! - [`clock`]: the `clock` nemesis (skew, strobe, reset) over libfaketime or `date -s`.
 //! - [`membership`]: the `membership` nemesis (remove members, add them back) over a
 //!   system's own [`membership::Membership`] API.
@@ -35,6 +36,7 @@ pub mod partition;
 pub mod process;
 pub mod recover;
 pub mod schedule;
+pub mod unfsynced;
 
 #[cfg(test)]
 mod testing;

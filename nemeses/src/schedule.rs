@@ -84,11 +84,13 @@ pub enum NemesisKind {
     Truncate,
     /// Remove a member from the cluster through the system's API, later add it back.
     Membership,
+    /// Kill nodes, drop the writes they did not fsync, restart them (lazyfs).
+    LoseUnfsynced,
 }
 
 impl NemesisKind {
     /// Every nemesis available now, in the order `--help` lists them.
-    pub const ALL: [NemesisKind; 8] = [
+    pub const ALL: [NemesisKind; 9] = [
         NemesisKind::Kill,
         NemesisKind::Pause,
         NemesisKind::Partition,
@@ -97,6 +99,7 @@ impl NemesisKind {
         NemesisKind::Bitflip,
         NemesisKind::Truncate,
         NemesisKind::Membership,
+        NemesisKind::LoseUnfsynced,
     ];
 
     /// The name given to `--nemesis`.
@@ -110,6 +113,7 @@ impl NemesisKind {
             NemesisKind::Bitflip => "bitflip",
             NemesisKind::Truncate => "truncate",
             NemesisKind::Membership => "membership",
+            NemesisKind::LoseUnfsynced => "lose-unfsynced",
         }
     }
 
@@ -130,7 +134,8 @@ impl NemesisKind {
             | NemesisKind::Netem
             | NemesisKind::Bitflip
             | NemesisKind::Truncate
-            | NemesisKind::Membership => None,
+            | NemesisKind::Membership
+            | NemesisKind::LoseUnfsynced => None,
         }
     }
 }

@@ -23,7 +23,7 @@ fn rejects_bad_lists_with_the_known_names() {
     let err = parse_nemeses("kill,chaos").unwrap_err();
     assert_eq!(
         err.to_string(),
-        "unknown nemesis \"chaos\"; known: kill, pause, partition, clock, netem, bitflip, truncate, membership, or none"
+        "unknown nemesis \"chaos\"; known: kill, pause, partition, clock, netem, bitflip, truncate, membership, lose-unfsynced, or none"
     );
     assert_eq!(
         parse_nemeses("partition,clock,netem"),

@@ -266,6 +266,15 @@ impl TestSpec {
                          txn-stale-reads",
                         args.workload
                     ),
+                    (Bug::NoFsync, _)
+                        if !nemeses
+                            .contains(&faultline_nemeses::schedule::NemesisKind::LoseUnfsynced) =>
+                    {
+                        bad_input!(
+                            "--bug no-fsync loses acknowledged writes only when what was not fsynced \
+                             is lost, which a killed process never does: add --nemesis lose-unfsynced"
+                        )
+                    }
                     _ => {}
                 }
                 Some(name.clone())

@@ -33,7 +33,7 @@ pub fn unsupported_nemesis(system: &str, nemesis: &str) -> Option<String> {
     match (system, nemesis) {
         // Network faults (partitions, netem) act on links, not processes: they apply to
         // nodes faultline starts, whatever the system.
-        ("http", "kill" | "pause") => Some(format!(
+        ("http", "kill" | "pause" | "lose-unfsynced") => Some(format!(
             "--system http drives nodes faultline did not start, so it cannot {nemesis} them: \
              pass --nemesis none (network faults need nodes faultline starts)"
         )),
@@ -78,15 +78,18 @@ pub enum Bug {
     /// A guarded commit is judged against the receiving node's own state machine, and its
     /// writes proposed unguarded.
     LostUpdates,
+    /// The Raft log is written but never fsynced, and acknowledged as durable all the same.
+    NoFsync,
 }
 
 impl Bug {
     /// Every bug, by name.
-    pub const ALL: [Bug; 4] = [
+    pub const ALL: [Bug; 5] = [
         Bug::StaleReads,
         Bug::LostWrites,
         Bug::TxnStaleReads,
         Bug::LostUpdates,
+        Bug::NoFsync,
     ];
 
     /// The name used by `--bug`.
@@ -96,6 +99,7 @@ impl Bug {
             Bug::LostWrites => "lost-writes",
             Bug::TxnStaleReads => "txn-stale-reads",
             Bug::LostUpdates => "lost-updates",
+            Bug::NoFsync => "no-fsync",
         }
     }
 }
@@ -109,7 +113,7 @@ impl fmt::Display for Bug {
 /// An unknown `--bug` name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown bug \"{0}\"; the reference system knows: stale-reads, lost-writes, txn-stale-reads, lost-updates"
+    "unknown bug \"{0}\"; the reference system knows: stale-reads, lost-writes, txn-stale-reads, lost-updates, no-fsync"
 )]
 pub struct UnknownBug(pub String);
 

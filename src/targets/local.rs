@@ -92,6 +92,9 @@ pub struct LocalTarget {
     relays: Option<Arc<Relays>>,
     /// libfaketime and each node's offset file, when clock faults are enabled.
     faketime: Option<(PathBuf, BTreeMap<String, PathBuf>)>,
+    /// The nodes' data directories mounted through lazyfs (`--nemesis lose-unfsynced`);
+    /// dropped after the nodes are stopped.
+    lazyfs: Option<Arc<crate::lazyfs::mounts::LazyMounts>>,
 }
 
 /// The port every node listens on inside its own namespace.
@@ -205,7 +208,18 @@ impl LocalTarget {
                 n
             })
             .collect();
+        let lazyfs = if spec.nemeses.iter().any(|n| n == "lose-unfsynced") {
+            if let Err(missing) = crate::lazyfs::mounts::check_available() {
+                crate::exit::bad_input!("{missing}");
+            }
+            Some(Arc::new(crate::lazyfs::mounts::LazyMounts::mount_all(
+                run, &nodes,
+            )?))
+        } else {
+            None
+        };
         let mut target = LocalTarget::new(run, nodes, system, spec.leave_db_running);
+        target.lazyfs = lazyfs;
         target.clients = clients;
         target.netns = netns;
         target.relays = relays;
@@ -324,7 +338,13 @@ impl LocalTarget {
             netns: None,
             relays: None,
             faketime: None,
+            lazyfs: None,
         }
+    }
+
+    /// The lazyfs mounts of the nodes' data directories, when `lose-unfsynced` is enabled.
+    pub fn lazyfs(&self) -> Option<Arc<crate::lazyfs::mounts::LazyMounts>> {
+        self.lazyfs.clone()
     }
 
     /// The nodes, as the harness's clients reach them (their `client_addr` is a relay when

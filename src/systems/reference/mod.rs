@@ -52,6 +52,10 @@
 //!   read-modify-writes that read the same state both commit, the later overwriting the
 //!   earlier: a set loses elements, a counter increments, a queue hands one element to two
 //!   dequeues, ids repeat, and a bank's total drifts.
+//! - `no-fsync`: the Raft log store writes records (entries and votes) but never fsyncs
+//!   them, and still tells openraft they are durable. A killed process loses nothing (the
+//!   kernel's page cache keeps the writes), but losing what was not fsynced
+//!   (`--nemesis lose-unfsynced`) loses acknowledged writes.
 
 pub mod client;
 mod members;

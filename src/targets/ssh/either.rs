@@ -149,6 +149,17 @@ impl Cluster {
         }
     }
 
+    /// The writes nodes hold back until fsynced (local nodes mounted through lazyfs).
+    pub fn unsynced_writes(&self) -> Option<Arc<dyn faultline_nemeses::unfsynced::UnsyncedWrites>> {
+        match self {
+            Cluster::Local(t) => t.lazyfs().map(|m| {
+                Arc::new(crate::lazyfs::mounts::LocalUnsynced(m))
+                    as Arc<dyn faultline_nemeses::unfsynced::UnsyncedWrites>
+            }),
+            Cluster::Ssh { .. } => None,
+        }
+    }
+
     /// Whether kernel netem may be tried first (nodes with a kernel of their own).
     pub fn kernel_links(&self) -> bool {
         match self {

@@ -139,7 +139,7 @@ pub struct NodeArgs {
     #[arg(long)]
     pub bootstrap: bool,
     /// Deliberately break the service to prove the harness finds anomalies:
-    /// `stale-reads`, `lost-writes` or `txn-stale-reads`.
+    /// `stale-reads`, `lost-writes`, `txn-stale-reads` or `no-fsync`.
     #[arg(long)]
     pub bug: Option<Bug>,
     /// Leader heartbeat interval in milliseconds. openraft also uses it as the timeout of one
@@ -235,7 +235,7 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     .validate()
     .context("invalid Raft timing flags")?;
 
-    let log_store = store::LogStore::open(&args.data_dir)
+    let log_store = store::LogStore::open(&args.data_dir, args.bug != Some(Bug::NoFsync))
         .with_context(|| format!("cannot open the Raft log in {}", args.data_dir.display()))?;
     let state_machine = state_machine::StateMachineStore::open(&args.data_dir)
         .with_context(|| format!("cannot open the snapshot in {}", args.data_dir.display()))?;

@@ -9,7 +9,9 @@
 //! file, fsynced and renamed over the old one.
 //!
 //! This module must never acknowledge an append or a vote (callback or return) before the
-//! records are fsynced, and never block the async runtime on a disk write.
+//! records are fsynced — unless the `no-fsync` bug is switched on, which writes records
+//! without fsyncing them and acknowledges them all the same — and never block the async
+//! runtime on a disk write.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -126,6 +128,8 @@ struct LogFile {
     dir: PathBuf,
     file: File,
     records: u64,
+    /// Whether appended records are fsynced (false only with the `no-fsync` bug).
+    fsync: bool,
 }
 
 impl LogFile {
@@ -167,6 +171,7 @@ impl LogFile {
                 dir: dir.to_path_buf(),
                 file,
                 records,
+                fsync: true,
             },
             data,
         ))
@@ -175,7 +180,9 @@ impl LogFile {
     /// Append records and fsync them.
     fn write(&mut self, records: &[Record]) -> io::Result<()> {
         self.file.write_all(&encode(records)?)?;
-        self.file.sync_data()?;
+        if self.fsync {
+            self.file.sync_data()?;
+        }
         self.records += records.len() as u64;
         Ok(())
     }
@@ -217,9 +224,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl LogStore {
-    /// Open the log in `dir`, replaying what is on disk.
-    pub(crate) fn open(dir: &Path) -> io::Result<LogStore> {
-        let (file, data) = LogFile::open(dir)?;
+    /// Open the log in `dir`, replaying what is on disk. With `fsync` false (the `no-fsync`
+    /// bug) appended records are written but not fsynced.
+    pub(crate) fn open(dir: &Path, fsync: bool) -> io::Result<LogStore> {
+        let (mut file, data) = LogFile::open(dir)?;
+        file.fsync = fsync;
         tracing::info!(
             entries = data.entries.len(),
             vote = ?data.vote,
@@ -283,14 +292,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         &mut self,
         committed: Option<LogId<NodeId>>,
     ) -> Result<(), StorageError<NodeId>> {
-        // Not fsynced on its own: losing it only means re-learning the commit index from the
-        // leader; it reaches the disk with the next fsynced batch.
-        let bytes = encode(&[Record::Committed(committed)]).map_err(|e| io_error(&e))?;
-        {
-            let mut file = lock(&self.file);
-            file.file.write_all(&bytes).map_err(|e| io_error(&e))?;
-            file.records += 1;
-        }
+        // Fsynced like everything else. openraft restores a node that led before a restart as
+        // leader at once, and its read index is then max(its first entry of the term, the
+        // committed id): a committed id that was written but not fsynced, and lost, lets it
+        // serve linearizable reads from a state machine that has not yet re-applied entries
+        // it acknowledged (found by `--nemesis lose-unfsynced`).
+        self.persist(vec![Record::Committed(committed)])
+            .await
+            .map_err(|e| io_error(&e))?;
         lock(&self.data).committed = committed;
         Ok(())
     }
