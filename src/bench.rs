@@ -76,7 +76,11 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
     // Five fixed keys, as the figures recorded before independent keys were measured with.
     let workload = faultline_workloads::by_name(
         "register",
-        &workload_options(Keys::Fixed { count: 5 }, Default::default()),
+        &workload_options(
+            Keys::Fixed { count: 5 },
+            Default::default(),
+            Default::default(),
+        ),
     )
     .map_err(anyhow::Error::msg)?;
     let generator = time_limit(Duration::from_secs_f64(args.seconds), workload.generator());

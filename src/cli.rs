@@ -247,6 +247,31 @@ pub struct TestArgs {
     #[arg(long, default_value = DEFAULT_CONSISTENCY_MODELS, value_name = "MODELS")]
     pub consistency_models: String,
 
+    /// `--workload bank`: how many accounts [default: 8].
+    #[arg(long, value_name = "N")]
+    pub accounts: Option<usize>,
+
+    /// `--workload bank`: the total of all balances, spread evenly [default: 100].
+    #[arg(long, value_name = "N")]
+    pub total_amount: Option<i64>,
+
+    /// `--workload bank`: the largest amount one transfer moves [default: 5].
+    #[arg(long, value_name = "N")]
+    pub max_transfer: Option<i64>,
+
+    /// `--workload bank`: balances may go below zero (a negative balance is then no error).
+    #[arg(long)]
+    pub negative_balances: bool,
+
+    /// `--workload set` and `queue`: the system claims linearizability, so a stale set read
+    /// fails the run and queue histories also go to the `fifo-queue` model.
+    #[arg(long)]
+    pub linearizable: bool,
+
+    /// `--workload counter`: generate decrements too, not only increments.
+    #[arg(long)]
+    pub decrements: bool,
+
     /// Seconds a client waits for one operation before recording it as indeterminate.
     #[arg(long, default_value_t = 1.0, value_name = "SECS")]
     pub op_timeout: f64,

@@ -19,8 +19,9 @@ use crate::cli::TestArgs;
 use crate::exit::bad_input;
 use faultline_nemeses::process::Target;
 use faultline_workloads::{
-    Keys, TxnOptions, DEFAULT_KEY_COUNT, DEFAULT_MAX_TXN_LENGTH, DEFAULT_MAX_WRITES_PER_KEY,
-    DEFAULT_MIN_TXN_LENGTH, DEFAULT_OPS_PER_KEY, DEFAULT_THREADS_PER_KEY,
+    ClassicOptions, Keys, TxnOptions, DEFAULT_KEY_COUNT, DEFAULT_MAX_TXN_LENGTH,
+    DEFAULT_MAX_WRITES_PER_KEY, DEFAULT_MIN_TXN_LENGTH, DEFAULT_OPS_PER_KEY,
+    DEFAULT_THREADS_PER_KEY,
 };
 use systems::Bug;
 
@@ -79,6 +80,8 @@ pub struct TestSpec {
     /// Transactional workloads: writes a key takes before it is rotated
     /// (`--max-writes-per-key`).
     pub max_writes_per_key: Option<u64>,
+    /// The classic workloads' options (`set`, `bank`, `counter`, `queue`).
+    pub classic: ClassicOptions,
     /// Transactional workloads: the consistency models the history is checked against
     /// (`--consistency-models`); empty for the other workloads.
     pub consistency_models: Vec<String>,
@@ -184,9 +187,10 @@ impl TestSpec {
             Some(_) => Keys::default(),
             None => resolve_keys(args)?,
         };
+        let classic = resolve_classic(args)?;
         let workload = faultline_workloads::by_name(
             &args.workload,
-            &workload_options(keys, txn.unwrap_or_default()),
+            &workload_options(keys, txn.unwrap_or_default(), classic),
         )
         .map_err(|e| anyhow::Error::new(crate::exit::BadInput(format!("--workload: {e}"))))?;
         if let Some(why) =
@@ -345,6 +349,7 @@ impl TestSpec {
             },
             args.op_timeout,
         );
+        rerun.push_str(&classic_args(classic));
         rerun.push_str(&faults::rerun_args(args));
         if args.stop_on_anomaly {
             rerun.push_str(" --stop-on-anomaly");
@@ -397,6 +402,7 @@ impl TestSpec {
             min_txn_length: txn.map(|t| t.min_txn_length),
             max_txn_length: txn.map(|t| t.max_txn_length),
             max_writes_per_key: txn.map(|t| t.max_writes_per_key),
+            classic,
             consistency_models,
             op_timeout,
             test_count: args.test_count,
@@ -503,7 +509,7 @@ impl TestSpec {
 
     /// The workload options the spec resolves to.
     pub fn workload_options(&self) -> faultline_workloads::WorkloadOptions {
-        workload_options(self.keys(), self.txn())
+        workload_options(self.keys(), self.txn(), self.classic)
     }
 }
 
@@ -655,12 +661,72 @@ fn keys_args(keys: Keys) -> String {
 }
 
 /// The workload options derived from the command line.
-pub fn workload_options(keys: Keys, txn: TxnOptions) -> faultline_workloads::WorkloadOptions {
+pub fn workload_options(
+    keys: Keys,
+    txn: TxnOptions,
+    classic: ClassicOptions,
+) -> faultline_workloads::WorkloadOptions {
     faultline_workloads::WorkloadOptions {
         keys,
         txn,
+        classic,
         ..Default::default()
     }
+}
+
+/// The options of the classic workloads, refusing each on a workload that does not use it.
+fn resolve_classic(args: &TestArgs) -> Result<ClassicOptions> {
+    let defaults = ClassicOptions::default();
+    let flags: [(&str, bool, &[&str]); 6] = [
+        ("--accounts", args.accounts.is_some(), &["bank"]),
+        ("--total-amount", args.total_amount.is_some(), &["bank"]),
+        ("--max-transfer", args.max_transfer.is_some(), &["bank"]),
+        ("--negative-balances", args.negative_balances, &["bank"]),
+        ("--linearizable", args.linearizable, &["set", "queue"]),
+        ("--decrements", args.decrements, &["counter"]),
+    ];
+    for (flag, given, workloads) in flags {
+        if given && !workloads.contains(&args.workload.as_str()) {
+            bad_input!(
+                "{flag} is for --workload {}, not --workload {}: drop it",
+                workloads.join(" and "),
+                args.workload
+            );
+        }
+    }
+    Ok(ClassicOptions {
+        linearizable: args.linearizable,
+        decrements: args.decrements,
+        accounts: args.accounts.unwrap_or(defaults.accounts),
+        total: args.total_amount.unwrap_or(defaults.total),
+        max_transfer: args.max_transfer.unwrap_or(defaults.max_transfer),
+        negative_balances: args.negative_balances,
+    })
+}
+
+/// The classic workloads' flags that differ from their defaults, with a leading space.
+fn classic_args(classic: ClassicOptions) -> String {
+    let defaults = ClassicOptions::default();
+    let mut out = String::new();
+    if classic.accounts != defaults.accounts {
+        out.push_str(&format!(" --accounts {}", classic.accounts));
+    }
+    if classic.total != defaults.total {
+        out.push_str(&format!(" --total-amount {}", classic.total));
+    }
+    if classic.max_transfer != defaults.max_transfer {
+        out.push_str(&format!(" --max-transfer {}", classic.max_transfer));
+    }
+    for (flag, on) in [
+        (" --negative-balances", classic.negative_balances),
+        (" --linearizable", classic.linearizable),
+        (" --decrements", classic.decrements),
+    ] {
+        if on {
+            out.push_str(flag);
+        }
+    }
+    out
 }
 
 /// Parses `--memory-limit` (of `test` and `check`): bytes, or a size such as `512MiB`.
@@ -1029,6 +1095,20 @@ mod tests {
                 &["--workload", "wr", "--bug", "lost-writes"],
                 "--bug lost-writes breaks single-key reads and writes (/kv), which --workload wr \
                  never uses: its transactions go to POST /txn; use --bug txn-stale-reads",
+            ),
+            (
+                &["--workload", "counter", "--accounts", "3"],
+                "--accounts is for --workload bank, not --workload counter: drop it",
+            ),
+            (
+                &["--workload", "bank", "--linearizable"],
+                "--linearizable is for --workload set and queue, not --workload bank: drop it",
+            ),
+            (
+                &["--workload", "bank", "--system", "nats"],
+                "--system nats: --workload bank writes several keys in one atomic step, and \
+                 NATS JetStream's key-value store cannot (each key is its own stream subject); \
+                 the systems that serve bank are reference, etcd, zookeeper and http",
             ),
             (
                 &["--workload", "append", "--system", "nats"],

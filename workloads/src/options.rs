@@ -20,7 +20,7 @@ pub struct WorkloadOptions {
 }
 
 /// The knobs of the classic workloads, with Jepsen's defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ClassicOptions {
     /// `set` and `queue`: the system claims linearizability, so a stale set read is a
     /// violation, and queue histories also go to the `fifo-queue` linearizability checker
