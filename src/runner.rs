@@ -158,7 +158,8 @@ pub async fn run_test(
         let mut online_spec = spec.clone();
         online_spec.check_timeout = spec.check_timeout.min(ONLINE_CHECK_BUDGET);
         match checkers_for(workload.as_ref(), &online_spec)? {
-            Ok(checkers) => Some(
+            // Only checkers whose anomalies on a prefix stay anomalies can watch the run.
+            Ok(checkers) if checkers.iter().all(|c| c.prefix_closed()) => Some(
                 Online::start(
                     recorder_thread.ops(),
                     checkers,
@@ -168,7 +169,7 @@ pub async fn run_test(
                 )
                 .context("cannot start the online checker")?,
             ),
-            Err(_) => None,
+            _ => None,
         }
     };
     progress.running(recorder.counts().clone());

@@ -195,7 +195,7 @@ fn nats_refuses_the_transactional_workloads_in_one_line() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             stderr.contains(&format!(
-                "--workload {workload} runs multi-key transactions"
+                "--workload {workload} writes several keys in one atomic step"
             )),
             "{stderr}"
         );

@@ -146,6 +146,12 @@ pub trait Checker: Send + Sync {
     fn name(&self) -> &str;
     /// Decide whether the history is legal.
     fn check(&self, history: &History) -> CheckResult;
+    /// Whether an `invalid` verdict on a prefix of a history (ops still pending) holds for
+    /// every history that extends it, so the checker can watch a run as it goes. Jepsen's
+    /// `set-full` is not: an element missing from the last read so far may be read later.
+    fn prefix_closed(&self) -> bool {
+        true
+    }
 }
 
 /// Run several checkers and combine their verdicts (`false` > `unknown` > `true`).

@@ -340,8 +340,12 @@ proptest! {
             path.details["partitions"].as_u64(),
             "the path must decide every key: {:?}", path.reasons
         );
-        prop_assert_eq!(path.valid, search.valid, "path {:?} / search {:?}: {:#?}",
-            path.reasons, search.reasons, history);
+        // A search that ran out of its budget decides nothing to compare with; the brute
+        // force below still judges the path on small histories.
+        if search.valid != Validity::Unknown {
+            prop_assert_eq!(path.valid, search.valid, "path {:?} / search {:?}: {:#?}",
+                path.reasons, search.reasons, history);
+        }
         if history.len() <= 24 {
             let brute = match config.model_name() {
                 "kv" => brute_force(&Kv::default(), &history),
@@ -360,11 +364,15 @@ fn both_ways<M: Model>(
     faultline_checkers::checker::CheckResult,
 ) {
     let path = check_history(model, history, &SearchOptions::default());
+    // WGL is exponential in the worst case: a generated history with twenty ops all
+    // concurrent can need gigabytes. Bound it; an `unknown` is then skipped by the caller.
     let search = check_history(
         model,
         history,
         &SearchOptions {
             unique_values: false,
+            timeout: Some(std::time::Duration::from_secs(5)),
+            memory_limit_bytes: Some(256 << 20),
             ..SearchOptions::default()
         },
     );

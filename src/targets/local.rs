@@ -583,17 +583,31 @@ impl Drop for LocalTarget {
     }
 }
 
-/// Pick `count` free loopback ports (bound and released; the OS does not hand them out
-/// again immediately).
+/// Pick `count` free loopback ports below the kernel's ephemeral range
+/// (`ip_local_port_range`), so no outgoing connection (a client's, a relay's, another
+/// test's) can take one between the pick and the node's bind; each is checked by binding it.
+/// Falls back to ports the OS hands out when that range is too small.
 fn free_ports(count: usize) -> Result<Vec<u16>> {
-    let listeners = (0..count)
-        .map(|_| TcpListener::bind("127.0.0.1:0"))
-        .collect::<std::io::Result<Vec<_>>>()
-        .context("cannot find free loopback ports")?;
-    listeners
-        .iter()
-        .map(|l| Ok(l.local_addr()?.port()))
-        .collect()
+    use rand::Rng;
+    let ephemeral_low = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    const LOWEST: u16 = 10_000;
+    let mut rng = rand::rng();
+    let mut held = Vec::with_capacity(count);
+    let mut tries = 0;
+    while held.len() < count && ephemeral_low > LOWEST + 1000 && tries < 1000 {
+        tries += 1;
+        let port = rng.random_range(LOWEST..ephemeral_low);
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            held.push(listener);
+        }
+    }
+    while held.len() < count {
+        held.push(TcpListener::bind("127.0.0.1:0").context("cannot find free loopback ports")?);
+    }
+    held.iter().map(|l| Ok(l.local_addr()?.port())).collect()
 }
 
 fn last_line(path: &Path) -> Option<String> {

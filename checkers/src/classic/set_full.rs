@@ -305,6 +305,11 @@ impl Checker for SetFull {
         NAME
     }
 
+    /// An element absent from the last read so far may be read again later.
+    fn prefix_closed(&self) -> bool {
+        false
+    }
+
     fn check(&self, history: &History) -> CheckResult {
         match self.check_keys(history) {
             Ok(r) => r,

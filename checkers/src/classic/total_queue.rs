@@ -17,9 +17,12 @@
 //! the parameters say so (`allow_duplicates: false`), on any duplicate; Jepsen's default
 //! allows duplicates (at-least-once queues). Where Jepsen counts every missing element as
 //! lost, this checker keeps the op semantics: a `dequeue` or `drain` of unknown outcome
-//! (`info`, or pending) may have taken elements nobody saw, so when a key's lost elements
-//! are no more than its unknown dequeues (or one of its drains is unknown) they are
-//! possibly lost and the verdict is `unknown`, never a guess.
+//! (`info`, or pending) may have taken elements nobody saw, and before a drain completed
+//! they may still be in the queue. So missing elements are lost (the verdict `false`) only
+//! when a drain of the key completed, no drain is unknown, and they outnumber the key's
+//! unknown dequeues; otherwise a correct queue explains them, the verdict stays `true`, and
+//! a reason names them as possibly lost. This also makes the checker safe on a prefix of a
+//! history (online checking): nothing it calls an anomaly can be undone by later ops.
 //!
 //! Details: the counts summed over keys (`attempt_count`, `acknowledged_count`,
 //! `ok_count`, `lost_count`, `unexpected_count`, `duplicated_count`, `recovered_count`),
@@ -205,31 +208,30 @@ impl TotalQueue {
             ));
         }
         if lost.len() > 0 {
-            let explained = q.unknown_drain.is_some() || lost.len() <= q.unknown_dequeues;
-            let why = match q.unknown_drain {
-                Some(drain) => format!("the drain #{drain} has an unknown outcome"),
-                None => format!(
-                    "{} dequeues have unknown outcomes and may have taken them",
-                    q.unknown_dequeues
-                ),
-            };
-            let drained = if q.drained {
-                ""
-            } else {
-                " (no drain of this key completed, so they may still be in the queue)"
-            };
+            let explained =
+                !q.drained || q.unknown_drain.is_some() || lost.len() <= q.unknown_dequeues;
             if explained {
-                verdict = verdict.and(Validity::Unknown);
+                let why = match q.unknown_drain {
+                    Some(drain) => format!("the drain #{drain} has an unknown outcome"),
+                    None if !q.drained => {
+                        "no drain of this key completed, so they may still be in the queue"
+                            .to_string()
+                    }
+                    None => format!(
+                        "{} dequeues have unknown outcomes and may have taken them",
+                        q.unknown_dequeues
+                    ),
+                };
                 reasons.push(format!(
                     "key {name}: {} acknowledged elements were never dequeued, but {why}: \
-                     possibly lost{drained}: {}",
+                     possibly lost, not provably: {}",
                     lost.len(),
                     values_text(&lost.values())
                 ));
             } else {
                 verdict = Validity::Invalid;
                 reasons.push(format!(
-                    "key {name}: {} acknowledged elements lost, never dequeued{}{drained}: {}",
+                    "key {name}: {} acknowledged elements lost, never dequeued{}: {}",
                     lost.len(),
                     if q.unknown_dequeues > 0 {
                         format!(

@@ -111,9 +111,7 @@ impl Budget {
         let used = if delta >= 0 {
             self.memory_used.fetch_add(delta as u64, Ordering::Relaxed) + delta as u64
         } else {
-            self.memory_used
-                .fetch_sub(delta.unsigned_abs(), Ordering::Relaxed)
-                .saturating_sub(delta.unsigned_abs())
+            self.give_back(delta.unsigned_abs())
         };
         self.peak_memory.fetch_max(used, Ordering::Relaxed);
         match self.memory_limit {
@@ -135,8 +133,19 @@ impl Budget {
         let used = self.memory_used.load(Ordering::Relaxed);
         let peak = used.saturating_sub(charged.max(0) as u64) + bytes;
         self.peak_memory.fetch_max(peak, Ordering::Relaxed);
-        self.memory_used
-            .fetch_sub(charged.max(0) as u64, Ordering::Relaxed);
+        self.give_back(charged.max(0) as u64);
+    }
+
+    /// Subtract `bytes` from the memory in use, never below zero (a search resumed after a
+    /// pause shrinks memos whose bytes its pause already gave back), and return what is left.
+    fn give_back(&self, bytes: u64) -> u64 {
+        let before = self
+            .memory_used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                Some(used.saturating_sub(bytes))
+            })
+            .unwrap_or(0);
+        before.saturating_sub(bytes)
     }
 
     fn over_time(&self) -> bool {
