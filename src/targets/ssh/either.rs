@@ -20,6 +20,7 @@ use super::docker::DockerCluster;
 use super::{SshCluster, SshProcesses};
 use crate::spec::TestSpec;
 use crate::store::RunDir;
+use crate::systems::node::{LocalShell, NodeShell};
 use crate::systems::{NodeSpec, System};
 use crate::targets::local::{self, LocalTarget};
 use crate::targets::processes::LocalProcesses;
@@ -78,6 +79,14 @@ impl Cluster {
         match self {
             Cluster::Local(t) => t.nodes(),
             Cluster::Ssh { cluster, .. } => cluster.nodes(),
+        }
+    }
+
+    /// The target's hands on its nodes for the system's setup (install, configs, wipes).
+    pub fn shell(&self) -> &dyn NodeShell {
+        match self {
+            Cluster::Local(_) => &LocalShell,
+            Cluster::Ssh { cluster, .. } => cluster.as_ref(),
         }
     }
 

@@ -33,17 +33,7 @@ pub(crate) struct Connection {
     timeout: Duration,
 }
 
-/// Quote `word` for a POSIX shell.
-pub(crate) fn quote(word: &str) -> String {
-    if !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@+%".contains(&b))
-    {
-        return word.to_string();
-    }
-    format!("'{}'", word.replace('\'', r"'\''"))
-}
+pub(crate) use crate::systems::node::quote;
 
 impl Connection {
     /// Connect to `host:port`, check its host key and log in as the spec says.
