@@ -420,36 +420,52 @@ async fn install_by_copy(
     })?;
     let plan = parse_plan(&simulation);
     let debs = fetch(&plan).await.map_err(fail)?;
+    // apt's order, with runs of unpacks (and of configures) in one dpkg call each.
     let mut script = String::from(QUIET_SERVICES);
-    script.push_str("set -e\n");
+    script.push_str(
+        "set -e\n\
+         conf() { todo=; for p in \"$@\"; do \
+         [ \"$(dpkg-query -W -f='${db:Status-Status}' \"$p\" 2>/dev/null)\" = installed ] \
+         || todo=\"$todo $p\"; done; [ -z \"$todo\" ] || dpkg --configure $todo >/dev/null; }\n",
+    );
+    let mut last = "";
     for step in &plan {
-        match step {
+        let (kind, word) = match step {
             Step::Unpack(name, ..) => {
-                let local = &debs[name.as_str()];
-                let staged = shell.stage(node, local).await?;
-                script.push_str(&format!(
-                    "dpkg --unpack {} >/dev/null\n",
-                    quote(&staged.display().to_string())
-                ));
+                let staged = shell.stage(node, &debs[name.as_str()]).await?;
+                ("unpack", quote(&staged.display().to_string()))
             }
-            Step::Configure(name) => {
-                // Trigger processing may have configured it already.
-                script.push_str(&format!(
-                    "[ \"$(dpkg-query -W -f='${{db:Status-Status}}' {name} 2>/dev/null)\" = installed ] \
-                     || dpkg --configure {name} >/dev/null\n",
-                    name = quote(name)
-                ));
-            }
+            Step::Configure(name) => ("conf", quote(name)),
+        };
+        if kind != last {
+            script.push_str(match kind {
+                // No fsync per file: a node that crashes mid-install installs again.
+                "unpack" => "\ndpkg --force-unsafe-io --unpack",
+                _ => " >/dev/null\nconf",
+            });
+            last = kind;
         }
+        script.push(' ');
+        script.push_str(&word);
     }
-    script.push_str("dpkg --configure -a >/dev/null\n");
+    if last == "unpack" {
+        script.push_str(" >/dev/null");
+    }
+    script.push_str("\ndpkg --configure -a >/dev/null\n");
+    // The script is long (a JRE is a hundred packages): it goes to the node as a file.
+    let file = node.node_dir().join("install-packages.sh");
+    shell.write_file(node, &file, script.as_bytes()).await?;
     tracing::info!(
         node = %node.name,
         debs = debs.len(),
         "installing the copied packages with dpkg"
     );
     shell
-        .run_ok(node, &script, INSTALL_LIMIT)
+        .run_ok(
+            node,
+            &format!("sh {}", quote(&file.display().to_string())),
+            INSTALL_LIMIT,
+        )
         .await
         .map(drop)
         .map_err(|e| fail(e.to_string()))
@@ -478,12 +494,14 @@ async fn fetch(plan: &[Step]) -> Result<std::collections::BTreeMap<String, PathB
     if wanted.is_empty() {
         return Ok(Default::default());
     }
-    // `'URL' FILE SIZE HASH` per package.
+    // `'URL' FILE SIZE HASH` per package (from an empty folder: apt names no file that is
+    // in the current folder already).
+    let empty = tempfile::tempdir().map_err(|e| e.to_string())?;
     let uris = local_output(
         Command::new("apt-get")
             .args(["download", "--print-uris"])
             .args(&wanted)
-            .current_dir(&cache),
+            .current_dir(empty.path()),
     )
     .await?;
     let mut files = std::collections::BTreeMap::new();

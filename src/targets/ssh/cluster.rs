@@ -343,6 +343,30 @@ impl SshCluster {
         Ok(out)
     }
 
+    /// Stop any daemon an earlier run left on the nodes (`--leave-db-running`), whatever
+    /// system it ran (its program is in the node folder's `daemon.prog`), so this run's
+    /// setup wipes stopped members and starts its own; what it stopped.
+    pub async fn stop_leftovers(&self) -> anyhow::Result<Vec<String>> {
+        let results = join_all(self.nodes.iter().map(|n| {
+            let script = format!(
+                "{}if alive; then kill -CONT $pid; kill -KILL $pid; echo \"stopped $PROG ($pid)\"; fi; \
+                 rm -f \"$P\"",
+                prelude(&self.node_dir(&n.name), "")
+            );
+            async move { (n, self.shell_ok(&n.name, &script, EXEC_LIMIT).await) }
+        }))
+        .await;
+        let mut stopped = Vec::new();
+        for (node, result) in results {
+            let out = result?;
+            if !out.trim().is_empty() {
+                tracing::info!(node = %node.name, "{}", out.trim());
+                stopped.push(format!("{}: {}", node.name, out.trim()));
+            }
+        }
+        Ok(stopped)
+    }
+
     /// Start the daemon on every node, in parallel.
     pub async fn start_all(&self) -> anyhow::Result<()> {
         let results = join_all(self.nodes.iter().map(|n| self.daemon(&n.name, "start"))).await;

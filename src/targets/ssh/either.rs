@@ -54,6 +54,10 @@ impl Cluster {
             None
         };
         let cluster = SshCluster::connect(ssh.clone()).await?;
+        cluster
+            .stop_leftovers()
+            .await
+            .context("cannot stop what an earlier run left on the nodes")?;
         let mut node_spec = spec.clone();
         if spec.system == "reference" {
             // The reference node is this very binary: copy it to every node.

@@ -15,15 +15,41 @@ use super::SshCluster;
 use crate::systems::node::{NodeShell, ShellOutput, SETUP_LIMIT};
 use crate::systems::{NodeSpec, SystemError};
 
-/// The largest file [`NodeShell::write_file`] sends inside a command line; larger files are
-/// staged by scp.
-const INLINE_MAX: usize = 48 * 1024;
+/// The largest file [`NodeShell::write_file`] sends inside a command line (base64, well
+/// within an SSH packet of 32 KiB); larger files are staged by scp.
+const INLINE_MAX: usize = 12 * 1024;
 
 fn failed(node: &NodeSpec, e: impl std::fmt::Display) -> SystemError {
     SystemError::Setup {
         node: node.name.clone(),
         reason: e.to_string(),
     }
+}
+
+/// The sha256 of a controller file, computed once per file, size and mtime (the same
+/// packages are staged on every node).
+fn digest_of(local: &Path) -> anyhow::Result<String> {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    type Key = (PathBuf, u64, Option<std::time::SystemTime>);
+    static KNOWN: Mutex<Option<HashMap<Key, String>>> = Mutex::new(None);
+    let meta = std::fs::metadata(local)?;
+    let key = (local.to_path_buf(), meta.len(), meta.modified().ok());
+    if let Some(digest) = KNOWN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(HashMap::new)
+        .get(&key)
+    {
+        return Ok(digest.clone());
+    }
+    let digest = local_sha256(local)?;
+    KNOWN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(HashMap::new)
+        .insert(key, digest.clone());
+    Ok(digest)
 }
 
 #[async_trait]
@@ -81,7 +107,7 @@ impl NodeShell for SshCluster {
             .file_name()
             .and_then(|n| n.to_str())
             .ok_or_else(|| failed(node, format!("{} has no file name", local.display())))?;
-        let digest = local_sha256(local).map_err(|e| failed(node, e))?;
+        let digest = digest_of(local).map_err(|e| failed(node, e))?;
         let remote = format!("{}/files/{name}", self.spec().remote_dir);
         self.put(&node.name, local, &digest, &remote, 0o644)
             .await
