@@ -134,13 +134,16 @@ fn in_container(node: &str, script: &str) -> std::process::Output {
         .unwrap()
 }
 
-/// A valid run on nodes named n1..n3, whose log shows what was installed.
+/// A valid run on nodes named n1..n3, with kills, pauses and partitions.
 fn assert_valid_on_named_nodes(code: Option<i32>, stdout: &str, run: &Path, system: &str) {
     assert_eq!(code, Some(0), "{stdout}");
     assert!(stdout.contains("verdict: valid"), "{stdout}");
     assert!(stdout.contains(&format!("on 3 {system} nodes")), "{stdout}");
     assert!(run.join("nodes/n1/node.log").is_file(), "{}", run.display());
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    for fault in ["start-kill", "start-pause", "start-partition"] {
+        assert!(history.contains(fault), "no {fault} in the run");
+    }
     assert!(
         history.contains("iptables chain FAULTLINE"),
         "partitions were applied over SSH"
@@ -175,8 +178,14 @@ fn every_system_installs_itself_on_bare_nodes_and_stays_valid_under_kill_pause_p
     ];
     for (system, packages) in installs {
         let start = Instant::now();
-        let mut args = vec!["--system", system, "--seed", "1"];
+        // Seed 6 draws a kill, a pause and a partition within 15 s.
+        let mut args = vec!["--system", system, "--seed", "6"];
         args.extend(faults);
+        if system == "nats" {
+            // NATS 2.9 loses an update when a put and a cas race on one key (the README's
+            // "NATS leader reads"); as tests/nats.rs, spread the workers over 50 keys.
+            args.extend(["--keys", "50", "--op-timeout", "2"]);
+        }
         let (code, stdout, _) = docker_test(&store, &args);
         let run = latest_run(&store);
         assert_valid_on_named_nodes(code, &stdout, &run, system);
@@ -223,11 +232,10 @@ fn every_system_installs_itself_on_bare_nodes_and_stays_valid_under_kill_pause_p
                 .success(),
             "the second run started on the first run's data"
         );
+        // The node log the second run brought back is its own.
         let member_log = std::fs::read_to_string(again.join("nodes/n1/node.log")).unwrap();
-        assert!(
-            !member_log.contains("already initialized"),
-            "etcd restarted an old member: {member_log}"
-        );
+        let first_log = std::fs::read_to_string(run.join("nodes/n1/node.log")).unwrap();
+        assert!(!member_log.contains(first_log.lines().next().unwrap()));
         assert!(
             !std::fs::read_to_string(again.join("faultline.log"))
                 .unwrap()

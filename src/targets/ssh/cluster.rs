@@ -348,12 +348,13 @@ impl SshCluster {
 
     /// Stop any daemon an earlier run left on the nodes (`--leave-db-running`), whatever
     /// system it ran (its program is in the node folder's `daemon.prog`), so this run's
-    /// setup wipes stopped members and starts its own; what it stopped.
+    /// setup wipes stopped members and starts its own, and keep the earlier run's log as
+    /// `node.log.previous`, so this run's log is its own; what it stopped.
     pub async fn stop_leftovers(&self) -> anyhow::Result<Vec<String>> {
         let results = join_all(self.nodes.iter().map(|n| {
             let script = format!(
                 "{}if alive; then kill -CONT $pid; kill -KILL $pid; echo \"stopped $PROG ($pid)\"; fi; \
-                 rm -f \"$P\"",
+                 rm -f \"$P\"; if [ -e \"$D/node.log\" ]; then mv -f \"$D/node.log\" \"$D/node.log.previous\"; fi",
                 prelude(&self.node_dir(&n.name), "")
             );
             async move { (n, self.shell_ok(&n.name, &script, EXEC_LIMIT).await) }
