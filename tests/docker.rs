@@ -154,7 +154,10 @@ fn assert_valid_on_named_nodes(code: Option<i32>, stdout: &str, run: &Path, syst
             .any(|n| history.contains(n)),
         "the history names the nodes n1..n3"
     );
-    assert!(!history.contains("\"10.215.0.1"), "nodes named by address");
+    assert!(
+        !history.contains("\"nodes\":[\"10.215.0.1"),
+        "faults name nodes by address"
+    );
 }
 
 #[test]
