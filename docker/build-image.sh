@@ -9,7 +9,7 @@
 set -euo pipefail
 
 SUITE=bookworm
-PACKAGES=openssh-server,iptables,iproute2,etcd-server,sudo,procps,iputils-ping,ca-certificates
+PACKAGES=openssh-server,iptables,iproute2,sudo,procps,iputils-ping,ca-certificates
 NAME=faultline-node
 
 here="$(cd "$(dirname "$0")" && pwd)"

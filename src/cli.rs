@@ -312,6 +312,16 @@ pub struct TestArgs {
     #[arg(long, value_name = "PATH")]
     pub node_binary: Option<PathBuf>,
 
+    /// How the system's software (etcd, ZooKeeper, NATS) gets onto nodes that lack it:
+    /// `copy` (this machine downloads the Debian packages and the dependencies the node
+    /// lacks into ~/.cache/faultline/debs, copies them over SSH and installs them with dpkg:
+    /// the node needs no mirror), `apt` (the node's own apt-get), `none` (install nothing:
+    /// stop before starting anything, naming what each node lacks), or `auto`: apt on the
+    /// local target, copy on SSH and docker nodes when this machine runs the node's Debian
+    /// release, else apt.
+    #[arg(long, default_value = "auto", value_name = "MODE")]
+    pub install_mode: String,
+
     /// Seconds to wait for the cluster to elect a leader at start and after healing.
     #[arg(long, default_value_t = 30.0, value_name = "SECS")]
     pub ready_timeout: f64,
@@ -470,7 +480,7 @@ pub struct BenchArgs {
 #[command(next_help_heading = "SSH target (--target ssh)")]
 pub struct SshFlags {
     /// The nodes' host names or addresses, comma separated (`n1,n2,n3`); they are also
-    /// the node names.
+    /// the node names, unless each is named: `n1=10.0.0.1,n2=10.0.0.2`.
     #[arg(long, value_name = "HOSTS")]
     pub nodes: Option<String>,
     /// A file listing the nodes, one a line (`#` starts a comment).
@@ -511,6 +521,18 @@ pub struct SshFlags {
     /// Leave the docker cluster running after the test (--target docker).
     #[arg(long)]
     pub leave_running: bool,
+}
+
+impl SshFlags {
+    /// The flags as the command line gives them when none is passed (clap's defaults).
+    pub fn default_values() -> SshFlags {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            ssh: SshFlags,
+        }
+        Only::parse_from(["faultline"]).ssh
+    }
 }
 
 /// The environment variable `--password` may come from.

@@ -20,6 +20,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use crate::exit::BadInput;
 use crate::faults::start_nemesis;
 use crate::logging::RunLog;
 use crate::online::{FirstAnomaly, Online};
@@ -27,7 +28,7 @@ use crate::progress::Progress;
 use crate::recorder::Recorder;
 use crate::spec::TestSpec;
 use crate::store::RunDir;
-use crate::systems::Client;
+use crate::systems::{Client, SystemError};
 use crate::targets::ssh::either::Cluster;
 
 /// The budget of each look the online checker takes at the history so far.
@@ -117,10 +118,14 @@ pub async fn run_test(
         "starting {} {} nodes",
         spec.node_count, spec.system
     ));
-    system
-        .setup(target.nodes())
-        .await
-        .context("the nodes could not be prepared")?;
+    match system.setup(target.shell(), target.nodes()).await {
+        Ok(()) => {}
+        // What the nodes lack under --install-mode none is the user's to fix: bad input.
+        Err(missing @ SystemError::Missing { .. }) => {
+            return Err(anyhow::Error::new(BadInput(missing.to_string())))
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context("the nodes could not be prepared")),
+    }
     target.start_all().await?;
     target
         .await_ready(&system, spec.ready_timeout)

@@ -106,6 +106,8 @@ pub struct TestSpec {
     pub base_port: Option<u16>,
     /// The executable started as each reference node.
     pub node_binary: PathBuf,
+    /// How the system's software is installed on nodes that lack it (`--install-mode`).
+    pub install_mode: systems::InstallMode,
     /// How long to wait for the cluster to be ready.
     #[serde(with = "secs")]
     pub ready_timeout: Duration,
@@ -316,6 +318,10 @@ impl TestSpec {
             None => std::env::current_exe()
                 .map_err(|e| anyhow::anyhow!("cannot find the faultline executable: {e}"))?,
         };
+        let install_mode: systems::InstallMode = match args.install_mode.parse() {
+            Ok(mode) => mode,
+            Err(e) => bad_input!("{e}"),
+        };
         let seed = args.seed.unwrap_or_else(rand::random);
         let name = args
             .name
@@ -367,6 +373,7 @@ impl TestSpec {
         if !endpoints.is_empty() {
             rerun.push_str(&format!(" --endpoints {}", endpoints.join(",")));
         }
+        rerun.push_str(&target_args(args, install_mode));
         Ok(TestSpec {
             name,
             system: args.system.clone(),
@@ -414,6 +421,7 @@ impl TestSpec {
             endpoints,
             base_port: args.base_port,
             node_binary,
+            install_mode,
             ready_timeout,
             check_timeout,
             memory_limit_bytes,
@@ -424,6 +432,88 @@ impl TestSpec {
             faults,
         })
     }
+}
+
+/// `word` quoted for a POSIX shell when it needs it.
+fn shell_word(word: &str) -> String {
+    shlex::try_quote(word).map_or_else(|_| format!("'{word}'"), |q| q.into_owned())
+}
+
+/// The target, store and install options of the rerun command line, with a leading space:
+/// enough to reach the same nodes the same way. A password is never in it: a run that
+/// logged in with one says to set `FAULTLINE_SSH_PASSWORD` (in a trailing comment).
+fn target_args(args: &TestArgs, install_mode: systems::InstallMode) -> String {
+    let mut out = String::new();
+    let mut push = |flag: &str, value: Option<String>| {
+        out.push(' ');
+        out.push_str(flag);
+        if let Some(value) = value {
+            out.push(' ');
+            out.push_str(&shell_word(&value));
+        }
+    };
+    let ssh = &args.ssh;
+    let defaults = crate::cli::SshFlags::default_values();
+    if args.target != "local" {
+        push("--target", Some(args.target.clone()));
+        if let Some(port) = args.base_port {
+            push("--base-port", Some(port.to_string()));
+        }
+        if ssh.ssh_timeout != defaults.ssh_timeout {
+            push("--ssh-timeout", Some(ssh.ssh_timeout.to_string()));
+        }
+    }
+    if args.target == "docker" && ssh.leave_running {
+        push("--leave-running", None);
+    }
+    if args.target == "ssh" {
+        if let Some(nodes) = &ssh.nodes {
+            push("--nodes", Some(nodes.clone()));
+        }
+        if let Some(file) = &ssh.nodes_file {
+            push("--nodes-file", Some(file.display().to_string()));
+        }
+        if ssh.username != defaults.username {
+            push("--username", Some(ssh.username.clone()));
+        }
+        if let Some(key) = &ssh.ssh_private_key {
+            push("--ssh-private-key", Some(key.display().to_string()));
+        }
+        if ssh.ssh_port != defaults.ssh_port {
+            push("--ssh-port", Some(ssh.ssh_port.to_string()));
+        }
+        if ssh.sudo {
+            push("--sudo", None);
+        }
+        if let Some(file) = &ssh.known_hosts {
+            push("--known-hosts", Some(file.display().to_string()));
+        }
+        if ssh.accept_new_host_keys {
+            push("--accept-new-host-keys", None);
+        }
+        if ssh.remote_dir != defaults.remote_dir {
+            push("--remote-dir", Some(ssh.remote_dir.clone()));
+        }
+    }
+    if install_mode != systems::InstallMode::Auto {
+        push("--install-mode", Some(install_mode.to_string()));
+    }
+    if args.leave_db_running {
+        push("--leave-db-running", None);
+    }
+    if let Some(name) = &args.name {
+        push("--name", Some(name.clone()));
+    }
+    if args.store != std::path::Path::new("store") {
+        push("--store", Some(args.store.display().to_string()));
+    }
+    if args.target == "ssh" && ssh.password.is_some() {
+        out.push_str(&format!(
+            " # log in with the same password: set {}",
+            crate::cli::PASSWORD_ENV
+        ));
+    }
+    out
 }
 
 /// `--read-consistency`, checked against what the system offers.
@@ -848,8 +938,101 @@ mod tests {
 
     /// Resolves the spec's own rerun line again.
     fn rerun(spec: &TestSpec) -> TestSpec {
-        let words: Vec<&str> = spec.rerun.split_whitespace().skip(2).collect();
+        let words = shlex::split(&spec.rerun).unwrap();
+        let words: Vec<&str> = words.iter().skip(2).map(String::as_str).collect();
         resolve(&words).unwrap()
+    }
+
+    #[test]
+    fn the_rerun_line_of_an_ssh_run_reaches_the_same_nodes_the_same_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("my key");
+        std::fs::write(&key, "").unwrap();
+        let key = key.display().to_string();
+        let spec = resolve(&[
+            "--target",
+            "ssh",
+            "--nodes",
+            "n1=10.0.0.1,n2=10.0.0.2,n3=10.0.0.3",
+            "--username",
+            "admin",
+            "--ssh-private-key",
+            &key,
+            "--ssh-port",
+            "2222",
+            "--sudo",
+            "--known-hosts",
+            "/tmp/kh",
+            "--remote-dir",
+            "/srv/fl",
+            "--install-mode",
+            "copy",
+            "--ssh-timeout",
+            "4",
+            "--password",
+            "hunter2",
+        ])
+        .unwrap_err();
+        // A key and a password together are refused; with the key alone:
+        assert!(spec.to_string().contains("not both"), "{spec}");
+        let spec = resolve(&[
+            "--target",
+            "ssh",
+            "--nodes",
+            "n1=10.0.0.1,n2=10.0.0.2,n3=10.0.0.3",
+            "--username",
+            "admin",
+            "--ssh-private-key",
+            &key,
+            "--ssh-port",
+            "2222",
+            "--sudo",
+            "--known-hosts",
+            "/tmp/kh",
+            "--remote-dir",
+            "/srv/fl",
+            "--install-mode",
+            "copy",
+            "--ssh-timeout",
+            "4",
+            "--store",
+            "/tmp/my store",
+            "--name",
+            "mine",
+        ])
+        .unwrap();
+        let again = rerun(&spec);
+        let json = |s: &TestSpec| {
+            let mut v = serde_json::to_value(s).unwrap();
+            v["rerun"] = serde_json::Value::Null;
+            v["node_binary"] = serde_json::Value::Null;
+            v
+        };
+        assert_eq!(json(&spec), json(&again), "{}", spec.rerun);
+        assert_eq!(again.rerun, spec.rerun);
+        assert_eq!(again.ssh.as_ref().unwrap().node_name(2), "n3");
+        assert_eq!(again.install_mode, systems::InstallMode::Copy);
+
+        // A password is never in it; the line says where it comes from instead.
+        let spec =
+            resolve(&["--target", "ssh", "--nodes", "a,b", "--password", "hunter2"]).unwrap();
+        assert!(!spec.rerun.contains("hunter2"), "{}", spec.rerun);
+        assert!(
+            spec.rerun.contains("FAULTLINE_SSH_PASSWORD"),
+            "{}",
+            spec.rerun
+        );
+
+        let spec =
+            resolve(&["--target", "docker", "--node-count", "3", "--leave-running"]).unwrap();
+        assert!(
+            spec.rerun.contains(" --node-count 3 ")
+                && spec.rerun.contains(" --target docker")
+                && spec.rerun.contains(" --leave-running"),
+            "{}",
+            spec.rerun
+        );
+        assert_eq!(json(&rerun(&spec)), json(&spec));
     }
 
     #[test]

@@ -35,8 +35,12 @@ fn password_marker<S: serde::Serializer>(_: &Secret, s: S) -> Result<S::Ok, S::E
 /// Everything the SSH target needs to reach the nodes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SshSpec {
-    /// The nodes' host names or addresses, in order; they are also the node names.
+    /// The nodes' host names or addresses, in order.
     pub hosts: Vec<String>,
+    /// The nodes' names in logs and the history (`--nodes n1=10.0.0.1,...`), one per host;
+    /// empty when the hosts are the names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
     /// The login user.
     pub username: String,
     /// How to log in.
@@ -93,19 +97,36 @@ impl SshSpec {
                 "--target ssh needs the nodes: --nodes n1,n2,n3 or --nodes-file FILE (one host a line)"
             ),
         };
-        let hosts = parse_hosts(&listed);
-        if hosts.is_empty() {
+        let listed = parse_hosts(&listed);
+        if listed.is_empty() {
             bad_input!("no nodes given: list host names or addresses, comma or line separated");
         }
+        let mut hosts = Vec::new();
+        let mut names = Vec::new();
+        for entry in &listed {
+            let (name, host) = entry.split_once('=').unwrap_or((entry, entry));
+            hosts.push(host.to_string());
+            names.push(name.to_string());
+        }
+        let named = listed.iter().any(|e| e.contains('='));
+        if named && listed.iter().any(|e| !e.contains('=')) {
+            bad_input!("--nodes: name every node (n1=HOST,n2=HOST) or none of them (HOST,HOST)");
+        }
         let mut seen = std::collections::BTreeSet::new();
-        for host in &hosts {
-            if !seen.insert(host) {
-                bad_input!("node {host} is listed twice: list each node once");
+        for (name, host) in names.iter().zip(&hosts) {
+            if !seen.insert(name) {
+                bad_input!("node {name} is listed twice: list each node once");
             }
-            if host.contains(['/', ' ', '\'', '"']) || host.starts_with('-') {
-                bad_input!("'{host}' is not a host name or address");
+            for word in [name, host] {
+                if word.is_empty()
+                    || word.contains(['/', ' ', '\'', '"', '='])
+                    || word.starts_with('-')
+                {
+                    bad_input!("'{word}' is not a node name, host name or address");
+                }
             }
         }
+        let names = if named { names } else { Vec::new() };
         let auth = match (&flags.ssh_private_key, &flags.password) {
             (Some(_), Some(_)) => {
                 bad_input!("give either --ssh-private-key or --password ({PASSWORD_ENV}), not both")
@@ -140,6 +161,7 @@ impl SshSpec {
         }
         Ok(SshSpec {
             hosts,
+            names,
             username: flags.username.clone(),
             auth,
             port: flags.ssh_port,
@@ -153,6 +175,13 @@ impl SshSpec {
             remote_dir: flags.remote_dir.trim_end_matches('/').to_string(),
             db_port: db_port.unwrap_or(7001),
         })
+    }
+}
+
+impl SshSpec {
+    /// The name of the `i`-th node: its given name, else its host.
+    pub fn node_name(&self, i: usize) -> &str {
+        self.names.get(i).unwrap_or(&self.hosts[i])
     }
 }
 
@@ -188,11 +217,12 @@ pub fn cache_dir() -> PathBuf {
 }
 
 /// The SSH settings that reach the docker nodes (root, the generated key, the cluster's
-/// own known_hosts).
+/// own known_hosts); the nodes are named `n1`... as their containers' host names.
 pub fn docker_spec(node_count: usize, timeout: Duration, db_port: Option<u16>) -> SshSpec {
     let dir = cache_dir().join("docker");
     SshSpec {
         hosts: (1..=node_count).map(node_addr).collect(),
+        names: (1..=node_count).map(|i| format!("n{i}")).collect(),
         username: "root".to_string(),
         auth: Auth::KeyFile(dir.join("id_ed25519")),
         port: 22,
@@ -236,6 +266,23 @@ mod tests {
         no_key.ssh_private_key = Some("/nonexistent/key".into());
         let err = SshSpec::resolve(&no_key, None).unwrap_err();
         assert!(err.to_string().contains("/nonexistent/key"), "{err}");
+    }
+
+    #[test]
+    fn nodes_may_be_named() {
+        let spec = SshSpec::resolve(&flags("n1=10.0.0.1,n2=10.0.0.2"), None).unwrap();
+        assert_eq!(spec.hosts, ["10.0.0.1", "10.0.0.2"]);
+        assert_eq!(spec.node_name(1), "n2");
+        let plain = SshSpec::resolve(&flags("a,b"), None).unwrap();
+        assert_eq!(plain.node_name(0), "a");
+        for bad in ["n1=a,b", "n1=a,n1=b", "=a", "n1="] {
+            let err = SshSpec::resolve(&flags(bad), None).unwrap_err();
+            assert_eq!(
+                crate::exit::code_for(&err),
+                crate::exit::BAD_INPUT,
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -128,6 +128,65 @@ impl FromStr for Bug {
     }
 }
 
+/// How a system's software gets onto the nodes (`--install-mode`).
+///
+/// `auto` (the default) is `apt` on the local target (this machine's apt-get, as root) and
+/// `copy` on SSH and docker nodes when the controller runs the same Debian release and
+/// architecture as the node, else `apt` on the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstallMode {
+    /// `copy` where the controller can, else `apt`.
+    #[default]
+    Auto,
+    /// The controller downloads the packages (and the dependencies the node lacks) into its
+    /// cache, copies them to the node and installs them there with dpkg.
+    Copy,
+    /// The node's own `apt-get install`.
+    Apt,
+    /// Install nothing: check that the software is there, and stop before starting
+    /// anything when it is not.
+    None,
+}
+
+/// What `--install-mode` accepts.
+pub const INSTALL_MODES: &[&str] = &["auto", "copy", "apt", "none"];
+
+impl InstallMode {
+    /// The name `--install-mode` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            InstallMode::Auto => "auto",
+            InstallMode::Copy => "copy",
+            InstallMode::Apt => "apt",
+            InstallMode::None => "none",
+        }
+    }
+}
+
+impl fmt::Display for InstallMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for InstallMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<InstallMode, String> {
+        match s {
+            "auto" => Ok(InstallMode::Auto),
+            "copy" => Ok(InstallMode::Copy),
+            "apt" => Ok(InstallMode::Apt),
+            "none" => Ok(InstallMode::None),
+            other => Err(format!(
+                "unknown install mode '{other}': --install-mode takes one of {}",
+                INSTALL_MODES.join(", ")
+            )),
+        }
+    }
+}
+
 /// `host:port` of an endpoint URL `http://host:port` (a trailing `/` is allowed), or why it
 /// is not one.
 pub fn parse_endpoint(url: &str) -> Result<String, String> {

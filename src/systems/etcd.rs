@@ -39,11 +39,13 @@ use base64::Engine;
 use faultline_workloads::op::OpRequest;
 use serde_json::{json, Value};
 
-use super::install::Program;
+use super::install::{self, Program};
+use super::node::NodeShell;
 use super::store::{self, Failure, Version, Versioned, VersionedStore};
 use super::{
     decode_value, node_logs, Client, Completion, NodeSpec, StartCommand, System, SystemError,
 };
+use crate::spec::systems::InstallMode;
 
 /// How etcd clients read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +88,7 @@ impl FromStr for EtcdReads {
 pub struct EtcdSystem {
     reads: EtcdReads,
     program: Program,
+    install: InstallMode,
     http: reqwest::Client,
     /// How re-added members start (`--nemesis membership`).
     rejoins: Rejoins,
@@ -93,11 +96,12 @@ pub struct EtcdSystem {
 
 impl EtcdSystem {
     /// etcd whose clients read at `reads`; the binary is `/usr/bin/etcd` unless
-    /// `FAULTLINE_ETCD_BIN` names another.
-    pub fn new(reads: EtcdReads) -> Self {
+    /// `FAULTLINE_ETCD_BIN` names another; installed on the nodes as `install` says.
+    pub fn new(reads: EtcdReads, install: InstallMode) -> Self {
         EtcdSystem {
             reads,
             program: Program::new("/usr/bin/etcd", "etcd-server", "FAULTLINE_ETCD_BIN"),
+            install,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_millis(800))
                 .build()
@@ -145,12 +149,14 @@ impl System for EtcdSystem {
         "etcd"
     }
 
-    async fn setup(&self, cluster: &[NodeSpec]) -> Result<(), SystemError> {
-        self.program.ensure().await?;
+    async fn setup(&self, shell: &dyn NodeShell, cluster: &[NodeSpec]) -> Result<(), SystemError> {
         for node in cluster {
             node.extra_addr(0)?;
+        }
+        install::ensure(shell, cluster, &[&self.program], self.install).await?;
+        for node in cluster {
             // `--initial-cluster-state new` needs members without data.
-            self.wipe(node, cluster).await?;
+            self.wipe(shell, node, cluster).await?;
         }
         Ok(())
     }
@@ -517,7 +523,7 @@ mod tests {
     #[test]
     fn start_command_names_every_member_on_its_own_host() {
         let cluster = [node(1), node(2), node(3)];
-        let system = EtcdSystem::new(EtcdReads::Linearizable);
+        let system = EtcdSystem::new(EtcdReads::Linearizable, InstallMode::None);
         let args = system
             .start_command(&cluster[1], &cluster)
             .unwrap()

@@ -6,13 +6,16 @@
 //! is a `fail` or `info` [`Completion`]. `Err` is only for the harness's own failures.
 //!
 //! Systems: `reference` (built in), `etcd`, `zookeeper`, `nats` (Debian packages, installed
-//! by [`System::setup`] when missing) and `http` (any service speaking faultline's generic
-//! HTTP protocol, started by the user; see [`http`]).
+//! on the nodes by [`System::setup`] when missing, see [`install`]) and `http` (any service
+//! speaking faultline's generic HTTP protocol, started by the user; see [`http`]).
+//!
+//! Every step of a system on a node that is not its process (install, configure, wipe)
+//! goes through the target's [`node::NodeShell`], so over SSH it happens on the node.
 //!
 //! ```ignore
 //! let system = systems::build(&spec)?;
 //! let nodes = system.place(LocalTarget::plan(&run, n, None)?);
-//! system.setup(&nodes).await?;
+//! system.setup(shell, &nodes).await?;
 //! let command = system.start_command(&node, &nodes); // None: not ours to start
 //! let mut client = system.client(&node, &nodes, op_timeout);
 //! let completion = client.invoke(&OpRequest::read("x")).await;
@@ -23,6 +26,7 @@ pub(crate) mod etcd_members;
 pub mod http;
 pub(crate) mod install;
 pub mod nats;
+pub mod node;
 pub(crate) mod ops;
 pub mod reference;
 pub(crate) mod store;
@@ -31,6 +35,8 @@ pub mod zookeeper;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+
+use node::NodeShell;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -61,10 +67,20 @@ pub fn build(spec: &crate::spec::TestSpec) -> anyhow::Result<Arc<dyn System>> {
         .first()
         .copied();
     let consistency = spec.read_consistency.as_deref().or(strict).unwrap_or("");
+    let install = spec.install_mode;
     match spec.system.as_str() {
-        "etcd" => Ok(Arc::new(etcd::EtcdSystem::new(consistency.parse()?))),
-        "zookeeper" => Ok(Arc::new(zookeeper::ZkSystem::new(consistency.parse()?))),
-        "nats" => Ok(Arc::new(nats::NatsSystem::new(consistency.parse()?))),
+        "etcd" => Ok(Arc::new(etcd::EtcdSystem::new(
+            consistency.parse()?,
+            install,
+        ))),
+        "zookeeper" => Ok(Arc::new(zookeeper::ZkSystem::new(
+            consistency.parse()?,
+            install,
+        ))),
+        "nats" => Ok(Arc::new(nats::NatsSystem::new(
+            consistency.parse()?,
+            install,
+        ))),
         "http" => Ok(Arc::new(http::HttpSystem::new(&spec.endpoints)?)),
         "reference" => {
             let bug = spec
@@ -183,6 +199,13 @@ pub enum SystemError {
         /// Why installing failed, and what to do.
         reason: String,
     },
+    /// The software is missing on some nodes and `--install-mode none` forbids installing
+    /// it: one line per node, naming what is missing and the flag that would install it.
+    #[error("{lines}")]
+    Missing {
+        /// One line per node.
+        lines: String,
+    },
     /// Preparing a node (its config, its data folder) failed.
     #[error("{node}: cannot prepare the node: {reason}")]
     Setup {
@@ -193,18 +216,12 @@ pub enum SystemError {
     },
 }
 
-/// Remove and recreate `node`'s data folder.
-pub(crate) fn wipe_data_dir(node: &NodeSpec) -> Result<(), SystemError> {
-    let setup = |e: std::io::Error| SystemError::Setup {
-        node: node.name.clone(),
-        reason: format!("cannot wipe {}: {e}", node.data_dir.display()),
-    };
-    match std::fs::remove_dir_all(&node.data_dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(setup(e)),
-    }
-    std::fs::create_dir_all(&node.data_dir).map_err(setup)
+/// Remove and recreate `node`'s data folder, on the node.
+pub(crate) async fn wipe_data_dir(
+    shell: &dyn NodeShell,
+    node: &NodeSpec,
+) -> Result<(), SystemError> {
+    shell.wipe_dir(node, &node.data_dir).await
 }
 
 /// `name (log)` for each node, for errors that send the user to the logs.
@@ -264,15 +281,27 @@ pub trait System: Send + Sync {
     fn place(&self, planned: Vec<NodeSpec>) -> Vec<NodeSpec> {
         planned
     }
-    /// Prepare every node before the first start: install the software when missing, write
-    /// configs and ids. The default does nothing.
-    async fn setup(&self, _cluster: &[NodeSpec]) -> Result<(), SystemError> {
+    /// Prepare every node before the first start, on the node through `shell`: install the
+    /// software when missing, wipe what an earlier run left, write configs and ids. The
+    /// default wipes the data folder of each node faultline starts (a second run on nodes
+    /// left running starts clean).
+    async fn setup(&self, shell: &dyn NodeShell, cluster: &[NodeSpec]) -> Result<(), SystemError> {
+        for node in cluster {
+            if self.start_command(node, cluster).is_some() {
+                self.wipe(shell, node, cluster).await?;
+            }
+        }
         Ok(())
     }
     /// Erase `node`'s data so its next start is a fresh member (the node must be stopped).
     /// The default empties the data folder; systems that keep an identity there put it back.
-    async fn wipe(&self, node: &NodeSpec, _cluster: &[NodeSpec]) -> Result<(), SystemError> {
-        wipe_data_dir(node)
+    async fn wipe(
+        &self,
+        shell: &dyn NodeShell,
+        node: &NodeSpec,
+        _cluster: &[NodeSpec],
+    ) -> Result<(), SystemError> {
+        wipe_data_dir(shell, node).await
     }
     /// The command that starts this system on `node` of `cluster`, or `None` when faultline
     /// does not run the system's processes (they are started by the user). Other nodes are

@@ -28,9 +28,11 @@ use faultline_workloads::op::OpRequest;
 use serde_json::Value;
 
 use super::etcd::UnknownReadConsistency;
-use super::install::Program;
+use super::install::{self, Program};
+use super::node::NodeShell;
 use super::store::{self, Failure, Version, Versioned, VersionedStore};
 use super::{decode_value, Client, Completion, NodeSpec, StartCommand, System, SystemError};
+use crate::spec::systems::InstallMode;
 
 /// The KV bucket the workload uses.
 const BUCKET: &str = "faultline";
@@ -64,14 +66,16 @@ impl FromStr for NatsReads {
 pub struct NatsSystem {
     reads: NatsReads,
     program: Program,
+    install: InstallMode,
 }
 
 impl NatsSystem {
-    /// NATS whose clients read at `reads`.
-    pub fn new(reads: NatsReads) -> Self {
+    /// NATS whose clients read at `reads`, installed on the nodes as `install` says.
+    pub fn new(reads: NatsReads, install: InstallMode) -> Self {
         NatsSystem {
             reads,
             program: Program::new("/usr/sbin/nats-server", "nats-server", "FAULTLINE_NATS_BIN"),
+            install,
         }
     }
 }
@@ -147,15 +151,17 @@ impl System for NatsSystem {
         "nats"
     }
 
-    async fn setup(&self, cluster: &[NodeSpec]) -> Result<(), SystemError> {
-        self.program.ensure().await?;
-        for node in cluster {
-            let text = config(node, cluster)?;
-            self.wipe(node, cluster).await?;
-            std::fs::write(config_path(node), text).map_err(|e| SystemError::Setup {
-                node: node.name.clone(),
-                reason: e.to_string(),
-            })?;
+    async fn setup(&self, shell: &dyn NodeShell, cluster: &[NodeSpec]) -> Result<(), SystemError> {
+        let configs = cluster
+            .iter()
+            .map(|node| config(node, cluster))
+            .collect::<Result<Vec<_>, _>>()?;
+        install::ensure(shell, cluster, &[&self.program], self.install).await?;
+        for (node, text) in cluster.iter().zip(configs) {
+            self.wipe(shell, node, cluster).await?;
+            shell
+                .write_file(node, &config_path(node), text.as_bytes())
+                .await?;
         }
         Ok(())
     }

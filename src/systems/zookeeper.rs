@@ -38,12 +38,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zookeeper_client as zk;
 
 use super::etcd::UnknownReadConsistency;
-use super::install::Program;
+use super::install::{self, Program};
+use super::node::NodeShell;
 use super::reference::encode_key;
 use super::store::{self, Failure, Version, Versioned, VersionedStore};
 use super::{
     decode_value, node_logs, Client, Completion, NodeSpec, StartCommand, System, SystemError,
 };
+use crate::spec::systems::InstallMode;
 
 /// The jar of the ZooKeeper server; its manifest names the libraries it needs.
 const ZOOKEEPER_JAR: &str = "/usr/share/java/zookeeper.jar";
@@ -81,13 +83,15 @@ pub struct ZkSystem {
     reads: ZkReads,
     java: Program,
     jar: Program,
+    install: InstallMode,
 }
 
 impl ZkSystem {
-    /// ZooKeeper whose clients read at `reads`.
-    pub fn new(reads: ZkReads) -> Self {
+    /// ZooKeeper whose clients read at `reads`, installed on the nodes as `install` says.
+    pub fn new(reads: ZkReads, install: InstallMode) -> Self {
         ZkSystem {
             reads,
+            install,
             java: Program::new(
                 "/usr/bin/java",
                 "default-jre-headless",
@@ -124,13 +128,14 @@ fn config(node: &NodeSpec, cluster: &[NodeSpec]) -> Result<String, SystemError> 
 }
 
 /// `myid` in the data folder: which `server.N` line of `zoo.cfg` this node is.
-fn write_myid(node: &NodeSpec) -> Result<(), SystemError> {
-    std::fs::write(node.data_dir.join("myid"), format!("{}\n", node.id)).map_err(|e| {
-        SystemError::Setup {
-            node: node.name.clone(),
-            reason: format!("cannot write myid: {e}"),
-        }
-    })
+async fn write_myid(shell: &dyn NodeShell, node: &NodeSpec) -> Result<(), SystemError> {
+    shell
+        .write_file(
+            node,
+            &node.data_dir.join("myid"),
+            format!("{}\n", node.id).as_bytes(),
+        )
+        .await
 }
 
 /// What `srvr` says a server is: `leader`, `follower`, `standalone`, or nothing yet.
@@ -158,32 +163,36 @@ impl System for ZkSystem {
         "zookeeper"
     }
 
-    async fn setup(&self, cluster: &[NodeSpec]) -> Result<(), SystemError> {
-        self.java.ensure().await?;
-        self.jar.ensure().await?;
-        for node in cluster {
-            let setup = |reason: std::io::Error| SystemError::Setup {
-                node: node.name.clone(),
-                reason: reason.to_string(),
-            };
-            self.wipe(node, cluster).await?;
-            std::fs::write(config_path(node), config(node, cluster)?).map_err(setup)?;
+    async fn setup(&self, shell: &dyn NodeShell, cluster: &[NodeSpec]) -> Result<(), SystemError> {
+        let configs = cluster
+            .iter()
+            .map(|node| config(node, cluster))
+            .collect::<Result<Vec<_>, _>>()?;
+        install::ensure(shell, cluster, &[&self.java, &self.jar], self.install).await?;
+        for (node, text) in cluster.iter().zip(configs) {
+            self.wipe(shell, node, cluster).await?;
+            shell
+                .write_file(node, &config_path(node), text.as_bytes())
+                .await?;
         }
         Ok(())
     }
 
     /// Empties the data folder and writes `myid` back: the server's identity lives there.
-    async fn wipe(&self, node: &NodeSpec, _cluster: &[NodeSpec]) -> Result<(), SystemError> {
-        super::wipe_data_dir(node)?;
-        write_myid(node)
+    async fn wipe(
+        &self,
+        shell: &dyn NodeShell,
+        node: &NodeSpec,
+        _cluster: &[NodeSpec],
+    ) -> Result<(), SystemError> {
+        super::wipe_data_dir(shell, node).await?;
+        write_myid(shell, node).await
     }
 
     fn start_command(&self, node: &NodeSpec, _cluster: &[NodeSpec]) -> Option<StartCommand> {
-        let mut classpath = self.jar.path.display().to_string();
-        if std::path::Path::new(SLF4J_SIMPLE_JAR).is_file() {
-            classpath.push(':');
-            classpath.push_str(SLF4J_SIMPLE_JAR);
-        }
+        // The JVM skips a classpath entry that is not there: the jar is named whether or not
+        // the node has it (it is on the node, not the controller, that it matters).
+        let classpath = format!("{}:{SLF4J_SIMPLE_JAR}", self.jar.path.display());
         let args = [
             "-Xmx256m",
             "-XX:+UseSerialGC",
@@ -560,7 +569,10 @@ mod tests {
         n.data_dir = dir.path().join("data");
         std::fs::create_dir_all(n.data_dir.join("version-2")).unwrap();
         std::fs::write(n.data_dir.join("version-2/log.1"), "x").unwrap();
-        ZkSystem::new(ZkReads::Sync).wipe(&n, &[]).await.unwrap();
+        ZkSystem::new(ZkReads::Sync, InstallMode::None)
+            .wipe(&super::super::node::LocalShell, &n, &[])
+            .await
+            .unwrap();
         assert!(!n.data_dir.join("version-2").exists());
         assert_eq!(
             std::fs::read_to_string(n.data_dir.join("myid")).unwrap(),
@@ -571,7 +583,7 @@ mod tests {
     #[test]
     fn the_jvm_runs_in_the_foreground_on_the_node_config() {
         let cluster = [node(1)];
-        let command = ZkSystem::new(ZkReads::Sync)
+        let command = ZkSystem::new(ZkReads::Sync, InstallMode::None)
             .start_command(&cluster[0], &cluster)
             .unwrap();
         let args = command.args.join(" ");

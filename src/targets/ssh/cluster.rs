@@ -54,10 +54,11 @@ impl SshCluster {
             .iter()
             .enumerate()
             .map(|(i, host)| {
-                let dir = format!("{}/{host}", spec.remote_dir);
+                let name = spec.node_name(i).to_string();
+                let dir = format!("{}/{name}", spec.remote_dir);
                 NodeSpec {
                     id: i as u64 + 1,
-                    name: host.clone(),
+                    name,
                     client_addr: format!("{host}:{}", spec.db_port),
                     peer_addr: format!("{host}:{}", spec.db_port),
                     data_dir: PathBuf::from(format!("{dir}/data")),
@@ -72,7 +73,8 @@ impl SshCluster {
             .collect();
         let workers: Vec<Worker> = nodes
             .iter()
-            .map(|n| Worker::spawn(&n.name, &n.name, spec.clone()))
+            .zip(&spec.hosts)
+            .map(|(n, host)| Worker::spawn(&n.name, host, spec.clone()))
             .collect();
         let probes = workers.iter().zip(&nodes).map(|(worker, node)| {
             let spec = spec.clone();
@@ -118,7 +120,6 @@ impl SshCluster {
     }
 
     /// The SSH settings.
-    #[allow(dead_code)] // for the network faults, which are merged separately
     pub fn spec(&self) -> &SshSpec {
         &self.spec
     }
@@ -190,44 +191,10 @@ impl SshCluster {
             .to_string();
         let digest = local_sha256(local)?;
         let remote = format!("{}/bin/{name}", self.spec.remote_dir);
-        let tasks = self.nodes.iter().enumerate().map(|(i, node)| {
-            let local = local.to_path_buf();
-            let remote = remote.clone();
-            let digest = digest.clone();
-            let node = node.name.clone();
-            let user = self.spec.username.clone();
-            let sudo = self.spec.sudo;
-            let remote_dir = self.spec.remote_dir.clone();
-            let spec = self.spec.clone();
-            self.workers[i].call(move |link| {
-                link.with(|c| {
-                    let limit = Duration::from_secs(60);
-                    // The folder belongs to the login user, so scp can write it.
-                    let prepare = format!(
-                        "mkdir -p {dir}/bin && chown {user} {dir} {dir}/bin",
-                        dir = quote(&remote_dir),
-                        user = quote(&user)
-                    );
-                    let prepare = if sudo {
-                        wrap(&spec, &prepare)
-                    } else {
-                        format!("mkdir -p {}/bin", quote(&remote_dir))
-                    };
-                    let out = c.exec(&prepare, limit)?;
-                    require(&node, &prepare, &out)?;
-                    let check = format!("sha256sum {} 2>/dev/null", quote(&remote));
-                    let have = c.exec(&check, limit)?;
-                    if have.stdout.split_whitespace().next() == Some(digest.as_str()) {
-                        return Ok(());
-                    }
-                    let tmp = format!("{remote}.{node}.tmp");
-                    c.upload(&local, &tmp, 0o755)?;
-                    let finish = format!("mv -f {} {}", quote(&tmp), quote(&remote));
-                    let out = c.exec(&finish, limit)?;
-                    require(&node, &finish, &out)
-                })
-            })
-        });
+        let tasks = self
+            .nodes
+            .iter()
+            .map(|node| self.put(&node.name, local, &digest, &remote, 0o755));
         let errors: Vec<String> = join_all(tasks)
             .await
             .into_iter()
@@ -237,6 +204,63 @@ impl SshCluster {
             anyhow::bail!("{}", errors.join("; "));
         }
         Ok(remote)
+    }
+
+    /// Copy `local` (whose sha256 is `digest`) to `remote` on `node`, a path under
+    /// `--remote-dir`, unless the node has the same file there already.
+    pub(crate) async fn put(
+        &self,
+        node: &str,
+        local: &Path,
+        digest: &str,
+        remote: &str,
+        mode: i32,
+    ) -> Result<(), SshError> {
+        let i = self.index(node).map_err(|e| SshError::Local {
+            what: "no such node".into(),
+            why: e.to_string(),
+        })?;
+        let local = local.to_path_buf();
+        let remote = remote.to_string();
+        let digest = digest.to_string();
+        let node = node.to_string();
+        let spec = self.spec.clone();
+        self.workers[i]
+            .call(move |link| {
+                link.with(|c| {
+                    let limit = Duration::from_secs(120);
+                    let folder = Path::new(&remote)
+                        .parent()
+                        .map_or_else(|| spec.remote_dir.clone(), |p| p.display().to_string());
+                    // The folder belongs to the login user, so scp can write it.
+                    let prepare = if spec.sudo {
+                        wrap(
+                            &spec,
+                            &format!(
+                                "mkdir -p {folder} && chown {user} {dir} {folder}",
+                                dir = quote(&spec.remote_dir),
+                                folder = quote(&folder),
+                                user = quote(&spec.username)
+                            ),
+                        )
+                    } else {
+                        format!("mkdir -p {}", quote(&folder))
+                    };
+                    let out = c.exec(&prepare, limit)?;
+                    require(&node, &prepare, &out)?;
+                    let check = format!("sha256sum {} 2>/dev/null", quote(&remote));
+                    let have = c.exec(&check, limit)?;
+                    if have.stdout.split_whitespace().next() == Some(digest.as_str()) {
+                        return Ok(());
+                    }
+                    let tmp = format!("{remote}.{node}.tmp");
+                    c.upload(&local, &tmp, mode)?;
+                    let finish = format!("mv -f {} {}", quote(&tmp), quote(&remote));
+                    let out = c.exec(&finish, limit)?;
+                    require(&node, &finish, &out)
+                })
+            })
+            .await
     }
 
     fn start_script(&self, node: &NodeSpec) -> Result<String, SshError> {
@@ -270,7 +294,10 @@ impl SshCluster {
              if alive; then echo \"running $pid\"; exit 0; fi\n\
              printf %s \"$PROG\" > \"$D/daemon.prog\"\n\
              {line} >> \"$D/node.log\" 2>&1 < /dev/null &\n\
-             echo $! > \"$P\"; echo \"started $!\"",
+             echo $! > \"$P\"\n\
+             # Until env, setsid and nohup have exec'd the program, `alive` cannot tell.\n\
+             i=0; while ! alive && [ $i -lt 60 ]; do sleep 0.05; i=$((i+1)); done\n\
+             echo \"started $pid\"",
             prelude = prelude(&self.node_dir(&node.name), &program),
         ))
     }
@@ -317,6 +344,31 @@ impl SshCluster {
             .map_err(|e| ControlError::failed(node, action, e.to_string()))?;
         tracing::info!(node, action, out = %one_line(&out, 200), "daemon");
         Ok(out)
+    }
+
+    /// Stop any daemon an earlier run left on the nodes (`--leave-db-running`), whatever
+    /// system it ran (its program is in the node folder's `daemon.prog`), so this run's
+    /// setup wipes stopped members and starts its own, and keep the earlier run's log as
+    /// `node.log.previous`, so this run's log is its own; what it stopped.
+    pub async fn stop_leftovers(&self) -> anyhow::Result<Vec<String>> {
+        let results = join_all(self.nodes.iter().map(|n| {
+            let script = format!(
+                "{}if alive; then kill -CONT $pid; kill -KILL $pid; echo \"stopped $PROG ($pid)\"; fi; \
+                 rm -f \"$P\"; if [ -e \"$D/node.log\" ]; then mv -f \"$D/node.log\" \"$D/node.log.previous\"; fi",
+                prelude(&self.node_dir(&n.name), "")
+            );
+            async move { (n, self.shell_ok(&n.name, &script, EXEC_LIMIT).await) }
+        }))
+        .await;
+        let mut stopped = Vec::new();
+        for (node, result) in results {
+            let out = result?;
+            if !out.trim().is_empty() {
+                tracing::info!(node = %node.name, "{}", out.trim());
+                stopped.push(format!("{}: {}", node.name, out.trim()));
+            }
+        }
+        Ok(stopped)
     }
 
     /// Start the daemon on every node, in parallel.
@@ -522,7 +574,7 @@ fn probe(
     Ok(NodeInfo { controller_addr })
 }
 
-fn local_sha256(path: &Path) -> anyhow::Result<String> {
+pub(crate) fn local_sha256(path: &Path) -> anyhow::Result<String> {
     let out = std::process::Command::new("sha256sum")
         .arg(path)
         .output()

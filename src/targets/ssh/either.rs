@@ -20,6 +20,7 @@ use super::docker::DockerCluster;
 use super::{SshCluster, SshProcesses};
 use crate::spec::TestSpec;
 use crate::store::RunDir;
+use crate::systems::node::{LocalShell, NodeShell};
 use crate::systems::{NodeSpec, System};
 use crate::targets::local::{self, LocalTarget};
 use crate::targets::processes::LocalProcesses;
@@ -53,6 +54,10 @@ impl Cluster {
             None
         };
         let cluster = SshCluster::connect(ssh.clone()).await?;
+        cluster
+            .stop_leftovers()
+            .await
+            .context("cannot stop what an earlier run left on the nodes")?;
         let mut node_spec = spec.clone();
         if spec.system == "reference" {
             // The reference node is this very binary: copy it to every node.
@@ -78,6 +83,14 @@ impl Cluster {
         match self {
             Cluster::Local(t) => t.nodes(),
             Cluster::Ssh { cluster, .. } => cluster.nodes(),
+        }
+    }
+
+    /// The target's hands on its nodes for the system's setup (install, configs, wipes).
+    pub fn shell(&self) -> &dyn NodeShell {
+        match self {
+            Cluster::Local(_) => &LocalShell,
+            Cluster::Ssh { cluster, .. } => cluster.as_ref(),
         }
     }
 

@@ -11,6 +11,7 @@
 pub mod cluster;
 pub mod docker;
 pub mod either;
+mod nodeshell;
 pub(crate) mod session;
 pub(crate) mod worker;
 
@@ -145,22 +146,7 @@ impl SshError {
     }
 }
 
-/// `text` on one line, at most `max` characters, ending with its last lines.
-pub(crate) fn one_line(text: &str, max: usize) -> String {
-    let joined = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" | ");
-    let count = joined.chars().count();
-    if count <= max {
-        joined
-    } else {
-        let tail: String = joined.chars().skip(count - max).collect();
-        format!("...{tail}")
-    }
-}
+pub(crate) use crate::systems::node::one_line;
 
 #[cfg(test)]
 mod tests {

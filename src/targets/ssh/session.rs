@@ -33,17 +33,7 @@ pub(crate) struct Connection {
     timeout: Duration,
 }
 
-/// Quote `word` for a POSIX shell.
-pub(crate) fn quote(word: &str) -> String {
-    if !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@+%".contains(&b))
-    {
-        return word.to_string();
-    }
-    format!("'{}'", word.replace('\'', r"'\''"))
-}
+pub(crate) use crate::systems::node::quote;
 
 impl Connection {
     /// Connect to `host:port`, check its host key and log in as the spec says.
@@ -275,6 +265,22 @@ fn check_host_key(
                 HostKeyType::Ed25519 => KnownHostKeyFormat::Ed25519,
                 HostKeyType::Unknown => KnownHostKeyFormat::Unknown,
             };
+            // Every node learns its key on its own thread at the same time: one writer at a
+            // time, each adding to what the others wrote.
+            static LEARNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+            let _one = LEARNING.lock().unwrap_or_else(|e| e.into_inner());
+            let mut known = session.known_hosts().map_err(|e| SshError::Local {
+                what: "cannot set up known_hosts".to_string(),
+                why: e.to_string(),
+            })?;
+            if spec.known_hosts.exists() {
+                known
+                    .read_file(&spec.known_hosts, KnownHostFileKind::OpenSSH)
+                    .map_err(|e| SshError::Local {
+                        what: format!("cannot read {file}"),
+                        why: e.to_string(),
+                    })?;
+            }
             known
                 .add(&known_hosts_name(host, spec.port), &key, node, format)
                 .and_then(|()| {
