@@ -29,59 +29,20 @@
 //! before proposing (invalid arguments); a failed read is `fail`. This module must never turn
 //! an uncertain write into `ok` or `fail`.
 
-use crate::spec::systems::ETCD_READS;
-use std::str::FromStr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use faultline_workloads::op::OpRequest;
 use serde_json::{json, Value};
 
 use super::install::{self, Program};
 use super::node::NodeShell;
-use super::store::{self, Failure, Version, Versioned, VersionedStore};
-use super::{
-    decode_value, node_logs, Client, Completion, NodeSpec, StartCommand, System, SystemError,
-};
+use super::reads::EtcdReads;
+use super::store::{Failure, Version, Versioned, VersionedStore};
+use super::{decode_value, node_logs, Client, NodeSpec, StartCommand, System, SystemError};
+use super::{poll_ready, SystemResult};
 use crate::spec::systems::InstallMode;
-
-/// How etcd clients read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EtcdReads {
-    /// Through the leader's read index.
-    Linearizable,
-    /// From the member's local state (may be stale).
-    Serializable,
-}
-
-/// An unknown `--read-consistency` for a system.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("unknown read consistency '{given}' for {system}: it takes one of {valid}")]
-pub struct UnknownReadConsistency {
-    /// The system.
-    pub system: &'static str,
-    /// What was given.
-    pub given: String,
-    /// The valid levels.
-    pub valid: String,
-}
-
-impl FromStr for EtcdReads {
-    type Err = UnknownReadConsistency;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "linearizable" => Ok(EtcdReads::Linearizable),
-            "serializable" => Ok(EtcdReads::Serializable),
-            other => Err(UnknownReadConsistency {
-                system: "etcd",
-                given: other.to_string(),
-                valid: ETCD_READS.join(", "),
-            }),
-        }
-    }
-}
 
 /// etcd on the nodes of one test.
 #[derive(Debug)]
@@ -201,13 +162,8 @@ impl System for EtcdSystem {
         })
     }
 
-    async fn await_ready(
-        &self,
-        cluster: &[NodeSpec],
-        timeout: Duration,
-    ) -> Result<(), SystemError> {
-        let start = Instant::now();
-        loop {
+    async fn await_ready(&self, cluster: &[NodeSpec], timeout: Duration) -> SystemResult {
+        poll_ready("etcd", timeout, || async {
             let mut missing = Vec::new();
             let mut leaders = Vec::new();
             for node in cluster {
@@ -229,24 +185,15 @@ impl System for EtcdSystem {
                 }
             }
             leaders.dedup();
-            if missing.is_empty() && leaders.len() == 1 {
-                tracing::info!(waited = ?start.elapsed(), "etcd cluster is ready");
-                return Ok(());
+            if missing.is_empty() && leaders.len() != 1 {
+                missing.push(format!(
+                    "the members disagree on the leader; read the logs: {}",
+                    node_logs(cluster)
+                ));
             }
-            if start.elapsed() >= timeout {
-                if missing.is_empty() {
-                    missing.push(format!(
-                        "the members disagree on the leader; read the logs: {}",
-                        node_logs(cluster)
-                    ));
-                }
-                return Err(SystemError::NotJoined {
-                    waited: timeout,
-                    detail: missing.join("; "),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+            missing
+        })
+        .await
     }
 
     async fn leader(&self, cluster: &[NodeSpec]) -> Option<u64> {
@@ -263,12 +210,7 @@ impl System for EtcdSystem {
             .map(|(id, _)| *id)
     }
 
-    fn client(
-        &self,
-        node: &NodeSpec,
-        _cluster: &[NodeSpec],
-        op_timeout: Duration,
-    ) -> Box<dyn Client> {
+    fn client(&self, node: &NodeSpec, _: &[NodeSpec], op_timeout: Duration) -> Box<dyn Client> {
         Box::new(EtcdClient::new(node, op_timeout, self.reads))
     }
 
@@ -505,16 +447,10 @@ fn first_value(body: &Value) -> Result<Value, String> {
     decode_value(&bytes)
 }
 
-#[async_trait]
-impl Client for EtcdClient {
-    async fn invoke(&mut self, op: &OpRequest) -> Completion {
-        store::invoke(self, op).await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use faultline_workloads::op::OpRequest;
 
     fn node(id: u64) -> NodeSpec {
         crate::systems::test_node(id, 2379, &[2380, 2381])

@@ -37,12 +37,13 @@
 //! visible to every later request on any node. faultline's reference service speaks exactly
 //! this protocol (`faultline node`).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::reference::client::ReferenceClient;
-use super::{Client, NodeSpec, StartCommand, System, SystemError};
+use super::{poll_ready, SystemResult};
+use super::{Client, NodeSpec, StartCommand, System};
 use crate::spec::systems::parse_endpoint;
 
 /// A service the user runs, spoken to through the generic protocol.
@@ -93,14 +94,8 @@ impl System for HttpSystem {
         None
     }
 
-    /// Ready when every endpoint answers a read with 200.
-    async fn await_ready(
-        &self,
-        cluster: &[NodeSpec],
-        timeout: Duration,
-    ) -> Result<(), SystemError> {
-        let start = Instant::now();
-        loop {
+    async fn await_ready(&self, cluster: &[NodeSpec], timeout: Duration) -> SystemResult {
+        poll_ready("http", timeout, || async {
             let mut missing = Vec::new();
             for node in cluster {
                 let url = format!("http://{}/kv/faultline-ready", node.client_addr);
@@ -114,33 +109,23 @@ impl System for HttpSystem {
                     Err(e) => missing.push(format!("{} ({url}) does not answer: {e}", node.name)),
                 }
             }
-            if missing.is_empty() {
-                return Ok(());
+            if !missing.is_empty() {
+                missing.push(
+                    "faultline does not start --system http nodes: start them and check that \
+                     GET /kv/<key> answers 200"
+                        .to_string(),
+                );
             }
-            if start.elapsed() >= timeout {
-                return Err(SystemError::NotJoined {
-                    waited: timeout,
-                    detail: format!(
-                        "{}; faultline does not start --system http nodes: start them and check \
-                         that GET /kv/<key> answers 200",
-                        missing.join("; ")
-                    ),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+            missing
+        })
+        .await
     }
 
     async fn leader(&self, _cluster: &[NodeSpec]) -> Option<u64> {
         None
     }
 
-    fn client(
-        &self,
-        node: &NodeSpec,
-        _cluster: &[NodeSpec],
-        op_timeout: Duration,
-    ) -> Box<dyn Client> {
+    fn client(&self, node: &NodeSpec, _: &[NodeSpec], op_timeout: Duration) -> Box<dyn Client> {
         Box::new(ReferenceClient::new(node, op_timeout))
     }
 }

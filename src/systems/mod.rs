@@ -28,6 +28,7 @@ pub(crate) mod install;
 pub mod nats;
 pub mod node;
 pub(crate) mod ops;
+pub mod reads;
 pub mod reference;
 pub(crate) mod store;
 pub(crate) mod txn;
@@ -175,14 +176,6 @@ pub struct StartCommand {
 /// Errors of the harness while driving a system (not outcomes of operations).
 #[derive(Debug, thiserror::Error)]
 pub enum SystemError {
-    /// The cluster did not become ready in time.
-    #[error("the cluster did not elect a leader within {waited:?}; read the node logs: {logs}")]
-    NotReady {
-        /// How long the harness waited.
-        waited: Duration,
-        /// The log files to read.
-        logs: String,
-    },
     /// Some nodes did not join the cluster in time.
     #[error("{detail} (waited {waited:?}); read the log of each node named")]
     NotJoined {
@@ -222,6 +215,38 @@ pub(crate) async fn wipe_data_dir(
     node: &NodeSpec,
 ) -> Result<(), SystemError> {
     shell.wipe_dir(node, &node.data_dir).await
+}
+
+/// What a lifecycle step of a system answers ([`System::await_ready`], [`System::wipe`]).
+pub type SystemResult = Result<(), SystemError>;
+
+/// Look at the cluster with `probe` every 200 ms until it finds nothing missing, or
+/// `timeout` passes; then what the last look found missing (one line per node that is not
+/// ready, or one for the cluster) is the error. Every system's `await_ready` is one probe.
+pub(crate) async fn poll_ready<F, Fut>(
+    system: &str,
+    timeout: Duration,
+    mut probe: F,
+) -> SystemResult
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Vec<String>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        let missing = probe().await;
+        if missing.is_empty() {
+            tracing::info!(waited = ?start.elapsed(), "the {system} cluster is ready");
+            return Ok(());
+        }
+        if start.elapsed() >= timeout {
+            return Err(SystemError::NotJoined {
+                waited: timeout,
+                detail: missing.join("; "),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// `name (log)` for each node, for errors that send the user to the logs.
@@ -295,12 +320,7 @@ pub trait System: Send + Sync {
     }
     /// Erase `node`'s data so its next start is a fresh member (the node must be stopped).
     /// The default empties the data folder; systems that keep an identity there put it back.
-    async fn wipe(
-        &self,
-        shell: &dyn NodeShell,
-        node: &NodeSpec,
-        _cluster: &[NodeSpec],
-    ) -> Result<(), SystemError> {
+    async fn wipe(&self, shell: &dyn NodeShell, node: &NodeSpec, _: &[NodeSpec]) -> SystemResult {
         wipe_data_dir(shell, node).await
     }
     /// The command that starts this system on `node` of `cluster`, or `None` when faultline
@@ -315,8 +335,7 @@ pub trait System: Send + Sync {
         false
     }
     /// Wait until the cluster can serve requests (e.g. has elected a leader).
-    async fn await_ready(&self, cluster: &[NodeSpec], timeout: Duration)
-        -> Result<(), SystemError>;
+    async fn await_ready(&self, cluster: &[NodeSpec], timeout: Duration) -> SystemResult;
     /// The node id the cluster currently names as its leader, if it can tell.
     async fn leader(&self, cluster: &[NodeSpec]) -> Option<u64>;
     /// Membership changes through the system's own API (`--nemesis membership`) over the

@@ -16,50 +16,24 @@
 //! `wrong last sequence` and `already exists`, which the leader checked before storing; a
 //! failed read is `fail`.
 
-use crate::spec::systems::NATS_READS;
 use std::path::PathBuf;
-use std::str::FromStr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_nats::jetstream::{self, kv, stream};
 use async_trait::async_trait;
 use bytes::Bytes;
-use faultline_workloads::op::OpRequest;
 use serde_json::Value;
 
-use super::etcd::UnknownReadConsistency;
 use super::install::{self, Program};
 use super::node::NodeShell;
-use super::store::{self, Failure, Version, Versioned, VersionedStore};
-use super::{decode_value, Client, Completion, NodeSpec, StartCommand, System, SystemError};
+use super::reads::NatsReads;
+use super::store::{Failure, Version, Versioned, VersionedStore};
+use super::{decode_value, Client, NodeSpec, StartCommand, System, SystemError};
+use super::{poll_ready, SystemResult};
 use crate::spec::systems::InstallMode;
 
 /// The KV bucket the workload uses.
 const BUCKET: &str = "faultline";
-
-/// How NATS clients read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NatsReads {
-    /// Message-get through the stream leader.
-    Leader,
-    /// Direct get: any replica answers.
-    Direct,
-}
-
-impl FromStr for NatsReads {
-    type Err = UnknownReadConsistency;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "leader" => Ok(NatsReads::Leader),
-            "direct" => Ok(NatsReads::Direct),
-            other => Err(UnknownReadConsistency {
-                system: "nats",
-                given: other.to_string(),
-                valid: NATS_READS.join(", "),
-            }),
-        }
-    }
-}
 
 /// NATS JetStream on the nodes of one test.
 #[derive(Debug)]
@@ -176,50 +150,38 @@ impl System for NatsSystem {
 
     /// Ready when every node takes connections and the bucket exists with a leader and every
     /// follower current (the bucket is created on the first call).
-    async fn await_ready(
-        &self,
-        cluster: &[NodeSpec],
-        timeout: Duration,
-    ) -> Result<(), SystemError> {
-        let start = Instant::now();
+    async fn await_ready(&self, cluster: &[NodeSpec], timeout: Duration) -> SystemResult {
         let replicas = cluster.len().min(5);
-        loop {
+        poll_ready("nats", timeout, || async {
             let mut missing = Vec::new();
             for node in cluster {
                 if let Err(e) = connect(node, Duration::from_millis(800)).await {
                     missing.push(format!("{e}; read its log {}", node.log_file.display()));
                 }
             }
-            if missing.is_empty() {
-                match ensure_bucket(&cluster[0], replicas).await {
-                    Err(e) => missing.push(format!(
-                        "the bucket is not there yet ({e}); read the log of {} ({})",
-                        cluster[0].name,
-                        cluster[0].log_file.display()
+            if !missing.is_empty() {
+                return missing;
+            }
+            match ensure_bucket(&cluster[0], replicas).await {
+                Err(e) => missing.push(format!(
+                    "the bucket is not there yet ({e}); read the log of {} ({})",
+                    cluster[0].name,
+                    cluster[0].log_file.display()
+                )),
+                Ok(()) => match stream_state(&cluster[0]).await {
+                    Ok((Some(_), current)) if current + 1 >= replicas => {}
+                    Ok((leader, current)) => missing.push(format!(
+                        "the bucket's stream has leader {leader:?} and {current} current \
+                         followers of {}; read the logs: {}",
+                        replicas - 1,
+                        super::node_logs(cluster)
                     )),
-                    Ok(()) => match stream_state(&cluster[0]).await {
-                        Ok((Some(_), current)) if current + 1 >= replicas => {
-                            tracing::info!(waited = ?start.elapsed(), "nats cluster is ready");
-                            return Ok(());
-                        }
-                        Ok((leader, current)) => missing.push(format!(
-                            "the bucket's stream has leader {leader:?} and {current} current \
-                             followers of {}; read the logs: {}",
-                            replicas - 1,
-                            super::node_logs(cluster)
-                        )),
-                        Err(e) => missing.push(e),
-                    },
-                }
+                    Err(e) => missing.push(e),
+                },
             }
-            if start.elapsed() >= timeout {
-                return Err(SystemError::NotJoined {
-                    waited: timeout,
-                    detail: missing.join("; "),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
+            missing
+        })
+        .await
     }
 
     async fn leader(&self, cluster: &[NodeSpec]) -> Option<u64> {
@@ -231,12 +193,7 @@ impl System for NatsSystem {
         None
     }
 
-    fn client(
-        &self,
-        node: &NodeSpec,
-        _cluster: &[NodeSpec],
-        op_timeout: Duration,
-    ) -> Box<dyn Client> {
+    fn client(&self, node: &NodeSpec, _: &[NodeSpec], op_timeout: Duration) -> Box<dyn Client> {
         Box::new(NatsClient {
             node: node.clone(),
             op_timeout,
@@ -460,13 +417,6 @@ fn kv_key(key: &str) -> String {
         }
     }
     out
-}
-
-#[async_trait]
-impl Client for NatsClient {
-    async fn invoke(&mut self, op: &OpRequest) -> Completion {
-        store::invoke(self, op).await
-    }
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use faultline_workloads::op::OpRequest;
 use serde_json::Value;
 
 use super::ops::{self, Applied};
-use super::Completion;
+use super::{Client, Completion};
 
 /// How many snapshots an op may take before it gives up on a contended key. A transaction
 /// gets one, as in Jepsen's and Elle's clients: a lost race is a `fail` the history shows.
@@ -87,6 +87,12 @@ pub(crate) trait VersionedStore: Send {
     fn consistent_snapshots(&self) -> bool {
         true
     }
+    /// Run `op` the system's own way instead of over the store, when it has one (the
+    /// reference service runs a transaction as one Raft entry); `None`, the default, runs it
+    /// over the store.
+    async fn native(&mut self, _op: &OpRequest) -> Option<Completion> {
+        None
+    }
     /// Read `paths` at the read consistency the test asked for.
     async fn snapshot(&mut self, paths: &[String]) -> Result<Vec<Versioned>, Failure>;
     /// Write `writes` (`null` deletes) if every key of `read` still has its version; `false`
@@ -96,6 +102,18 @@ pub(crate) trait VersionedStore: Send {
         read: &[(String, Versioned)],
         writes: &[(String, Value)],
     ) -> Result<bool, Failure>;
+}
+
+/// Every versioned store is a client: it runs each op natively if it can, else over the
+/// store.
+#[async_trait]
+impl<T: VersionedStore> Client for T {
+    async fn invoke(&mut self, op: &OpRequest) -> Completion {
+        match self.native(op).await {
+            Some(done) => done,
+            None => invoke(self, op).await,
+        }
+    }
 }
 
 /// Run `op` against `store`: `ok` with what the op answers, `fail` when it certainly did not

@@ -26,25 +26,21 @@
 //! Outcomes: an operation that could not even get a session is `fail`; a write or cas that
 //! was sent and then timed out or lost its connection is `info`; a failed read is `fail`.
 
-use crate::spec::systems::ZOOKEEPER_READS;
 use std::path::PathBuf;
-use std::str::FromStr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use faultline_workloads::op::OpRequest;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zookeeper_client as zk;
 
-use super::etcd::UnknownReadConsistency;
 use super::install::{self, Program};
 use super::node::NodeShell;
+use super::reads::ZkReads;
 use super::reference::encode_key;
-use super::store::{self, Failure, Version, Versioned, VersionedStore};
-use super::{
-    decode_value, node_logs, Client, Completion, NodeSpec, StartCommand, System, SystemError,
-};
+use super::store::{Failure, Version, Versioned, VersionedStore};
+use super::{decode_value, node_logs, Client, NodeSpec, StartCommand, System, SystemError};
+use super::{poll_ready, SystemResult};
 use crate::spec::systems::InstallMode;
 
 /// The jar of the ZooKeeper server; its manifest names the libraries it needs.
@@ -52,30 +48,6 @@ const ZOOKEEPER_JAR: &str = "/usr/share/java/zookeeper.jar";
 /// A logging backend for slf4j (from `libslf4j-java`, a dependency of the package), so the
 /// server logs to stderr, which the local target writes to the node's log.
 const SLF4J_SIMPLE_JAR: &str = "/usr/share/java/slf4j-simple.jar";
-
-/// How ZooKeeper clients read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ZkReads {
-    /// `sync` before each read.
-    Sync,
-    /// A plain read from the session's server.
-    Local,
-}
-
-impl FromStr for ZkReads {
-    type Err = UnknownReadConsistency;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "sync" => Ok(ZkReads::Sync),
-            "local" => Ok(ZkReads::Local),
-            other => Err(UnknownReadConsistency {
-                system: "zookeeper",
-                given: other.to_string(),
-                valid: ZOOKEEPER_READS.join(", "),
-            }),
-        }
-    }
-}
 
 /// ZooKeeper on the nodes of one test.
 #[derive(Debug)]
@@ -179,12 +151,7 @@ impl System for ZkSystem {
     }
 
     /// Empties the data folder and writes `myid` back: the server's identity lives there.
-    async fn wipe(
-        &self,
-        shell: &dyn NodeShell,
-        node: &NodeSpec,
-        _cluster: &[NodeSpec],
-    ) -> Result<(), SystemError> {
+    async fn wipe(&self, shell: &dyn NodeShell, node: &NodeSpec, _: &[NodeSpec]) -> SystemResult {
         super::wipe_data_dir(shell, node).await?;
         write_myid(shell, node).await
     }
@@ -213,13 +180,8 @@ impl System for ZkSystem {
         })
     }
 
-    async fn await_ready(
-        &self,
-        cluster: &[NodeSpec],
-        timeout: Duration,
-    ) -> Result<(), SystemError> {
-        let start = Instant::now();
-        loop {
+    async fn await_ready(&self, cluster: &[NodeSpec], timeout: Duration) -> SystemResult {
+        poll_ready("zookeeper", timeout, || async {
             let mut missing = Vec::new();
             let mut leaders = 0;
             for node in cluster {
@@ -238,24 +200,15 @@ impl System for ZkSystem {
                     )),
                 }
             }
-            if missing.is_empty() && leaders == 1 {
-                tracing::info!(waited = ?start.elapsed(), "zookeeper ensemble is ready");
-                return Ok(());
+            if missing.is_empty() && leaders != 1 {
+                missing.push(format!(
+                    "{leaders} servers say they lead; read the logs: {}",
+                    node_logs(cluster)
+                ));
             }
-            if start.elapsed() >= timeout {
-                if missing.is_empty() {
-                    missing.push(format!(
-                        "{leaders} servers say they lead; read the logs: {}",
-                        node_logs(cluster)
-                    ));
-                }
-                return Err(SystemError::NotJoined {
-                    waited: timeout,
-                    detail: missing.join("; "),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+            missing
+        })
+        .await
     }
 
     async fn leader(&self, cluster: &[NodeSpec]) -> Option<u64> {
@@ -267,12 +220,7 @@ impl System for ZkSystem {
         None
     }
 
-    fn client(
-        &self,
-        node: &NodeSpec,
-        _cluster: &[NodeSpec],
-        op_timeout: Duration,
-    ) -> Box<dyn Client> {
+    fn client(&self, node: &NodeSpec, _: &[NodeSpec], op_timeout: Duration) -> Box<dyn Client> {
         Box::new(ZkClient {
             addr: node.client_addr.clone(),
             node: node.name.clone(),
@@ -521,13 +469,6 @@ impl VersionedStore for ZkClient {
             })
             .await;
         committed.map_err(|e| self.failure(e))
-    }
-}
-
-#[async_trait]
-impl Client for ZkClient {
-    async fn invoke(&mut self, op: &OpRequest) -> Completion {
-        store::invoke(self, op).await
     }
 }
 

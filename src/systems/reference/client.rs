@@ -19,8 +19,8 @@ use faultline_workloads::op::OpRequest;
 use serde_json::{json, Value};
 
 use super::encode_key;
-use crate::systems::store::{self, Failure, Version, Versioned, VersionedStore};
-use crate::systems::{Client, Completion, NodeSpec};
+use crate::systems::store::{Failure, Version, Versioned, VersionedStore};
+use crate::systems::{Completion, NodeSpec};
 
 /// One worker's client, bound to one node.
 #[derive(Debug)]
@@ -161,6 +161,14 @@ impl VersionedStore for ReferenceClient {
         key.to_string()
     }
 
+    /// A transaction is `POST /txn`: one Raft entry, reads and writes together.
+    async fn native(&mut self, op: &OpRequest) -> Option<Completion> {
+        match op.f.as_str() {
+            "txn" => Some(self.transaction(op).await),
+            _ => None,
+        }
+    }
+
     async fn snapshot(&mut self, paths: &[String]) -> Result<Vec<Versioned>, Failure> {
         let versioned = |value: Value| Versioned {
             value,
@@ -230,16 +238,6 @@ impl VersionedStore for ReferenceClient {
     }
 }
 
-#[async_trait]
-impl Client for ReferenceClient {
-    async fn invoke(&mut self, op: &OpRequest) -> Completion {
-        if op.f == "txn" {
-            return self.transaction(op).await;
-        }
-        store::invoke(self, op).await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -247,6 +245,7 @@ mod tests {
     use faultline_checkers::history::OpType;
 
     use super::*;
+    use crate::systems::Client;
 
     #[test]
     fn status_codes_map_to_certain_or_unknown() {

@@ -62,12 +62,13 @@ mod members;
 pub mod server;
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::{Client, NodeSpec, StartCommand, System, SystemError};
+use super::{node_logs, poll_ready, SystemResult};
+use super::{Client, NodeSpec, StartCommand, System};
 pub use crate::spec::systems::Bug;
 
 /// Percent-encode a key for a URL path segment.
@@ -192,31 +193,18 @@ impl System for ReferenceSystem {
         })
     }
 
-    async fn await_ready(
-        &self,
-        cluster: &[NodeSpec],
-        timeout: Duration,
-    ) -> Result<(), SystemError> {
-        let start = Instant::now();
-        loop {
+    async fn await_ready(&self, cluster: &[NodeSpec], timeout: Duration) -> SystemResult {
+        poll_ready("reference", timeout, || async {
             let statuses = self.statuses(cluster).await;
-            if let Some(leader) = agreed_leader(&statuses) {
-                tracing::info!(leader, waited = ?start.elapsed(), "reference cluster is ready");
-                return Ok(());
+            match agreed_leader(&statuses) {
+                Some(_) => Vec::new(),
+                None => vec![format!(
+                    "the nodes do not agree on a leader; read the logs: {}",
+                    node_logs(cluster)
+                )],
             }
-            if start.elapsed() >= timeout {
-                let logs = cluster
-                    .iter()
-                    .map(|n| format!("{} ({})", n.log_file.display(), n.name))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                return Err(SystemError::NotReady {
-                    waited: timeout,
-                    logs,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await
     }
 
     async fn leader(&self, cluster: &[NodeSpec]) -> Option<u64> {
@@ -233,12 +221,7 @@ impl System for ReferenceSystem {
         )))
     }
 
-    fn client(
-        &self,
-        node: &NodeSpec,
-        _cluster: &[NodeSpec],
-        op_timeout: Duration,
-    ) -> Box<dyn Client> {
+    fn client(&self, node: &NodeSpec, _: &[NodeSpec], op_timeout: Duration) -> Box<dyn Client> {
         Box::new(client::ReferenceClient::new(node, op_timeout))
     }
 }
