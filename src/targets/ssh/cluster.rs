@@ -8,6 +8,11 @@
 //! worker thread at the same time. It never leaves a daemon running or paused unless asked
 //! (`--leave-db-running`), and never touches a process it did not start (the pidfile's pid
 //! must still run the program it started).
+//!
+//! With `--nemesis lose-unfsynced` it also mounts each node's data folder through lazyfs
+//! ([`SshCluster::mount_lazyfs`]: `faultline lazyfs` as a daemon on the node, with its own
+//! pidfile) and implements [`UnsyncedWrites`] through [`SshUnsynced`]; the mounts go after
+//! the daemons at the end of the run and in `faultline heal`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
