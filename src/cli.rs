@@ -108,8 +108,8 @@ pub struct TestArgs {
     pub workload: String,
 
     /// Faults to inject, comma-separated (`kill`, `pause`, `partition`, `clock`, `netem`,
-    /// `bitflip`, `truncate`, `membership`, `lose-unfsynced`), or `none`. `lose-unfsynced` mounts local
-    /// nodes' data through faultline's FUSE layer (root and /dev/fuse). Each fault start and stop is recorded in the history under `nemesis`.
+    /// `bitflip`, `truncate`, `membership`, `lose-unfsynced`), or `none`. `lose-unfsynced` mounts the
+    /// nodes' data through faultline's FUSE layer (root and /dev/fuse, locally or on SSH nodes). Each fault start and stop is recorded in the history under `nemesis`.
     #[arg(long, default_value = DEFAULT_NEMESES)]
     pub nemesis: String,
 

@@ -10,7 +10,8 @@
 //! scheduler let packets through meanwhile), reset skewed
 //! clocks, and remove the namespaces and bridge. Healing is idempotent and reports what it
 //! undid. A run over SSH (or the docker cluster) is healed through a fresh SSH connection to
-//! its nodes, with the settings `test.json` recorded.
+//! its nodes, with the settings `test.json` recorded: its daemons are stopped, then the
+//! lazyfs mounts its node folders record (`lazyfs.pid`) are unmounted.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

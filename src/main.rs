@@ -141,7 +141,7 @@ fn lazyfs(args: &lazyfs::server::LazyfsArgs) -> ExitCode {
         .with_ansi(false)
         .with_env_filter(tracing_subscriber::EnvFilter::new("info,fuser=error"))
         .try_init();
-    match lazyfs::server::run(args) {
+    match lazyfs::server::main(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("faultline lazyfs: {e:#}");

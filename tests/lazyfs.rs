@@ -254,21 +254,21 @@ fn the_correct_reference_service_survives_lose_unfsynced() {
 }
 
 #[test]
-fn lose_unfsynced_is_refused_over_ssh_and_no_fsync_without_it() {
+fn lose_unfsynced_is_refused_for_nodes_faultline_does_not_start_and_no_fsync_without_it() {
     let store = tempfile::tempdir().unwrap();
     let out = run_test(
         store.path(),
         &[
-            "--target",
-            "ssh",
-            "--nodes",
-            "a,b,c",
+            "--system",
+            "http",
+            "--endpoints",
+            "http://127.0.0.1:1",
             "--nemesis",
             "lose-unfsynced",
         ],
     );
     assert_eq!(out.status.code(), Some(254));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not over SSH"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot lose-unfsynced"));
     let out = run_test(store.path(), &["--bug", "no-fsync", "--nemesis", "kill"]);
     assert_eq!(out.status.code(), Some(254));
     assert!(String::from_utf8_lossy(&out.stderr).contains("add --nemesis lose-unfsynced"));

@@ -7,8 +7,9 @@
 //! - [`overlay`]: the dirty extents of one file.
 //! - [`fuse`]: the model served to the kernel (the `fuser` crate, no libfuse).
 //! - [`server`]: `faultline lazyfs`, the mount's own process with its control socket.
-//! - [`mounts`]: the harness's side: mount every node's data directory, lose its writes,
-//!   unmount, and undo leftovers for `faultline heal`.
+//! - [`mounts`]: the harness's side for local nodes: mount every node's data directory, lose
+//!   its writes, unmount, and undo leftovers for `faultline heal`. On SSH nodes the SSH
+//!   target runs `faultline lazyfs` as a daemon and talks to it through `--send`.
 
 pub mod fuse;
 pub mod model;

@@ -8,8 +8,6 @@
 //! Needs root (mount(2)) and `/dev/fuse`; [`check_available`] says what is missing.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -166,12 +164,7 @@ impl LazyMounts {
 
 /// Send one control command and read its JSON answer.
 fn command(socket: &Path, command: &str) -> Result<Value> {
-    let mut stream = UnixStream::connect(socket)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    writeln!(stream, "{command}")?;
-    let mut line = String::new();
-    BufReader::new(&stream).read_line(&mut line)?;
-    serde_json::from_str(&line).with_context(|| format!("lazyfs answered {line:?}"))
+    super::server::send(socket, command)
 }
 
 impl Drop for LazyMounts {

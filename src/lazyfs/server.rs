@@ -3,6 +3,9 @@
 //! its own process, so a harness killed with SIGKILL does not take the mount's server with
 //! it (`faultline heal` unmounts it and stops the process).
 //!
+//! `faultline lazyfs --control SOCKET --send COMMAND` is the control client: it sends one
+//! command and prints the JSON answer (how the SSH target talks to a node's mount).
+//!
 //! The control socket (a Unix stream socket, created once the mount is up) takes one command
 //! per connection and answers one JSON line:
 //! - `lose`: drop every write not fsynced; answers what was dropped (`{"files", "bytes", "names"}`).
@@ -11,7 +14,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,25 +39,50 @@ pub struct LazyfsCommand {
 #[derive(Debug, Clone, clap::Args)]
 pub struct LazyfsArgs {
     /// The directory holding what is durable.
-    #[arg(long)]
-    pub backing: PathBuf,
+    #[arg(long, required_unless_present = "send")]
+    pub backing: Option<PathBuf>,
     /// Where to mount the filesystem (an empty directory).
-    #[arg(long)]
-    pub mount: PathBuf,
-    /// The control socket to create.
+    #[arg(long, required_unless_present = "send")]
+    pub mount: Option<PathBuf>,
+    /// The control socket to create (or, with `--send`, to connect to).
     #[arg(long)]
     pub control: PathBuf,
+    /// Do not mount: send this command (`lose`, `pending`, `unmount`) to the mount serving
+    /// `--control`, print its JSON answer and exit.
+    #[arg(long, conflicts_with_all = ["backing", "mount"])]
+    pub send: Option<String>,
+}
+
+/// Send one control command to the mount serving `socket` and read its JSON answer.
+pub fn send(socket: &Path, command: &str) -> Result<Value> {
+    let mut stream = UnixStream::connect(socket)
+        .with_context(|| format!("cannot connect to {}", socket.display()))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    writeln!(stream, "{command}")?;
+    let mut line = String::new();
+    BufReader::new(&stream).read_line(&mut line)?;
+    serde_json::from_str(&line).with_context(|| format!("lazyfs answered {line:?}"))
+}
+
+/// `faultline lazyfs`: with `--send`, be the control client; otherwise serve the mount.
+pub fn main(args: &LazyfsArgs) -> Result<()> {
+    match &args.send {
+        Some(command) => {
+            println!("{}", send(&args.control, command)?);
+            Ok(())
+        }
+        None => run(args),
+    }
 }
 
 /// Mount, serve, and answer the control socket until `unmount` (or an unmount from
 /// outside); then exit the process.
 pub fn run(args: &LazyfsArgs) -> Result<()> {
-    let model = Model::open(&args.backing).with_context(|| {
-        format!(
-            "cannot read the backing directory {}",
-            args.backing.display()
-        )
-    })?;
+    let (Some(backing), Some(mount)) = (&args.backing, &args.mount) else {
+        anyhow::bail!("give --backing and --mount (or --send)");
+    };
+    let model = Model::open(backing)
+        .with_context(|| format!("cannot read the backing directory {}", backing.display()))?;
     let model = Arc::new(Mutex::new(model));
     let mut config = fuser::Config::default();
     config.mount_options = vec![
@@ -64,13 +92,13 @@ pub fn run(args: &LazyfsArgs) -> Result<()> {
     ];
     // Nodes may run as another user than the one who mounts.
     config.acl = SessionACL::All;
-    let session = fuser::spawn_mount(LazyFs::new(model.clone()), &args.mount, &config)
-        .with_context(|| format!("cannot mount lazyfs on {}", args.mount.display()))?;
+    let session = fuser::spawn_mount(LazyFs::new(model.clone()), mount, &config)
+        .with_context(|| format!("cannot mount lazyfs on {}", mount.display()))?;
     let _ = std::fs::remove_file(&args.control);
     let listener = UnixListener::bind(&args.control)
         .with_context(|| format!("cannot create {}", args.control.display()))?;
     listener.set_nonblocking(true)?;
-    tracing::info!(mount = %args.mount.display(), backing = %args.backing.display(), "lazyfs mounted");
+    tracing::info!(mount = %mount.display(), backing = %backing.display(), "lazyfs mounted");
     loop {
         if session.guard.is_finished() {
             tracing::warn!("lazyfs was unmounted from outside");
@@ -93,10 +121,7 @@ pub fn run(args: &LazyfsArgs) -> Result<()> {
     // entered a new mount namespace meanwhile (`ip netns exec`, here or in another run)
     // holds a copy of the mount, which keeps the connection open. Exiting closes
     // /dev/fuse, which ends the connection for every copy.
-    let mount = args
-        .mount
-        .canonicalize()
-        .unwrap_or_else(|_| args.mount.clone());
+    let mount = mount.canonicalize().unwrap_or_else(|_| mount.clone());
     super::mounts::detach(&mount);
     tracing::info!("lazyfs unmounted");
     drop(listener);

@@ -96,12 +96,6 @@ pub fn resolve_options(args: &TestArgs, nemeses: &[NemesisKind]) -> Result<Fault
             "--nemesis bitflip and truncate damage the data files of local nodes; over SSH they are not available yet"
         );
     }
-    if !local && has(NemesisKind::LoseUnfsynced) {
-        bad_input!(
-            "--nemesis lose-unfsynced mounts the nodes' data directories through faultline's FUSE filesystem; \
-             that is done for local nodes only, not over SSH yet"
-        );
-    }
     let net = if !local {
         // Remote nodes are real hosts: their own iptables and tc do the work.
         NetPlan::Shared

@@ -79,12 +79,13 @@ impl dyn NodeShell + '_ {
         Ok(out.stdout)
     }
 
-    /// Remove `dir` on `node` with everything in it, and create it again, empty.
+    /// Empty `dir` on `node` (creating it when missing). The folder itself stays: it may be
+    /// a mount point (lazyfs under `--nemesis lose-unfsynced`), which cannot be removed.
     pub async fn wipe_dir(&self, node: &NodeSpec, dir: &Path) -> Result<(), SystemError> {
         let dir = quote(&dir.display().to_string());
         self.run_ok(
             node,
-            &format!("rm -rf {dir} && mkdir -p {dir}"),
+            &format!("mkdir -p {dir} && find {dir} -mindepth 1 -maxdepth 1 -exec rm -rf {{}} +"),
             SETUP_LIMIT,
         )
         .await

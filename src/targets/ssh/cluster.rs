@@ -8,6 +8,11 @@
 //! worker thread at the same time. It never leaves a daemon running or paused unless asked
 //! (`--leave-db-running`), and never touches a process it did not start (the pidfile's pid
 //! must still run the program it started).
+//!
+//! With `--nemesis lose-unfsynced` it also mounts each node's data folder through lazyfs
+//! ([`SshCluster::mount_lazyfs`]: `faultline lazyfs` as a daemon on the node, with its own
+//! pidfile) and implements [`UnsyncedWrites`] through [`SshUnsynced`]; the mounts go after
+//! the daemons at the end of the run and in `faultline heal`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,6 +20,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use faultline_nemeses::control::{Control, ControlError, ExecOutput, ProcessControl};
+use faultline_nemeses::unfsynced::UnsyncedWrites;
 use futures::future::join_all;
 
 use super::session::{quote, Output};
@@ -42,6 +48,9 @@ pub struct SshCluster {
     infos: Vec<NodeInfo>,
     system: Option<Arc<dyn System>>,
     leave_running: bool,
+    /// The faultline binary on the nodes serving their lazyfs mounts (`--nemesis
+    /// lose-unfsynced`), once [`SshCluster::mount_lazyfs`] mounted them.
+    lazyfs: Option<String>,
 }
 
 impl SshCluster {
@@ -104,6 +113,7 @@ impl SshCluster {
             infos,
             system: None,
             leave_running: false,
+            lazyfs: None,
         })
     }
 
@@ -189,6 +199,11 @@ impl SshCluster {
             .and_then(|n| n.to_str())
             .ok_or_else(|| anyhow::anyhow!("{} has no file name", local.display()))?
             .to_string();
+        self.install_as(local, &name).await
+    }
+
+    /// Copy `local` to `<remote-dir>/bin/<name>` on every node, as [`SshCluster::install`].
+    pub async fn install_as(&self, local: &Path, name: &str) -> anyhow::Result<String> {
         let digest = local_sha256(local)?;
         let remote = format!("{}/bin/{name}", self.spec.remote_dir);
         let tasks = self
@@ -261,6 +276,146 @@ impl SshCluster {
                 })
             })
             .await
+    }
+
+    /// Mount every node's data folder through lazyfs (`--nemesis lose-unfsynced`), served
+    /// by `binary` (faultline on the nodes) as a daemon over `<node dir>/durable`, with its
+    /// control socket in the node folder; wait until each is mounted. Every node without
+    /// `/dev/fuse` gives its own line, before anything is mounted (bad input).
+    pub async fn mount_lazyfs(&mut self, binary: &str) -> anyhow::Result<()> {
+        // Whatever mounts is torn down at the end (or by `faultline heal`), even on failure.
+        self.lazyfs = Some(binary.to_string());
+        self.mount_lazyfs_all(binary).await
+    }
+
+    async fn mount_lazyfs_all(&self, binary: &str) -> anyhow::Result<()> {
+        let checks = join_all(self.nodes.iter().map(|n| async move {
+            let out = self
+                .shell_ok(
+                    &n.name,
+                    "if [ -c /dev/fuse ]; then echo ok; else echo missing; fi",
+                    EXEC_LIMIT,
+                )
+                .await;
+            (n, out)
+        }))
+        .await;
+        let mut missing = Vec::new();
+        for (node, out) in checks {
+            match out {
+                Ok(out) if out.trim() == "ok" => {}
+                Ok(_) => missing.push(format!(
+                    "{}: --nemesis lose-unfsynced mounts the data folder through FUSE, and the node has no /dev/fuse                      (load the fuse module; in a container, pass the device /dev/fuse and the SYS_ADMIN capability)",
+                    node.name
+                )),
+                Err(e) => missing.push(e.to_string()),
+            }
+        }
+        if !missing.is_empty() {
+            crate::exit::bad_input!("{}", missing.join("\n"));
+        }
+        let results = join_all(self.nodes.iter().map(|n| {
+            let script = format!(
+                "{prelude}{teardown}\
+                 rm -rf \"$D/durable\" \"$M\" && mkdir -p \"$D/durable\" \"$M\" || exit 1\n\
+                 printf %s \"$PROG\" > \"$D/lazyfs.prog\"\n\
+                 setsid nohup \"$PROG\" lazyfs --backing \"$D/durable\" --mount \"$M\" --control \"$S\" \
+                 > \"$D/lazyfs.log\" 2>&1 < /dev/null &\n\
+                 echo $! > \"$P\"\n\
+                 i=0; while ! {{ mounted && [ -S \"$S\" ]; }}; do\n\
+                 if [ $i -gt 20 ] && ! alive; then echo \"lazyfs exited: $(tail -n 2 \"$D/lazyfs.log\" | tr '\\n' ' ')\" >&2; exit 1; fi\n\
+                 if [ $i -ge 200 ]; then echo \"lazyfs did not mount within 10 s; read $D/lazyfs.log\" >&2; exit 1; fi\n\
+                 sleep 0.05; i=$((i+1)); done\n\
+                 echo \"mounted $(cat \"$P\")\"",
+                prelude = lazyfs_prelude(&self.node_dir(&n.name), n, binary),
+                teardown = LAZYFS_TEARDOWN,
+            );
+            async move { (n, self.shell_ok(&n.name, &script, EXEC_LIMIT).await) }
+        }))
+        .await;
+        let mut errors = Vec::new();
+        for (node, result) in results {
+            match result {
+                Ok(out) => {
+                    tracing::info!(node = %node.name, out = %one_line(&out, 200), "data folder mounted through lazyfs")
+                }
+                Err(e) => errors.push(format!("cannot mount lazyfs: {e}")),
+            }
+        }
+        if !errors.is_empty() {
+            anyhow::bail!("{}", errors.join("; "));
+        }
+        Ok(())
+    }
+
+    /// Whether the nodes' data folders are mounted through lazyfs.
+    pub fn has_lazyfs(&self) -> bool {
+        self.lazyfs.is_some()
+    }
+
+    /// Drop `node`'s writes that were not fsynced; what was dropped.
+    async fn lose_unsynced(&self, node: &str) -> Result<serde_json::Value, ControlError> {
+        let i = self.index(node)?;
+        let binary = self.lazyfs.as_deref().ok_or_else(|| {
+            ControlError::failed(node, "drop un-fsynced writes", "no lazyfs mount")
+        })?;
+        let script = format!(
+            "exec {} lazyfs --control {} --send lose",
+            quote(binary),
+            quote(&format!(
+                "{}/lazyfs.sock",
+                self.node_dir(&self.nodes[i].name)
+            ))
+        );
+        let what = "drop un-fsynced writes";
+        let out = self
+            .shell_ok(node, &script, EXEC_LIMIT)
+            .await
+            .map_err(|e| ControlError::failed(node, what, e.to_string()))?;
+        let reply: serde_json::Value = serde_json::from_str(out.trim()).map_err(|e| {
+            ControlError::failed(
+                node,
+                what,
+                format!("lazyfs answered {:?}: {e}", one_line(&out, 200)),
+            )
+        })?;
+        match reply.get("lost") {
+            Some(lost) => Ok(lost.clone()),
+            None => Err(ControlError::failed(
+                node,
+                what,
+                format!("lazyfs answered {reply}"),
+            )),
+        }
+    }
+
+    /// Unmount every node's lazyfs and stop its server; what was undone. Idempotent: a
+    /// node without a mount says nothing.
+    pub async fn unmount_lazyfs(&self) -> Vec<String> {
+        let results = join_all(self.nodes.iter().map(|n| {
+            let script = format!(
+                "{}{LAZYFS_TEARDOWN}echo \"$did\"",
+                lazyfs_prelude(&self.node_dir(&n.name), n, "")
+            );
+            async move { (n, self.shell_ok(&n.name, &script, EXEC_LIMIT).await) }
+        }))
+        .await;
+        let mut undone = Vec::new();
+        for (node, result) in results {
+            match result {
+                Ok(out) if out.trim().is_empty() => {}
+                Ok(out) => undone.push(format!(
+                    "{}: {}",
+                    node.name,
+                    out.trim().trim_start_matches("; ")
+                )),
+                Err(e) => undone.push(format!(
+                    "could not unmount the lazyfs of {}: {e}",
+                    node.name
+                )),
+            }
+        }
+        undone
     }
 
     fn start_script(&self, node: &NodeSpec) -> Result<String, SshError> {
@@ -422,14 +577,26 @@ impl SshCluster {
         join_all(tasks).await.into_iter().flatten().collect()
     }
 
-    /// Kill every daemon (resuming it first), in parallel; says what it stopped.
+    /// Kill every daemon (resuming it first), in parallel, then unmount the nodes' lazyfs
+    /// mounts; says what went wrong.
     pub async fn stop_all(&self) -> Vec<String> {
         let results = join_all(self.nodes.iter().map(|n| self.daemon(&n.name, "kill"))).await;
-        self.nodes
+        let mut problems: Vec<String> = self
+            .nodes
             .iter()
             .zip(results)
             .filter_map(|(n, r)| r.err().map(|e| format!("could not stop {}: {e}", n.name)))
-            .collect()
+            .collect();
+        if self.lazyfs.is_some() {
+            for line in self.unmount_lazyfs().await {
+                if line.starts_with("could not") {
+                    problems.push(line);
+                } else {
+                    tracing::info!("{line}");
+                }
+            }
+        }
+        problems
     }
 
     /// Copy every node's daemon log into `folder/<node>/node.log`.
@@ -471,8 +638,16 @@ impl SshCluster {
                     "kill -KILL $pid; rm -f \"$P\";"
                 }
             );
+            let script = if self.lazyfs.is_some() && !self.leave_running {
+                format!(
+                    "{script}\n{}{LAZYFS_TEARDOWN}",
+                    lazyfs_prelude(&self.node_dir(&node.name), node, "")
+                )
+            } else {
+                script
+            };
             let command = wrap(&self.spec, &script);
-            let limit = self.spec.timeout;
+            let limit = self.spec.timeout.max(Duration::from_secs(10));
             let result =
                 self.workers[i].call_blocking(move |link| link.with(|c| c.exec(&command, limit)));
             if let Err(e) = result {
@@ -503,6 +678,34 @@ fn prelude(dir: &str, program: &str) -> String {
         program = quote(program),
     )
 }
+
+/// The shell functions of the lazyfs scripts: `$D` the node folder, `$M` the mount point
+/// (the node's data folder), `$S` the control socket, `$P` the server's pidfile, `$PROG` the
+/// faultline binary serving it (`program`, or as the mount recorded it in `lazyfs.prog`);
+/// `alive` is true while the pidfile's process still runs `$PROG`, `mounted` while `$M` is
+/// a mount point.
+fn lazyfs_prelude(dir: &str, node: &NodeSpec, program: &str) -> String {
+    format!(
+        "D={dir}; M={mount}; S=\"$D/lazyfs.sock\"; P=\"$D/lazyfs.pid\"; PROG={program}\n\
+         [ -n \"$PROG\" ] || PROG=$(cat \"$D/lazyfs.prog\" 2>/dev/null)\n\
+         alive() {{ pid=$(cat \"$P\" 2>/dev/null) && [ -n \"$pid\" ] && [ -n \"$PROG\" ] && \
+         tr '\\0' '\\n' < /proc/$pid/cmdline 2>/dev/null | head -n 1 | grep -qxF -- \"$PROG\"; }}\n\
+         mounted() {{ awk -v m=\"$M\" '$2 == m {{ f = 1 }} END {{ exit !f }}' /proc/mounts; }}\n",
+        dir = quote(dir),
+        mount = quote(&node.data_dir.display().to_string()),
+        program = quote(program),
+    )
+}
+
+/// After [`lazyfs_prelude`]: ask the server to unmount (SIGKILL when it does not exit),
+/// detach a mount left behind, and say what was done in `$did`.
+const LAZYFS_TEARDOWN: &str = "did=\n\
+    if alive; then \"$PROG\" lazyfs --control \"$S\" --send unmount >/dev/null 2>&1; i=0; \
+    while alive && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; \
+    if alive; then kill -KILL $pid; fi; did=\"stopped the lazyfs server ($pid)\"; fi\n\
+    if mounted; then fusermount3 -u -z \"$M\" 2>/dev/null || fusermount -u -z \"$M\" 2>/dev/null || \
+    umount -l \"$M\" || exit 1; did=\"$did; unmounted the lazyfs on $M\"; fi\n\
+    rm -f \"$P\" \"$S\"\n";
 
 /// The command line that runs `script` on a node: `sh -c`, through `sudo -n` with `--sudo`.
 fn wrap(spec: &SshSpec, script: &str) -> String {
@@ -709,5 +912,22 @@ pub async fn heal_nodes(cluster: &SshCluster) -> anyhow::Result<Vec<String>> {
             _ => {}
         }
     }
+    // With the daemons gone, their lazyfs mounts (lose-unfsynced) can go.
+    undone.extend(cluster.unmount_lazyfs().await);
     Ok(undone)
+}
+
+/// The [`UnsyncedWrites`] of SSH nodes: their lazyfs mounts, told through the control
+/// client on the node (`faultline lazyfs --control SOCKET --send lose`).
+pub struct SshUnsynced(pub Arc<SshCluster>);
+
+#[async_trait]
+impl UnsyncedWrites for SshUnsynced {
+    async fn lose(&self, node: &str) -> Result<serde_json::Value, ControlError> {
+        self.0.lose_unsynced(node).await
+    }
+
+    fn mechanism(&self) -> String {
+        "fuse".to_string()
+    }
 }

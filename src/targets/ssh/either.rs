@@ -59,16 +59,32 @@ impl Cluster {
             .await
             .context("cannot stop what an earlier run left on the nodes")?;
         let mut node_spec = spec.clone();
+        let exe = std::env::current_exe().context("cannot find the faultline binary")?;
+        let mut faultline_on_nodes = None;
         if spec.system == "reference" {
             // The reference node is this very binary: copy it to every node.
             let remote = cluster
                 .install(&spec.node_binary)
                 .await
                 .context("cannot install the reference node binary")?;
+            if spec.node_binary == exe {
+                faultline_on_nodes = Some(remote.clone());
+            }
             node_spec.node_binary = remote.into();
         }
         let system = crate::systems::build(&node_spec)?;
-        let cluster = cluster.with_system(system.clone(), spec.leave_db_running);
+        let mut cluster = cluster.with_system(system.clone(), spec.leave_db_running);
+        if spec.nemeses.iter().any(|n| n == "lose-unfsynced") {
+            // lazyfs is served by this binary's hidden `faultline lazyfs` on each node.
+            let binary = match faultline_on_nodes {
+                Some(remote) => remote,
+                None => cluster
+                    .install_as(&exe, "faultline-lazyfs")
+                    .await
+                    .context("cannot install faultline on the nodes for lazyfs")?,
+            };
+            cluster.mount_lazyfs(&binary).await?;
+        }
         Ok((
             Cluster::Ssh {
                 cluster: Arc::new(cluster),
@@ -162,14 +178,17 @@ impl Cluster {
         }
     }
 
-    /// The writes nodes hold back until fsynced (local nodes mounted through lazyfs).
+    /// The writes nodes hold back until fsynced (data folders mounted through lazyfs).
     pub fn unsynced_writes(&self) -> Option<Arc<dyn faultline_nemeses::unfsynced::UnsyncedWrites>> {
         match self {
             Cluster::Local(t) => t.lazyfs().map(|m| {
                 Arc::new(crate::lazyfs::mounts::LocalUnsynced(m))
                     as Arc<dyn faultline_nemeses::unfsynced::UnsyncedWrites>
             }),
-            Cluster::Ssh { .. } => None,
+            Cluster::Ssh { cluster, .. } => cluster.has_lazyfs().then(|| {
+                Arc::new(super::cluster::SshUnsynced(cluster.clone()))
+                    as Arc<dyn faultline_nemeses::unfsynced::UnsyncedWrites>
+            }),
         }
     }
 

@@ -1,0 +1,187 @@
+//! End-to-end: `--nemesis lose-unfsynced` over SSH. Each lab node's data folder is mounted
+//! through `faultline lazyfs`, run on the node as a daemon; against the reference service
+//! `--bug no-fsync` then loses acknowledged writes (`invalid`) while the correct service
+//! stays `valid`. After a run, and after `faultline heal` of a killed harness, no lazyfs
+//! mount and no lazyfs server is left on the nodes. The lab's sshd processes run in mount
+//! namespaces of their own (`ip netns exec`), so mounts are looked for in every process's
+//! mountinfo. Needs root and /dev/fuse (as tests/ssh.rs needs root).
+
+mod common;
+mod sshlab;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+use sshlab::{require_tools, Lab};
+
+/// The lab's lazyfs mounts still present in any mount namespace.
+fn lazyfs_mounts(lab: &Lab) -> Vec<String> {
+    let marker = lab.remote_dir.display().to_string();
+    let mut found = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if entry.file_name().to_string_lossy().parse::<u32>().is_err() {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path().join("mountinfo")).unwrap_or_default();
+        for line in text.lines() {
+            if line.contains(&marker) && line.contains("fuse") {
+                found.insert(line.to_string());
+            }
+        }
+    }
+    found.into_iter().collect()
+}
+
+fn lazyfs_servers(lab: &Lab) -> Vec<u32> {
+    let marker = lab.remote_dir.display().to_string();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(" lazyfs ") && cmdline.contains(&marker) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+fn fuse_available() -> bool {
+    std::fs::metadata("/dev/fuse").is_ok()
+}
+
+fn args(lab: &Lab, extra: &[&str]) -> Vec<String> {
+    let mut args = lab.ssh_args();
+    args.extend(
+        [
+            "--system",
+            "reference",
+            "--nemesis",
+            "lose-unfsynced",
+            "--nemesis-interval",
+            "2",
+            "--keys",
+            "3",
+            "--seed",
+            "1",
+        ]
+        .map(String::from),
+    );
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+fn history(run: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run.join("history.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn applied_faults(run: &std::path::Path) -> Vec<serde_json::Value> {
+    history(run)
+        .into_iter()
+        .filter(|o| {
+            o["f"] == "start-lose-unfsynced"
+                && o["type"] == "info"
+                && o.get("error").is_none_or(|e| e.is_null())
+        })
+        .map(|o| o["value"].clone())
+        .collect()
+}
+
+#[test]
+fn lose_unfsynced_over_ssh_finds_the_no_fsync_bug_and_heal_unmounts() {
+    require_tools();
+    if !fuse_available() {
+        eprintln!("skipped: lazyfs needs /dev/fuse");
+        return;
+    }
+    let lab = Lab::start(3);
+    let store = tempfile::tempdir().unwrap();
+
+    // The bug: acknowledged writes lost, invalid.
+    let started = Instant::now();
+    let a = args(&lab, &["--time-limit", "6", "--bug", "no-fsync"]);
+    let out = run_test(
+        store.path(),
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    eprintln!("no-fsync run took {:.1} s", started.elapsed().as_secs_f64());
+    assert_eq!(out.status.code(), Some(1), "acknowledged writes were lost");
+    let run = latest_run(store.path());
+    let faults = applied_faults(&run);
+    assert!(!faults.is_empty(), "a fault was applied");
+    for value in &faults {
+        assert_eq!(value["mechanism"], "fuse", "{value}");
+        assert!(value["lost"][&lab.hosts[0]]["bytes"].is_u64(), "{value}");
+    }
+    assert!(lazyfs_mounts(&lab).is_empty(), "{:?}", lazyfs_mounts(&lab));
+    assert!(
+        lazyfs_servers(&lab).is_empty(),
+        "{:?}",
+        lazyfs_servers(&lab)
+    );
+    assert!(lab.daemons().is_empty(), "left: {:?}", lab.daemons());
+
+    // The correct service: valid.
+    let started = Instant::now();
+    let a = args(&lab, &["--time-limit", "6"]);
+    let out = run_test(
+        store.path(),
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    eprintln!("correct run took {:.1} s", started.elapsed().as_secs_f64());
+    assert_eq!(out.status.code(), Some(0), "nothing acknowledged was lost");
+    assert!(!applied_faults(&latest_run(store.path())).is_empty());
+    assert!(lazyfs_mounts(&lab).is_empty(), "{:?}", lazyfs_mounts(&lab));
+    assert!(
+        lazyfs_servers(&lab).is_empty(),
+        "{:?}",
+        lazyfs_servers(&lab)
+    );
+
+    // Kill the harness mid-run; `faultline heal` unmounts and stops the servers.
+    let a = args(&lab, &["--time-limit", "60", "--no-progress"]);
+    let mut child = faultline()
+        .arg("test")
+        .arg("--store")
+        .arg(store.path())
+        .args(&a)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while lazyfs_mounts(&lab).len() < 3 || lab.daemons().len() < 6 {
+        assert!(Instant::now() < deadline, "the nodes never came up");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the harness exited early"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !lazyfs_servers(&lab).is_empty(),
+        "the killed harness left lazyfs"
+    );
+    let run = latest_run(store.path());
+    let heal = faultline().arg("heal").arg(&run).output().unwrap();
+    let said = String::from_utf8_lossy(&heal.stdout);
+    eprintln!("{said}{}", String::from_utf8_lossy(&heal.stderr));
+    assert!(heal.status.success());
+    assert!(said.contains("stopped the lazyfs server"), "{said}");
+    assert!(lazyfs_mounts(&lab).is_empty(), "{:?}", lazyfs_mounts(&lab));
+    assert!(
+        lazyfs_servers(&lab).is_empty(),
+        "{:?}",
+        lazyfs_servers(&lab)
+    );
+    assert!(lab.daemons().is_empty(), "heal left: {:?}", lab.daemons());
+}
