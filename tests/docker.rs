@@ -8,7 +8,9 @@
 //!   stays valid; etcd runs twice in a row on a cluster left running, the second time from
 //!   the first run's own `rerun` line, and starts clean;
 //! - `--install-mode none` on bare nodes stops before starting anything, one line per node;
-//! - etcd with serializable reads is caught serving stale reads.
+//! - etcd with serializable reads is caught serving stale reads;
+//! - `--nemesis membership` on the reference service and etcd changes the membership at
+//!   least three times and ends with the starting one, valid.
 //!
 //! The tests share one compose cluster, so they take turns (a lock). The cache (image key
 //! pair, downloaded packages) is `target/faultline-cache/`, kept between runs; the stores stay
@@ -291,6 +293,32 @@ fn install_mode_none_on_bare_nodes_names_each_node_and_starts_nothing() {
             !listing.contains("daemon") && !listing.contains("data"),
             "{node}: {listing}"
         );
+    }
+}
+
+#[test]
+fn membership_changes_on_docker_nodes_end_valid_with_the_starting_membership() {
+    let (_lock, _teardown) = exclusive();
+    for system in ["reference", "etcd"] {
+        let store = artefacts(&format!("docker-membership-{system}"));
+        let (code, stdout, stderr) = docker_test(
+            &store,
+            &[
+                "--system",
+                system,
+                "--nemesis",
+                "membership",
+                "--nemesis-interval",
+                "2",
+                "--time-limit",
+                "15",
+                "--seed",
+                "5",
+            ],
+        );
+        assert_eq!(code, Some(0), "{system}: {stdout}\n{stderr}");
+        let run = std::fs::canonicalize(store.join("latest")).unwrap();
+        common::membership::assert_membership_changed_and_restored(&run, 3);
     }
 }
 

@@ -4,6 +4,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::results;
+
 fn nemesis_infos(run: &Path) -> Vec<Value> {
     std::fs::read_to_string(run.join("history.jsonl"))
         .unwrap()
@@ -42,4 +44,41 @@ pub fn changes_and_views(run: &Path) -> (Vec<String>, Vec<Value>) {
         }
     }
     (changes, views)
+}
+
+/// A membership run ended `valid` with at least three changes, never fewer than a majority
+/// of its `nodes` original members, and the membership read back after the last change
+/// equal to the starting one; nothing is left recorded as removed, and the report draws the
+/// membership faults.
+pub fn assert_membership_changed_and_restored(run: &Path, nodes: usize) {
+    assert_eq!(results(run)["valid"], true);
+    let (changes, views) = changes_and_views(run);
+    eprintln!("membership changes: {changes:?}");
+    assert!(changes.len() >= 3, "{changes:?}");
+    let start = Value::Array((1..=nodes).map(|i| Value::from(format!("n{i}"))).collect());
+    assert_eq!(
+        views.first(),
+        Some(&start),
+        "the run started with every node"
+    );
+    assert_eq!(
+        views.last(),
+        Some(&start),
+        "the membership after the run equals the starting one: {views:?}"
+    );
+    // Never fewer than a majority of the original members.
+    assert!(
+        views
+            .iter()
+            .all(|v| v.as_array().is_some_and(|a| a.len() > nodes / 2)),
+        "{views:?}"
+    );
+    // Nothing is left recorded as removed.
+    if let Ok(text) = std::fs::read_to_string(run.join("nemesis-state.json")) {
+        let ledger: Value = serde_json::from_str(&text).unwrap();
+        assert!(ledger.get("removed_members").is_none(), "{ledger}");
+    }
+    // The report draws the membership faults in its fault bands.
+    let report = std::fs::read_to_string(run.join("index.html")).unwrap();
+    assert!(report.contains(r#"data-fault="membership""#));
 }
