@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use crate::control::{ControlError, ProcessControl};
 use crate::ledger::{Fault, Ledger};
 use crate::nemesis::{FaultRequest, Nemesis, Outcome};
-use crate::process::heal_ledger;
+use crate::process::{heal_ledger, irreversible_fault};
 
 /// The data files of nodes, as the target reaches them.
 #[async_trait]
@@ -196,24 +196,10 @@ impl Nemesis for DiskNemesis {
 
     async fn invoke(&self, request: &FaultRequest, rng: &mut StdRng) -> Outcome {
         let _busy = self.busy.lock().await;
-        let name = self.fault.name();
-        if request.f == format!("start-{name}") {
-            self.start(&request.value, rng).await
-        } else if request.f == format!("stop-{name}") {
-            // Damage stays; only a node still down is started again.
-            let outcomes = heal_ledger(self.ledger.clone(), self.process.clone()).await;
-            match outcomes.into_iter().next() {
-                Some(outcome) => outcome,
-                None => {
-                    Outcome::Skipped(format!("a {name} cannot be undone, and every node is up"))
-                }
-            }
-        } else {
-            Outcome::Skipped(format!(
-                "the {name} nemesis does not understand {:?}",
-                request.f
-            ))
-        }
+        // Damage stays.
+        let start = self.start(&request.value, rng);
+        let (ledger, process) = (self.ledger.clone(), self.process.clone());
+        irreversible_fault(self.fault.name(), request, start, ledger, process).await
     }
 
     async fn heal(&self) -> Vec<Outcome> {

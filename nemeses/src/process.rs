@@ -430,6 +430,31 @@ impl Nemesis for ProcessNemesis {
     }
 }
 
+/// The requests of a fault that cannot be undone (damaged files, lost writes): `start-NAME`
+/// runs `start`; `stop-NAME` only starts again a node the fault left down; anything else
+/// is skipped, naming the request.
+pub(crate) async fn irreversible_fault(
+    name: &str,
+    request: &FaultRequest,
+    start: impl std::future::Future<Output = Outcome>,
+    ledger: Arc<Ledger>,
+    control: Arc<dyn ProcessControl>,
+) -> Outcome {
+    if request.f == format!("start-{name}") {
+        start.await
+    } else if request.f == format!("stop-{name}") {
+        match heal_ledger(ledger, control).await.into_iter().next() {
+            Some(outcome) => outcome,
+            None => Outcome::Skipped(format!("a {name} cannot be undone, and every node is up")),
+        }
+    } else {
+        Outcome::Skipped(format!(
+            "the {name} nemesis does not understand {:?}",
+            request.f
+        ))
+    }
+}
+
 /// Undo every process fault `ledger` holds (resume paused nodes, then restart killed ones),
 /// whichever nemeses recorded them: what `faultline heal RUN_DIR` runs after
 /// [`Ledger::load`].

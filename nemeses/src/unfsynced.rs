@@ -25,7 +25,7 @@ use serde_json::{json, Map, Value};
 use crate::control::{ControlError, ProcessControl};
 use crate::ledger::{Fault, Ledger};
 use crate::nemesis::{FaultRequest, Nemesis, Outcome};
-use crate::process::{heal_ledger, Target};
+use crate::process::{heal_ledger, irreversible_fault, Target};
 
 /// Writes a node's data directory holds back until they are fsynced.
 #[async_trait]
@@ -168,23 +168,16 @@ impl Nemesis for LoseUnfsyncedNemesis {
 
     async fn invoke(&self, request: &FaultRequest, rng: &mut StdRng) -> Outcome {
         let _busy = self.busy.lock().await;
-        if request.f == format!("start-{NAME}") {
-            self.start(&request.value, rng).await
-        } else if request.f == format!("stop-{NAME}") {
-            // What was lost stays lost; only a node still down is started again.
-            let outcomes = heal_ledger(self.ledger.clone(), self.process.clone()).await;
-            match outcomes.into_iter().next() {
-                Some(outcome) => outcome,
-                None => {
-                    Outcome::Skipped(format!("a {NAME} cannot be undone, and every node is up"))
-                }
-            }
-        } else {
-            Outcome::Skipped(format!(
-                "the {NAME} nemesis does not understand {:?}",
-                request.f
-            ))
-        }
+        // What was lost stays lost.
+        let start = self.start(&request.value, rng);
+        irreversible_fault(
+            NAME,
+            request,
+            start,
+            self.ledger.clone(),
+            self.process.clone(),
+        )
+        .await
     }
 
     async fn heal(&self) -> Vec<Outcome> {

@@ -326,16 +326,7 @@ impl VersionedStore for NatsClient {
                 NatsReads::Leader => self.leader_entry(&store, key).await,
                 NatsReads::Direct => self.direct_entry(&store, key).await,
             };
-            snapshot.push(match entry.map_err(Failure::NotApplied)? {
-                Some((value, revision)) => Versioned {
-                    value,
-                    version: Version::Revision(Some(revision)),
-                },
-                None => Versioned {
-                    value: Value::Null,
-                    version: Version::Revision(None),
-                },
-            });
+            snapshot.push(Versioned::at_revision(entry.map_err(Failure::NotApplied)?));
         }
         Ok(snapshot)
     }
@@ -382,6 +373,7 @@ impl VersionedStore for NatsClient {
                     Err(_) => Err(timed_out()),
                     Ok(Ok(_)) => Ok(true),
                     Ok(Err(e)) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
+                    Ok(Err(e)) if lost_race(&e) => Ok(false),
                     Ok(Err(e)) if e.kind() == kv::CreateErrorKind::InvalidKey => {
                         Err(Failure::NotApplied(e.to_string()))
                     }
@@ -394,6 +386,7 @@ impl VersionedStore for NatsClient {
                     Err(_) => Err(timed_out()),
                     Ok(Ok(_)) => Ok(true),
                     Ok(Err(e)) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(false),
+                    Ok(Err(e)) if lost_race(&e) => Ok(false),
                     Ok(Err(e)) if e.kind() == kv::UpdateErrorKind::InvalidKey => {
                         Err(Failure::NotApplied(e.to_string()))
                     }
@@ -403,6 +396,14 @@ impl VersionedStore for NatsClient {
             Some(Version::Value) => unreachable!("nats snapshots carry revisions"),
         }
     }
+}
+
+/// Whether a refused `create` or `update` was refused because the key's last revision was
+/// not the expected one: a lost race, nothing written. Servers from 2.10 on refuse with
+/// JetStream error 10164, which the client reports under another kind than 10071's, so the
+/// server's words are what tells.
+fn lost_race(error: &impl std::fmt::Display) -> bool {
+    error.to_string().contains("wrong last sequence")
 }
 
 /// A KV key for a workload key: NATS keys allow `[-/_=.a-zA-Z0-9]`; anything else is

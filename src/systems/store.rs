@@ -70,6 +70,23 @@ pub(crate) struct Versioned {
     pub version: Version,
 }
 
+impl Versioned {
+    /// A key read with the revision the system keeps for it: `Some((value, revision))`, or
+    /// `None` when the key is absent.
+    pub fn at_revision(found: Option<(Value, u64)>) -> Versioned {
+        match found {
+            Some((value, revision)) => Versioned {
+                value,
+                version: Version::Revision(Some(revision)),
+            },
+            None => Versioned {
+                value: Value::Null,
+                version: Version::Revision(None),
+            },
+        }
+    }
+}
+
 /// A system's client as a versioned key-value store.
 #[async_trait]
 pub(crate) trait VersionedStore: Send {

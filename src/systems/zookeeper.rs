@@ -400,16 +400,7 @@ impl VersionedStore for ZkClient {
                 Ok(read) => read,
                 Err(e) => return Err(Failure::NotApplied(self.describe(&e))),
             };
-            snapshot.push(match read {
-                Some((value, version)) => Versioned {
-                    value,
-                    version: Version::Revision(Some(version as u64)),
-                },
-                None => Versioned {
-                    value: Value::Null,
-                    version: Version::Revision(None),
-                },
-            });
+            snapshot.push(Versioned::at_revision(read.map(|(v, n)| (v, n as u64))));
         }
         Ok(snapshot)
     }

@@ -92,6 +92,9 @@ pub(super) async fn remove(
                 .await
         }
         Route::Local => {
+            if let Some(reply) = removed_here(&state) {
+                return reply;
+            }
             if !voters(&state).contains(&body.id) {
                 return unchanged(&state);
             }
@@ -116,6 +119,9 @@ pub(super) async fn add(
                 .await
         }
         Route::Local => {
+            if let Some(reply) = removed_here(&state) {
+                return reply;
+            }
             if voters(&state).contains(&body.id) {
                 return unchanged(&state);
             }
@@ -129,6 +135,21 @@ pub(super) async fn add(
             change_membership(&state, change, Some((body.id, addr))).await
         }
     }
+}
+
+/// A node the membership no longer has as a voter may still believe it leads (it removed
+/// itself, or the others have not told it of their new leader yet): it certainly changes
+/// nothing (503), so the caller asks another node.
+fn removed_here(state: &AppState) -> Option<Reply> {
+    (!voters(state).contains(&state.node.id)).then(|| {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "n{} is no longer a voter, so it does not lead the current membership",
+                state.node.id
+            ),
+        )
+    })
 }
 
 fn unchanged(state: &AppState) -> Reply {
