@@ -212,7 +212,8 @@ async fn copy_given(
         let staged = shell.stage(node, &program.path).await?;
         let to = quote(&program.path.display().to_string());
         let script = format!(
-            "mkdir -p \"$(dirname {to})\" && cmp -s {from} {to} || cp -f {from} {to}",
+            "mkdir -p \"$(dirname {to})\" && {{ cmp -s {from} {to} || cp -f {from} {to}; }} \
+             && chmod 755 {to}",
             from = quote(&staged.display().to_string()),
         );
         shell
