@@ -16,17 +16,17 @@
 //! | | `write v` | — | `v` | `k = v` |
 //! | | `cas [from, to]` | `k` | `[from, to]`, or `fail` on a mismatch | `k = to` |
 //! | txn | `txn [[f, k, v], ...]` | every `k` | completed micro-ops | each written `k` |
-//! | set | `add e` | `set/k` | `e` | the set with `e` |
-//! | | `read` | `set/k` | the elements, ascending | — |
-//! | counter | `add d` | `counter/k` | `d` | `k + d` |
-//! | | `read` | `counter/k` | the count (`0` when absent) | — |
-//! | bank | `init {acct: balance}` | each account | the balances | every account, once |
+//! | set | `add e` | its key | `e` | the set with `e` |
+//! | | `read` | its key | the elements, ascending | — |
+//! | counter | `add d` | its key | `d` | `k + d` |
+//! | | `read` | its key | the count (`0` when absent) | — |
+//! | bank | `init {acct: balance}` | each account (`bank-ACCT`) | the balances | every account, once |
 //! | | `transfer {from, to, amount}` | both accounts | the value, or `fail` on insufficient funds | both |
 //! | | `read [acct, ...]` | each account | `{acct: balance}` | — |
-//! | unique-ids | `generate` | `ids` | the new id | `ids + 1` |
-//! | queue | `enqueue x` | `queue/k` | `x` | the queue with `x` last |
-//! | | `dequeue` | `queue/k` | the first element, `null` when empty | the rest |
-//! | | `drain` | `queue/k` | every element, in order | the empty queue |
+//! | unique-ids | `generate` | `unique-ids` | the new id | `ids + 1` |
+//! | queue | `enqueue x` | its key | `x` | the queue with `x` last |
+//! | | `dequeue` | its key | the first element, `null` when empty | the rest |
+//! | | `drain` | its key | every element, in order | the empty queue |
 //!
 //! This module must never talk to a system: it only parses and computes.
 
@@ -130,9 +130,8 @@ fn account(v: &Value) -> Result<String, String> {
 /// Parse `op` into what it reads, each key's storage path made by `path`. `Err` says what is
 /// malformed (the op is a `fail`: nothing was sent).
 pub(crate) fn plan(op: &OpRequest, path: &dyn Fn(&str) -> String) -> Result<Plan, String> {
-    let keyed = |prefix: &str| -> Result<String, String> {
-        Ok(path(&format!("{prefix}{}", key_name(op)?)))
-    };
+    // Where the op's key is stored.
+    let key_path = || -> Result<String, String> { Ok(path(&key_name(op)?)) };
     let kind = match op.f.as_str() {
         "read" if op.value.is_array() => {
             // A bank read names its accounts; every other read names a key.
@@ -143,19 +142,19 @@ pub(crate) fn plan(op: &OpRequest, path: &dyn Fn(&str) -> String) -> Result<Plan
             Kind::BankRead(accounts)
         }
         "read" => match collection(op) {
-            Some("set") => Kind::SetRead(keyed("")?),
-            Some("counter") => Kind::CounterRead(keyed("")?),
-            _ => Kind::Read(keyed("")?),
+            Some("set") => Kind::SetRead(key_path()?),
+            Some("counter") => Kind::CounterRead(key_path()?),
+            _ => Kind::Read(key_path()?),
         },
-        "write" => Kind::Write(keyed("")?, op.value.clone()),
+        "write" => Kind::Write(key_path()?, op.value.clone()),
         "cas" => match op.value.as_array().map(Vec::as_slice) {
-            Some([from, to]) => Kind::Cas(keyed("")?, from.clone(), to.clone()),
+            Some([from, to]) => Kind::Cas(key_path()?, from.clone(), to.clone()),
             _ => return Err(format!("cas value must be [from, to], got {}", op.value)),
         },
         "txn" => Kind::Txn(txn::micro_ops(op, path).map_err(|c| c.error.unwrap_or_default())?),
         "add" => match collection(op) {
-            Some("set") => Kind::SetAdd(keyed("")?, op.value.clone()),
-            Some("counter") => Kind::CounterAdd(keyed("")?, int(&op.value, "an add's value")?),
+            Some("set") => Kind::SetAdd(key_path()?, op.value.clone()),
+            Some("counter") => Kind::CounterAdd(key_path()?, int(&op.value, "an add's value")?),
             _ => {
                 return Err(format!(
                     "add needs a set or counter key (set, set-N, counter, counter-N), got {:?}",
@@ -194,9 +193,9 @@ pub(crate) fn plan(op: &OpRequest, path: &dyn Fn(&str) -> String) -> Result<Plan
             }
         }
         "generate" => Kind::Generate(path("unique-ids")),
-        "enqueue" => Kind::Enqueue(keyed("")?, op.value.clone()),
-        "dequeue" => Kind::Dequeue(keyed("")?),
-        "drain" => Kind::Drain(keyed("")?),
+        "enqueue" => Kind::Enqueue(key_path()?, op.value.clone()),
+        "dequeue" => Kind::Dequeue(key_path()?),
+        "drain" => Kind::Drain(key_path()?),
         other => return Err(format!("unknown op f \"{other}\"")),
     };
     let reads = match &kind {
