@@ -140,6 +140,12 @@ impl LocalTarget {
     /// or relays, and prepares libfaketime files; nothing is started yet.
     pub fn build(run: &RunDir, spec: &TestSpec, system: Arc<dyn System>) -> Result<LocalTarget> {
         let faults = &spec.faults;
+        let lazyfs = spec.nemeses.iter().any(|n| n == "lose-unfsynced");
+        if lazyfs {
+            if let Err(missing) = crate::lazyfs::mounts::check_available() {
+                crate::exit::bad_input!("{missing}");
+            }
+        }
         let mut netns = None;
         let nodes = match faults.net {
             NetPlan::Netns => {
@@ -208,13 +214,16 @@ impl LocalTarget {
                 n
             })
             .collect();
-        let lazyfs = if spec.nemeses.iter().any(|n| n == "lose-unfsynced") {
-            if let Err(missing) = crate::lazyfs::mounts::check_available() {
-                crate::exit::bad_input!("{missing}");
+        let lazyfs = if lazyfs {
+            match crate::lazyfs::mounts::LazyMounts::mount_all(run, &nodes) {
+                Ok(mounts) => Some(Arc::new(mounts)),
+                Err(e) => {
+                    if let Some(layout) = &netns {
+                        layout.teardown();
+                    }
+                    return Err(e);
+                }
             }
-            Some(Arc::new(crate::lazyfs::mounts::LazyMounts::mount_all(
-                run, &nodes,
-            )?))
         } else {
             None
         };
