@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use crate::checker::{CheckResult, Validity};
 use crate::history::{History, Op, OpType};
 
 /// One client op of the history, seen with its whole call.
@@ -284,6 +285,15 @@ pub(crate) fn params<T: serde::de::DeserializeOwned + Default>(
         Some(v) => serde_json::from_value(v.clone())
             .map_err(|e| format!("{checker}: bad parameters {v}: {e}")),
     }
+}
+
+/// A classic checker's result, or `unknown` naming why a malformed history cannot be
+/// checked.
+pub(crate) fn or_unknown(name: &str, result: Result<CheckResult, String>) -> CheckResult {
+    result.unwrap_or_else(|e| {
+        CheckResult::new(name, Validity::Unknown)
+            .reason(format!("the history cannot be checked: {e}"))
+    })
 }
 
 #[cfg(test)]

@@ -43,7 +43,7 @@ use crate::checker::{CheckResult, Checker, Validity};
 use crate::history::{History, Op, OpType};
 
 use super::common::{
-    by_key, canon, duration_text, key_name, thin, values_text, Event, DETAIL_LIMIT,
+    by_key, canon, duration_text, key_name, or_unknown, thin, values_text, Event, DETAIL_LIMIT,
 };
 
 /// The checker's name, and the model name workloads give for it.
@@ -311,11 +311,7 @@ impl Checker for SetFull {
     }
 
     fn check(&self, history: &History) -> CheckResult {
-        match self.check_keys(history) {
-            Ok(r) => r,
-            Err(e) => CheckResult::new(NAME, Validity::Unknown)
-                .reason(format!("the history cannot be checked: {e}")),
-        }
+        or_unknown(NAME, self.check_keys(history))
     }
 }
 

@@ -37,7 +37,7 @@ use crate::checker::{CheckResult, Checker, Validity};
 use crate::history::{History, Op, OpType};
 use crate::linearizable::Linearizable;
 
-use super::common::{by_key, key_name, values_text, Multiset};
+use super::common::{by_key, key_name, or_unknown, values_text, Multiset};
 
 /// The checker's name, and the model name workloads give for it.
 pub const NAME: &str = "total-queue";
@@ -105,11 +105,7 @@ impl Checker for TotalQueue {
     }
 
     fn check(&self, history: &History) -> CheckResult {
-        match self.check_keys(history) {
-            Ok(r) => r,
-            Err(e) => CheckResult::new(NAME, Validity::Unknown)
-                .reason(format!("the history cannot be checked: {e}")),
-        }
+        or_unknown(NAME, self.check_keys(history))
     }
 }
 

@@ -71,37 +71,48 @@ pub(super) async fn members(State(state): State<AppState>, headers: HeaderMap) -
     }
 }
 
+/// Run a membership change on `id` at the leader: forwarded there from a follower, refused
+/// (503) by a node that is no longer a voter, else `change` here.
+async fn at_the_leader<F, Fut>(
+    state: &AppState,
+    headers: &HeaderMap,
+    path: &str,
+    id: NodeId,
+    change: F,
+) -> Reply
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Reply>,
+{
+    match state.route(headers) {
+        Route::Unavailable(why) => error(StatusCode::SERVICE_UNAVAILABLE, why),
+        Route::Forward { leader, addr } => {
+            let body = json!({ "id": id });
+            state
+                .forward(leader, &addr, Method::POST, path, Some(&body))
+                .await
+        }
+        Route::Local => match removed_here(state) {
+            Some(reply) => reply,
+            None => change().await,
+        },
+    }
+}
+
 /// `POST /membership/remove`.
 pub(super) async fn remove(
     State(state): State<AppState>,
     headers: HeaderMap,
     Json(body): Json<MemberBody>,
 ) -> Reply {
-    match state.route(&headers) {
-        Route::Unavailable(why) => error(StatusCode::SERVICE_UNAVAILABLE, why),
-        Route::Forward { leader, addr } => {
-            let body = json!({ "id": body.id });
-            state
-                .forward(
-                    leader,
-                    &addr,
-                    Method::POST,
-                    "/membership/remove",
-                    Some(&body),
-                )
-                .await
+    at_the_leader(&state, &headers, "/membership/remove", body.id, || async {
+        if !voters(&state).contains(&body.id) {
+            return unchanged(&state);
         }
-        Route::Local => {
-            if let Some(reply) = removed_here(&state) {
-                return reply;
-            }
-            if !voters(&state).contains(&body.id) {
-                return unchanged(&state);
-            }
-            let change = ChangeMembers::RemoveVoters(BTreeSet::from([body.id]));
-            change_membership(&state, change, None).await
-        }
-    }
+        let change = ChangeMembers::RemoveVoters(BTreeSet::from([body.id]));
+        change_membership(&state, change, None).await
+    })
+    .await
 }
 
 /// `POST /membership/add`.
@@ -110,31 +121,20 @@ pub(super) async fn add(
     headers: HeaderMap,
     Json(body): Json<MemberBody>,
 ) -> Reply {
-    match state.route(&headers) {
-        Route::Unavailable(why) => error(StatusCode::SERVICE_UNAVAILABLE, why),
-        Route::Forward { leader, addr } => {
-            let body = json!({ "id": body.id });
-            state
-                .forward(leader, &addr, Method::POST, "/membership/add", Some(&body))
-                .await
+    at_the_leader(&state, &headers, "/membership/add", body.id, || async {
+        if voters(&state).contains(&body.id) {
+            return unchanged(&state);
         }
-        Route::Local => {
-            if let Some(reply) = removed_here(&state) {
-                return reply;
-            }
-            if voters(&state).contains(&body.id) {
-                return unchanged(&state);
-            }
-            let Some(addr) = state.node.peers.get(&body.id).cloned() else {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("node {} is not in this node's --peer map", body.id),
-                );
-            };
-            let change = ChangeMembers::AddVoterIds(BTreeSet::from([body.id]));
-            change_membership(&state, change, Some((body.id, addr))).await
-        }
-    }
+        let Some(addr) = state.node.peers.get(&body.id).cloned() else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("node {} is not in this node's --peer map", body.id),
+            );
+        };
+        let change = ChangeMembers::AddVoterIds(BTreeSet::from([body.id]));
+        change_membership(&state, change, Some((body.id, addr))).await
+    })
+    .await
 }
 
 /// A node the membership no longer has as a voter may still believe it leads (it removed
