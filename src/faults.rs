@@ -27,7 +27,7 @@ use crate::recorder::Recorder;
 use crate::spec::TestSpec;
 use crate::store::RunDir;
 use crate::systems::System;
-use crate::targets::ssh::either::Cluster;
+use crate::targets::cluster::Cluster;
 
 pub(crate) type NemesisTask = Option<tokio::task::JoinHandle<Vec<String>>>;
 

@@ -26,10 +26,10 @@ use faultline_nemeses::recover::{heal_everything, Healers};
 
 use crate::cli::HealArgs;
 use crate::store::RunDir;
-use crate::targets::exec::LocalControl;
+use crate::targets::cluster;
 use crate::targets::local;
-use crate::targets::netns::NetnsLayout;
-use crate::targets::ssh::either;
+use crate::targets::local::exec::LocalControl;
+use crate::targets::local::netns::NetnsLayout;
 
 /// Run `faultline heal`.
 pub async fn run(args: &HealArgs) -> Result<()> {
@@ -42,7 +42,7 @@ pub async fn run(args: &HealArgs) -> Result<()> {
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default();
-    let ssh = either::heal_ssh_run(&test_json).await?;
+    let ssh = cluster::heal_ssh_run(&test_json).await?;
     let mut undone = match &ssh {
         Some(healed) => healed.undone.clone(),
         None => local::stop_leftover_nodes(&run)?,
@@ -77,7 +77,7 @@ pub async fn run(args: &HealArgs) -> Result<()> {
         let healers = match &ssh {
             Some(healed) => Healers {
                 process: None,
-                network: Some(either::ssh_network(&healed.cluster)),
+                network: Some(cluster::ssh_network(&healed.cluster)),
                 control: Some(healed.cluster.clone() as Arc<dyn Control>),
                 clock: None,
             },
@@ -103,7 +103,7 @@ pub async fn run(args: &HealArgs) -> Result<()> {
         undone.extend(layout.teardown());
     }
     if ssh.as_ref().is_some_and(|healed| healed.docker_down) {
-        undone.push(either::docker_down()?);
+        undone.push(cluster::docker_down()?);
     }
     if undone.is_empty() {
         println!("{}: nothing to heal", run.path.display());

@@ -11,7 +11,7 @@ use faultline_nemeses::membership::MembershipNemesis;
 use faultline_nemeses::nemesis::Nemesis;
 
 use crate::systems::System;
-use crate::targets::ssh::either::Cluster;
+use crate::targets::cluster::Cluster;
 
 /// The `membership` nemesis of a run, or an error when the system has no membership API
 /// (spec validation refuses that earlier, with the same reason).

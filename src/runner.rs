@@ -29,7 +29,7 @@ use crate::recorder::Recorder;
 use crate::spec::TestSpec;
 use crate::store::RunDir;
 use crate::systems::{Client, SystemError};
-use crate::targets::ssh::either::Cluster;
+use crate::targets::cluster::Cluster;
 
 /// The budget of each look the online checker takes at the history so far.
 const ONLINE_CHECK_BUDGET: Duration = Duration::from_secs(5);

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 
-use super::cluster::local_sha256;
+use super::scripts::local_sha256;
 use super::session::quote;
 use super::SshCluster;
 use crate::systems::node::{NodeShell, ShellOutput, SETUP_LIMIT};

@@ -2,27 +2,24 @@
 //! sudo up front), installing a program, and running the system's daemon on each node from
 //! its `StartCommand`, tracked by a pidfile in `<remote-dir>/<node>/`.
 //!
-//! It implements the nemeses crate's [`Control`] (exec, read_file) and, through
-//! [`SshProcesses`], [`ProcessControl`] (kill, start, pause, resume, leader), so every fault
-//! works unchanged over SSH. Every command of an all-node operation runs on each node's own
-//! worker thread at the same time. It never leaves a daemon running or paused unless asked
-//! (`--leave-db-running`), and never touches a process it did not start (the pidfile's pid
-//! must still run the program it started).
+//! Every command of an all-node operation runs on each node's own worker thread at the same
+//! time. It never leaves a daemon running or paused unless asked (`--leave-db-running`), and
+//! never touches a process it did not start (the pidfile's pid must still run the program it
+//! started). The fault abilities over these nodes are in [`super::faults`]; the scripts it
+//! runs in [`super::scripts`].
 //!
 //! With `--nemesis lose-unfsynced` it also mounts each node's data folder through lazyfs
 //! ([`SshCluster::mount_lazyfs`]: `faultline lazyfs` as a daemon on the node, with its own
-//! pidfile) and implements [`UnsyncedWrites`] through [`SshUnsynced`]; the mounts go after
-//! the daemons at the end of the run and in `faultline heal`.
+//! pidfile); the mounts go after the daemons at the end of the run and in `faultline heal`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use faultline_nemeses::control::{Control, ControlError, ExecOutput, ProcessControl};
-use faultline_nemeses::unfsynced::UnsyncedWrites;
+use faultline_nemeses::control::ControlError;
 use futures::future::join_all;
 
+use super::scripts::*;
 use super::session::{quote, Output};
 use super::worker::Worker;
 use super::{one_line, SshError};
@@ -30,7 +27,7 @@ use crate::spec::ssh::SshSpec;
 use crate::systems::{NodeSpec, System};
 
 /// How long a plain command (`Control::exec`) may run.
-const EXEC_LIMIT: Duration = Duration::from_secs(120);
+pub(super) const EXEC_LIMIT: Duration = Duration::from_secs(120);
 
 /// What connecting learned about one node.
 #[derive(Debug, Clone)]
@@ -42,15 +39,15 @@ pub struct NodeInfo {
 
 /// The nodes of one run, each with its worker thread and session.
 pub struct SshCluster {
-    spec: Arc<SshSpec>,
-    nodes: Vec<NodeSpec>,
-    workers: Vec<Worker>,
-    infos: Vec<NodeInfo>,
-    system: Option<Arc<dyn System>>,
-    leave_running: bool,
+    pub(super) spec: Arc<SshSpec>,
+    pub(super) nodes: Vec<NodeSpec>,
+    pub(super) workers: Vec<Worker>,
+    pub(super) infos: Vec<NodeInfo>,
+    pub(super) system: Option<Arc<dyn System>>,
+    pub(super) leave_running: bool,
     /// The faultline binary on the nodes serving their lazyfs mounts (`--nemesis
     /// lose-unfsynced`), once [`SshCluster::mount_lazyfs`] mounted them.
-    lazyfs: Option<String>,
+    pub(super) lazyfs: Option<String>,
 }
 
 impl SshCluster {
@@ -141,7 +138,7 @@ impl SshCluster {
         self.infos[i].controller_addr.as_deref()
     }
 
-    fn index(&self, node: &str) -> Result<usize, ControlError> {
+    pub(super) fn index(&self, node: &str) -> Result<usize, ControlError> {
         self.nodes
             .iter()
             .position(|n| n.name == node)
@@ -151,7 +148,7 @@ impl SshCluster {
             })
     }
 
-    fn node_dir(&self, node: &str) -> String {
+    pub(super) fn node_dir(&self, node: &str) -> String {
         format!("{}/{node}", self.spec.remote_dir)
     }
 
@@ -288,7 +285,7 @@ impl SshCluster {
         self.mount_lazyfs_all(binary).await
     }
 
-    async fn mount_lazyfs_all(&self, binary: &str) -> anyhow::Result<()> {
+    pub(super) async fn mount_lazyfs_all(&self, binary: &str) -> anyhow::Result<()> {
         let checks = join_all(self.nodes.iter().map(|n| async move {
             let out = self
                 .shell_ok(
@@ -354,7 +351,10 @@ impl SshCluster {
     }
 
     /// Drop `node`'s writes that were not fsynced; what was dropped.
-    async fn lose_unsynced(&self, node: &str) -> Result<serde_json::Value, ControlError> {
+    pub(super) async fn lose_unsynced(
+        &self,
+        node: &str,
+    ) -> Result<serde_json::Value, ControlError> {
         let i = self.index(node)?;
         let binary = self.lazyfs.as_deref().ok_or_else(|| {
             ControlError::failed(node, "drop un-fsynced writes", "no lazyfs mount")
@@ -418,7 +418,7 @@ impl SshCluster {
         undone
     }
 
-    fn start_script(&self, node: &NodeSpec) -> Result<String, SshError> {
+    pub(super) fn start_script(&self, node: &NodeSpec) -> Result<String, SshError> {
         let system = self.system.as_ref().ok_or_else(|| SshError::Local {
             what: "cannot start a daemon".into(),
             why: "no system was given to the SSH target".into(),
@@ -457,7 +457,7 @@ impl SshCluster {
         ))
     }
 
-    fn program(&self, node: &NodeSpec) -> String {
+    pub(super) fn program(&self, node: &NodeSpec) -> String {
         self.system
             .as_ref()
             .and_then(|s| s.start_command(node, &self.nodes))
@@ -465,7 +465,7 @@ impl SshCluster {
             .unwrap_or_default()
     }
 
-    async fn daemon(&self, node: &str, action: &str) -> Result<String, ControlError> {
+    pub(super) async fn daemon(&self, node: &str, action: &str) -> Result<String, ControlError> {
         let i = self.index(node)?;
         let spec = &self.nodes[i];
         let body = match action {
@@ -626,7 +626,7 @@ impl SshCluster {
 
     /// Stop the daemons unless told to leave them running (blocking; for `Drop` and
     /// for error paths outside the runtime).
-    fn stop_blocking(&self) {
+    pub(super) fn stop_blocking(&self) {
         for (i, node) in self.nodes.iter().enumerate() {
             let program = self.program(node);
             let script = format!(
@@ -662,70 +662,6 @@ impl Drop for SshCluster {
         if self.system.is_some() {
             self.stop_blocking();
         }
-    }
-}
-
-/// The shell functions every daemon script starts with: `$D` the node folder, `$P` the
-/// pidfile, and `alive`, true when the pidfile's process still runs `program` (a recycled
-/// pid or a zombie is not alive).
-fn prelude(dir: &str, program: &str) -> String {
-    format!(
-        "D={dir}; P=\"$D/daemon.pid\"; PROG={program}\n\
-         [ -n \"$PROG\" ] || PROG=$(cat \"$D/daemon.prog\" 2>/dev/null)\n\
-         alive() {{ pid=$(cat \"$P\" 2>/dev/null) && [ -n \"$pid\" ] && \
-         tr '\\0' '\\n' < /proc/$pid/cmdline 2>/dev/null | head -n 1 | grep -qxF -- \"$PROG\"; }}\n",
-        dir = quote(dir),
-        program = quote(program),
-    )
-}
-
-/// The shell functions of the lazyfs scripts: `$D` the node folder, `$M` the mount point
-/// (the node's data folder), `$S` the control socket, `$P` the server's pidfile, `$PROG` the
-/// faultline binary serving it (`program`, or as the mount recorded it in `lazyfs.prog`);
-/// `alive` is true while the pidfile's process still runs `$PROG`, `mounted` while `$M` is
-/// a mount point.
-fn lazyfs_prelude(dir: &str, node: &NodeSpec, program: &str) -> String {
-    format!(
-        "D={dir}; M={mount}; S=\"$D/lazyfs.sock\"; P=\"$D/lazyfs.pid\"; PROG={program}\n\
-         [ -n \"$PROG\" ] || PROG=$(cat \"$D/lazyfs.prog\" 2>/dev/null)\n\
-         alive() {{ pid=$(cat \"$P\" 2>/dev/null) && [ -n \"$pid\" ] && [ -n \"$PROG\" ] && \
-         tr '\\0' '\\n' < /proc/$pid/cmdline 2>/dev/null | head -n 1 | grep -qxF -- \"$PROG\"; }}\n\
-         mounted() {{ awk -v m=\"$M\" '$2 == m {{ f = 1 }} END {{ exit !f }}' /proc/mounts; }}\n",
-        dir = quote(dir),
-        mount = quote(&node.data_dir.display().to_string()),
-        program = quote(program),
-    )
-}
-
-/// After [`lazyfs_prelude`]: ask the server to unmount (SIGKILL when it does not exit),
-/// detach a mount left behind, and say what was done in `$did`.
-const LAZYFS_TEARDOWN: &str = "did=\n\
-    if alive; then \"$PROG\" lazyfs --control \"$S\" --send unmount >/dev/null 2>&1; i=0; \
-    while alive && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; \
-    if alive; then kill -KILL $pid; fi; did=\"stopped the lazyfs server ($pid)\"; fi\n\
-    if mounted; then fusermount3 -u -z \"$M\" 2>/dev/null || fusermount -u -z \"$M\" 2>/dev/null || \
-    umount -l \"$M\" || exit 1; did=\"$did; unmounted the lazyfs on $M\"; fi\n\
-    rm -f \"$P\" \"$S\"\n";
-
-/// The command line that runs `script` on a node: `sh -c`, through `sudo -n` with `--sudo`.
-fn wrap(spec: &SshSpec, script: &str) -> String {
-    if spec.sudo {
-        format!("sudo -n sh -c {}", quote(script))
-    } else {
-        format!("sh -c {}", quote(script))
-    }
-}
-
-fn require(node: &str, command: &str, out: &Output) -> Result<(), SshError> {
-    if out.status == 0 {
-        Ok(())
-    } else {
-        Err(SshError::CommandFailed {
-            node: node.to_string(),
-            command: one_line(command, 120),
-            status: out.status,
-            stderr: one_line(&out.stderr, 300),
-        })
     }
 }
 
@@ -775,159 +711,4 @@ fn probe(
     let out = c.exec(&command, limit)?;
     require(node, &command, &out)?;
     Ok(NodeInfo { controller_addr })
-}
-
-pub(crate) fn local_sha256(path: &Path) -> anyhow::Result<String> {
-    let out = std::process::Command::new("sha256sum")
-        .arg(path)
-        .output()
-        .map_err(|e| anyhow::anyhow!("cannot run sha256sum on {}: {e}", path.display()))?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "sha256sum {} failed: {}",
-            path.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap_or("")
-        .to_string())
-}
-
-#[async_trait]
-impl Control for SshCluster {
-    fn nodes(&self) -> Vec<String> {
-        self.nodes.iter().map(|n| n.name.clone()).collect()
-    }
-
-    async fn exec(
-        &self,
-        node: &str,
-        program: &str,
-        args: &[String],
-    ) -> Result<ExecOutput, ControlError> {
-        self.index(node)?;
-        let mut line = quote(program);
-        for arg in args {
-            line.push(' ');
-            line.push_str(&quote(arg));
-        }
-        let out = self
-            .shell(node, &format!("exec {line}"), EXEC_LIMIT)
-            .await
-            .map_err(|e| ControlError::failed(node, format!("exec {program}"), e.to_string()))?;
-        if out.status == 127 {
-            return Err(ControlError::failed(
-                node,
-                format!("exec {program}"),
-                format!(
-                    "{program} is not installed on {node}: {}",
-                    one_line(&out.stderr, 200)
-                ),
-            ));
-        }
-        Ok(ExecOutput {
-            status: out.status,
-            stdout: out.stdout,
-            stderr: out.stderr,
-        })
-    }
-
-    async fn read_file(&self, node: &str, path: &str) -> Result<Vec<u8>, ControlError> {
-        let i = self.index(node)?;
-        if !self.spec.sudo {
-            let path_owned = path.to_string();
-            return self.workers[i]
-                .call(move |link| link.with(|c| c.download(&path_owned)))
-                .await
-                .map_err(|e| ControlError::failed(node, format!("read {path}"), e.to_string()));
-        }
-        // cat through sudo, so root-owned files can be read.
-        let out = self
-            .shell_ok(node, &format!("cat -- {}", quote(path)), EXEC_LIMIT)
-            .await
-            .map_err(|e| ControlError::failed(node, format!("read {path}"), e.to_string()))?;
-        Ok(out.into_bytes())
-    }
-}
-
-/// Process faults over SSH: the system's daemon on a node, by its pidfile.
-pub struct SshProcesses {
-    cluster: Arc<SshCluster>,
-}
-
-impl SshProcesses {
-    /// Process control over `cluster`'s daemons.
-    pub fn new(cluster: Arc<SshCluster>) -> Self {
-        SshProcesses { cluster }
-    }
-}
-
-#[async_trait]
-impl ProcessControl for SshProcesses {
-    fn nodes(&self) -> Vec<String> {
-        Control::nodes(&*self.cluster)
-    }
-    async fn kill(&self, node: &str) -> Result<(), ControlError> {
-        self.cluster.daemon(node, "kill").await.map(drop)
-    }
-    async fn start(&self, node: &str) -> Result<(), ControlError> {
-        self.cluster.daemon(node, "start").await.map(drop)
-    }
-    async fn pause(&self, node: &str) -> Result<(), ControlError> {
-        self.cluster.daemon(node, "pause").await.map(drop)
-    }
-    async fn resume(&self, node: &str) -> Result<(), ControlError> {
-        self.cluster.daemon(node, "resume").await.map(drop)
-    }
-    async fn leader(&self) -> Option<String> {
-        let system = self.cluster.system.as_ref()?;
-        let id = system.leader(&self.cluster.nodes).await?;
-        self.cluster
-            .nodes
-            .iter()
-            .find(|n| n.id == id)
-            .map(|n| n.name.clone())
-    }
-}
-
-/// `faultline heal` for a run over SSH: reconnect with the run's stored settings, resume
-/// and kill every daemon the run started (found by its pidfile), and say what was done.
-pub async fn heal_nodes(cluster: &SshCluster) -> anyhow::Result<Vec<String>> {
-    let mut undone = Vec::new();
-    let results = join_all(cluster.nodes.iter().map(|n| async {
-        let before = cluster.daemon(&n.name, "status").await;
-        let killed = cluster.daemon(&n.name, "kill").await;
-        (n.name.clone(), before, killed)
-    }))
-    .await;
-    for (node, before, killed) in results {
-        match (before, killed) {
-            (Ok(state), Ok(_)) if state.starts_with("up") => {
-                undone.push(format!("stopped the daemon on {node}"))
-            }
-            (_, Err(e)) => undone.push(format!("could not stop the daemon on {node}: {e}")),
-            _ => {}
-        }
-    }
-    // With the daemons gone, their lazyfs mounts (lose-unfsynced) can go.
-    undone.extend(cluster.unmount_lazyfs().await);
-    Ok(undone)
-}
-
-/// The [`UnsyncedWrites`] of SSH nodes: their lazyfs mounts, told through the control
-/// client on the node (`faultline lazyfs --control SOCKET --send lose`).
-pub struct SshUnsynced(pub Arc<SshCluster>);
-
-#[async_trait]
-impl UnsyncedWrites for SshUnsynced {
-    async fn lose(&self, node: &str) -> Result<serde_json::Value, ControlError> {
-        self.0.lose_unsynced(node).await
-    }
-
-    fn mechanism(&self) -> String {
-        "fuse".to_string()
-    }
 }

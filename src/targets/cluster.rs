@@ -16,14 +16,14 @@ use faultline_nemeses::control::{Control, ProcessControl};
 use faultline_nemeses::iptables::PacketFilter;
 use faultline_nemeses::net::Network;
 
-use super::docker::DockerCluster;
-use super::{SshCluster, SshProcesses};
 use crate::spec::TestSpec;
 use crate::store::RunDir;
 use crate::systems::node::{LocalShell, NodeShell};
 use crate::systems::{NodeSpec, System};
+use crate::targets::local::processes::LocalProcesses;
 use crate::targets::local::{self, LocalTarget};
-use crate::targets::processes::LocalProcesses;
+use crate::targets::ssh::docker::DockerCluster;
+use crate::targets::ssh::{SshCluster, SshProcesses};
 
 /// The nodes of one run.
 pub enum Cluster {
@@ -121,7 +121,7 @@ impl Cluster {
     /// Wait until the system is ready, failing early when a node's process exits.
     pub async fn await_ready(&self, system: &Arc<dyn System>, timeout: Duration) -> Result<()> {
         match self {
-            Cluster::Local(t) => local::await_ready(t, timeout).await,
+            Cluster::Local(t) => local::target::await_ready(t, timeout).await,
             Cluster::Ssh { cluster, .. } => {
                 let ready = system.await_ready(cluster.nodes(), timeout);
                 tokio::pin!(ready);
@@ -168,12 +168,14 @@ impl Cluster {
     /// The nodes' data files, for disk faults (local nodes only).
     pub fn data_files(&self) -> Option<Arc<dyn faultline_nemeses::disk::DataFiles>> {
         match self {
-            Cluster::Local(t) => Some(Arc::new(crate::targets::datafiles::LocalDataFiles::new(
-                t.nodes()
-                    .iter()
-                    .map(|n| (n.name.clone(), n.data_dir.clone()))
-                    .collect(),
-            ))),
+            Cluster::Local(t) => Some(Arc::new(
+                crate::targets::local::datafiles::LocalDataFiles::new(
+                    t.nodes()
+                        .iter()
+                        .map(|n| (n.name.clone(), n.data_dir.clone()))
+                        .collect(),
+                ),
+            )),
             Cluster::Ssh { .. } => None,
         }
     }
@@ -186,7 +188,7 @@ impl Cluster {
                     as Arc<dyn faultline_nemeses::unfsynced::UnsyncedWrites>
             }),
             Cluster::Ssh { cluster, .. } => cluster.has_lazyfs().then(|| {
-                Arc::new(super::cluster::SshUnsynced(cluster.clone()))
+                Arc::new(crate::targets::ssh::faults::SshUnsynced(cluster.clone()))
                     as Arc<dyn faultline_nemeses::unfsynced::UnsyncedWrites>
             }),
         }
@@ -256,7 +258,7 @@ pub async fn heal_ssh_run(test_json: &serde_json::Value) -> Result<Option<Healed
         return Ok(None);
     };
     let mut ssh = ssh.clone();
-    let spec: super::SshSpec = if ssh.pointer("/auth/password").is_some() {
+    let spec: crate::spec::ssh::SshSpec = if ssh.pointer("/auth/password").is_some() {
         let password = std::env::var(crate::cli::PASSWORD_ENV).map_err(|_| {
             anyhow::anyhow!(
                 "the run logged in with a password, which is never stored: set {} to heal it",
@@ -264,14 +266,14 @@ pub async fn heal_ssh_run(test_json: &serde_json::Value) -> Result<Option<Healed
             )
         })?;
         ssh["auth"] = serde_json::json!({ "key-file": "" });
-        let mut spec: super::SshSpec = serde_json::from_value(ssh)?;
+        let mut spec: crate::spec::ssh::SshSpec = serde_json::from_value(ssh)?;
         spec.auth = crate::spec::ssh::Auth::Password(password.parse().expect("infallible"));
         spec
     } else {
         serde_json::from_value(ssh).context("test.json has unreadable SSH settings")?
     };
     let cluster = Arc::new(SshCluster::connect(spec).await?);
-    let undone = super::cluster::heal_nodes(&cluster).await?;
+    let undone = crate::targets::ssh::faults::heal_nodes(&cluster).await?;
     let docker = test_json.get("target").and_then(|t| t.as_str()) == Some("docker");
     let leave = test_json.get("leave_running").and_then(|v| v.as_bool()) == Some(true);
     Ok(Some(HealedSsh {

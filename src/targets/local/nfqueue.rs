@@ -350,7 +350,7 @@ mod tests {
     //! one to the other, the shaper acting on the sender. Needs root (skipped otherwise).
 
     use super::*;
-    use crate::targets::exec::LocalControl;
+    use crate::targets::local::exec::LocalControl;
     use std::net::UdpSocket;
     use std::process::Command;
 

@@ -25,9 +25,9 @@ use crate::spec::faults::NetPlan;
 use crate::spec::TestSpec;
 use crate::store::RunDir;
 use crate::systems::{NodeSpec, System};
-use crate::targets::exec::LocalControl;
-use crate::targets::netns::NetnsLayout;
-use crate::targets::relay::Relays;
+use crate::targets::local::exec::LocalControl;
+use crate::targets::local::netns::NetnsLayout;
+use crate::targets::local::relay::Relays;
 
 /// Environment variable through which a node learns the harness's pid, to exit with it.
 pub const PARENT_PID_ENV: &str = "FAULTLINE_PARENT_PID";
@@ -263,12 +263,14 @@ impl LocalTarget {
                 .iter()
                 .map(|(name, n)| (name.clone(), n.ip.clone()))
                 .collect();
-            return Some(Arc::new(crate::targets::nfqueue::NfqueueShaper::new(
-                self.control(),
-                namespaces,
-                addresses,
-                seed,
-            )));
+            return Some(Arc::new(
+                crate::targets::local::nfqueue::NfqueueShaper::new(
+                    self.control(),
+                    namespaces,
+                    addresses,
+                    seed,
+                ),
+            ));
         }
         self.relays
             .clone()
