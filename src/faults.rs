@@ -24,8 +24,8 @@ use faultline_nemeses::schedule::{NemesisEvent, NemesisKind, Schedule};
 use tokio::sync::watch;
 
 use crate::recorder::Recorder;
+use crate::run_dir::RunDir;
 use crate::spec::TestSpec;
-use crate::store::RunDir;
 use crate::systems::System;
 use crate::targets::cluster::Cluster;
 
@@ -102,9 +102,12 @@ pub(crate) fn start_nemesis(
                     ledger.clone(),
                 ))
             }
-            NemesisKind::Membership => {
-                crate::members::membership_nemesis(cluster, system, process.clone(), &ledger)?
-            }
+            NemesisKind::Membership => crate::membership_nemesis::membership_nemesis(
+                cluster,
+                system,
+                process.clone(),
+                &ledger,
+            )?,
             NemesisKind::LoseUnfsynced => {
                 let Some(writes) = cluster.unsynced_writes() else {
                     anyhow::bail!(

@@ -25,7 +25,7 @@ use faultline_nemeses::nemesis::Outcome;
 use faultline_nemeses::recover::{heal_everything, Healers};
 
 use crate::cli::HealArgs;
-use crate::store::RunDir;
+use crate::run_dir::RunDir;
 use crate::targets::cluster;
 use crate::targets::local;
 use crate::targets::local::exec::LocalControl;

@@ -13,15 +13,15 @@ mod faults;
 mod heal;
 mod lazyfs;
 mod logging;
-mod members;
+mod membership_nemesis;
 mod online;
 mod progress;
 mod recorder;
+mod run_dir;
 mod runner;
 mod serve;
 mod shrink;
 mod spec;
-mod store;
 mod systems;
 mod targets;
 
@@ -127,7 +127,7 @@ fn report(args: &cli::ReportArgs) -> Result<()> {
         .run_dir
         .clone()
         .unwrap_or_else(|| args.store.join("latest"));
-    let run = store::RunDir::open(&dir)?;
+    let run = run_dir::RunDir::open(&dir)?;
     let page = faultline_reports::render_run(&run.path)?;
     println!("report: {}", page.display());
     Ok(())

@@ -26,8 +26,8 @@ use crate::logging::RunLog;
 use crate::online::{FirstAnomaly, Online};
 use crate::progress::Progress;
 use crate::recorder::Recorder;
+use crate::run_dir::RunDir;
 use crate::spec::TestSpec;
-use crate::store::RunDir;
 use crate::systems::{Client, SystemError};
 use crate::targets::cluster::Cluster;
 

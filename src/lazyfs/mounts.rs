@@ -21,7 +21,7 @@ use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::store::RunDir;
+use crate::run_dir::RunDir;
 use crate::systems::NodeSpec;
 
 /// One mount as `nodes/lazyfs.json` records it.

@@ -4,7 +4,7 @@
 //! Validation errors are [`BadInput`](crate::exit::BadInput) (exit 254) and say what is wrong
 //! and how to fix it. Nothing here starts a process or opens a file for writing.
 
-pub mod faults;
+pub mod fault_options;
 mod rerun;
 pub mod ssh;
 pub mod systems;
@@ -130,7 +130,7 @@ pub struct TestSpec {
     /// Leave the docker cluster running after the test.
     pub leave_running: bool,
     /// Network and clock fault options, and how local nodes are networked.
-    pub faults: faults::FaultOptions,
+    pub faults: fault_options::FaultOptions,
 }
 
 fn targets<S: serde::Serializer>(targets: &[Target], s: S) -> Result<S::Ok, S::Error> {
@@ -240,7 +240,7 @@ impl TestSpec {
                 bad_input!("--nemesis {}: {why}", kind.name());
             }
         }
-        let faults = faults::resolve_options(args, &nemeses)?;
+        let faults = fault_options::resolve_options(args, &nemeses)?;
         let mut nemesis_targets = Vec::new();
         for name in args.nemesis_targets.split(',').map(str::trim) {
             match Target::from_value(&serde_json::Value::String(name.to_string())) {

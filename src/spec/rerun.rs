@@ -4,7 +4,7 @@
 
 use faultline_workloads::{ClassicOptions, Keys, TxnOptions};
 
-use super::{faults, systems, TestSpec};
+use super::{fault_options, systems, TestSpec};
 use crate::cli::TestArgs;
 
 /// The `faultline test ...` line that reruns `spec` (with its seed).
@@ -36,7 +36,7 @@ pub(super) fn rerun_line(args: &TestArgs, spec: &TestSpec) -> String {
         spec.seed,
     );
     rerun.push_str(&classic_args(spec.classic));
-    rerun.push_str(&faults::rerun_args(args));
+    rerun.push_str(&fault_options::rerun_args(args));
     if args.stop_on_anomaly {
         rerun.push_str(" --stop-on-anomaly");
     }

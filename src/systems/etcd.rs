@@ -10,7 +10,7 @@
 //! pauses and partitions; faultline finds it too).
 //!
 //! Faults: kill, pause and membership changes work (`member remove`, then `member add` with
-//! the node restarted on an empty data directory: see [`super::etcd_members`]). Clock faults
+//! the node restarted on an empty data directory: see [`super::etcd_membership`]). Clock faults
 //! do not: etcd is a Go binary, and Go reads the
 //! clock through the vDSO, which libfaketime cannot intercept.
 //!
@@ -39,7 +39,7 @@ use serde_json::{json, Value};
 use super::install::{self, Program};
 use super::node::NodeShell;
 use super::reads::EtcdReads;
-use super::store::{Failure, Version, Versioned, VersionedStore};
+use super::versioned::{Failure, Version, Versioned, VersionedStore};
 use super::{decode_value, node_logs, Client, NodeSpec, StartCommand, System, SystemError};
 use super::{poll_ready, SystemResult};
 use crate::spec::systems::InstallMode;
@@ -102,7 +102,7 @@ struct MemberStatus {
     leader: Option<u64>,
 }
 
-use super::etcd_members::{peer_url, EtcdMembership, Rejoins};
+use super::etcd_membership::{peer_url, EtcdMembership, Rejoins};
 
 #[async_trait]
 impl System for EtcdSystem {

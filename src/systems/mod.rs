@@ -22,16 +22,17 @@
 //! ```
 
 pub mod etcd;
-pub(crate) mod etcd_members;
+pub(crate) mod etcd_membership;
 pub mod http;
 pub(crate) mod install;
+pub(crate) mod key_path;
 pub mod nats;
 pub mod node;
 pub(crate) mod ops;
+pub(crate) mod optimistic_txn;
 pub mod reads;
 pub mod reference;
-pub(crate) mod store;
-pub(crate) mod txn;
+pub(crate) mod versioned;
 pub mod zookeeper;
 
 use std::path::PathBuf;

@@ -27,7 +27,7 @@ use serde_json::Value;
 use super::install::{self, Program};
 use super::node::NodeShell;
 use super::reads::NatsReads;
-use super::store::{Failure, Version, Versioned, VersionedStore};
+use super::versioned::{Failure, Version, Versioned, VersionedStore};
 use super::{decode_value, Client, NodeSpec, StartCommand, System, SystemError};
 use super::{poll_ready, SystemResult};
 use crate::spec::systems::InstallMode;

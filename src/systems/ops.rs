@@ -35,7 +35,7 @@ use std::collections::{BTreeSet, HashMap};
 use faultline_workloads::op::OpRequest;
 use serde_json::{json, Map, Value};
 
-use super::txn;
+use super::optimistic_txn;
 
 /// What an op reads and how it is then applied.
 #[derive(Debug, Clone)]
@@ -50,7 +50,7 @@ enum Kind {
     Read(String),
     Write(String, Value),
     Cas(String, Value, Value),
-    Txn(Vec<txn::MicroOp>),
+    Txn(Vec<optimistic_txn::MicroOp>),
     SetAdd(String, Value),
     SetRead(String),
     CounterAdd(String, i64),
@@ -151,7 +151,9 @@ pub(crate) fn plan(op: &OpRequest, path: &dyn Fn(&str) -> String) -> Result<Plan
             Some([from, to]) => Kind::Cas(key_path()?, from.clone(), to.clone()),
             _ => return Err(format!("cas value must be [from, to], got {}", op.value)),
         },
-        "txn" => Kind::Txn(txn::micro_ops(op, path).map_err(|c| c.error.unwrap_or_default())?),
+        "txn" => {
+            Kind::Txn(optimistic_txn::micro_ops(op, path).map_err(|c| c.error.unwrap_or_default())?)
+        }
         "add" => match collection(op) {
             Some("set") => Kind::SetAdd(key_path()?, op.value.clone()),
             Some("counter") => Kind::CounterAdd(key_path()?, int(&op.value, "an add's value")?),
@@ -210,7 +212,10 @@ pub(crate) fn plan(op: &OpRequest, path: &dyn Fn(&str) -> String) -> Result<Plan
         | Kind::Enqueue(p, _)
         | Kind::Dequeue(p)
         | Kind::Drain(p) => vec![p.clone()],
-        Kind::Txn(ops) => txn::paths(ops).into_iter().map(str::to_string).collect(),
+        Kind::Txn(ops) => optimistic_txn::paths(ops)
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
         Kind::BankInit(accounts) => accounts.iter().map(|(_, p, _)| p.clone()).collect(),
         Kind::BankTransfer { from, to, .. } => vec![from.clone(), to.clone()],
         Kind::BankRead(accounts) => accounts.iter().map(|(_, p)| p.clone()).collect(),
@@ -240,7 +245,7 @@ pub(crate) fn apply(op: &OpRequest, plan: &Plan, snapshot: &[Value]) -> Result<A
                 .cloned()
                 .zip(snapshot.iter().cloned())
                 .collect();
-            let (completed, writes) = txn::execute(ops, &read)?;
+            let (completed, writes) = optimistic_txn::execute(ops, &read)?;
             done(Value::Array(completed), writes)
         }
         Kind::SetAdd(path, element) => {

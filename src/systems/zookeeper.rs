@@ -35,10 +35,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zookeeper_client as zk;
 
 use super::install::{self, Program};
+use super::key_path::encode_key;
 use super::node::NodeShell;
 use super::reads::ZkReads;
-use super::reference::encode_key;
-use super::store::{Failure, Version, Versioned, VersionedStore};
+use super::versioned::{Failure, Version, Versioned, VersionedStore};
 use super::{decode_value, node_logs, Client, NodeSpec, StartCommand, System, SystemError};
 use super::{poll_ready, SystemResult};
 use crate::spec::systems::InstallMode;

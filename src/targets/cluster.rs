@@ -16,8 +16,8 @@ use faultline_nemeses::control::{Control, ProcessControl};
 use faultline_nemeses::iptables::PacketFilter;
 use faultline_nemeses::net::Network;
 
+use crate::run_dir::RunDir;
 use crate::spec::TestSpec;
-use crate::store::RunDir;
 use crate::systems::node::{LocalShell, NodeShell};
 use crate::systems::{NodeSpec, System};
 use crate::targets::local::processes::LocalProcesses;
@@ -188,7 +188,7 @@ impl Cluster {
                     as Arc<dyn faultline_nemeses::unfsynced::UnsyncedWrites>
             }),
             Cluster::Ssh { cluster, .. } => cluster.has_lazyfs().then(|| {
-                Arc::new(crate::targets::ssh::faults::SshUnsynced(cluster.clone()))
+                Arc::new(crate::targets::ssh::control::SshUnsynced(cluster.clone()))
                     as Arc<dyn faultline_nemeses::unfsynced::UnsyncedWrites>
             }),
         }
@@ -273,7 +273,7 @@ pub async fn heal_ssh_run(test_json: &serde_json::Value) -> Result<Option<Healed
         serde_json::from_value(ssh).context("test.json has unreadable SSH settings")?
     };
     let cluster = Arc::new(SshCluster::connect(spec).await?);
-    let undone = crate::targets::ssh::faults::heal_nodes(&cluster).await?;
+    let undone = crate::targets::ssh::control::heal_nodes(&cluster).await?;
     let docker = test_json.get("target").and_then(|t| t.as_str()) == Some("docker");
     let leave = test_json.get("leave_running").and_then(|v| v.as_bool()) == Some(true);
     Ok(Some(HealedSsh {

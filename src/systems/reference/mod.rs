@@ -1,7 +1,7 @@
 //! faultline's built-in reference system: a replicated key-value service on openraft, one OS
 //! process per node (`faultline node`, see [`server`]), and its harness side: the
 //! [`ReferenceSystem`] (how to start a node, when the cluster is ready, who leads) and the
-//! [`client::ReferenceClient`] (one HTTP client per worker).
+//! [`HttpClient`](crate::systems::http::HttpClient) (one HTTP client per worker: its nodes speak the generic HTTP protocol).
 //!
 //! # HTTP API of a node
 //! Its `/kv` requests and status codes are faultline's generic HTTP protocol (see
@@ -57,8 +57,7 @@
 //!   kernel's page cache keeps the writes), but losing what was not fsynced
 //!   (`--nemesis lose-unfsynced`) loses acknowledged writes.
 
-pub mod client;
-mod members;
+mod membership;
 pub mod server;
 
 use std::path::PathBuf;
@@ -70,19 +69,6 @@ use serde::Deserialize;
 use super::{node_logs, poll_ready, SystemResult};
 use super::{Client, NodeSpec, StartCommand, System};
 pub use crate::spec::systems::Bug;
-
-/// Percent-encode a key for a URL path segment.
-pub(crate) fn encode_key(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    for byte in key.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
 
 /// What `GET /status` answers.
 #[derive(Debug, Clone, Deserialize)]
@@ -216,13 +202,13 @@ impl System for ReferenceSystem {
         cluster: &[NodeSpec],
         _process: std::sync::Arc<dyn faultline_nemeses::control::ProcessControl>,
     ) -> Option<std::sync::Arc<dyn faultline_nemeses::membership::Membership>> {
-        Some(std::sync::Arc::new(members::ReferenceMembership::new(
+        Some(std::sync::Arc::new(membership::ReferenceMembership::new(
             cluster,
         )))
     }
 
     fn client(&self, node: &NodeSpec, _: &[NodeSpec], op_timeout: Duration) -> Box<dyn Client> {
-        Box::new(client::ReferenceClient::new(node, op_timeout))
+        Box::new(crate::systems::http::HttpClient::new(node, op_timeout))
     }
 }
 
@@ -301,7 +287,6 @@ mod tests {
             st(3, Some(2), "Follower"),
         ];
         assert_eq!(agreed_leader(&split), None);
-        assert_eq!(encode_key("a/b c"), "a%2Fb%20c");
     }
 
     fn free_port() -> u16 {

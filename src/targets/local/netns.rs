@@ -21,7 +21,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::store::RunDir;
+use crate::run_dir::RunDir;
 
 /// Where subnet claims are kept, so parallel runs pick different subnets.
 const CLAIMS: &str = "/run/faultline-netns";

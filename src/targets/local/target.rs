@@ -21,9 +21,9 @@ use nix::unistd::Pid;
 
 use faultline_nemeses::net::Network;
 
-use crate::spec::faults::NetPlan;
+use crate::run_dir::RunDir;
+use crate::spec::fault_options::NetPlan;
 use crate::spec::TestSpec;
-use crate::store::RunDir;
 use crate::systems::{NodeSpec, System};
 use crate::targets::local::exec::LocalControl;
 use crate::targets::local::netns::NetnsLayout;

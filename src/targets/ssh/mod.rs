@@ -8,15 +8,15 @@
 //! `docker` brings up the docker-compose cluster of `docker/` and reaches it through this
 //! same target. This module never shells out to a local `ssh` and never logs a password.
 
+pub mod control;
 pub mod docker;
-pub mod faults;
 pub mod nodes;
 mod nodeshell;
 mod scripts;
 pub(crate) mod session;
 pub(crate) mod worker;
 
-pub use faults::SshProcesses;
+pub use control::SshProcesses;
 pub use nodes::SshCluster;
 
 use std::time::Duration;

@@ -5,7 +5,7 @@
 //! Every command of an all-node operation runs on each node's own worker thread at the same
 //! time. It never leaves a daemon running or paused unless asked (`--leave-db-running`), and
 //! never touches a process it did not start (the pidfile's pid must still run the program it
-//! started). The fault abilities over these nodes are in [`super::faults`]; the scripts it
+//! started). The fault abilities over these nodes are in [`super::control`]; the scripts it
 //! runs in [`super::scripts`].
 //!
 //! With `--nemesis lose-unfsynced` it also mounts each node's data folder through lazyfs

@@ -27,9 +27,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::state_machine::KvData;
-use super::txn::{self, MicroOp};
+use super::transactions::{self, MicroOp};
 use super::{Command, CommandResult, KvRaft, NodeId, TypeConfig};
-use crate::systems::reference::{encode_key, Bug};
+use crate::systems::key_path::encode_key;
+use crate::systems::reference::Bug;
 
 /// Marks a request a follower forwarded, so the receiver never forwards it again.
 const FORWARDED: &str = "x-faultline-forwarded";
@@ -99,9 +100,9 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/kv/{key}/cas", post(cas))
         .route("/txn", post(transaction))
         .route("/commit", post(guarded_commit))
-        .route("/membership", get(super::members::members))
-        .route("/membership/remove", post(super::members::remove))
-        .route("/membership/add", post(super::members::add))
+        .route("/membership", get(super::membership_api::members))
+        .route("/membership/remove", post(super::membership_api::remove))
+        .route("/membership/add", post(super::membership_api::add))
         .route("/raft/append", post(raft_append))
         .route("/raft/vote", post(raft_vote))
         .route("/raft/snapshot", post(raft_snapshot))
@@ -449,7 +450,7 @@ async fn transaction(
     headers: HeaderMap,
     Json(body): Json<TxnBody>,
 ) -> Reply {
-    if let Err(why) = txn::validate(&body.ops) {
+    if let Err(why) = transactions::validate(&body.ops) {
         return error(StatusCode::BAD_REQUEST, why);
     }
     if state.node.bug == Some(Bug::TxnStaleReads) && body.ops.iter().any(|op| !op.is_write()) {
@@ -489,7 +490,7 @@ async fn commit_transaction(state: &AppState, headers: &HeaderMap, ops: Vec<Micr
 /// the writes alone are then committed as a separate txn, at whatever state the leader has
 /// by then. Reads and writes are no longer one atomic step.
 async fn stale_transaction(state: &AppState, headers: &HeaderMap, ops: Vec<MicroOp>) -> Reply {
-    let executed = match txn::execute(&ops, |key| state.local_value(key)) {
+    let executed = match transactions::execute(&ops, |key| state.local_value(key)) {
         Ok(executed) => executed,
         Err(why) => return error(StatusCode::CONFLICT, format!("the txn cannot apply: {why}")),
     };

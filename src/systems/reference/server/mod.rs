@@ -9,11 +9,11 @@
 //! informational only.
 
 mod api;
-mod members;
+mod membership_api;
 mod network;
+mod raft_log;
 mod state_machine;
-mod store;
-pub(crate) mod txn;
+pub(crate) mod transactions;
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
@@ -53,7 +53,7 @@ pub(crate) enum Command {
     /// Set `key` to `to` if its current value is `from` (`null` = absent).
     Cas { key: String, from: Value, to: Value },
     /// Run these micro-ops in order, atomically: all of their writes or none (see [`txn`]).
-    Txn { ops: Vec<txn::MicroOp> },
+    Txn { ops: Vec<transactions::MicroOp> },
     /// Set every key of `writes` (`null` removes) if every key of `expect` still has the
     /// value given there: a guarded commit, all or nothing.
     Commit {
@@ -235,7 +235,7 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     .validate()
     .context("invalid Raft timing flags")?;
 
-    let log_store = store::LogStore::open(&args.data_dir, args.bug != Some(Bug::NoFsync))
+    let log_store = raft_log::LogStore::open(&args.data_dir, args.bug != Some(Bug::NoFsync))
         .with_context(|| format!("cannot open the Raft log in {}", args.data_dir.display()))?;
     let state_machine = state_machine::StateMachineStore::open(&args.data_dir)
         .with_context(|| format!("cannot open the snapshot in {}", args.data_dir.display()))?;

@@ -75,7 +75,7 @@ impl KvData {
             }
             // All of the txn's writes or none: it runs against the state, then its writes
             // are applied together.
-            Command::Txn { ops } => match super::txn::execute(ops, |key| self.get(key)) {
+            Command::Txn { ops } => match super::transactions::execute(ops, |key| self.get(key)) {
                 Ok(executed) => {
                     for (key, value) in executed.writes {
                         self.set(&key, value);

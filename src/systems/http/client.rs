@@ -1,5 +1,6 @@
-//! The harness's client of the reference system: turns one [`OpRequest`] of the register
-//! workload into an HTTP request to the worker's own node, and the answer into `ok`, `fail` or
+//! The harness's client of the generic HTTP protocol (the `http` system and the reference
+//! system, whose nodes speak it): turns one [`OpRequest`] of any workload
+//! into an HTTP request to the worker's own node, and the answer into `ok`, `fail` or
 //! `info` (the status table is in the parent module's docs).
 //!
 //! Conventions: `read` (value `null`) → `ok` with the value read (`null` = absent); `write v`
@@ -18,13 +19,13 @@ use async_trait::async_trait;
 use faultline_workloads::op::OpRequest;
 use serde_json::{json, Value};
 
-use super::encode_key;
-use crate::systems::store::{Failure, Version, Versioned, VersionedStore};
+use crate::systems::key_path::encode_key;
+use crate::systems::versioned::{Failure, Version, Versioned, VersionedStore};
 use crate::systems::{Completion, NodeSpec};
 
 /// One worker's client, bound to one node.
 #[derive(Debug)]
-pub struct ReferenceClient {
+pub struct HttpClient {
     http: reqwest::Client,
     base: String,
     node: String,
@@ -42,14 +43,14 @@ enum Outcome {
     Unknown(String),
 }
 
-impl ReferenceClient {
+impl HttpClient {
     /// A client talking to `node`'s client address, giving up on a request after `op_timeout`.
     pub fn new(node: &NodeSpec, op_timeout: Duration) -> Self {
         let http = reqwest::Client::builder()
             .timeout(op_timeout)
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
-        ReferenceClient {
+        HttpClient {
             http,
             base: format!("http://{}", node.client_addr),
             node: node.name.clone(),
@@ -98,7 +99,7 @@ fn classify(status: u16, body: Result<Value, String>) -> Outcome {
     }
 }
 
-impl ReferenceClient {
+impl HttpClient {
     /// `POST /txn` with the op's micro-ops.
     async fn transaction(&self, op: &OpRequest) -> Completion {
         let Some(micro_ops) = op.value.as_array() else {
@@ -152,7 +153,7 @@ impl From<Outcome> for Result<Value, Failure> {
 /// commit is `PUT` (blind), `POST /kv/{key}/cas` (one key guarded by its value) or
 /// `POST /commit` (several).
 #[async_trait]
-impl VersionedStore for ReferenceClient {
+impl VersionedStore for HttpClient {
     fn system(&self) -> &'static str {
         "reference"
     }
@@ -291,7 +292,7 @@ mod tests {
 
     #[tokio::test]
     async fn refused_connections_fail_and_bad_requests_never_reach_the_network() {
-        let mut client = ReferenceClient::new(&unreachable_node(), Duration::from_secs(1));
+        let mut client = HttpClient::new(&unreachable_node(), Duration::from_secs(1));
         let write = client
             .invoke(&OpRequest::new("write", Some(json!(1)), json!(5)))
             .await;

@@ -18,7 +18,7 @@
 //!     async fn commit(&mut self, read: &[(String, Versioned)], writes: &[(String, Value)])
 //!         -> Result<bool, Failure> { ... }
 //! }
-//! let completion = store::invoke(&mut client, &op).await;
+//! let completion = versioned::invoke(&mut client, &op).await;
 //! ```
 
 use async_trait::async_trait;
