@@ -10,9 +10,13 @@
 //! - [`mounts`]: the harness's side for local nodes: mount every node's data directory, lose
 //!   its writes, unmount, and undo leftovers for `faultline heal`. On SSH nodes the SSH
 //!   target runs `faultline lazyfs` as a daemon and talks to it through `--send`.
+//! - [`control`]: the client of a mount's control socket.
+//! - [`mount_table`]: whether a path is mounted, and a lazy unmount.
 
+pub mod control;
 pub mod fuse;
 pub mod model;
+pub mod mount_table;
 pub mod mounts;
 pub mod overlay;
 pub mod server;

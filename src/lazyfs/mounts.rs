@@ -21,6 +21,7 @@ use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::mount_table::detach;
 use crate::run_dir::RunDir;
 use crate::systems::NodeSpec;
 
@@ -164,7 +165,7 @@ impl LazyMounts {
 
 /// Send one control command and read its JSON answer.
 fn command(socket: &Path, command: &str) -> Result<Value> {
-    super::server::send(socket, command)
+    super::control::send(socket, command)
 }
 
 impl Drop for LazyMounts {
@@ -185,41 +186,6 @@ impl Drop for LazyMounts {
         }
         let _ = std::fs::remove_file(&self.file);
     }
-}
-
-/// Lazily unmount `mount` if something is mounted there.
-pub(crate) fn detach(mount: &Path) -> bool {
-    is_mounted(mount) && nix::mount::umount2(mount, nix::mount::MntFlags::MNT_DETACH).is_ok()
-}
-
-/// Whether `path` is a mount point (per `/proc/self/mountinfo`).
-pub fn is_mounted(path: &Path) -> bool {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let want = path.to_string_lossy();
-    text.lines().any(|line| {
-        line.split(' ')
-            .nth(4)
-            .is_some_and(|mount| unescape(mount) == want)
-    })
-}
-
-/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 4 <= bytes.len() {
-            if let Ok(code) = u8::from_str_radix(&field[i + 1..i + 4], 8) {
-                out.push(code);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// For `faultline heal`: unmount the lazyfs mounts a crashed harness left (from
@@ -281,17 +247,5 @@ impl UnsyncedWrites for LocalUnsynced {
 
     fn mechanism(&self) -> String {
         "fuse".to_string()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mountinfo_fields_are_unescaped() {
-        assert_eq!(unescape(r"/tmp/a\040b"), "/tmp/a b");
-        assert_eq!(unescape("/plain"), "/plain");
-        assert_eq!(unescape(r"/x\"), r"/x\");
     }
 }

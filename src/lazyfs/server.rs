@@ -14,7 +14,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -53,22 +53,11 @@ pub struct LazyfsArgs {
     pub send: Option<String>,
 }
 
-/// Send one control command to the mount serving `socket` and read its JSON answer.
-pub fn send(socket: &Path, command: &str) -> Result<Value> {
-    let mut stream = UnixStream::connect(socket)
-        .with_context(|| format!("cannot connect to {}", socket.display()))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    writeln!(stream, "{command}")?;
-    let mut line = String::new();
-    BufReader::new(&stream).read_line(&mut line)?;
-    serde_json::from_str(&line).with_context(|| format!("lazyfs answered {line:?}"))
-}
-
 /// `faultline lazyfs`: with `--send`, be the control client; otherwise serve the mount.
 pub fn main(args: &LazyfsArgs) -> Result<()> {
     match &args.send {
         Some(command) => {
-            println!("{}", send(&args.control, command)?);
+            println!("{}", super::control::send(&args.control, command)?);
             Ok(())
         }
         None => run(args),
@@ -122,7 +111,7 @@ pub fn run(args: &LazyfsArgs) -> Result<()> {
     // holds a copy of the mount, which keeps the connection open. Exiting closes
     // /dev/fuse, which ends the connection for every copy.
     let mount = mount.canonicalize().unwrap_or_else(|_| mount.clone());
-    super::mounts::detach(&mount);
+    super::mount_table::detach(&mount);
     tracing::info!("lazyfs unmounted");
     drop(listener);
     std::mem::forget(session);

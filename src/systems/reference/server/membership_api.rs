@@ -28,7 +28,7 @@ use openraft::{BasicNode, ChangeMembers};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::api::{error, AppState, Reply, Route};
+use super::app_state::{error, AppState, Reply, Route};
 use super::NodeId;
 
 /// How many request deadlines a membership change may take (two log entries, and for an

@@ -9,6 +9,7 @@
 //! informational only.
 
 mod api;
+mod app_state;
 mod membership_api;
 mod network;
 mod raft_log;
@@ -267,7 +268,7 @@ pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
         }
     });
 
-    let state = api::AppState::new(api::NodeContext {
+    let state = app_state::AppState::new(app_state::NodeContext {
         id: args.id,
         raft: raft.clone(),
         kv,
