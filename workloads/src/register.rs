@@ -22,8 +22,10 @@
 //! The final generator (after healing) makes **every worker read every key still in use
 //! once** — the fixed keys, or the key each group had at the end of the main phase —
 //! starting at a different key per worker: more final reads, from several processes, give
-//! the checker more evidence that the healed cluster converged. Retired keys are not read
-//! again: their histories are already complete.
+//! the checker more evidence that the healed cluster converged. Then, with independent keys,
+//! **every retired key is read once more**, the workers sharing them out: a write that was
+//! acknowledged and later lost (a crash that dropped what was not fsynced) is found whichever
+//! key it hit, not only on the keys still in use.
 //!
 //! This module only generates; it never talks to a client or checks anything.
 
@@ -33,7 +35,7 @@ use rand::rngs::StdRng;
 use rand::Rng;
 use serde_json::{json, Value};
 
-use crate::generator::{each_worker, sequence, Context, Generator, Poll};
+use crate::generator::{each_worker, from_fn, phases, sequence, Context, Generator, Poll};
 use crate::op::OpRequest;
 use crate::options::{resolve_mix, Keys, WorkloadError, WorkloadOptions};
 use crate::Workload;
@@ -79,6 +81,20 @@ impl Register {
             Keys::Independent { .. } => lock(&self.current).iter().flatten().copied().collect(),
         }
     }
+
+    /// With independent keys, every key the latest main generator took and then retired:
+    /// keys are taken in order from 0, so those are the ones below the newest current key
+    /// that no group holds now. None with a fixed set of keys (all of them are in use).
+    fn retired_keys(&self) -> Vec<u64> {
+        let Keys::Independent { .. } = self.keys else {
+            return Vec::new();
+        };
+        let current = self.keys_in_use();
+        let Some(&newest) = current.iter().max() else {
+            return Vec::new();
+        };
+        (0..newest).filter(|key| !current.contains(key)).collect()
+    }
 }
 
 /// The lock's contents, even when a panicking generator poisoned it (the keys stay valid).
@@ -122,12 +138,13 @@ impl Workload for Register {
         })
     }
 
-    /// Every worker reads every key in use once (see the module docs). The keys are taken
-    /// when a worker first asks, so build it after the main phase, or at any time before.
+    /// Every worker reads every key in use once, then the workers share out one read of
+    /// each retired key (see the module docs). The keys are taken when a worker first asks,
+    /// so build it after the main phase, or at any time before.
     fn final_generator(&self) -> Option<Box<dyn Generator>> {
         let workload = self.clone();
         let mut keys: Option<Vec<u64>> = None;
-        Some(each_worker(move |worker| {
+        let in_use = each_worker(move |worker| {
             let keys = keys.get_or_insert_with(|| workload.keys_in_use());
             if keys.is_empty() {
                 return sequence(Vec::new());
@@ -144,7 +161,18 @@ impl Workload for Register {
                     .map(|i| read(keys[(first + i) % keys.len()]))
                     .collect(),
             )
-        }))
+        });
+        // The retired keys, too, are taken when the phase is first polled.
+        let workload = self.clone();
+        let mut retired: Option<Box<dyn Generator>> = None;
+        let retired = from_fn(move |ctx, rng| {
+            retired
+                .get_or_insert_with(|| {
+                    sequence(workload.retired_keys().into_iter().map(read).collect())
+                })
+                .poll(ctx, rng)
+        });
+        Some(phases(vec![in_use, retired]))
     }
 
     fn model(&self) -> &str {

@@ -282,7 +282,7 @@ fn more_threads_per_key_than_workers_is_one_key_at_a_time() {
 }
 
 #[test]
-fn final_reads_cover_each_groups_current_key_only() {
+fn final_reads_cover_each_groups_current_key_then_every_retired_key_once() {
     let workload = independent(2, 10);
     let mut sim = Sim::new(6, 14);
     let log = sim.run_for(workload.generator(), MS, 95);
@@ -300,12 +300,28 @@ fn final_reads_cover_each_groups_current_key_only() {
     assert!(finals
         .iter()
         .all(|e| e.op.f == "read" && e.op.value.is_null()));
+    // First every worker reads every current key once, its own group's first.
+    let (in_use, retired) = finals.split_at(6 * 3);
     for w in 0..6 {
-        let keys: Vec<u64> = finals.iter().filter(|e| e.worker == w).map(key).collect();
-        // Every worker reads every current key once, its own group's first.
+        let keys: Vec<u64> = in_use.iter().filter(|e| e.worker == w).map(key).collect();
         let expected: Vec<u64> = (0..3).map(|i| current[(w / 2 + i) % 3]).collect();
         assert_eq!(keys, expected, "worker {w}");
     }
+    // Then each retired key once, shared among the workers.
+    let mut read_again: Vec<u64> = retired.iter().map(key).collect();
+    read_again.sort_unstable();
+    let mut expected: Vec<u64> = used
+        .iter()
+        .copied()
+        .filter(|k| !current.contains(k))
+        .collect();
+    expected.sort_unstable();
+    assert!(!expected.is_empty());
+    assert_eq!(read_again, expected);
+    assert!(
+        retired.iter().any(|e| e.worker != retired[0].worker),
+        "shared out"
+    );
 }
 
 #[test]
