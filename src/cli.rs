@@ -276,6 +276,13 @@ pub struct TestArgs {
     #[arg(long, default_value_t = 1.0, value_name = "SECS")]
     pub op_timeout: f64,
 
+    /// A client in any language instead of the system's built-in one: faultline runs
+    /// `sh -c CMD` once per worker process and exchanges one JSON object a line with it on
+    /// stdin/stdout (the op; then `{"type": "ok"|"fail"|"info", "value": ..., "error": ...}`).
+    /// It reaches its node through `FAULTLINE_ENDPOINT`; see the README.
+    #[arg(long, value_name = "CMD")]
+    pub client_command: Option<String>,
+
     /// Run the whole test this many times; the exit code is the worst verdict.
     #[arg(long, default_value_t = 1)]
     pub test_count: u32,

@@ -28,6 +28,7 @@ use crate::progress::Progress;
 use crate::recorder::Recorder;
 use crate::run_dir::RunDir;
 use crate::spec::TestSpec;
+use crate::systems::command_client::ClientCommand;
 use crate::systems::{Client, SystemError};
 use crate::targets::cluster::Cluster;
 
@@ -147,10 +148,19 @@ pub async fn run_test(
     let anomaly_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let generator = until(anomaly_stop.clone(), time_limit(spec.time_limit, generator));
     let dispatcher = Arc::new(Dispatcher::new(generator, spec.concurrency, seed));
+    let client_command = spec.client_command.as_ref().map(|command| ClientCommand {
+        command: command.clone(),
+        log_dir: run.path.join("clients"),
+        workload: spec.workload.clone(),
+        op_timeout: spec.op_timeout,
+    });
     let mut clients: Vec<Box<dyn Client>> = (0..spec.concurrency)
         .map(|w| {
             let node = &target.nodes()[w % spec.node_count];
-            system.client(node, target.nodes(), spec.op_timeout)
+            match &client_command {
+                Some(command) => Box::new(command.client(w, node, target.nodes())),
+                None => system.client(node, target.nodes(), spec.op_timeout),
+            }
         })
         .collect();
     run_setup_ops(workload.setup(), clients[0].as_mut(), spec.ready_timeout).await?;
@@ -516,6 +526,7 @@ async fn worker_loop(
     completed: &Notify,
     mut stop: watch::Receiver<bool>,
 ) -> (Box<dyn Client>, u64) {
+    client.new_process(process);
     loop {
         if *stop.borrow() {
             break;
@@ -562,6 +573,7 @@ async fn worker_loop(
                 if indeterminate {
                     // The old process may still have an op in flight: continue as a new one.
                     process += workers as u64;
+                    client.new_process(process);
                 }
             }
         }

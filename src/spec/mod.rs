@@ -106,6 +106,9 @@ pub struct TestSpec {
     pub read_consistency: Option<String>,
     /// `--endpoints` of `--system http` (base URLs), empty otherwise.
     pub endpoints: Vec<String>,
+    /// `--client-command`: the shell command of a client in any language, run once per
+    /// worker process instead of the system's own client.
+    pub client_command: Option<String>,
     /// First port, or `None` for free ports.
     pub base_port: Option<u16>,
     /// The executable started as each reference node.
@@ -179,6 +182,18 @@ impl TestSpec {
             ),
         };
         let endpoints = resolve_endpoints(args)?;
+        let client_command = match &args.client_command {
+            Some(command) if command.trim().is_empty() => {
+                bad_input!("--client-command is empty: give the command that runs your client")
+            }
+            Some(command) => {
+                if let Err(why) = crate::systems::command_client::check_starts(command) {
+                    bad_input!("{why}");
+                }
+                Some(command.clone())
+            }
+            None => None,
+        };
         let node_count = if endpoints.is_empty() {
             node_count
         } else {
@@ -380,6 +395,7 @@ impl TestSpec {
             bug,
             read_consistency,
             endpoints,
+            client_command,
             base_port: args.base_port,
             node_binary,
             install_mode,

@@ -50,6 +50,9 @@ pub(super) fn rerun_line(args: &TestArgs, spec: &TestSpec) -> String {
     if let Some(level) = &spec.read_consistency {
         rerun.push_str(&format!(" --read-consistency {level}"));
     }
+    if let Some(command) = &spec.client_command {
+        rerun.push_str(&format!(" --client-command {}", shell_word(command)));
+    }
     if !spec.endpoints.is_empty() {
         rerun.push_str(&format!(" --endpoints {}", spec.endpoints.join(",")));
     }

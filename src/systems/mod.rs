@@ -21,6 +21,7 @@
 //! let completion = client.invoke(&OpRequest::read("x")).await;
 //! ```
 
+pub(crate) mod command_client;
 pub mod etcd;
 pub(crate) mod etcd_membership;
 pub mod http;
@@ -365,6 +366,10 @@ pub trait Client: Send {
     /// Perform one operation. Never errs: failures are `fail` (certainly did not happen)
     /// or `info` (may have happened).
     async fn invoke(&mut self, op: &OpRequest) -> Completion;
+
+    /// The worker goes on as `process` (its first, or a fresh one after an `info`). A
+    /// client that keeps per-process state (a `--client-command` process) starts anew.
+    fn new_process(&mut self, _process: u64) {}
 }
 
 /// What the harness learned from a read's raw bytes: the JSON value it stored.

@@ -1,0 +1,121 @@
+//! End-to-end: `--client-command`, a client in another language (Python, standard library
+//! only, written from the README) driving faultline's own reference nodes over the generic
+//! HTTP protocol: a correct client is valid under faults, one that serves reads from its own
+//! memory is caught, one that crashes is restarted under a fresh process, and a command the
+//! shell cannot find is refused before the run.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::*;
+
+fn client(args: &str) -> String {
+    let script: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "tests",
+        "client_commands",
+        "http_kv.py",
+    ]
+    .iter()
+    .collect();
+    format!("python3 {} {args}", script.display())
+}
+
+fn run(
+    store: &std::path::Path,
+    workload: &str,
+    client: &str,
+    nemesis: &str,
+) -> std::process::Output {
+    run_test(
+        store,
+        &[
+            "--workload",
+            workload,
+            "--client-command",
+            client,
+            "--nemesis",
+            nemesis,
+            "--time-limit",
+            "10",
+            "--seed",
+            "11",
+        ],
+    )
+}
+
+#[test]
+fn a_correct_client_in_python_is_valid_under_faults() {
+    let store = tempfile::tempdir().unwrap();
+    let out = run(store.path(), "register", &client(""), "kill,pause");
+    assert_eq!(out.status.code(), Some(0), "expected valid");
+    let run = latest_run(store.path());
+    let results = results(&run);
+    assert!(results["counts"]["ok"].as_u64().unwrap() > 30, "{results}");
+    // One log per client process, and the rerun line names the command.
+    assert!(run.join("clients/0.log").exists());
+    let test: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("test.json")).unwrap()).unwrap();
+    assert!(
+        test["rerun"].as_str().unwrap().contains("--client-command"),
+        "{test}"
+    );
+}
+
+#[test]
+fn a_python_client_runs_transactions() {
+    let store = tempfile::tempdir().unwrap();
+    let out = run(store.path(), "append", &client(""), "none");
+    assert_eq!(out.status.code(), Some(0), "expected valid");
+    let results = results(&latest_run(store.path()));
+    assert!(results["counts"]["ok"].as_u64().unwrap() > 30, "{results}");
+}
+
+#[test]
+fn a_client_serving_reads_from_its_own_memory_is_caught() {
+    let store = tempfile::tempdir().unwrap();
+    let out = run(store.path(), "register", &client("--stale-reads"), "none");
+    assert_eq!(out.status.code(), Some(1), "expected invalid");
+}
+
+#[test]
+fn a_crashing_client_makes_its_op_unknown_and_is_restarted_under_a_fresh_process() {
+    let store = tempfile::tempdir().unwrap();
+    let out = run(
+        store.path(),
+        "register",
+        &client("--crash-every 40"),
+        "none",
+    );
+    assert_eq!(out.status.code(), Some(0), "expected valid");
+    let run = latest_run(store.path());
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    let crashed: Vec<&str> = history
+        .lines()
+        .filter(|l| l.contains("\"type\":\"info\"") && l.contains("exited"))
+        .collect();
+    assert!(!crashed.is_empty(), "some ops ended with the client's exit");
+    // After its first crash, worker 0 went on as process 0 + concurrency (10).
+    assert!(run.join("clients/10.log").exists());
+    let log = std::fs::read_to_string(run.join("clients/0.log")).unwrap();
+    assert!(log.contains("crashing on purpose"), "{log}");
+}
+
+#[test]
+fn a_command_the_shell_cannot_find_is_refused_before_the_run() {
+    let store = tempfile::tempdir().unwrap();
+    let out = run(
+        store.path(),
+        "register",
+        "faultline-no-such-client --port 1",
+        "none",
+    );
+    assert_eq!(out.status.code(), Some(254));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--client-command 'faultline-no-such-client --port 1' cannot start"),
+        "{stderr}"
+    );
+    assert!(!store.path().join("latest").exists(), "no run was started");
+}
