@@ -16,8 +16,10 @@
 //! - [`render_store_index`]: `store/index.html`, every run newest first.
 //! - [`junit_xml`]: one JUnit test case per checker.
 //!
+//! - [`fault_records`]: the `faults` list of `results.json` (availability and recovery).
+//!
 //! Modules: `stats` (pairing, counts, quantiles, throughput), `faults` (fault intervals,
-//! availability, recovery), `plots` (plotters charts), `timeline` (per-process lanes with
+//! availability), `recovery` (what clients saw after each heal), `plots` (plotters charts), `timeline` (per-process lanes with
 //! elision), `counterexample` (the picture of a failed linearizability check), `cycles`
 //! (the picture of a transactional dependency cycle), `classic` (the pictures of the set,
 //! bank, counter, queue and unique-ids checks), `html`
@@ -33,6 +35,7 @@ mod html;
 mod junit;
 mod page;
 mod plots;
+mod recovery;
 mod stats;
 mod store_index;
 mod timeline;
@@ -41,6 +44,7 @@ pub use faultline_checkers::checker::CheckResult;
 pub use faultline_checkers::history::History;
 pub use junit::junit_xml;
 pub use page::{render_history, render_run};
+pub use recovery::{fault_records, FaultRecord, KeyRecord, RecoveryRecord};
 pub use store_index::render_store_index;
 
 /// Why a report could not be written. Problems inside a run folder (a corrupt

@@ -18,9 +18,10 @@ use serde_json::Value;
 use crate::classic;
 use crate::counterexample;
 use crate::cycles;
-use crate::faults::{self, kind_css, FaultInterval, Recovery};
+use crate::faults::{self, kind_css, FaultInterval};
 use crate::html::{esc, figure, href, page, table, verdict_class, verdict_words};
 use crate::plots::{self, shape_icon, PlotInput, QUANTILES};
+use crate::recovery::{self, Figure, KeyRecovery, Recovery};
 use crate::stats::{self, human_ns, Calls, Outcome};
 use crate::timeline;
 use crate::ReportError;
@@ -538,7 +539,7 @@ fn history_sections(
     let counts = stats::counts(history, &calls);
     let intervals = faults::fault_intervals(history);
     let kinds = faults::kinds(&intervals);
-    let recoveries = faults::recovery(&calls, &intervals);
+    let recoveries = recovery::recovery(history, &calls, &intervals);
     let by_index = calls.index_of_op(history);
 
     let (cxs, cx_problems) = counterexample::find(results);
@@ -659,7 +660,7 @@ fn plots_section(
         kinds,
         recoveries,
     };
-    let recovery = recoveries.iter().flatten().any(|r| r.all_keys().is_some());
+    let recovery = recoveries.iter().any(Option::is_some);
     let parts = LegendParts {
         outcomes: true,
         pending: false,
@@ -744,8 +745,8 @@ fn legend(calls: &Calls, kinds: &[String], parts: LegendParts) -> String {
     }
     if recovery {
         s.push_str(
-            "<span><span class=\"swatch\" style=\"background:#30363d;height:4px\"></span>\
-             heal → every key succeeded again</span>",
+            "<span><span class=\"swatch\" style=\"background:#30363d;height:2px\"></span>\
+             above the plot: heal → first ok on every key spanning it</span>",
         );
     }
     s.push_str("</div>");
@@ -773,49 +774,16 @@ fn faults_section(
     for (i, iv) in intervals.iter().enumerate() {
         let k = kinds.iter().position(|k| *k == iv.kind).unwrap_or(0);
         let a = &avail[i];
-        let (rec, keys) = match &recoveries[i] {
-            None => ("not healed before the end".to_string(), String::new()),
-            Some(r) => {
-                let in_use = r.keys.len();
-                let all = match r.all_keys() {
-                    Some(t) if r.recovered() == in_use => human_ns(t),
-                    Some(t) => format!("{} ({} of {in_use} keys)", human_ns(t), r.recovered()),
-                    None if in_use == 0 => "no key was used after the heal".to_string(),
-                    None => "no key succeeded again".to_string(),
-                };
-                let keys = if in_use <= 8 {
-                    let mut per: Vec<(&String, &Option<u64>)> = r
-                        .keys
-                        .iter()
-                        .map(|&k| &calls.keys[k as usize])
-                        .zip(&r.per_key)
-                        .collect();
-                    // Numeric keys in numeric order, then the rest by text.
-                    per.sort_by_key(|(k, _)| (k.parse::<f64>().is_err(), k.len(), k.as_str()));
-                    per.into_iter()
-                        .map(|(key, t)| {
-                            format!("{}: {}", key, t.map_or("never".to_string(), human_ns))
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                } else {
-                    let slowest = r
-                        .per_key
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(i, t)| Some((r.keys[i], (*t)?)))
-                        .max_by_key(|&(_, t)| t);
-                    let never = r.per_key.iter().filter(|t| t.is_none()).count();
-                    let mut s = slowest.map_or(String::new(), |(k, t)| {
-                        format!("slowest key {}: {}", calls.keys[k as usize], human_ns(t))
-                    });
-                    if never > 0 {
-                        let _ = write!(s, "; {never} keys never succeeded again");
-                    }
-                    s
-                };
-                (all, keys)
+        let (answer, ok, keys) = match &recoveries[i] {
+            None => {
+                let not = "not healed before the end".to_string();
+                (not.clone(), not, String::new())
             }
+            Some(r) => (
+                r.text(Figure::FirstAnswer),
+                r.text(Figure::FirstOk),
+                spanning_keys_text(calls, iv.start, r),
+            ),
         };
         rows.push(vec![
             format!(
@@ -830,12 +798,13 @@ fn faults_section(
             a.invoked.to_string(),
             a.ok.to_string(),
             pct(a),
-            esc(&rec),
+            esc(&answer),
+            esc(&ok),
             esc(&keys),
         ]);
     }
     let outside = avail.last().expect("availability has an outside row");
-    rows.push(vec![
+    let mut last = vec![
         "<i>outside any fault</i>".to_string(),
         String::new(),
         String::new(),
@@ -844,9 +813,9 @@ fn faults_section(
         outside.invoked.to_string(),
         outside.ok.to_string(),
         pct(outside),
-        String::new(),
-        String::new(),
-    ]);
+    ];
+    last.resize(11, String::new());
+    rows.push(last);
     body.push_str(&table(
         "faults",
         &[
@@ -858,17 +827,57 @@ fn faults_section(
             "ops invoked",
             "ok",
             "availability",
-            "recovery: heal → every key ok",
-            "per key",
+            "heal → first answer",
+            "heal → first ok",
+            "keys spanning the heal",
         ],
         &rows,
     ));
     body.push_str(
         "<p class=\"note\">Availability: the share of client ops invoked during the fault that \
-         succeeded. Recovery: from the heal (the stop's completion) to the completion of the \
-         first successful op invoked after it, on every key; the plots mark it as a dark bar \
-         along their top edge.</p>",
+         succeeded. Recovery is measured on the keys that span the heal (the stop's \
+         completion): keys with an op invoked before it and another after it, so a key opened \
+         after the heal or retired during the fault is not charged to it. Heal → first ok: \
+         until an op invoked after the heal succeeded on every such key. Heal → first answer: \
+         the same, where a fail the service gave (a cas mismatch, a lost race) also counts, \
+         but not a timeout, a refused connection or \u{201c}unavailable\u{201d}. Only ops of the \
+         main phase count (the final reads follow the harness's own wait for the cluster), so \
+         no figure is longer than the time from its heal to the end of the main phase. The \
+         plots mark each heal with a bracket above the data, from the heal to the first ok on \
+         every spanning key.</p>",
     );
+}
+
+/// The keys a recovery was measured on (the fault began at `fault_start`): each of a few,
+/// or how many and the slowest.
+fn spanning_keys_text(calls: &Calls, fault_start: u64, r: &Recovery) -> String {
+    let one = |k: &KeyRecovery| {
+        let t = |t: Option<u64>| t.map_or(format!("none in {}", human_ns(k.watched)), human_ns);
+        let since = if k.first_invoked < fault_start {
+            "in use since"
+        } else {
+            "opened during the fault at"
+        };
+        format!(
+            "{} ({since} {:.3} s): answer {}, ok {}",
+            calls.keys[k.key as usize],
+            k.first_invoked as f64 / 1e9,
+            t(k.to_answer),
+            t(k.to_ok)
+        )
+    };
+    if r.keys.len() <= 8 {
+        return r.keys.iter().map(one).collect::<Vec<_>>().join("; ");
+    }
+    let mut s = format!("{} keys; slowest ", r.keys.len());
+    if let Some(k) = r.slowest() {
+        s.push_str(&one(k));
+    }
+    let never = r.keys.len() - r.keys_with(Figure::FirstOk);
+    if never > 0 {
+        let _ = write!(s, "; {never} never ok again in the main phase");
+    }
+    s
 }
 
 #[cfg(test)]

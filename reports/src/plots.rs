@@ -2,7 +2,9 @@
 //! op (log scale; aggregated into grid cells past a point budget), latency quantiles per
 //! time bucket, and throughput by outcome; and [`time_chart`], the frame (axes, fault
 //! shading, tags) other modules draw their own time plots in. Every plot shades the fault
-//! intervals and marks each heal's recovery.
+//! intervals and marks each heal in a band above the plot area (a tick at the heal, a thin
+//! bracket to the first ok on every key spanning it, and its label when labels do not
+//! collide), so no mark ever covers data.
 //!
 //! plotters writes plain `<rect>`s, so fault and recovery rectangles are drawn in sentinel
 //! colours (red channel 0xFA for faults, 0xFB for recoveries, the other channels numbering
@@ -19,8 +21,9 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::faults::{kind_rgb, FaultInterval, Recovery};
-use crate::stats::{bucket_width, latency_quantiles, throughput, Calls, Outcome};
+use crate::faults::{kind_rgb, FaultInterval};
+use crate::recovery::{Figure, Recovery, Status};
+use crate::stats::{bucket_width, human_ns, latency_quantiles, throughput, Calls, Outcome};
 use crate::ReportError;
 
 /// Past this many completed ops the latency plot draws one mark per grid cell instead of
@@ -73,8 +76,8 @@ pub(crate) fn rgb(c: (u8, u8, u8)) -> RGBColor {
     RGBColor(c.0, c.1, c.2)
 }
 
-/// Shade fault intervals and mark recoveries in sentinel colours. `y_at(frac)` gives the
-/// data value at a fraction of the plot's height.
+/// Shade fault intervals in sentinel colours. `y_at(frac)` gives the data value at a
+/// fraction of the plot's height.
 fn shade<'a, Y: Ranged<ValueType = f64>>(
     chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, Y>>,
     input: &PlotInput,
@@ -91,42 +94,109 @@ fn shade<'a, Y: Ranged<ValueType = f64>>(
             )
         }))
         .map_err(perr(plot))?;
-    // A bar along the top from each heal to the moment every key had succeeded again.
-    let (top0, top1) = (y_at(0.955), y_at(0.995));
-    chart
-        .draw_series(
-            input
-                .recoveries
-                .iter()
-                .enumerate()
-                .filter_map(|(i, r)| Some((i, r.as_ref()?)))
-                .filter_map(|(i, r)| {
-                    let all = r.all_keys()?;
-                    let sentinel = RGBColor(0xFB, (i >> 8) as u8, i as u8);
-                    Some(Rectangle::new(
-                        [(secs(r.heal), top0), (secs(r.heal + all), top1)],
-                        sentinel.filled(),
-                    ))
-                }),
-        )
+    Ok(())
+}
+
+/// Pixels above the plot area kept for the heal marks, so they never cover data.
+const HEAL_BAND: u32 = 30;
+const MARK_COLOUR: RGBColor = RGBColor(0x30, 0x36, 0x3D);
+
+/// Mark each heal in the band above the plot area (pixel row `top` is the area's top edge):
+/// a tick at the heal and a thin bracket (a sentinel rectangle) to the first ok on every
+/// spanning key, labelled with the time while labels do not collide. `x_of(t)` is the pixel
+/// column of `t` seconds; labels stay between `left` and `right`.
+fn mark_heals(
+    root: &DrawingArea<SVGBackend, plotters::coord::Shift>,
+    input: &PlotInput,
+    x_of: &dyn Fn(f64) -> i32,
+    (left, right, top): (i32, i32, i32),
+    plot: &'static str,
+) -> Result<(), ReportError> {
+    let font = ("sans-serif", 11).into_font().color(&MARK_COLOUR);
+    let mut labels_end = i32::MIN;
+    for (i, r) in input.recoveries.iter().enumerate() {
+        let Some(r) = r else { continue };
+        let x0 = x_of(secs(r.heal));
+        let x1 = x_of(secs(r.heal + bracket_ns(r))).max(x0 + 2);
+        root.draw(&Rectangle::new(
+            [(x0, top - 12), (x0 + 1, top)],
+            MARK_COLOUR.filled(),
+        ))
         .map_err(perr(plot))?;
-    let labelled = input.recoveries.iter().flatten().count() <= 12;
-    if labelled {
-        let font = ("sans-serif", 12)
-            .into_font()
-            .color(&RGBColor(0x30, 0x36, 0x3D));
-        chart
-            .draw_series(input.recoveries.iter().flatten().filter_map(|r| {
-                let all = r.all_keys()?;
-                Some(Text::new(
-                    format!("recovered in {}", crate::stats::human_ns(all)),
-                    (secs(r.heal + all), y_at(0.975)),
-                    font.clone().pos(Pos::new(HPos::Left, VPos::Center)),
-                ))
-            }))
+        let sentinel = RGBColor(0xFB, (i >> 8) as u8, i as u8);
+        root.draw(&Rectangle::new(
+            [(x0, top - 8), (x1, top - 6)],
+            sentinel.filled(),
+        ))
+        .map_err(perr(plot))?;
+        if x1 > x0 + 2 {
+            root.draw(&Rectangle::new(
+                [(x1 - 1, top - 10), (x1, top - 4)],
+                MARK_COLOUR.filled(),
+            ))
             .map_err(perr(plot))?;
+        }
+        let Some(label) = heal_label(r) else { continue };
+        // About 6 px a character at 11 px: enough to keep labels apart and inside.
+        let width = label.chars().count() as i32 * 6;
+        let (x, from, anchor) = if x0 + 3 + width <= right {
+            (x0 + 3, x0 + 3, HPos::Left)
+        } else {
+            let x = x1.min(right);
+            (x, x - width, HPos::Right)
+        };
+        if from < labels_end + 8 || from < left {
+            continue;
+        }
+        labels_end = from + width;
+        root.draw(&Text::new(
+            label,
+            (x, top - 13),
+            font.clone().pos(Pos::new(anchor, VPos::Bottom)),
+        ))
+        .map_err(perr(plot))?;
     }
     Ok(())
+}
+
+/// How far the bracket of a heal runs: to the first ok on every spanning key, or, when some
+/// key had none, as far as such a key was watched; no bracket when nothing was measured.
+fn bracket_ns(r: &Recovery) -> u64 {
+    match r.status() {
+        Status::Measured => r
+            .every_key(Figure::FirstOk)
+            .or(r.at_least(Figure::FirstOk))
+            .unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn heal_label(r: &Recovery) -> Option<String> {
+    match r.status() {
+        Status::HealedAtTheEnd => None,
+        Status::NoKeySpans => Some("no key spans".to_string()),
+        Status::Measured => Some(match r.every_key(Figure::FirstOk) {
+            Some(t) => format!("ok in {}", human_ns(t)),
+            None => format!(
+                "no ok in {}",
+                human_ns(r.at_least(Figure::FirstOk).unwrap_or(0))
+            ),
+        }),
+    }
+}
+
+/// Draw the heal marks of a chart built with `margin_top(HEAL_BAND)`, whose value range
+/// tops at `y_top`.
+fn mark_chart_heals<'a, Y: Ranged<ValueType = f64>>(
+    root: &DrawingArea<SVGBackend<'a>, plotters::coord::Shift>,
+    chart: &ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, Y>>,
+    input: &PlotInput,
+    y_top: f64,
+    plot: &'static str,
+) -> Result<(), ReportError> {
+    let x_of = |t: f64| chart.backend_coord(&(t, y_top)).0;
+    let top = chart.backend_coord(&(0.0, y_top)).1;
+    mark_heals(root, input, &x_of, (x_of(0.0), x_of(input.t1()), top), plot)
 }
 
 /// Rewrite sentinel rectangles and tag the root element (see the module doc).
@@ -181,9 +251,11 @@ fn tag_svg(svg: &str, plot: &str, input: &PlotInput, px: (i32, i32)) -> String {
             };
             (
                 format!(
-                    "class=\"recovery\" data-heal-s=\"{}\" data-recovered-s=\"{}\"",
+                    "class=\"recovery\" data-heal-s=\"{}\" data-recovered-s=\"{}\" \
+                     data-status=\"{}\"",
                     secs(r.heal),
-                    secs(r.heal + r.all_keys().unwrap_or(0))
+                    secs(r.heal + bracket_ns(r)),
+                    r.status().as_str()
                 ),
                 "#30363D".to_string(),
             )
@@ -290,6 +362,7 @@ where
         root.fill(&WHITE).map_err(perr(name))?;
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
+            .margin_top(HEAL_BAND)
             .x_label_area_size(38)
             .y_label_area_size(62)
             .build_cartesian_2d(0.0..t1, y.0..y.1)
@@ -306,6 +379,7 @@ where
             .map_err(perr(name))?;
         let y_at = |f: f64| y.0 + f * (y.1 - y.0);
         shade(&mut chart, input, &y_at, name)?;
+        mark_chart_heals(&root, &chart, input, y_at(1.0), name)?;
         draw(&mut chart)?;
         px = px_range(&chart, t1, y.0);
         root.present().map_err(perr(name))?;
@@ -330,6 +404,7 @@ pub(crate) fn latency_plot(input: &PlotInput) -> Result<Plot, ReportError> {
         root.fill(&WHITE).map_err(perr(NAME))?;
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
+            .margin_top(HEAL_BAND)
             .x_label_area_size(38)
             .y_label_area_size(62)
             .build_cartesian_2d(0.0..t1, (lo..hi).log_scale())
@@ -347,6 +422,7 @@ pub(crate) fn latency_plot(input: &PlotInput) -> Result<Plot, ReportError> {
             .map_err(perr(NAME))?;
         let y_at = |f: f64| lo * (hi / lo).powf(f);
         shade(&mut chart, input, &y_at, NAME)?;
+        mark_chart_heals(&root, &chart, input, y_at(1.0), NAME)?;
         let ms = |l: u64| (l as f64 / 1e6).max(lo);
         let order = [Outcome::Ok, Outcome::Fail, Outcome::Info];
         if completed <= SCATTER_BUDGET {
@@ -472,6 +548,7 @@ pub(crate) fn quantile_plot(input: &PlotInput) -> Result<Plot, ReportError> {
         root.fill(&WHITE).map_err(perr(NAME))?;
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
+            .margin_top(HEAL_BAND)
             .x_label_area_size(38)
             .y_label_area_size(62)
             .build_cartesian_2d(0.0..t1, (lo..hi).log_scale())
@@ -489,6 +566,7 @@ pub(crate) fn quantile_plot(input: &PlotInput) -> Result<Plot, ReportError> {
             .map_err(perr(NAME))?;
         let y_at = |f: f64| lo * (hi / lo).powf(f);
         shade(&mut chart, input, &y_at, NAME)?;
+        mark_chart_heals(&root, &chart, input, y_at(1.0), NAME)?;
         let half = secs(width) / 2.0;
         for (q, colour) in QUANTILES {
             let pts: Vec<(f64, f64)> = rows
@@ -518,7 +596,7 @@ pub(crate) fn quantile_plot(input: &PlotInput) -> Result<Plot, ReportError> {
         svg: tag_svg(&svg, NAME, input, px),
         note: format!(
             "Completed ops bucketed by invocation time into {} buckets.",
-            crate::stats::human_ns(width)
+            human_ns(width)
         ),
     })
 }
@@ -553,6 +631,7 @@ pub(crate) fn throughput_plot(input: &PlotInput) -> Result<Plot, ReportError> {
         root.fill(&WHITE).map_err(perr(NAME))?;
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
+            .margin_top(HEAL_BAND)
             .x_label_area_size(38)
             .y_label_area_size(62)
             .build_cartesian_2d(0.0..t1, 0.0..hi)
@@ -569,6 +648,7 @@ pub(crate) fn throughput_plot(input: &PlotInput) -> Result<Plot, ReportError> {
             .map_err(perr(NAME))?;
         let y_at = |f: f64| f * hi;
         shade(&mut chart, input, &y_at, NAME)?;
+        mark_chart_heals(&root, &chart, input, y_at(1.0), NAME)?;
         let half = secs(width) / 2.0;
         for (i, outcome) in [Outcome::Ok, Outcome::Fail, Outcome::Info]
             .into_iter()
@@ -588,10 +668,7 @@ pub(crate) fn throughput_plot(input: &PlotInput) -> Result<Plot, ReportError> {
     }
     Ok(Plot {
         svg: tag_svg(&svg, NAME, input, px),
-        note: format!(
-            "Completions per second in {} buckets.",
-            crate::stats::human_ns(width)
-        ),
+        note: format!("Completions per second in {} buckets.", human_ns(width)),
     })
 }
 
