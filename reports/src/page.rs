@@ -18,11 +18,12 @@ use serde_json::Value;
 use crate::classic;
 use crate::counterexample;
 use crate::cycles;
+use crate::fault_table;
 use crate::faults::{self, kind_css, FaultInterval};
 use crate::html::{esc, figure, href, page, table, verdict_class, verdict_words};
 use crate::plots::{self, shape_icon, PlotInput, QUANTILES};
-use crate::recovery::{self, Figure, KeyRecovery, Recovery};
-use crate::stats::{self, human_ns, Calls, Outcome};
+use crate::recovery::{self, Recovery};
+use crate::stats::{self, Calls, Outcome};
 use crate::timeline;
 use crate::ReportError;
 
@@ -620,7 +621,12 @@ fn history_sections(
         );
     }
 
-    faults_section(body, &calls, &intervals, &kinds, &recoveries);
+    body.push_str(&fault_table::section(
+        &calls,
+        &intervals,
+        &kinds,
+        &recoveries,
+    ));
 
     body.push_str("<h2 id=\"timeline\">Timeline</h2>");
     let mut anomalies: Vec<usize> = cxs
@@ -750,133 +756,6 @@ fn legend(calls: &Calls, kinds: &[String], parts: LegendParts) -> String {
         );
     }
     s.push_str("</div>");
-    s
-}
-
-fn faults_section(
-    body: &mut String,
-    calls: &Calls,
-    intervals: &[FaultInterval],
-    kinds: &[String],
-    recoveries: &[Option<Recovery>],
-) {
-    body.push_str("<h2 id=\"faults\">Faults: availability and recovery</h2>");
-    if intervals.is_empty() {
-        body.push_str("<p class=\"note\">No faults were applied in this run.</p>");
-        return;
-    }
-    let avail = faults::availability(&calls.calls, intervals);
-    let pct = |a: &faults::Availability| {
-        a.share()
-            .map_or("no ops".to_string(), |s| format!("{:.1}%", s * 100.0))
-    };
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    for (i, iv) in intervals.iter().enumerate() {
-        let k = kinds.iter().position(|k| *k == iv.kind).unwrap_or(0);
-        let a = &avail[i];
-        let (answer, ok, keys) = match &recoveries[i] {
-            None => {
-                let not = "not healed before the end".to_string();
-                (not.clone(), not, String::new())
-            }
-            Some(r) => (
-                r.text(Figure::FirstAnswer),
-                r.text(Figure::FirstOk),
-                spanning_keys_text(calls, iv.start, r),
-            ),
-        };
-        rows.push(vec![
-            format!(
-                "<span class=\"swatch\" style=\"display:inline-block;width:10px;height:10px;background:{}\"></span> {}",
-                kind_css(k),
-                esc(&iv.kind)
-            ),
-            esc(&iv.detail),
-            format!("{:.3}", iv.start as f64 / 1e9),
-            format!("{:.3}", iv.end as f64 / 1e9),
-            human_ns(iv.end - iv.start),
-            a.invoked.to_string(),
-            a.ok.to_string(),
-            pct(a),
-            esc(&answer),
-            esc(&ok),
-            esc(&keys),
-        ]);
-    }
-    let outside = avail.last().expect("availability has an outside row");
-    let mut last = vec![
-        "<i>outside any fault</i>".to_string(),
-        String::new(),
-        String::new(),
-        String::new(),
-        String::new(),
-        outside.invoked.to_string(),
-        outside.ok.to_string(),
-        pct(outside),
-    ];
-    last.resize(11, String::new());
-    rows.push(last);
-    body.push_str(&table(
-        "faults",
-        &[
-            "fault",
-            "what",
-            "from (s)",
-            "to (s)",
-            "lasted",
-            "ops invoked",
-            "ok",
-            "availability",
-            "heal → first answer",
-            "heal → first ok",
-            "keys spanning the heal",
-        ],
-        &rows,
-    ));
-    body.push_str(
-        "<p class=\"note\">Availability: the share of client ops invoked during the fault that \
-         succeeded. Recovery is measured on the keys that span the heal (the stop's \
-         completion): keys with an op invoked before it and another after it, so a key opened \
-         after the heal or retired during the fault is not charged to it. Heal → first ok: \
-         until an op invoked after the heal succeeded on every such key. Heal → first answer: \
-         the same, where a fail the service gave (a cas mismatch, a lost race) also counts, \
-         but not a timeout, a refused connection or \u{201c}unavailable\u{201d}. Only ops of the \
-         main phase count (the final reads follow the harness's own wait for the cluster), so \
-         no figure is longer than the time from its heal to the end of the main phase. The \
-         plots mark each heal with a bracket above the data, from the heal to the first ok on \
-         every spanning key.</p>",
-    );
-}
-
-/// The keys a recovery was measured on (the fault began at `fault_start`): each of a few,
-/// or how many and the slowest.
-fn spanning_keys_text(calls: &Calls, fault_start: u64, r: &Recovery) -> String {
-    let one = |k: &KeyRecovery| {
-        let t = |t: Option<u64>| t.map_or(format!("none in {}", human_ns(k.watched)), human_ns);
-        let since = if k.first_invoked < fault_start {
-            "in use since"
-        } else {
-            "opened during the fault at"
-        };
-        format!(
-            "{} ({since} {:.3} s): answer {}, ok {}",
-            calls.keys[k.key as usize],
-            k.first_invoked as f64 / 1e9,
-            t(k.to_answer),
-            t(k.to_ok)
-        )
-    };
-    if r.keys.len() <= 8 {
-        return r.keys.iter().map(one).collect::<Vec<_>>().join("; ");
-    }
-    let mut s = format!("{} keys; slowest ", r.keys.len());
-    if let Some(k) = r.slowest() {
-        s.push_str(&one(k));
-    }
-    let never = r.keys.len() - r.keys_with(Figure::FirstOk);
-    if never > 0 {
-        let _ = write!(s, "; {never} never ok again in the main phase");
-    }
     s
 }
 

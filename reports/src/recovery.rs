@@ -1,6 +1,6 @@
 //! Recovery after each heal: how long after a fault was healed the service answered again,
-//! measured only on the keys the fault was acting on, and the same figures as the
-//! `faults[]` records of `results.json`.
+//! measured only on the keys the fault was acting on (`fault_table` shows the figures on
+//! the page and in `results.json`).
 //!
 //! Definitions (the README's description of the faults table says the same):
 //! - A key **spans** a heal when some op on it was invoked before the heal and another at
@@ -20,11 +20,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use faultline_checkers::history::{History, OpType, Process};
-use serde::Serialize;
-
-use crate::faults::{self, FaultInterval};
+use crate::faults::FaultInterval;
 use crate::stats::{human_ns, CallInfo, Calls, Outcome};
+use faultline_checkers::history::{History, OpType, Process};
 
 /// Words in a `fail`'s reason that say the service was out of reach or could not serve, so
 /// the `fail` is no answer from it.
@@ -306,128 +304,8 @@ fn calls_between<'a>(
         .take_while(move |c| c.start < to)
 }
 
-/// One fault of a run as `results.json` lists it under `faults`.
-#[derive(Debug, Clone, Serialize)]
-pub struct FaultRecord {
-    /// `kill`, `pause`, `partition`, ...
-    pub fault: String,
-    /// What the start did, e.g. `{"nodes":["n2"]}`.
-    pub what: String,
-    /// Invocation of the start (s since the start of the run).
-    pub start_s: f64,
-    /// Completion of the stop, or the end of the history when it was never healed (s).
-    pub end_s: f64,
-    /// Whether a stop or heal completed.
-    pub healed: bool,
-    /// Client ops invoked during the fault.
-    pub ops_invoked: u64,
-    /// Of those, how many succeeded.
-    pub ops_ok: u64,
-    /// `ops_ok / ops_invoked`; `None` when no op was invoked.
-    pub availability: Option<f64>,
-    /// Recovery after the heal; `None` when the fault was never healed.
-    pub recovery: Option<RecoveryRecord>,
-}
-
-/// `faults[].recovery` of `results.json` (see the module doc for the definitions).
-#[derive(Debug, Clone, Serialize)]
-pub struct RecoveryRecord {
-    /// The heal (s since the start).
-    pub heal_s: f64,
-    /// The end of the main phase (s since the start).
-    pub main_phase_end_s: f64,
-    /// `measured`, `no key spans this fault` or `healed at the end of the main phase`.
-    pub status: &'static str,
-    /// How many keys span the heal.
-    pub keys_spanning: usize,
-    /// Heal to the first ok on every spanning key (s); `None` when some key had none.
-    pub time_to_first_ok_s: Option<f64>,
-    /// Heal to the first answer (ok or definite fail) on every spanning key (s).
-    pub time_to_first_answer_s: Option<f64>,
-    /// When `time_to_first_ok_s` is `None`: it exceeds this (s), the longest a key without
-    /// an ok was watched after the heal.
-    pub time_to_first_ok_over_s: Option<f64>,
-    /// The same for `time_to_first_answer_s`.
-    pub time_to_first_answer_over_s: Option<f64>,
-    /// Spanning keys with an ok after the heal.
-    pub keys_ok_again: usize,
-    /// Spanning keys with an answer after the heal.
-    pub keys_answered_again: usize,
-    /// The key slowest to its first ok.
-    pub slowest_key: Option<KeyRecord>,
-    /// Every spanning key.
-    pub keys: Vec<KeyRecord>,
-}
-
-/// One spanning key in [`RecoveryRecord`].
-#[derive(Debug, Clone, Serialize)]
-pub struct KeyRecord {
-    /// The key as the history writes it (`-` for unkeyed ops).
-    pub key: String,
-    /// Invocation of its first op (s since the start).
-    pub first_invoked_s: f64,
-    /// Heal to its first ok (s); `None`: none in the main phase.
-    pub time_to_first_ok_s: Option<f64>,
-    /// Heal to its first answer (s); `None`: none in the main phase.
-    pub time_to_first_answer_s: Option<f64>,
-    /// Heal to the completion of its last op in the main phase (s).
-    pub watched_s: f64,
-}
-
-fn secs(ns: u64) -> f64 {
-    ns as f64 / 1e9
-}
-
-fn key_record(calls: &Calls, k: &KeyRecovery) -> KeyRecord {
-    KeyRecord {
-        key: calls.keys[k.key as usize].clone(),
-        first_invoked_s: secs(k.first_invoked),
-        time_to_first_ok_s: k.to_ok.map(secs),
-        time_to_first_answer_s: k.to_answer.map(secs),
-        watched_s: secs(k.watched),
-    }
-}
-
-/// The faults of a history with their availability and recovery, as `results.json` keeps
-/// them.
-pub fn fault_records(history: &History) -> Vec<FaultRecord> {
-    let calls = Calls::from_history(history);
-    let intervals = faults::fault_intervals(history);
-    let avail = faults::availability(&calls.calls, &intervals);
-    let recoveries = recovery(history, &calls, &intervals);
-    intervals
-        .iter()
-        .zip(&avail)
-        .zip(&recoveries)
-        .map(|((iv, a), r)| FaultRecord {
-            fault: iv.kind.clone(),
-            what: iv.detail.clone(),
-            start_s: secs(iv.start),
-            end_s: secs(iv.end),
-            healed: iv.healed,
-            ops_invoked: a.invoked,
-            ops_ok: a.ok,
-            availability: a.share(),
-            recovery: r.as_ref().map(|r| RecoveryRecord {
-                heal_s: secs(r.heal),
-                main_phase_end_s: secs(r.main_end),
-                status: r.status().as_str(),
-                keys_spanning: r.keys.len(),
-                time_to_first_ok_s: r.every_key(Figure::FirstOk).map(secs),
-                time_to_first_answer_s: r.every_key(Figure::FirstAnswer).map(secs),
-                time_to_first_ok_over_s: r.at_least(Figure::FirstOk).map(secs),
-                time_to_first_answer_over_s: r.at_least(Figure::FirstAnswer).map(secs),
-                keys_ok_again: r.keys_with(Figure::FirstOk),
-                keys_answered_again: r.keys_with(Figure::FirstAnswer),
-                slowest_key: r.slowest().map(|k| key_record(&calls, k)),
-                keys: r.keys.iter().map(|k| key_record(&calls, k)).collect(),
-            }),
-        })
-        .collect()
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use faultline_checkers::history::Op;
     use serde_json::{json, Value};
@@ -449,16 +327,16 @@ mod tests {
         [invoke, done]
     }
 
-    fn ok(p: u64, key: u64, t0: u64, t1: u64) -> [Op; 2] {
+    pub(crate) fn ok(p: u64, key: u64, t0: u64, t1: u64) -> [Op; 2] {
         call(p, key, t0, t1, OpType::Ok, None)
     }
 
-    fn fail(p: u64, key: u64, t0: u64, t1: u64, why: &str) -> [Op; 2] {
+    pub(crate) fn fail(p: u64, key: u64, t0: u64, t1: u64, why: &str) -> [Op; 2] {
         call(p, key, t0, t1, OpType::Fail, Some(why))
     }
 
     /// A nemesis op pair `f` from `t0` to `t1` ms.
-    fn nemesis(f: &str, t0: u64, t1: u64) -> [Op; 2] {
+    pub(crate) fn nemesis(f: &str, t0: u64, t1: u64) -> [Op; 2] {
         [
             Op::new(Process::Nemesis, OpType::Invoke, f, Value::Null).at(t0 * MS),
             Op::new(Process::Nemesis, OpType::Info, f, Value::Null).at(t1 * MS),
@@ -467,7 +345,7 @@ mod tests {
 
     /// A history of these op pairs, in time order (stable: an invoke stays before its
     /// completion at the same instant).
-    fn history(pairs: Vec<[Op; 2]>) -> History {
+    pub(crate) fn history(pairs: Vec<[Op; 2]>) -> History {
         let mut ops: Vec<Op> = pairs.into_iter().flatten().collect();
         ops.sort_by_key(|op| op.time);
         History::from_ops(ops)
@@ -475,7 +353,7 @@ mod tests {
 
     fn recoveries(h: &History) -> (Calls, Vec<Option<Recovery>>) {
         let calls = Calls::from_history(h);
-        let intervals = faults::fault_intervals(h);
+        let intervals = crate::faults::fault_intervals(h);
         let r = recovery(h, &calls, &intervals);
         (calls, r)
     }
@@ -668,36 +546,5 @@ mod tests {
             assert!(!is_definite_answer(Some(reason)), "{reason}");
         }
         assert!(!is_definite_answer(None));
-    }
-
-    #[test]
-    fn results_json_records_the_same_figures() {
-        let h = history(vec![
-            ok(0, 7, 0, 10),
-            nemesis("start-kill", 100, 101),
-            fail(0, 7, 120, 190, "cas mismatch"),
-            nemesis("stop-kill", 199, 200),
-            fail(0, 7, 200, 220, "cas mismatch"),
-            ok(0, 7, 220, 260),
-            ok(1, 8, 230, 240),
-            nemesis("start-pause", 300, 301),
-            nemesis("heal", 400, 401),
-        ]);
-        let records = serde_json::to_value(fault_records(&h)).unwrap();
-        let kill = &records[0];
-        assert_eq!(kill["fault"], "kill");
-        assert_eq!(kill["ops_invoked"], 1);
-        let rec = &kill["recovery"];
-        assert_eq!(rec["status"], "measured");
-        assert_eq!(rec["keys_spanning"], 1);
-        assert_eq!(rec["slowest_key"]["key"], "7");
-        assert_eq!(rec["slowest_key"]["first_invoked_s"], 0.0);
-        assert!((rec["time_to_first_ok_s"].as_f64().unwrap() - 0.060).abs() < 1e-9);
-        assert!((rec["time_to_first_answer_s"].as_f64().unwrap() - 0.020).abs() < 1e-9);
-        assert!((rec["main_phase_end_s"].as_f64().unwrap() - 0.260).abs() < 1e-9);
-        assert_eq!(
-            records[1]["recovery"]["status"],
-            "healed at the end of the main phase"
-        );
     }
 }
