@@ -129,7 +129,13 @@ fn spanning_keys_text(calls: &Calls, fault_start: u64, r: &Recovery) -> String {
         )
     };
     if r.keys.len() <= 8 {
-        return r.keys.iter().map(one).collect::<Vec<_>>().join("; ");
+        let mut keys: Vec<&KeyRecovery> = r.keys.iter().collect();
+        // Numeric keys in numeric order, then the rest by text.
+        keys.sort_by_key(|k| {
+            let name = calls.keys[k.key as usize].as_str();
+            (name.parse::<f64>().is_err(), name.len(), name)
+        });
+        return keys.into_iter().map(one).collect::<Vec<_>>().join("; ");
     }
     let mut s = format!("{} keys; slowest ", r.keys.len());
     if let Some(k) = r.slowest() {
