@@ -18,8 +18,6 @@
 //!
 //! This module must never draw or read files.
 
-use std::collections::{HashMap, HashSet};
-
 use crate::faults::FaultInterval;
 use crate::stats::{human_ns, CallInfo, Calls, Outcome};
 use faultline_checkers::history::{History, OpType, Process};
@@ -85,9 +83,9 @@ pub(crate) struct KeyRecovery {
     pub to_ok: Option<u64>,
     /// ns from the heal to the first answer (ok or definite fail); `None` when none came.
     pub to_answer: Option<u64>,
-    /// ns from the heal to the completion of the last op invoked on the key in the main
-    /// phase: how long it was watched. A key without a figure took longer than this (it
-    /// was retired, or the main phase ended, first).
+    /// For a key missing a figure: ns from the heal to the completion of the last op invoked
+    /// on it in the main phase, how long it was watched; it took longer than this (it was
+    /// retired, or the main phase ended, first). 0 for a key with both figures.
     pub watched: u64,
 }
 
@@ -229,10 +227,11 @@ pub(crate) fn recovery(
         }
         _ => false,
     };
-    // Per key, its calls (positions in `calls.calls`, in invocation order).
-    let mut by_key: HashMap<u32, Vec<usize>> = HashMap::new();
+    // Per key, its calls (positions in `calls.calls`, in invocation order); keys in order
+    // of their first call.
+    let mut by_key: Vec<Vec<usize>> = vec![Vec::new(); calls.keys.len()];
     for (i, c) in calls.calls.iter().enumerate() {
-        by_key.entry(c.key).or_default().push(i);
+        by_key[c.key as usize].push(i);
     }
     // ns from the heal to the first completion among those that pass `counts`; later
     // invocations cannot complete before the best so far.
@@ -254,35 +253,44 @@ pub(crate) fn recovery(
             iv.healed.then(|| {
                 let heal = iv.end;
                 let lo = calls.calls.partition_point(|c| c.start < heal);
-                let hi = calls.calls.partition_point(|c| c.start < main_end);
-                let after = &calls.calls[lo..hi.max(lo)];
+                let ops_after = calls.calls.get(lo).is_some_and(|c| c.start < main_end);
                 let mut keys: Vec<KeyRecovery> = Vec::new();
-                let mut seen: HashSet<u32> = HashSet::new();
-                for c in after {
-                    if !seen.insert(c.key) {
+                for (key, positions) in by_key.iter().enumerate() {
+                    let Some(&first) = positions.first() else {
+                        continue;
+                    };
+                    let first_invoked = calls.calls[first].start;
+                    if first_invoked >= heal
+                        || calls_between(calls, positions, heal, main_end)
+                            .next()
+                            .is_none()
+                    {
                         continue;
                     }
-                    let positions = &by_key[&c.key];
-                    let first_invoked = calls.calls[positions[0]].start;
-                    if first_invoked >= heal {
-                        continue;
-                    }
-                    keys.push(KeyRecovery {
-                        key: c.key,
-                        first_invoked,
-                        to_ok: first_after(positions, heal, &|c| c.outcome == Outcome::Ok),
-                        to_answer: first_after(positions, heal, &answered),
-                        watched: calls_between(calls, positions, heal, main_end)
+                    let to_ok = first_after(positions, heal, &|c| c.outcome == Outcome::Ok);
+                    let to_answer = first_after(positions, heal, &answered);
+                    // Only a key without a figure needs how long it was watched.
+                    let watched = if to_ok.is_some() && to_answer.is_some() {
+                        0
+                    } else {
+                        calls_between(calls, positions, heal, main_end)
                             .map(|c| c.end.unwrap_or(c.start).min(main_end))
                             .max()
-                            .map_or(0, |last| last.saturating_sub(heal)),
+                            .map_or(0, |last| last.saturating_sub(heal))
+                    };
+                    keys.push(KeyRecovery {
+                        key: key as u32,
+                        first_invoked,
+                        to_ok,
+                        to_answer,
+                        watched,
                     });
                 }
                 keys.sort_by_key(|k| (k.first_invoked, k.key));
                 Recovery {
                     heal,
                     main_end,
-                    ops_after: !after.is_empty(),
+                    ops_after,
                     keys,
                 }
             })
