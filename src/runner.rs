@@ -62,6 +62,8 @@ struct Results<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     first_anomaly: Option<FirstAnomaly>,
     healed: &'a [String],
+    /// Each fault with its availability and recovery, as the report's faults table.
+    faults: Vec<faultline_reports::FaultRecord>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -304,6 +306,7 @@ pub async fn run_test(
             check_secs,
             first_anomaly,
             healed: &healed,
+            faults: faultline_reports::fault_records(&history),
         },
     )?;
     print_summary(spec, system.name(), seed, &run, &history, valid, &results);

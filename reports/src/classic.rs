@@ -445,7 +445,8 @@ fn unique_ids_table(body: &mut String, d: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::faults::{self, Recovery};
+    use crate::faults;
+    use crate::recovery::{self, Recovery};
     use crate::stats::Calls;
     use faultline_checkers::checker::Validity;
     use faultline_checkers::classic;
@@ -470,7 +471,7 @@ mod tests {
         let calls = Calls::from_history(h);
         let intervals = faults::fault_intervals(h);
         let kinds = faults::kinds(&intervals);
-        let recoveries: Vec<Option<Recovery>> = faults::recovery(&calls, &intervals);
+        let recoveries: Vec<Option<Recovery>> = recovery::recovery(h, &calls, &intervals);
         let input = PlotInput {
             calls: &calls,
             intervals: &intervals,

@@ -1,18 +1,16 @@
-//! Fault intervals read from the nemesis ops of a history, and what clients saw during and
-//! after them: the share of ops that succeeded during each fault (availability) and the
-//! time from each heal to the first successful op on every key (recovery).
+//! Fault intervals read from the nemesis ops of a history, and what clients saw during
+//! them: the share of ops that succeeded during each fault (availability). What they saw
+//! after each heal is `recovery`'s.
 //!
 //! A fault interval of kind `X` runs from the invocation of `start-X` to the completion of
 //! the matching `stop-X` (or the end of the history when none came). A `start-X` whose
 //! completion says it was skipped applied nothing and opens no interval. A nemesis op
 //! named `heal` closes every open interval. This module must never draw.
 
-use std::collections::HashMap;
-
 use faultline_checkers::history::{History, OpType, Process};
 use serde_json::Value;
 
-use crate::stats::{CallInfo, Calls, Outcome};
+use crate::stats::{CallInfo, Outcome};
 
 /// One stretch of time during which a fault was applied.
 #[derive(Debug, Clone, PartialEq)]
@@ -162,80 +160,11 @@ pub(crate) fn availability(calls: &[CallInfo], intervals: &[FaultInterval]) -> V
     out
 }
 
-/// After one heal: per key still in use, the time from the heal to the completion of the
-/// first successful op invoked at or after it. A key no op was invoked on after the heal
-/// (retired by independent keys, or never used again) says nothing about recovery.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Recovery {
-    /// The heal time (ns): the interval's end.
-    pub heal: u64,
-    /// The keys some op was invoked on at or after the heal (indices into [`Calls::keys`]).
-    pub keys: Vec<u32>,
-    /// For each of `keys`, ns from heal to first success; `None` when no op on that key
-    /// succeeded afterwards.
-    pub per_key: Vec<Option<u64>>,
-}
-
-impl Recovery {
-    /// The time until every key that recovered had a success.
-    pub(crate) fn all_keys(&self) -> Option<u64> {
-        self.per_key.iter().flatten().copied().max()
-    }
-    pub(crate) fn recovered(&self) -> usize {
-        self.per_key.iter().flatten().count()
-    }
-}
-
-/// Recovery after each healed interval (`None` for intervals the history ended in).
-/// Calls must be in invocation order.
-pub(crate) fn recovery(calls: &Calls, intervals: &[FaultInterval]) -> Vec<Option<Recovery>> {
-    // Per key: ok calls by start, and the suffix minimum of their completion times, so the
-    // first completion among calls invoked after t is one binary search away.
-    let mut per_key: HashMap<u32, (Vec<u64>, Vec<u64>)> = HashMap::new();
-    for c in calls.calls.iter().filter(|c| c.outcome == Outcome::Ok) {
-        let e = per_key.entry(c.key).or_default();
-        e.0.push(c.start);
-        e.1.push(c.end.unwrap_or(c.start));
-    }
-    for (_, ends) in per_key.values_mut() {
-        for i in (0..ends.len().saturating_sub(1)).rev() {
-            ends[i] = ends[i].min(ends[i + 1]);
-        }
-    }
-    let mut last_start = vec![0u64; calls.keys.len()];
-    for c in &calls.calls {
-        let last = &mut last_start[c.key as usize];
-        *last = (*last).max(c.start);
-    }
-    intervals
-        .iter()
-        .map(|iv| {
-            iv.healed.then(|| {
-                let keys: Vec<u32> = (0..calls.keys.len() as u32)
-                    .filter(|&k| last_start[k as usize] >= iv.end)
-                    .collect();
-                let per_key = keys
-                    .iter()
-                    .map(|k| {
-                        let (starts, ends) = per_key.get(k)?;
-                        let i = starts.partition_point(|&s| s < iv.end);
-                        ends.get(i).map(|&e| e.saturating_sub(iv.end))
-                    })
-                    .collect();
-                Recovery {
-                    heal: iv.end,
-                    keys,
-                    per_key,
-                }
-            })
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::stats::tests::op;
+    use crate::stats::Calls;
     use faultline_checkers::history::Op;
     use serde_json::json;
 
@@ -247,7 +176,7 @@ mod tests {
         t * 1_000_000
     }
 
-    pub(crate) fn faulty_history() -> History {
+    fn faulty_history() -> History {
         History::from_ops(vec![
             op(0, OpType::Invoke, "write", 0),
             op(0, OpType::Ok, "write", 5),
@@ -322,23 +251,5 @@ mod tests {
         assert_eq!(a[1], Availability { invoked: 3, ok: 2 });
         // outside: only the first write.
         assert_eq!(a[2], Availability { invoked: 1, ok: 1 });
-    }
-
-    #[test]
-    fn recovery_is_heal_to_first_success_per_key() {
-        let h = faulty_history();
-        let calls = Calls::from_history(&h);
-        let ivs = fault_intervals(&h);
-        let r = recovery(&calls, &ivs);
-        let kill = r[0].as_ref().unwrap();
-        assert_eq!(kill.heal, ms(55));
-        // keys: "-" (the unkeyed first write, not used after the heal: left out), 1, 2.
-        assert_eq!(calls.keys, vec!["-", "1", "2"]);
-        assert_eq!(kill.keys, vec![1, 2]);
-        assert_eq!(kill.per_key, vec![Some(ms(15)), Some(ms(5))]);
-        assert_eq!(kill.all_keys(), Some(ms(15)));
-        assert_eq!(kill.recovered(), 2);
-        // The pause was never healed.
-        assert!(r[1].is_none());
     }
 }

@@ -15,10 +15,12 @@
 //!   (`faultline check FILE --report DIR`).
 //! - [`render_store_index`]: `store/index.html`, every run newest first.
 //! - [`junit_xml`]: one JUnit test case per checker.
+//! - [`fault_records`]: the `faults` list of `results.json` (availability and recovery).
 //!
 //! Modules: `stats` (pairing, counts, quantiles, throughput), `faults` (fault intervals,
-//! availability, recovery), `plots` (plotters charts), `timeline` (per-process lanes with
-//! elision), `counterexample` (the picture of a failed linearizability check), `cycles`
+//! availability), `recovery` (what clients saw after each heal), `fault_table` (the faults
+//! table, on the page and in `results.json`), `plots` (plotters charts), `heal_marks` (the
+//! heal brackets above them), `timeline` (per-process lanes with elision), `counterexample` (the picture of a failed linearizability check), `cycles`
 //! (the picture of a transactional dependency cycle), `classic` (the pictures of the set,
 //! bank, counter, queue and unique-ids checks), `html`
 //! (escaping and the page shell), `page` (the run page), `store_index`, `junit`.
@@ -28,15 +30,19 @@ use std::path::PathBuf;
 mod classic;
 mod counterexample;
 mod cycles;
+mod fault_table;
 mod faults;
+mod heal_marks;
 mod html;
 mod junit;
 mod page;
 mod plots;
+mod recovery;
 mod stats;
 mod store_index;
 mod timeline;
 
+pub use fault_table::{fault_records, FaultRecord, KeyRecord, RecoveryRecord};
 pub use faultline_checkers::checker::CheckResult;
 pub use faultline_checkers::history::History;
 pub use junit::junit_xml;

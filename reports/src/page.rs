@@ -18,10 +18,12 @@ use serde_json::Value;
 use crate::classic;
 use crate::counterexample;
 use crate::cycles;
-use crate::faults::{self, kind_css, FaultInterval, Recovery};
+use crate::fault_table;
+use crate::faults::{self, kind_css, FaultInterval};
 use crate::html::{esc, figure, href, page, table, verdict_class, verdict_words};
 use crate::plots::{self, shape_icon, PlotInput, QUANTILES};
-use crate::stats::{self, human_ns, Calls, Outcome};
+use crate::recovery::{self, Recovery};
+use crate::stats::{self, Calls, Outcome};
 use crate::timeline;
 use crate::ReportError;
 
@@ -538,7 +540,7 @@ fn history_sections(
     let counts = stats::counts(history, &calls);
     let intervals = faults::fault_intervals(history);
     let kinds = faults::kinds(&intervals);
-    let recoveries = faults::recovery(&calls, &intervals);
+    let recoveries = recovery::recovery(history, &calls, &intervals);
     let by_index = calls.index_of_op(history);
 
     let (cxs, cx_problems) = counterexample::find(results);
@@ -619,7 +621,12 @@ fn history_sections(
         );
     }
 
-    faults_section(body, &calls, &intervals, &kinds, &recoveries);
+    body.push_str(&fault_table::section(
+        &calls,
+        &intervals,
+        &kinds,
+        &recoveries,
+    ));
 
     body.push_str("<h2 id=\"timeline\">Timeline</h2>");
     let mut anomalies: Vec<usize> = cxs
@@ -659,7 +666,7 @@ fn plots_section(
         kinds,
         recoveries,
     };
-    let recovery = recoveries.iter().flatten().any(|r| r.all_keys().is_some());
+    let recovery = recoveries.iter().any(Option::is_some);
     let parts = LegendParts {
         outcomes: true,
         pending: false,
@@ -744,131 +751,12 @@ fn legend(calls: &Calls, kinds: &[String], parts: LegendParts) -> String {
     }
     if recovery {
         s.push_str(
-            "<span><span class=\"swatch\" style=\"background:#30363d;height:4px\"></span>\
-             heal → every key succeeded again</span>",
+            "<span><span class=\"swatch\" style=\"background:#30363d;height:2px\"></span>\
+             above the plot: heal → first ok on every key spanning it</span>",
         );
     }
     s.push_str("</div>");
     s
-}
-
-fn faults_section(
-    body: &mut String,
-    calls: &Calls,
-    intervals: &[FaultInterval],
-    kinds: &[String],
-    recoveries: &[Option<Recovery>],
-) {
-    body.push_str("<h2 id=\"faults\">Faults: availability and recovery</h2>");
-    if intervals.is_empty() {
-        body.push_str("<p class=\"note\">No faults were applied in this run.</p>");
-        return;
-    }
-    let avail = faults::availability(&calls.calls, intervals);
-    let pct = |a: &faults::Availability| {
-        a.share()
-            .map_or("no ops".to_string(), |s| format!("{:.1}%", s * 100.0))
-    };
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    for (i, iv) in intervals.iter().enumerate() {
-        let k = kinds.iter().position(|k| *k == iv.kind).unwrap_or(0);
-        let a = &avail[i];
-        let (rec, keys) = match &recoveries[i] {
-            None => ("not healed before the end".to_string(), String::new()),
-            Some(r) => {
-                let in_use = r.keys.len();
-                let all = match r.all_keys() {
-                    Some(t) if r.recovered() == in_use => human_ns(t),
-                    Some(t) => format!("{} ({} of {in_use} keys)", human_ns(t), r.recovered()),
-                    None if in_use == 0 => "no key was used after the heal".to_string(),
-                    None => "no key succeeded again".to_string(),
-                };
-                let keys = if in_use <= 8 {
-                    let mut per: Vec<(&String, &Option<u64>)> = r
-                        .keys
-                        .iter()
-                        .map(|&k| &calls.keys[k as usize])
-                        .zip(&r.per_key)
-                        .collect();
-                    // Numeric keys in numeric order, then the rest by text.
-                    per.sort_by_key(|(k, _)| (k.parse::<f64>().is_err(), k.len(), k.as_str()));
-                    per.into_iter()
-                        .map(|(key, t)| {
-                            format!("{}: {}", key, t.map_or("never".to_string(), human_ns))
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                } else {
-                    let slowest = r
-                        .per_key
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(i, t)| Some((r.keys[i], (*t)?)))
-                        .max_by_key(|&(_, t)| t);
-                    let never = r.per_key.iter().filter(|t| t.is_none()).count();
-                    let mut s = slowest.map_or(String::new(), |(k, t)| {
-                        format!("slowest key {}: {}", calls.keys[k as usize], human_ns(t))
-                    });
-                    if never > 0 {
-                        let _ = write!(s, "; {never} keys never succeeded again");
-                    }
-                    s
-                };
-                (all, keys)
-            }
-        };
-        rows.push(vec![
-            format!(
-                "<span class=\"swatch\" style=\"display:inline-block;width:10px;height:10px;background:{}\"></span> {}",
-                kind_css(k),
-                esc(&iv.kind)
-            ),
-            esc(&iv.detail),
-            format!("{:.3}", iv.start as f64 / 1e9),
-            format!("{:.3}", iv.end as f64 / 1e9),
-            human_ns(iv.end - iv.start),
-            a.invoked.to_string(),
-            a.ok.to_string(),
-            pct(a),
-            esc(&rec),
-            esc(&keys),
-        ]);
-    }
-    let outside = avail.last().expect("availability has an outside row");
-    rows.push(vec![
-        "<i>outside any fault</i>".to_string(),
-        String::new(),
-        String::new(),
-        String::new(),
-        String::new(),
-        outside.invoked.to_string(),
-        outside.ok.to_string(),
-        pct(outside),
-        String::new(),
-        String::new(),
-    ]);
-    body.push_str(&table(
-        "faults",
-        &[
-            "fault",
-            "what",
-            "from (s)",
-            "to (s)",
-            "lasted",
-            "ops invoked",
-            "ok",
-            "availability",
-            "recovery: heal → every key ok",
-            "per key",
-        ],
-        &rows,
-    ));
-    body.push_str(
-        "<p class=\"note\">Availability: the share of client ops invoked during the fault that \
-         succeeded. Recovery: from the heal (the stop's completion) to the completion of the \
-         first successful op invoked after it, on every key; the plots mark it as a dark bar \
-         along their top edge.</p>",
-    );
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@
 //! op (log scale; aggregated into grid cells past a point budget), latency quantiles per
 //! time bucket, and throughput by outcome; and [`time_chart`], the frame (axes, fault
 //! shading, tags) other modules draw their own time plots in. Every plot shades the fault
-//! intervals and marks each heal's recovery.
+//! intervals and marks each heal in a band above the plot area (a tick at the heal, a thin
+//! bracket to the first ok on every key spanning it, and its label when labels do not
+//! collide), so no mark ever covers data.
 //!
 //! plotters writes plain `<rect>`s, so fault and recovery rectangles are drawn in sentinel
 //! colours (red channel 0xFA for faults, 0xFB for recoveries, the other channels numbering
@@ -17,10 +19,11 @@ use std::fmt::Write as _;
 use plotters::coord::ranged1d::Ranged;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::faults::{kind_rgb, FaultInterval, Recovery};
-use crate::stats::{bucket_width, latency_quantiles, throughput, Calls, Outcome};
+use crate::faults::{kind_rgb, FaultInterval};
+use crate::heal_marks::{bracket_ns, mark_chart_heals, HEAL_BAND};
+use crate::recovery::Recovery;
+use crate::stats::{bucket_width, human_ns, latency_quantiles, throughput, Calls, Outcome};
 use crate::ReportError;
 
 /// Past this many completed ops the latency plot draws one mark per grid cell instead of
@@ -73,8 +76,8 @@ pub(crate) fn rgb(c: (u8, u8, u8)) -> RGBColor {
     RGBColor(c.0, c.1, c.2)
 }
 
-/// Shade fault intervals and mark recoveries in sentinel colours. `y_at(frac)` gives the
-/// data value at a fraction of the plot's height.
+/// Shade fault intervals in sentinel colours. `y_at(frac)` gives the data value at a
+/// fraction of the plot's height.
 fn shade<'a, Y: Ranged<ValueType = f64>>(
     chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, Y>>,
     input: &PlotInput,
@@ -91,41 +94,6 @@ fn shade<'a, Y: Ranged<ValueType = f64>>(
             )
         }))
         .map_err(perr(plot))?;
-    // A bar along the top from each heal to the moment every key had succeeded again.
-    let (top0, top1) = (y_at(0.955), y_at(0.995));
-    chart
-        .draw_series(
-            input
-                .recoveries
-                .iter()
-                .enumerate()
-                .filter_map(|(i, r)| Some((i, r.as_ref()?)))
-                .filter_map(|(i, r)| {
-                    let all = r.all_keys()?;
-                    let sentinel = RGBColor(0xFB, (i >> 8) as u8, i as u8);
-                    Some(Rectangle::new(
-                        [(secs(r.heal), top0), (secs(r.heal + all), top1)],
-                        sentinel.filled(),
-                    ))
-                }),
-        )
-        .map_err(perr(plot))?;
-    let labelled = input.recoveries.iter().flatten().count() <= 12;
-    if labelled {
-        let font = ("sans-serif", 12)
-            .into_font()
-            .color(&RGBColor(0x30, 0x36, 0x3D));
-        chart
-            .draw_series(input.recoveries.iter().flatten().filter_map(|r| {
-                let all = r.all_keys()?;
-                Some(Text::new(
-                    format!("recovered in {}", crate::stats::human_ns(all)),
-                    (secs(r.heal + all), y_at(0.975)),
-                    font.clone().pos(Pos::new(HPos::Left, VPos::Center)),
-                ))
-            }))
-            .map_err(perr(plot))?;
-    }
     Ok(())
 }
 
@@ -181,9 +149,11 @@ fn tag_svg(svg: &str, plot: &str, input: &PlotInput, px: (i32, i32)) -> String {
             };
             (
                 format!(
-                    "class=\"recovery\" data-heal-s=\"{}\" data-recovered-s=\"{}\"",
+                    "class=\"recovery\" data-heal-s=\"{}\" data-recovered-s=\"{}\" \
+                     data-status=\"{}\"",
                     secs(r.heal),
-                    secs(r.heal + r.all_keys().unwrap_or(0))
+                    secs(r.heal + bracket_ns(r)),
+                    r.status().as_str()
                 ),
                 "#30363D".to_string(),
             )
@@ -290,6 +260,7 @@ where
         root.fill(&WHITE).map_err(perr(name))?;
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
+            .margin_top(HEAL_BAND)
             .x_label_area_size(38)
             .y_label_area_size(62)
             .build_cartesian_2d(0.0..t1, y.0..y.1)
@@ -306,6 +277,7 @@ where
             .map_err(perr(name))?;
         let y_at = |f: f64| y.0 + f * (y.1 - y.0);
         shade(&mut chart, input, &y_at, name)?;
+        mark_chart_heals(&root, &chart, input, y_at(1.0), name)?;
         draw(&mut chart)?;
         px = px_range(&chart, t1, y.0);
         root.present().map_err(perr(name))?;
@@ -330,6 +302,7 @@ pub(crate) fn latency_plot(input: &PlotInput) -> Result<Plot, ReportError> {
         root.fill(&WHITE).map_err(perr(NAME))?;
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
+            .margin_top(HEAL_BAND)
             .x_label_area_size(38)
             .y_label_area_size(62)
             .build_cartesian_2d(0.0..t1, (lo..hi).log_scale())
@@ -347,6 +320,7 @@ pub(crate) fn latency_plot(input: &PlotInput) -> Result<Plot, ReportError> {
             .map_err(perr(NAME))?;
         let y_at = |f: f64| lo * (hi / lo).powf(f);
         shade(&mut chart, input, &y_at, NAME)?;
+        mark_chart_heals(&root, &chart, input, y_at(1.0), NAME)?;
         let ms = |l: u64| (l as f64 / 1e6).max(lo);
         let order = [Outcome::Ok, Outcome::Fail, Outcome::Info];
         if completed <= SCATTER_BUDGET {
@@ -472,6 +446,7 @@ pub(crate) fn quantile_plot(input: &PlotInput) -> Result<Plot, ReportError> {
         root.fill(&WHITE).map_err(perr(NAME))?;
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
+            .margin_top(HEAL_BAND)
             .x_label_area_size(38)
             .y_label_area_size(62)
             .build_cartesian_2d(0.0..t1, (lo..hi).log_scale())
@@ -489,6 +464,7 @@ pub(crate) fn quantile_plot(input: &PlotInput) -> Result<Plot, ReportError> {
             .map_err(perr(NAME))?;
         let y_at = |f: f64| lo * (hi / lo).powf(f);
         shade(&mut chart, input, &y_at, NAME)?;
+        mark_chart_heals(&root, &chart, input, y_at(1.0), NAME)?;
         let half = secs(width) / 2.0;
         for (q, colour) in QUANTILES {
             let pts: Vec<(f64, f64)> = rows
@@ -518,7 +494,7 @@ pub(crate) fn quantile_plot(input: &PlotInput) -> Result<Plot, ReportError> {
         svg: tag_svg(&svg, NAME, input, px),
         note: format!(
             "Completed ops bucketed by invocation time into {} buckets.",
-            crate::stats::human_ns(width)
+            human_ns(width)
         ),
     })
 }
@@ -553,6 +529,7 @@ pub(crate) fn throughput_plot(input: &PlotInput) -> Result<Plot, ReportError> {
         root.fill(&WHITE).map_err(perr(NAME))?;
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
+            .margin_top(HEAL_BAND)
             .x_label_area_size(38)
             .y_label_area_size(62)
             .build_cartesian_2d(0.0..t1, 0.0..hi)
@@ -569,6 +546,7 @@ pub(crate) fn throughput_plot(input: &PlotInput) -> Result<Plot, ReportError> {
             .map_err(perr(NAME))?;
         let y_at = |f: f64| f * hi;
         shade(&mut chart, input, &y_at, NAME)?;
+        mark_chart_heals(&root, &chart, input, y_at(1.0), NAME)?;
         let half = secs(width) / 2.0;
         for (i, outcome) in [Outcome::Ok, Outcome::Fail, Outcome::Info]
             .into_iter()
@@ -588,10 +566,7 @@ pub(crate) fn throughput_plot(input: &PlotInput) -> Result<Plot, ReportError> {
     }
     Ok(Plot {
         svg: tag_svg(&svg, NAME, input, px),
-        note: format!(
-            "Completions per second in {} buckets.",
-            crate::stats::human_ns(width)
-        ),
+        note: format!("Completions per second in {} buckets.", human_ns(width)),
     })
 }
 

@@ -96,6 +96,11 @@ fn fault_shading_lines_up_with_the_fault_intervals_in_every_plot() {
             .unwrap_or_else(|| panic!("{plot}: no recovery mark"));
         assert!((num(rec, "x") - px(KILL.1)).abs() <= 1.5, "{plot}: {rec}");
         assert!((num(rec, "data-heal-s") - KILL.1 as f64 / 1e9).abs() < 1e-9);
+        // Above the plot area (where the shading starts), so it never covers data.
+        assert!(
+            num(rec, "y") + num(rec, "height") < num(rects[0], "y"),
+            "{plot}: {rec}"
+        );
         // Something was plotted besides the frame: marks or lines.
         assert!(
             svg.contains("<circle") || svg.contains("<polyline"),
