@@ -283,6 +283,13 @@ pub struct TestArgs {
     #[arg(long, value_name = "CMD")]
     pub client_command: Option<String>,
 
+    /// `--system command`: the system's lifecycle as one executable of yours, run on each
+    /// node as `SCRIPT setup`, `SCRIPT start` (the node itself, in the foreground) and
+    /// `SCRIPT teardown`, with the node in its environment (`FAULTLINE_NODE`,
+    /// `FAULTLINE_CLIENT_PORT`, `FAULTLINE_PEERS`, ...; see the README).
+    #[arg(long, value_name = "SCRIPT")]
+    pub db_command: Option<std::path::PathBuf>,
+
     /// Run the whole test this many times; the exit code is the worst verdict.
     #[arg(long, default_value_t = 1)]
     pub test_count: u32,

@@ -265,6 +265,9 @@ pub async fn run_test(
     if !spec.leave_db_running {
         progress.stage("stopping nodes");
         target.stop_all(&run).await;
+        if let Err(e) = system.teardown(target.shell(), target.nodes()).await {
+            tracing::warn!("the system's teardown failed: {e}");
+        }
     }
     drop(recorder);
     let history = recorder_thread.finish()?;

@@ -109,6 +109,8 @@ pub struct TestSpec {
     /// `--client-command`: the shell command of a client in any language, run once per
     /// worker process instead of the system's own client.
     pub client_command: Option<String>,
+    /// `--db-command` of `--system command`: the lifecycle script (absolute).
+    pub db_command: Option<PathBuf>,
     /// First port, or `None` for free ports.
     pub base_port: Option<u16>,
     /// The executable started as each reference node.
@@ -194,6 +196,7 @@ impl TestSpec {
             }
             None => None,
         };
+        let db_command = resolve_db_command(args, client_command.is_some())?;
         let node_count = if endpoints.is_empty() {
             node_count
         } else {
@@ -396,6 +399,7 @@ impl TestSpec {
             read_consistency,
             endpoints,
             client_command,
+            db_command,
             base_port: args.base_port,
             node_binary,
             install_mode,
@@ -434,6 +438,38 @@ fn resolve_read_consistency(args: &TestArgs) -> Result<Option<String>> {
         );
     }
     Ok(Some(level.clone()))
+}
+
+/// `--db-command`: required by `--system command` (with `--client-command`: it has no
+/// client of faultline's), refused by the others; an executable file.
+fn resolve_db_command(args: &TestArgs, has_client_command: bool) -> Result<Option<PathBuf>> {
+    let Some(script) = &args.db_command else {
+        if args.system == "command" {
+            bad_input!(
+                "--system command needs --db-command SCRIPT: the executable that sets up, \
+                 starts and tears down a node (see the README)"
+            );
+        }
+        return Ok(None);
+    };
+    if args.system != "command" {
+        bad_input!(
+            "--db-command is for --system command; --system {} has its own lifecycle",
+            args.system
+        );
+    }
+    if !has_client_command {
+        bad_input!(
+            "--system command needs --client-command CMD too: faultline has no client for \
+             your service"
+        );
+    }
+    if let Err(why) = crate::systems::command::check_script(script) {
+        bad_input!("{why}");
+    }
+    Ok(Some(
+        std::fs::canonicalize(script).unwrap_or_else(|_| script.clone()),
+    ))
 }
 
 /// `--endpoints`: required by `--system http`, refused by the others.

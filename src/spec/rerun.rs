@@ -50,6 +50,12 @@ pub(super) fn rerun_line(args: &TestArgs, spec: &TestSpec) -> String {
     if let Some(level) = &spec.read_consistency {
         rerun.push_str(&format!(" --read-consistency {level}"));
     }
+    if let Some(script) = &spec.db_command {
+        rerun.push_str(&format!(
+            " --db-command {}",
+            shell_word(&script.display().to_string())
+        ));
+    }
     if let Some(command) = &spec.client_command {
         rerun.push_str(&format!(" --client-command {}", shell_word(command)));
     }

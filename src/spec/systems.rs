@@ -14,7 +14,7 @@ pub const ZOOKEEPER_READS: &[&str] = &["sync", "local"];
 pub const NATS_READS: &[&str] = &["leader", "direct"];
 
 /// Every system `--system` accepts.
-pub const SYSTEMS: &[&str] = &["reference", "etcd", "zookeeper", "nats", "http"];
+pub const SYSTEMS: &[&str] = &["reference", "etcd", "zookeeper", "nats", "http", "command"];
 
 /// The `--read-consistency` levels a system accepts, strict (the default) first; empty when
 /// the system has only one kind of read.
@@ -37,6 +37,11 @@ pub fn unsupported_nemesis(system: &str, nemesis: &str) -> Option<String> {
             "--system http drives nodes faultline did not start, so it cannot {nemesis} them: \
              pass --nemesis none (network faults need nodes faultline starts)"
         )),
+        ("command", "membership") => Some(
+            "--system command has no membership changes yet (its script has no `members` \
+             step): --nemesis membership works with --system reference and etcd"
+                .to_string(),
+        ),
         ("nats" | "zookeeper" | "http", "membership") => Some(format!(
             "{system} has no membership changes in faultline yet (they go through the system's \
              own API): --nemesis membership works with --system reference and etcd"

@@ -21,6 +21,7 @@
 //! let completion = client.invoke(&OpRequest::read("x")).await;
 //! ```
 
+pub mod command;
 pub(crate) mod command_client;
 pub mod etcd;
 pub(crate) mod etcd_membership;
@@ -85,6 +86,10 @@ pub fn build(spec: &crate::spec::TestSpec) -> anyhow::Result<Arc<dyn System>> {
             install,
         ))),
         "http" => Ok(Arc::new(http::HttpSystem::new(&spec.endpoints)?)),
+        "command" => match &spec.db_command {
+            Some(script) => Ok(Arc::new(command::CommandSystem::new(script.clone()))),
+            None => anyhow::bail!("--system command needs --db-command"),
+        },
         "reference" => {
             let bug = spec
                 .bug
@@ -335,6 +340,11 @@ pub trait System: Send + Sync {
     /// root. Systems whose peers must match advertised addresses say no.
     fn peer_relays(&self) -> bool {
         false
+    }
+    /// Undo what `setup` did that outlives the nodes, after they stopped at the end of the
+    /// run (a `--db-command`'s `teardown`). The default does nothing.
+    async fn teardown(&self, _shell: &dyn NodeShell, _cluster: &[NodeSpec]) -> SystemResult {
+        Ok(())
     }
     /// Wait until the cluster can serve requests (e.g. has elected a leader).
     async fn await_ready(&self, cluster: &[NodeSpec], timeout: Duration) -> SystemResult;
