@@ -61,14 +61,15 @@ impl Client for InMemoryClient {
 
 /// Run `faultline bench`.
 pub async fn run(args: &BenchArgs) -> Result<()> {
-    if args.what != "record" {
-        bad_input!(
-            "unknown benchmark '{}': faultline bench takes `record`",
-            args.what
-        );
-    }
     if args.concurrency == 0 || !args.seconds.is_finite() || args.seconds <= 0.0 {
         bad_input!("give --concurrency of at least 1 and a positive --seconds");
+    }
+    match args.what.as_str() {
+        "record" => {}
+        "client-command" => return crate::bench_client::run(args).await,
+        other => bad_input!(
+            "unknown benchmark '{other}': faultline bench takes `record` or `client-command`"
+        ),
     }
     let dir = tempfile::tempdir()?;
     let start = Instant::now();

@@ -476,9 +476,15 @@ pub struct HealArgs {
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     /// What to measure: `record` (ops/s the controller records against an in-process
-    /// client).
+    /// client) or `client-command` (the same through one `--client-command` process per
+    /// worker).
     #[arg(default_value = "record")]
     pub what: String,
+
+    /// `client-command`: the client to measure (default: a trivial Python client that
+    /// answers every op at once).
+    #[arg(long, value_name = "CMD")]
+    pub client_command: Option<String>,
 
     /// Client workers.
     #[arg(long, default_value_t = 8)]

@@ -6,6 +6,7 @@
 //! imports anything higher.
 
 mod bench;
+mod bench_client;
 mod check;
 mod cli;
 mod exit;
