@@ -1,8 +1,6 @@
-//! End-to-end: `--system command --db-command SCRIPT --client-command CMD`, a system whose
-//! lifecycle and client are the user's own programs: the shell lifecycle and Python client
-//! for etcd in `examples/etcd-command/`, written from the README only, test a real etcd
-//! cluster under partitions, kills and pauses: linearizable reads end valid, serializable
-//! reads invalid. And the bad input of these flags, refused before anything starts.
+//! End-to-end: the bad input of `--system command --db-command SCRIPT --client-command CMD`,
+//! refused before anything starts, with one line each. The runs of `examples/etcd-command/`
+//! against a real etcd cluster are in `tests/systems.rs`.
 
 mod common;
 
@@ -15,71 +13,6 @@ fn example(file: &str) -> String {
         .iter()
         .collect();
     path.display().to_string()
-}
-
-fn etcd_by_command<'a>(client: &'a str, lifecycle: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "--system",
-        "command",
-        "--db-command",
-        lifecycle,
-        "--client-command",
-        client,
-        "--node-count",
-        "5",
-        "--nemesis",
-        "partition,kill,pause",
-        "--nemesis-interval",
-        "3",
-        "--keys",
-        "20",
-        "--concurrency",
-        "2n",
-        "--rate",
-        "150",
-    ];
-    args.extend_from_slice(extra);
-    args
-}
-
-#[test]
-fn etcd_by_command_with_linearizable_reads_is_valid_under_faults() {
-    let store = tempfile::tempdir().unwrap();
-    let client = format!("python3 {}", example("client.py"));
-    let lifecycle = example("lifecycle.sh");
-    let out = run_test(
-        store.path(),
-        &etcd_by_command(&client, &lifecycle, &["--time-limit", "30", "--seed", "11"]),
-    );
-    assert_eq!(out.status.code(), Some(0), "expected valid");
-    let run = latest_run(store.path());
-    let results = results(&run);
-    assert!(results["counts"]["ok"].as_u64().unwrap() > 300, "{results}");
-    assert!(
-        results["counts"]["nemesis"].as_u64().unwrap() >= 4,
-        "{results}"
-    );
-    let log = std::fs::read_to_string(run.join("nodes/n1/node.log")).unwrap();
-    assert!(
-        log.contains("etcd"),
-        "start's output is the node log: {log:.300}"
-    );
-    assert!(
-        wait_gone(&run.display().to_string(), 10).is_empty(),
-        "every node started by the script stopped"
-    );
-}
-
-#[test]
-fn etcd_by_command_with_serializable_reads_is_found_serving_stale_reads() {
-    let store = tempfile::tempdir().unwrap();
-    let client = format!("python3 {} --serializable", example("client.py"));
-    let lifecycle = example("lifecycle.sh");
-    let out = run_test(
-        store.path(),
-        &etcd_by_command(&client, &lifecycle, &["--time-limit", "60", "--seed", "12"]),
-    );
-    assert_eq!(out.status.code(), Some(1), "expected invalid");
 }
 
 #[test]

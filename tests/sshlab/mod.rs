@@ -16,6 +16,28 @@ use std::time::{Duration, Instant};
 
 static LABS: AtomicU32 = AtomicU32::new(0);
 
+/// A free third octet for a lab's subnet, held by an exclusive lock on a claim file until the
+/// lab is dropped (the kernel releases it if the test process dies): tests in other
+/// processes running at the same time never take the same subnet.
+fn claim_subnet() -> (u32, std::fs::File) {
+    let dir = std::env::temp_dir().join("faultline-sshlab-subnets");
+    std::fs::create_dir_all(&dir).unwrap();
+    let start = std::process::id() % 150;
+    for i in 0..150 {
+        let third = 100 + (start + i) % 150;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(third.to_string()))
+            .unwrap();
+        if file.try_lock().is_ok() {
+            return (third, file);
+        }
+    }
+    panic!("every 10.214.100-249 subnet is held by a running lab");
+}
+
 fn sh(program: &str, args: &[&str]) -> std::process::Output {
     Command::new(program)
         .args(args)
@@ -45,6 +67,8 @@ pub struct Lab {
     pub known_hosts: PathBuf,
     pub remote_dir: PathBuf,
     subnet: String,
+    /// Holds the subnet for this lab (see [`claim_subnet`]).
+    _subnet_claim: std::fs::File,
     bridge: String,
     pub namespaces: Vec<String>,
     sshd: Vec<Child>,
@@ -57,8 +81,8 @@ impl Lab {
     pub fn start(count: usize) -> Lab {
         let k = LABS.fetch_add(1, Ordering::Relaxed);
         let id = format!("{:04x}{k}", std::process::id() % 0xffff);
-        let third = 100 + (std::process::id() % 100) as usize + k as usize * 3 % 50;
-        let subnet = format!("10.214.{}", third % 250);
+        let (third, subnet_claim) = claim_subnet();
+        let subnet = format!("10.214.{third}");
         let dir = tempfile::Builder::new()
             .prefix("faultline-sshlab")
             .tempdir()
@@ -79,6 +103,7 @@ impl Lab {
             users: Vec::new(),
             sudoers: PathBuf::from(format!("/etc/sudoers.d/faultline-{id}")),
             dir,
+            _subnet_claim: subnet_claim,
         };
         let root = lab.dir.path().to_path_buf();
         std::fs::set_permissions(&root, std::os::unix::fs::PermissionsExt::from_mode(0o755))
