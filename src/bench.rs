@@ -71,44 +71,12 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
             "unknown benchmark '{other}': faultline bench takes `record` or `client-command`"
         ),
     }
-    let dir = tempfile::tempdir()?;
-    let start = Instant::now();
-    let (recorder, thread) = Recorder::create(&dir.path().join("history.jsonl"), start)?;
-    // Five fixed keys, as the figures recorded before independent keys were measured with.
-    let workload = faultline_workloads::by_name(
-        "register",
-        &workload_options(
-            Keys::Fixed { count: 5 },
-            Default::default(),
-            Default::default(),
-        ),
-    )
-    .map_err(anyhow::Error::msg)?;
-    let generator = time_limit(Duration::from_secs_f64(args.seconds), workload.generator());
-    let dispatcher = Arc::new(Dispatcher::new(generator, args.concurrency, 1));
     let client = InMemoryClient::default();
-    let clients: Vec<Box<dyn Client>> = (0..args.concurrency)
-        .map(|_| Box::new(client.clone()) as Box<dyn Client>)
-        .collect();
-    let processes = (0..args.concurrency as u64).collect();
-    let (_never, mut interrupt) = tokio::sync::watch::channel(false);
-    run_phase(
-        dispatcher,
-        clients,
-        processes,
-        &recorder,
-        start,
-        args.concurrency,
-        &mut interrupt,
-    )
-    .await;
-    let elapsed = start.elapsed();
-    let completed = recorder.counts().completed();
-    drop(recorder);
-    let history = thread.finish()?;
+    let run = drive(args, |_| Box::new(client.clone())).await?;
+    let (elapsed, completed, history) = (run.elapsed, run.completed, run.history);
     let check_start = Instant::now();
-    let checker =
-        Linearizable::new(workload.model(), workload.initial()).map_err(anyhow::Error::msg)?;
+    let checker = Linearizable::new(run.workload.model(), run.workload.initial())
+        .map_err(anyhow::Error::msg)?;
     let result = checker.check(&history);
     let verdict = result.valid;
     println!(
@@ -123,4 +91,69 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
         println!("  {reason}");
     }
     Ok(())
+}
+
+/// What one benchmark run of the register workload did.
+pub(crate) struct Drive {
+    /// The workload (five fixed keys).
+    pub workload: Box<dyn faultline_workloads::Workload>,
+    /// How long the run took.
+    pub elapsed: Duration,
+    /// Ops completed.
+    pub completed: u64,
+    /// Of them, `info`.
+    pub info: u64,
+    /// The recorded history.
+    pub history: faultline_checkers::history::History,
+}
+
+/// Drive the register workload on five fixed keys (as the figures recorded before
+/// independent keys were measured with) for `--seconds` through one client per worker,
+/// recording every op as `faultline test` does.
+pub(crate) async fn drive(
+    args: &BenchArgs,
+    mut client: impl FnMut(usize) -> Box<dyn Client>,
+) -> Result<Drive> {
+    let dir = tempfile::tempdir()?;
+    let start = Instant::now();
+    let (recorder, thread) = Recorder::create(&dir.path().join("history.jsonl"), start)?;
+    let workload = faultline_workloads::by_name(
+        "register",
+        &workload_options(
+            Keys::Fixed { count: 5 },
+            Default::default(),
+            Default::default(),
+        ),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let generator = time_limit(Duration::from_secs_f64(args.seconds), workload.generator());
+    let dispatcher = Arc::new(Dispatcher::new(generator, args.concurrency, 1));
+    let clients: Vec<Box<dyn Client>> = (0..args.concurrency).map(&mut client).collect();
+    let processes = (0..args.concurrency as u64).collect();
+    let (_never, mut interrupt) = tokio::sync::watch::channel(false);
+    run_phase(
+        dispatcher,
+        clients,
+        processes,
+        &recorder,
+        start,
+        args.concurrency,
+        &mut interrupt,
+    )
+    .await;
+    let elapsed = start.elapsed();
+    let completed = recorder.counts().completed();
+    let info = recorder
+        .counts()
+        .info
+        .load(std::sync::atomic::Ordering::Relaxed);
+    drop(recorder);
+    let history = thread.finish()?;
+    Ok(Drive {
+        workload,
+        elapsed,
+        completed,
+        info,
+        history,
+    })
 }

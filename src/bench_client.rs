@@ -4,19 +4,13 @@
 //! and the mean time per op, beside `bench record`'s in-process figure for the same
 //! workers: the difference is the price of the subprocess and its JSON lines.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Result;
-use faultline_workloads::generator::{time_limit, Dispatcher};
-use faultline_workloads::Keys;
 
+use crate::bench::drive;
 use crate::cli::BenchArgs;
-use crate::recorder::Recorder;
-use crate::runner::run_phase;
-use crate::spec::workload_options;
 use crate::systems::command_client::ClientCommand;
-use crate::systems::Client;
 
 /// The default client: answers every op `ok` at once, so the figure is the transport's.
 const TRIVIAL_CLIENT: &str = "python3 -u -c 'import sys\nfor line in sys.stdin: print(\"{\\\"type\\\": \\\"ok\\\"}\", flush=True)'";
@@ -28,25 +22,13 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| TRIVIAL_CLIENT.to_string());
     let dir = tempfile::tempdir()?;
-    let start = Instant::now();
-    let (recorder, thread) = Recorder::create(&dir.path().join("history.jsonl"), start)?;
-    let workload = faultline_workloads::by_name(
-        "register",
-        &workload_options(
-            Keys::Fixed { count: 5 },
-            Default::default(),
-            Default::default(),
-        ),
-    )
-    .map_err(anyhow::Error::msg)?;
-    let generator = time_limit(Duration::from_secs_f64(args.seconds), workload.generator());
-    let dispatcher = Arc::new(Dispatcher::new(generator, args.concurrency, 1));
     let shared = ClientCommand {
         command: command.clone(),
         log_dir: dir.path().join("clients"),
         workload: "register".to_string(),
         op_timeout: Duration::from_secs(5),
     };
+    // The trivial client never connects anywhere: its node is only named.
     let node = crate::systems::NodeSpec {
         id: 1,
         name: "n1".to_string(),
@@ -57,29 +39,8 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
         extra_ports: Vec::new(),
     };
     let nodes = [node];
-    let clients: Vec<Box<dyn Client>> = (0..args.concurrency)
-        .map(|w| Box::new(shared.client(w, &nodes[0], &nodes)) as Box<dyn Client>)
-        .collect();
-    let processes = (0..args.concurrency as u64).collect();
-    let (_never, mut interrupt) = tokio::sync::watch::channel(false);
-    run_phase(
-        dispatcher,
-        clients,
-        processes,
-        &recorder,
-        start,
-        args.concurrency,
-        &mut interrupt,
-    )
-    .await;
-    let elapsed = start.elapsed();
-    let completed = recorder.counts().completed();
-    let info = recorder
-        .counts()
-        .info
-        .load(std::sync::atomic::Ordering::Relaxed);
-    drop(recorder);
-    thread.finish()?;
+    let run = drive(args, |w| Box::new(shared.client(w, &nodes[0], &nodes))).await?;
+    let (elapsed, completed, info) = (run.elapsed, run.completed, run.info);
     let per_op = elapsed.as_secs_f64() * args.concurrency as f64 / completed.max(1) as f64;
     println!(
         "client-command: {completed} ops in {:.2} s with {} client processes = {:.0} ops/s; \
