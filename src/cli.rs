@@ -52,6 +52,122 @@ pub enum Command {
     /// Measure the harness's own overhead: ops recorded per second against an in-process
     /// client.
     Bench(BenchArgs),
+    /// Maelstrom's workbench: test node programs that speak Maelstrom's protocol, with
+    /// Maelstrom's command lines (`faultline maelstrom test -w echo --bin ./node`).
+    Maelstrom(MaelstromArgs),
+}
+
+/// `faultline maelstrom`.
+#[derive(Debug, Args)]
+pub struct MaelstromArgs {
+    #[command(subcommand)]
+    pub command: MaelstromCommand,
+}
+
+/// The commands of `faultline maelstrom`.
+#[derive(Debug, Subcommand)]
+pub enum MaelstromCommand {
+    /// Run node programs under a workload, with faultline as their network and clients.
+    Test(MaelstromTestArgs),
+}
+
+/// `faultline maelstrom test`: Maelstrom's own flags and defaults, plus `--seed` and `--store`.
+#[derive(Debug, Clone, Args)]
+pub struct MaelstromTestArgs {
+    /// The workload: echo, unique-ids, broadcast, g-set, g-counter, pn-counter, lin-kv,
+    /// txn-list-append, txn-rw-register.
+    #[arg(short = 'w', long)]
+    pub workload: String,
+
+    /// The node program; arguments for it follow `--`.
+    #[arg(long, value_name = "PATH")]
+    pub bin: PathBuf,
+
+    /// Arguments for the node program (after `--`).
+    #[arg(last = true, value_name = "ARGS")]
+    pub bin_args: Vec<String>,
+
+    /// Number of nodes (`n1`, `n2`, ...).
+    #[arg(long, default_value_t = 1)]
+    pub node_count: usize,
+
+    /// Seconds the workload runs.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub time_limit: f64,
+
+    /// Requests per second, over all clients.
+    #[arg(long, default_value_t = 5.0)]
+    pub rate: f64,
+
+    /// Clients: a number, or `Nn` for N per node.
+    #[arg(long, default_value = "1n")]
+    pub concurrency: String,
+
+    /// Mean message latency in milliseconds.
+    #[arg(long, default_value_t = 0.0, value_name = "MS")]
+    pub latency: f64,
+
+    /// How latencies are drawn: constant, uniform or exponential.
+    #[arg(long, default_value = "constant")]
+    pub latency_dist: String,
+
+    /// Faults, comma-separated: `partition` (nodes split into halves), `pause` (a node's
+    /// process stopped), `kill` (a node's process killed and restarted: a crash that loses
+    /// its memory).
+    #[arg(long, default_value = "")]
+    pub nemesis: String,
+
+    /// Seconds between faults (each lasts as long).
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub nemesis_interval: f64,
+
+    /// The broadcast topology sent to the nodes: grid, line, tree2, tree3, tree4, total.
+    #[arg(long, default_value = "grid")]
+    pub topology: String,
+
+    /// The least share of ops that must succeed (`ok`), as a fraction, or `total` (all).
+    #[arg(long)]
+    pub availability: Option<String>,
+
+    /// txn workloads: most micro-ops in a transaction.
+    #[arg(long, default_value_t = 4)]
+    pub max_txn_length: usize,
+
+    /// txn workloads: keys active at once.
+    #[arg(long, default_value_t = 10)]
+    pub key_count: usize,
+
+    /// txn workloads: writes a key receives before a fresh key takes its place.
+    #[arg(long, default_value_t = 16)]
+    pub max_writes_per_key: u64,
+
+    /// txn workloads: the consistency models to check, comma-separated.
+    #[arg(long, default_value = "strict-serializable")]
+    pub consistency_models: String,
+
+    /// Run the whole test this many times; the exit code is the worst verdict.
+    #[arg(long, default_value_t = 1)]
+    pub test_count: u32,
+
+    /// Copy every node's stderr to the terminal (it always goes to `nodes/<node>/node.log`).
+    #[arg(long)]
+    pub log_stderr: bool,
+
+    /// Print every message when it is sent.
+    #[arg(long)]
+    pub log_net_send: bool,
+
+    /// Print every message when it is delivered.
+    #[arg(long)]
+    pub log_net_recv: bool,
+
+    /// Seed of the schedule of ops, faults and latencies (printed and stored with each run).
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// Where runs are stored.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
 }
 
 /// The default `--nemesis`.

@@ -14,6 +14,7 @@ mod faults;
 mod heal;
 mod lazyfs;
 mod logging;
+mod maelstrom;
 mod membership_nemesis;
 mod online;
 mod progress;
@@ -74,6 +75,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => runtime()
             .and_then(|rt| rt.block_on(bench::run(args)))
             .map(|()| 0),
+        Command::Maelstrom(args) => runtime().and_then(|rt| rt.block_on(maelstrom::run(args))),
     };
     match outcome {
         Ok(code) => ExitCode::from(code as u8),

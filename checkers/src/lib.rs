@@ -12,6 +12,7 @@
 //! - [`linearizable`]: the Wing–Gong–Lowe linearizability checker.
 //! - [`simulate`]: generated linearizable histories (and broken ones) for tests and benchmarks.
 //! - [`txn`]: Elle-class checking of transactional histories (list-append, rw-register).
+//! - [`maelstrom`]: the checks of Maelstrom's echo, broadcast, g-set and counter workloads.
 //! - [`classic`]: the checkers of Jepsen's classic workloads: `set-full`, `bank`,
 //!   `counter`, `unique-ids`, `total-queue`.
 
@@ -20,6 +21,7 @@ pub mod classic;
 pub mod formats;
 pub mod history;
 pub mod linearizable;
+pub mod maelstrom;
 pub mod models;
 mod open_calls;
 pub mod simulate;

@@ -6,6 +6,7 @@
 
 pub mod fault_options;
 mod rerun;
+pub(crate) use rerun::shell_word;
 pub mod ssh;
 pub mod systems;
 mod units;

@@ -646,8 +646,14 @@ pub fn stop_leftover_nodes(run: &RunDir) -> Result<Vec<String>> {
     for (node, pid) in pids {
         let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        // A Maelstrom node program's command line is the user's: it carries the run folder
+        // in its environment instead.
+        let environ = fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        let environ = String::from_utf8_lossy(&environ);
         let ours = cmdline.contains(&*marker.to_string_lossy())
-            || cmdline.contains(&*run.path.to_string_lossy());
+            || cmdline.contains(&*run.path.to_string_lossy())
+            || environ.contains(&format!("FAULTLINE_RUN_DIR={}", run.path.display()))
+            || environ.contains(&format!("FAULTLINE_RUN_DIR={}", marker.display()));
         if !ours {
             continue;
         }
