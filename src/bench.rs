@@ -67,8 +67,9 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
     match args.what.as_str() {
         "record" => {}
         "client-command" => return crate::bench_client::run(args).await,
+        "maelstrom" => return crate::maelstrom::bench::run(args).await,
         other => bad_input!(
-            "unknown benchmark '{other}': faultline bench takes `record` or `client-command`"
+            "unknown benchmark '{other}': faultline bench takes `record`, `client-command` or `maelstrom`"
         ),
     }
     let client = InMemoryClient::default();

@@ -592,8 +592,8 @@ pub struct HealArgs {
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     /// What to measure: `record` (ops/s the controller records against an in-process
-    /// client) or `client-command` (the same through one `--client-command` process per
-    /// worker).
+    /// client), `client-command` (the same through one `--client-command` process per
+    /// worker) or `maelstrom` (messages/s through the Maelstrom router between echo nodes).
     #[arg(default_value = "record")]
     pub what: String,
 

@@ -42,6 +42,12 @@ fn main() -> ExitCode {
     if std::env::args_os().nth(1).is_some_and(|a| a == "node") {
         return node();
     }
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == "maelstrom-echo-node")
+    {
+        return maelstrom::bench::echo_node();
+    }
     if std::env::args_os().nth(1).is_some_and(|a| a == "lazyfs") {
         return match lazyfs::server::LazyfsCommand::try_parse_from(std::env::args_os().skip(1)) {
             Ok(command) => lazyfs(&command.args),

@@ -4,7 +4,8 @@
 //! the same cases for every system it applies to.
 //!
 //! - strict reads under partitions, kills and pauses are valid, with faults injected, the
-//!   nodes' own log in the run folder and no process left;
+//!   nodes' own log in the run folder and no process left (NATS: reported, since Debian's
+//!   nats-server loses acknowledged updates);
 //! - weak reads (etcd serializable, ZooKeeper without `sync`, NATS direct gets) under faults:
 //!   etcd is found serving stale reads; ZooKeeper and NATS complete with a verdict and print
 //!   what they saw (they may or may not be caught in 30 s; the README has our seeds);
@@ -257,9 +258,23 @@ fn zookeeper_sync_reads_are_valid_under_faults() {
     strict_reads_are_valid_under_faults(&ZOOKEEPER, "21");
 }
 
+/// Debian's nats-server 2.9.10 loses acknowledged KV updates at an expected revision
+/// (nats-server#4320, see the README), the more often the busier the machine: its leader
+/// reads under faults complete with a verdict, which is printed, as its direct reads do.
 #[test]
-fn nats_leader_reads_are_valid_under_faults() {
-    strict_reads_are_valid_under_faults(&NATS, "31");
+fn nats_leader_reads_under_faults_are_reported() {
+    let mut extra = vec![
+        "--nemesis",
+        "partition,kill,pause",
+        "--nemesis-interval",
+        "3",
+        "--time-limit",
+        "30",
+        "--seed",
+        "31",
+    ];
+    extra.extend_from_slice(NATS.register);
+    weak_reads(&NATS, &[], &extra, WeakReads::Reported);
 }
 
 #[test]

@@ -8,7 +8,9 @@
 //! - [`net`]: the node processes and the router between them.
 //! - [`workloads`]: each workload's ops, messages and checkers; topologies.
 //! - [`run`]: one test, end to end.
+//! - [`bench`]: `faultline bench maelstrom` and its trivial echo node.
 
+pub(crate) mod bench;
 pub(crate) mod net;
 pub(crate) mod protocol;
 pub(crate) mod run;
