@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use async_trait::async_trait;
-use faultline_checkers::checker::Checker;
-use faultline_checkers::linearizable::Linearizable;
+use faultline_checkers::checker::check_all;
+use faultline_checkers::selection::{select, CheckBudget};
 use faultline_workloads::generator::{time_limit, Dispatcher};
 use faultline_workloads::op::OpRequest;
 use faultline_workloads::Keys;
@@ -106,10 +106,15 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
     drop(recorder);
     let history = thread.finish()?;
     let check_start = Instant::now();
-    let checker =
-        Linearizable::new(workload.model(), workload.initial()).map_err(anyhow::Error::msg)?;
-    let result = checker.check(&history);
-    let verdict = result.valid;
+    let checkers = select(
+        workload.model(),
+        workload.initial().as_ref(),
+        &CheckBudget::default(),
+    )
+    .map_err(anyhow::Error::msg)?
+    .into_checkers();
+    let (verdict, results) = check_all(&checkers, &history);
+    let reasons = results.iter().flat_map(|result| &result.reasons);
     println!(
         "record: {completed} ops in {:.2} s with {} workers = {:.0} ops/s recorded ({} history lines); check: {verdict} in {:.2} s",
         elapsed.as_secs_f64(),
@@ -118,7 +123,7 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
         history.len(),
         check_start.elapsed().as_secs_f64()
     );
-    for reason in result.reasons.iter().take(3) {
+    for reason in reasons.take(3) {
         println!("  {reason}");
     }
     Ok(())

@@ -12,6 +12,7 @@
 //! - [`linearizable`]: the Wing–Gong–Lowe linearizability checker.
 //! - [`simulate`]: generated linearizable histories (and broken ones) for tests and benchmarks.
 //! - [`txn`]: Elle-class checking of transactional histories (list-append, rw-register).
+//! - [`selection`]: which checkers a model's histories go to, with their budget.
 //! - [`classic`]: the checkers of Jepsen's classic workloads: `set-full`, `bank`,
 //!   `counter`, `unique-ids`, `total-queue`.
 
@@ -22,5 +23,6 @@ pub mod history;
 pub mod linearizable;
 pub mod models;
 mod open_calls;
+pub mod selection;
 pub mod simulate;
 pub mod txn;
