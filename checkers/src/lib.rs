@@ -19,6 +19,7 @@
 pub mod checker;
 pub mod classic;
 pub mod formats;
+pub(crate) mod fxhash;
 pub mod history;
 pub mod linearizable;
 pub mod models;

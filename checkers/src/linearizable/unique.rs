@@ -45,8 +45,8 @@ use serde_json::Value;
 use crate::history::History;
 use crate::models::{Effect, Interner, Model, OpView, ValueSemantics};
 
-use super::fxhash::FxHashMap;
 use super::prepare::{Part, NEVER};
+use crate::fxhash::FxHashMap;
 
 /// What the path concluded about one key.
 #[derive(Debug)]

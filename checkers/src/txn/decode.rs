@@ -23,8 +23,8 @@ use serde_json::Value;
 
 use super::error::TxnError;
 
+use crate::fxhash::FxHashMap;
 use crate::history::{Call, History, Op, OpType};
-use crate::linearizable::fxhash::FxHashMap;
 
 /// Which transactional workload a history records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -26,7 +26,7 @@ use super::explain::{Because, Explainer};
 use super::findings::{text, Case, Findings};
 use super::graph::{Label, ReverseBuilder, RW, WR, WW};
 use super::lattice::Anomaly;
-use crate::linearizable::fxhash::FxHashMap;
+use crate::fxhash::FxHashMap;
 
 pub(super) const NONE: u32 = u32::MAX;
 /// A read of the empty list, in `mop_elem`.

@@ -26,7 +26,7 @@ use super::explain::{Because, Explainer};
 use super::findings::{text, Case, Findings};
 use super::graph::{components, EdgeList, Graph, Label, ReverseBuilder, RW, WR, WW};
 use super::lattice::Anomaly;
-use crate::linearizable::fxhash::FxHashMap;
+use crate::fxhash::FxHashMap;
 
 const NONE: u32 = u32::MAX;
 
