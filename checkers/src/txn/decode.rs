@@ -233,6 +233,34 @@ impl<'h> Decoded<'h> {
     }
 }
 
+impl Decoded<'_> {
+    /// Txn `t` writes (or appends) `value` to `key`, which txn `other` (perhaps `t` itself,
+    /// earlier) already wrote: values must be unique per key for reads to name their writer.
+    /// `verb` and `participle` are `appends`/`appended` or `writes`/`written`.
+    pub(crate) fn written_twice(
+        &self,
+        t: TxnId,
+        other: TxnId,
+        (verb, participle): (&str, &str),
+        value: &serde_json::Value,
+        key: KeyId,
+    ) -> TxnError {
+        let also = if other == t {
+            format!("which it also {verb} earlier in the same txn")
+        } else {
+            format!("which op #{} also {verb}", self.op_index(other))
+        };
+        TxnError::bad_op(
+            self.op_index(t),
+            format!(
+                "{verb} {} to key {}, {also}; {participle} values must be unique per key",
+                shown(value),
+                shown(self.key(key))
+            ),
+        )
+    }
+}
+
 /// A short JSON rendering of a value for messages, cut at 80 characters.
 pub(crate) fn shown(value: &Value) -> String {
     let text = value.to_string();
