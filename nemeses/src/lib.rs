@@ -27,6 +27,7 @@ pub mod disk;
 pub mod explicit;
 pub mod iptables;
 pub mod ledger;
+pub mod link_fault;
 pub mod links;
 pub mod membership;
 pub mod nemesis;
