@@ -37,6 +37,7 @@ pub mod partition;
 pub mod process;
 pub mod recover;
 pub mod schedule;
+pub mod start_stop;
 pub mod unfsynced;
 
 #[cfg(test)]

@@ -23,7 +23,8 @@ use serde_json::{json, Value};
 use crate::control::{exec_ok, Control, ControlError};
 use crate::ledger::Ledger;
 use crate::links::{self, LinkShaper, Mechanism};
-use crate::nemesis::{FaultRequest, Nemesis, Outcome};
+use crate::nemesis::Outcome;
+use crate::start_stop::StartStop;
 
 pub use crate::link_fault::{NetemOn, NetemOptions, DEFAULT_NETEM};
 
@@ -347,45 +348,27 @@ pub(crate) fn merge(a: Option<Outcome>, b: Option<Outcome>) -> Option<Outcome> {
 }
 
 #[async_trait]
-impl Nemesis for NetemNemesis {
-    fn name(&self) -> &str {
-        "netem"
+impl StartStop for NetemNemesis {
+    const FAULT: &'static str = "netem";
+    const NOTHING_TO_STOP: &'static str = "no node has netem";
+
+    fn busy(&self) -> &tokio::sync::Mutex<()> {
+        &self.busy
     }
 
-    fn fs(&self) -> Vec<String> {
-        vec!["start-netem".into(), "stop-netem".into()]
+    async fn start_fault(&self, value: &Value, rng: &mut StdRng) -> Outcome {
+        self.start(value, rng).await
     }
 
-    async fn invoke(&self, request: &FaultRequest, rng: &mut StdRng) -> Outcome {
-        let _busy = self.busy.lock().await;
-        match request.f.as_str() {
-            "start-netem" => self.start(&request.value, rng).await,
-            "stop-netem" => self
-                .undo_all()
-                .await
-                .unwrap_or_else(|| Outcome::Skipped("no node has netem".to_string())),
-            other => Outcome::Skipped(format!(
-                "the netem nemesis does not understand {other:?}; it understands start-netem, stop-netem"
-            )),
-        }
-    }
-
-    async fn heal(&self) -> Vec<Outcome> {
-        let _busy = self.busy.lock().await;
-        match self.undo_all().await {
-            Some(Outcome::Applied(mut value)) => {
-                value["f"] = json!("stop-netem");
-                vec![Outcome::Applied(value)]
-            }
-            Some(other) => vec![other],
-            None => Vec::new(),
-        }
+    async fn stop_fault(&self) -> Option<Outcome> {
+        self.undo_all().await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nemesis::{FaultRequest, Nemesis};
     use crate::testing::FakeShell;
     use rand::SeedableRng;
 
