@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use async_trait::async_trait;
-use faultline_checkers::checker::Checker;
-use faultline_checkers::linearizable::Linearizable;
+use faultline_checkers::checker::check_all;
+use faultline_checkers::selection::{select, CheckBudget};
 use faultline_workloads::generator::{time_limit, Dispatcher};
 use faultline_workloads::op::OpRequest;
 use faultline_workloads::Keys;
@@ -76,10 +76,15 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
     let run = drive(args, |_| Box::new(client.clone())).await?;
     let (elapsed, completed, history) = (run.elapsed, run.completed, run.history);
     let check_start = Instant::now();
-    let checker = Linearizable::new(run.workload.model(), run.workload.initial())
-        .map_err(anyhow::Error::msg)?;
-    let result = checker.check(&history);
-    let verdict = result.valid;
+    let checkers = select(
+        run.workload.model(),
+        run.workload.initial().as_ref(),
+        &CheckBudget::default(),
+    )
+    .map_err(anyhow::Error::msg)?
+    .into_checkers();
+    let (verdict, results) = check_all(&checkers, &history);
+    let reasons = results.iter().flat_map(|result| &result.reasons);
     println!(
         "record: {completed} ops in {:.2} s with {} workers = {:.0} ops/s recorded ({} history lines); check: {verdict} in {:.2} s",
         elapsed.as_secs_f64(),
@@ -88,7 +93,7 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
         history.len(),
         check_start.elapsed().as_secs_f64()
     );
-    for reason in result.reasons.iter().take(3) {
+    for reason in reasons.take(3) {
         println!("  {reason}");
     }
     Ok(())

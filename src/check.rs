@@ -10,10 +10,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Result;
-use faultline_checkers::checker::{check_all, CheckResult, Checker, Validity};
+use faultline_checkers::checker::{check_all, CheckResult, Validity};
 use faultline_checkers::formats::{self, Format};
-use faultline_checkers::linearizable::{Linearizable, SearchOptions};
-use faultline_checkers::txn::{self, TxnError, TxnKind};
+use faultline_checkers::selection::{select, CheckBudget, Selection, SelectionError};
+use faultline_checkers::txn::{self, TxnError};
 use serde::Serialize;
 
 use crate::cli::CheckArgs;
@@ -56,11 +56,14 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
         );
     }
     let memory_limit_bytes = crate::spec::parse_memory_limit(&args.memory_limit)?;
-    let consistency_models = crate::spec::parse_consistency_models(&args.consistency_models)?
-        .iter()
-        .map(|name| name.parse::<txn::ConsistencyModel>())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| anyhow::Error::new(BadInput(format!("--consistency-models: {e}"))))?;
+    // Names are validated here so a bad one is bad input even when no history is txn.
+    let consistency_models = crate::spec::parse_consistency_models(&args.consistency_models)?;
+    let budget = CheckBudget {
+        timeout: Duration::from_secs_f64(args.timeout),
+        memory_limit_bytes,
+        partition: !args.no_partition,
+        consistency_models,
+    };
     // Read and validate every file before checking any, so bad input is reported at once.
     let mut inputs = Vec::new();
     for file in &args.files {
@@ -88,31 +91,14 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
     let mut worst = Validity::Valid;
     let mut json = Vec::new();
     for (file, detected, model, history) in &inputs {
-        let timeout = Duration::from_secs_f64(args.timeout);
-        let (valid, results) = if let Ok(kind) = model.parse::<TxnKind>() {
-            let options = txn::TxnOptions {
-                consistency_models: consistency_models.clone(),
-                timeout: Some(timeout),
-                memory_limit_bytes: Some(memory_limit_bytes),
-                ..txn::TxnOptions::default()
-            };
-            match txn::check(kind, history, &options) {
+        let (valid, results) = match select(model, initial.as_ref(), &budget) {
+            Ok(Selection::Txn { kind, options }) => match txn::check(kind, history, &options) {
                 Ok(result) => (result.valid, vec![result]),
                 Err(e) => bad_input!("{}", txn_error(file, *detected, e)),
-            }
-        } else {
-            let checker = match Linearizable::new(model, initial.clone()) {
-                Ok(checker) => checker,
-                Err(e) => bad_input!("--model: {e}"),
-            }
-            .with_options(SearchOptions {
-                timeout: Some(timeout),
-                partition: !args.no_partition,
-                memory_limit_bytes: Some(memory_limit_bytes),
-                ..SearchOptions::default()
-            });
-            let checkers: [&dyn Checker; 1] = [&checker];
-            check_all(&checkers, history)
+            },
+            Ok(selection) => check_all(&selection.into_checkers(), history),
+            Err(e @ SelectionError::UnknownModel(_)) => bad_input!("--model: {e}"),
+            Err(e @ SelectionError::Unavailable { .. }) => bad_input!("--initial: {e}"),
         };
         worst = worst.and(valid);
         if let Some(dir) = &args.report {

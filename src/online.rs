@@ -72,8 +72,7 @@ impl Online {
                         continue;
                     }
                     checked = history.ops.len();
-                    let refs: Vec<&dyn Checker> = checkers.iter().map(|c| c.as_ref()).collect();
-                    let (valid, results) = check_all(&refs, &history);
+                    let (valid, results) = check_all(&checkers, &history);
                     if valid != Validity::Invalid {
                         continue;
                     }

@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use faultline_checkers::checker::{check_all, CheckResult, Checker, Validity};
 use faultline_checkers::history::{History, OpType, Process};
-use faultline_checkers::linearizable::{Linearizable, SearchOptions};
-use faultline_checkers::txn;
+use faultline_checkers::selection::{select, CheckBudget, SelectionError};
 use faultline_workloads::generator::{stagger, time_limit, until, Dispatcher, Poll};
 use serde::Serialize;
 use tokio::sync::{watch, Notify};
@@ -279,10 +278,7 @@ pub async fn run_test(
     let checked = {
         let history = history.clone();
         tokio::task::spawn_blocking(move || match checkers {
-            Ok(checkers) => {
-                let checkers: Vec<&dyn Checker> = checkers.iter().map(|c| c.as_ref()).collect();
-                check_all(&checkers, &history)
-            }
+            Ok(checkers) => check_all(&checkers, &history),
             // A checker that cannot run gives `unknown`, naming why: never a guess.
             Err(why) => (
                 Validity::Unknown,
@@ -342,10 +338,9 @@ pub(crate) struct NoChecker {
     reason: String,
 }
 
-/// The checkers a workload's history goes to, chosen by the workload's model:
-/// linearizability per key for the register models, Elle's list-append or rw-register
-/// analysis for `list-append` and `rw-register` (against `spec.consistency_models`), each
-/// with the run's `--check-timeout` and `--memory-limit`.
+/// The checkers a workload's history goes to, chosen by the workload's model (see
+/// [`faultline_checkers::selection`]), each with the run's `--check-timeout`,
+/// `--memory-limit` and `--consistency-models`.
 ///
 /// `Err` (outer) is the harness's failure (a model the linearizability checker does not
 /// know); `Ok(Err)` is a checker that cannot be built, which makes the verdict `unknown`.
@@ -353,46 +348,19 @@ pub(crate) fn checkers_for(
     workload: &dyn faultline_workloads::Workload,
     spec: &TestSpec,
 ) -> Result<Result<Vec<Box<dyn Checker>>, NoChecker>> {
-    if let Ok(kind) = workload.model().parse::<txn::TxnKind>() {
-        let mut models = Vec::new();
-        for name in &spec.consistency_models {
-            match name.parse::<txn::ConsistencyModel>() {
-                Ok(model) => models.push(model),
-                Err(e) => {
-                    return Ok(Err(NoChecker {
-                        checker: workload.model().to_string(),
-                        reason: format!("--consistency-models: {e}"),
-                    }))
-                }
-            }
+    let budget = CheckBudget {
+        timeout: spec.check_timeout,
+        memory_limit_bytes: spec.memory_limit_bytes,
+        consistency_models: spec.consistency_models.clone(),
+        ..CheckBudget::default()
+    };
+    match select(workload.model(), workload.initial().as_ref(), &budget) {
+        Ok(selection) => Ok(Ok(selection.into_checkers())),
+        Err(SelectionError::Unavailable { checker, reason }) => {
+            Ok(Err(NoChecker { checker, reason }))
         }
-        if models.is_empty() {
-            models.push(txn::ConsistencyModel::STRICT_SERIALIZABLE);
-        }
-        let options = txn::TxnOptions {
-            consistency_models: models,
-            timeout: Some(spec.check_timeout),
-            memory_limit_bytes: Some(spec.memory_limit_bytes),
-            ..txn::TxnOptions::default()
-        };
-        return Ok(Ok(vec![txn::checker(kind, options)]));
+        Err(unknown @ SelectionError::UnknownModel(_)) => Err(anyhow::Error::msg(unknown)),
     }
-    let initial = workload.initial();
-    if let Some(classic) = faultline_checkers::classic::checkers(workload.model(), initial.as_ref())
-    {
-        return Ok(classic.map_err(|reason| NoChecker {
-            checker: workload.model().to_string(),
-            reason,
-        }));
-    }
-    let checker = Linearizable::new(workload.model(), workload.initial())
-        .map_err(anyhow::Error::msg)?
-        .with_options(SearchOptions {
-            timeout: Some(spec.check_timeout),
-            memory_limit_bytes: Some(spec.memory_limit_bytes),
-            ..SearchOptions::default()
-        });
-    Ok(Ok(vec![Box::new(checker)]))
 }
 
 /// Run the workload's setup ops (not recorded) through one client, each until it is `ok`,

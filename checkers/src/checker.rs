@@ -158,7 +158,7 @@ pub trait Checker: Send + Sync {
 ///
 /// A checker that panics yields `unknown` with the panic message, so one broken checker
 /// never hides another's `false`.
-pub fn check_all(checkers: &[&dyn Checker], history: &History) -> (Validity, Vec<CheckResult>) {
+pub fn check_all(checkers: &[Box<dyn Checker>], history: &History) -> (Validity, Vec<CheckResult>) {
     let mut overall = Validity::Valid;
     let mut results = Vec::with_capacity(checkers.len());
     for checker in checkers {
@@ -214,7 +214,7 @@ mod tests {
 
     #[test]
     fn a_crashing_checker_is_unknown() {
-        let (v, results) = check_all(&[&Panics], &History::default());
+        let (v, results) = check_all(&[Box::new(Panics)], &History::default());
         assert_eq!(v, Validity::Unknown);
         assert!(results[0].reasons[0].contains("boom"));
     }

@@ -13,16 +13,19 @@
 //! - [`simulate`]: generated linearizable histories (and broken ones) for tests and benchmarks.
 //! - [`txn`]: Elle-class checking of transactional histories (list-append, rw-register).
 //! - [`maelstrom`]: the checks of Maelstrom's echo, broadcast, g-set and counter workloads.
+//! - [`selection`]: which checkers a model's histories go to, with their budget.
 //! - [`classic`]: the checkers of Jepsen's classic workloads: `set-full`, `bank`,
 //!   `counter`, `unique-ids`, `total-queue`.
 
 pub mod checker;
 pub mod classic;
 pub mod formats;
+pub(crate) mod fxhash;
 pub mod history;
 pub mod linearizable;
 pub mod maelstrom;
 pub mod models;
 mod open_calls;
+pub mod selection;
 pub mod simulate;
 pub mod txn;

@@ -5,7 +5,7 @@
 //! It holds positions only (`u32`); it must never decide what an unpaired op means: its
 //! callers report those.
 
-use crate::linearizable::fxhash::FxHashMap;
+use crate::fxhash::FxHashMap;
 
 /// "No open call" in the table.
 const NONE: u32 = u32::MAX;

@@ -106,7 +106,7 @@ impl Rng {
     }
     pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        crate::linearizable::fxhash::mix(self.0)
+        crate::fxhash::mix(self.0)
     }
     /// Uniform in `0..n` (n > 0).
     pub(crate) fn below(&mut self, n: u64) -> u64 {

@@ -115,12 +115,12 @@ fn scramble_reads(history: &History, mut pick: impl FnMut() -> u64) -> History {
             continue;
         }
         for mop in op.value.as_array_mut().into_iter().flatten() {
-            if mop[0] != "r" || pick() % 3 != 0 {
+            if mop[0] != "r" || !pick().is_multiple_of(3) {
                 continue;
             }
             mop[2] = if mop[2].is_array() {
                 Value::Array((0..pick() % 4).map(|_| json!(pick() % 6)).collect())
-            } else if pick() % 4 == 0 {
+            } else if pick().is_multiple_of(4) {
                 Value::Null
             } else {
                 json!(1 + pick() % 5)

@@ -27,7 +27,8 @@ use serde_json::{json, Value};
 
 use crate::control::{exec_ok, Control, ControlError};
 use crate::ledger::Ledger;
-use crate::nemesis::{FaultRequest, Nemesis, Outcome};
+use crate::nemesis::Outcome;
+use crate::start_stop::StartStop;
 
 /// How a node's clock is moved.
 #[async_trait]
@@ -351,45 +352,27 @@ pub async fn reset_ledger_clocks(clock: &Arc<dyn Clock>, ledger: &Ledger) -> Opt
 }
 
 #[async_trait]
-impl Nemesis for ClockNemesis {
-    fn name(&self) -> &str {
-        "clock"
+impl StartStop for ClockNemesis {
+    const FAULT: &'static str = "clock";
+    const NOTHING_TO_STOP: &'static str = "no clock is skewed";
+
+    fn busy(&self) -> &tokio::sync::Mutex<()> {
+        &self.busy
     }
 
-    fn fs(&self) -> Vec<String> {
-        vec!["start-clock".into(), "stop-clock".into()]
+    async fn start_fault(&self, value: &Value, rng: &mut StdRng) -> Outcome {
+        self.start(value, rng).await
     }
 
-    async fn invoke(&self, request: &FaultRequest, rng: &mut StdRng) -> Outcome {
-        let _busy = self.busy.lock().await;
-        match request.f.as_str() {
-            "start-clock" => self.start(&request.value, rng).await,
-            "stop-clock" => self
-                .undo_all()
-                .await
-                .unwrap_or_else(|| Outcome::Skipped("no clock is skewed".to_string())),
-            other => Outcome::Skipped(format!(
-                "the clock nemesis does not understand {other:?}; it understands start-clock, stop-clock"
-            )),
-        }
-    }
-
-    async fn heal(&self) -> Vec<Outcome> {
-        let _busy = self.busy.lock().await;
-        match self.undo_all().await {
-            Some(Outcome::Applied(mut value)) => {
-                value["f"] = json!("stop-clock");
-                vec![Outcome::Applied(value)]
-            }
-            Some(other) => vec![other],
-            None => Vec::new(),
-        }
+    async fn stop_fault(&self) -> Option<Outcome> {
+        self.undo_all().await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nemesis::{FaultRequest, Nemesis};
     use crate::testing::FakeShell;
     use rand::SeedableRng;
 

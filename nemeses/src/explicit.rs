@@ -32,7 +32,9 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::watch;
 
 use crate::nemesis::{Nemesis, Outcome};
-use crate::schedule::{heal_reported, request, stopped, NemesisEvent, NemesisKind};
+use crate::schedule::{
+    heal_reported, request, sleep_unless_stopped, stopped, NemesisEvent, NemesisKind,
+};
 
 /// One fault of an explicit schedule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -214,11 +216,7 @@ impl ExplicitSchedule {
         let mut rng = StdRng::seed_from_u64(self.seed);
         for step in &self.steps {
             let due = (started + step.at).saturating_duration_since(Instant::now());
-            let go_on = tokio::select! {
-                _ = tokio::time::sleep(due) => !*stop.borrow(),
-                _ = stopped(&mut stop) => false,
-            };
-            if !go_on {
+            if !sleep_unless_stopped(due, &mut stop).await {
                 break;
             }
             request(

@@ -28,7 +28,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
-use crate::links::LinkRecord;
+use crate::link_fault::LinkRecord;
 
 /// The conventional name of the state file inside a run folder.
 pub const LEDGER_FILE_NAME: &str = "nemesis-state.json";
@@ -137,7 +137,7 @@ impl LedgerState {
         for (node, record) in &self.links {
             lines.push(format!(
                 "{node} has link faults by {}",
-                crate::links::describe(&record.mechanisms)
+                crate::link_fault::describe(&record.mechanisms)
             ));
         }
         for node in &self.removed_members {

@@ -27,6 +27,7 @@ pub mod disk;
 pub mod explicit;
 pub mod iptables;
 pub mod ledger;
+pub mod link_fault;
 pub mod links;
 pub mod membership;
 pub mod nemesis;
@@ -36,6 +37,7 @@ pub mod partition;
 pub mod process;
 pub mod recover;
 pub mod schedule;
+pub mod start_stop;
 pub mod unfsynced;
 
 #[cfg(test)]

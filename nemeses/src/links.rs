@@ -24,13 +24,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rand::Rng;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::control::{exec_ok, Control, ControlError};
 use crate::ledger::Ledger;
+use crate::link_fault::NetemOptions;
+pub use crate::link_fault::{describe, LinkRecord, Mechanism};
 use crate::nemesis::Outcome;
-use crate::netem::NetemOptions;
 
 /// The iptables chain of link faults (partitions use [`crate::iptables::CHAIN`]).
 pub const LINK_CHAIN: &str = "FAULTLINE-LINK";
@@ -40,55 +40,6 @@ pub const QUEUE_NUM: u16 = 7213;
 pub const DUPLICATE_MARK: u32 = 0x464c;
 /// Linux's minimum TCP retransmission timeout: what one lost segment costs a TCP stream.
 pub const MIN_RTO: Duration = Duration::from_millis(200);
-
-/// How a link fault was carried out on a node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mechanism {
-    /// The kernel's netem qdisc.
-    Netem,
-    /// faultline's user-space packet scheduler on an NFQUEUE.
-    Nfqueue,
-    /// iptables' `statistic` match dropping packets at random.
-    Statistic,
-    /// A `tbf` qdisc limiting the rate.
-    Tbf,
-    /// The per-link TCP relays of the harness.
-    Relays,
-}
-
-impl Mechanism {
-    /// The lowercase word used in the history, the ledger and the report.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mechanism::Netem => "netem",
-            Mechanism::Nfqueue => "nfqueue",
-            Mechanism::Statistic => "statistic",
-            Mechanism::Tbf => "tbf",
-            Mechanism::Relays => "relays",
-        }
-    }
-}
-
-/// `nfqueue+statistic`: the mechanisms of one fault, joined, for the history.
-pub fn describe(mechanisms: &BTreeSet<Mechanism>) -> String {
-    mechanisms
-        .iter()
-        .map(|m| m.as_str())
-        .collect::<Vec<_>>()
-        .join("+")
-}
-
-/// What a link fault installs on one node, written to the ledger *before* it is applied so
-/// `faultline heal` knows what to remove after a crash of the harness.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LinkRecord {
-    /// The mechanisms that act (or may act) on the node.
-    pub mechanisms: BTreeSet<Mechanism>,
-    /// The devices whose egress is shaped (the chain's `-o` and the tbf qdisc).
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub devices: BTreeSet<String>,
-}
 
 /// How the kernel mechanisms split a `--netem` fault.
 #[derive(Debug, Clone, PartialEq)]

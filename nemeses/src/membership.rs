@@ -67,7 +67,8 @@ use rand::seq::IndexedRandom;
 use serde_json::{json, Value};
 
 use crate::ledger::Ledger;
-use crate::nemesis::{FaultRequest, Nemesis, Outcome};
+use crate::nemesis::Outcome;
+use crate::start_stop::StartStop;
 
 /// Why a membership request did not (certainly) take effect.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -272,40 +273,20 @@ fn merge_into(target: &mut Value, extra: Value) {
 }
 
 #[async_trait]
-impl Nemesis for MembershipNemesis {
-    fn name(&self) -> &str {
-        "membership"
+impl StartStop for MembershipNemesis {
+    const FAULT: &'static str = "membership";
+    const NOTHING_TO_STOP: &'static str = "no member is removed";
+
+    fn busy(&self) -> &tokio::sync::Mutex<()> {
+        &self.busy
     }
 
-    fn fs(&self) -> Vec<String> {
-        vec!["start-membership".into(), "stop-membership".into()]
+    async fn start_fault(&self, value: &Value, rng: &mut StdRng) -> Outcome {
+        self.start(value, rng).await
     }
 
-    async fn invoke(&self, request: &FaultRequest, rng: &mut StdRng) -> Outcome {
-        let _busy = self.busy.lock().await;
-        match request.f.as_str() {
-            "start-membership" => self.start(&request.value, rng).await,
-            "stop-membership" => self
-                .restore()
-                .await
-                .unwrap_or_else(|| Outcome::Skipped("no member is removed".to_string())),
-            other => Outcome::Skipped(format!(
-                "the membership nemesis does not understand {other:?}; it understands \
-                 start-membership, stop-membership"
-            )),
-        }
-    }
-
-    async fn heal(&self) -> Vec<Outcome> {
-        let _busy = self.busy.lock().await;
-        match self.restore().await {
-            Some(Outcome::Applied(mut value)) => {
-                value["f"] = json!("stop-membership");
-                vec![Outcome::Applied(value)]
-            }
-            Some(other) => vec![other],
-            None => Vec::new(),
-        }
+    async fn stop_fault(&self) -> Option<Outcome> {
+        self.restore().await
     }
 }
 

@@ -9,6 +9,7 @@ use rand::SeedableRng;
 
 use super::*;
 use crate::ledger::Fault;
+use crate::nemesis::{FaultRequest, Nemesis};
 
 /// A membership held in memory; `fail_next` makes the next remove or add fail that way.
 #[derive(Default)]

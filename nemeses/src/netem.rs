@@ -23,254 +23,10 @@ use serde_json::{json, Value};
 use crate::control::{exec_ok, Control, ControlError};
 use crate::ledger::Ledger;
 use crate::links::{self, LinkShaper, Mechanism};
-use crate::nemesis::{FaultRequest, Nemesis, Outcome};
+use crate::nemesis::Outcome;
+use crate::start_stop::StartStop;
 
-/// Which nodes a netem fault hits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NetemOn {
-    /// Every node: every link is slow or lossy.
-    All,
-    /// One random node each time.
-    One,
-    /// This node.
-    Node(String),
-    /// Only packets `from` sends to `to` (`on=n1>n2`), and with `both` those `to` sends to
-    /// `from` as well (`on=n1<>n2`). Carried out by the NFQUEUE scheduler (rules matching
-    /// the peer's address) or the relays; kernel netem acts on a whole device.
-    Link {
-        /// The sending node.
-        from: String,
-        /// The receiving node.
-        to: String,
-        /// Whether the other direction is slowed as well.
-        both: bool,
-    },
-}
-
-/// The link fault `--netem` describes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NetemOptions {
-    /// Added delay, milliseconds.
-    pub delay_ms: u64,
-    /// Jitter of the delay, milliseconds.
-    pub jitter_ms: u64,
-    /// Percent of packets dropped.
-    pub loss_pct: f64,
-    /// Percent of packets duplicated.
-    pub duplicate_pct: f64,
-    /// Percent of packets sent at once, ahead of delayed ones (needs a delay).
-    pub reorder_pct: f64,
-    /// Percent of packets with a flipped bit.
-    pub corrupt_pct: f64,
-    /// A rate limit, kbit/s (0: none).
-    pub rate_kbit: u64,
-    /// Toxiproxy's slicer: pieces of about this many bytes (0: none; relays only).
-    pub slice_bytes: u64,
-    /// Toxiproxy's timeout: no data passes, connections close after this many ms (0: never;
-    /// relays only).
-    pub stall_ms: Option<u64>,
-    /// Toxiproxy's reset_peer: connections are reset after this many ms (relays only).
-    pub reset_ms: Option<u64>,
-    /// Which nodes.
-    pub on: NetemOn,
-}
-
-/// The default of `--netem`.
-pub const DEFAULT_NETEM: &str = "delay=50ms,jitter=10ms,loss=2%,on=all";
-
-impl NetemOptions {
-    /// Read `--netem` (see the module docs).
-    pub fn parse(text: &str) -> Result<NetemOptions, String> {
-        const HELP: &str = "give e.g. 'delay=50ms,jitter=10ms,loss=5%,duplicate=1%,reorder=10%,corrupt=1%,rate=1mbit,on=all' (on: all, one or a node name; relays also take slice=BYTES, stall=MS, reset=MS)";
-        let mut o = NetemOptions {
-            delay_ms: 0,
-            jitter_ms: 0,
-            loss_pct: 0.0,
-            duplicate_pct: 0.0,
-            reorder_pct: 0.0,
-            corrupt_pct: 0.0,
-            rate_kbit: 0,
-            slice_bytes: 0,
-            stall_ms: None,
-            reset_ms: None,
-            on: NetemOn::All,
-        };
-        for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let Some((key, value)) = item.split_once('=') else {
-                return Err(format!("--netem item {item:?} is not key=value; {HELP}"));
-            };
-            let ms = |v: &str| -> Result<u64, String> {
-                let digits = v.strip_suffix("ms").unwrap_or(v);
-                digits.parse::<u64>().map_err(|_| {
-                    format!("--netem {key}={v}: give whole milliseconds, e.g. {key}=50ms")
-                })
-            };
-            let pct = |v: &str| -> Result<f64, String> {
-                let digits = v.strip_suffix('%').unwrap_or(v);
-                match digits.parse::<f64>() {
-                    Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
-                    _ => Err(format!(
-                        "--netem {key}={v}: give a percentage from 0 to 100, e.g. {key}=5%"
-                    )),
-                }
-            };
-            match key.trim() {
-                "delay" => o.delay_ms = ms(value)?,
-                "jitter" => o.jitter_ms = ms(value)?,
-                "loss" => o.loss_pct = pct(value)?,
-                "duplicate" => o.duplicate_pct = pct(value)?,
-                "reorder" => o.reorder_pct = pct(value)?,
-                "corrupt" => o.corrupt_pct = pct(value)?,
-                "rate" => o.rate_kbit = parse_rate(value)?,
-                "slice" => {
-                    o.slice_bytes = value
-                        .strip_suffix('b')
-                        .unwrap_or(value)
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|b| *b > 0)
-                        .ok_or_else(|| {
-                            format!("--netem slice={value}: give bytes, e.g. slice=64")
-                        })?
-                }
-                "stall" => o.stall_ms = Some(ms(value)?),
-                "reset" => o.reset_ms = Some(ms(value)?),
-                "on" => {
-                    o.on = match value {
-                        "all" => NetemOn::All,
-                        "one" => NetemOn::One,
-                        "" => return Err(format!("--netem on= names no node; {HELP}")),
-                        link if link.contains('>') => {
-                            let (from, to, both) = match link.split_once("<>") {
-                                Some((a, b)) => (a, b, true),
-                                None => {
-                                    let (a, b) = link.split_once('>').expect("contains >");
-                                    (a, b, false)
-                                }
-                            };
-                            let (from, to) = (from.trim(), to.trim());
-                            if from.is_empty() || to.is_empty() || from == to || to.contains('>') {
-                                return Err(format!(
-                                    "--netem on={link}: a link is two different nodes, n1>n2 (one way) or n1<>n2 (both ways)"
-                                ));
-                            }
-                            NetemOn::Link {
-                                from: from.to_string(),
-                                to: to.to_string(),
-                                both,
-                            }
-                        }
-                        node => NetemOn::Node(node.to_string()),
-                    }
-                }
-                other => return Err(format!("--netem has no option {other:?}; {HELP}")),
-            }
-        }
-        if o.jitter_ms > 0 && o.delay_ms == 0 {
-            return Err("--netem jitter needs a delay (e.g. delay=50ms,jitter=10ms)".to_string());
-        }
-        if o.reorder_pct > 0.0 && o.delay_ms == 0 {
-            return Err("--netem reorder needs a delay: netem reorders by sending some packets without it (e.g. delay=50ms,reorder=10%)".to_string());
-        }
-        if o.tc_args().is_empty() && o.relay_only().is_empty() {
-            return Err(format!("--netem {text:?} asks for no fault; {HELP}"));
-        }
-        Ok(o)
-    }
-
-    /// The peers whose packets from `node` this fault slows: `None` for all of them (the
-    /// node's whole egress), or the other end of the link `on=` names.
-    pub fn peers_of(&self, node: &str) -> Option<Vec<String>> {
-        match &self.on {
-            NetemOn::Link { from, to, .. } if from == node => Some(vec![to.clone()]),
-            NetemOn::Link {
-                from,
-                to,
-                both: true,
-            } if to == node => Some(vec![from.clone()]),
-            NetemOn::Link { .. } => Some(Vec::new()),
-            _ => None,
-        }
-    }
-
-    /// The options only the relays can carry out (`slice`, `stall`, `reset`), by name.
-    pub fn relay_only(&self) -> Vec<&'static str> {
-        let mut names = Vec::new();
-        if self.slice_bytes > 0 {
-            names.push("slice");
-        }
-        if self.stall_ms.is_some() {
-            names.push("stall");
-        }
-        if self.reset_ms.is_some() {
-            names.push("reset");
-        }
-        names
-    }
-
-    /// The netem arguments of `tc qdisc replace dev DEV root netem ...`.
-    pub fn tc_args(&self) -> Vec<String> {
-        let mut args = Vec::new();
-        if self.delay_ms > 0 {
-            args.push("delay".to_string());
-            args.push(format!("{}ms", self.delay_ms));
-            if self.jitter_ms > 0 {
-                args.push(format!("{}ms", self.jitter_ms));
-            }
-        }
-        for (name, pct) in [
-            ("loss", self.loss_pct),
-            ("duplicate", self.duplicate_pct),
-            ("reorder", self.reorder_pct),
-            ("corrupt", self.corrupt_pct),
-        ] {
-            if pct > 0.0 {
-                args.push(name.to_string());
-                args.push(format!("{pct}%"));
-            }
-        }
-        if self.rate_kbit > 0 {
-            args.push("rate".to_string());
-            args.push(format!("{}kbit", self.rate_kbit));
-        }
-        args
-    }
-
-    /// `delay 50ms 10ms loss 5%` plus the relay-only toxics, for the history.
-    pub fn describe(&self) -> String {
-        let mut parts = self.tc_args();
-        if self.slice_bytes > 0 {
-            parts.push(format!("slice {}B", self.slice_bytes));
-        }
-        if let Some(ms) = self.stall_ms {
-            parts.push(format!("stall {ms}ms"));
-        }
-        if let Some(ms) = self.reset_ms {
-            parts.push(format!("reset {ms}ms"));
-        }
-        parts.join(" ")
-    }
-}
-
-/// `rate=1mbit`, `500kbit`, `2gbit` or a bare number of kbit/s, in kbit/s.
-fn parse_rate(value: &str) -> Result<u64, String> {
-    let lower = value.to_ascii_lowercase();
-    let (digits, factor) = if let Some(d) = lower.strip_suffix("gbit") {
-        (d, 1_000_000)
-    } else if let Some(d) = lower.strip_suffix("mbit") {
-        (d, 1000)
-    } else if let Some(d) = lower.strip_suffix("kbit") {
-        (d, 1)
-    } else {
-        (lower.as_str(), 1)
-    };
-    digits
-        .parse::<u64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .map(|n| n * factor)
-        .ok_or_else(|| format!("--netem rate={value}: give e.g. rate=1mbit or rate=500kbit"))
-}
+pub use crate::link_fault::{NetemOn, NetemOptions, DEFAULT_NETEM};
 
 /// The network devices of `node` but `lo`, from `ip -o link show`.
 pub async fn devices(control: &dyn Control, node: &str) -> Result<Vec<String>, ControlError> {
@@ -592,45 +348,27 @@ pub(crate) fn merge(a: Option<Outcome>, b: Option<Outcome>) -> Option<Outcome> {
 }
 
 #[async_trait]
-impl Nemesis for NetemNemesis {
-    fn name(&self) -> &str {
-        "netem"
+impl StartStop for NetemNemesis {
+    const FAULT: &'static str = "netem";
+    const NOTHING_TO_STOP: &'static str = "no node has netem";
+
+    fn busy(&self) -> &tokio::sync::Mutex<()> {
+        &self.busy
     }
 
-    fn fs(&self) -> Vec<String> {
-        vec!["start-netem".into(), "stop-netem".into()]
+    async fn start_fault(&self, value: &Value, rng: &mut StdRng) -> Outcome {
+        self.start(value, rng).await
     }
 
-    async fn invoke(&self, request: &FaultRequest, rng: &mut StdRng) -> Outcome {
-        let _busy = self.busy.lock().await;
-        match request.f.as_str() {
-            "start-netem" => self.start(&request.value, rng).await,
-            "stop-netem" => self
-                .undo_all()
-                .await
-                .unwrap_or_else(|| Outcome::Skipped("no node has netem".to_string())),
-            other => Outcome::Skipped(format!(
-                "the netem nemesis does not understand {other:?}; it understands start-netem, stop-netem"
-            )),
-        }
-    }
-
-    async fn heal(&self) -> Vec<Outcome> {
-        let _busy = self.busy.lock().await;
-        match self.undo_all().await {
-            Some(Outcome::Applied(mut value)) => {
-                value["f"] = json!("stop-netem");
-                vec![Outcome::Applied(value)]
-            }
-            Some(other) => vec![other],
-            None => Vec::new(),
-        }
+    async fn stop_fault(&self) -> Option<Outcome> {
+        self.undo_all().await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nemesis::{FaultRequest, Nemesis};
     use crate::testing::FakeShell;
     use rand::SeedableRng;
 

@@ -19,8 +19,9 @@ use tokio::task::JoinSet;
 
 use crate::control::{ControlError, ProcessControl};
 use crate::ledger::Ledger;
-use crate::nemesis::{FaultRequest, Nemesis, Outcome};
+use crate::nemesis::Outcome;
 use crate::net::{Grudge, Network, Shape};
+use crate::start_stop::StartStop;
 
 /// The `partition` nemesis.
 pub struct PartitionNemesis {
@@ -194,39 +195,20 @@ impl PartitionNemesis {
 }
 
 #[async_trait]
-impl Nemesis for PartitionNemesis {
-    fn name(&self) -> &str {
-        "partition"
+impl StartStop for PartitionNemesis {
+    const FAULT: &'static str = "partition";
+    const NOTHING_TO_STOP: &'static str = "no node is partitioned";
+
+    fn busy(&self) -> &tokio::sync::Mutex<()> {
+        &self.busy
     }
 
-    fn fs(&self) -> Vec<String> {
-        vec!["start-partition".into(), "stop-partition".into()]
+    async fn start_fault(&self, value: &Value, rng: &mut StdRng) -> Outcome {
+        self.start(value, rng).await
     }
 
-    async fn invoke(&self, request: &FaultRequest, rng: &mut StdRng) -> Outcome {
-        let _busy = self.busy.lock().await;
-        match request.f.as_str() {
-            "start-partition" => self.start(&request.value, rng).await,
-            "stop-partition" => self
-                .undo_all()
-                .await
-                .unwrap_or_else(|| Outcome::Skipped("no node is partitioned".to_string())),
-            other => Outcome::Skipped(format!(
-                "the partition nemesis does not understand {other:?}; it understands start-partition, stop-partition"
-            )),
-        }
-    }
-
-    async fn heal(&self) -> Vec<Outcome> {
-        let _busy = self.busy.lock().await;
-        match self.undo_all().await {
-            Some(Outcome::Applied(mut value)) => {
-                value["f"] = json!("stop-partition");
-                vec![Outcome::Applied(value)]
-            }
-            Some(other) => vec![other],
-            None => Vec::new(),
-        }
+    async fn stop_fault(&self) -> Option<Outcome> {
+        self.undo_all().await
     }
 }
 
@@ -234,6 +216,7 @@ impl Nemesis for PartitionNemesis {
 mod tests {
     use super::*;
     use crate::iptables::PacketFilter;
+    use crate::nemesis::{FaultRequest, Nemesis};
     use crate::testing::{FakeCluster, FakeShell};
     use rand::SeedableRng;
 

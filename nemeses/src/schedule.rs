@@ -376,10 +376,19 @@ impl Schedule {
     /// Sleep about one interval; `false` when told to stop first.
     async fn wait(&self, rng: &mut StdRng, stop: &mut watch::Receiver<bool>) -> bool {
         let pause = self.interval.mul_f64(rng.random_range(0.5..1.5));
-        tokio::select! {
-            _ = tokio::time::sleep(pause) => !*stop.borrow(),
-            _ = stopped(stop) => false,
-        }
+        sleep_unless_stopped(pause, stop).await
+    }
+}
+
+/// Sleep `pause`; `false` when told to stop first (or already told). Both schedules wait
+/// through this, so a stop cuts any wait short the same way.
+pub(crate) async fn sleep_unless_stopped(
+    pause: Duration,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(pause) => !*stop.borrow(),
+        _ = stopped(stop) => false,
     }
 }
 

@@ -74,7 +74,7 @@ fn kill_and_pause(fake: &Arc<FakeCluster>, ledger: &Arc<Ledger>) -> Vec<Arc<dyn 
 
 /// Checks invoke/complete pairing and start/stop cycling; returns the start functions.
 fn check_cycles(events: &[NemesisEvent]) -> Vec<String> {
-    assert!(events.len() % 2 == 0, "pairs: {events:#?}");
+    assert!(events.len().is_multiple_of(2), "pairs: {events:#?}");
     let mut starts = Vec::new();
     let mut open: Option<String> = None;
     for pair in events.chunks(2) {

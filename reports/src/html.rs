@@ -77,8 +77,15 @@ pub(crate) fn table(class: &str, header: &[&str], rows: &[Vec<String>]) -> Strin
     out
 }
 
+/// A drawn plot (SVG) and its note, e.g. whether it was aggregated; drawn by `plots.rs`,
+/// placed on a page by [`figure`]. It lives here, below both, so neither uses the other.
+pub(crate) struct Plot {
+    pub svg: String,
+    pub note: String,
+}
+
 /// A figure: a heading, the plot's SVG, its legend (HTML) and its note as the caption.
-pub(crate) fn figure(body: &mut String, title: &str, plot: &crate::plots::Plot, legend: &str) {
+pub(crate) fn figure(body: &mut String, title: &str, plot: &Plot, legend: &str) {
     let _ = write!(
         body,
         "<h3>{}</h3><figure>{}{}<figcaption>{}</figcaption></figure>",

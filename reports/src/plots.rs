@@ -55,11 +55,7 @@ impl PlotInput<'_> {
     }
 }
 
-/// A drawn plot and whether it was aggregated.
-pub(crate) struct Plot {
-    pub svg: String,
-    pub note: String,
-}
+pub(crate) use crate::html::Plot;
 
 pub(crate) fn perr<E: std::fmt::Debug>(plot: &'static str) -> impl Fn(E) -> ReportError {
     move |e| ReportError::Plot {

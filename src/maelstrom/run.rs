@@ -444,12 +444,9 @@ pub(crate) async fn run_test(spec: &MaelstromSpec) -> Result<Validity> {
     let history = Arc::new(history);
     let (mut valid, mut results) = {
         let history = history.clone();
-        tokio::task::spawn_blocking(move || {
-            let refs: Vec<&dyn Checker> = checkers.iter().map(|c| c.as_ref()).collect();
-            check_all(&refs, &history)
-        })
-        .await
-        .context("the checker thread failed")?
+        tokio::task::spawn_blocking(move || check_all(&checkers, &history))
+            .await
+            .context("the checker thread failed")?
     };
     let counts = op_counts(&history);
     if let Some(required) = spec.availability {
@@ -638,33 +635,21 @@ async fn drive(
     Ok((thread.finish()?, duration))
 }
 
-/// The checkers of the run's history.
+/// The checkers of the run's history: Maelstrom's own, or the checkers faultline's
+/// selection gives the model of the workload behind it.
 fn checkers(spec: &MaelstromSpec, workload: &MaelstromWorkload) -> Result<Vec<Box<dyn Checker>>> {
     if let Some(checkers) = workload.checkers() {
         return Ok(checkers);
     }
     let inner = workload.inner().context("a workload without checkers")?;
-    let model = inner.model();
-    if let Ok(kind) = model.parse::<faultline_checkers::txn::TxnKind>() {
-        let mut models = Vec::new();
-        for name in &spec.consistency_models {
-            models.push(
-                name.parse::<faultline_checkers::txn::ConsistencyModel>()
-                    .map_err(anyhow::Error::msg)?,
-            );
-        }
-        let options = faultline_checkers::txn::TxnOptions {
-            consistency_models: models,
-            ..Default::default()
-        };
-        return Ok(vec![faultline_checkers::txn::checker(kind, options)]);
-    }
-    if let Some(classic) = faultline_checkers::classic::checkers(model, inner.initial().as_ref()) {
-        return classic.map_err(anyhow::Error::msg);
-    }
-    let checker = faultline_checkers::linearizable::Linearizable::new(model, inner.initial())
-        .map_err(anyhow::Error::msg)?;
-    Ok(vec![Box::new(checker)])
+    let budget = faultline_checkers::selection::CheckBudget {
+        consistency_models: spec.consistency_models.clone(),
+        ..Default::default()
+    };
+    let selection =
+        faultline_checkers::selection::select(inner.model(), inner.initial().as_ref(), &budget)
+            .map_err(anyhow::Error::msg)?;
+    Ok(selection.into_checkers())
 }
 
 fn op_counts(history: &History) -> Value {

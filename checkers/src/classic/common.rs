@@ -287,6 +287,15 @@ pub(crate) fn params<T: serde::de::DeserializeOwned + Default>(
     }
 }
 
+/// `details` with each of `counts` set under its name in `names` (a checker's `COUNTS`),
+/// as the per-key and the total details of the classic checkers show them.
+pub(crate) fn with_counts(mut details: Value, names: &[&str], counts: &[u64]) -> Value {
+    for (name, n) in names.iter().zip(counts) {
+        details[*name] = Value::from(*n);
+    }
+    details
+}
+
 /// A classic checker's result, or `unknown` naming why a malformed history cannot be
 /// checked.
 pub(crate) fn or_unknown(name: &str, result: Result<CheckResult, String>) -> CheckResult {

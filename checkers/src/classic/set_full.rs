@@ -43,7 +43,8 @@ use crate::checker::{CheckResult, Checker, Validity};
 use crate::history::{History, Op, OpType};
 
 use super::common::{
-    by_key, canon, duration_text, key_name, or_unknown, thin, values_text, Event, DETAIL_LIMIT,
+    by_key, canon, duration_text, key_name, or_unknown, thin, values_text, with_counts, Event,
+    DETAIL_LIMIT,
 };
 
 /// The checker's name, and the model name workloads give for it.
@@ -348,10 +349,11 @@ impl SetFull {
                     .to_string(),
             );
         }
-        let mut details = json!({"linearizable": self.params.linearizable, "keys": keys});
-        for (name, n) in COUNTS.iter().zip(totals) {
-            details[*name] = json!(n);
-        }
+        let details = with_counts(
+            json!({"linearizable": self.params.linearizable, "keys": keys}),
+            &COUNTS,
+            &totals,
+        );
         let mut result = CheckResult::new(NAME, valid).details(details);
         result.reasons = reasons;
         Ok(result)
@@ -488,7 +490,7 @@ impl SetFull {
             unexpected.len() as u64,
             duplicated.len() as u64,
         ];
-        let mut details = json!({
+        let details = json!({
             "key": key,
             "lost": sorted(lost),
             "never_read": sorted(never_read),
@@ -507,10 +509,7 @@ impl SetFull {
             "elements": elements.into_iter().map(|(e, _)| e).collect::<Vec<_>>(),
             "elements_left_out": left_out,
         });
-        for (name, n) in COUNTS.iter().zip(counts) {
-            details[*name] = json!(n);
-        }
-        (details, counts)
+        (with_counts(details, &COUNTS, &counts), counts)
     }
 }
 

@@ -37,7 +37,7 @@ use crate::checker::{CheckResult, Checker, Validity};
 use crate::history::{History, Op, OpType};
 use crate::linearizable::Linearizable;
 
-use super::common::{by_key, key_name, or_unknown, values_text, Multiset};
+use super::common::{by_key, key_name, or_unknown, values_text, with_counts, Multiset};
 
 /// The checker's name, and the model name workloads give for it.
 pub const NAME: &str = "total-queue";
@@ -163,10 +163,11 @@ impl TotalQueue {
             valid = Validity::Unknown;
             reasons.push("no enqueue was attempted: there is nothing to check".to_string());
         }
-        let mut details = json!({"allow_duplicates": self.params.allow_duplicates, "keys": keys});
-        for (name, n) in COUNTS.iter().zip(totals) {
-            details[*name] = json!(n);
-        }
+        let details = with_counts(
+            json!({"allow_duplicates": self.params.allow_duplicates, "keys": keys}),
+            &COUNTS,
+            &totals,
+        );
         let mut result = CheckResult::new(NAME, valid).details(details);
         result.reasons = reasons;
         Ok(result)
@@ -265,7 +266,7 @@ impl TotalQueue {
             duplicated.len(),
             recovered.len(),
         ];
-        let mut details = json!({
+        let details = json!({
             "key": key,
             "verdict": verdict,
             "unknown_dequeues": q.unknown_dequeues,
@@ -277,10 +278,7 @@ impl TotalQueue {
                 .map(|(v, _)| json!({"element": v, "dequeued": q.dequeues.count(v)}))
                 .collect::<Vec<_>>(),
         });
-        for (n, c) in COUNTS.iter().zip(counts) {
-            details[*n] = json!(c);
-        }
-        (details, counts, verdict)
+        (with_counts(details, &COUNTS, &counts), counts, verdict)
     }
 }
 

@@ -10,7 +10,6 @@
 //! This module must never parse files; callers hand it a [`History`](crate::history::History).
 
 mod counterexample;
-pub(crate) mod fxhash;
 mod prepare;
 mod run;
 mod search;

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::history::{History, OpType, Process};
 use crate::models::{Interner, Model, OpView};
 
-use super::fxhash::FxHashMap;
+use crate::fxhash::FxHashMap;
 use crate::open_calls::OpenCalls;
 
 /// "No position": the return of an op whose outcome is unknown, which may take effect at

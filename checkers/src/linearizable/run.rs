@@ -14,10 +14,10 @@ use crate::history::History;
 use crate::models::{self, AnyModel, Model, ModelError, ValueSemantics};
 
 use super::counterexample::{describe_call, Attempt, Counterexample};
-use super::fxhash::FxHashMap;
 use super::prepare::{key_value, prepare, Part, Prepared, SCall, NEVER};
 use super::search::{search, Budget, Failure, Outcome, Spec, Workspace};
 use super::unique::{self, Decision, Violation};
+use crate::fxhash::FxHashMap;
 
 /// Below this many calls the partitions are searched on the calling thread: handing tiny
 /// searches to a thread pool costs more than it saves.

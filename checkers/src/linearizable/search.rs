@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::fxhash::{hash_one, mix, FxHashMap};
 use super::prepare::{Part, SCall};
+use crate::fxhash::{hash_one, mix, FxHashMap};
 
 /// How many distinct orders ending at the deepest failure a counterexample keeps.
 const MAX_ATTEMPTS: usize = 4;

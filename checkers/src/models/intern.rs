@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::linearizable::fxhash::FxHashMap;
+use crate::fxhash::FxHashMap;
 
 /// Maps JSON values to dense ids and back. Id [`Interner::NIL`] is always JSON `null`.
 #[derive(Debug, Clone)]

@@ -8,11 +8,11 @@
 
 use serde_json::{json, Value};
 
+use super::append_index::{list, AppendIndex, Elem, EMPTY, NONE};
 use super::decode::{scalar, Decoded, KeyId, MopKind, Scalar, Status, TxnId};
 use super::findings::{text, Case, Findings};
 use super::lattice::Anomaly;
-use super::list_append::{list, AppendIndex, Elem, EMPTY, NONE};
-use crate::linearizable::fxhash::FxHashMap;
+use crate::fxhash::FxHashMap;
 
 /// The values `values` holds more than once, with how many times, in order of first
 /// appearance.

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 
+use super::append_index::AppendIndex;
 use super::cycles::{search_component, Budget};
 use super::decode::{decode, Decoded, Status, TxnId, TxnKind};
 use super::error::TxnError;
@@ -25,33 +26,9 @@ use super::graph::{components, Label, ReverseBuilder, DATA, MAX_VERTICES, PROCES
 use super::lattice::{boundary, prohibited_anomalies, Anomaly, ConsistencyModel, OrderEdges};
 use super::list_append;
 use super::orders::{ProcessOrder, RealTime};
-use super::rw_register;
+use super::rw_register::{self, VersionOrders};
 use crate::checker::{CheckResult, Checker, Validity};
 use crate::history::History;
-
-/// Where an rw-register analysis may take the order of a key's versions from, besides the
-/// initial state (`null` comes before every written value). List-append ignores these: its
-/// reads give the order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VersionOrders {
-    /// A committed txn that read `x = 1` and then wrote `x = 2` installed 2 after 1.
-    pub writes_follow_reads: bool,
-    /// Each key is sequentially consistent: a process sees its versions in order.
-    pub process: bool,
-    /// Each key is linearizable: versions follow real time.
-    pub realtime: bool,
-}
-
-impl Default for VersionOrders {
-    /// Writes follow reads only.
-    fn default() -> Self {
-        VersionOrders {
-            writes_follow_reads: true,
-            process: false,
-            realtime: false,
-        }
-    }
-}
 
 /// How a txn check runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -328,15 +305,15 @@ trait Analysis: Sync {
     fn bytes(&self) -> usize;
 }
 
-impl Analysis for list_append::AppendIndex<'_> {
+impl Analysis for AppendIndex<'_> {
     fn edges_into(&self, d: &Decoded<'_>, t: TxnId, into: &mut ReverseBuilder) {
-        list_append::AppendIndex::edges_into(self, d, t, into)
+        AppendIndex::edges_into(self, d, t, into)
     }
     fn explainer(&self) -> &dyn Explainer {
         self
     }
     fn bytes(&self) -> usize {
-        list_append::AppendIndex::bytes(self)
+        AppendIndex::bytes(self)
     }
 }
 

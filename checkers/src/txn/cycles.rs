@@ -176,7 +176,7 @@ impl<'g> Searcher<'g> {
             return true;
         }
         self.checks += 1;
-        if self.checks % 1024 == 0 {
+        if self.checks.is_multiple_of(1024) {
             if let Some(deadline) = self.budget.deadline {
                 return Instant::now() >= deadline;
             }

@@ -23,8 +23,8 @@ use serde_json::Value;
 
 use super::error::TxnError;
 
+use crate::fxhash::FxHashMap;
 use crate::history::{Call, History, Op, OpType};
-use crate::linearizable::fxhash::FxHashMap;
 
 /// Which transactional workload a history records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -230,6 +230,34 @@ impl<'h> Decoded<'h> {
     /// Whether txn `t` may have happened (it is a vertex of the dependency graph).
     pub fn possible(&self, t: TxnId) -> bool {
         self.txns[t as usize].status != Status::Fail
+    }
+}
+
+impl Decoded<'_> {
+    /// Txn `t` writes (or appends) `value` to `key`, which txn `other` (perhaps `t` itself,
+    /// earlier) already wrote: values must be unique per key for reads to name their writer.
+    /// `verb` and `participle` are `appends`/`appended` or `writes`/`written`.
+    pub(crate) fn written_twice(
+        &self,
+        t: TxnId,
+        other: TxnId,
+        (verb, participle): (&str, &str),
+        value: &serde_json::Value,
+        key: KeyId,
+    ) -> TxnError {
+        let also = if other == t {
+            format!("which it also {verb} earlier in the same txn")
+        } else {
+            format!("which op #{} also {verb}", self.op_index(other))
+        };
+        TxnError::bad_op(
+            self.op_index(t),
+            format!(
+                "{verb} {} to key {}, {also}; {participle} values must be unique per key",
+                shown(value),
+                shown(self.key(key))
+            ),
+        )
     }
 }
 

@@ -46,32 +46,6 @@ impl TxnError {
         }
     }
 
-    /// Txn `t` writes (or appends) `value` to `key`, which txn `other` (perhaps `t` itself,
-    /// earlier) already wrote: values must be unique per key for reads to name their writer.
-    /// `verb` and `participle` are `appends`/`appended` or `writes`/`written`.
-    pub(crate) fn written_twice(
-        d: &super::decode::Decoded<'_>,
-        t: super::decode::TxnId,
-        other: super::decode::TxnId,
-        (verb, participle): (&str, &str),
-        value: &serde_json::Value,
-        key: super::decode::KeyId,
-    ) -> TxnError {
-        let also = if other == t {
-            format!("which it also {verb} earlier in the same txn")
-        } else {
-            format!("which op #{} also {verb}", d.op_index(other))
-        };
-        TxnError::bad_op(
-            d.op_index(t),
-            format!(
-                "{verb} {} to key {}, {also}; {participle} values must be unique per key",
-                super::findings::text(value),
-                super::findings::text(d.key(key))
-            ),
-        )
-    }
-
     /// The index of the op the error is about, when it is about one op.
     pub fn op_index(&self) -> Option<u64> {
         match self {

@@ -20,53 +20,14 @@
 
 use serde_json::{json, Value};
 
+use super::append_index::{list, AppendIndex, Elem, EMPTY, NONE};
 use super::decode::{scalar, Decoded, KeyId, MopKind, Scalar, Status, TxnId};
 use super::error::TxnError;
 use super::explain::{Because, Explainer};
 use super::findings::{text, Case, Findings};
 use super::graph::{Label, ReverseBuilder, RW, WR, WW};
 use super::lattice::Anomaly;
-use crate::linearizable::fxhash::FxHashMap;
-
-pub(super) const NONE: u32 = u32::MAX;
-/// A read of the empty list, in `mop_elem`.
-pub(super) const EMPTY: u32 = u32::MAX - 1;
-
-/// One appended (or read but never appended) element of one key.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Elem<'h> {
-    pub(super) key: KeyId,
-    pub(super) value: &'h Value,
-    /// The txn that appended it, or `NONE` (a garbage element).
-    pub(super) writer: TxnId,
-    /// Its position in its key's order, or `NONE` when no read saw it.
-    pub(super) pos: u32,
-    /// Its writer appended to the same key again later.
-    pub(super) intermediate: bool,
-}
-
-/// What the reads say about each key, indexed for finding edges and explaining them.
-#[derive(Debug)]
-pub(crate) struct AppendIndex<'h> {
-    pub(super) elems: Vec<Elem<'h>>,
-    /// Key `k`'s order is `order[order_start[k]..order_start[k + 1]]`.
-    pub(super) order_start: Vec<u32>,
-    pub(super) order: Vec<u32>,
-    /// Per micro-op: an append's element; a committed read's last element (or `EMPTY`).
-    pub(super) mop_elem: Vec<u32>,
-    /// Per micro-op: how many elements of the order a committed read saw (`NONE` if it is
-    /// not a prefix and its last element is not in the order).
-    pub(super) mop_state: Vec<u32>,
-    /// Readers of state `s` of key `k`: `readers[reader_start[id]..reader_start[id + 1]]`
-    /// with `id = order_start[k] + k + s`.
-    pub(super) reader_start: Vec<u32>,
-    pub(super) readers: Vec<TxnId>,
-}
-
-/// The values of a list read (`null` reads as the empty list).
-pub(super) fn list(value: &Value) -> &[Value] {
-    value.as_array().map_or(&[], Vec::as_slice)
-}
+use crate::fxhash::FxHashMap;
 
 /// Micro-ops grouped by key: `(micro-op, txn)` pairs, each key's in txn order.
 struct ByKey {
@@ -191,14 +152,7 @@ impl<'h> AppendIndex<'h> {
             let id = self.elems.len() as u32;
             if let Some(&other) = values.get(&value) {
                 let other = self.elems[other as usize].writer;
-                return Err(TxnError::written_twice(
-                    d,
-                    t,
-                    other,
-                    ("appends", "appended"),
-                    mop.value,
-                    k,
-                ));
+                return Err(d.written_twice(t, other, ("appends", "appended"), mop.value, k));
             }
             values.insert(value, id);
             self.elems.push(Elem {

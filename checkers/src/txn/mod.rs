@@ -32,6 +32,7 @@
 //! This module only declares and re-exports; see each file for what it does.
 
 mod append_checks;
+mod append_index;
 mod check;
 mod cycle_specs;
 mod cycles;
@@ -46,10 +47,11 @@ mod orders;
 mod rw_register;
 pub mod simulate;
 
-pub use check::{check, checker, ListAppend, RwRegister, TxnOptions, VersionOrders};
+pub use check::{check, checker, ListAppend, RwRegister, TxnOptions};
 pub use decode::{detect, TxnKind};
 pub use error::TxnError;
 pub use lattice::{
     boundary, impossible_models, prohibited_anomalies, Anomaly, Boundary, ConsistencyModel,
     OrderEdges, UnknownModel,
 };
+pub use rw_register::VersionOrders;

@@ -19,7 +19,7 @@
 
 use super::decode::{Decoded, Status, TxnId};
 use super::graph::{ReverseBuilder, PROCESS, REALTIME};
-use crate::linearizable::fxhash::FxHashMap;
+use crate::fxhash::FxHashMap;
 
 /// Each process's order: its committed txns, each linked to the next txn of that process
 /// that may have happened. Fed txns in order.

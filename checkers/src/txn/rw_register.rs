@@ -19,14 +19,37 @@
 
 use serde_json::{json, Value};
 
-use super::check::VersionOrders;
 use super::decode::{scalar, Decoded, KeyId, MopKind, Scalar, Status, TxnId};
 use super::error::TxnError;
 use super::explain::{Because, Explainer};
 use super::findings::{text, Case, Findings};
 use super::graph::{components, EdgeList, Graph, Label, ReverseBuilder, RW, WR, WW};
 use super::lattice::Anomaly;
-use crate::linearizable::fxhash::FxHashMap;
+use crate::fxhash::FxHashMap;
+
+/// Where an rw-register analysis may take the order of a key's versions from, besides the
+/// initial state (`null` comes before every written value). List-append ignores these: its
+/// reads give the order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionOrders {
+    /// A committed txn that read `x = 1` and then wrote `x = 2` installed 2 after 1.
+    pub writes_follow_reads: bool,
+    /// Each key is sequentially consistent: a process sees its versions in order.
+    pub process: bool,
+    /// Each key is linearizable: versions follow real time.
+    pub realtime: bool,
+}
+
+impl Default for VersionOrders {
+    /// Writes follow reads only.
+    fn default() -> Self {
+        VersionOrders {
+            writes_follow_reads: true,
+            process: false,
+            realtime: false,
+        }
+    }
+}
 
 const NONE: u32 = u32::MAX;
 
@@ -101,14 +124,7 @@ pub(crate) fn analyze<'h>(
             let id = versions.len() as u32;
             if let Some(&other) = ids.get(&(mop.key, value)) {
                 let other = versions[other as usize].writer;
-                return Err(TxnError::written_twice(
-                    d,
-                    t,
-                    other,
-                    ("writes", "written"),
-                    mop.value,
-                    mop.key,
-                ));
+                return Err(d.written_twice(t, other, ("writes", "written"), mop.value, mop.key));
             }
             ids.insert((mop.key, value), id);
             let intermediate = d.mops[gm + 1..range.end]

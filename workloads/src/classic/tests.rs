@@ -1,5 +1,6 @@
-//! Tests of the classic workloads' generators on the simulated controller, and that each
-//! workload's `(model, initial)` builds its checker.
+//! Tests of the classic workloads' generators on the simulated controller (that each
+//! workload's `(model, initial)` builds its checker is tested in the root package's
+//! `tests/workload_checkers.rs`, where both crates are at hand).
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -36,34 +37,6 @@ fn keys(log: &[Entry]) -> HashSet<Value> {
     log.iter()
         .map(|e| e.op.key.clone().unwrap_or(Value::Null))
         .collect()
-}
-
-#[test]
-fn every_workload_names_a_checker_its_initial_builds() {
-    let linearizable = WorkloadOptions {
-        classic: ClassicOptions {
-            linearizable: true,
-            ..ClassicOptions::default()
-        },
-        ..WorkloadOptions::default()
-    };
-    for (name, model, checkers) in [
-        ("set", "set-full", 1),
-        ("bank", "bank", 1),
-        ("counter", "counter", 1),
-        ("unique-ids", "unique-ids", 1),
-        ("queue", "total-queue", 2),
-    ] {
-        let w = build(name, linearizable.clone());
-        assert_eq!((w.name(), w.model()), (name, model));
-        let built = faultline_checkers::classic::checkers(model, w.initial().as_ref())
-            .unwrap()
-            .unwrap();
-        assert_eq!(built.len(), checkers, "{name}");
-        assert_eq!(built[0].name(), model);
-    }
-    let set = build("set", WorkloadOptions::default());
-    assert_eq!(set.initial(), Some(json!({"linearizable": false})));
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use super::{Context, Generator, Poll};
+use super::core::{Context, Generator, Poll};
 
 /// Hands out ops from one generator to many workers; `Send + Sync`, shared by reference.
 ///
@@ -122,8 +122,8 @@ impl Dispatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::generator::core::{from_fn, repeat};
     use crate::generator::testkit::read;
-    use crate::generator::{from_fn, repeat};
 
     fn assert_send_sync<T: Send + Sync>() {}
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 
-use super::{Context, Generator, Poll};
+use super::core::{Context, Generator, Poll};
 
 /// How long a worker at the barrier waits before asking again. It is also woken whenever an
 /// op completes, so this only bounds the delay after the last worker reaches the barrier.
@@ -79,8 +79,9 @@ pub fn phases(phases: Vec<Box<dyn Generator>>) -> Box<dyn Generator> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::generator::combinators::{limit, sleep, time_limit};
+    use crate::generator::core::{each_worker, repeat, sequence};
     use crate::generator::testkit::{read, Sim};
-    use crate::generator::{each_worker, limit, repeat, sequence, sleep, time_limit};
     use serde_json::json;
 
     #[test]

@@ -1,5 +1,6 @@
 //! A small, fast, non-cryptographic hasher (the `FxHash` of rustc and Firefox) for the
-//! search's memo table and the interners.
+//! linearizability search's memo table, the interners and the txn analyses; it sits at the
+//! crate's top because every checker family shares it.
 //!
 //! It must never be used where an adversary chooses the keys: it has no protection against
 //! hash flooding. Histories are trusted input to a local checker, so that is acceptable here.

@@ -1,0 +1,148 @@
+//! Tests of the unique-values path: decisions on hand-written register and text histories,
+//! and the violations it names. Only tests; never compiled into the checker.
+
+use super::*;
+use crate::linearizable::prepare::prepare;
+use crate::models::test_support::history;
+use crate::models::{CasRegister, Kv};
+use serde_json::json;
+
+/// The path's decision on an unkeyed history, with ops named `#index`.
+fn decide_one<M: Model>(model: &M, h: &History) -> Decision {
+    let prepared = prepare(model, h, true).unwrap();
+    let semantics = model.value_semantics().unwrap();
+    let part = &prepared.parts[0];
+    let name = |c: u32| format!("#{}", h.ops[part.calls[c as usize].invoke as usize].index);
+    decide(model, &semantics, h, part, &name)
+}
+
+fn explanation(d: Decision) -> String {
+    match d {
+        Decision::Invalid(v) => v.text,
+        other => panic!("expected invalid, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_stale_read_is_two_overlapping_zones() {
+    let h = history(&[
+        (0, "invoke", "write", json!(1)),
+        (0, "ok", "write", json!(1)),
+        (0, "invoke", "write", json!(2)),
+        (0, "ok", "write", json!(2)),
+        (1, "invoke", "read", json!(null)),
+        (1, "ok", "read", json!(1)),
+    ]);
+    let text = explanation(decide_one(&CasRegister::default(), &h));
+    assert!(
+        text.contains("the value 2") && text.contains("#4"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_read_that_returned_before_its_write_began_is_out_of_order() {
+    let h = history(&[
+        (1, "invoke", "read", json!(null)),
+        (1, "ok", "read", json!(7)),
+        (0, "invoke", "write", json!(7)),
+        (0, "info", "write", json!(7)),
+    ]);
+    let text = explanation(decide_one(&CasRegister::default(), &h));
+    assert!(
+        text.contains("#0 read 7 but completed before #2 was invoked"),
+        "{text}"
+    );
+}
+
+#[test]
+fn unobserved_unknown_writes_never_happened_and_cas_chains_hold_together() {
+    let h = history(&[
+        (0, "invoke", "write", json!(1)),
+        (0, "ok", "write", json!(1)),
+        (2, "invoke", "write", json!(9)),
+        (2, "info", "write", json!(9)),
+        (1, "invoke", "cas", json!([1, 2])),
+        (1, "ok", "cas", json!([1, 2])),
+        (0, "invoke", "read", json!(null)),
+        (0, "ok", "read", json!(2)),
+    ]);
+    assert!(matches!(
+        decide_one(&CasRegister::default(), &h),
+        Decision::Valid
+    ));
+    // Two cas ops cannot both replace the value 1.
+    let mut twice = h.clone();
+    twice.ops[2].f = "cas".into();
+    twice.ops[2].value = json!([1, 3]);
+    twice.ops[3] = twice.ops[2].clone();
+    twice.ops[3].kind = crate::history::OpType::Ok;
+    let text = explanation(decide_one(&CasRegister::default(), &twice));
+    assert!(text.contains("both replaced the value 1"), "{text}");
+}
+
+#[test]
+fn a_value_written_twice_goes_to_the_search() {
+    let h = history(&[
+        (0, "invoke", "write", json!(1)),
+        (0, "ok", "write", json!(1)),
+        (1, "invoke", "write", json!(1)),
+        (1, "ok", "write", json!(1)),
+    ]);
+    assert!(matches!(
+        decide_one(&CasRegister::default(), &h),
+        Decision::Search(WRITTEN_TWICE)
+    ));
+}
+
+#[test]
+fn kv_reads_name_their_last_element_and_its_prefix() {
+    let valid = history(&[
+        (0, "invoke", "append", json!("a;")),
+        (0, "ok", "append", json!("a;")),
+        (1, "invoke", "append", json!("b;")),
+        (1, "ok", "append", json!("b;")),
+        (2, "invoke", "get", json!(null)),
+        (2, "ok", "get", json!("a;b;")),
+        (0, "invoke", "append", json!("c;")),
+        (0, "ok", "append", json!("c;")),
+    ]);
+    assert!(matches!(
+        decide_one(&Kv::default(), &valid),
+        Decision::Valid
+    ));
+    let mut conflict = valid.clone();
+    conflict.ops.push(crate::history::Op::new(
+        crate::history::Process::Client(3),
+        crate::history::OpType::Invoke,
+        "get",
+        json!(null),
+    ));
+    let mut read = conflict.ops[8].clone();
+    read.kind = crate::history::OpType::Ok;
+    read.value = json!("b;");
+    conflict.ops.push(read);
+    let text = explanation(decide_one(&Kv::default(), &conflict));
+    assert!(text.contains("after different strings"), "{text}");
+    let mut garbage = valid.clone();
+    garbage.ops[5].value = json!("a;x;");
+    let text = explanation(decide_one(&Kv::default(), &garbage));
+    assert!(
+        text.contains("no order of the key's puts and appends"),
+        "{text}"
+    );
+}
+
+#[test]
+fn kv_strings_that_are_suffixes_of_others_go_to_the_search() {
+    let h = history(&[
+        (0, "invoke", "append", json!("ab")),
+        (0, "ok", "append", json!("ab")),
+        (1, "invoke", "append", json!("b")),
+        (1, "ok", "append", json!("b")),
+    ]);
+    assert!(matches!(
+        decide_one(&Kv::default(), &h),
+        Decision::Search(_)
+    ));
+}
