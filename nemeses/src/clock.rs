@@ -164,110 +164,6 @@ impl ClockNemesis {
             busy: tokio::sync::Mutex::new(()),
         }
     }
-
-    async fn start(&self, value: &Value, rng: &mut StdRng) -> Outcome {
-        let all = self.clock.nodes();
-        let pick_node = |rng: &mut StdRng| all.choose(rng).cloned();
-        let pick_offset = |rng: &mut StdRng| {
-            let abs = self
-                .options
-                .offsets_ms
-                .choose(rng)
-                .copied()
-                .unwrap_or(60_000);
-            if rng.random_bool(0.5) {
-                abs
-            } else {
-                -abs
-            }
-        };
-        let (mode, node, offset) = match value {
-            Value::Null => {
-                let strobe = match (self.options.skew, self.options.strobe) {
-                    (true, true) => rng.random_bool(0.5),
-                    (skew, strobe) => strobe && !skew,
-                };
-                let Some(node) = pick_node(rng) else {
-                    return Outcome::Skipped("there is no node".to_string());
-                };
-                (if strobe { "strobe" } else { "skew" }, node, pick_offset(rng))
-            }
-            Value::Object(map) => {
-                let mode = if map.contains_key("period_ms") { "strobe" } else { "skew" };
-                let node = match map.get("node").and_then(Value::as_str) {
-                    Some(n) => n.to_string(),
-                    None => match pick_node(rng) {
-                        Some(n) => n,
-                        None => return Outcome::Skipped("there is no node".to_string()),
-                    },
-                };
-                let offset = map
-                    .get("offset_ms")
-                    .and_then(Value::as_i64)
-                    .unwrap_or_else(|| pick_offset(rng));
-                (mode, node, offset)
-            }
-            other => {
-                return Outcome::Skipped(format!(
-                    "clock value {other} is not understood; give null or {{\"node\", \"offset_ms\", \"period_ms\"}}"
-                ))
-            }
-        };
-        if !all.contains(&node) {
-            return Outcome::Skipped(format!(
-                "{node} is not one of the nodes ({})",
-                all.join(", ")
-            ));
-        }
-        if let Some(Outcome::Indeterminate(why)) = self.undo_all().await {
-            return Outcome::Indeterminate(format!(
-                "could not reset the previous clock fault: {why}"
-            ));
-        }
-        let detail = json!({
-            "mode": mode, "node": node, "offset_ms": offset, "via": self.clock.method(),
-        });
-        if let Err(e) = set(&self.clock, &self.ledger, &self.current, &node, offset).await {
-            return Outcome::Indeterminate(format!("{detail}: {e}"));
-        }
-        if mode == "strobe" {
-            let period = value
-                .get("period_ms")
-                .and_then(Value::as_u64)
-                .map(Duration::from_millis)
-                .unwrap_or(self.options.strobe_period);
-            let (clock, ledger, current) = (
-                self.clock.clone(),
-                self.ledger.clone(),
-                self.current.clone(),
-            );
-            let task = tokio::spawn(async move {
-                let mut on = true;
-                loop {
-                    tokio::time::sleep(period).await;
-                    on = !on;
-                    let to = if on { offset } else { 0 };
-                    if let Err(e) = set(&clock, &ledger, &current, &node, to).await {
-                        tracing::warn!("clock strobe: {e}");
-                    }
-                }
-            });
-            self.strobes.lock().expect("strobes").push(task);
-            let mut detail = detail;
-            detail["period_ms"] = json!(period.as_millis() as u64);
-            return Outcome::Applied(detail);
-        }
-        Outcome::Applied(detail)
-    }
-
-    async fn undo_all(&self) -> Option<Outcome> {
-        let strobes: Vec<_> = self.strobes.lock().expect("strobes").drain(..).collect();
-        for task in strobes {
-            task.abort();
-            let _ = task.await;
-        }
-        reset_clocks(&self.clock, &self.ledger, &self.current).await
-    }
 }
 
 /// Record `to` for `node`, then move its clock there.
@@ -360,12 +256,108 @@ impl StartStop for ClockNemesis {
         &self.busy
     }
 
-    async fn start_fault(&self, value: &Value, rng: &mut StdRng) -> Outcome {
-        self.start(value, rng).await
+    async fn start(&self, value: &Value, rng: &mut StdRng) -> Outcome {
+        let all = self.clock.nodes();
+        let pick_node = |rng: &mut StdRng| all.choose(rng).cloned();
+        let pick_offset = |rng: &mut StdRng| {
+            let abs = self
+                .options
+                .offsets_ms
+                .choose(rng)
+                .copied()
+                .unwrap_or(60_000);
+            if rng.random_bool(0.5) {
+                abs
+            } else {
+                -abs
+            }
+        };
+        let (mode, node, offset) = match value {
+            Value::Null => {
+                let strobe = match (self.options.skew, self.options.strobe) {
+                    (true, true) => rng.random_bool(0.5),
+                    (skew, strobe) => strobe && !skew,
+                };
+                let Some(node) = pick_node(rng) else {
+                    return Outcome::Skipped("there is no node".to_string());
+                };
+                (if strobe { "strobe" } else { "skew" }, node, pick_offset(rng))
+            }
+            Value::Object(map) => {
+                let mode = if map.contains_key("period_ms") { "strobe" } else { "skew" };
+                let node = match map.get("node").and_then(Value::as_str) {
+                    Some(n) => n.to_string(),
+                    None => match pick_node(rng) {
+                        Some(n) => n,
+                        None => return Outcome::Skipped("there is no node".to_string()),
+                    },
+                };
+                let offset = map
+                    .get("offset_ms")
+                    .and_then(Value::as_i64)
+                    .unwrap_or_else(|| pick_offset(rng));
+                (mode, node, offset)
+            }
+            other => {
+                return Outcome::Skipped(format!(
+                    "clock value {other} is not understood; give null or {{\"node\", \"offset_ms\", \"period_ms\"}}"
+                ))
+            }
+        };
+        if !all.contains(&node) {
+            return Outcome::Skipped(format!(
+                "{node} is not one of the nodes ({})",
+                all.join(", ")
+            ));
+        }
+        if let Some(Outcome::Indeterminate(why)) = self.stop().await {
+            return Outcome::Indeterminate(format!(
+                "could not reset the previous clock fault: {why}"
+            ));
+        }
+        let detail = json!({
+            "mode": mode, "node": node, "offset_ms": offset, "via": self.clock.method(),
+        });
+        if let Err(e) = set(&self.clock, &self.ledger, &self.current, &node, offset).await {
+            return Outcome::Indeterminate(format!("{detail}: {e}"));
+        }
+        if mode == "strobe" {
+            let period = value
+                .get("period_ms")
+                .and_then(Value::as_u64)
+                .map(Duration::from_millis)
+                .unwrap_or(self.options.strobe_period);
+            let (clock, ledger, current) = (
+                self.clock.clone(),
+                self.ledger.clone(),
+                self.current.clone(),
+            );
+            let task = tokio::spawn(async move {
+                let mut on = true;
+                loop {
+                    tokio::time::sleep(period).await;
+                    on = !on;
+                    let to = if on { offset } else { 0 };
+                    if let Err(e) = set(&clock, &ledger, &current, &node, to).await {
+                        tracing::warn!("clock strobe: {e}");
+                    }
+                }
+            });
+            self.strobes.lock().expect("strobes").push(task);
+            let mut detail = detail;
+            detail["period_ms"] = json!(period.as_millis() as u64);
+            return Outcome::Applied(detail);
+        }
+        Outcome::Applied(detail)
     }
 
-    async fn stop_fault(&self) -> Option<Outcome> {
-        self.undo_all().await
+    async fn stop(&self) -> Option<Outcome> {
+        let strobes: Vec<_> = self.strobes.lock().expect("strobes").drain(..).collect();
+        for task in strobes {
+            task.abort();
+            let _ = task.await;
+        }
+        reset_clocks(&self.clock, &self.ledger, &self.current).await
     }
 }
 

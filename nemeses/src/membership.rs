@@ -157,6 +157,30 @@ impl MembershipNemesis {
         Ok(candidates)
     }
 
+    /// The membership read back after a change (`null` with the reason when it cannot be).
+    async fn view_after(&self) -> Value {
+        match self.membership.members().await {
+            Ok(view) => json!(view),
+            Err(e) => json!({ "unreadable": e.to_string() }),
+        }
+    }
+}
+
+fn merge_into(target: &mut Value, extra: Value) {
+    if let (Some(t), Value::Object(e)) = (target.as_object_mut(), extra) {
+        t.extend(e);
+    }
+}
+
+#[async_trait]
+impl StartStop for MembershipNemesis {
+    const FAULT: &'static str = "membership";
+    const NOTHING_TO_STOP: &'static str = "no member is removed";
+
+    fn busy(&self) -> &tokio::sync::Mutex<()> {
+        &self.busy
+    }
+
     async fn start(&self, value: &Value, rng: &mut StdRng) -> Outcome {
         let view = match self.membership.members().await {
             Ok(view) => view,
@@ -210,7 +234,7 @@ impl MembershipNemesis {
     }
 
     /// Add back every removed member; `None` when none is removed.
-    async fn restore(&self) -> Option<Outcome> {
+    async fn stop(&self) -> Option<Outcome> {
         let removed: Vec<String> = self.ledger.snapshot().removed_members.into_iter().collect();
         if removed.is_empty() {
             return None;
@@ -255,38 +279,6 @@ impl MembershipNemesis {
                 errors.join("; ")
             )))
         }
-    }
-
-    /// The membership read back after a change (`null` with the reason when it cannot be).
-    async fn view_after(&self) -> Value {
-        match self.membership.members().await {
-            Ok(view) => json!(view),
-            Err(e) => json!({ "unreadable": e.to_string() }),
-        }
-    }
-}
-
-fn merge_into(target: &mut Value, extra: Value) {
-    if let (Some(t), Value::Object(e)) = (target.as_object_mut(), extra) {
-        t.extend(e);
-    }
-}
-
-#[async_trait]
-impl StartStop for MembershipNemesis {
-    const FAULT: &'static str = "membership";
-    const NOTHING_TO_STOP: &'static str = "no member is removed";
-
-    fn busy(&self) -> &tokio::sync::Mutex<()> {
-        &self.busy
-    }
-
-    async fn start_fault(&self, value: &Value, rng: &mut StdRng) -> Outcome {
-        self.start(value, rng).await
-    }
-
-    async fn stop_fault(&self) -> Option<Outcome> {
-        self.restore().await
     }
 }
 

@@ -110,6 +110,121 @@ impl NetemNemesis {
             && self.options.relay_only().is_empty()
     }
 
+    /// Kernel netem on every device of `node`, recorded first. A kernel without netem
+    /// leaves nothing applied, so its record is dropped again.
+    async fn start_kernel(&self, node: &str) -> Result<(), String> {
+        let devices = devices(self.control.as_ref(), node)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.ledger
+            .update(|s| {
+                s.netem
+                    .insert(node.to_string(), devices.iter().cloned().collect());
+            })
+            .map_err(|e| {
+                format!("node {node}: not applied, the ledger could not record it: {e}")
+            })?;
+        let args = self.options.tc_args();
+        let mut errors = Vec::new();
+        let mut unknown = false;
+        for device in &devices {
+            let mut tc: Vec<&str> = vec!["qdisc", "replace", "dev", device, "root", "netem"];
+            tc.extend(args.iter().map(String::as_str));
+            if let Err(e) = exec_ok(self.control.as_ref(), node, "tc", &tc).await {
+                let mut e = e.to_string();
+                if e.contains("qdisc kind is unknown") {
+                    unknown = true;
+                    e.push_str(" (this kernel has no netem: load it with modprobe sch_netem, or use a kernel built with CONFIG_NET_SCH_NETEM)");
+                }
+                errors.push(e);
+            }
+        }
+        if unknown && errors.len() == devices.len() && self.shaper.is_some() {
+            let _ = self.ledger.update(|s| {
+                s.netem.remove(node);
+            });
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+}
+
+/// Remove every netem qdisc `ledger` holds; `None` when it holds none.
+pub async fn undo_netem(control: &dyn Control, ledger: &Ledger) -> Option<Outcome> {
+    let held = ledger.snapshot().netem;
+    if held.is_empty() {
+        return None;
+    }
+    let mut errors = Vec::new();
+    let mut healed = Vec::new();
+    for (node, devices) in &held {
+        let mut left = BTreeSet::new();
+        for device in devices {
+            if let Err(e) = remove_netem(control, node, device).await {
+                errors.push(e.to_string());
+                left.insert(device.clone());
+            }
+        }
+        if left.is_empty() {
+            healed.push(node.clone());
+        }
+    }
+    if let Err(e) = ledger.update(|s| {
+        for node in &healed {
+            s.netem.remove(node);
+        }
+    }) {
+        errors.push(format!("could not update the ledger: {e}"));
+    }
+    Some(if errors.is_empty() {
+        Outcome::Applied(json!({ "healed": healed }))
+    } else {
+        Outcome::Indeterminate(format!(
+            "removed netem on {}; {}",
+            healed.join(", "),
+            errors.join("; ")
+        ))
+    })
+}
+
+/// One outcome of two undos: applied when both were (or one was and the other had nothing).
+pub(crate) fn merge(a: Option<Outcome>, b: Option<Outcome>) -> Option<Outcome> {
+    match (a, b) {
+        (None, x) | (x, None) => x,
+        (Some(Outcome::Applied(x)), Some(Outcome::Applied(y))) => {
+            let mut healed: BTreeSet<String> = BTreeSet::new();
+            for v in [&x, &y] {
+                if let Some(list) = v["healed"].as_array() {
+                    healed.extend(list.iter().filter_map(|n| n.as_str().map(str::to_string)));
+                }
+            }
+            Some(Outcome::Applied(json!({ "healed": healed })))
+        }
+        (Some(x), Some(y)) => {
+            let why = [x, y]
+                .iter()
+                .filter_map(|o| match o {
+                    Outcome::Indeterminate(why) | Outcome::Skipped(why) => Some(why.clone()),
+                    Outcome::Applied(_) => None,
+                })
+                .collect::<Vec<_>>();
+            Some(Outcome::Indeterminate(why.join("; ")))
+        }
+    }
+}
+
+#[async_trait]
+impl StartStop for NetemNemesis {
+    const FAULT: &'static str = "netem";
+    const NOTHING_TO_STOP: &'static str = "no node has netem";
+
+    fn busy(&self) -> &tokio::sync::Mutex<()> {
+        &self.busy
+    }
+
     async fn start(&self, value: &Value, rng: &mut StdRng) -> Outcome {
         let all = self.control.nodes();
         let nodes: Vec<String> = match (value, &self.options.on) {
@@ -144,7 +259,7 @@ impl NetemNemesis {
                 all.join(", ")
             ));
         }
-        if let Some(Outcome::Indeterminate(why)) = self.undo_all().await {
+        if let Some(Outcome::Indeterminate(why)) = self.stop().await {
             return Outcome::Indeterminate(format!("could not remove the previous netem: {why}"));
         }
         let mut errors = Vec::new();
@@ -230,48 +345,7 @@ impl NetemNemesis {
         }
     }
 
-    /// Kernel netem on every device of `node`, recorded first. A kernel without netem
-    /// leaves nothing applied, so its record is dropped again.
-    async fn start_kernel(&self, node: &str) -> Result<(), String> {
-        let devices = devices(self.control.as_ref(), node)
-            .await
-            .map_err(|e| e.to_string())?;
-        self.ledger
-            .update(|s| {
-                s.netem
-                    .insert(node.to_string(), devices.iter().cloned().collect());
-            })
-            .map_err(|e| {
-                format!("node {node}: not applied, the ledger could not record it: {e}")
-            })?;
-        let args = self.options.tc_args();
-        let mut errors = Vec::new();
-        let mut unknown = false;
-        for device in &devices {
-            let mut tc: Vec<&str> = vec!["qdisc", "replace", "dev", device, "root", "netem"];
-            tc.extend(args.iter().map(String::as_str));
-            if let Err(e) = exec_ok(self.control.as_ref(), node, "tc", &tc).await {
-                let mut e = e.to_string();
-                if e.contains("qdisc kind is unknown") {
-                    unknown = true;
-                    e.push_str(" (this kernel has no netem: load it with modprobe sch_netem, or use a kernel built with CONFIG_NET_SCH_NETEM)");
-                }
-                errors.push(e);
-            }
-        }
-        if unknown && errors.len() == devices.len() && self.shaper.is_some() {
-            let _ = self.ledger.update(|s| {
-                s.netem.remove(node);
-            });
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors.join("; "))
-        }
-    }
-
-    async fn undo_all(&self) -> Option<Outcome> {
+    async fn stop(&self) -> Option<Outcome> {
         let netem = undo_netem(self.control.as_ref(), &self.ledger).await;
         let links = links::undo_links(
             Some(self.control.as_ref()),
@@ -280,88 +354,6 @@ impl NetemNemesis {
         )
         .await;
         merge(netem, links)
-    }
-}
-
-/// Remove every netem qdisc `ledger` holds; `None` when it holds none.
-pub async fn undo_netem(control: &dyn Control, ledger: &Ledger) -> Option<Outcome> {
-    let held = ledger.snapshot().netem;
-    if held.is_empty() {
-        return None;
-    }
-    let mut errors = Vec::new();
-    let mut healed = Vec::new();
-    for (node, devices) in &held {
-        let mut left = BTreeSet::new();
-        for device in devices {
-            if let Err(e) = remove_netem(control, node, device).await {
-                errors.push(e.to_string());
-                left.insert(device.clone());
-            }
-        }
-        if left.is_empty() {
-            healed.push(node.clone());
-        }
-    }
-    if let Err(e) = ledger.update(|s| {
-        for node in &healed {
-            s.netem.remove(node);
-        }
-    }) {
-        errors.push(format!("could not update the ledger: {e}"));
-    }
-    Some(if errors.is_empty() {
-        Outcome::Applied(json!({ "healed": healed }))
-    } else {
-        Outcome::Indeterminate(format!(
-            "removed netem on {}; {}",
-            healed.join(", "),
-            errors.join("; ")
-        ))
-    })
-}
-
-/// One outcome of two undos: applied when both were (or one was and the other had nothing).
-pub(crate) fn merge(a: Option<Outcome>, b: Option<Outcome>) -> Option<Outcome> {
-    match (a, b) {
-        (None, x) | (x, None) => x,
-        (Some(Outcome::Applied(x)), Some(Outcome::Applied(y))) => {
-            let mut healed: BTreeSet<String> = BTreeSet::new();
-            for v in [&x, &y] {
-                if let Some(list) = v["healed"].as_array() {
-                    healed.extend(list.iter().filter_map(|n| n.as_str().map(str::to_string)));
-                }
-            }
-            Some(Outcome::Applied(json!({ "healed": healed })))
-        }
-        (Some(x), Some(y)) => {
-            let why = [x, y]
-                .iter()
-                .filter_map(|o| match o {
-                    Outcome::Indeterminate(why) | Outcome::Skipped(why) => Some(why.clone()),
-                    Outcome::Applied(_) => None,
-                })
-                .collect::<Vec<_>>();
-            Some(Outcome::Indeterminate(why.join("; ")))
-        }
-    }
-}
-
-#[async_trait]
-impl StartStop for NetemNemesis {
-    const FAULT: &'static str = "netem";
-    const NOTHING_TO_STOP: &'static str = "no node has netem";
-
-    fn busy(&self) -> &tokio::sync::Mutex<()> {
-        &self.busy
-    }
-
-    async fn start_fault(&self, value: &Value, rng: &mut StdRng) -> Outcome {
-        self.start(value, rng).await
-    }
-
-    async fn stop_fault(&self) -> Option<Outcome> {
-        self.undo_all().await
     }
 }
 

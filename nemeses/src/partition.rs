@@ -71,97 +71,6 @@ impl PartitionNemesis {
         }
     }
 
-    async fn start(&self, value: &Value, rng: &mut StdRng) -> Outcome {
-        let shape = match self.shape_of(value, rng) {
-            Ok(shape) => shape,
-            Err(why) => return Outcome::Skipped(why),
-        };
-        let leader = match (&shape, &self.leader) {
-            (Shape::Leader, Some(process)) => process.leader().await,
-            _ => None,
-        };
-        let grudge = match shape.grudge(&self.network.nodes(), leader.as_deref(), rng) {
-            Ok(grudge) => grudge,
-            Err(why) => return Outcome::Skipped(why),
-        };
-        // A partition replaces the one in effect: heal it first.
-        if let Some(Outcome::Indeterminate(why)) = self.undo_all().await {
-            return Outcome::Indeterminate(format!(
-                "could not heal the previous partition, so no new one was applied: {why}"
-            ));
-        }
-        if let Err(e) = self.ledger.update(|s| {
-            for (node, from) in &grudge.0 {
-                s.partitioned.insert(node.clone(), from.clone());
-            }
-        }) {
-            return Outcome::Skipped(format!(
-                "the partition was not applied because it could not be recorded: {e}"
-            ));
-        }
-        tracing::info!(shape = shape.name(), grudge = ?grudge.0, "partitioning");
-        let errors = self.on_each(&grudge, true).await;
-        let via = self.network.method();
-        let mut detail = json!({
-            "shape": shape.name(),
-            "grudge": grudge.to_value(),
-            "via": via,
-        });
-        let one_way = grudge
-            .0
-            .iter()
-            .any(|(node, from)| from.iter().any(|peer| !grudge.drops(peer, node)));
-        if one_way && via.starts_with("relays") {
-            // A relay carries a TCP stream, which a one-way drop stalls whole anyway.
-            detail["approximated"] = json!(["relays cut a one-way grudge's links both ways"]);
-        }
-        if errors.is_empty() {
-            Outcome::Applied(detail)
-        } else {
-            Outcome::Indeterminate(format!("{detail}: {}", errors.join("; ")))
-        }
-    }
-
-    /// Heal every node the ledger holds as partitioned; `None` when there is none.
-    async fn undo_all(&self) -> Option<Outcome> {
-        let nodes: BTreeMap<String, _> = self.ledger.snapshot().partitioned;
-        if nodes.is_empty() {
-            return None;
-        }
-        let grudge = Grudge(nodes);
-        let errors = self.on_each(&grudge, false).await;
-        let failed: Vec<&String> = grudge
-            .0
-            .keys()
-            .filter(|n| errors.iter().any(|e| e.starts_with(&format!("node {n}:"))))
-            .collect();
-        let healed: Vec<String> = grudge
-            .0
-            .keys()
-            .filter(|n| !failed.contains(n))
-            .cloned()
-            .collect();
-        if let Err(e) = self.ledger.update(|s| {
-            for node in &healed {
-                s.partitioned.remove(node);
-            }
-        }) {
-            return Some(Outcome::Indeterminate(format!(
-                "healed {} but could not update the ledger: {e}",
-                healed.join(", ")
-            )));
-        }
-        Some(if errors.is_empty() {
-            Outcome::Applied(json!({ "healed": healed }))
-        } else {
-            Outcome::Indeterminate(format!(
-                "healed {}; {}",
-                healed.join(", "),
-                errors.join("; ")
-            ))
-        })
-    }
-
     /// Apply (or heal) the cut of every node in `grudge` at once; the errors of those that
     /// failed, each starting with `node NAME:`.
     async fn on_each(&self, grudge: &Grudge, apply: bool) -> Vec<String> {
@@ -203,12 +112,95 @@ impl StartStop for PartitionNemesis {
         &self.busy
     }
 
-    async fn start_fault(&self, value: &Value, rng: &mut StdRng) -> Outcome {
-        self.start(value, rng).await
+    async fn start(&self, value: &Value, rng: &mut StdRng) -> Outcome {
+        let shape = match self.shape_of(value, rng) {
+            Ok(shape) => shape,
+            Err(why) => return Outcome::Skipped(why),
+        };
+        let leader = match (&shape, &self.leader) {
+            (Shape::Leader, Some(process)) => process.leader().await,
+            _ => None,
+        };
+        let grudge = match shape.grudge(&self.network.nodes(), leader.as_deref(), rng) {
+            Ok(grudge) => grudge,
+            Err(why) => return Outcome::Skipped(why),
+        };
+        // A partition replaces the one in effect: heal it first.
+        if let Some(Outcome::Indeterminate(why)) = self.stop().await {
+            return Outcome::Indeterminate(format!(
+                "could not heal the previous partition, so no new one was applied: {why}"
+            ));
+        }
+        if let Err(e) = self.ledger.update(|s| {
+            for (node, from) in &grudge.0 {
+                s.partitioned.insert(node.clone(), from.clone());
+            }
+        }) {
+            return Outcome::Skipped(format!(
+                "the partition was not applied because it could not be recorded: {e}"
+            ));
+        }
+        tracing::info!(shape = shape.name(), grudge = ?grudge.0, "partitioning");
+        let errors = self.on_each(&grudge, true).await;
+        let via = self.network.method();
+        let mut detail = json!({
+            "shape": shape.name(),
+            "grudge": grudge.to_value(),
+            "via": via,
+        });
+        let one_way = grudge
+            .0
+            .iter()
+            .any(|(node, from)| from.iter().any(|peer| !grudge.drops(peer, node)));
+        if one_way && via.starts_with("relays") {
+            // A relay carries a TCP stream, which a one-way drop stalls whole anyway.
+            detail["approximated"] = json!(["relays cut a one-way grudge's links both ways"]);
+        }
+        if errors.is_empty() {
+            Outcome::Applied(detail)
+        } else {
+            Outcome::Indeterminate(format!("{detail}: {}", errors.join("; ")))
+        }
     }
 
-    async fn stop_fault(&self) -> Option<Outcome> {
-        self.undo_all().await
+    /// Heal every node the ledger holds as partitioned; `None` when there is none.
+    async fn stop(&self) -> Option<Outcome> {
+        let nodes: BTreeMap<String, _> = self.ledger.snapshot().partitioned;
+        if nodes.is_empty() {
+            return None;
+        }
+        let grudge = Grudge(nodes);
+        let errors = self.on_each(&grudge, false).await;
+        let failed: Vec<&String> = grudge
+            .0
+            .keys()
+            .filter(|n| errors.iter().any(|e| e.starts_with(&format!("node {n}:"))))
+            .collect();
+        let healed: Vec<String> = grudge
+            .0
+            .keys()
+            .filter(|n| !failed.contains(n))
+            .cloned()
+            .collect();
+        if let Err(e) = self.ledger.update(|s| {
+            for node in &healed {
+                s.partitioned.remove(node);
+            }
+        }) {
+            return Some(Outcome::Indeterminate(format!(
+                "healed {} but could not update the ledger: {e}",
+                healed.join(", ")
+            )));
+        }
+        Some(if errors.is_empty() {
+            Outcome::Applied(json!({ "healed": healed }))
+        } else {
+            Outcome::Indeterminate(format!(
+                "healed {}; {}",
+                healed.join(", "),
+                errors.join("; ")
+            ))
+        })
     }
 }
 

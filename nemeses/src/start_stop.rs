@@ -23,9 +23,9 @@ pub trait StartStop: Send + Sync {
     /// The lock that lets one request act at a time.
     fn busy(&self) -> &tokio::sync::Mutex<()>;
     /// Start the fault as `value` asks, random choices from `rng`.
-    async fn start_fault(&self, value: &Value, rng: &mut StdRng) -> Outcome;
+    async fn start(&self, value: &Value, rng: &mut StdRng) -> Outcome;
     /// Undo everything the fault applied; `None` when nothing was.
-    async fn stop_fault(&self) -> Option<Outcome>;
+    async fn stop(&self) -> Option<Outcome>;
 }
 
 #[async_trait]
@@ -43,9 +43,9 @@ impl<T: StartStop> Nemesis for T {
         let fault = T::FAULT;
         let f = request.f.as_str();
         if f == format!("start-{fault}") {
-            self.start_fault(&request.value, rng).await
+            self.start(&request.value, rng).await
         } else if f == format!("stop-{fault}") {
-            self.stop_fault()
+            self.stop()
                 .await
                 .unwrap_or_else(|| Outcome::Skipped(T::NOTHING_TO_STOP.to_string()))
         } else {
@@ -58,7 +58,7 @@ impl<T: StartStop> Nemesis for T {
     /// Stop the fault, recorded as `stop-FAULT`.
     async fn heal(&self) -> Vec<Outcome> {
         let _busy = self.busy().lock().await;
-        match self.stop_fault().await {
+        match self.stop().await {
             Some(Outcome::Applied(mut value)) => {
                 value["f"] = json!(format!("stop-{}", T::FAULT));
                 vec![Outcome::Applied(value)]

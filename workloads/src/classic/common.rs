@@ -10,6 +10,8 @@ use rand::rngs::StdRng;
 use rand::Rng;
 use serde_json::Value;
 
+use crate::generator::{from_fn, Generator, Poll};
+use crate::op::OpRequest;
 use crate::options::{Keys, WorkloadError};
 
 /// The key names a workload runs on (see the module docs).
@@ -42,4 +44,26 @@ pub(crate) fn choose(weights: &[u32], rng: &mut StdRng) -> usize {
         x -= u64::from(*w);
     }
     weights.len() - 1
+}
+
+/// Ops over random `keys`: with the odds of `weights[0]`, `unique` of the next number
+/// (0, 1, 2 ... across all keys, so every value is written once); otherwise `other` of the
+/// key. The set's adds against its reads and the queue's enqueues against its dequeues.
+pub(crate) fn unique_values_or(
+    keys: Vec<Value>,
+    weights: Vec<u32>,
+    unique: &'static str,
+    other: fn(&Value) -> OpRequest,
+) -> Box<dyn Generator> {
+    let mut next = 0u64;
+    from_fn(move |_, rng| {
+        let key = pick(&keys, rng);
+        Poll::Op(match choose(&weights, rng) {
+            0 => {
+                next += 1;
+                OpRequest::new(unique, Some(key), Value::from(next - 1))
+            }
+            _ => other(&key),
+        })
+    })
 }

@@ -16,8 +16,8 @@
 
 use serde_json::{json, Value};
 
-use super::common::{choose, key_names, pick};
-use crate::generator::{from_fn, sequence, Generator, Poll};
+use super::common::{key_names, unique_values_or};
+use crate::generator::{sequence, Generator};
 use crate::op::OpRequest;
 use crate::options::{resolve_mix, WorkloadError, WorkloadOptions};
 use crate::Workload;
@@ -50,17 +50,8 @@ impl Workload for Queue {
     }
 
     fn generator(&self) -> Box<dyn Generator> {
-        let (keys, weights) = (self.keys.clone(), self.weights.clone());
-        let mut next = 0u64;
-        from_fn(move |_, rng| {
-            let key = pick(&keys, rng);
-            Poll::Op(match choose(&weights, rng) {
-                0 => {
-                    next += 1;
-                    OpRequest::new("enqueue", Some(key), json!(next - 1))
-                }
-                _ => OpRequest::new("dequeue", Some(key), Value::Null),
-            })
+        unique_values_or(self.keys.clone(), self.weights.clone(), "enqueue", |key| {
+            OpRequest::new("dequeue", Some(key.clone()), Value::Null)
         })
     }
 

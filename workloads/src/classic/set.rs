@@ -15,8 +15,8 @@
 
 use serde_json::{json, Value};
 
-use super::common::{choose, key_names, pick};
-use crate::generator::{each_worker, from_fn, sequence, Generator, Poll};
+use super::common::{key_names, unique_values_or};
+use crate::generator::{each_worker, sequence, Generator};
 use crate::op::OpRequest;
 use crate::options::{resolve_mix, WorkloadError, WorkloadOptions};
 use crate::Workload;
@@ -53,18 +53,7 @@ impl Workload for Set {
     }
 
     fn generator(&self) -> Box<dyn Generator> {
-        let (keys, weights) = (self.keys.clone(), self.weights.clone());
-        let mut next = 0u64;
-        from_fn(move |_, rng| {
-            let key = pick(&keys, rng);
-            Poll::Op(match choose(&weights, rng) {
-                0 => {
-                    next += 1;
-                    OpRequest::new("add", Some(key), json!(next - 1))
-                }
-                _ => read(&key),
-            })
-        })
+        unique_values_or(self.keys.clone(), self.weights.clone(), "add", read)
     }
 
     /// Every worker reads every key once, each starting at a different key.
