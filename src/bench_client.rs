@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::bench::drive;
+use crate::bench_drive::drive;
 use crate::cli::BenchArgs;
 use crate::systems::command_client::ClientCommand;
 

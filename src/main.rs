@@ -7,6 +7,7 @@
 
 mod bench;
 mod bench_client;
+mod bench_drive;
 mod check;
 mod cli;
 mod exit;

@@ -10,7 +10,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::plots::{perr, secs, PlotInput};
+use crate::plot_input::{perr, secs, PlotInput};
 use crate::recovery::{Figure, Recovery, Status};
 use crate::stats::human_ns;
 use crate::ReportError;

@@ -36,6 +36,7 @@ mod heal_marks;
 mod html;
 mod junit;
 mod page;
+mod plot_input;
 mod plots;
 mod recovery;
 mod stats;

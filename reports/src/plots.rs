@@ -20,10 +20,10 @@ use plotters::coord::ranged1d::Ranged;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use crate::faults::{kind_rgb, FaultInterval};
+use crate::faults::kind_rgb;
 use crate::heal_marks::{bracket_ns, mark_chart_heals, HEAL_BAND};
-use crate::recovery::Recovery;
-use crate::stats::{bucket_width, human_ns, latency_quantiles, throughput, Calls, Outcome};
+pub(crate) use crate::plot_input::{perr, secs, PlotInput};
+use crate::stats::{bucket_width, human_ns, latency_quantiles, throughput, Outcome};
 use crate::ReportError;
 
 /// Past this many completed ops the latency plot draws one mark per grid cell instead of
@@ -38,35 +38,7 @@ const HEIGHT: u32 = 380;
 pub(crate) type TimeChart<'a> =
     ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
-/// What every plot needs.
-pub(crate) struct PlotInput<'a> {
-    pub calls: &'a Calls,
-    pub intervals: &'a [FaultInterval],
-    pub kinds: &'a [String],
-    pub recoveries: &'a [Option<Recovery>],
-}
-
-impl PlotInput<'_> {
-    pub(crate) fn t1(&self) -> f64 {
-        (self.calls.end_time as f64 / 1e9).max(1e-3)
-    }
-    fn kind_index(&self, kind: &str) -> usize {
-        self.kinds.iter().position(|k| k == kind).unwrap_or(0)
-    }
-}
-
 pub(crate) use crate::html::Plot;
-
-pub(crate) fn perr<E: std::fmt::Debug>(plot: &'static str) -> impl Fn(E) -> ReportError {
-    move |e| ReportError::Plot {
-        plot,
-        message: format!("{e:?}"),
-    }
-}
-
-pub(crate) fn secs(ns: u64) -> f64 {
-    ns as f64 / 1e9
-}
 
 pub(crate) fn rgb(c: (u8, u8, u8)) -> RGBColor {
     RGBColor(c.0, c.1, c.2)
