@@ -77,6 +77,10 @@ impl RunDir {
     pub fn results_json(&self) -> PathBuf {
         self.path.join("results.json")
     }
+    /// `net.jsonl`: every message of a Maelstrom test, for its sequence diagram.
+    pub fn net_journal(&self) -> PathBuf {
+        self.path.join("net.jsonl")
+    }
     /// The harness's own log.
     pub fn log(&self) -> PathBuf {
         self.path.join("faultline.log")

@@ -371,6 +371,7 @@ pub fn checkers_for(workload: &str) -> Option<Vec<Box<dyn Checker>>> {
         "broadcast" => Box::new(EventualSet::new("broadcast", "broadcast")),
         "g-set" => Box::new(EventualSet::new("g-set", "add")),
         "g-counter" | "pn-counter" => Box::new(EventualCounter::new(workload)),
+        "kafka" => Box::new(crate::kafka::KafkaChecker),
         _ => return None,
     };
     Some(vec![checker])

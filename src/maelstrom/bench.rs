@@ -89,6 +89,9 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
             "{node} did not start"
         );
     }
+    // As in a test: every message is written to the journal the report draws from.
+    let journal = std::fs::File::create(dir.path().join("net.jsonl"))?;
+    net.journal(journal, std::time::Instant::now());
     let deadline = Instant::now() + Duration::from_secs_f64(args.seconds);
     let replies = Arc::new(AtomicU64::new(0));
     let (cpu_before, start) = (cpu_seconds(), Instant::now());
@@ -117,10 +120,11 @@ pub(crate) async fn run(args: &BenchArgs) -> Result<()> {
     let elapsed = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu_before;
     let messages = net.stats().await.all.send_count - before;
+    net.close_journal().await?;
     nodes.stop().await;
     println!(
         "maelstrom: {messages} messages in {elapsed:.2} s through the router = {:.0} messages/s \
-         ({} echo round trips, {} clients, 3 echo nodes); harness CPU {:.2} µs per message",
+         ({} echo round trips, {} clients, 3 echo nodes, every message journaled); harness CPU {:.2} µs per message",
         messages as f64 / elapsed,
         replies.load(Ordering::Relaxed),
         args.concurrency,

@@ -11,6 +11,7 @@
 //! - [`bench`]: `faultline bench maelstrom` and its trivial echo node.
 
 pub(crate) mod bench;
+pub(crate) mod kafka;
 pub(crate) mod net;
 pub(crate) mod protocol;
 pub(crate) mod run;

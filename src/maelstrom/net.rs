@@ -102,6 +102,11 @@ enum Command_ {
     Partition(HashSet<(String, String)>),
     /// The counts so far.
     Stats(oneshot::Sender<NetStats>),
+    /// From now on, write every message delivered or dropped to this file, with times
+    /// from this instant (the history's own zero).
+    Journal(File, Instant),
+    /// Flush and close the journal; answer when done.
+    CloseJournal(oneshot::Sender<std::io::Result<()>>),
 }
 
 /// The router's handle: cheap to clone, shared by clients and node readers.
@@ -142,6 +147,22 @@ impl Net {
         rx.await.unwrap_or_default()
     }
 
+    /// Write every message from now on to `file` (`net.jsonl`: one line per message with
+    /// `sent` and `recv` nanoseconds since `epoch`, `recv` null when a partition dropped it,
+    /// then `src`, `dest` and `body`), for the report's sequence diagram.
+    pub fn journal(&self, file: File, epoch: std::time::Instant) {
+        let _ = self
+            .tx
+            .send(Command_::Journal(file, Instant::from_std(epoch)));
+    }
+
+    /// Flush and close the journal.
+    pub async fn close_journal(&self) -> std::io::Result<()> {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.tx.send(Command_::CloseJournal(tx));
+        rx.await.unwrap_or(Ok(()))
+    }
+
     fn attach(&self, node: &str, stdin: mpsc::UnboundedSender<String>) {
         let _ = self.tx.send(Command_::Attach(node.to_string(), stdin));
     }
@@ -151,6 +172,7 @@ impl Net {
 struct Delayed {
     at: Instant,
     seq: u64,
+    sent: Instant,
     message: Message,
 }
 
@@ -181,6 +203,17 @@ struct Router {
     stats: NetStats,
     queue: BinaryHeap<Reverse<Delayed>>,
     seq: u64,
+    journal: Option<(std::io::BufWriter<File>, Instant)>,
+}
+
+/// One line of `net.jsonl`.
+#[derive(Serialize)]
+struct JournalLine<'a> {
+    sent: u64,
+    recv: Option<u64>,
+    src: &'a str,
+    dest: &'a str,
+    body: &'a Value,
 }
 
 impl Router {
@@ -220,23 +253,48 @@ impl Router {
         }
         self.count(&message, true);
         let delay = self.delay();
+        let now = Instant::now();
         if delay.is_zero() {
-            self.deliver(message);
+            self.deliver(message, now);
         } else {
             self.seq += 1;
             self.queue.push(Reverse(Delayed {
-                at: Instant::now() + delay,
+                at: now + delay,
                 seq: self.seq,
+                sent: now,
                 message,
             }));
         }
     }
 
-    fn deliver(&mut self, message: Message) {
-        if self
+    fn record(&mut self, message: &Message, sent: Instant, delivered: bool) {
+        let Some((out, epoch)) = &mut self.journal else {
+            return;
+        };
+        let nanos = |t: Instant| t.saturating_duration_since(*epoch).as_nanos() as u64;
+        let line = JournalLine {
+            sent: nanos(sent),
+            recv: delivered.then(|| nanos(Instant::now())),
+            src: &message.src,
+            dest: &message.dest,
+            body: &message.body,
+        };
+        use std::io::Write as _;
+        let written = serde_json::to_writer(&mut *out, &line)
+            .map_err(std::io::Error::from)
+            .and_then(|()| out.write_all(b"\n"));
+        if let Err(e) = written {
+            tracing::warn!("net.jsonl: {e}; the message journal stops here");
+            self.journal = None;
+        }
+    }
+
+    fn deliver(&mut self, message: Message, sent: Instant) {
+        let dropped = self
             .blocked
-            .contains(&(message.src.clone(), message.dest.clone()))
-        {
+            .contains(&(message.src.clone(), message.dest.clone()));
+        self.record(&message, sent, !dropped);
+        if dropped {
             self.stats.dropped += 1;
             return;
         }
@@ -284,6 +342,7 @@ async fn route(config: NetConfig, mut rx: mpsc::UnboundedReceiver<Command_>) {
         stats: NetStats::default(),
         queue: BinaryHeap::new(),
         seq: 0,
+        journal: None,
     };
     loop {
         let next = router.queue.peek().map(|Reverse(d)| d.at);
@@ -294,7 +353,7 @@ async fn route(config: NetConfig, mut rx: mpsc::UnboundedReceiver<Command_>) {
                     let now = Instant::now();
                     while router.queue.peek().is_some_and(|Reverse(d)| d.at <= now) {
                         let Reverse(due) = router.queue.pop().expect("peeked");
-                        router.deliver(due.message);
+                        router.deliver(due.message, due.sent);
                     }
                     continue;
                 }
@@ -318,6 +377,17 @@ async fn route(config: NetConfig, mut rx: mpsc::UnboundedReceiver<Command_>) {
             Command_::Partition(blocked) => router.blocked = blocked,
             Command_::Stats(reply) => {
                 let _ = reply.send(router.stats.clone());
+            }
+            Command_::Journal(file, epoch) => {
+                router.journal = Some((std::io::BufWriter::new(file), epoch));
+            }
+            Command_::CloseJournal(reply) => {
+                use std::io::Write as _;
+                let flushed = match router.journal.take() {
+                    Some((mut out, _)) => out.flush(),
+                    None => Ok(()),
+                };
+                let _ = reply.send(flushed);
             }
         }
     }

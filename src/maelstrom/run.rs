@@ -25,6 +25,7 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::kafka;
 use super::net::{LatencyDist, Net, NetConfig, NetStats, Nodes};
 use super::protocol::Message;
 use super::workloads::{topology, MaelstromWorkload, SharedWorkload};
@@ -204,27 +205,48 @@ impl MaelstromSpec {
     }
 }
 
-/// A Maelstrom client `cN` bound to one node: every op is one request and its reply.
+/// A Maelstrom client `cN` bound to one node: every op is one request and its reply (kafka's
+/// ops are a few, with the client's offsets kept between them).
 struct MaelstromClient {
+    worker: usize,
+    rpc: Rpc,
+    workload: SharedWorkload,
+    cursor: kafka::Cursor,
+}
+
+/// Requests from one client to one node.
+#[derive(Clone)]
+struct Rpc {
     id: String,
     node: String,
     net: Net,
     next_msg_id: Arc<AtomicU64>,
-    workload: SharedWorkload,
 }
 
-#[async_trait]
-impl Client for MaelstromClient {
-    async fn invoke(&mut self, op: &OpRequest) -> Completion {
-        let msg_id = self.next_msg_id.fetch_add(1, Ordering::Relaxed);
-        let mut body = self.workload.request(op);
-        body["msg_id"] = json!(msg_id);
+impl Rpc {
+    /// Send `body` (given a fresh `msg_id`) and wait for the reply's body.
+    async fn call(&self, mut body: Value) -> Option<Value> {
+        body["msg_id"] = json!(self.next_msg_id.fetch_add(1, Ordering::Relaxed));
         let message = Message {
             src: self.id.clone(),
             dest: self.node.clone(),
             body,
         };
-        match self.net.rpc(message, CLIENT_TIMEOUT).await {
+        self.net.rpc(message, CLIENT_TIMEOUT).await
+    }
+}
+
+#[async_trait]
+impl Client for MaelstromClient {
+    async fn invoke(&mut self, op: &OpRequest) -> Completion {
+        if let Some(shared) = &self.workload.kafka {
+            let rpc = &self.rpc;
+            return kafka::invoke(shared, &mut self.cursor, self.worker, op, |body| {
+                rpc.call(body)
+            })
+            .await;
+        }
+        match self.rpc.call(self.workload.request(op)).await {
             Some(reply) => self.workload.completion(op, &reply),
             // A read changes nothing: one without an answer certainly did not happen.
             None if op.f == "read" => Completion::fail(Value::Null, "timeout (no reply in 5 s)"),
@@ -538,15 +560,24 @@ async fn drive(
 ) -> Result<(History, f64)> {
     initialize(net, spec, &nodes.names, None).await?;
     let start = Instant::now();
+    let journal = run.net_journal();
+    net.journal(
+        std::fs::File::create(&journal).with_context(|| journal.display().to_string())?,
+        start,
+    );
     let (recorder, thread) = Recorder::create(&run.history(), start)?;
     let msg_ids = Arc::new(AtomicU64::new(1));
     let client = |w: usize, node: &str| -> Box<dyn Client> {
         Box::new(MaelstromClient {
-            id: format!("c{}", w + 1),
-            node: node.to_string(),
-            net: net.clone(),
-            next_msg_id: msg_ids.clone(),
+            worker: w,
+            rpc: Rpc {
+                id: format!("c{}", w + 1),
+                node: node.to_string(),
+                net: net.clone(),
+                next_msg_id: msg_ids.clone(),
+            },
             workload: workload.clone(),
+            cursor: kafka::Cursor::default(),
         })
     };
     let generator = stagger(spec.rate, workload.generator()).map_err(anyhow::Error::msg)?;
@@ -632,6 +663,9 @@ async fn drive(
         .await;
     }
     drop(recorder);
+    if let Err(e) = net.close_journal().await {
+        tracing::warn!("{}: {e}", journal.display());
+    }
     Ok((thread.finish()?, duration))
 }
 

@@ -16,6 +16,7 @@ use faultline_workloads::{Keys, TxnOptions, Workload, WorkloadOptions};
 use rand::Rng;
 use serde_json::{json, Value};
 
+use super::kafka::KafkaShared;
 use crate::systems::Completion;
 
 /// The workloads `-w` takes.
@@ -29,6 +30,7 @@ pub(crate) const WORKLOADS: &[&str] = &[
     "lin-kv",
     "txn-list-append",
     "txn-rw-register",
+    "kafka",
 ];
 
 /// One Maelstrom workload.
@@ -36,6 +38,9 @@ pub(crate) struct MaelstromWorkload {
     pub name: String,
     /// faultline's workload behind lin-kv, unique-ids and the txn workloads.
     inner: Option<Box<dyn Workload>>,
+    /// What kafka's clients share; `None` for the other workloads.
+    pub kafka: Option<Arc<KafkaShared>>,
+    txn: TxnOptions,
 }
 
 impl MaelstromWorkload {
@@ -48,12 +53,6 @@ impl MaelstromWorkload {
             "txn-list-append" => Some("append"),
             "txn-rw-register" => Some("wr"),
             n if WORKLOADS.contains(&n) => None,
-            "kafka" => {
-                return Err(
-                    "-w kafka is not built yet in faultline; the workloads are: ".to_string()
-                        + &WORKLOADS.join(", "),
-                )
-            }
             other => {
                 return Err(format!(
                     "unknown workload '{other}': -w takes one of {}",
@@ -68,7 +67,7 @@ impl MaelstromWorkload {
                         threads_per_key: concurrency.clamp(1, 10),
                         ops_per_key: 200,
                     },
-                    txn,
+                    txn: txn.clone(),
                     ..WorkloadOptions::default()
                 };
                 Some(faultline_workloads::by_name(n, &options).map_err(|e| e.to_string())?)
@@ -78,6 +77,8 @@ impl MaelstromWorkload {
         Ok(MaelstromWorkload {
             name: name.to_string(),
             inner,
+            kafka: (name == "kafka").then(|| Arc::new(KafkaShared::new(concurrency))),
+            txn,
         })
     }
 
@@ -93,6 +94,9 @@ impl MaelstromWorkload {
     pub fn generator(&self) -> Box<dyn Generator> {
         if let Some(inner) = &self.inner {
             return inner.generator();
+        }
+        if self.kafka.is_some() {
+            return super::kafka::generator(&self.txn);
         }
         let name = self.name.clone();
         let mut next = 0u64;
@@ -119,6 +123,9 @@ impl MaelstromWorkload {
     /// The final generator of the workers (lin-kv, txn: faultline's final reads), or `None`
     /// when the final reads go to every node instead ([`reads_every_node`](Self::reads_every_node)).
     pub fn final_generator(&self) -> Option<Box<dyn Generator>> {
+        if let Some(shared) = &self.kafka {
+            return Some(super::kafka::final_generator(shared));
+        }
         self.inner.as_ref().and_then(|w| w.final_generator())
     }
 
@@ -320,6 +327,6 @@ mod tests {
             &json!({"type": "echo_ok"}),
         );
         assert_eq!(wrong.kind, OpType::Info);
-        assert!(MaelstromWorkload::new("kafka", TxnOptions::default(), 1).is_err());
+        assert!(MaelstromWorkload::new("queues", TxnOptions::default(), 1).is_err());
     }
 }
