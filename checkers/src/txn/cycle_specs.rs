@@ -1,8 +1,9 @@
 //! What each cycle anomaly is, as a search: the edges it may use, the edge it is anchored
 //! on, and the rules the rest of the cycle follows; and how a found cycle is classified
-//! from its edges, as Elle's cycle explainer does (one rw edge: G-single; several, two of
-//! them adjacent: G2-item; several, none adjacent: G-nonadjacent; else wr: G1c; else G0;
-//! with `-realtime` or `-process` when such an edge takes part).
+//! from its edges, as Elle's cycle explainer does (one rw edge: G-single-item; several, two
+//! of them adjacent: G2-item; several, none adjacent: G-nonadjacent-item; else wr: G1c;
+//! else G0; with `-realtime` or `-process` when such an edge takes part). Every rw edge
+//! here is on an item (there are no predicate reads), hence Elle's `-item` names.
 //!
 //! This module must never search: it only describes searches.
 
@@ -88,11 +89,15 @@ pub(super) fn anomaly(base: Base, variant: Variant) -> Anomaly {
     let names = match base {
         Base::G0 => [A::G0, A::G0_PROCESS, A::G0_REALTIME],
         Base::G1c => [A::G1C, A::G1C_PROCESS, A::G1C_REALTIME],
-        Base::GSingle => [A::G_SINGLE, A::G_SINGLE_PROCESS, A::G_SINGLE_REALTIME],
+        Base::GSingle => [
+            A::G_SINGLE_ITEM,
+            A::G_SINGLE_ITEM_PROCESS,
+            A::G_SINGLE_ITEM_REALTIME,
+        ],
         Base::GNonadjacent => [
-            A::G_NONADJACENT,
-            A::G_NONADJACENT_PROCESS,
-            A::G_NONADJACENT_REALTIME,
+            A::G_NONADJACENT_ITEM,
+            A::G_NONADJACENT_ITEM_PROCESS,
+            A::G_NONADJACENT_ITEM_REALTIME,
         ],
         Base::G2Item => [A::G2_ITEM, A::G2_ITEM_PROCESS, A::G2_ITEM_REALTIME],
     };

@@ -478,11 +478,11 @@ mod tests {
         use Label::*;
         assert_eq!(classify(&[Ww, Ww]), Some(Anomaly::G0));
         assert_eq!(classify(&[Ww, Wr]), Some(Anomaly::G1C));
-        assert_eq!(classify(&[Wr, Rw]), Some(Anomaly::G_SINGLE));
-        assert_eq!(classify(&[Rw, Wr, Rw, Wr]), Some(Anomaly::G_NONADJACENT));
+        assert_eq!(classify(&[Wr, Rw]), Some(Anomaly::G_SINGLE_ITEM));
+        assert_eq!(classify(&[Rw, Wr, Rw, Wr]), Some(Anomaly::G_NONADJACENT_ITEM));
         assert_eq!(classify(&[Rw, Rw]), Some(Anomaly::G2_ITEM));
         assert_eq!(classify(&[Rw, Wr, Rw]), Some(Anomaly::G2_ITEM));
-        assert_eq!(classify(&[Rw, Realtime]), Some(Anomaly::G_SINGLE_REALTIME));
+        assert_eq!(classify(&[Rw, Realtime]), Some(Anomaly::G_SINGLE_ITEM_REALTIME));
         assert_eq!(classify(&[Ww, Process]), Some(Anomaly::G0_PROCESS));
         assert_eq!(classify(&[Process, Realtime]), None);
     }
@@ -499,7 +499,7 @@ mod tests {
         );
         assert_eq!(
             found(&graph(2, &[(0, 1, WR), (1, 0, RW)]), OrderEdges::None),
-            [Anomaly::G_SINGLE]
+            [Anomaly::G_SINGLE_ITEM]
         );
         assert_eq!(
             found(&graph(2, &[(0, 1, RW), (1, 0, RW)]), OrderEdges::None),
@@ -508,12 +508,12 @@ mod tests {
         let nonadjacent = graph(4, &[(0, 1, RW), (1, 2, WR), (2, 3, RW), (3, 0, WR)]);
         assert_eq!(
             found(&nonadjacent, OrderEdges::None),
-            [Anomaly::G_NONADJACENT]
+            [Anomaly::G_NONADJACENT_ITEM]
         );
         let realtime = graph(2, &[(0, 1, RW), (1, 0, REALTIME)]);
         assert_eq!(
             found(&realtime, OrderEdges::Realtime),
-            [Anomaly::G_SINGLE_REALTIME]
+            [Anomaly::G_SINGLE_ITEM_REALTIME]
         );
         let process = graph(3, &[(0, 1, WW), (1, 2, PROCESS | REALTIME), (2, 0, WW)]);
         assert_eq!(found(&process, OrderEdges::Realtime), [Anomaly::G0_PROCESS]);
@@ -525,7 +525,7 @@ mod tests {
         let g = graph(3, &[(0, 1, WW), (1, 0, WW), (1, 2, RW), (2, 1, WR)]);
         assert_eq!(
             found(&g, OrderEdges::Realtime),
-            [Anomaly::G0, Anomaly::G_SINGLE]
+            [Anomaly::G0, Anomaly::G_SINGLE_ITEM]
         );
     }
 
@@ -538,7 +538,7 @@ mod tests {
         };
         let r = search_component(&g, &[0, 1, 2], OrderEdges::None, &spent);
         assert_eq!(r.cycles.len(), 1);
-        assert_eq!(r.cycles[0].0, Anomaly::G_SINGLE);
+        assert_eq!(r.cycles[0].0, Anomaly::G_SINGLE_ITEM);
         assert!(r.undecided.is_empty(), "{:?}", r.undecided);
     }
 }
