@@ -321,7 +321,8 @@ fn process_variants_under_session_models() {
         &["G-single-item-process"],
         &["strong-session-snapshot-isolation"],
     );
-    assert!(explanation(&result, "G-single-item-process").contains("because process 1 ran T1 before T2"));
+    assert!(explanation(&result, "G-single-item-process")
+        .contains("because process 1 ran T1 before T2"));
     // Under strict serializability the same history names the process edge too.
     assert_anomalies(
         &la(&own, STRICT),
@@ -562,11 +563,8 @@ fn a_search_out_of_budget_is_unknown_and_named() {
         result.details["undecided"][0],
         json!({"anomaly": "G-single-item", "component-size": 3})
     );
-    assert!(result
-        .reasons
-        .iter()
-        .any(|r| r
-            == "undecided: the search for G-single-item in a cycle of 3 txns ran out of its budget"));
+    assert!(result.reasons.iter().any(|r| r
+        == "undecided: the search for G-single-item in a cycle of 3 txns ran out of its budget"));
     // Against strict serializability the same spent search is still invalid: any cycle is.
     let strict = TxnOptions {
         visits_per_search: 0,

@@ -139,13 +139,17 @@ fn lost_update_and_write_skew_from_writes_follow_reads() {
     // Without writes-follow-reads nothing orders 2 and 3 after 1: only the lost update.
     let options = TxnOptions {
         version_orders: VersionOrders {
-            writes_follow_reads: false,
+            wfr_keys: false,
             ..VersionOrders::default()
         },
         ..TxnOptions::default()
     };
     let result = check(TxnKind::RwRegister, &history(&events), &options).unwrap();
-    assert_anomalies(&result, &["lost-update"], &["cursor-stability", "update-atomic"]);
+    assert_anomalies(
+        &result,
+        &["lost-update"],
+        &["cursor-stability", "update-atomic"],
+    );
 }
 
 #[test]
@@ -182,7 +186,7 @@ fn a_source_that_makes_versions_cyclic_is_dropped_and_reported() {
     ]);
     let options = TxnOptions {
         version_orders: VersionOrders {
-            process: true,
+            sequential_keys: true,
             ..VersionOrders::default()
         },
         ..TxnOptions::default()
@@ -228,7 +232,7 @@ fn linearizable_keys_give_version_orders_from_real_time() {
     assert_valid(&rw(&events, STRICT));
     let realtime = TxnOptions {
         version_orders: VersionOrders {
-            realtime: true,
+            linearizable_keys: true,
             ..VersionOrders::default()
         },
         ..TxnOptions::default()

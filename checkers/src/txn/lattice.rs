@@ -280,7 +280,10 @@ const MODELS: &[(&str, &[&str])] = &[
     ("causal-cerone", &["read-atomic"]),
     ("update-atomic", &["read-atomic"]),
     ("prefix", &["causal-cerone"]),
-    ("parallel-snapshot-isolation", &["causal-cerone", "update-atomic"]),
+    (
+        "parallel-snapshot-isolation",
+        &["causal-cerone", "update-atomic"],
+    ),
     (
         "repeatable-read",
         &["cursor-stability", "monotonic-atomic-view"],

@@ -312,7 +312,10 @@ const TABLE: &[(Anomaly, &[&str])] = &[
 fn every_reported_anomaly_against_every_model() {
     let listed: BTreeSet<Anomaly> = TABLE.iter().map(|(a, _)| *a).collect();
     let reported: BTreeSet<Anomaly> = Anomaly::REPORTED.into_iter().collect();
-    assert_eq!(listed, reported, "the table must list every reported anomaly");
+    assert_eq!(
+        listed, reported,
+        "the table must list every reported anomaly"
+    );
     let models: BTreeSet<&str> = ConsistencyModel::all().map(|m| m.name()).collect();
     assert_eq!(models, ALL.iter().copied().collect());
     let mut wrong = Vec::new();
