@@ -13,7 +13,7 @@ use anyhow::Result;
 use faultline_checkers::checker::{check_all, CheckResult, Validity};
 use faultline_checkers::formats::{self, Format};
 use faultline_checkers::selection::{select, CheckBudget, Selection, SelectionError};
-use faultline_checkers::txn::{self, TxnError};
+use faultline_checkers::txn::{self, TxnError, VersionOrders};
 use serde::Serialize;
 
 use crate::cli::CheckArgs;
@@ -63,6 +63,7 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
         memory_limit_bytes,
         partition: !args.no_partition,
         consistency_models,
+        version_orders: version_orders(args),
     };
     // Read and validate every file before checking any, so bad input is reported at once.
     let mut inputs = Vec::new();
@@ -141,6 +142,19 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
         println!("{}", serde_json::to_string_pretty(&json)?);
     }
     Ok(worst.exit_code())
+}
+
+/// The rw-register version-order sources the flags name; none named is writes follow reads.
+fn version_orders(args: &CheckArgs) -> VersionOrders {
+    if args.wfr_keys || args.sequential_keys || args.linearizable_keys {
+        VersionOrders {
+            wfr_keys: args.wfr_keys,
+            sequential_keys: args.sequential_keys,
+            linearizable_keys: args.linearizable_keys,
+        }
+    } else {
+        VersionOrders::default()
+    }
 }
 
 fn detect(file: &Path) -> Result<Format> {
