@@ -5,7 +5,11 @@
 //! with a one-line error naming the file and line. What a reader skips without failing (a
 //! last line torn by a crash of the harness) is a warning on stderr, and in `--json`'s
 //! `warnings`; the rest of the file is still checked.
+//!
+//! A reader that goes away (`faultline check h.edn | head -1`) ends the output quietly: the
+//! checks still run and the exit code is still the verdict's, never a panic on EPIPE.
 
+use std::io::{self, Write};
 use std::path::Path;
 use std::time::Duration;
 
@@ -13,7 +17,7 @@ use anyhow::Result;
 use faultline_checkers::checker::{check_all, CheckResult, Validity};
 use faultline_checkers::formats::{self, Format};
 use faultline_checkers::selection::{select, CheckBudget, Selection, SelectionError};
-use faultline_checkers::txn::{self, TxnError};
+use faultline_checkers::txn::{self, TxnError, VersionOrders};
 use serde::Serialize;
 
 use crate::cli::CheckArgs;
@@ -63,6 +67,7 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
         memory_limit_bytes,
         partition: !args.no_partition,
         consistency_models,
+        version_orders: version_orders(args),
     };
     // Read and validate every file before checking any, so bad input is reported at once.
     let mut inputs = Vec::new();
@@ -90,6 +95,7 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
     }
     let mut worst = Validity::Valid;
     let mut json = Vec::new();
+    let mut out = Quiet::new(io::stdout().lock());
     for (file, detected, model, history) in &inputs {
         let (valid, results) = match select(model, initial.as_ref(), &budget) {
             Ok(Selection::Txn { kind, options }) => match txn::check(kind, history, &options) {
@@ -110,7 +116,7 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
             let title = file.display().to_string();
             let page = faultline_reports::render_history(history, &results, &title, &out)?;
             if !args.json {
-                println!("  report: {}", page.display());
+                out.line(format_args!("  report: {}", page.display()))?;
             }
         }
         if args.json {
@@ -124,23 +130,62 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
                 warnings: &history.warnings,
             });
         } else {
-            println!(
+            out.line(format_args!(
                 "{}: {valid} ({} ops, {}, model {model})",
                 file.display(),
                 history.len(),
                 detected.name()
-            );
+            ))?;
             for result in &results {
                 for reason in &result.reasons {
-                    println!("  {reason}");
+                    out.line(format_args!("  {reason}"))?;
                 }
             }
         }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        out.line(format_args!("{}", serde_json::to_string_pretty(&json)?))?;
     }
     Ok(worst.exit_code())
+}
+
+/// A writer that stops writing, without an error, once its reader has closed the pipe.
+struct Quiet<W: Write> {
+    out: W,
+    closed: bool,
+}
+
+impl<W: Write> Quiet<W> {
+    fn new(out: W) -> Quiet<W> {
+        Quiet { out, closed: false }
+    }
+
+    /// Write `text` and a newline; a broken pipe silences the rest, other errors fail.
+    fn line(&mut self, text: std::fmt::Arguments<'_>) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        match writeln!(self.out, "{text}").and_then(|()| self.out.flush()) {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
+/// The rw-register version-order sources the flags name; none named is writes follow reads.
+fn version_orders(args: &CheckArgs) -> VersionOrders {
+    if args.wfr_keys || args.sequential_keys || args.linearizable_keys {
+        VersionOrders {
+            wfr_keys: args.wfr_keys,
+            sequential_keys: args.sequential_keys,
+            linearizable_keys: args.linearizable_keys,
+        }
+    } else {
+        VersionOrders::default()
+    }
 }
 
 fn detect(file: &Path) -> Result<Format> {
@@ -203,5 +248,43 @@ fn default_model(format: Format) -> &'static str {
     match format {
         Format::KvLog => "kv",
         _ => "cas-register",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Takes `room` lines, then reports a closed pipe.
+    struct Pipe {
+        lines: Vec<u8>,
+        room: usize,
+    }
+
+    impl Write for Pipe {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            self.lines.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            self.room = self.room.saturating_sub(1);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_pipe_silences_the_output_without_an_error() {
+        let mut out = Quiet::new(Pipe {
+            lines: Vec::new(),
+            room: 1,
+        });
+        for n in 0..3 {
+            out.line(format_args!("line {n}")).unwrap();
+        }
+        assert!(out.closed);
+        assert_eq!(out.out.lines, b"line 0\n");
     }
 }

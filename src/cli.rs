@@ -513,6 +513,19 @@ pub struct CheckArgs {
     #[arg(long, default_value = DEFAULT_CONSISTENCY_MODELS, value_name = "MODELS")]
     pub consistency_models: String,
 
+    /// rw-register: each key's versions follow each process's order (Elle's option). The
+    /// three version-order flags name the sources used; none given means --wfr-keys.
+    #[arg(long)]
+    pub sequential_keys: bool,
+
+    /// rw-register: each key's versions follow real time (Elle's option).
+    #[arg(long)]
+    pub linearizable_keys: bool,
+
+    /// rw-register: a txn's write of a key follows its read of it (Elle's option).
+    #[arg(long)]
+    pub wfr_keys: bool,
+
     /// Check the history as one whole instead of splitting it by key.
     #[arg(long)]
     pub no_partition: bool,

@@ -15,7 +15,7 @@ use crate::checker::Checker;
 use crate::classic;
 use crate::linearizable::{Linearizable, SearchOptions};
 use crate::models::ModelError;
-use crate::txn::{self, ConsistencyModel, TxnKind, TxnOptions};
+use crate::txn::{self, ConsistencyModel, TxnKind, TxnOptions, VersionOrders};
 
 /// The budget and options every chosen checker runs with.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +29,9 @@ pub struct CheckBudget {
     /// Transactional models: the consistency models the history must satisfy, by name as
     /// `--consistency-models` takes them; none means `strict-serializable`.
     pub consistency_models: Vec<String>,
+    /// rw-register histories: where version orders come from (Elle's `--wfr-keys`,
+    /// `--sequential-keys`, `--linearizable-keys`); default writes follow reads.
+    pub version_orders: VersionOrders,
 }
 
 impl Default for CheckBudget {
@@ -41,6 +44,7 @@ impl Default for CheckBudget {
             memory_limit_bytes: search.memory_limit_bytes.unwrap_or(2 << 30),
             partition: search.partition,
             consistency_models: Vec::new(),
+            version_orders: VersionOrders::default(),
         }
     }
 }
@@ -123,6 +127,7 @@ pub fn select(
             consistency_models,
             timeout: Some(budget.timeout),
             memory_limit_bytes: Some(budget.memory_limit_bytes),
+            version_orders: budget.version_orders,
             ..TxnOptions::default()
         };
         return Ok(Selection::Txn { kind, options });
@@ -175,9 +180,15 @@ mod tests {
             memory_limit_bytes: 1 << 20,
             partition: false,
             consistency_models: vec!["serializable".into()],
+            version_orders: VersionOrders {
+                wfr_keys: false,
+                sequential_keys: true,
+                linearizable_keys: true,
+            },
         };
         match select("list-append", None, &budget).unwrap() {
             Selection::Txn { options, .. } => {
+                assert_eq!(options.version_orders, budget.version_orders);
                 assert_eq!(options.timeout, Some(Duration::from_secs(3)));
                 assert_eq!(options.memory_limit_bytes, Some(1 << 20));
                 assert_eq!(options.consistency_models, [ConsistencyModel::SERIALIZABLE]);

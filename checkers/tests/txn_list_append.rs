@@ -133,13 +133,18 @@ fn g_single_read_skew() {
         (2, "ok", json!([["r", 7, [3]], ["r", 8, []]])),
     ];
     let result = la(&events, STRICT);
-    assert_anomalies(&result, &["G-single"], &["consistent-view"]);
+    // An item G-single is also a G2-item (Adya), so repeatable read falls with it.
+    assert_anomalies(
+        &result,
+        &["G-single-item"],
+        &["consistent-view", "repeatable-read"],
+    );
     assert_eq!(
-        explanation(&result, "G-single"),
+        explanation(&result, "G-single-item"),
         "T1 = op #2, T2 = op #3. T1 < T2 because T2 read T1's append of 3 to key 7; \
          T2 < T1 because T2's read of key 8 did not see T1's append of 1: a contradiction"
     );
-    let steps = &result.details["anomalies"]["G-single"][0]["steps"];
+    let steps = &result.details["anomalies"]["G-single-item"][0]["steps"];
     assert_eq!(steps[0]["edge"], "wr");
     assert_eq!((&steps[0]["from"], &steps[0]["to"]), (&json!(2), &json!(3)));
     assert_eq!(
@@ -149,13 +154,14 @@ fn g_single_read_skew() {
     assert_eq!(steps[1]["edge"], "rw");
     assert_eq!(steps[1]["read"], json!([]));
     assert_eq!(
-        result.details["anomalies"]["G-single"][0]["cycle"],
+        result.details["anomalies"]["G-single-item"][0]["cycle"],
         json!([2, 3, 2])
     );
     // Allowed by read-committed: valid, with the anomaly reported as allowed.
     let rc = la(&events, &["read-committed"]);
     assert_eq!(rc.valid, Validity::Valid);
-    assert_eq!(rc.details["other-anomaly-types"], json!(["G-single"]));
+    assert_eq!(rc.details["other-anomaly-types"], json!(["G-single-item"]));
+    assert_eq!(la(&events, &["repeatable-read"]).valid, Validity::Invalid);
 }
 
 #[test]
@@ -173,8 +179,14 @@ fn g_nonadjacent() {
         events.push((p, "ok", t));
     }
     let result = la(&events, STRICT);
-    assert_anomalies(&result, &["G-nonadjacent"], &["snapshot-isolation"]);
-    assert_eq!(la(&events, &["repeatable-read"]).valid, Validity::Valid);
+    assert_anomalies(
+        &result,
+        &["G-nonadjacent-item"],
+        &["repeatable-read", "snapshot-isolation"],
+    );
+    // Every rw edge here is on an item, so the cycle is a G2-item (Adya's PL-2.99 forbids
+    // it): repeatable read does not hold. (This test once asserted the opposite.)
+    assert_eq!(la(&events, &["repeatable-read"]).valid, Validity::Invalid);
 }
 
 #[test]
@@ -227,11 +239,11 @@ fn realtime_variants() {
     let result = la(&stale, STRICT);
     assert_anomalies(
         &result,
-        &["G-single-realtime"],
+        &["G-single-item-realtime"],
         &["strong-snapshot-isolation"],
     );
     assert_eq!(
-        explanation(&result, "G-single-realtime"),
+        explanation(&result, "G-single-item-realtime"),
         "T1 = op #1, T2 = op #3. T1 < T2 because T1 completed (op #1) before T2 was invoked \
          (op #2); T2 < T1 because T2's read of key \"x\" did not see T1's append of 1: \
          a contradiction"
@@ -254,7 +266,7 @@ fn realtime_variants() {
     ];
     assert_anomalies(
         &la(&events, STRICT),
-        &["G-nonadjacent-realtime"],
+        &["G-nonadjacent-item-realtime"],
         &["strong-snapshot-isolation"],
     );
     // G2-item-realtime: T1 -rw-> T2 -rw-> T3 -realtime-> T1, T2 overlapping both.
@@ -306,14 +318,15 @@ fn process_variants_under_session_models() {
     let result = la(&own, session_si);
     assert_anomalies(
         &result,
-        &["G-single-process"],
+        &["G-single-item-process"],
         &["strong-session-snapshot-isolation"],
     );
-    assert!(explanation(&result, "G-single-process").contains("because process 1 ran T1 before T2"));
+    assert!(explanation(&result, "G-single-item-process")
+        .contains("because process 1 ran T1 before T2"));
     // Under strict serializability the same history names the process edge too.
     assert_anomalies(
         &la(&own, STRICT),
-        &["G-single-process"],
+        &["G-single-item-process"],
         &["strong-session-snapshot-isolation"],
     );
     // G-nonadjacent-process: T1 -rw-> T2 -process-> T3 -rw-> T4 -process-> T1.
@@ -333,7 +346,7 @@ fn process_variants_under_session_models() {
     ];
     assert_anomalies(
         &la(&events, session_si),
-        &["G-nonadjacent-process"],
+        &["G-nonadjacent-item-process"],
         &["strong-session-snapshot-isolation"],
     );
     // G2-item-process: T1 -rw-> T2 -rw-> T3 -process-> T1.
@@ -379,7 +392,7 @@ fn lost_update() {
     assert_anomalies(
         &result,
         &["G2-item", "lost-update"],
-        &["ROLA", "cursor-stability"],
+        &["cursor-stability", "update-atomic"],
     );
     assert_eq!(
         explanation(&result, "lost-update"),
@@ -534,7 +547,7 @@ fn a_search_out_of_budget_is_unknown_and_named() {
     let complete = check(TxnKind::ListAppend, &history(&skews()), &si).unwrap();
     assert_anomalies(
         &complete,
-        &["G-single", "G2-item"],
+        &["G-single-item"],
         &["consistent-view", "repeatable-read"],
     );
     // With no budget the searches stop at once; the cycle every component still yields is
@@ -548,13 +561,10 @@ fn a_search_out_of_budget_is_unknown_and_named() {
     assert_eq!(result.details["other-anomaly-types"], json!(["G2-item"]));
     assert_eq!(
         result.details["undecided"][0],
-        json!({"anomaly": "G-single", "component-size": 3})
+        json!({"anomaly": "G-single-item", "component-size": 3})
     );
-    assert!(result
-        .reasons
-        .iter()
-        .any(|r| r
-            == "undecided: the search for G-single in a cycle of 3 txns ran out of its budget"));
+    assert!(result.reasons.iter().any(|r| r
+        == "undecided: the search for G-single-item in a cycle of 3 txns ran out of its budget"));
     // Against strict serializability the same spent search is still invalid: any cycle is.
     let strict = TxnOptions {
         visits_per_search: 0,

@@ -84,9 +84,9 @@ proptest! {
         if config.kind == TxnKind::RwRegister && committed(&history) {
             let every_source = TxnOptions {
                 version_orders: VersionOrders {
-                    writes_follow_reads: true,
-                    process: true,
-                    realtime: true,
+                    wfr_keys: true,
+                    sequential_keys: true,
+                    linearizable_keys: true,
                 },
                 ..TxnOptions::default()
             };

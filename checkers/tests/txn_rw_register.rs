@@ -101,9 +101,13 @@ fn g1c_and_g_single() {
         (2, "ok", json!([["r", "x", 1], ["r", "y", null]])),
     ];
     let result = rw(&skew, STRICT);
-    assert_anomalies(&result, &["G-single"], &["consistent-view"]);
+    assert_anomalies(
+        &result,
+        &["G-single-item"],
+        &["consistent-view", "repeatable-read"],
+    );
     assert_eq!(
-        explanation(&result, "G-single"),
+        explanation(&result, "G-single-item"),
         "T1 = op #2, T2 = op #3. T1 < T2 because T2 read T1's write of 1 to key \"x\"; \
          T2 < T1 because T2's read of key \"y\" saw the initial null, so it did not see T1's \
          write of 1: a contradiction"
@@ -125,7 +129,7 @@ fn lost_update_and_write_skew_from_writes_follow_reads() {
     assert_anomalies(
         &result,
         &["G2-item", "lost-update"],
-        &["ROLA", "cursor-stability"],
+        &["cursor-stability", "update-atomic"],
     );
     let text = explanation(&result, "G2-item");
     assert!(
@@ -135,13 +139,17 @@ fn lost_update_and_write_skew_from_writes_follow_reads() {
     // Without writes-follow-reads nothing orders 2 and 3 after 1: only the lost update.
     let options = TxnOptions {
         version_orders: VersionOrders {
-            writes_follow_reads: false,
+            wfr_keys: false,
             ..VersionOrders::default()
         },
         ..TxnOptions::default()
     };
     let result = check(TxnKind::RwRegister, &history(&events), &options).unwrap();
-    assert_anomalies(&result, &["lost-update"], &["ROLA", "cursor-stability"]);
+    assert_anomalies(
+        &result,
+        &["lost-update"],
+        &["cursor-stability", "update-atomic"],
+    );
 }
 
 #[test]
@@ -152,7 +160,7 @@ fn stale_reads_by_real_time_and_process() {
     ]);
     assert_anomalies(
         &rw(&stale, STRICT),
-        &["G-single-realtime"],
+        &["G-single-item-realtime"],
         &["strong-snapshot-isolation"],
     );
     assert_eq!(rw(&stale, &["serializable"]).valid, Validity::Valid);
@@ -162,7 +170,7 @@ fn stale_reads_by_real_time_and_process() {
     ]);
     assert_anomalies(
         &rw(&own, &["strong-session-serializable"]),
-        &["G-single-process"],
+        &["G-single-item-process"],
         &["strong-session-snapshot-isolation"],
     );
 }
@@ -178,7 +186,7 @@ fn a_source_that_makes_versions_cyclic_is_dropped_and_reported() {
     ]);
     let options = TxnOptions {
         version_orders: VersionOrders {
-            process: true,
+            sequential_keys: true,
             ..VersionOrders::default()
         },
         ..TxnOptions::default()
@@ -203,7 +211,7 @@ fn a_source_that_makes_versions_cyclic_is_dropped_and_reported() {
         types
             .as_array()
             .unwrap()
-            .contains(&json!("G-single-process")),
+            .contains(&json!("G-single-item-process")),
         "{types}"
     );
 }
@@ -224,13 +232,17 @@ fn linearizable_keys_give_version_orders_from_real_time() {
     assert_valid(&rw(&events, STRICT));
     let realtime = TxnOptions {
         version_orders: VersionOrders {
-            realtime: true,
+            linearizable_keys: true,
             ..VersionOrders::default()
         },
         ..TxnOptions::default()
     };
     let result = check(TxnKind::RwRegister, &history(&events), &realtime).unwrap();
-    assert_anomalies(&result, &["G-single"], &["consistent-view"]);
+    assert_anomalies(
+        &result,
+        &["G-single-item"],
+        &["consistent-view", "repeatable-read"],
+    );
     // A read of x = 1 after x = 2 completed contradicts real-time version orders: the key
     // is not linearizable, reported as cyclic versions (and real time dropped for it).
     let stale = concat([

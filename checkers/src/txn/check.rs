@@ -22,11 +22,14 @@ use super::decode::{decode, Decoded, Status, TxnId, TxnKind};
 use super::error::TxnError;
 use super::explain::{explain_cycle, rotate, Explainer};
 use super::findings::Findings;
-use super::graph::{components, Label, ReverseBuilder, DATA, MAX_VERTICES, PROCESS, REALTIME};
+use super::graph::{
+    components, Label, ReverseBuilder, DATA, MAX_VERTICES, PROCESS, REALTIME, SESSION_RW,
+};
 use super::lattice::{boundary, prohibited_anomalies, Anomaly, ConsistencyModel, OrderEdges};
 use super::list_append;
 use super::orders::{ProcessOrder, RealTime};
-use super::rw_register::{self, VersionOrders};
+use super::rw_register;
+use super::versions::VersionOrders;
 use crate::checker::{CheckResult, Checker, Validity};
 use crate::history::History;
 
@@ -43,7 +46,9 @@ pub struct TxnOptions {
     pub cases_per_anomaly: usize,
     /// How many (txn, state) visits one anomaly's search of one component may make.
     pub visits_per_search: u64,
-    /// rw-register: where version orders come from.
+    /// rw-register: where version orders come from besides the initial state: Elle's
+    /// `--wfr-keys`, `--sequential-keys` and `--linearizable-keys`. Whatever they say, when
+    /// the models forbid G0-process each session's own writes order its versions too.
     pub version_orders: VersionOrders,
 }
 
@@ -155,6 +160,8 @@ pub fn check(
         TxnKind::RwRegister => Box::new(rw_register::analyze(
             &d,
             options.version_orders,
+            // A session's own writes order its versions whenever G0-process is forbidden.
+            prohibited_anomalies(&models).contains(&Anomaly::G0_PROCESS),
             &mut findings,
         )?),
     };
@@ -213,7 +220,7 @@ pub fn check(
     }
     let all =
         DATA | if orders >= OrderEdges::Process {
-            PROCESS
+            PROCESS | SESSION_RW
         } else {
             0
         } | if orders >= OrderEdges::Realtime {

@@ -1,12 +1,13 @@
 //! What each cycle anomaly is, as a search: the edges it may use, the edge it is anchored
 //! on, and the rules the rest of the cycle follows; and how a found cycle is classified
-//! from its edges, as Elle's cycle explainer does (one rw edge: G-single; several, two of
-//! them adjacent: G2-item; several, none adjacent: G-nonadjacent; else wr: G1c; else G0;
-//! with `-realtime` or `-process` when such an edge takes part).
+//! from its edges, as Elle's cycle explainer does (one rw edge: G-single-item; several, two
+//! of them adjacent: G2-item; several, none adjacent: G-nonadjacent-item; else wr: G1c;
+//! else G0; with `-realtime` or `-process` when such an edge takes part). Every rw edge
+//! here is on an item (there are no predicate reads), hence Elle's `-item` names.
 //!
 //! This module must never search: it only describes searches.
 
-use super::graph::{Label, DATA, PROCESS, REALTIME, RW, WR, WW};
+use super::graph::{Label, DATA, PROCESS, REALTIME, RW, SESSION_RW, WR, WW};
 use super::lattice::{Anomaly, ConsistencyModel};
 
 /// The cycle anomalies without a variant, in the order they are searched.
@@ -44,6 +45,14 @@ impl Variant {
         }
     }
 
+    /// The rw kinds a variant may use: session rw edges only with process or real time.
+    pub(super) fn rw(self) -> u8 {
+        match self {
+            Variant::Data => RW,
+            _ => RW | SESSION_RW,
+        }
+    }
+
     /// The label a cycle of this variant must contain.
     pub(super) fn required(self) -> Option<Label> {
         match self {
@@ -57,9 +66,9 @@ impl Variant {
 /// The anomaly a cycle's labels make, as Elle's cycle explainer classifies it.
 pub(crate) fn classify(labels: &[Label]) -> Option<Anomaly> {
     let count = |l: Label| labels.iter().filter(|&&x| x == l).count();
-    let rw = count(Label::Rw);
-    let adjacent = (0..labels.len())
-        .any(|i| labels[i] == Label::Rw && labels[(i + 1) % labels.len()] == Label::Rw);
+    let rw = labels.iter().filter(|l| l.is_rw()).count();
+    let adjacent =
+        (0..labels.len()).any(|i| labels[i].is_rw() && labels[(i + 1) % labels.len()].is_rw());
     let base = if rw == 1 {
         Base::GSingle
     } else if rw > 1 && adjacent {
@@ -75,7 +84,7 @@ pub(crate) fn classify(labels: &[Label]) -> Option<Anomaly> {
     };
     let variant = if count(Label::Realtime) > 0 {
         Variant::Realtime
-    } else if count(Label::Process) > 0 {
+    } else if labels.iter().any(|l| l.is_process()) {
         Variant::Process
     } else {
         Variant::Data
@@ -88,18 +97,22 @@ pub(super) fn anomaly(base: Base, variant: Variant) -> Anomaly {
     let names = match base {
         Base::G0 => [A::G0, A::G0_PROCESS, A::G0_REALTIME],
         Base::G1c => [A::G1C, A::G1C_PROCESS, A::G1C_REALTIME],
-        Base::GSingle => [A::G_SINGLE, A::G_SINGLE_PROCESS, A::G_SINGLE_REALTIME],
+        Base::GSingle => [
+            A::G_SINGLE_ITEM,
+            A::G_SINGLE_ITEM_PROCESS,
+            A::G_SINGLE_ITEM_REALTIME,
+        ],
         Base::GNonadjacent => [
-            A::G_NONADJACENT,
-            A::G_NONADJACENT_PROCESS,
-            A::G_NONADJACENT_REALTIME,
+            A::G_NONADJACENT_ITEM,
+            A::G_NONADJACENT_ITEM_PROCESS,
+            A::G_NONADJACENT_ITEM_REALTIME,
         ],
         Base::G2Item => [A::G2_ITEM, A::G2_ITEM_PROCESS, A::G2_ITEM_REALTIME],
     };
     names[variant as usize]
 }
 
-/// What a search anchors on.
+/// What a search anchors on (an `Edge(Rw)` anchor takes a session rw edge too).
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Anchor {
     Edge(Label),
@@ -133,7 +146,7 @@ impl Rules {
         }
         let mut s = state;
         if self.nonadjacent {
-            if label == Label::Rw {
+            if label.is_rw() {
                 if s & LAST_RW != 0 {
                     return None;
                 }
@@ -142,10 +155,21 @@ impl Rules {
                 s &= !LAST_RW;
             }
         }
-        if Some(label) == self.required {
+        if self.satisfies(label) {
             s |= SEEN_REQUIRED;
         }
         Some(s)
+    }
+
+    /// Whether `label` is the kind the rest must contain (a session rw edge counts as a
+    /// process edge).
+    #[inline]
+    pub(super) fn satisfies(&self, label: Label) -> bool {
+        match self.required {
+            Some(Label::Process) => label.is_process(),
+            Some(r) => label == r,
+            None => false,
+        }
     }
 
     #[inline]
@@ -160,6 +184,7 @@ pub(super) fn bit(label: Label) -> u8 {
         Label::Ww => WW,
         Label::Wr => WR,
         Label::Rw => RW,
+        Label::SessionRw => SESSION_RW,
         Label::Process => PROCESS,
         Label::Realtime => REALTIME,
     }
@@ -180,7 +205,7 @@ pub(super) fn spec(base: Base, variant: Variant) -> Spec {
     let data = match base {
         Base::G0 => WW,
         Base::G1c => WW | WR,
-        _ => DATA,
+        _ => WW | WR | variant.rw(),
     };
     let (anchor, allowed, nonadjacent, rest_required) = match (base, required) {
         (Base::G0, None) => (Anchor::Edge(Label::Ww), WW, false, None),
@@ -188,8 +213,8 @@ pub(super) fn spec(base: Base, variant: Variant) -> Spec {
         (Base::G1c, None) => (Anchor::Edge(Label::Wr), WW | WR, false, None),
         (Base::G1c, Some(r)) => (Anchor::Edge(r), WW | WR | v, false, Some(Label::Wr)),
         (Base::GSingle, r) => (Anchor::Edge(Label::Rw), WW | WR | v, false, r),
-        (Base::GNonadjacent, r) => (Anchor::Edge(Label::Rw), DATA | v, true, r),
-        (Base::G2Item, r) => (Anchor::RwPair, DATA | v, false, r),
+        (Base::GNonadjacent, r) => (Anchor::Edge(Label::Rw), data | v, true, r),
+        (Base::G2Item, r) => (Anchor::RwPair, data | v, false, r),
     };
     Spec {
         anomaly: anomaly(base, variant),
@@ -217,7 +242,7 @@ pub(super) const CYCLE_MODELS: [(u8, ConsistencyModel); 9] = [
         ConsistencyModel("strong-session-read-committed"),
     ),
     (
-        DATA | PROCESS,
+        DATA | SESSION_RW | PROCESS,
         ConsistencyModel("strong-session-serializable"),
     ),
     (
@@ -229,7 +254,7 @@ pub(super) const CYCLE_MODELS: [(u8, ConsistencyModel); 9] = [
         ConsistencyModel("strong-read-committed"),
     ),
     (
-        DATA | PROCESS | REALTIME,
+        DATA | SESSION_RW | PROCESS | REALTIME,
         ConsistencyModel("strict-serializable"),
     ),
 ];

@@ -208,12 +208,12 @@ impl<'g> Searcher<'g> {
                     continue;
                 }
                 let outcome = match spec.anchor {
-                    Anchor::Edge(want) if label == want => {
+                    Anchor::Edge(want) if label == want || (want == Label::Rw && label.is_rw()) => {
                         let start = self.start_state(spec, label);
                         self.anchored(spec, split, c, (u, label), v, start, None)
                     }
-                    Anchor::RwPair if label == Label::Rw => {
-                        self.search_rw_pair(spec, split, c, u, v)
+                    Anchor::RwPair if label.is_rw() => {
+                        self.search_rw_pair(spec, split, c, (u, label), v)
                     }
                     _ => continue,
                 };
@@ -228,10 +228,10 @@ impl<'g> Searcher<'g> {
 
     fn start_state(&self, spec: &Spec, anchor: Label) -> u8 {
         let mut s = 0;
-        if spec.rules.nonadjacent && anchor == Label::Rw {
+        if spec.rules.nonadjacent && anchor.is_rw() {
             s |= LAST_RW;
         }
-        if Some(anchor) == spec.rules.required {
+        if spec.rules.satisfies(anchor) {
             s |= SEEN_REQUIRED;
         }
         s
@@ -239,23 +239,36 @@ impl<'g> Searcher<'g> {
 
     /// After `u -rw-> v`, every `v -rw-> w` in the same component, then back to `u`
     /// avoiding `v`.
-    fn search_rw_pair(&mut self, spec: &Spec, split: usize, c: u32, u: u32, v: u32) -> Outcome {
+    fn search_rw_pair(
+        &mut self,
+        spec: &Spec,
+        split: usize,
+        c: u32,
+        (u, first): (u32, Label),
+        v: u32,
+    ) -> Outcome {
         let graph = self.graph;
         for (w, kinds) in graph.out(v) {
-            if Label::of(kinds, spec.mask) != Some(Label::Rw)
-                || self.split[split].1.component[w as usize] != c
-            {
+            let Some(second) = Label::of(kinds, spec.mask).filter(|l| l.is_rw()) else {
+                continue;
+            };
+            if self.split[split].1.component[w as usize] != c {
                 continue;
             }
+            let state = if spec.rules.satisfies(first) || spec.rules.satisfies(second) {
+                SEEN_REQUIRED
+            } else {
+                0
+            };
             if w == u {
-                if spec.rules.accepts(0) {
-                    return Outcome::Found(vec![(u, Label::Rw), (v, Label::Rw)]);
+                if spec.rules.accepts(state) {
+                    return Outcome::Found(vec![(u, first), (v, second)]);
                 }
                 continue;
             }
-            match self.anchored(spec, split, c, (u, Label::Rw), w, 0, Some((v, Label::Rw))) {
+            match self.anchored(spec, split, c, (u, first), w, state, Some((v, second))) {
                 Outcome::Found(mut cycle) => {
-                    cycle.insert(1, (v, Label::Rw));
+                    cycle.insert(1, (v, second));
                     return Outcome::Found(cycle);
                 }
                 Outcome::Absent => {}
@@ -478,11 +491,17 @@ mod tests {
         use Label::*;
         assert_eq!(classify(&[Ww, Ww]), Some(Anomaly::G0));
         assert_eq!(classify(&[Ww, Wr]), Some(Anomaly::G1C));
-        assert_eq!(classify(&[Wr, Rw]), Some(Anomaly::G_SINGLE));
-        assert_eq!(classify(&[Rw, Wr, Rw, Wr]), Some(Anomaly::G_NONADJACENT));
+        assert_eq!(classify(&[Wr, Rw]), Some(Anomaly::G_SINGLE_ITEM));
+        assert_eq!(
+            classify(&[Rw, Wr, Rw, Wr]),
+            Some(Anomaly::G_NONADJACENT_ITEM)
+        );
         assert_eq!(classify(&[Rw, Rw]), Some(Anomaly::G2_ITEM));
         assert_eq!(classify(&[Rw, Wr, Rw]), Some(Anomaly::G2_ITEM));
-        assert_eq!(classify(&[Rw, Realtime]), Some(Anomaly::G_SINGLE_REALTIME));
+        assert_eq!(
+            classify(&[Rw, Realtime]),
+            Some(Anomaly::G_SINGLE_ITEM_REALTIME)
+        );
         assert_eq!(classify(&[Ww, Process]), Some(Anomaly::G0_PROCESS));
         assert_eq!(classify(&[Process, Realtime]), None);
     }
@@ -499,7 +518,7 @@ mod tests {
         );
         assert_eq!(
             found(&graph(2, &[(0, 1, WR), (1, 0, RW)]), OrderEdges::None),
-            [Anomaly::G_SINGLE]
+            [Anomaly::G_SINGLE_ITEM]
         );
         assert_eq!(
             found(&graph(2, &[(0, 1, RW), (1, 0, RW)]), OrderEdges::None),
@@ -508,12 +527,12 @@ mod tests {
         let nonadjacent = graph(4, &[(0, 1, RW), (1, 2, WR), (2, 3, RW), (3, 0, WR)]);
         assert_eq!(
             found(&nonadjacent, OrderEdges::None),
-            [Anomaly::G_NONADJACENT]
+            [Anomaly::G_NONADJACENT_ITEM]
         );
         let realtime = graph(2, &[(0, 1, RW), (1, 0, REALTIME)]);
         assert_eq!(
             found(&realtime, OrderEdges::Realtime),
-            [Anomaly::G_SINGLE_REALTIME]
+            [Anomaly::G_SINGLE_ITEM_REALTIME]
         );
         let process = graph(3, &[(0, 1, WW), (1, 2, PROCESS | REALTIME), (2, 0, WW)]);
         assert_eq!(found(&process, OrderEdges::Realtime), [Anomaly::G0_PROCESS]);
@@ -525,7 +544,7 @@ mod tests {
         let g = graph(3, &[(0, 1, WW), (1, 0, WW), (1, 2, RW), (2, 1, WR)]);
         assert_eq!(
             found(&g, OrderEdges::Realtime),
-            [Anomaly::G0, Anomaly::G_SINGLE]
+            [Anomaly::G0, Anomaly::G_SINGLE_ITEM]
         );
     }
 
@@ -538,7 +557,7 @@ mod tests {
         };
         let r = search_component(&g, &[0, 1, 2], OrderEdges::None, &spent);
         assert_eq!(r.cycles.len(), 1);
-        assert_eq!(r.cycles[0].0, Anomaly::G_SINGLE);
+        assert_eq!(r.cycles[0].0, Anomaly::G_SINGLE_ITEM);
         assert!(r.undecided.is_empty(), "{:?}", r.undecided);
     }
 }

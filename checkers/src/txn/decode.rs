@@ -8,7 +8,8 @@
 //! its reads unknown, so its invocation's micro-ops are used. Client ops of other functions
 //! are counted and ignored.
 //!
-//! Keys and written values are integers or strings; anything else, an unknown micro-op, a
+//! An invocation's read may leave out its value (`["r", k]`, as Elle's histories do); it is
+//! read as `["r", k, null]`. Keys and written values are integers or strings; anything else, an unknown micro-op, a
 //! txn whose value is not a list, or (for an `ok` txn) a list-append read that is not a
 //! list, is a [`TxnError`] naming the op. [`detect`] tells the two kinds apart from the
 //! content.
@@ -418,11 +419,17 @@ fn parse_mop<'h>(
     status: Status,
 ) -> Result<(MopKind, &'h Value, &'h Value), TxnError> {
     let bad = |what: String| TxnError::bad_op(op.index, format!("micro-op {position}, {what}"));
-    let Some([f, key, value]) = mop.as_array().map(Vec::as_slice) else {
-        return Err(bad(format!(
-            "{}, is not a list [f, key, value]",
-            shown(mop)
-        )));
+    static NO_VALUE: Value = Value::Null;
+    let (f, key, value) = match mop.as_array().map(Vec::as_slice) {
+        Some([f, key, value]) => (f, key, value),
+        // Elle's `[:r :x]`: a read not yet done, as an invocation writes it.
+        Some([f, key]) if f == "r" && op.kind == OpType::Invoke => (f, key, &NO_VALUE),
+        _ => {
+            return Err(bad(format!(
+                "{}, is not a list [f, key, value]",
+                shown(mop)
+            )))
+        }
     };
     let write_f = kind.write_f();
     let mop_kind = match f.as_str() {
@@ -490,6 +497,8 @@ fn same_mops(
             (Some(a), Some(b)) if a.len() == 3 && b.len() == 3 => {
                 a[0] == b[0] && a[1] == b[1] && (a[0] == "r" || a[2] == b[2])
             }
+            // An invoked `[:r :x]` completed with its result.
+            (Some(a), Some(b)) if a.len() == 2 && b.len() == 3 => a[0] == "r" && a[..] == b[..2],
             _ => a == b,
         };
         if !same {
@@ -548,6 +557,36 @@ mod tests {
         assert_eq!(d.mops(1)[0].value, &json!(2));
         assert_eq!(d.keys, vec![&json!("x")]);
         assert_eq!((d.op_index(0), d.invoke_index(0), d.op_index(1)), (2, 0, 3));
+    }
+
+    #[test]
+    fn an_invoked_read_may_leave_out_its_value() {
+        let h = History::from_ops(vec![
+            txn(0, OpType::Invoke, json!([["r", "x"], ["w", "y", 1]])),
+            txn(1, OpType::Invoke, json!([["r", "y"]])),
+            txn(0, OpType::Ok, json!([["r", "x", null], ["w", "y", 1]])),
+            txn(1, OpType::Info, Value::Null),
+        ]);
+        let d = decode(&h, TxnKind::RwRegister).unwrap();
+        assert_eq!(d.mops(0)[0].value, &Value::Null);
+        assert_eq!(
+            (d.txns[1].status, d.mops(1)[0].value),
+            (Status::Info, &Value::Null)
+        );
+        // A completion must still say what it read.
+        let e = decode(
+            &History::from_ops(vec![
+                txn(0, OpType::Invoke, json!([["r", "x"]])),
+                txn(0, OpType::Ok, json!([["r", "x"]])),
+            ]),
+            TxnKind::RwRegister,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("op #1: micro-op 0") && e.contains("[f, key, value]"),
+            "{e}"
+        );
     }
 
     #[test]

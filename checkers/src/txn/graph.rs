@@ -24,22 +24,29 @@ pub(crate) const RW: u8 = 4;
 pub(crate) const PROCESS: u8 = 8;
 /// One txn completed before the other was invoked.
 pub(crate) const REALTIME: u8 = 16;
+/// An rw edge that holds only because a session's own writes order a key's versions (see
+/// `versions`): true, or else a G0-process cycle exists. Only the `-process` and
+/// `-realtime` searches use it, and a cycle through it is at least a `-process` anomaly.
+pub(crate) const SESSION_RW: u8 = 32;
 /// The data dependencies.
 pub(crate) const DATA: u8 = WW | WR | RW;
 
-const KIND_SHIFT: u32 = 27;
+const KIND_SHIFT: u32 = 26;
 const TARGET_MASK: u32 = (1 << KIND_SHIFT) - 1;
 /// The most txns a graph holds (the kinds share a word with the target).
 pub(crate) const MAX_VERTICES: usize = TARGET_MASK as usize;
 
 /// The one kind an edge counts as within a set of allowed kinds: the first of ww, wr, rw,
-/// process, real-time that it has. An edge that is both ww and rw is a ww edge, as in
+/// session rw, process, real-time that it has. An edge that is both ww and rw is a ww edge, as in
 /// Elle, so a cycle is always classified as the weakest anomaly its edges allow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Label {
     Ww,
     Wr,
     Rw,
+    /// An rw edge resting on a session's order (see [`SESSION_RW`]): counts as rw and as
+    /// process when a cycle is classified.
+    SessionRw,
     Process,
     Realtime,
 }
@@ -57,6 +64,8 @@ impl Label {
             Some(Label::Wr)
         } else if k & RW != 0 {
             Some(Label::Rw)
+        } else if k & SESSION_RW != 0 {
+            Some(Label::SessionRw)
         } else if k & PROCESS != 0 {
             Some(Label::Process)
         } else {
@@ -64,12 +73,24 @@ impl Label {
         }
     }
 
+    /// Whether the edge is an anti-dependency (rw, of either kind).
+    #[inline]
+    pub(crate) fn is_rw(self) -> bool {
+        matches!(self, Label::Rw | Label::SessionRw)
+    }
+
+    /// Whether the edge stands for (or rests on) a process's order.
+    #[inline]
+    pub(crate) fn is_process(self) -> bool {
+        matches!(self, Label::Process | Label::SessionRw)
+    }
+
     /// `ww`, `wr`, `rw`, `process` or `realtime`.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Label::Ww => "ww",
             Label::Wr => "wr",
-            Label::Rw => "rw",
+            Label::Rw | Label::SessionRw => "rw",
             Label::Process => "process",
             Label::Realtime => "realtime",
         }

@@ -454,7 +454,7 @@ impl Explainer for AppendIndex<'_> {
                     .with_read(d.mops[read].value.clone()),
                 )
             }),
-            Label::Process | Label::Realtime => None,
+            Label::SessionRw | Label::Process | Label::Realtime => None,
         }
     }
 }

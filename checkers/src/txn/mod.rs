@@ -46,6 +46,7 @@ mod list_append;
 mod orders;
 mod rw_register;
 pub mod simulate;
+mod versions;
 
 pub use check::{check, checker, ListAppend, RwRegister, TxnOptions};
 pub use decode::{detect, TxnKind};
@@ -54,4 +55,4 @@ pub use lattice::{
     boundary, impossible_models, prohibited_anomalies, Anomaly, Boundary, ConsistencyModel,
     OrderEdges, UnknownModel,
 };
-pub use rw_register::VersionOrders;
+pub use versions::VersionOrders;

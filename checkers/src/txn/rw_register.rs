@@ -3,14 +3,12 @@
 //! inferred.
 //!
 //! A txn's external read of a key is its first read before writing the key; its external
-//! write is its last write. The version order of each key is built from what can be known:
-//! the initial state (`null`) comes before every value; a committed txn that read `v1` and
-//! then wrote `v2` installed `v2` after `v1` (writes follow reads); optionally each process
-//! sees a key's versions in order, and versions follow real time. Each source is added in
-//! turn; when it makes a key's versions cyclic, that is a `cyclic-versions` anomaly and the
-//! source is dropped for the key. From the version order: the external writer of `v1` → ww
-//! → the external writer of `v2` for each `v1 < v2`, and each external reader of `v1` → rw
-//! → that writer; a read of `v` → wr from `v`'s writer.
+//! write is its last write. The version order of each key is built by [`super::versions`]
+//! from what can be known or is assumed. From the version order: the external writer of
+//! `v1` → ww → the external writer of `v2` for each `v1 < v2`, and each external reader of
+//! `v1` → rw → that writer; a read of `v` → wr from `v`'s writer. An order that rests on a
+//! session's own writes alone gives no ww edge (process edges order those writers already)
+//! and marks its rw edges [`SESSION_RW`].
 //!
 //! Also found here: G1a and G1b reads, garbage reads (a value nobody wrote, which Elle's
 //! rw-register does not report), internal inconsistency and lost updates.
@@ -23,72 +21,43 @@ use super::decode::{scalar, Decoded, KeyId, MopKind, Scalar, Status, TxnId};
 use super::error::TxnError;
 use super::explain::{Because, Explainer};
 use super::findings::{text, Case, Findings};
-use super::graph::{components, EdgeList, Graph, Label, ReverseBuilder, RW, WR, WW};
+use super::graph::{Graph, Label, ReverseBuilder, RW, SESSION_RW, WR, WW};
 use super::lattice::Anomaly;
+use super::versions::{sources_text, VersionOrders, SESSION};
 use crate::fxhash::FxHashMap;
 
-/// Where an rw-register analysis may take the order of a key's versions from, besides the
-/// initial state (`null` comes before every written value). List-append ignores these: its
-/// reads give the order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VersionOrders {
-    /// A committed txn that read `x = 1` and then wrote `x = 2` installed 2 after 1.
-    pub writes_follow_reads: bool,
-    /// Each key is sequentially consistent: a process sees its versions in order.
-    pub process: bool,
-    /// Each key is linearizable: versions follow real time.
-    pub realtime: bool,
-}
-
-impl Default for VersionOrders {
-    /// Writes follow reads only.
-    fn default() -> Self {
-        VersionOrders {
-            writes_follow_reads: true,
-            process: false,
-            realtime: false,
-        }
-    }
-}
-
-const NONE: u32 = u32::MAX;
-
-/// Version-order sources, as edge kind bits of the version graph.
-const INITIAL: u8 = 1;
-const WFR: u8 = 2;
-const BY_PROCESS: u8 = 4;
-const BY_REALTIME: u8 = 8;
+pub(super) const NONE: u32 = u32::MAX;
 
 /// One value of one key: `null` (the initial state), or a written (or read but never
 /// written) value.
 #[derive(Debug, Clone, Copy)]
-struct Version<'h> {
-    key: KeyId,
-    value: &'h Value,
+pub(super) struct Version<'h> {
+    pub(super) key: KeyId,
+    pub(super) value: &'h Value,
     /// The txn whose write this is, or `NONE`.
-    writer: TxnId,
+    pub(super) writer: TxnId,
     /// Its writer wrote the key again later in the same txn.
     intermediate: bool,
 }
 
 /// A txn's external read and write of one key (version numbers, or `NONE`).
 #[derive(Debug, Clone, Copy)]
-struct Ext {
-    key: KeyId,
-    read: u32,
-    write: u32,
+pub(super) struct Ext {
+    pub(super) key: KeyId,
+    pub(super) read: u32,
+    pub(super) write: u32,
 }
 
 /// The versions, each txn's external reads and writes, and the version order.
 #[derive(Debug)]
 pub(crate) struct RegisterIndex<'h> {
-    versions: Vec<Version<'h>>,
+    pub(super) versions: Vec<Version<'h>>,
     /// Txn `t`'s externals are `ext[ext_start[t]..ext_start[t + 1]]`.
     ext_start: Vec<u32>,
     ext: Vec<Ext>,
     /// The version order backwards: the out-edges of a version lead to the versions
     /// directly before it, the kinds being the sources that say so.
-    order_before: Graph,
+    pub(super) order_before: Graph,
     /// External readers of version `v`: `readers[reader_start[v]..reader_start[v + 1]]`.
     reader_start: Vec<u32>,
     readers: Vec<TxnId>,
@@ -96,10 +65,13 @@ pub(crate) struct RegisterIndex<'h> {
 
 static NULL: Value = Value::Null;
 
-/// Index an rw-register history and record its non-cycle anomalies in `findings`.
+/// Index an rw-register history and record its non-cycle anomalies in `findings`. With
+/// `session`, each session's own writes order its versions (see [`super::versions`]): only
+/// when the models asked for forbid G0-process.
 pub(crate) fn analyze<'h>(
     d: &Decoded<'h>,
     sources: VersionOrders,
+    session: bool,
     findings: &mut Findings,
 ) -> Result<RegisterIndex<'h>, TxnError> {
     // Version `k` is key `k`'s initial state.
@@ -227,7 +199,7 @@ pub(crate) fn analyze<'h>(
         readers: Vec::new(),
     };
     index.lost_updates(d, findings);
-    index.build_order(d, sources, findings);
+    index.build_order(d, sources, session, findings);
     index.index_readers(d);
     Ok(index)
 }
@@ -330,7 +302,7 @@ fn externals(d: &Decoded<'_>, mop_version: &[u32]) -> (Vec<u32>, Vec<Ext>) {
 }
 
 impl<'h> RegisterIndex<'h> {
-    fn externals(&self, t: TxnId) -> &[Ext] {
+    pub(super) fn externals(&self, t: TxnId) -> &[Ext] {
         &self.ext[self.ext_start[t as usize] as usize..self.ext_start[t as usize + 1] as usize]
     }
 
@@ -368,173 +340,6 @@ impl<'h> RegisterIndex<'h> {
                 });
             }
         }
-    }
-
-    /// The first version of key `k` txn `t` saw or made, and the last.
-    fn first_and_last(e: &Ext) -> (u32, u32) {
-        let first = if e.read != NONE { e.read } else { e.write };
-        let last = if e.write != NONE { e.write } else { e.read };
-        (first, last)
-    }
-
-    /// Build the version order from each source in turn, dropping a source for a key it
-    /// would make cyclic.
-    fn build_order(&mut self, d: &Decoded<'h>, sources: VersionOrders, findings: &mut Findings) {
-        // Initial state: null before every value a txn read or wrote.
-        let mut all: Vec<(u32, u32, u8)> = Vec::new();
-        for t in 0..d.txns.len() as TxnId {
-            for e in self.externals(t) {
-                for v in [e.read, e.write] {
-                    if v != NONE && v != e.key {
-                        all.push((e.key, v, INITIAL));
-                    }
-                }
-            }
-        }
-        let mut candidates: Vec<(u8, Vec<(u32, u32)>)> = Vec::new();
-        if sources.writes_follow_reads {
-            let mut wfr = Vec::new();
-            for t in 0..d.txns.len() as TxnId {
-                if d.status(t) == Status::Ok {
-                    for e in self.externals(t) {
-                        if e.read != NONE && e.write != NONE && e.read != e.key {
-                            wfr.push((e.read, e.write));
-                        }
-                    }
-                }
-            }
-            candidates.push((WFR, wfr));
-        }
-        if sources.process {
-            candidates.push((BY_PROCESS, self.process_order(d)));
-        }
-        if sources.realtime {
-            candidates.push((BY_REALTIME, self.realtime_order(d)));
-        }
-        for (source, mut pairs) in candidates {
-            pairs.retain(|(a, b)| a != b);
-            if pairs.is_empty() {
-                continue;
-            }
-            let mut trial = all.clone();
-            trial.extend(pairs.iter().map(|&(a, b)| (a, b, source)));
-            let cycles = components(&self.version_graph(&trial), 0xff).nontrivial();
-            let mut bad_keys: Vec<KeyId> = cycles
-                .iter()
-                .map(|c| self.versions[c[0] as usize].key)
-                .collect();
-            bad_keys.sort_unstable();
-            bad_keys.dedup();
-            for group in &cycles {
-                self.cyclic_versions(d, group, source, findings);
-            }
-            all.extend(
-                pairs
-                    .into_iter()
-                    .filter(|(a, _)| {
-                        bad_keys
-                            .binary_search(&self.versions[*a as usize].key)
-                            .is_err()
-                    })
-                    .map(|(a, b)| (a, b, source)),
-            );
-        }
-        self.order_before = self.version_graph(&all);
-    }
-
-    fn cyclic_versions(&self, d: &Decoded<'h>, group: &[u32], source: u8, findings: &mut Findings) {
-        let k = self.versions[group[0] as usize].key;
-        let values: Vec<&Value> = group
-            .iter()
-            .map(|&v| self.versions[v as usize].value)
-            .collect();
-        let writers: Vec<TxnId> = group
-            .iter()
-            .map(|&v| self.versions[v as usize].writer)
-            .filter(|&w| w != NONE)
-            .collect();
-        findings.add(Anomaly::CYCLIC_VERSIONS, || {
-            Case::new(
-                d,
-                &writers,
-                format!(
-                    "the versions {} of key {} are ordered in a cycle once {} is assumed; that \
-                     assumption is dropped for this key",
-                    text(&json!(values)),
-                    text(d.key(k)),
-                    source_name(source)
-                ),
-            )
-            .with("key", d.key(k).clone())
-            .with("values", json!(values))
-            .with("source", json!(source_name(source)))
-        });
-    }
-
-    fn version_graph(&self, edges: &[(u32, u32, u8)]) -> Graph {
-        let mut list = EdgeList::with_capacity(edges.len());
-        for &(before, after, source) in edges {
-            list.push(after, before, source);
-        }
-        Graph::build(self.versions.len(), list)
-    }
-
-    /// Per process and key, the last version one txn touched before the first the next
-    /// txn of that process touched.
-    fn process_order(&self, d: &Decoded<'h>) -> Vec<(u32, u32)> {
-        let mut last: FxHashMap<(u64, KeyId), u32> = FxHashMap::default();
-        let mut pairs = Vec::new();
-        for t in 0..d.txns.len() as TxnId {
-            let process = d.txns[t as usize].process;
-            for e in self.externals(t) {
-                let (first, final_) = Self::first_and_last(e);
-                if let Some(&before) = last.get(&(process, e.key)) {
-                    pairs.push((before, first));
-                }
-                last.insert((process, e.key), final_);
-            }
-        }
-        pairs
-    }
-
-    /// Per key, real time between txns touching it: the last version of each txn that
-    /// completed before another was invoked comes before the other's first version. Kept
-    /// to a reduction as the real-time graph is (see `orders`): per key, a buffer of
-    /// committed txns, each completion superseding those that completed before it began.
-    fn realtime_order(&self, d: &Decoded<'h>) -> Vec<(u32, u32)> {
-        let txns = &d.txns;
-        let mut completions: Vec<(u32, TxnId)> = txns
-            .iter()
-            .enumerate()
-            .filter(|(_, txn)| txn.status == Status::Ok && txn.completion != txn.invoke)
-            .map(|(t, txn)| (txn.completion, t as TxnId))
-            .collect();
-        completions.sort_unstable();
-        let mut next = 0;
-        let mut buffers: FxHashMap<KeyId, Vec<(TxnId, u32)>> = FxHashMap::default();
-        let mut pairs = Vec::new();
-        for t in 0..txns.len() as TxnId {
-            let invoked = txns[t as usize].invoke;
-            while let Some(&(at, done)) = completions.get(next) {
-                if at > invoked {
-                    break;
-                }
-                let began = txns[done as usize].invoke;
-                for e in self.externals(done) {
-                    let buffer = buffers.entry(e.key).or_default();
-                    buffer.retain(|&(a, _)| txns[a as usize].completion > began);
-                    buffer.push((done, Self::first_and_last(e).1));
-                }
-                next += 1;
-            }
-            for e in self.externals(t) {
-                let (first, _) = Self::first_and_last(e);
-                if let Some(buffer) = buffers.get(&e.key) {
-                    pairs.extend(buffer.iter().map(|&(_, last)| (last, first)));
-                }
-            }
-        }
-        pairs
     }
 
     /// Index the external readers of every version.
@@ -595,35 +400,21 @@ impl<'h> RegisterIndex<'h> {
                 }
             }
             if e.write != NONE {
-                for (v1, _) in self.order_before.out(e.write) {
-                    if let Some(w1) = self.external_writer(d, v1) {
-                        into.edge_from(w1, WW);
+                for (v1, kinds) in self.order_before.out(e.write) {
+                    let session_only = kinds == SESSION;
+                    if !session_only {
+                        if let Some(w1) = self.external_writer(d, v1) {
+                            into.edge_from(w1, WW);
+                        }
                     }
+                    let rw = if session_only { SESSION_RW } else { RW };
                     for &r in self.readers_of(v1) {
-                        into.edge_from(r, RW);
+                        into.edge_from(r, rw);
                     }
                 }
             }
         }
     }
-}
-
-fn source_name(source: u8) -> &'static str {
-    match source {
-        INITIAL => "the initial state",
-        WFR => "writes follow reads",
-        BY_PROCESS => "process order",
-        _ => "real time",
-    }
-}
-
-fn sources_text(kinds: u8) -> String {
-    let names: Vec<&str> = [INITIAL, WFR, BY_PROCESS, BY_REALTIME]
-        .into_iter()
-        .filter(|s| kinds & s != 0)
-        .map(source_name)
-        .collect();
-    names.join(" and ")
 }
 
 impl Explainer for RegisterIndex<'_> {
@@ -647,17 +438,19 @@ impl Explainer for RegisterIndex<'_> {
                     )
                 })
             }),
-            Label::Ww | Label::Rw => self.externals(b).iter().find_map(|eb| {
+            Label::Ww | Label::Rw | Label::SessionRw => self.externals(b).iter().find_map(|eb| {
                 if eb.write == NONE || self.external_writer(d, eb.write) != Some(b) {
                     return None;
                 }
                 let ea = self.externals(a).iter().find(|ea| ea.key == eb.key)?;
                 let v1 = if label == Label::Ww { ea.write } else { ea.read };
-                if v1 == NONE || (label == Label::Ww && self.external_writer(d, v1) != Some(a)) {
+                let kinds = self.order_before.kinds(eb.write, v1);
+                // A data edge is explained by a key whose order does not rest on a
+                // session alone; a session rw edge by one whose order does.
+                if kinds == 0 || (kinds == SESSION) != (label == Label::SessionRw) {
                     return None;
                 }
-                let kinds = self.order_before.kinds(eb.write, v1);
-                if kinds == 0 {
+                if v1 == NONE || (label == Label::Ww && self.external_writer(d, v1) != Some(a)) {
                     return None;
                 }
                 let (k, v2) = (text(d.key(eb.key)), text(value(eb.write)));
@@ -670,7 +463,7 @@ impl Explainer for RegisterIndex<'_> {
                     format!("{an}'s read of key {k} (= {}) did not see {bn}'s write of {v2}, which follows it in the version order (by {why})", text(value(v1)))
                 };
                 let because = Because::new(sentence, d.key(eb.key).clone(), value(eb.write).clone());
-                Some(if label == Label::Rw { because.with_read(value(v1).clone()) } else { because })
+                Some(if label != Label::Ww { because.with_read(value(v1).clone()) } else { because })
             }),
             Label::Process | Label::Realtime => None,
         }
