@@ -108,13 +108,14 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
         };
         worst = worst.and(valid);
         if let Some(dir) = &args.report {
-            let out = if inputs.len() > 1 {
+            let report_dir = if inputs.len() > 1 {
                 dir.join(file.file_stem().unwrap_or_default())
             } else {
                 dir.clone()
             };
             let title = file.display().to_string();
-            let page = faultline_reports::render_history(history, &results, &title, &out)?;
+            let page =
+                faultline_reports::render_history(history, &results, &title, &report_dir)?;
             if !args.json {
                 out.line(format_args!("  report: {}", page.display()))?;
             }
