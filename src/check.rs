@@ -114,8 +114,7 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
                 dir.clone()
             };
             let title = file.display().to_string();
-            let page =
-                faultline_reports::render_history(history, &results, &title, &report_dir)?;
+            let page = faultline_reports::render_history(history, &results, &title, &report_dir)?;
             if !args.json {
                 out.line(format_args!("  report: {}", page.display()))?;
             }

@@ -549,6 +549,26 @@ pub struct ReportArgs {
     /// The store folder used to find `latest`.
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
+
+    /// A Maelstrom run's sequence diagram: the messages sent between these offsets from the
+    /// start, in seconds (e.g. `2.5..3`). By default, around the first op the checkers name.
+    #[arg(long, value_name = "FROM..TO", value_parser = parse_window)]
+    pub messages: Option<(f64, f64)>,
+}
+
+/// `FROM..TO` in seconds, FROM < TO.
+fn parse_window(text: &str) -> Result<(f64, f64), String> {
+    let bad = || format!("'{text}' is not FROM..TO in seconds with FROM < TO, e.g. 2.5..3");
+    let (from, to) = text.split_once("..").ok_or_else(bad)?;
+    let (from, to): (f64, f64) = (
+        from.trim().parse().map_err(|_| bad())?,
+        to.trim().parse().map_err(|_| bad())?,
+    );
+    if from.is_finite() && to.is_finite() && from < to {
+        Ok((from, to))
+    } else {
+        Err(bad())
+    }
 }
 
 /// Options of `faultline serve`.

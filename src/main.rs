@@ -138,7 +138,11 @@ fn report(args: &cli::ReportArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| args.store.join("latest"));
     let run = run_dir::RunDir::open(&dir)?;
-    let page = faultline_reports::render_run(&run.path)?;
+    let window = match args.messages {
+        Some((from, to)) => faultline_reports::MessagesWindow::Between(from, to),
+        None => faultline_reports::MessagesWindow::Auto,
+    };
+    let page = faultline_reports::render_run_with(&run.path, window)?;
     println!("report: {}", page.display());
     Ok(())
 }

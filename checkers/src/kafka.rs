@@ -55,6 +55,8 @@ pub struct KafkaChecker;
 /// A message: its JSON text, so any JSON value can be a message.
 type Msg = String;
 type Key = String;
+/// What one poll read: per key, `(offset, message)` in the order returned.
+type Reads = Vec<(Key, Vec<(i64, Msg)>)>;
 
 /// One key's log as observed: offset → messages seen there.
 #[derive(Default)]
@@ -144,7 +146,7 @@ fn sent(op: &Op) -> Result<(i64, Msg), String> {
 }
 
 /// A poll's reads: key → `[(offset, message)]` in the order returned.
-fn polled(op: &Op) -> Result<Vec<(Key, Vec<(i64, Msg)>)>, String> {
+fn polled(op: &Op) -> Result<Reads, String> {
     let Some(map) = op.value.as_object() else {
         return Err(format!(
             "poll #{} completed with {}, not a map of keys to [[offset, message], ...]",
@@ -227,7 +229,7 @@ fn analyse(history: &History) -> Result<CheckResult, String> {
     let mut logs: BTreeMap<Key, Log> = BTreeMap::new();
     let mut acked: BTreeMap<Key, BTreeMap<Msg, &Op>> = BTreeMap::new();
     let mut failed: HashMap<(Key, Msg), &Op> = HashMap::new();
-    let mut reads: Vec<(&Op, Vec<(Key, Vec<(i64, Msg)>)>)> = Vec::new();
+    let mut reads: Vec<(&Op, Reads)> = Vec::new();
     for call in &calls {
         match (call.invoke.f.as_str(), call.kind(), call.done) {
             ("send", Some(OpType::Ok), Some(done)) => {
@@ -266,12 +268,21 @@ fn analyse(history: &History) -> Result<CheckResult, String> {
         for (offset, msgs) in &order.at {
             if msgs.len() > 1 {
                 let values: Vec<Value> = msgs.iter().map(|m| msg_value(m)).collect();
+                let senders: Vec<String> = msgs
+                    .iter()
+                    .filter_map(|m| acked.get(*key).and_then(|by_msg| by_msg.get(m)))
+                    .map(|op| format!("#{}", op.index))
+                    .collect();
+                let by = match senders.is_empty() {
+                    true => String::new(),
+                    false => format!(", acknowledged by sends {}", senders.join(", ")),
+                };
                 found.add(
                     "inconsistent-offsets",
                     json!({"key": key, "offset": offset, "values": values}),
                     || {
                         format!(
-                            "key {key}: offset {offset} holds {} different messages ({})",
+                            "key {key}: offset {offset} holds {} different messages ({}){by}",
                             msgs.len(),
                             join(&values)
                         )
@@ -399,11 +410,7 @@ fn join(values: &[Value]) -> String {
 }
 
 /// Within one poll, each key's messages must follow the log one index at a time.
-fn internal_order(
-    reads: &[(&Op, Vec<(Key, Vec<(i64, Msg)>)>)],
-    orders: &BTreeMap<&Key, Order>,
-    found: &mut Found,
-) {
+fn internal_order(reads: &[(&Op, Reads)], orders: &BTreeMap<&Key, Order>, found: &mut Found) {
     for (op, got) in reads {
         for (key, pairs) in got {
             let order = &orders[key];

@@ -5,8 +5,8 @@
 //! drawn with `plotters` (and the timeline and counterexample pictures as hand-written SVG,
 //! because they need per-op hover text).
 //!
-//! This crate reads run folders and writes HTML; it must never know about networks,
-//! clusters or async runtimes, and it never judges a history itself: verdicts come from
+//! This crate reads run folders and writes HTML; it must never open a connection or know
+//! about clusters or async runtimes, and it never judges a history itself: verdicts come from
 //! the checkers' [`CheckResult`]s.
 //!
 //! - [`render_run`]: `index.html` in a run folder (`test.json`, `history.jsonl`,
@@ -20,7 +20,7 @@
 //! Modules: `stats` (pairing, counts, quantiles, throughput), `faults` (fault intervals,
 //! availability), `recovery` (what clients saw after each heal), `fault_table` (the faults
 //! table, on the page and in `results.json`), `plots` (plotters charts), `heal_marks` (the
-//! heal brackets above them), `timeline` (per-process lanes with elision), `counterexample` (the picture of a failed linearizability check), `cycles`
+//! heal brackets above them), `network` (a Maelstrom run's net stats and message sequence diagram), `timeline` (per-process lanes with elision), `counterexample` (the picture of a failed linearizability check), `cycles`
 //! (the picture of a transactional dependency cycle), `classic` (the pictures of the set,
 //! bank, counter, queue and unique-ids checks), `html`
 //! (escaping and the page shell), `page` (the run page), `store_index`, `junit`.
@@ -35,6 +35,7 @@ mod faults;
 mod heal_marks;
 mod html;
 mod junit;
+mod network;
 mod page;
 mod plot_input;
 mod plots;
@@ -47,7 +48,8 @@ pub use fault_table::{fault_records, FaultRecord, KeyRecord, RecoveryRecord};
 pub use faultline_checkers::checker::CheckResult;
 pub use faultline_checkers::history::History;
 pub use junit::junit_xml;
-pub use page::{render_history, render_run};
+pub use network::MessagesWindow;
+pub use page::{render_history, render_run, render_run_with};
 pub use store_index::render_store_index;
 
 /// Why a report could not be written. Problems inside a run folder (a corrupt

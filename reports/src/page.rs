@@ -21,6 +21,7 @@ use crate::cycles;
 use crate::fault_table;
 use crate::faults::{self, kind_css, FaultInterval};
 use crate::html::{esc, figure, href, page, table, verdict_class, verdict_words};
+use crate::network::{self, MessagesWindow};
 use crate::plots::{self, shape_icon, PlotInput, QUANTILES};
 use crate::recovery::{self, Recovery};
 use crate::stats::{self, Calls, Outcome};
@@ -39,6 +40,8 @@ struct RunData<'a> {
     problems: Vec<String>,
     /// `shrink.json`, when `faultline shrink` ran on this run.
     shrink: Option<Value>,
+    /// The network section of a Maelstrom run.
+    network: Option<String>,
 }
 
 /// Render `index.html` in a run folder and return its path.
@@ -46,6 +49,11 @@ struct RunData<'a> {
 /// Reads `test.json`, `history.jsonl`, `results.json` and lists the logs under `nodes/`;
 /// any of them missing or unreadable is reported on the page.
 pub fn render_run(run_dir: &Path) -> Result<PathBuf, ReportError> {
+    render_run_with(run_dir, MessagesWindow::Auto)
+}
+
+/// [`render_run`], with the window of a Maelstrom run's message sequence diagram.
+pub fn render_run_with(run_dir: &Path, window: MessagesWindow) -> Result<PathBuf, ReportError> {
     if !run_dir.is_dir() {
         return Err(ReportError::NotAFolder {
             path: run_dir.to_path_buf(),
@@ -110,6 +118,13 @@ pub fn render_run(run_dir: &Path) -> Result<PathBuf, ReportError> {
         .unwrap_or_else(|| "run".to_string());
     data.title = format!("{name} — {stamp}");
     data.files = raw_files(run_dir);
+    data.network = network::section(
+        run_dir,
+        data.summary.as_ref(),
+        data.history,
+        &data.results,
+        window,
+    );
     let out = run_dir.join("index.html");
     let html = render(&data)?;
     fs::write(&out, html).map_err(|e| ReportError::io(&out, e))?;
@@ -173,6 +188,7 @@ fn raw_files(run_dir: &Path) -> Vec<String> {
         "results.json",
         "test.json",
         "faultline.log",
+        "net.jsonl",
     ]
     .into_iter()
     .filter(|f| run_dir.join(f).is_file())
@@ -281,8 +297,12 @@ fn render(data: &RunData) -> Result<String, ReportError> {
     body.push_str(
         "<nav class=\"toc\"><a href=\"#spec\">Test</a><a href=\"#checkers\">Checkers</a>\
          <a href=\"#counts\">Ops</a><a href=\"#plots\">Plots</a><a href=\"#faults\">Faults</a>\
-         <a href=\"#timeline\">Timeline</a><a href=\"#files\">Files</a></nav>",
+         <a href=\"#timeline\">Timeline</a>",
     );
+    if data.network.is_some() {
+        body.push_str("<a href=\"#network\">Network</a>");
+    }
+    body.push_str("<a href=\"#files\">Files</a></nav>");
     spec_section(&mut body, data);
     checkers_section(&mut body, &data.results);
     if let Some(shrink) = &data.shrink {
@@ -293,6 +313,9 @@ fn render(data: &RunData) -> Result<String, ReportError> {
         None => body.push_str(
             "<h2 id=\"counts\">Ops</h2><p class=\"note\">No history to count, plot or draw.</p>",
         ),
+    }
+    if let Some(network) = &data.network {
+        body.push_str(network);
     }
     if !data.files.is_empty() {
         body.push_str("<h2 id=\"files\">Raw files</h2><p class=\"links\">");

@@ -67,7 +67,7 @@ impl MaelstromWorkload {
                         threads_per_key: concurrency.clamp(1, 10),
                         ops_per_key: 200,
                     },
-                    txn: txn.clone(),
+                    txn,
                     ..WorkloadOptions::default()
                 };
                 Some(faultline_workloads::by_name(n, &options).map_err(|e| e.to_string())?)
