@@ -1,6 +1,7 @@
 //! End-to-end against real systems from Debian (etcd, ZooKeeper, NATS JetStream, installed as
 //! root when missing) and etcd again as a `--system command` (the shell lifecycle and Python
-//! client of `examples/etcd-command/`), as one table: each system's cluster options, then
+//! client of `examples/etcd-command/`, and the Perl lifecycle and JavaScript client of
+//! `examples/etcd-js/`), as one table: each system's cluster options, then
 //! the same cases for every system it applies to.
 //!
 //! - strict reads under partitions, kills and pauses are valid, with faults injected, the
@@ -75,23 +76,40 @@ const NATS: RealSystem = RealSystem {
     log_word: None,
 };
 
-/// A file of `examples/etcd-command/`.
-fn example(file: &str) -> String {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "examples", "etcd-command", file]
+/// A file of `examples/`.
+fn example(pair: &str, file: &str) -> String {
+    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "examples", pair, file]
         .iter()
         .collect();
     path.display().to_string()
 }
 
-/// etcd through `examples/etcd-command/`, its client run with `client_flags`.
+/// etcd through `examples/etcd-command/` (shell and Python), its client run with
+/// `client_flags`.
 fn etcd_by_command(client_flags: &str) -> Vec<String> {
     vec![
         "--system".into(),
         "command".into(),
         "--db-command".into(),
-        example("lifecycle.sh"),
+        example("etcd-command", "lifecycle.sh"),
         "--client-command".into(),
-        format!("python3 {} {client_flags}", example("client.py")),
+        format!(
+            "python3 {} {client_flags}",
+            example("etcd-command", "client.py")
+        ),
+    ]
+}
+
+/// etcd through `examples/etcd-js/` (Perl and JavaScript), its client run with
+/// `client_flags`.
+fn etcd_by_js_command(client_flags: &str) -> Vec<String> {
+    vec![
+        "--system".into(),
+        "command".into(),
+        "--db-command".into(),
+        example("etcd-js", "lifecycle.pl"),
+        "--client-command".into(),
+        format!("node {} {client_flags}", example("etcd-js", "client.mjs")),
     ]
 }
 
@@ -114,6 +132,18 @@ const ETCD_BY_COMMAND: RealSystem = RealSystem {
 const ETCD_BY_COMMAND_SERIALIZABLE: RealSystem = RealSystem {
     name: "etcd as a command system, serializable reads",
     args: || etcd_by_command("--serializable"),
+    ..ETCD_BY_COMMAND
+};
+
+const ETCD_BY_JS_COMMAND: RealSystem = RealSystem {
+    name: "etcd as a command system in Perl and JavaScript",
+    args: || etcd_by_js_command(""),
+    ..ETCD_BY_COMMAND
+};
+
+const ETCD_BY_JS_COMMAND_SERIALIZABLE: RealSystem = RealSystem {
+    name: "etcd as a command system in Perl and JavaScript, serializable reads",
+    args: || etcd_by_js_command("--serializable"),
     ..ETCD_BY_COMMAND
 };
 
@@ -282,6 +312,11 @@ fn etcd_by_command_linearizable_reads_are_valid_under_faults() {
     strict_reads_are_valid_under_faults(&ETCD_BY_COMMAND, "11");
 }
 
+#[test]
+fn etcd_by_js_command_linearizable_reads_are_valid_under_faults() {
+    strict_reads_are_valid_under_faults(&ETCD_BY_JS_COMMAND, "11");
+}
+
 const STALE_READ_HUNT: &[&str] = &[
     "--node-count",
     "5",
@@ -315,6 +350,16 @@ fn etcd_serializable_reads_are_found_stale() {
 fn etcd_by_command_serializable_reads_are_found_stale() {
     weak_reads(
         &ETCD_BY_COMMAND_SERIALIZABLE,
+        &[],
+        STALE_READ_HUNT,
+        WeakReads::Caught,
+    );
+}
+
+#[test]
+fn etcd_by_js_command_serializable_reads_are_found_stale() {
+    weak_reads(
+        &ETCD_BY_JS_COMMAND_SERIALIZABLE,
         &[],
         STALE_READ_HUNT,
         WeakReads::Caught,
