@@ -30,19 +30,26 @@ fn rust_node() -> String {
     path.display().to_string()
 }
 
-/// Run `faultline maelstrom test -w WORKLOAD --bin NODE` with `extra`; its exit code.
+/// Run `faultline maelstrom test -w WORKLOAD --bin NODE` with `extra`; its exit code. `NODE`
+/// is a path, or a file of `tests/maelstrom_nodes/` with its arguments (`kafka.py --local`).
 fn maelstrom(store: &std::path::Path, workload: &str, bin: &str, extra: &[&str]) -> Option<i32> {
+    let mut words = bin.split_whitespace();
+    let bin = words.next().unwrap_or_default();
     let bin = if bin.contains('/') {
         bin.to_string()
     } else {
         node(bin)
     };
+    let node_args: Vec<&str> = words.collect();
     let mut cmd = faultline();
     cmd.args(["maelstrom", "test", "-w", workload, "--bin", &bin])
         .arg("--store")
         .arg(store)
         .args(["--time-limit", "4", "--rate", "40", "--seed", "5"])
         .args(extra);
+    if !node_args.is_empty() {
+        cmd.arg("--").args(&node_args);
+    }
     let out = cmd.output().expect("run faultline");
     eprintln!(
         "maelstrom {workload} {bin} {extra:?} exited {:?}\n{}\n{}",
@@ -115,7 +122,7 @@ fn g_set_and_g_counter_on_seq_kv() {
     judged(
         "g-set",
         "g_set.py",
-        "g_set_no_gossip.py",
+        "g_set.py --no-gossip",
         &["--node-count", "3"],
     );
     judged(
@@ -141,7 +148,7 @@ fn kafka_through_one_leader_and_nodes_with_their_own_logs_caught() {
     judged(
         "kafka",
         "kafka.py",
-        "kafka_local.py",
+        "kafka.py --local",
         &["--node-count", "3", "--concurrency", "2n"],
     );
 }
@@ -190,7 +197,7 @@ fn transactions_through_one_node_are_strict_serializable_and_local_state_is_caug
         judged(
             workload,
             "txn_single.py",
-            "txn_local.py",
+            "txn_single.py --local",
             &["--node-count", "3"],
         );
     }
@@ -311,20 +318,12 @@ fn bad_input_is_one_line_naming_the_fix() {
 /// Pids of the live processes started with `FAULTLINE_RUN_DIR=run` in their environment.
 fn node_processes_of(run: &std::path::Path) -> Vec<u32> {
     let marker = format!("FAULTLINE_RUN_DIR={}", run.display());
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
-            continue;
-        };
-        let environ = String::from_utf8_lossy(&environ);
-        if environ.split('\0').any(|v| v == marker) && process_state(pid) != Some('Z') {
-            pids.push(pid);
-        }
-    }
-    pids
+    processes_whose("environ", |environ| {
+        environ.split('\0').any(|v| v == marker)
+    })
+    .into_iter()
+    .filter(|&pid| process_state(pid) != Some('Z'))
+    .collect()
 }
 
 #[test]

@@ -47,15 +47,21 @@ pub fn results(run: &Path) -> serde_json::Value {
 
 /// Pids of processes whose command line mentions `needle` (other than this test).
 pub fn processes_mentioning(needle: &str) -> Vec<u32> {
+    processes_whose("cmdline", |cmdline| cmdline.contains(needle))
+}
+
+/// Pids of processes (other than this test) whose `/proc/PID/FILE` (`cmdline`, `environ`)
+/// satisfies `matches`.
+pub fn processes_whose(file: &str, matches: impl Fn(&str) -> bool) -> Vec<u32> {
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
             continue;
         };
-        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        let Ok(text) = std::fs::read(format!("/proc/{pid}/{file}")) else {
             continue;
         };
-        if String::from_utf8_lossy(&cmdline).contains(needle) && pid != std::process::id() {
+        if matches(&String::from_utf8_lossy(&text)) && pid != std::process::id() {
             pids.push(pid);
         }
     }
