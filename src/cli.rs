@@ -406,6 +406,12 @@ pub struct TestArgs {
     #[arg(long, value_name = "SCRIPT")]
     pub db_command: Option<std::path::PathBuf>,
 
+    /// `--system command`: Debian packages your lifecycle needs on every node (comma-separated,
+    /// e.g. `etcd-server`), installed where missing as `--install-mode` says, before
+    /// `SCRIPT setup`, as the built-in systems install theirs.
+    #[arg(long, value_name = "PACKAGES", value_delimiter = ',')]
+    pub db_packages: Vec<String>,
+
     /// Run the whole test this many times; the exit code is the worst verdict.
     #[arg(long, default_value_t = 1)]
     pub test_count: u32,

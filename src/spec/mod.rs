@@ -112,6 +112,9 @@ pub struct TestSpec {
     pub client_command: Option<String>,
     /// `--db-command` of `--system command`: the lifecycle script (absolute).
     pub db_command: Option<PathBuf>,
+    /// `--db-packages`: what the command system's nodes need installed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub db_packages: Vec<String>,
     /// First port, or `None` for free ports.
     pub base_port: Option<u16>,
     /// The executable started as each reference node.
@@ -401,6 +404,7 @@ impl TestSpec {
             endpoints,
             client_command,
             db_command,
+            db_packages: args.db_packages.clone(),
             base_port: args.base_port,
             node_binary,
             install_mode,
@@ -441,6 +445,16 @@ fn resolve_read_consistency(args: &TestArgs) -> Result<Option<String>> {
     Ok(Some(level.clone()))
 }
 
+/// Debian's rule for package names: lower-case letters, digits, `+`, `-` and `.`, starting
+/// with a letter or digit, at least two characters.
+fn is_package_name(name: &str) -> bool {
+    name.len() >= 2
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c))
+}
+
 /// `--db-command`: required by `--system command` (with `--client-command`: it has no
 /// client of faultline's), refused by the others; an executable file.
 fn resolve_db_command(args: &TestArgs, has_client_command: bool) -> Result<Option<PathBuf>> {
@@ -467,6 +481,9 @@ fn resolve_db_command(args: &TestArgs, has_client_command: bool) -> Result<Optio
     }
     if let Err(why) = crate::systems::command::check_script(script) {
         bad_input!("{why}");
+    }
+    if let Some(bad) = args.db_packages.iter().find(|p| !is_package_name(p)) {
+        bad_input!("--db-packages: '{bad}' is not a Debian package name (e.g. etcd-server)");
     }
     Ok(Some(
         std::fs::canonicalize(script).unwrap_or_else(|_| script.clone()),

@@ -56,6 +56,9 @@ pub(super) fn rerun_line(args: &TestArgs, spec: &TestSpec) -> String {
             shell_word(&script.display().to_string())
         ));
     }
+    if !spec.db_packages.is_empty() {
+        rerun.push_str(&format!(" --db-packages {}", spec.db_packages.join(",")));
+    }
     if let Some(command) = &spec.client_command {
         rerun.push_str(&format!(" --client-command {}", shell_word(command)));
     }

@@ -7,6 +7,9 @@
 //!   the node, so kill, pause and clock faults act on it as on a built-in system;
 //! - `SCRIPT teardown`: after the nodes stopped, at the end of the run.
 //!
+//! `--db-packages` names the Debian packages the script needs; they are installed where
+//! missing before `SCRIPT setup`, as `--install-mode` installs the built-in systems' own.
+//!
 //! Each call gets the node in its environment: `FAULTLINE_NODE`, `FAULTLINE_NODE_INDEX`
 //! (1-based), `FAULTLINE_NODES`, `FAULTLINE_HOST`, `FAULTLINE_CLIENT_PORT`,
 //! `FAULTLINE_PEER_PORT`, `FAULTLINE_PEERS` (`n1=host:peerport,...`), `FAULTLINE_CLIENTS`
@@ -23,9 +26,11 @@ use async_trait::async_trait;
 use faultline_workloads::op::OpRequest;
 use serde_json::Value;
 
+use super::install::{self, Program};
 use super::node::{NodeShell, SETUP_LIMIT};
 use super::{poll_ready, wipe_data_dir, Client, Completion, NodeSpec, StartCommand, System};
 use super::{SystemError, SystemResult};
+use crate::spec::systems::InstallMode;
 
 /// The `command` system over one lifecycle script.
 pub struct CommandSystem {
@@ -33,14 +38,20 @@ pub struct CommandSystem {
     script: PathBuf,
     /// Where `setup` put the script on each node (the same path on the local target).
     staged: Mutex<BTreeMap<String, PathBuf>>,
+    /// `--db-packages`, installed where missing before `SCRIPT setup`.
+    packages: Vec<Program>,
+    install: InstallMode,
 }
 
 impl CommandSystem {
-    /// The system of `script` (an executable file on the controller).
-    pub fn new(script: PathBuf) -> Self {
+    /// The system of `script` (an executable file on the controller), whose nodes need the
+    /// Debian `packages`, installed as `install` says.
+    pub fn new(script: PathBuf, packages: &[String], install: InstallMode) -> Self {
         CommandSystem {
             script,
             staged: Mutex::new(BTreeMap::new()),
+            packages: packages.iter().map(|p| Program::package(p)).collect(),
+            install,
         }
     }
 
@@ -157,6 +168,8 @@ impl System for CommandSystem {
     }
 
     async fn setup(&self, shell: &dyn NodeShell, cluster: &[NodeSpec]) -> SystemResult {
+        let packages: Vec<&Program> = self.packages.iter().collect();
+        install::ensure(shell, cluster, &packages, self.install).await?;
         for node in cluster {
             wipe_data_dir(shell, node).await?;
             let staged = shell.stage(node, &self.script).await?;

@@ -40,25 +40,36 @@ pub(crate) struct Program {
     /// Where the program is expected.
     pub path: PathBuf,
     /// The Debian package that installs it.
-    pub package: &'static str,
+    pub package: String,
     /// The environment variable that overrides `path`, if it was set.
     pub overridden_by: Option<&'static str>,
 }
 
 impl Program {
     /// `default`, unless the environment variable `var` names another path.
-    pub fn new(default: &str, package: &'static str, var: &'static str) -> Program {
+    pub fn new(default: &str, package: &str, var: &'static str) -> Program {
         match std::env::var_os(var) {
             Some(path) if !path.is_empty() => Program {
                 path: PathBuf::from(path),
-                package,
+                package: package.to_string(),
                 overridden_by: Some(var),
             },
             _ => Program {
                 path: PathBuf::from(default),
-                package,
+                package: package.to_string(),
                 overridden_by: None,
             },
+        }
+    }
+
+    /// A Debian package as such (`--db-packages`): present when dpkg lists its files
+    /// (`/var/lib/dpkg/info/PACKAGE.list`, as for every package that is not Multi-Arch:
+    /// same, which servers and tools are not).
+    pub fn package(package: &str) -> Program {
+        Program {
+            path: PathBuf::from(format!("/var/lib/dpkg/info/{package}.list")),
+            package: package.to_string(),
+            overridden_by: None,
         }
     }
 }
@@ -106,7 +117,7 @@ pub(crate) async fn ensure(
     let installs = todo.iter().map(|(node, missing)| {
         let controller = controller.as_ref();
         async move {
-            let packages: BTreeSet<&str> = missing.iter().map(|p| p.package).collect();
+            let packages: BTreeSet<&str> = missing.iter().map(|p| p.package.as_str()).collect();
             let packages: Vec<&str> = packages.into_iter().collect();
             let how = choose(shell, node, mode, controller).await?;
             tracing::info!(
@@ -142,7 +153,7 @@ pub(crate) async fn ensure(
         return Err(SystemError::Install {
             program: programs
                 .iter()
-                .map(|p| p.package)
+                .map(|p| p.package.as_str())
                 .collect::<Vec<_>>()
                 .join(", "),
             reason: errors.join("; "),
@@ -609,7 +620,7 @@ mod tests {
     fn a_missing_program_names_the_node_the_package_and_the_flag() {
         let etcd = Program {
             path: PathBuf::from("/usr/bin/etcd"),
-            package: "etcd-server",
+            package: "etcd-server".to_string(),
             overridden_by: None,
         };
         assert_eq!(

@@ -87,7 +87,11 @@ pub fn build(spec: &crate::spec::TestSpec) -> anyhow::Result<Arc<dyn System>> {
         ))),
         "http" => Ok(Arc::new(http::HttpSystem::new(&spec.endpoints)?)),
         "command" => match &spec.db_command {
-            Some(script) => Ok(Arc::new(command::CommandSystem::new(script.clone()))),
+            Some(script) => Ok(Arc::new(command::CommandSystem::new(
+                script.clone(),
+                &spec.db_packages,
+                install,
+            ))),
             None => anyhow::bail!("--system command needs --db-command"),
         },
         "reference" => {

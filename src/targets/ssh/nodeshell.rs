@@ -109,7 +109,11 @@ impl NodeShell for SshCluster {
             .ok_or_else(|| failed(node, format!("{} has no file name", local.display())))?;
         let digest = digest_of(local).map_err(|e| failed(node, e))?;
         let remote = format!("{}/files/{name}", self.spec().remote_dir);
-        self.put(&node.name, local, &digest, &remote, 0o644)
+        // The copy keeps the file's permission bits: a staged script stays executable.
+        let mode = std::fs::metadata(local)
+            .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
+            .unwrap_or(0o644);
+        self.put(&node.name, local, &digest, &remote, mode as i32)
             .await
             .map_err(|e| failed(node, e))?;
         Ok(PathBuf::from(remote))
