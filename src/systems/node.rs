@@ -51,8 +51,9 @@ pub trait NodeShell: Send + Sync {
         contents: &[u8],
     ) -> Result<(), SystemError>;
 
-    /// Make the controller's file `local` readable on `node`, with its permission bits (a copy when the node is
-    /// remote, unless the same file is there already); its path on the node.
+    /// Make the controller's file `local` readable on `node`, with its permission bits (a
+    /// copy when the node is remote, unless the same file is there already); its path on the
+    /// node.
     async fn stage(&self, node: &NodeSpec, local: &Path) -> Result<PathBuf, SystemError>;
 }
 
