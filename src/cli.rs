@@ -75,7 +75,7 @@ pub enum MaelstromCommand {
 #[derive(Debug, Clone, Args)]
 pub struct MaelstromTestArgs {
     /// The workload: echo, unique-ids, broadcast, g-set, g-counter, pn-counter, lin-kv,
-    /// txn-list-append, txn-rw-register.
+    /// txn-list-append, txn-rw-register, kafka.
     #[arg(short = 'w', long)]
     pub workload: String,
 
