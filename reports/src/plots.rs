@@ -37,6 +37,9 @@ const HEIGHT: u32 = 380;
 /// A plotters chart with time (s) across and a linear value axis up.
 pub(crate) type TimeChart<'a> =
     ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+/// A latency plot's chart: time across, latency up on a log scale.
+type LatencyChart<'a> =
+    ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, LogCoord<f64>>>;
 
 pub(crate) use crate::html::Plot;
 
@@ -262,33 +265,8 @@ pub(crate) fn latency_plot(input: &PlotInput) -> Result<Plot, ReportError> {
     let (lo, hi) = log_bounds(min, max);
     let t1 = input.t1();
     let completed = done().count();
-    let mut svg = String::new();
-    let px;
-    let note;
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(perr(NAME))?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .margin_top(HEAL_BAND)
-            .x_label_area_size(38)
-            .y_label_area_size(62)
-            .build_cartesian_2d(0.0..t1, (lo..hi).log_scale())
-            .map_err(perr(NAME))?;
-        chart
-            .configure_mesh()
-            .x_desc("time since start (s), by invocation")
-            .y_desc("latency (ms)")
-            .y_labels(30)
-            .x_label_formatter(&|v: &f64| time_label(*v, t1))
-            .y_label_formatter(&ms_label)
-            .label_style(mesh_font())
-            .light_line_style(RGBColor(0xF0, 0xF2, 0xF4))
-            .draw()
-            .map_err(perr(NAME))?;
-        let y_at = |f: f64| lo * (hi / lo).powf(f);
-        shade(&mut chart, input, &y_at, NAME)?;
-        mark_chart_heals(&root, &chart, input, y_at(1.0), NAME)?;
+    let mut note = String::new();
+    let svg = latency_chart(NAME, input, (lo, hi), |chart| {
         let ms = |l: u64| (l as f64 / 1e6).max(lo);
         let order = [Outcome::Ok, Outcome::Fail, Outcome::Info];
         if completed <= SCATTER_BUDGET {
@@ -297,7 +275,7 @@ pub(crate) fn latency_plot(input: &PlotInput) -> Result<Plot, ReportError> {
                     let pts = done()
                         .filter(|(c, _)| c.outcome == outcome && c.f as usize == f)
                         .map(|(c, l)| ((secs(c.start), ms(l)), 1.0));
-                    draw_marks(&mut chart, pts, f, outcome, NAME)?;
+                    draw_marks(chart, pts, f, outcome, NAME)?;
                 }
             }
             note = format!("{completed} completed ops, one mark each.");
@@ -346,13 +324,55 @@ pub(crate) fn latency_plot(input: &PlotInput) -> Result<Plot, ReportError> {
                  more ops; functions are not told apart)."
             );
         }
+        Ok(())
+    })?;
+    Ok(Plot { svg, note })
+}
+
+/// A latency plot named `name`: time since start across (by invocation), latency in ms up
+/// on a log scale from `y.0` to `y.1`, fault intervals shaded and heals marked as in the
+/// other plots, and whatever `draw` adds on top; the tagged SVG.
+fn latency_chart<F>(
+    name: &'static str,
+    input: &PlotInput,
+    (lo, hi): (f64, f64),
+    draw: F,
+) -> Result<String, ReportError>
+where
+    F: for<'b> FnOnce(&mut LatencyChart<'b>) -> Result<(), ReportError>,
+{
+    let t1 = input.t1();
+    let mut svg = String::new();
+    let px;
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(perr(name))?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(12)
+            .margin_top(HEAL_BAND)
+            .x_label_area_size(38)
+            .y_label_area_size(62)
+            .build_cartesian_2d(0.0..t1, (lo..hi).log_scale())
+            .map_err(perr(name))?;
+        chart
+            .configure_mesh()
+            .x_desc("time since start (s), by invocation")
+            .y_desc("latency (ms)")
+            .y_labels(30)
+            .x_label_formatter(&|v: &f64| time_label(*v, t1))
+            .y_label_formatter(&ms_label)
+            .label_style(mesh_font())
+            .light_line_style(RGBColor(0xF0, 0xF2, 0xF4))
+            .draw()
+            .map_err(perr(name))?;
+        let y_at = |f: f64| lo * (hi / lo).powf(f);
+        shade(&mut chart, input, &y_at, name)?;
+        mark_chart_heals(&root, &chart, input, y_at(1.0), name)?;
+        draw(&mut chart)?;
         px = px_range(&chart, t1, lo);
-        root.present().map_err(perr(NAME))?;
+        root.present().map_err(perr(name))?;
     }
-    Ok(Plot {
-        svg: tag_svg(&svg, NAME, input, px),
-        note,
-    })
+    Ok(tag_svg(&svg, name, input, px))
 }
 
 /// Draw marks in the shape of function `f` and the colour of `outcome`.
@@ -406,33 +426,7 @@ pub(crate) fn quantile_plot(input: &PlotInput) -> Result<Plot, ReportError> {
     let max = rows.iter().map(|r| r.max).max().unwrap_or(0);
     let min = rows.iter().map(|r| r.p50).min().unwrap_or(0);
     let (lo, hi) = log_bounds(min, max);
-    let t1 = input.t1();
-    let mut svg = String::new();
-    let px;
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(perr(NAME))?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .margin_top(HEAL_BAND)
-            .x_label_area_size(38)
-            .y_label_area_size(62)
-            .build_cartesian_2d(0.0..t1, (lo..hi).log_scale())
-            .map_err(perr(NAME))?;
-        chart
-            .configure_mesh()
-            .x_desc("time since start (s), by invocation")
-            .y_desc("latency (ms)")
-            .y_labels(30)
-            .x_label_formatter(&|v: &f64| time_label(*v, t1))
-            .y_label_formatter(&ms_label)
-            .label_style(mesh_font())
-            .light_line_style(RGBColor(0xF0, 0xF2, 0xF4))
-            .draw()
-            .map_err(perr(NAME))?;
-        let y_at = |f: f64| lo * (hi / lo).powf(f);
-        shade(&mut chart, input, &y_at, NAME)?;
-        mark_chart_heals(&root, &chart, input, y_at(1.0), NAME)?;
+    let svg = latency_chart(NAME, input, (lo, hi), |chart| {
         let half = secs(width) / 2.0;
         for (q, colour) in QUANTILES {
             let pts: Vec<(f64, f64)> = rows
@@ -455,11 +449,10 @@ pub(crate) fn quantile_plot(input: &PlotInput) -> Result<Plot, ReportError> {
                 .draw_series(pts.iter().map(|&p| Circle::new(p, 2, c.filled())))
                 .map_err(perr(NAME))?;
         }
-        px = px_range(&chart, t1, lo);
-        root.present().map_err(perr(NAME))?;
-    }
+        Ok(())
+    })?;
     Ok(Plot {
-        svg: tag_svg(&svg, NAME, input, px),
+        svg,
         note: format!(
             "Completed ops bucketed by invocation time into {} buckets.",
             human_ns(width)
