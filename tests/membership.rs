@@ -1,6 +1,7 @@
 //! End-to-end: `--nemesis membership` removes members through the system's own API and adds
 //! them back (openraft's `change_membership` for the reference cluster; etcd's `member
-//! remove` / `member add` with the member restarted on an empty data directory). Each run
+//! remove` / `member add` with the member restarted on an empty data directory; a command
+//! system's script steps `members`, `remove NODE`, `add NODE`). Each run
 //! ends `valid` with at least three membership changes in the history, and the membership
 //! read back from the system after the last change equals the one the run started with.
 //! Systems without a membership API refuse the nemesis up front.
@@ -11,26 +12,30 @@ use common::membership::assert_membership_changed_and_restored;
 use common::*;
 
 fn membership_run(system: &str, time_limit: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    membership_run_with(&["--system", system], time_limit)
+}
+
+fn membership_run_with(
+    system: &[&str],
+    time_limit: &str,
+) -> (tempfile::TempDir, std::path::PathBuf) {
     let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
-        &[
-            "--system",
-            system,
-            "--node-count",
-            "3",
-            "--nemesis",
-            "membership",
-            "--nemesis-interval",
-            "2",
-            "--time-limit",
-            time_limit,
-            "--rate",
-            "100",
-            "--seed",
-            "5",
-        ],
-    );
+    let mut args = system.to_vec();
+    args.extend([
+        "--node-count",
+        "3",
+        "--nemesis",
+        "membership",
+        "--nemesis-interval",
+        "2",
+        "--time-limit",
+        time_limit,
+        "--rate",
+        "100",
+        "--seed",
+        "5",
+    ]);
+    let out = run_test(store.path(), &args);
     assert_eq!(out.status.code(), Some(0), "expected valid");
     let run = latest_run(store.path());
     assert_membership_changed_and_restored(&run, 3);
@@ -51,6 +56,36 @@ fn etcd_membership_changes_end_valid_with_the_starting_membership() {
     assert!(history.contains(r#""mechanism":"etcd member add""#));
 }
 
+/// etcd as a command system (`examples/etcd-command/lifecycle.sh`): the script's `members`,
+/// `remove` and `add` steps, and faultline restarting a re-added node with
+/// `FAULTLINE_JOIN=existing` on a fresh data folder.
+#[test]
+fn command_system_membership_changes_through_its_script_end_valid() {
+    let example = |file: &str| {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/etcd-command")
+            .join(file)
+            .display()
+            .to_string()
+    };
+    let client = format!("python3 {}", example("client.py"));
+    let script = example("lifecycle.sh");
+    let (_store, run) = membership_run_with(
+        &[
+            "--system",
+            "command",
+            "--db-command",
+            &script,
+            "--client-command",
+            &client,
+        ],
+        "20",
+    );
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    assert!(history.contains("/data/rejoin-1"), "a member rejoined");
+    assert!(history.contains(r#""mechanism":"SCRIPT add""#));
+}
+
 #[test]
 fn systems_without_a_membership_api_refuse_the_nemesis() {
     let store = tempfile::tempdir().unwrap();
@@ -61,7 +96,7 @@ fn systems_without_a_membership_api_refuse_the_nemesis() {
     assert_eq!(out.status.code(), Some(254));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("--nemesis membership") && stderr.contains("reference and etcd"),
+        stderr.contains("--nemesis membership") && stderr.contains("reference, etcd and command"),
         "{stderr}"
     );
 }

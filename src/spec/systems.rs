@@ -37,14 +37,9 @@ pub fn unsupported_nemesis(system: &str, nemesis: &str) -> Option<String> {
             "--system http drives nodes faultline did not start, so it cannot {nemesis} them: \
              pass --nemesis none (network faults need nodes faultline starts)"
         )),
-        ("command", "membership") => Some(
-            "--system command has no membership changes yet (its script has no `members` \
-             step): --nemesis membership works with --system reference and etcd"
-                .to_string(),
-        ),
         ("nats" | "zookeeper" | "http", "membership") => Some(format!(
             "{system} has no membership changes in faultline yet (they go through the system's \
-             own API): --nemesis membership works with --system reference and etcd"
+             own API): --nemesis membership works with --system reference, etcd and command"
         )),
         ("etcd" | "nats", clock) if clock.starts_with("clock") => Some(format!(
             "{system} is a Go binary: Go reads the clock through the vDSO, not libc, so \
@@ -231,7 +226,7 @@ mod tests {
         assert!(unsupported_nemesis("reference", "membership").is_none());
         assert!(unsupported_nemesis("zookeeper", "membership")
             .unwrap()
-            .contains("reference and etcd"));
+            .contains("reference, etcd and command"));
         assert!(unsupported_nemesis("http", "pause")
             .unwrap()
             .contains("--nemesis none"));

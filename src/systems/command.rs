@@ -7,6 +7,9 @@
 //!   the node, so kill, pause and clock faults act on it as on a built-in system;
 //! - `SCRIPT teardown`: after the nodes stopped, at the end of the run.
 //!
+//! For `--nemesis membership`, `SCRIPT members`, `SCRIPT remove NODE` and `SCRIPT add NODE`
+//! run on the controller (see [`super::command_membership`]).
+//!
 //! `--db-packages` names the Debian packages the script needs; they are installed where
 //! missing before `SCRIPT setup`, as `--install-mode` installs the built-in systems' own.
 //!
@@ -26,11 +29,15 @@ use async_trait::async_trait;
 use faultline_workloads::op::OpRequest;
 use serde_json::Value;
 
+use super::command_membership::{rejoin_environment, CommandMembership, Rejoins};
 use super::install::{self, Program};
 use super::node::{NodeShell, SETUP_LIMIT};
 use super::{poll_ready, wipe_data_dir, Client, Completion, NodeSpec, StartCommand, System};
 use super::{SystemError, SystemResult};
 use crate::spec::systems::InstallMode;
+use faultline_nemeses::control::ProcessControl;
+use faultline_nemeses::membership::Membership;
+use std::sync::Arc;
 
 /// The `command` system over one lifecycle script.
 pub struct CommandSystem {
@@ -41,6 +48,8 @@ pub struct CommandSystem {
     /// `--db-packages`, installed where missing before `SCRIPT setup`.
     packages: Vec<Program>,
     install: InstallMode,
+    /// Nodes the membership nemesis added back, and how they start now.
+    rejoins: Rejoins,
 }
 
 impl CommandSystem {
@@ -52,6 +61,7 @@ impl CommandSystem {
             staged: Mutex::new(BTreeMap::new()),
             packages: packages.iter().map(|p| Program::package(p)).collect(),
             install,
+            rejoins: Rejoins::default(),
         }
     }
 
@@ -111,7 +121,7 @@ pub(crate) fn check_script(script: &Path) -> Result<(), String> {
 }
 
 /// The environment of every call of the script on `node`.
-fn environment(node: &NodeSpec, cluster: &[NodeSpec]) -> Vec<(&'static str, String)> {
+pub(crate) fn environment(node: &NodeSpec, cluster: &[NodeSpec]) -> Vec<(&'static str, String)> {
     let list = |addr: &dyn Fn(&NodeSpec) -> String| {
         cluster
             .iter()
@@ -183,14 +193,32 @@ impl System for CommandSystem {
     }
 
     fn start_command(&self, node: &NodeSpec, cluster: &[NodeSpec]) -> Option<StartCommand> {
+        let mut env = environment(node, cluster);
+        if let Some(rejoin) = self.rejoins.get(&node.name) {
+            // A later variable of the same name wins (FAULTLINE_DATA_DIR).
+            env.extend(rejoin_environment(node, &rejoin));
+        }
         Some(StartCommand {
             program: self.script_on(node),
             args: vec!["start".to_string()],
-            env: environment(node, cluster)
+            env: env
                 .into_iter()
                 .map(|(name, value)| (name.to_string(), value))
                 .collect(),
         })
+    }
+
+    fn membership(
+        &self,
+        cluster: &[NodeSpec],
+        process: Arc<dyn ProcessControl>,
+    ) -> Option<Arc<dyn Membership>> {
+        Some(Arc::new(CommandMembership::new(
+            self.script.clone(),
+            cluster,
+            process,
+            self.rejoins.clone(),
+        )))
     }
 
     async fn teardown(&self, shell: &dyn NodeShell, cluster: &[NodeSpec]) -> SystemResult {

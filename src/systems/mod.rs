@@ -23,6 +23,7 @@
 
 pub mod command;
 pub(crate) mod command_client;
+mod command_membership;
 pub mod etcd;
 pub(crate) mod etcd_membership;
 pub mod http;
