@@ -229,7 +229,17 @@ fn linearizable_keys_give_version_orders_from_real_time() {
             (3, "ok", json!([["r", "x", 1], ["r", "y", 1]])),
         ],
     ]);
-    assert_valid(&rw(&events, STRICT));
+    // The inference alone orders nothing here and finds no cycle ...
+    let inferred_only = TxnOptions {
+        complete_pairs: 0,
+        ..TxnOptions::default()
+    };
+    assert_valid(&check(TxnKind::RwRegister, &history(&events), &inferred_only).unwrap());
+    // ... but either order of x's writes closes one under strict serializability: 2 < 1
+    // against real time (T1 completed before T2 began), 1 < 2 the read skew.
+    let complete = rw(&events, STRICT);
+    assert_eq!(complete.valid, Validity::Invalid);
+    assert_eq!(complete.details["decided-by"], json!("complete (pruning)"));
     let realtime = TxnOptions {
         version_orders: VersionOrders {
             linearizable_keys: true,

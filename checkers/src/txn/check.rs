@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 
 use super::append_index::AppendIndex;
+use super::complete_report::{complete_check, Completed};
 use super::cycles::{search_component, Budget};
 use super::decode::{decode, Decoded, Status, TxnId, TxnKind};
 use super::error::TxnError;
@@ -50,11 +51,20 @@ pub struct TxnOptions {
     /// `--wfr-keys`, `--sequential-keys` and `--linearizable-keys`. Whatever they say, when
     /// the models forbid G0-process each session's own writes order its versions too.
     pub version_orders: VersionOrders,
+    /// rw-register, when the models ask for serializability or snapshot isolation (or
+    /// stronger): decide completely, over every version order the inference left open,
+    /// when at most this many pairs of writes are unordered (see `complete`); beyond it,
+    /// or at 0, the inference's verdict stands and says so.
+    pub complete_pairs: usize,
 }
+
+/// The default bound on unresolved write pairs for complete checking.
+pub const COMPLETE_PAIRS: usize = 500_000;
 
 impl Default for TxnOptions {
     /// Strict serializability, 60 s, 2 GiB, 8 cases per anomaly, 20 million visits per
-    /// search, writes-follow-reads version orders.
+    /// search, writes-follow-reads version orders, complete checking up to
+    /// [`COMPLETE_PAIRS`] unresolved write pairs.
     fn default() -> Self {
         TxnOptions {
             consistency_models: vec![ConsistencyModel::STRICT_SERIALIZABLE],
@@ -63,6 +73,7 @@ impl Default for TxnOptions {
             cases_per_anomaly: 8,
             visits_per_search: 20_000_000,
             version_orders: VersionOrders::default(),
+            complete_pairs: COMPLETE_PAIRS,
         }
     }
 }
@@ -174,6 +185,7 @@ pub fn check(
         graph: Map::new(),
         phases: Map::new(),
         undecided: Vec::new(),
+        complete: None,
     };
     if d.txns.len() > MAX_VERTICES {
         return Ok(report.unknown(
@@ -266,6 +278,19 @@ pub fn check(
         }
     }
     phases.lap("cycles");
+    if let Some(index) = analysis.register() {
+        report.complete = Some(complete_check(
+            &d,
+            index,
+            &graph,
+            &models,
+            options,
+            deadline,
+            &mut findings,
+            &mut report.undecided,
+        ));
+        phases.lap("complete");
+    }
     report.phases = phases.seconds;
     Ok(report.finish(&findings))
 }
@@ -310,6 +335,10 @@ trait Analysis: Sync {
     fn explainer(&self) -> &dyn Explainer;
     /// About how many bytes it holds.
     fn bytes(&self) -> usize;
+    /// The rw-register index, for complete checking.
+    fn register(&self) -> Option<&rw_register::RegisterIndex<'_>> {
+        None
+    }
 }
 
 impl Analysis for AppendIndex<'_> {
@@ -334,6 +363,9 @@ impl Analysis for rw_register::RegisterIndex<'_> {
     fn bytes(&self) -> usize {
         rw_register::RegisterIndex::bytes(self)
     }
+    fn register(&self) -> Option<&rw_register::RegisterIndex<'_>> {
+        Some(self)
+    }
 }
 
 /// Builds the result from what the pipeline found.
@@ -346,6 +378,8 @@ struct Report<'a, 'h> {
     phases: Map<String, Value>,
     /// Anomalies whose search ran out of budget, with the size of the component.
     undecided: Vec<(Anomaly, usize)>,
+    /// rw-register: what complete checking said.
+    complete: Option<Completed>,
 }
 
 impl Report<'_, '_> {
@@ -441,7 +475,12 @@ impl Report<'_, '_> {
         if !committed {
             reasons.push("no txn committed, so there was nothing to check".into());
         }
-        let details = json!({
+        if let Some(complete) = &self.complete {
+            if let Some(reason) = &complete.reason {
+                reasons.push(reason.clone());
+            }
+        }
+        let mut details = json!({
             "kind": self.kind.name(),
             "consistency-models": self.models,
             "txns": self.counts(),
@@ -456,6 +495,10 @@ impl Report<'_, '_> {
             "seconds": self.started.elapsed().as_secs_f64(),
             "phase-seconds": Value::Object(self.phases.clone()),
         });
+        if let Some(complete) = &self.complete {
+            details["decided-by"] = json!(complete.decided_by);
+            details["complete"] = complete.details.clone();
+        }
         let mut result = CheckResult::new(name_of(self.kind), valid).details(details);
         result.reasons = reasons;
         result

@@ -34,6 +34,10 @@
 mod append_checks;
 mod append_index;
 mod check;
+mod complete;
+mod complete_graph;
+mod complete_report;
+mod complete_sat;
 mod cycle_specs;
 mod cycles;
 mod decode;
@@ -48,7 +52,7 @@ mod rw_register;
 pub mod simulate;
 mod versions;
 
-pub use check::{check, checker, ListAppend, RwRegister, TxnOptions};
+pub use check::{check, checker, ListAppend, RwRegister, TxnOptions, COMPLETE_PAIRS};
 pub use decode::{detect, TxnKind};
 pub use error::TxnError;
 pub use lattice::{

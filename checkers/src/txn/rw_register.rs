@@ -307,7 +307,7 @@ impl<'h> RegisterIndex<'h> {
     }
 
     /// The txn whose external write is version `v`, if any.
-    fn external_writer(&self, d: &Decoded<'_>, v: u32) -> Option<TxnId> {
+    pub(super) fn external_writer(&self, d: &Decoded<'_>, v: u32) -> Option<TxnId> {
         let w = self.versions[v as usize].writer;
         (w != NONE && d.possible(w) && !self.versions[v as usize].intermediate).then_some(w)
     }
@@ -374,7 +374,7 @@ impl<'h> RegisterIndex<'h> {
         self.readers = readers;
     }
 
-    fn readers_of(&self, v: u32) -> &[TxnId] {
+    pub(super) fn readers_of(&self, v: u32) -> &[TxnId] {
         &self.readers
             [self.reader_start[v as usize] as usize..self.reader_start[v as usize + 1] as usize]
     }
