@@ -266,65 +266,6 @@ fn every_system_installs_itself_on_bare_nodes_and_stays_valid_under_kill_pause_p
     );
 }
 
-/// A command system on the docker cluster: the lifecycle script is copied to each bare node,
-/// the packages it names are installed there, and kills, pauses and partitions act on the
-/// process `SCRIPT start` became, as for a built-in system.
-#[test]
-fn a_command_system_installs_its_packages_and_stays_valid_under_kill_pause_partition() {
-    let (_lock, _teardown) = exclusive();
-    let store = artefacts("docker-command");
-    let schedule = store.join("kill-pause-partition.json");
-    std::fs::write(
-        &schedule,
-        r#"[
-  {"at": 2.0, "fault": "kill", "duration": 3.0},
-  {"at": 6.0, "fault": "pause", "duration": 2.0},
-  {"at": 9.0, "fault": "partition", "duration": 3.0}
-]"#,
-    )
-    .unwrap();
-    let example = |file: &str| {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("examples/etcd-command")
-            .join(file)
-            .display()
-            .to_string()
-    };
-    let client = format!("python3 {}", example("client.py"));
-    let (code, stdout, _) = docker_test(
-        &store,
-        &[
-            "--system",
-            "command",
-            "--db-command",
-            &example("lifecycle.sh"),
-            "--db-packages",
-            "etcd-server",
-            "--client-command",
-            &client,
-            "--nemesis-schedule",
-            &schedule.display().to_string(),
-            "--time-limit",
-            "15",
-            "--seed",
-            "6",
-        ],
-    );
-    let run = latest_run(&store);
-    assert_valid_on_named_nodes(code, &stdout, &run, "command");
-    let log = std::fs::read_to_string(run.join("faultline.log")).unwrap();
-    for node in ["n1", "n2", "n3"] {
-        assert!(
-            log.contains(&format!("installing node={node} packages=etcd-server")),
-            "no install step for {node} in the log"
-        );
-    }
-    assert!(
-        run.join("nodes/n2/node.log").is_file(),
-        "the node's own log is fetched"
-    );
-}
-
 #[test]
 fn install_mode_none_on_bare_nodes_names_each_node_and_starts_nothing() {
     let (_lock, _teardown) = exclusive();
