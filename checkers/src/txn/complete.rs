@@ -15,11 +15,11 @@
 //! known graph, and a side one of whose edges would close a cycle is impossible, so the
 //! other side is forced and joins the known graph; rounds repeat until nothing more is
 //! forced (both sides impossible: a cycle under either order, so the history is invalid).
-//! What remains goes to a **SAT solver** (batsat), one variable per pair, with acyclicity as
-//! a lazy theory: each complete assignment's graph is searched for a cycle, and a cycle
-//! found becomes a clause forbidding the choices it rests on, until an assignment leaves no
-//! cycle (valid, with its version orders as the witness) or the solver proves none can
-//! (invalid; the cycle reported is one it met, under the last choices tried). The SAT
+//! What remains goes to a **SAT solver** (batsat), one variable per pair, with acyclicity by
+//! lazy cycle cuts ([`super::complete_sat`]): each assignment's graph is searched for
+//! cycles, and each cycle found becomes a clause forbidding the choices it rests on, until
+//! an assignment leaves no cycle (valid, with its version orders as the witness) or the
+//! clauses leave no assignment (invalid; the cycle reported is the last one cut). The SAT
 //! variables' first polarity follows a topological order of the known graph, so a valid
 //! history is usually confirmed by the first assignment.
 //!
@@ -739,7 +739,7 @@ pub(crate) fn details(outcome: &Outcome, witness: Value) -> Value {
         "forced-by-pruning": outcome.forced,
         "pruning-rounds": outcome.rounds,
         "sat-variables": outcome.sat_variables,
-        "sat-conflicts": outcome.conflicts,
+        "sat-cycles-cut": outcome.conflicts,
         "seconds": outcome.seconds,
         "witness": witness,
     })

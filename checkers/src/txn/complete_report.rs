@@ -118,7 +118,7 @@ pub(super) fn complete_check(
                     .to_string(),
                 How::Search => format!(
                     "No version order avoids a cycle: the SAT search refuted every order of the \
-                     {} open write pairs ({} cycles met); the last cycle it met: ",
+                     {} open write pairs ({} cycles cut); the last cycle it cut: ",
                     outcome.sat_variables, outcome.conflicts
                 ),
             };

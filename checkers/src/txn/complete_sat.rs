@@ -1,18 +1,20 @@
 //! The SAT half of complete checking: one boolean per open write pair (true: its side 0,
-//! the smaller version first), and acyclicity as a lazy theory of the batsat solver. Each
-//! time the solver has a complete assignment, the theory lays the chosen sides' edges over
-//! the known graph and looks for a cycle (plain, or in snapshot isolation's state graph);
-//! a cycle becomes a lemma, the clause "not all of these choices", which the solver keeps
-//! and learns from. The search stops at the deadline (undecided).
+//! the smaller version first), and acyclicity by lazy cycle cuts, as Cobra does: the batsat
+//! solver finds an assignment; its chosen sides' edges are laid over the known graph, and
+//! each strongly connected component (plain, or of snapshot isolation's state graph) yields
+//! cycles, each through a chosen edge and as short as a breadth-first search makes it
+//! (up to 256 a round, no two sharing a choice); each cycle becomes the clause "not all of
+//! these choices". Repeat until an assignment leaves no cycle (valid) or the clauses leave
+//! none (invalid). The search stops at the deadline (undecided).
 //!
 //! This module must never prune or explain: it searches what [`super::complete`] hands it.
 
 use std::time::Instant;
 
-use batsat::{lbool, Callbacks, Lit, Solver, SolverInterface, SolverOpts, Theory, TheoryArg, Var};
+use batsat::{lbool, Callbacks, Lit, Solver, SolverInterface, SolverOpts, Var};
 
 use super::complete::Problem;
-use super::complete_graph::{Csr, Edge, Layers, Walker, FORCED, NO_TAG};
+use super::complete_graph::{components, Csr, Edge, Layers, Walker, ANTI, FORCED, NO_TAG};
 
 /// What the search concluded.
 #[derive(Debug)]
@@ -34,84 +36,11 @@ impl Callbacks for Deadline {
     }
 }
 
-/// Acyclicity of the known graph with the chosen sides' edges.
-struct Acyclic<'a> {
-    problem: &'a Problem,
-    known: &'a Csr,
-    open: &'a [u32],
-    vars: Vec<Var>,
-    /// Pair → its place in `open`.
-    slot: Vec<u32>,
-    edges: Vec<Edge>,
-    chosen: Csr,
-    roots: Vec<u32>,
-    walker: Walker,
-    lemma: Vec<Lit>,
-    last: Option<Vec<Edge>>,
-    conflicts: u64,
-    levels: usize,
-}
-
-impl Theory for Acyclic<'_> {
-    fn final_check(&mut self, acts: &mut TheoryArg) {
-        let si = self.problem.si;
-        self.edges.clear();
-        self.roots.clear();
-        for (i, &p) in self.open.iter().enumerate() {
-            let side = u32::from(acts.value(self.vars[i]) != lbool::TRUE);
-            let c = 2 * p + side;
-            for e in self.problem.side(c) {
-                self.edges.push(*e);
-                self.roots.push(if si { 2 * e.from } else { e.from });
-            }
-        }
-        self.chosen.build(self.problem.txns, self.edges.iter());
-        let layers = Layers {
-            si,
-            known: self.known,
-            chosen: Some(&self.chosen),
-        };
-        let Some(cycle) = self.walker.cycle(&layers, &self.roots) else {
-            return;
-        };
-        self.lemma.clear();
-        for e in &cycle {
-            if e.tag != NO_TAG && e.tag & FORCED == 0 {
-                let var = self.vars[self.slot[(e.tag / 2) as usize] as usize];
-                // The choice made is the literal "side 0" or its negation; forbid it.
-                self.lemma.push(!Lit::new(var, e.tag % 2 == 0));
-            }
-        }
-        self.lemma.sort_unstable();
-        self.lemma.dedup();
-        debug_assert!(!self.lemma.is_empty(), "the known graph is acyclic");
-        self.last = Some(cycle);
-        if !self.lemma.is_empty() {
-            self.conflicts += 1;
-            acts.raise_conflict(&self.lemma, true);
-        }
-    }
-
-    fn create_level(&mut self) {
-        self.levels += 1;
-    }
-
-    fn pop_levels(&mut self, n: usize) {
-        self.levels -= n;
-    }
-
-    fn n_levels(&self) -> usize {
-        self.levels
-    }
-
-    fn explain_propagation(&mut self, _p: Lit) -> &[Lit] {
-        // This theory never propagates.
-        &[]
-    }
-}
+/// How many cycles one round cuts at most.
+const CUTS_PER_ROUND: usize = 256;
 
 /// Search for sides of the `open` pairs that keep the `known` graph acyclic, trying side 0
-/// first where `first` says so; also the number of cycles the theory refuted.
+/// first where `first` says so; also the number of cycles cut.
 pub(super) fn solve(
     problem: &Problem,
     known: &Csr,
@@ -119,6 +48,7 @@ pub(super) fn solve(
     first: &[bool],
     deadline: Option<Instant>,
 ) -> (SatResult, u64) {
+    let si = problem.si;
     let mut solver = Solver::new(SolverOpts::default(), Deadline(deadline));
     let vars: Vec<Var> = first
         .iter()
@@ -128,35 +58,87 @@ pub(super) fn solve(
     for (i, &p) in open.iter().enumerate() {
         slot[p as usize] = i as u32;
     }
-    let mut theory = Acyclic {
-        problem,
-        known,
-        open,
-        vars,
-        slot,
-        edges: Vec::new(),
-        chosen: Csr::default(),
-        roots: Vec::new(),
-        walker: Walker::default(),
-        lemma: Vec::new(),
-        last: None,
-        conflicts: 0,
-        levels: 0,
-    };
-    let result = solver.solve_limited_th(&mut theory, &[]);
-    let conflicts = theory.conflicts;
-    let result = if result == lbool::TRUE {
-        SatResult::Sat(
-            theory
-                .vars
-                .iter()
-                .map(|&v| u8::from(solver.value_var(v) != lbool::TRUE))
-                .collect(),
-        )
-    } else if result == lbool::FALSE {
-        SatResult::Unsat(theory.last.take().unwrap_or_default())
-    } else {
-        SatResult::Unknown
-    };
-    (result, conflicts)
+    let mut edges: Vec<Edge> = Vec::new();
+    let mut chosen = Csr::default();
+    let mut walker = Walker::default();
+    let mut used = vec![false; open.len()];
+    let mut clause: Vec<Lit> = Vec::new();
+    let mut last: Option<Vec<Edge>> = None;
+    let mut cuts = 0u64;
+    loop {
+        let result = solver.solve_limited(&[]);
+        if result == lbool::FALSE {
+            return (SatResult::Unsat(last.unwrap_or_default()), cuts);
+        }
+        if result != lbool::TRUE || Deadline(deadline).stop() {
+            return (SatResult::Unknown, cuts);
+        }
+        let sides: Vec<u8> = vars
+            .iter()
+            .map(|&v| u8::from(solver.value_var(v) != lbool::TRUE))
+            .collect();
+        edges.clear();
+        for (&p, &side) in open.iter().zip(&sides) {
+            edges.extend_from_slice(problem.side(2 * p + u32::from(side)));
+        }
+        chosen.build(problem.txns, edges.iter());
+        let layers = Layers {
+            si,
+            known,
+            chosen: Some(&chosen),
+        };
+        let (component, size) = components(&layers);
+        used.fill(false);
+        let mut found = 0;
+        for e in &edges {
+            if found >= CUTS_PER_ROUND {
+                break;
+            }
+            let at = slot[(e.tag / 2) as usize] as usize;
+            if used[at] {
+                continue;
+            }
+            let froms: &[u32] = if !si {
+                &[e.from]
+            } else if e.kind & !ANTI != 0 {
+                &[2 * e.from, 2 * e.from + 1]
+            } else {
+                &[2 * e.from]
+            };
+            for &from in froms {
+                let Some(to) = layers.step(from, e) else {
+                    continue;
+                };
+                let c = component[from as usize];
+                if component[to as usize] != c || size[c as usize] < 2 {
+                    continue;
+                }
+                let Some(back) = walker.path_within(&layers, to, from, Some((&component, c)))
+                else {
+                    continue;
+                };
+                let mut cycle = vec![*e];
+                cycle.extend(back);
+                clause.clear();
+                for e in &cycle {
+                    if e.tag != NO_TAG && e.tag & FORCED == 0 {
+                        let at = slot[(e.tag / 2) as usize] as usize;
+                        used[at] = true;
+                        // The choice made is "side 0" or its negation; forbid it.
+                        clause.push(!Lit::new(vars[at], e.tag % 2 == 0));
+                    }
+                }
+                clause.sort_unstable();
+                clause.dedup();
+                solver.add_clause_reuse(&mut clause);
+                last = Some(cycle);
+                found += 1;
+                cuts += 1;
+                break;
+            }
+        }
+        if found == 0 {
+            return (SatResult::Sat(sides), cuts);
+        }
+    }
 }
