@@ -100,7 +100,11 @@ fn bench(c: &mut Criterion) {
             })
         );
         c.bench_function(name, |b| {
-            b.iter(|| check(TxnKind::RwRegister, &history, &options()).unwrap().valid)
+            b.iter(|| {
+                check(TxnKind::RwRegister, &history, &options())
+                    .unwrap()
+                    .valid
+            })
         });
     }
 }

@@ -1,5 +1,5 @@
-//! The txn checkers' benchmark: generated list-append histories of 100,000 and 1,000,000
-//! txns (and rw-register, and a stale-read variant) checked against strict
+//! The txn checkers' benchmark: generated list-append histories of 100,000, 200,000 and
+//! 1,000,000 txns (and rw-register, and a stale-read variant) checked against strict
 //! serializability, with txns per second and peak memory.
 //!
 //! Each case runs in a child process of its own (this binary again, told which case by an
@@ -23,6 +23,11 @@ fn cases() -> Vec<(&'static str, TxnSimConfig, bool)> {
         (
             "list-append 100k txns",
             TxnSimConfig::list_append(10, 100_000, 1),
+            false,
+        ),
+        (
+            "list-append 200k txns",
+            TxnSimConfig::list_append(10, 200_000, 5),
             false,
         ),
         (

@@ -18,7 +18,11 @@ fn concurrent(txns: &[Value]) -> Vec<Event> {
         .enumerate()
         .map(|(p, t)| (p as u64, "invoke", invocation(t)))
         .collect();
-    events.extend(txns.iter().enumerate().map(|(p, t)| (p as u64, "ok", t.clone())));
+    events.extend(
+        txns.iter()
+            .enumerate()
+            .map(|(p, t)| (p as u64, "ok", t.clone())),
+    );
     events
 }
 
@@ -255,9 +259,9 @@ fn reads_ok(txns: &[Vec<(bool, u64, i64)>], t: usize, order: &[usize], snapshot:
 
 /// Some serial order in which every read sees the last write before it.
 fn serializable(txns: &[Vec<(bool, u64, i64)>]) -> bool {
-    permutations(txns.len()).iter().any(|order| {
-        (0..order.len()).all(|i| reads_ok(txns, order[i], order, i))
-    })
+    permutations(txns.len())
+        .iter()
+        .any(|order| (0..order.len()).all(|i| reads_ok(txns, order[i], order, i)))
 }
 
 /// Some commit order and, per txn, a snapshot (a prefix of the txns committed before it)

@@ -39,8 +39,7 @@ use super::complete_graph::{
     targets_of, topological, Closure, Csr, Edge, Layers, Walker, FORCED, NO_TAG,
 };
 use super::complete_sat::{solve, SatResult};
-use super::decode::{Decoded, KeyId, TxnId};
-use super::explain::{Because, Explainer};
+use super::decode::{Decoded, KeyId};
 use super::findings::text;
 use super::graph::{Graph, Label, DATA, PROCESS, REALTIME, RW, SESSION_RW, WW};
 use super::lattice::{prohibited_anomalies, Anomaly, ConsistencyModel};
@@ -89,9 +88,11 @@ impl Plan {
                 ],
             )
         } else {
-            return Err("complete checking decides serializability and snapshot isolation \
+            return Err(
+                "complete checking decides serializability and snapshot isolation \
                         only, and the models asked for are weaker"
-                .into());
+                    .into(),
+            );
         };
         let mut mask = DATA;
         if p.contains(&variants[0]) || p.contains(&variants[1]) {
@@ -101,15 +102,21 @@ impl Plan {
             mask |= REALTIME;
         }
         if p.contains(&Anomaly::G0_PROCESS) && mask & PROCESS == 0 {
-            return Err("the models asked for order versions by sessions without making \
+            return Err(
+                "the models asked for order versions by sessions without making \
                         the serializability or snapshot isolation asked for session-strong"
-                .into());
+                    .into(),
+            );
         }
         Ok(Plan { mode, mask })
     }
 
     pub(crate) fn name(&self) -> &'static str {
-        match (self.mode, self.mask & REALTIME != 0, self.mask & PROCESS != 0) {
+        match (
+            self.mode,
+            self.mask & REALTIME != 0,
+            self.mask & PROCESS != 0,
+        ) {
             (Mode::Serializable, true, _) => "strict serializability",
             (Mode::Serializable, false, true) => "strong-session serializability",
             (Mode::Serializable, false, false) => "serializability",
@@ -160,7 +167,8 @@ pub(super) struct Problem {
 impl Problem {
     /// The edges of choice `c` (`2 * pair + side`).
     pub(super) fn side(&self, c: u32) -> &[Edge] {
-        &self.side_edges[self.side_start[c as usize] as usize..self.side_start[c as usize + 1] as usize]
+        &self.side_edges
+            [self.side_start[c as usize] as usize..self.side_start[c as usize + 1] as usize]
     }
 }
 
@@ -234,7 +242,12 @@ impl Outcome {
 
     /// The version order found for each key that had unresolved pairs (values, first to
     /// last), when valid; at most `limit` keys.
-    pub(crate) fn witness(&self, d: &Decoded<'_>, index: &RegisterIndex<'_>, limit: usize) -> Value {
+    pub(crate) fn witness(
+        &self,
+        d: &Decoded<'_>,
+        index: &RegisterIndex<'_>,
+        limit: usize,
+    ) -> Value {
         let Some(problem) = &self.problem else {
             return Value::Null;
         };
@@ -263,7 +276,7 @@ impl Outcome {
                 pair_of.insert((pair.v[0], pair.v[1]), p);
             }
         }
-        for i in 0..m {
+        for (i, rank) in rank.iter_mut().enumerate() {
             for j in 0..m {
                 if i == j {
                     continue;
@@ -277,21 +290,20 @@ impl Outcome {
                 } else {
                     false
                 };
-                rank[i] += usize::from(before);
+                *rank += usize::from(before);
             }
         }
-        let mut sorted: Vec<(usize, u32)> = rank.into_iter().zip(order.versions.iter().copied()).collect();
+        let mut sorted: Vec<(usize, u32)> = rank
+            .into_iter()
+            .zip(order.versions.iter().copied())
+            .collect();
         sorted.sort_unstable();
         sorted.into_iter().map(|(_, v)| v).collect()
     }
 
-    /// The explainer for a cycle complete checking reports.
-    pub(crate) fn explainer<'a>(&'a self, index: &'a RegisterIndex<'a>, cycle: &'a [Edge]) -> CycleExplainer<'a> {
-        CycleExplainer {
-            index,
-            problem: self.problem.as_ref(),
-            cycle,
-        }
+    /// The problem decided, when it was built.
+    pub(super) fn problem(&self) -> Option<&Problem> {
+        self.problem.as_ref()
     }
 }
 
@@ -351,12 +363,21 @@ fn decide(problem: &Problem, settings: &Settings, outcome: &mut Outcome) -> Verd
     let mut open: Vec<u32> = (0..problem.pairs.len() as u32).collect();
     loop {
         known.build(n, problem.known.iter().chain(&forced_edges));
-        let layers = Layers { si, known: &known, chosen: None };
+        let layers = Layers {
+            si,
+            known: &known,
+            chosen: None,
+        };
         let order = match topological(&layers) {
             Ok(order) => order,
             Err(left) => {
-                let cycle = walker.cycle(&layers, &left).expect("a cycle among the states left");
-                return Verdict::Invalid { cycle, how: How::Forced };
+                let cycle = walker
+                    .cycle(&layers, &left)
+                    .expect("a cycle among the states left");
+                return Verdict::Invalid {
+                    cycle,
+                    how: How::Forced,
+                };
             }
         };
         if open.is_empty() {
@@ -374,14 +395,21 @@ fn decide(problem: &Problem, settings: &Settings, outcome: &mut Outcome) -> Verd
             }
         }
         let columns = targets.iter().filter(|&&t| t).count();
-        if outcome.rounds >= 16 || Closure::bytes(layers.states(), columns) > settings.closure_bytes {
+        if outcome.rounds >= 16 || Closure::bytes(layers.states(), columns) > settings.closure_bytes
+        {
             return search(problem, &known, &order, &open, settings, outcome);
         }
         outcome.rounds += 1;
         let closure = Closure::compute(&layers, &order, &targets);
         let mut still = Vec::with_capacity(open.len());
         for &p in &open {
-            let bad = |c: u32| problem.side(c).iter().find(|e| closure.closes(si, e)).copied();
+            let bad = |c: u32| {
+                problem
+                    .side(c)
+                    .iter()
+                    .find(|e| closure.closes(si, e))
+                    .copied()
+            };
             match (bad(2 * p), bad(2 * p + 1)) {
                 (Some(e), Some(_)) => {
                     // Either order closes a cycle: show the one through side 0's edge.
@@ -393,7 +421,10 @@ fn decide(problem: &Problem, settings: &Settings, outcome: &mut Outcome) -> Verd
                     let mut cycle = vec![Edge { tag: 2 * p, ..e }];
                     cycle.extend(back);
                     outcome.choice[p as usize] = Some(0);
-                    return Verdict::Invalid { cycle, how: How::BothOrders };
+                    return Verdict::Invalid {
+                        cycle,
+                        how: How::BothOrders,
+                    };
                 }
                 (Some(_), None) => force(problem, p, 1, &mut forced_edges, outcome),
                 (None, Some(_)) => force(problem, p, 0, &mut forced_edges, outcome),
@@ -409,7 +440,10 @@ fn decide(problem: &Problem, settings: &Settings, outcome: &mut Outcome) -> Verd
 
 fn force(problem: &Problem, p: u32, side: u8, into: &mut Vec<Edge>, outcome: &mut Outcome) {
     let c = 2 * p + u32::from(side);
-    into.extend(problem.side(c).iter().map(|e| Edge { tag: c | FORCED, ..*e }));
+    into.extend(problem.side(c).iter().map(|e| Edge {
+        tag: c | FORCED,
+        ..*e
+    }));
     outcome.choice[p as usize] = Some(side);
     outcome.forced += 1;
 }
@@ -459,7 +493,10 @@ fn search(
                     outcome.choice[(e.tag / 2) as usize] = Some((e.tag % 2) as u8);
                 }
             }
-            Verdict::Invalid { cycle, how: How::Search }
+            Verdict::Invalid {
+                cycle,
+                how: How::Search,
+            }
         }
         SatResult::Unknown => Verdict::Undecided(format!(
             "complete checking ran out of time in the SAT search over {} pairs",
@@ -556,7 +593,12 @@ fn build(
         for (u, kinds) in graph.out(v) {
             let kind = kinds & plan.mask;
             if kind != 0 {
-                known.push(Edge { from: u, to: v, kind, tag: NO_TAG });
+                known.push(Edge {
+                    from: u,
+                    to: v,
+                    kind,
+                    tag: NO_TAG,
+                });
             }
         }
     }
@@ -567,12 +609,24 @@ fn build(
         for side in 0..2 {
             let (first, then) = (pair.v[side], pair.v[1 - side]);
             let tag = (2 * p + side) as u32;
-            let w1 = index.external_writer(d, first).expect("an external version");
+            let w1 = index
+                .external_writer(d, first)
+                .expect("an external version");
             let w2 = index.external_writer(d, then).expect("an external version");
-            side_edges.push(Edge { from: w1, to: w2, kind: WW, tag });
+            side_edges.push(Edge {
+                from: w1,
+                to: w2,
+                kind: WW,
+                tag,
+            });
             for &r in index.readers_of(first) {
                 if r != w2 {
-                    side_edges.push(Edge { from: r, to: w2, kind: RW, tag });
+                    side_edges.push(Edge {
+                        from: r,
+                        to: w2,
+                        kind: RW,
+                        tag,
+                    });
                 }
             }
             side_start.push(side_edges.len() as u32);
@@ -660,65 +714,6 @@ fn key_order(
     }
 }
 
-/// Explains a cycle complete checking reports: edges resting on a choice in words of the
-/// choice, known edges as the inference explains them.
-pub(crate) struct CycleExplainer<'a> {
-    index: &'a RegisterIndex<'a>,
-    problem: Option<&'a Problem>,
-    cycle: &'a [Edge],
-}
-
-impl Explainer for CycleExplainer<'_> {
-    fn explain(
-        &self,
-        d: &Decoded<'_>,
-        a: TxnId,
-        b: TxnId,
-        label: Label,
-        an: &str,
-        bn: &str,
-    ) -> Option<Because> {
-        let edge = self.cycle.iter().find(|e| e.from == a && e.to == b)?;
-        let (Some(problem), false) = (self.problem, edge.tag == NO_TAG) else {
-            return self.index.explain(d, a, b, label, an, bn);
-        };
-        let c = edge.tag & !FORCED;
-        let pair = problem.pairs[(c / 2) as usize];
-        let side = (c % 2) as usize;
-        let (first, then) = (pair.v[side], pair.v[1 - side]);
-        let value = |v: u32| self.index.versions[v as usize].value;
-        let k = text(d.key(pair.key));
-        let why = if edge.tag & FORCED != 0 {
-            "forced: the other order closes a cycle with what is known"
-        } else {
-            "as the complete search chose"
-        };
-        let because = if edge.kind & WW != 0 {
-            Because::new(
-                format!(
-                    "{bn}'s write of {} to key {k} follows {an}'s write of {} in the version order ({why})",
-                    text(value(then)),
-                    text(value(first))
-                ),
-                d.key(pair.key).clone(),
-                value(then).clone(),
-            )
-        } else {
-            Because::new(
-                format!(
-                    "{an}'s read of key {k} (= {}) did not see {bn}'s write of {}, which follows it in the version order ({why})",
-                    text(value(first)),
-                    text(value(then))
-                ),
-                d.key(pair.key).clone(),
-                value(then).clone(),
-            )
-            .with_read(value(first).clone())
-        };
-        Some(because)
-    }
-}
-
 /// The label an edge of a reported cycle counts as (a known edge may merge several kinds:
 /// in snapshot isolation's graph a dependency wins, as the state graph takes it so).
 pub(crate) fn label(e: &Edge, si: bool) -> Label {
@@ -744,4 +739,3 @@ pub(crate) fn details(outcome: &Outcome, witness: Value) -> Value {
         "witness": witness,
     })
 }
-

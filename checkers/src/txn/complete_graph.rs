@@ -175,7 +175,9 @@ pub(super) fn topological(layers: &Layers<'_>) -> Result<Vec<u32>, Vec<u32>> {
     if order.len() == n {
         Ok(order)
     } else {
-        Err((0..n as u32).filter(|&s| indegree[s as usize] > 0).collect())
+        Err((0..n as u32)
+            .filter(|&s| indegree[s as usize] > 0)
+            .collect())
     }
 }
 
@@ -370,12 +372,15 @@ impl Walker {
         within: Option<(&[u32], u32)>,
     ) -> Option<Vec<Edge>> {
         let n = layers.states();
-        let unseen = (NONE, Edge {
-            from: NONE,
-            to: NONE,
-            kind: 0,
-            tag: NO_TAG,
-        });
+        let unseen = (
+            NONE,
+            Edge {
+                from: NONE,
+                to: NONE,
+                kind: 0,
+                tag: NO_TAG,
+            },
+        );
         self.parent.clear();
         self.parent.resize(n, unseen);
         self.queue.clear();

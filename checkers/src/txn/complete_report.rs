@@ -10,12 +10,13 @@ use std::time::Instant;
 use serde_json::{json, Value};
 
 use super::check::TxnOptions;
-use super::complete::{self, details, label, How, Outcome, Settings, Verdict};
+use super::complete::{self, details, label, How, Outcome, Problem, Settings, Verdict};
+use super::complete_graph::{Edge, FORCED, NO_TAG};
 use super::cycles::classify;
 use super::decode::{Decoded, TxnId};
-use super::explain::{explain_cycle, rotate};
-use super::findings::Findings;
-use super::graph::{Graph, Label};
+use super::explain::{explain_cycle, rotate, Because, Explainer};
+use super::findings::{text, Findings};
+use super::graph::{Graph, Label, WW};
 use super::lattice::{prohibited_anomalies, Anomaly, ConsistencyModel};
 use super::rw_register::RegisterIndex;
 
@@ -53,7 +54,9 @@ pub(super) fn complete_check(
     }
     if options.complete_pairs == 0 {
         return inference(
-            Some("complete checking is off: the verdict rests on the inferred version orders".into()),
+            Some(
+                "complete checking is off: the verdict rests on the inferred version orders".into(),
+            ),
             "off",
         );
     }
@@ -122,7 +125,12 @@ pub(super) fn complete_check(
                     outcome.sat_variables, outcome.conflicts
                 ),
             };
-            let explainer = outcome.explainer(index, cycle);
+            let explainer = CycleExplainer {
+                index,
+                problem: outcome.problem(),
+                cycle,
+                how: *how,
+            };
             findings.add(anomaly, || {
                 let steps = rotate(d, steps.clone());
                 let mut case = explain_cycle(d, &explainer, &steps, steps.len());
@@ -143,5 +151,67 @@ pub(super) fn complete_check(
         decided_by,
         reason: Some(reason),
         details,
+    }
+}
+
+/// Explains a cycle complete checking reports: edges resting on a choice in words of the
+/// choice, known edges as the inference explains them.
+pub(super) struct CycleExplainer<'a> {
+    pub index: &'a RegisterIndex<'a>,
+    pub problem: Option<&'a Problem>,
+    pub cycle: &'a [Edge],
+    pub how: How,
+}
+
+impl Explainer for CycleExplainer<'_> {
+    fn explain(
+        &self,
+        d: &Decoded<'_>,
+        a: TxnId,
+        b: TxnId,
+        label: Label,
+        an: &str,
+        bn: &str,
+    ) -> Option<Because> {
+        let edge = self.cycle.iter().find(|e| e.from == a && e.to == b)?;
+        let (Some(problem), false) = (self.problem, edge.tag == NO_TAG) else {
+            return self.index.explain(d, a, b, label, an, bn);
+        };
+        let c = edge.tag & !FORCED;
+        let pair = problem.pairs[(c / 2) as usize];
+        let side = (c % 2) as usize;
+        let (first, then) = (pair.v[side], pair.v[1 - side]);
+        let value = |v: u32| self.index.versions[v as usize].value;
+        let k = text(d.key(pair.key));
+        let why = if edge.tag & FORCED != 0 {
+            "forced: the other order closes a cycle with what is known"
+        } else if self.how == How::BothOrders {
+            "supposing this order; the other closes a cycle too"
+        } else {
+            "as the complete search last chose"
+        };
+        let because = if edge.kind & WW != 0 {
+            Because::new(
+                format!(
+                    "{bn}'s write of {} to key {k} follows {an}'s write of {} in the version order ({why})",
+                    text(value(then)),
+                    text(value(first))
+                ),
+                d.key(pair.key).clone(),
+                value(then).clone(),
+            )
+        } else {
+            Because::new(
+                format!(
+                    "{an}'s read of key {k} (= {}) did not see {bn}'s write of {}, which follows it in the version order ({why})",
+                    text(value(first)),
+                    text(value(then))
+                ),
+                d.key(pair.key).clone(),
+                value(then).clone(),
+            )
+            .with_read(value(first).clone())
+        };
+        Some(because)
     }
 }
