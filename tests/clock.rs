@@ -1,5 +1,7 @@
 //! End-to-end clock faults: a reference node started under libfaketime logs timestamps
-//! skewed by the chosen offset while the fault lasts, and true ones again after the heal.
+//! skewed by the chosen offset while the fault lasts, and true ones again after the heal,
+//! whether faultline starts it (`--system reference`) or a user's lifecycle script `exec`s it
+//! (`--system command`).
 
 mod common;
 mod netfaults;
@@ -20,7 +22,7 @@ fn ticks(log: &std::path::Path) -> Vec<i64> {
         .collect()
 }
 
-fn skew_shows_and_heals(offset_secs: &str, seed: &str) -> i64 {
+fn skew_shows_and_heals(offset_secs: &str, seed: &str, system: &[&str]) -> i64 {
     if is_root() {
         require_root_with_tools();
     }
@@ -43,6 +45,7 @@ fn skew_shows_and_heals(offset_secs: &str, seed: &str) -> i64 {
             "--time-limit",
             "14",
         ])
+        .args(system)
         .args(["--seed", seed, "--store"])
         .arg(store.path())
         .env("RUST_LOG", "info,faultline::clock=debug")
@@ -99,10 +102,61 @@ fn a_skew_of_a_minute_shows_in_the_node_log_and_is_gone_after_heal() {
     // Until one run has skewed ahead and one behind.
     let mut signs = std::collections::BTreeSet::new();
     for seed in 5..10 {
-        signs.insert(skew_shows_and_heals("60", &seed.to_string()).signum());
+        signs.insert(skew_shows_and_heals("60", &seed.to_string(), &[]).signum());
         if signs.len() == 2 {
             break;
         }
     }
     assert_eq!(signs.len(), 2, "five seeds all skewed the same way");
+}
+
+/// A lifecycle script of the user's that `exec`s a server written in Rust (faultline's own
+/// reference node, which logs a tick a second): the clock fault reaches it through the
+/// script, as it reaches a node faultline starts itself.
+#[test]
+fn a_command_system_server_is_skewed_through_its_lifecycle_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("lifecycle.sh");
+    std::fs::write(
+        &script,
+        format!(
+            r#"#!/bin/sh
+set -eu
+case "$1" in
+setup | teardown) ;;
+start)
+    # FAULTLINE_CLIENTS is n1=HOST:PORT,...: the reference node serves peers on that port too.
+    set -- node --id "$FAULTLINE_NODE_INDEX" --listen "$FAULTLINE_HOST:$FAULTLINE_CLIENT_PORT" \
+        --data-dir "$FAULTLINE_DATA_DIR"
+    for peer in $(printf '%s' "$FAULTLINE_CLIENTS" | tr ',' ' '); do
+        [ "${{peer%%=*}}" = "$FAULTLINE_NODE" ] || set -- "$@" --peer "${{peer#n}}"
+    done
+    [ "$FAULTLINE_NODE_INDEX" = 1 ] && set -- "$@" --bootstrap
+    exec {faultline} "$@"
+    ;;
+*) exit 2 ;;
+esac
+"#,
+            faultline = env!("CARGO_BIN_EXE_faultline")
+        ),
+    )
+    .unwrap();
+    make_executable(&script);
+    let client = format!(
+        "python3 {}/tests/client_commands/http_kv.py",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let script = script.display().to_string();
+    let system = [
+        "--system",
+        "command",
+        "--db-command",
+        &script,
+        "--client-command",
+        &client,
+        "--op-timeout",
+        "5",
+    ];
+    let offset = skew_shows_and_heals("60", "5", &system);
+    assert_eq!(offset.abs(), 60_000);
 }

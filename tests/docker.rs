@@ -266,6 +266,83 @@ fn every_system_installs_itself_on_bare_nodes_and_stays_valid_under_kill_pause_p
     );
 }
 
+/// A command system on the docker cluster: the lifecycle script is copied to each bare node,
+/// the packages it names are installed there, kills, pauses and partitions act on the
+/// process `SCRIPT start` became (etcd, which the script `exec`s), as for a built-in system,
+/// and the script's membership steps remove a member and add it back on a fresh folder.
+#[test]
+fn a_command_system_installs_its_packages_and_stays_valid_under_membership_kill_pause_partition() {
+    let (_lock, _teardown) = exclusive();
+    let store = artefacts("docker-command");
+    // etcd refuses to remove a member until every member has been connected for 5 s
+    // ("unhealthy cluster"): the membership change comes first, after the cluster settled,
+    // and each fault after the last one's heal has settled.
+    let schedule = store.join("membership-kill-pause-partition.json");
+    std::fs::write(
+        &schedule,
+        r#"[
+  {"at": 8.0, "fault": "membership", "duration": 4.0},
+  {"at": 14.0, "fault": "kill", "duration": 3.0},
+  {"at": 19.0, "fault": "pause", "duration": 2.0},
+  {"at": 23.0, "fault": "partition", "duration": 3.0}
+]"#,
+    )
+    .unwrap();
+    let example = |file: &str| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/etcd-command")
+            .join(file)
+            .display()
+            .to_string()
+    };
+    let client = format!("python3 {}", example("client.py"));
+    let (code, stdout, _) = docker_test(
+        &store,
+        &[
+            "--system",
+            "command",
+            "--db-command",
+            &example("lifecycle.sh"),
+            "--db-packages",
+            "etcd-server",
+            "--client-command",
+            &client,
+            "--nemesis-schedule",
+            &schedule.display().to_string(),
+            "--time-limit",
+            "28",
+            "--seed",
+            "6",
+        ],
+    );
+    let run = latest_run(&store);
+    assert_valid_on_named_nodes(code, &stdout, &run, "command");
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    for fault in ["kill", "pause", "partition", "membership"] {
+        assert!(
+            history
+                .lines()
+                .any(|l| l.contains(&format!(r#""f":"stop-{fault}""#))
+                    && l.contains(r#""type":"info""#)
+                    && !l.contains("skipped")),
+            "no {fault} was applied and healed"
+        );
+    }
+    assert!(history.contains(r#""removed":"#), "no member was removed");
+    assert!(history.contains("/data/rejoin-1"), "a member rejoined");
+    let log = std::fs::read_to_string(run.join("faultline.log")).unwrap();
+    for node in ["n1", "n2", "n3"] {
+        assert!(
+            log.contains(&format!("installing node={node} packages=etcd-server")),
+            "no install step for {node} in the log"
+        );
+    }
+    assert!(
+        run.join("nodes/n2/node.log").is_file(),
+        "the node's own log is fetched"
+    );
+}
+
 #[test]
 fn install_mode_none_on_bare_nodes_names_each_node_and_starts_nothing() {
     let (_lock, _teardown) = exclusive();

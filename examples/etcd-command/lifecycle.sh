@@ -1,8 +1,9 @@
 #!/bin/sh
 # faultline --db-command for etcd (Debian's etcd-server): one node's lifecycle, written
 # from faultline's README only. faultline runs it as `lifecycle.sh setup|start|teardown`
-# with the node in FAULTLINE_* variables, and for the membership nemesis as
-# `lifecycle.sh members|remove NODE|add NODE` on the controller (exit 3: etcd refused).
+# with the node in FAULTLINE_* variables, and, for the membership nemesis and faults aimed
+# at the leader, as `lifecycle.sh members|remove NODE|add NODE|leader` on the controller
+# (exit 3: etcd refused).
 set -eu
 
 # Membership through etcd's JSON gateway, in Python (standard library only).
@@ -39,6 +40,10 @@ elif step == "remove" and peers[node] in by_url:
     call("/v3/cluster/member/remove", {"ID": by_url[peers[node]]["ID"]})
 elif step == "add" and peers[node] not in by_url:
     call("/v3/cluster/member/add", {"peerURLs": [peers[node]]})
+elif step == "leader":
+    leader = call("/v3/maintenance/status", {}).get("leader")
+    urls = [u for m in members if m.get("ID") == leader for u in m.get("peerURLs", [])]
+    print(next((name_of[u] for u in urls if u in name_of), ""))
 PY
 }
 
@@ -73,11 +78,11 @@ start)
 teardown)
     # Nothing outlives the node: its data folder is faultline's run folder.
     ;;
-members | remove | add)
+members | remove | add | leader)
     membership "$@"
     ;;
 *)
-    echo "usage: $0 setup|start|teardown|members|remove NODE|add NODE" >&2
+    echo "usage: $0 setup|start|teardown|members|remove NODE|add NODE|leader" >&2
     exit 2
     ;;
 esac

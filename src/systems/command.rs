@@ -8,7 +8,9 @@
 //! - `SCRIPT teardown`: after the nodes stopped, at the end of the run.
 //!
 //! For `--nemesis membership`, `SCRIPT members`, `SCRIPT remove NODE` and `SCRIPT add NODE`
-//! run on the controller (see [`super::command_membership`]).
+//! run on the controller (see [`super::command_membership`]). `SCRIPT leader`, also on the
+//! controller and optional, prints the current leader's node name, for faults aimed at the
+//! leader (without it they are skipped, saying the system cannot name its leader).
 //!
 //! `--db-packages` names the Debian packages the script needs; they are installed where
 //! missing before `SCRIPT setup`, as `--install-mode` installs the built-in systems' own.
@@ -30,6 +32,7 @@ use faultline_workloads::op::OpRequest;
 use serde_json::Value;
 
 use super::command_membership::{rejoin_environment, CommandMembership, Rejoins};
+use super::command_steps::{controller_step, environment, StepRun};
 use super::install::{self, Program};
 use super::node::{NodeShell, SETUP_LIMIT};
 use super::{poll_ready, wipe_data_dir, Client, Completion, NodeSpec, StartCommand, System};
@@ -38,6 +41,9 @@ use crate::spec::systems::InstallMode;
 use faultline_nemeses::control::ProcessControl;
 use faultline_nemeses::membership::Membership;
 use std::sync::Arc;
+
+/// How long `SCRIPT leader` may take.
+const LEADER_LIMIT: Duration = Duration::from_secs(10);
 
 /// The `command` system over one lifecycle script.
 pub struct CommandSystem {
@@ -118,47 +124,6 @@ pub(crate) fn check_script(script: &Path) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// The environment of every call of the script on `node`.
-pub(crate) fn environment(node: &NodeSpec, cluster: &[NodeSpec]) -> Vec<(&'static str, String)> {
-    let list = |addr: &dyn Fn(&NodeSpec) -> String| {
-        cluster
-            .iter()
-            .map(|n| format!("{}={}", n.name, addr(n)))
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    let peer = |n: &NodeSpec| n.extra_addr(0).unwrap_or_else(|_| n.peer_addr.clone());
-    vec![
-        ("FAULTLINE_NODE", node.name.clone()),
-        ("FAULTLINE_NODE_INDEX", node.id.to_string()),
-        (
-            "FAULTLINE_NODES",
-            cluster
-                .iter()
-                .map(|n| n.name.clone())
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
-        ("FAULTLINE_HOST", node.host().to_string()),
-        ("FAULTLINE_CLIENT_PORT", node.client_port().to_string()),
-        (
-            "FAULTLINE_PEER_PORT",
-            node.extra_ports
-                .first()
-                .map_or(String::new(), u16::to_string),
-        ),
-        ("FAULTLINE_PEERS", list(&peer)),
-        ("FAULTLINE_CLIENTS", list(&|n| n.client_addr.clone())),
-        ("FAULTLINE_DATA_DIR", node.data_dir.display().to_string()),
-        (
-            "FAULTLINE_LOG_DIR",
-            node.log_file
-                .parent()
-                .map_or(String::new(), |p| p.display().to_string()),
-        ),
-    ]
 }
 
 fn quote(word: &str) -> String {
@@ -251,8 +216,24 @@ impl System for CommandSystem {
         .await
     }
 
-    async fn leader(&self, _cluster: &[NodeSpec]) -> Option<u64> {
-        None
+    /// `SCRIPT leader`, run on the controller, prints the leader's node name. A script
+    /// without the step (any exit but 0), or an answer naming no node, means no leader is
+    /// known, and faults aimed at the leader are skipped.
+    async fn leader(&self, cluster: &[NodeSpec]) -> Option<u64> {
+        let (what, run) =
+            controller_step(&self.script, "leader", None, cluster, LEADER_LIMIT).await;
+        let StepRun::Exited(out) = run else {
+            tracing::debug!("{what}: no answer");
+            return None;
+        };
+        let name = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let leader = cluster
+            .iter()
+            .find(|n| out.status.success() && n.name == name);
+        if leader.is_none() {
+            tracing::debug!(status = ?out.status.code(), stdout = %name, "{what}: no leader named");
+        }
+        leader.map(|n| n.id)
     }
 
     fn client(&self, _node: &NodeSpec, _: &[NodeSpec], _: Duration) -> Box<dyn Client> {

@@ -24,6 +24,7 @@ use faultline_nemeses::control::ProcessControl;
 use faultline_nemeses::membership::{Membership, MembershipError};
 use serde_json::{json, Value};
 
+use super::command_steps::{controller_step, StepRun};
 use super::NodeSpec;
 
 /// How long one script step may take.
@@ -110,23 +111,12 @@ impl CommandMembership {
 
     /// Run `SCRIPT step [node]` on the controller; its stdout, or the error its exit means.
     async fn step(&self, step: &str, node: Option<&NodeSpec>) -> Result<String, MembershipError> {
-        let about = node.unwrap_or(&self.cluster[0]);
-        let mut command = tokio::process::Command::new(&self.script);
-        command
-            .arg(step)
-            .args(node.map(|n| n.name.clone()))
-            .envs(super::command::environment(about, &self.cluster))
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
-        let what = format!(
-            "{} {step}{}",
-            self.script.display(),
-            node.map(|n| format!(" {}", n.name)).unwrap_or_default()
-        );
-        let out = match tokio::time::timeout(STEP_LIMIT, command.output()).await {
-            Ok(Ok(out)) => out,
-            Ok(Err(e)) => return Err(MembershipError::Refused(format!("{what}: {e}"))),
-            Err(_) => {
+        let (what, run) =
+            controller_step(&self.script, step, node, &self.cluster, STEP_LIMIT).await;
+        let out = match run {
+            StepRun::Exited(out) => out,
+            StepRun::NotStarted(e) => return Err(MembershipError::Refused(format!("{what}: {e}"))),
+            StepRun::TimedOut => {
                 return Err(MembershipError::Unknown(format!(
                     "{what} did not finish within {STEP_LIMIT:?}"
                 )))

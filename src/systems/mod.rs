@@ -24,6 +24,7 @@
 pub mod command;
 pub(crate) mod command_client;
 mod command_membership;
+mod command_steps;
 pub mod etcd;
 pub(crate) mod etcd_membership;
 pub mod http;

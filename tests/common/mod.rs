@@ -88,3 +88,9 @@ pub fn wait_gone(needle: &str, secs: u64) -> Vec<u32> {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// Make `path` executable by everyone (a script a test writes for faultline to run).
+pub fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}

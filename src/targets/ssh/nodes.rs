@@ -449,9 +449,8 @@ impl SshCluster {
              if alive; then echo \"running $pid\"; exit 0; fi\n\
              printf %s \"$PROG\" > \"$D/daemon.prog\"\n\
              {line} >> \"$D/node.log\" 2>&1 < /dev/null &\n\
-             echo $! > \"$P\"\n\
-             # Until env, setsid and nohup have exec'd the program, `alive` cannot tell.\n\
-             i=0; while ! alive && [ $i -lt 60 ]; do sleep 0.05; i=$((i+1)); done\n\
+             pid=$!; s=$(started $pid); printf %s \"${{s#* }}\" > \"$D/daemon.start\"\n\
+             echo $pid > \"$P\"\n\
              echo \"started $pid\"",
             prelude = prelude(&self.node_dir(&node.name), &program),
         ))

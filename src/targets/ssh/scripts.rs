@@ -10,14 +10,19 @@ use crate::spec::ssh::SshSpec;
 use crate::systems::NodeSpec;
 
 /// The shell functions every daemon script starts with: `$D` the node folder, `$P` the
-/// pidfile, and `alive`, true when the pidfile's process still runs `program` (a recycled
-/// pid or a zombie is not alive).
+/// pidfile, `$PROG` the program started (`program`, or as the start recorded it in
+/// `daemon.prog`), `started PID` (the process's start time, in clock ticks since boot, from
+/// `/proc/PID/stat`), and `alive`, true while the pidfile's process is the one started:
+/// its start time is the one recorded in `daemon.start` and it is not a zombie. The process
+/// is recognised by pid and start time, not by its command line, because a lifecycle script
+/// may `exec` its server (`exec etcd ...`), and a recycled pid has another start time.
 pub(super) fn prelude(dir: &str, program: &str) -> String {
     format!(
         "D={dir}; P=\"$D/daemon.pid\"; PROG={program}\n\
          [ -n \"$PROG\" ] || PROG=$(cat \"$D/daemon.prog\" 2>/dev/null)\n\
-         alive() {{ pid=$(cat \"$P\" 2>/dev/null) && [ -n \"$pid\" ] && \
-         tr '\\0' '\\n' < /proc/$pid/cmdline 2>/dev/null | head -n 1 | grep -qxF -- \"$PROG\"; }}\n",
+         started() {{ sed 's/^.*) //' /proc/$1/stat 2>/dev/null | cut -d ' ' -f 1,20; }}\n\
+         alive() {{ pid=$(cat \"$P\" 2>/dev/null) && [ -n \"$pid\" ] && s=$(started $pid) && \
+         [ \"${{s%% *}}\" != Z ] && [ \"${{s#* }}\" = \"$(cat \"$D/daemon.start\" 2>/dev/null)\" ]; }}\n",
         dir = quote(dir),
         program = quote(program),
     )
