@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use crate::control::{exec_ok, Control, ControlError};
+use crate::control::{exec_ok, exec_status, Control, ControlError};
 use crate::net::Network;
 
 /// The iptables chain faultline owns on every node.
@@ -102,17 +102,15 @@ impl Network for PacketFilter {
         match self.tool(node).await? {
             Tool::Iptables => {
                 // -N fails when the chain exists; either way it exists afterwards.
-                let _ = control
-                    .exec(node, "iptables", &strings(&["-w", "-N", CHAIN]))
-                    .await?;
+                let _ = exec_status(control, node, "iptables", &["-w", "-N", CHAIN]).await?;
                 exec_ok(control, node, "iptables", &["-w", "-F", CHAIN]).await?;
-                let jump = control
-                    .exec(
-                        node,
-                        "iptables",
-                        &strings(&["-w", "-C", "INPUT", "-j", CHAIN]),
-                    )
-                    .await?;
+                let jump = exec_status(
+                    control,
+                    node,
+                    "iptables",
+                    &["-w", "-C", "INPUT", "-j", CHAIN],
+                )
+                .await?;
                 if !jump.success() {
                     exec_ok(
                         control,
@@ -133,13 +131,13 @@ impl Network for PacketFilter {
                 }
             }
             Tool::Nft => {
-                let _ = control
-                    .exec(
-                        node,
-                        "nft",
-                        &strings(&["delete", "table", "inet", NFT_TABLE]),
-                    )
-                    .await?;
+                let _ = exec_status(
+                    control,
+                    node,
+                    "nft",
+                    &["delete", "table", "inet", NFT_TABLE],
+                )
+                .await?;
                 exec_ok(control, node, "nft", &["add", "table", "inet", NFT_TABLE]).await?;
                 exec_ok(
                     control,
@@ -173,29 +171,23 @@ impl Network for PacketFilter {
             Tool::Iptables => {
                 // Remove every jump (a crashed run may have left more than one).
                 for _ in 0..16 {
-                    let out = control
-                        .exec(
-                            node,
-                            "iptables",
-                            &strings(&["-w", "-D", "INPUT", "-j", CHAIN]),
-                        )
-                        .await?;
+                    let out = exec_status(
+                        control,
+                        node,
+                        "iptables",
+                        &["-w", "-D", "INPUT", "-j", CHAIN],
+                    )
+                    .await?;
                     if !out.success() {
                         break;
                     }
                 }
-                let exists = control
-                    .exec(node, "iptables", &strings(&["-w", "-L", CHAIN, "-n"]))
-                    .await?;
-                if exists.success() {
-                    exec_ok(control, node, "iptables", &["-w", "-F", CHAIN]).await?;
-                    exec_ok(control, node, "iptables", &["-w", "-X", CHAIN]).await?;
-                }
+                remove_iptables_chain(control, node, CHAIN).await?;
             }
             Tool::Nft => {
-                let exists = control
-                    .exec(node, "nft", &strings(&["list", "table", "inet", NFT_TABLE]))
-                    .await?;
+                let exists =
+                    exec_status(control, node, "nft", &["list", "table", "inet", NFT_TABLE])
+                        .await?;
                 if exists.success() {
                     exec_ok(
                         control,
@@ -211,8 +203,19 @@ impl Network for PacketFilter {
     }
 }
 
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|a| a.to_string()).collect()
+/// Flush and delete the iptables `chain` on `node`, when it exists (jumps to it must be
+/// gone first).
+pub(crate) async fn remove_iptables_chain(
+    control: &dyn Control,
+    node: &str,
+    chain: &str,
+) -> Result<(), ControlError> {
+    let exists = exec_status(control, node, "iptables", &["-w", "-L", chain, "-n"]).await?;
+    if exists.success() {
+        exec_ok(control, node, "iptables", &["-w", "-F", chain]).await?;
+        exec_ok(control, node, "iptables", &["-w", "-X", chain]).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ use std::sync::{Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 
 use crate::link_fault::LinkRecord;
+use crate::nemesis::Outcome;
 
 /// The conventional name of the state file inside a run folder.
 pub const LEDGER_FILE_NAME: &str = "nemesis-state.json";
@@ -305,6 +306,34 @@ impl Ledger {
             *state = next;
         }
         Ok(())
+    }
+
+    /// Forget the `healed` nodes from the map of node faults `held` picks (partitions, netem,
+    /// link faults) once their faults were undone, and say so: the nodes healed, or, when
+    /// some `errors` (or this write) failed, what was `undone` where and why the rest was not.
+    pub(crate) fn forget_healed<V>(
+        &self,
+        held: fn(&mut LedgerState) -> &mut BTreeMap<String, V>,
+        healed: Vec<String>,
+        mut errors: Vec<String>,
+        undone: &str,
+    ) -> Outcome {
+        if let Err(e) = self.update(|s| {
+            for node in &healed {
+                held(s).remove(node);
+            }
+        }) {
+            errors.push(format!("could not update the ledger: {e}"));
+        }
+        if errors.is_empty() {
+            Outcome::Applied(serde_json::json!({ "healed": healed }))
+        } else {
+            Outcome::Indeterminate(format!(
+                "{undone} on {}; {}",
+                healed.join(", "),
+                errors.join("; ")
+            ))
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, LedgerState> {

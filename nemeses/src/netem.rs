@@ -63,14 +63,7 @@ pub async fn remove_netem(
         }
         _ => {}
     }
-    exec_ok(
-        control,
-        node,
-        "tc",
-        &["qdisc", "del", "dev", device, "root"],
-    )
-    .await?;
-    Ok(())
+    links::delete_root_qdisc(control, node, device).await
 }
 
 /// The `netem` nemesis.
@@ -172,22 +165,7 @@ pub async fn undo_netem(control: &dyn Control, ledger: &Ledger) -> Option<Outcom
             healed.push(node.clone());
         }
     }
-    if let Err(e) = ledger.update(|s| {
-        for node in &healed {
-            s.netem.remove(node);
-        }
-    }) {
-        errors.push(format!("could not update the ledger: {e}"));
-    }
-    Some(if errors.is_empty() {
-        Outcome::Applied(json!({ "healed": healed }))
-    } else {
-        Outcome::Indeterminate(format!(
-            "removed netem on {}; {}",
-            healed.join(", "),
-            errors.join("; ")
-        ))
-    })
+    Some(ledger.forget_healed(|s| &mut s.netem, healed, errors, "removed netem"))
 }
 
 /// One outcome of two undos: applied when both were (or one was and the other had nothing).

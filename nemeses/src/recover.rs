@@ -62,22 +62,13 @@ pub async fn heal_everything(ledger: Arc<Ledger>, healers: &Healers) -> Vec<Outc
                         Err(e) => errors.push(e.to_string()),
                     }
                 }
-                if let Err(e) = ledger.update(|s| {
-                    for node in &healed {
-                        s.partitioned.remove(node);
-                    }
-                }) {
-                    errors.push(format!("could not update the ledger: {e}"));
-                }
-                outcomes.push(if errors.is_empty() {
-                    Outcome::Applied(json!({ "f": "stop-partition", "healed": healed }))
-                } else {
-                    Outcome::Indeterminate(format!(
-                        "healed partitions on {}; {}",
-                        healed.join(", "),
-                        errors.join("; ")
-                    ))
-                });
+                let outcome = ledger.forget_healed(
+                    |s| &mut s.partitioned,
+                    healed,
+                    errors,
+                    "healed partitions",
+                );
+                outcomes.push(tag(outcome, "stop-partition"));
             }
             None => outcomes.push(missing("partitions", state.partitioned.keys().collect())),
         }
