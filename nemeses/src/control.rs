@@ -187,20 +187,10 @@ pub trait Control: Send + Sync {
     }
 }
 
-/// `args` as the owned strings [`Control::exec`] takes.
+/// `args` as the owned strings [`Control::exec`] takes (which reports a non-zero exit as
+/// data: for probes such as `iptables -C`, and commands allowed to fail).
 pub(crate) fn owned(args: &[&str]) -> Vec<String> {
     args.iter().map(|a| a.to_string()).collect()
-}
-
-/// Run `program` on `node` with `args` as [`Control::exec`] does: a non-zero exit is data
-/// in [`ExecOutput::status`] (for probes such as `iptables -C`, and commands allowed to fail).
-pub async fn exec_status(
-    control: &dyn Control,
-    node: &str,
-    program: &str,
-    args: &[&str],
-) -> Result<ExecOutput, ControlError> {
-    control.exec(node, program, &owned(args)).await
 }
 
 /// Run `program` on `node` and turn a non-zero exit into a [`ControlError::Failed`] naming
@@ -211,7 +201,7 @@ pub async fn exec_ok(
     program: &str,
     args: &[&str],
 ) -> Result<ExecOutput, ControlError> {
-    let out = exec_status(control, node, program, args).await?;
+    let out = control.exec(node, program, &owned(args)).await?;
     if out.success() {
         Ok(out)
     } else {

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use crate::control::{exec_ok, exec_status, Control, ControlError};
+use crate::control::{exec_ok, owned, Control, ControlError};
 use crate::net::Network;
 
 /// The iptables chain faultline owns on every node.
@@ -102,15 +102,17 @@ impl Network for PacketFilter {
         match self.tool(node).await? {
             Tool::Iptables => {
                 // -N fails when the chain exists; either way it exists afterwards.
-                let _ = exec_status(control, node, "iptables", &["-w", "-N", CHAIN]).await?;
+                let _ = control
+                    .exec(node, "iptables", &owned(&["-w", "-N", CHAIN]))
+                    .await?;
                 exec_ok(control, node, "iptables", &["-w", "-F", CHAIN]).await?;
-                let jump = exec_status(
-                    control,
-                    node,
-                    "iptables",
-                    &["-w", "-C", "INPUT", "-j", CHAIN],
-                )
-                .await?;
+                let jump = control
+                    .exec(
+                        node,
+                        "iptables",
+                        &owned(&["-w", "-C", "INPUT", "-j", CHAIN]),
+                    )
+                    .await?;
                 if !jump.success() {
                     exec_ok(
                         control,
@@ -131,13 +133,9 @@ impl Network for PacketFilter {
                 }
             }
             Tool::Nft => {
-                let _ = exec_status(
-                    control,
-                    node,
-                    "nft",
-                    &["delete", "table", "inet", NFT_TABLE],
-                )
-                .await?;
+                let _ = control
+                    .exec(node, "nft", &owned(&["delete", "table", "inet", NFT_TABLE]))
+                    .await?;
                 exec_ok(control, node, "nft", &["add", "table", "inet", NFT_TABLE]).await?;
                 exec_ok(
                     control,
@@ -171,13 +169,13 @@ impl Network for PacketFilter {
             Tool::Iptables => {
                 // Remove every jump (a crashed run may have left more than one).
                 for _ in 0..16 {
-                    let out = exec_status(
-                        control,
-                        node,
-                        "iptables",
-                        &["-w", "-D", "INPUT", "-j", CHAIN],
-                    )
-                    .await?;
+                    let out = control
+                        .exec(
+                            node,
+                            "iptables",
+                            &owned(&["-w", "-D", "INPUT", "-j", CHAIN]),
+                        )
+                        .await?;
                     if !out.success() {
                         break;
                     }
@@ -185,9 +183,9 @@ impl Network for PacketFilter {
                 remove_iptables_chain(control, node, CHAIN).await?;
             }
             Tool::Nft => {
-                let exists =
-                    exec_status(control, node, "nft", &["list", "table", "inet", NFT_TABLE])
-                        .await?;
+                let exists = control
+                    .exec(node, "nft", &owned(&["list", "table", "inet", NFT_TABLE]))
+                    .await?;
                 if exists.success() {
                     exec_ok(
                         control,
@@ -210,7 +208,9 @@ pub(crate) async fn remove_iptables_chain(
     node: &str,
     chain: &str,
 ) -> Result<(), ControlError> {
-    let exists = exec_status(control, node, "iptables", &["-w", "-L", chain, "-n"]).await?;
+    let exists = control
+        .exec(node, "iptables", &owned(&["-w", "-L", chain, "-n"]))
+        .await?;
     if exists.success() {
         exec_ok(control, node, "iptables", &["-w", "-F", chain]).await?;
         exec_ok(control, node, "iptables", &["-w", "-X", chain]).await?;

@@ -308,16 +308,24 @@ impl Ledger {
         Ok(())
     }
 
-    /// Forget the `healed` nodes from the map of node faults `held` picks (partitions, netem,
-    /// link faults) once their faults were undone, and say so: the nodes healed, or, when
-    /// some `errors` (or this write) failed, what was `undone` where and why the rest was not.
+    /// Forget the nodes whose faults were undone (`undos`: each node and how its undo went)
+    /// from the map of node faults `held` picks (partitions, netem, link faults), and say so:
+    /// the nodes healed, or, when some undo (or this write) failed, what was `undone` where
+    /// and why the rest was not.
     pub(crate) fn forget_healed<V>(
         &self,
         held: fn(&mut LedgerState) -> &mut BTreeMap<String, V>,
-        healed: Vec<String>,
-        mut errors: Vec<String>,
+        undos: Vec<(String, Result<(), String>)>,
         undone: &str,
     ) -> Outcome {
+        let mut healed = Vec::new();
+        let mut errors = Vec::new();
+        for (node, undo) in undos {
+            match undo {
+                Ok(()) => healed.push(node),
+                Err(e) => errors.push(e),
+            }
+        }
         if let Err(e) = self.update(|s| {
             for node in &healed {
                 held(s).remove(node);

@@ -26,7 +26,7 @@ use async_trait::async_trait;
 use rand::Rng;
 use serde_json::Value;
 
-use crate::control::{exec_ok, exec_status, owned, Control, ControlError};
+use crate::control::{exec_ok, owned, Control, ControlError};
 use crate::iptables::remove_iptables_chain;
 use crate::ledger::Ledger;
 use crate::link_fault::NetemOptions;
@@ -173,7 +173,8 @@ pub async fn install_chain(
         exec_ok(control, node, "iptables", &args).await?;
     }
     let jump = ["-w", "-C", "OUTPUT", "-o", device, "-j", LINK_CHAIN];
-    if !exec_status(control, node, "iptables", &jump)
+    if !control
+        .exec(node, "iptables", &owned(&jump))
         .await?
         .success()
     {
@@ -220,7 +221,9 @@ pub async fn remove_chain(
     node: &str,
     devices: &BTreeSet<String>,
 ) -> Result<(), ControlError> {
-    let rules = exec_status(control, node, "iptables", &["-w", "-S", "OUTPUT"]).await?;
+    let rules = control
+        .exec(node, "iptables", &owned(&["-w", "-S", "OUTPUT"]))
+        .await?;
     for line in rules.stdout.lines().filter(|l| l.contains(LINK_CHAIN)) {
         // "-A OUTPUT -o eth0 -j FAULTLINE-LINK" → "-D OUTPUT -o eth0 -j FAULTLINE-LINK"
         let mut args = vec!["-w".to_string()];
@@ -233,7 +236,9 @@ pub async fn remove_chain(
     }
     remove_iptables_chain(control, node, LINK_CHAIN).await?;
     for device in devices {
-        let show = exec_status(control, node, "tc", &["qdisc", "show", "dev", device]).await?;
+        let show = control
+            .exec(node, "tc", &owned(&["qdisc", "show", "dev", device]))
+            .await?;
         if show.success() && show.stdout.contains("qdisc tbf") {
             delete_root_qdisc(control, node, device).await?;
         }
@@ -287,8 +292,7 @@ pub async fn undo_links(
     if held.is_empty() {
         return None;
     }
-    let mut errors = Vec::new();
-    let mut healed = Vec::new();
+    let mut undos = Vec::new();
     for (node, record) in &held {
         let kernel = record.mechanisms.iter().any(|m| {
             matches!(
@@ -303,12 +307,9 @@ pub async fn undo_links(
             // Relays live in the harness: once it is gone, so are their toxics.
             (None, _) => Ok(()),
         };
-        match result {
-            Ok(()) => healed.push(node.clone()),
-            Err(e) => errors.push(e.to_string()),
-        }
+        undos.push((node.clone(), result.map_err(|e| e.to_string())));
     }
-    Some(ledger.forget_healed(|s| &mut s.links, healed, errors, "removed link faults"))
+    Some(ledger.forget_healed(|s| &mut s.links, undos, "removed link faults"))
 }
 
 /// What the packet scheduler does with one queued packet (loss is the `statistic` rule's).

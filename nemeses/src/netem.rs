@@ -137,11 +137,16 @@ impl NetemNemesis {
                 s.netem.remove(node);
             });
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors.join("; "))
-        }
+        all_ok(errors)
+    }
+}
+
+/// `Ok` when there are no `errors`, else all of them.
+fn all_ok(errors: Vec<String>) -> Result<(), String> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
     }
 }
 
@@ -151,21 +156,17 @@ pub async fn undo_netem(control: &dyn Control, ledger: &Ledger) -> Option<Outcom
     if held.is_empty() {
         return None;
     }
-    let mut errors = Vec::new();
-    let mut healed = Vec::new();
+    let mut undos = Vec::new();
     for (node, devices) in &held {
-        let mut left = BTreeSet::new();
+        let mut errors = Vec::new();
         for device in devices {
             if let Err(e) = remove_netem(control, node, device).await {
                 errors.push(e.to_string());
-                left.insert(device.clone());
             }
         }
-        if left.is_empty() {
-            healed.push(node.clone());
-        }
+        undos.push((node.clone(), all_ok(errors)));
     }
-    Some(ledger.forget_healed(|s| &mut s.netem, healed, errors, "removed netem"))
+    Some(ledger.forget_healed(|s| &mut s.netem, undos, "removed netem"))
 }
 
 /// One outcome of two undos: applied when both were (or one was and the other had nothing).
