@@ -608,19 +608,15 @@ fn history_sections(
     all.push(format!("<b>{total}</b>"));
     rows.push(all);
     body.push_str(&table("counts", &header, &rows));
+    let stray = match calls.stray_completions {
+        0 => String::new(),
+        n => format!(" {n} completions had no open invocation and were skipped."),
+    };
     let _ = write!(
         body,
         "<p class=\"note\">Client ops by how they ended (ok = happened, fail = did not happen, \
-         info = unknown, pending = no completion recorded); {} nemesis ops.{}</p>",
+         info = unknown, pending = no completion recorded); {} nemesis ops.{stray}</p>",
         counts.nemesis_ops,
-        if calls.stray_completions > 0 {
-            format!(
-                " {} completions had no open invocation and were skipped.",
-                calls.stray_completions
-            )
-        } else {
-            String::new()
-        }
     );
 
     body.push_str("<h2 id=\"plots\">Plots</h2>");
