@@ -187,6 +187,12 @@ pub trait Control: Send + Sync {
     }
 }
 
+/// `args` as the owned strings [`Control::exec`] takes (which reports a non-zero exit as
+/// data: for probes such as `iptables -C`, and commands allowed to fail).
+pub(crate) fn owned(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
+}
+
 /// Run `program` on `node` and turn a non-zero exit into a [`ControlError::Failed`] naming
 /// the command and what it printed.
 pub async fn exec_ok(
@@ -195,8 +201,7 @@ pub async fn exec_ok(
     program: &str,
     args: &[&str],
 ) -> Result<ExecOutput, ControlError> {
-    let owned: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let out = control.exec(node, program, &owned).await?;
+    let out = control.exec(node, program, &owned(args)).await?;
     if out.success() {
         Ok(out)
     } else {

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use crate::control::{exec_ok, Control, ControlError};
+use crate::control::{exec_ok, owned, Control, ControlError};
 use crate::net::Network;
 
 /// The iptables chain faultline owns on every node.
@@ -103,14 +103,14 @@ impl Network for PacketFilter {
             Tool::Iptables => {
                 // -N fails when the chain exists; either way it exists afterwards.
                 let _ = control
-                    .exec(node, "iptables", &strings(&["-w", "-N", CHAIN]))
+                    .exec(node, "iptables", &owned(&["-w", "-N", CHAIN]))
                     .await?;
                 exec_ok(control, node, "iptables", &["-w", "-F", CHAIN]).await?;
                 let jump = control
                     .exec(
                         node,
                         "iptables",
-                        &strings(&["-w", "-C", "INPUT", "-j", CHAIN]),
+                        &owned(&["-w", "-C", "INPUT", "-j", CHAIN]),
                     )
                     .await?;
                 if !jump.success() {
@@ -134,11 +134,7 @@ impl Network for PacketFilter {
             }
             Tool::Nft => {
                 let _ = control
-                    .exec(
-                        node,
-                        "nft",
-                        &strings(&["delete", "table", "inet", NFT_TABLE]),
-                    )
+                    .exec(node, "nft", &owned(&["delete", "table", "inet", NFT_TABLE]))
                     .await?;
                 exec_ok(control, node, "nft", &["add", "table", "inet", NFT_TABLE]).await?;
                 exec_ok(
@@ -177,24 +173,18 @@ impl Network for PacketFilter {
                         .exec(
                             node,
                             "iptables",
-                            &strings(&["-w", "-D", "INPUT", "-j", CHAIN]),
+                            &owned(&["-w", "-D", "INPUT", "-j", CHAIN]),
                         )
                         .await?;
                     if !out.success() {
                         break;
                     }
                 }
-                let exists = control
-                    .exec(node, "iptables", &strings(&["-w", "-L", CHAIN, "-n"]))
-                    .await?;
-                if exists.success() {
-                    exec_ok(control, node, "iptables", &["-w", "-F", CHAIN]).await?;
-                    exec_ok(control, node, "iptables", &["-w", "-X", CHAIN]).await?;
-                }
+                remove_iptables_chain(control, node, CHAIN).await?;
             }
             Tool::Nft => {
                 let exists = control
-                    .exec(node, "nft", &strings(&["list", "table", "inet", NFT_TABLE]))
+                    .exec(node, "nft", &owned(&["list", "table", "inet", NFT_TABLE]))
                     .await?;
                 if exists.success() {
                     exec_ok(
@@ -211,8 +201,21 @@ impl Network for PacketFilter {
     }
 }
 
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|a| a.to_string()).collect()
+/// Flush and delete the iptables `chain` on `node`, when it exists (jumps to it must be
+/// gone first).
+pub(crate) async fn remove_iptables_chain(
+    control: &dyn Control,
+    node: &str,
+    chain: &str,
+) -> Result<(), ControlError> {
+    let exists = control
+        .exec(node, "iptables", &owned(&["-w", "-L", chain, "-n"]))
+        .await?;
+    if exists.success() {
+        exec_ok(control, node, "iptables", &["-w", "-F", chain]).await?;
+        exec_ok(control, node, "iptables", &["-w", "-X", chain]).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ use std::sync::{Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 
 use crate::link_fault::LinkRecord;
+use crate::nemesis::Outcome;
 
 /// The conventional name of the state file inside a run folder.
 pub const LEDGER_FILE_NAME: &str = "nemesis-state.json";
@@ -305,6 +306,42 @@ impl Ledger {
             *state = next;
         }
         Ok(())
+    }
+
+    /// Forget the nodes whose faults were undone (`undos`: each node and how its undo went)
+    /// from the map of node faults `held` picks (partitions, netem, link faults), and say so:
+    /// the nodes healed, or, when some undo (or this write) failed, what was `undone` where
+    /// and why the rest was not.
+    pub(crate) fn forget_healed<V>(
+        &self,
+        held: fn(&mut LedgerState) -> &mut BTreeMap<String, V>,
+        undos: Vec<(String, Result<(), String>)>,
+        undone: &str,
+    ) -> Outcome {
+        let mut healed = Vec::new();
+        let mut errors = Vec::new();
+        for (node, undo) in undos {
+            match undo {
+                Ok(()) => healed.push(node),
+                Err(e) => errors.push(e),
+            }
+        }
+        if let Err(e) = self.update(|s| {
+            for node in &healed {
+                held(s).remove(node);
+            }
+        }) {
+            errors.push(format!("could not update the ledger: {e}"));
+        }
+        if errors.is_empty() {
+            Outcome::Applied(serde_json::json!({ "healed": healed }))
+        } else {
+            Outcome::Indeterminate(format!(
+                "{undone} on {}; {}",
+                healed.join(", "),
+                errors.join("; ")
+            ))
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, LedgerState> {

@@ -26,7 +26,8 @@ use async_trait::async_trait;
 use rand::Rng;
 use serde_json::Value;
 
-use crate::control::{exec_ok, Control, ControlError};
+use crate::control::{exec_ok, owned, Control, ControlError};
+use crate::iptables::remove_iptables_chain;
 use crate::ledger::Ledger;
 use crate::link_fault::NetemOptions;
 pub use crate::link_fault::{describe, LinkRecord, Mechanism};
@@ -108,9 +109,9 @@ impl KernelPlan {
     /// which is fine; the jump is added by [`install_chain`] only once.
     pub fn chain_rules(&self) -> Vec<Vec<String>> {
         let mut rules = vec![
-            s(&["-w", "-N", LINK_CHAIN]),
-            s(&["-w", "-F", LINK_CHAIN]),
-            s(&[
+            owned(&["-w", "-N", LINK_CHAIN]),
+            owned(&["-w", "-F", LINK_CHAIN]),
+            owned(&[
                 "-w",
                 "-A",
                 LINK_CHAIN,
@@ -124,9 +125,9 @@ impl KernelPlan {
         ];
         for matching in self.matches() {
             let head = |rest: &[&str]| {
-                let mut rule = s(&["-w", "-A", LINK_CHAIN]);
+                let mut rule = owned(&["-w", "-A", LINK_CHAIN]);
                 rule.extend(matching.iter().cloned());
-                rule.extend(s(rest));
+                rule.extend(owned(rest));
                 rule
             };
             if let Some(p) = self.loss {
@@ -155,10 +156,6 @@ impl KernelPlan {
     }
 }
 
-fn s(args: &[&str]) -> Vec<String> {
-    args.iter().map(|a| a.to_string()).collect()
-}
-
 /// Build [`LINK_CHAIN`] on `node` from `plan` and jump to it from `OUTPUT` for packets
 /// leaving `device`; then the `tbf` qdisc if the plan limits the rate.
 pub async fn install_chain(
@@ -175,8 +172,12 @@ pub async fn install_chain(
         let args: Vec<&str> = rule.iter().map(String::as_str).collect();
         exec_ok(control, node, "iptables", &args).await?;
     }
-    let jump = s(&["-w", "-C", "OUTPUT", "-o", device, "-j", LINK_CHAIN]);
-    if !control.exec(node, "iptables", &jump).await?.success() {
+    let jump = ["-w", "-C", "OUTPUT", "-o", device, "-j", LINK_CHAIN];
+    if !control
+        .exec(node, "iptables", &owned(&jump))
+        .await?
+        .success()
+    {
         exec_ok(
             control,
             node,
@@ -221,7 +222,7 @@ pub async fn remove_chain(
     devices: &BTreeSet<String>,
 ) -> Result<(), ControlError> {
     let rules = control
-        .exec(node, "iptables", &s(&["-w", "-S", "OUTPUT"]))
+        .exec(node, "iptables", &owned(&["-w", "-S", "OUTPUT"]))
         .await?;
     for line in rules.stdout.lines().filter(|l| l.contains(LINK_CHAIN)) {
         // "-A OUTPUT -o eth0 -j FAULTLINE-LINK" → "-D OUTPUT -o eth0 -j FAULTLINE-LINK"
@@ -233,27 +234,31 @@ pub async fn remove_chain(
             exec_ok(control, node, "iptables", &args).await?;
         }
     }
-    let exists = control
-        .exec(node, "iptables", &s(&["-w", "-L", LINK_CHAIN, "-n"]))
-        .await?;
-    if exists.success() {
-        exec_ok(control, node, "iptables", &["-w", "-F", LINK_CHAIN]).await?;
-        exec_ok(control, node, "iptables", &["-w", "-X", LINK_CHAIN]).await?;
-    }
+    remove_iptables_chain(control, node, LINK_CHAIN).await?;
     for device in devices {
         let show = control
-            .exec(node, "tc", &s(&["qdisc", "show", "dev", device]))
+            .exec(node, "tc", &owned(&["qdisc", "show", "dev", device]))
             .await?;
         if show.success() && show.stdout.contains("qdisc tbf") {
-            exec_ok(
-                control,
-                node,
-                "tc",
-                &["qdisc", "del", "dev", device, "root"],
-            )
-            .await?;
+            delete_root_qdisc(control, node, device).await?;
         }
     }
+    Ok(())
+}
+
+/// Delete the root qdisc of `device` on `node` (netem's or tbf's).
+pub(crate) async fn delete_root_qdisc(
+    control: &dyn Control,
+    node: &str,
+    device: &str,
+) -> Result<(), ControlError> {
+    exec_ok(
+        control,
+        node,
+        "tc",
+        &["qdisc", "del", "dev", device, "root"],
+    )
+    .await?;
     Ok(())
 }
 
@@ -287,8 +292,7 @@ pub async fn undo_links(
     if held.is_empty() {
         return None;
     }
-    let mut errors = Vec::new();
-    let mut healed = Vec::new();
+    let mut undos = Vec::new();
     for (node, record) in &held {
         let kernel = record.mechanisms.iter().any(|m| {
             matches!(
@@ -303,27 +307,9 @@ pub async fn undo_links(
             // Relays live in the harness: once it is gone, so are their toxics.
             (None, _) => Ok(()),
         };
-        match result {
-            Ok(()) => healed.push(node.clone()),
-            Err(e) => errors.push(e.to_string()),
-        }
+        undos.push((node.clone(), result.map_err(|e| e.to_string())));
     }
-    if let Err(e) = ledger.update(|s| {
-        for node in &healed {
-            s.links.remove(node);
-        }
-    }) {
-        errors.push(format!("could not update the ledger: {e}"));
-    }
-    Some(if errors.is_empty() {
-        Outcome::Applied(serde_json::json!({ "healed": healed }))
-    } else {
-        Outcome::Indeterminate(format!(
-            "removed link faults on {}; {}",
-            healed.join(", "),
-            errors.join("; ")
-        ))
-    })
+    Some(ledger.forget_healed(|s| &mut s.links, undos, "removed link faults"))
 }
 
 /// What the packet scheduler does with one queued packet (loss is the `statistic` rule's).

@@ -71,11 +71,22 @@ fn start() -> FaultRequest {
     FaultRequest::new("start-membership", Value::Null)
 }
 
+/// A start that removes `node`.
+fn start_removing(node: &str) -> FaultRequest {
+    FaultRequest::new("start-membership", json!(node))
+}
+
+/// A membership nemesis over `n` fake members, recording in `ledger`.
+fn setup(n: usize, ledger: &Arc<Ledger>) -> (Arc<FakeMembership>, MembershipNemesis) {
+    let fake = FakeMembership::new(n);
+    let nemesis = MembershipNemesis::new(fake.clone(), names(n), ledger.clone());
+    (fake, nemesis)
+}
+
 #[tokio::test]
 async fn never_removes_a_majority_of_the_original_members() {
     for n in [3, 4, 5, 7] {
-        let fake = FakeMembership::new(n);
-        let nemesis = MembershipNemesis::new(fake.clone(), names(n), Arc::new(Ledger::in_memory()));
+        let (fake, nemesis) = setup(n, &Arc::new(Ledger::in_memory()));
         let mut rng = StdRng::seed_from_u64(n as u64);
         let mut removed = 0;
         for _ in 0..10 {
@@ -92,16 +103,10 @@ async fn never_removes_a_majority_of_the_original_members() {
 
 #[tokio::test]
 async fn records_the_views_and_heal_restores_the_original() {
-    let fake = FakeMembership::new(5);
     let ledger = Arc::new(Ledger::in_memory());
-    let nemesis = MembershipNemesis::new(fake.clone(), names(5), ledger.clone());
+    let (fake, nemesis) = setup(5, &ledger);
     let mut rng = StdRng::seed_from_u64(3);
-    let out = nemesis
-        .invoke(
-            &FaultRequest::new("start-membership", json!("n2")),
-            &mut rng,
-        )
-        .await;
+    let out = nemesis.invoke(&start_removing("n2"), &mut rng).await;
     let Outcome::Applied(value) = out else {
         panic!("{out:?}")
     };
@@ -133,9 +138,8 @@ async fn records_the_views_and_heal_restores_the_original() {
 
 #[tokio::test]
 async fn a_refused_removal_is_forgotten_and_an_unknown_one_is_healed() {
-    let fake = FakeMembership::new(3);
     let ledger = Arc::new(Ledger::in_memory());
-    let nemesis = MembershipNemesis::new(fake.clone(), names(3), ledger.clone());
+    let (fake, nemesis) = setup(3, &ledger);
     let mut rng = StdRng::seed_from_u64(9);
 
     *fake.fail_next.lock().unwrap() = Some(MembershipError::Refused("no leader".into()));
@@ -164,13 +168,12 @@ async fn a_refused_removal_is_forgotten_and_an_unknown_one_is_healed() {
 
 #[tokio::test]
 async fn killed_members_count_against_the_quorum() {
-    let fake = FakeMembership::new(5);
     let ledger = Arc::new(Ledger::in_memory());
     // Two of five are down: removing any live one would leave 2 healthy of 4 (quorum 3).
     ledger
         .record(Fault::Killed, &["n1".to_string(), "n2".to_string()])
         .unwrap();
-    let nemesis = MembershipNemesis::new(fake.clone(), names(5), ledger.clone());
+    let (_, nemesis) = setup(5, &ledger);
     let mut rng = StdRng::seed_from_u64(1);
     let out = nemesis.invoke(&start(), &mut rng).await;
     let Outcome::Applied(value) = out else {
@@ -181,16 +184,10 @@ async fn killed_members_count_against_the_quorum() {
     assert!(removed == "n1" || removed == "n2", "{value}");
 
     // Three members, one down: removing a live one leaves 1 healthy of 2 (quorum 2).
-    let fake = FakeMembership::new(3);
     let ledger = Arc::new(Ledger::in_memory());
     ledger.record(Fault::Paused, &["n1".to_string()]).unwrap();
-    let nemesis = MembershipNemesis::new(fake.clone(), names(3), ledger);
-    let out = nemesis
-        .invoke(
-            &FaultRequest::new("start-membership", json!("n3")),
-            &mut rng,
-        )
-        .await;
+    let (fake, nemesis) = setup(3, &ledger);
+    let out = nemesis.invoke(&start_removing("n3"), &mut rng).await;
     assert!(
         matches!(&out, Outcome::Skipped(why) if why.contains("removable: n1")),
         "{out:?}"
@@ -203,8 +200,7 @@ async fn removals_are_in_the_ledger_file_before_they_are_made() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(crate::ledger::LEDGER_FILE_NAME);
     let ledger = Arc::new(Ledger::create(&path).unwrap());
-    let fake = FakeMembership::new(3);
-    let nemesis = MembershipNemesis::new(fake.clone(), names(3), ledger);
+    let (_, nemesis) = setup(3, &ledger);
     let mut rng = StdRng::seed_from_u64(2);
     assert!(nemesis.invoke(&start(), &mut rng).await.is_applied());
     let state = Ledger::load(&path).unwrap().snapshot();

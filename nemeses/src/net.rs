@@ -396,15 +396,14 @@ mod tests {
         assert!(g.drops("n2", "n1") && g.drops("n3", "n1") && !g.drops("n1", "n2"));
         assert!(!g.drops("n4", "n1") && g.cuts("n1", "n2"));
         assert_eq!(shape.name(), "grudge");
-        assert!(parse_grudge_shape("n1>n1")
-            .unwrap_err()
-            .contains("both sides"));
-        assert!(parse_grudge_shape("n1>")
-            .unwrap_err()
-            .contains("empty node"));
-        assert!(parse_grudge_shape("n1>n2|n3")
-            .unwrap_err()
-            .contains("mixes"));
+        for (text, why) in [
+            ("n1>n1", "both sides"),
+            ("n1>", "empty node"),
+            ("n1>n2|n3", "mixes"),
+        ] {
+            let err = parse_grudge_shape(text).unwrap_err();
+            assert!(err.contains(why), "{text}: {err}");
+        }
         assert!(parse_grudge_shape("n1|n2").is_ok());
         let unknown = parse_grudge_shape("n1>n9").unwrap();
         assert!(unknown

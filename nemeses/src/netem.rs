@@ -63,14 +63,7 @@ pub async fn remove_netem(
         }
         _ => {}
     }
-    exec_ok(
-        control,
-        node,
-        "tc",
-        &["qdisc", "del", "dev", device, "root"],
-    )
-    .await?;
-    Ok(())
+    links::delete_root_qdisc(control, node, device).await
 }
 
 /// The `netem` nemesis.
@@ -144,11 +137,16 @@ impl NetemNemesis {
                 s.netem.remove(node);
             });
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors.join("; "))
-        }
+        all_ok(errors)
+    }
+}
+
+/// `Ok` when there are no `errors`, else all of them.
+fn all_ok(errors: Vec<String>) -> Result<(), String> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
     }
 }
 
@@ -158,36 +156,17 @@ pub async fn undo_netem(control: &dyn Control, ledger: &Ledger) -> Option<Outcom
     if held.is_empty() {
         return None;
     }
-    let mut errors = Vec::new();
-    let mut healed = Vec::new();
+    let mut undos = Vec::new();
     for (node, devices) in &held {
-        let mut left = BTreeSet::new();
+        let mut errors = Vec::new();
         for device in devices {
             if let Err(e) = remove_netem(control, node, device).await {
                 errors.push(e.to_string());
-                left.insert(device.clone());
             }
         }
-        if left.is_empty() {
-            healed.push(node.clone());
-        }
+        undos.push((node.clone(), all_ok(errors)));
     }
-    if let Err(e) = ledger.update(|s| {
-        for node in &healed {
-            s.netem.remove(node);
-        }
-    }) {
-        errors.push(format!("could not update the ledger: {e}"));
-    }
-    Some(if errors.is_empty() {
-        Outcome::Applied(json!({ "healed": healed }))
-    } else {
-        Outcome::Indeterminate(format!(
-            "removed netem on {}; {}",
-            healed.join(", "),
-            errors.join("; ")
-        ))
-    })
+    Some(ledger.forget_healed(|s| &mut s.netem, undos, "removed netem"))
 }
 
 /// One outcome of two undos: applied when both were (or one was and the other had nothing).
@@ -376,21 +355,20 @@ mod tests {
             o.tc_args().join(" "),
             "delay 20ms duplicate 1% reorder 10% corrupt 0.5%"
         );
-        assert!(NetemOptions::parse("reorder=10%")
-            .unwrap_err()
-            .contains("needs a delay"));
-        assert!(NetemOptions::parse("loss=120%")
-            .unwrap_err()
-            .contains("0 to 100"));
-        assert!(NetemOptions::parse("speed=1")
-            .unwrap_err()
-            .contains("no option"));
-        assert!(NetemOptions::parse("on=all")
-            .unwrap_err()
-            .contains("no fault"));
-        assert!(NetemOptions::parse("delay")
-            .unwrap_err()
-            .contains("key=value"));
+    }
+
+    #[test]
+    fn bad_options_are_refused_saying_why() {
+        for (options, why) in [
+            ("reorder=10%", "needs a delay"),
+            ("loss=120%", "0 to 100"),
+            ("speed=1", "no option"),
+            ("on=all", "no fault"),
+            ("delay", "key=value"),
+        ] {
+            let err = NetemOptions::parse(options).unwrap_err();
+            assert!(err.contains(why), "{options}: {err}");
+        }
     }
 
     #[tokio::test]

@@ -54,30 +54,14 @@ pub async fn heal_everything(ledger: Arc<Ledger>, healers: &Healers) -> Vec<Outc
     if !state.partitioned.is_empty() {
         match &healers.network {
             Some(network) => {
-                let mut healed = Vec::new();
-                let mut errors = Vec::new();
+                let mut undos = Vec::new();
                 for node in state.partitioned.keys() {
-                    match network.heal(node).await {
-                        Ok(()) => healed.push(node.clone()),
-                        Err(e) => errors.push(e.to_string()),
-                    }
+                    let undo = network.heal(node).await.map_err(|e| e.to_string());
+                    undos.push((node.clone(), undo));
                 }
-                if let Err(e) = ledger.update(|s| {
-                    for node in &healed {
-                        s.partitioned.remove(node);
-                    }
-                }) {
-                    errors.push(format!("could not update the ledger: {e}"));
-                }
-                outcomes.push(if errors.is_empty() {
-                    Outcome::Applied(json!({ "f": "stop-partition", "healed": healed }))
-                } else {
-                    Outcome::Indeterminate(format!(
-                        "healed partitions on {}; {}",
-                        healed.join(", "),
-                        errors.join("; ")
-                    ))
-                });
+                let outcome =
+                    ledger.forget_healed(|s| &mut s.partitioned, undos, "healed partitions");
+                outcomes.push(tag(outcome, "stop-partition"));
             }
             None => outcomes.push(missing("partitions", state.partitioned.keys().collect())),
         }

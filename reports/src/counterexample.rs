@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::html::esc;
 use crate::stats::Calls;
-use crate::timeline::{describe, window_svg};
+use crate::timeline::{describe, label, window_svg};
 
 /// One order the search linearized before the failing op.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -213,17 +213,11 @@ pub(crate) fn section(
     out
 }
 
-/// `#12 write 3` or `#14 read → 2`: a chip's text.
+/// `#12 write 3` or `#14 read → 2 (info)`: a chip's text, a bar's label with the outcome
+/// when it is not ok.
 fn short(history: &History, c: &crate::stats::CallInfo) -> String {
-    let inv = &history.ops[c.invoke];
-    let mut s = format!("#{} {}", inv.index, inv.f);
-    if !inv.value.is_null() {
-        let _ = write!(s, " {}", inv.value);
-    }
+    let mut s = label(history, c);
     if let Some(done) = c.completion.map(|d| &history.ops[d]) {
-        if !done.value.is_null() && done.value != inv.value {
-            let _ = write!(s, " → {}", done.value);
-        }
         if done.kind != faultline_checkers::history::OpType::Ok {
             let _ = write!(s, " ({})", done.kind);
         }

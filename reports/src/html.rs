@@ -10,6 +10,12 @@ use faultline_checkers::checker::Validity;
 
 /// Escape text for HTML element content and attribute values.
 pub(crate) fn esc(text: &str) -> String {
+    escape_markup(text, "&#39;", |_| true)
+}
+
+/// Escape `text` for markup (HTML or XML): `<`, `>`, `&` and `"` as entities, `'` as
+/// `apostrophe`, and drop the characters `keep` refuses.
+pub(crate) fn escape_markup(text: &str, apostrophe: &str, keep: fn(char) -> bool) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -17,11 +23,25 @@ pub(crate) fn esc(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
             '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
+            '\'' => out.push_str(apostrophe),
+            c if keep(c) => out.push(c),
+            _ => {}
         }
     }
     out
+}
+
+/// Cut `text` to at most `max` bytes (at a character boundary) followed by `mark`, when it
+/// is longer than `max`.
+pub(crate) fn cut_to(text: &mut String, max: usize, mark: &str) {
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str(mark);
+    }
 }
 
 /// Escape a relative path for an `href`: each segment percent-encoded where needed.

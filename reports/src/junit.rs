@@ -6,21 +6,13 @@ use std::fmt::Write as _;
 
 use faultline_checkers::checker::{CheckResult, Validity};
 
+use crate::html::escape_markup;
+
 fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // XML 1.0 allows only these control characters.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
-            c => out.push(c),
-        }
-    }
-    out
+    // XML 1.0 allows only these control characters.
+    escape_markup(text, "&apos;", |c| {
+        (c as u32) >= 0x20 || matches!(c, '\t' | '\n' | '\r')
+    })
 }
 
 /// The JUnit XML report of one test: a test case per checker, failing ones with reasons.

@@ -23,7 +23,7 @@ use faultline_checkers::history::History;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::html::{esc, table};
+use crate::html::{cut_to, esc, table};
 
 /// Most messages the sequence diagram draws.
 pub(crate) const WINDOW_MESSAGES: usize = 120;
@@ -305,14 +305,7 @@ fn sequence_svg(messages: &[JournalMessage], anomaly: Option<(u64, u64)>) -> Str
         let (x1, y1) = (x(&m.src), y(m.sent));
         let x2 = x(&m.dest);
         let mut body = m.body.to_string();
-        if body.len() > 400 {
-            let mut cut = 400;
-            while !body.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            body.truncate(cut);
-            body.push('…');
-        }
+        cut_to(&mut body, 400, "…");
         let title = format!(
             "{} → {} sent {:.6} s, {}: {body}",
             m.src,

@@ -20,7 +20,7 @@ use crate::counterexample;
 use crate::cycles;
 use crate::fault_table;
 use crate::faults::{self, kind_css, FaultInterval};
-use crate::html::{esc, figure, href, page, table, verdict_class, verdict_words};
+use crate::html::{cut_to, esc, figure, href, page, table, verdict_class, verdict_words};
 use crate::network::{self, MessagesWindow};
 use crate::plots::{self, shape_icon, PlotInput, QUANTILES};
 use crate::recovery::{self, Recovery};
@@ -365,24 +365,21 @@ fn spec_section(body: &mut String, data: &RunData) {
     row("keys", text("keys"));
     row("workers per key", text("threads_per_key"));
     row("ops per key", text("ops_per_key"));
+    let summary = |field: &str| data.summary.as_ref().and_then(|s| s.get(field));
     row(
         "seed",
-        data.summary
-            .as_ref()
-            .and_then(|s| s.get("seed"))
+        summary("seed")
             .map(|v| v.to_string())
             .or_else(|| text("seed")),
     );
     row("bug", text("bug"));
     row(
         "duration",
-        data.summary
-            .as_ref()
-            .and_then(|s| s.get("duration_secs"))
+        summary("duration_secs")
             .and_then(Value::as_f64)
             .map(|d| format!("{d:.2} s")),
     );
-    if let Some(healed) = data.summary.as_ref().and_then(|s| s.get("healed")) {
+    if let Some(healed) = summary("healed") {
         if healed.as_array().is_some_and(|a| !a.is_empty()) {
             row("healed at the end", Some(healed.to_string()));
         }
@@ -473,14 +470,7 @@ fn checkers_section(body: &mut String, results: &[CheckResult]) {
             }
             if !r.details.is_null() {
                 let mut text = serde_json::to_string_pretty(&r.details).unwrap_or_default();
-                if text.len() > 20_000 {
-                    let mut cut = 20_000;
-                    while !text.is_char_boundary(cut) {
-                        cut -= 1;
-                    }
-                    text.truncate(cut);
-                    text.push_str("\n… (cut; see results.json)");
-                }
+                cut_to(&mut text, 20_000, "\n… (cut; see results.json)");
                 let _ = write!(
                     reasons,
                     "<details><summary>details</summary><pre>{}</pre></details>",
@@ -618,19 +608,15 @@ fn history_sections(
     all.push(format!("<b>{total}</b>"));
     rows.push(all);
     body.push_str(&table("counts", &header, &rows));
+    let stray = match calls.stray_completions {
+        0 => String::new(),
+        n => format!(" {n} completions had no open invocation and were skipped."),
+    };
     let _ = write!(
         body,
         "<p class=\"note\">Client ops by how they ended (ok = happened, fail = did not happen, \
-         info = unknown, pending = no completion recorded); {} nemesis ops.{}</p>",
+         info = unknown, pending = no completion recorded); {} nemesis ops.{stray}</p>",
         counts.nemesis_ops,
-        if calls.stray_completions > 0 {
-            format!(
-                " {} completions had no open invocation and were skipped.",
-                calls.stray_completions
-            )
-        } else {
-            String::new()
-        }
     );
 
     body.push_str("<h2 id=\"plots\">Plots</h2>");

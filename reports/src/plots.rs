@@ -16,7 +16,7 @@
 
 use std::fmt::Write as _;
 
-use plotters::coord::ranged1d::Ranged;
+use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
@@ -223,6 +223,43 @@ pub(crate) fn time_chart<F>(
 where
     F: for<'b> FnOnce(&mut TimeChart<'b>) -> Result<(), ReportError>,
 {
+    let axis = YAxis {
+        x_desc: "time since start (s)",
+        desc: y_desc,
+        labels: None,
+        label: &|v: &f64| format!("{v:.0}"),
+        at: &|f: f64| y.0 + f * (y.1 - y.0),
+    };
+    framed_chart(name, input, y.0..y.1, axis, draw)
+}
+
+/// How a plot over time draws its axes: the descriptions, how many y labels (`None`:
+/// plotters' default) and their text, and the y value at a fraction of the height.
+struct YAxis<'f> {
+    x_desc: &'f str,
+    desc: &'f str,
+    labels: Option<usize>,
+    label: &'f dyn Fn(&f64) -> String,
+    at: &'f dyn Fn(f64) -> f64,
+}
+
+/// The frame every plot over time shares: the SVG, time since start across and `y` up as
+/// `axis` says, fault intervals shaded and heals marked, whatever `draw` adds on top; the
+/// tagged SVG of the plot named `name`.
+fn framed_chart<YS, F>(
+    name: &'static str,
+    input: &PlotInput,
+    y: YS,
+    axis: YAxis<'_>,
+    draw: F,
+) -> Result<String, ReportError>
+where
+    YS: AsRangedCoord<Value = f64>,
+    YS::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    F: for<'b> FnOnce(
+        &mut ChartContext<'b, SVGBackend<'b>, Cartesian2d<RangedCoordf64, YS::CoordDescType>>,
+    ) -> Result<(), ReportError>,
+{
     let t1 = input.t1();
     let mut svg = String::new();
     let px;
@@ -234,23 +271,23 @@ where
             .margin_top(HEAL_BAND)
             .x_label_area_size(38)
             .y_label_area_size(62)
-            .build_cartesian_2d(0.0..t1, y.0..y.1)
+            .build_cartesian_2d(0.0..t1, y)
             .map_err(perr(name))?;
-        chart
-            .configure_mesh()
-            .x_desc("time since start (s)")
-            .y_desc(y_desc)
-            .x_label_formatter(&|v: &f64| time_label(*v, t1))
-            .y_label_formatter(&|v: &f64| format!("{v:.0}"))
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc(axis.x_desc).y_desc(axis.desc);
+        if let Some(n) = axis.labels {
+            mesh.y_labels(n);
+        }
+        mesh.x_label_formatter(&|v: &f64| time_label(*v, t1))
+            .y_label_formatter(axis.label)
             .label_style(mesh_font())
             .light_line_style(RGBColor(0xF0, 0xF2, 0xF4))
             .draw()
             .map_err(perr(name))?;
-        let y_at = |f: f64| y.0 + f * (y.1 - y.0);
-        shade(&mut chart, input, &y_at, name)?;
-        mark_chart_heals(&root, &chart, input, y_at(1.0), name)?;
+        shade(&mut chart, input, axis.at, name)?;
+        mark_chart_heals(&root, &chart, input, (axis.at)(1.0), name)?;
         draw(&mut chart)?;
-        px = px_range(&chart, t1, y.0);
+        px = px_range(&chart, t1, (axis.at)(0.0));
         root.present().map_err(perr(name))?;
     }
     Ok(tag_svg(&svg, name, input, px))
@@ -341,38 +378,14 @@ fn latency_chart<F>(
 where
     F: for<'b> FnOnce(&mut LatencyChart<'b>) -> Result<(), ReportError>,
 {
-    let t1 = input.t1();
-    let mut svg = String::new();
-    let px;
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(perr(name))?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .margin_top(HEAL_BAND)
-            .x_label_area_size(38)
-            .y_label_area_size(62)
-            .build_cartesian_2d(0.0..t1, (lo..hi).log_scale())
-            .map_err(perr(name))?;
-        chart
-            .configure_mesh()
-            .x_desc("time since start (s), by invocation")
-            .y_desc("latency (ms)")
-            .y_labels(30)
-            .x_label_formatter(&|v: &f64| time_label(*v, t1))
-            .y_label_formatter(&ms_label)
-            .label_style(mesh_font())
-            .light_line_style(RGBColor(0xF0, 0xF2, 0xF4))
-            .draw()
-            .map_err(perr(name))?;
-        let y_at = |f: f64| lo * (hi / lo).powf(f);
-        shade(&mut chart, input, &y_at, name)?;
-        mark_chart_heals(&root, &chart, input, y_at(1.0), name)?;
-        draw(&mut chart)?;
-        px = px_range(&chart, t1, lo);
-        root.present().map_err(perr(name))?;
-    }
-    Ok(tag_svg(&svg, name, input, px))
+    let axis = YAxis {
+        x_desc: "time since start (s), by invocation",
+        desc: "latency (ms)",
+        labels: Some(30),
+        label: &ms_label,
+        at: &|f: f64| lo * (hi / lo).powf(f),
+    };
+    framed_chart(name, input, (lo..hi).log_scale(), axis, draw)
 }
 
 /// Draw marks in the shape of function `f` and the colour of `outcome`.
@@ -482,32 +495,14 @@ pub(crate) fn throughput_plot(input: &PlotInput) -> Result<Plot, ReportError> {
         .unwrap_or(0) as f64
         * per_sec;
     let hi = (top * 1.12).max(1.0);
-    let t1 = input.t1();
-    let mut svg = String::new();
-    let px;
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(perr(NAME))?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .margin_top(HEAL_BAND)
-            .x_label_area_size(38)
-            .y_label_area_size(62)
-            .build_cartesian_2d(0.0..t1, 0.0..hi)
-            .map_err(perr(NAME))?;
-        chart
-            .configure_mesh()
-            .x_desc("time since start (s), by completion")
-            .y_desc("ops per second")
-            .x_label_formatter(&|v: &f64| time_label(*v, t1))
-            .y_label_formatter(&|v: &f64| format!("{v:.0}"))
-            .label_style(mesh_font())
-            .light_line_style(RGBColor(0xF0, 0xF2, 0xF4))
-            .draw()
-            .map_err(perr(NAME))?;
-        let y_at = |f: f64| f * hi;
-        shade(&mut chart, input, &y_at, NAME)?;
-        mark_chart_heals(&root, &chart, input, y_at(1.0), NAME)?;
+    let axis = YAxis {
+        x_desc: "time since start (s), by completion",
+        desc: "ops per second",
+        labels: None,
+        label: &|v: &f64| format!("{v:.0}"),
+        at: &|f: f64| f * hi,
+    };
+    let svg = framed_chart(NAME, input, 0.0..hi, axis, |chart| {
         let half = secs(width) / 2.0;
         for (i, outcome) in [Outcome::Ok, Outcome::Fail, Outcome::Info]
             .into_iter()
@@ -522,11 +517,10 @@ pub(crate) fn throughput_plot(input: &PlotInput) -> Result<Plot, ReportError> {
                 .draw_series(LineSeries::new(pts, c.stroke_width(2)))
                 .map_err(perr(NAME))?;
         }
-        px = px_range(&chart, t1, 0.0);
-        root.present().map_err(perr(NAME))?;
-    }
+        Ok(())
+    })?;
     Ok(Plot {
-        svg: tag_svg(&svg, NAME, input, px),
+        svg,
         note: format!("Completions per second in {} buckets.", human_ns(width)),
     })
 }

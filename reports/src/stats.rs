@@ -226,9 +226,16 @@ pub(crate) fn quantile(sorted: &[u64], q: f64) -> Option<u64> {
     Some(sorted[rank.clamp(1, sorted.len()) - 1])
 }
 
-/// A bucket width (ns) of 1, 2 or 5 times a power of ten giving about `target` buckets.
+/// A bucket width (ns) of 1, 2 or 5 times a power of ten giving about `target` buckets,
+/// and at least a millisecond.
 pub(crate) fn bucket_width(span_ns: u64, target: u64) -> u64 {
-    let raw = (span_ns / target.max(1)).max(1_000_000);
+    round_step(span_ns, target, 1_000_000)
+}
+
+/// A step of 1, 2 or 5 times a power of ten, at least `least`, cutting `span` into about
+/// `target` pieces: bucket widths and axis ticks.
+pub(crate) fn round_step(span: u64, target: u64, least: u64) -> u64 {
+    let raw = (span / target.max(1)).max(least);
     let mut step = 1u64;
     loop {
         for m in [1, 2, 5] {

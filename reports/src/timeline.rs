@@ -16,7 +16,7 @@ use faultline_checkers::history::History;
 
 use crate::faults::{kind_css, FaultInterval};
 use crate::html::esc;
-use crate::stats::{human_ns, CallInfo, Calls, Outcome};
+use crate::stats::{human_ns, round_step, CallInfo, Calls, Outcome};
 
 /// Calls drawn from the start of the history.
 pub(crate) const HEAD: usize = 2_000;
@@ -292,7 +292,7 @@ pub(crate) fn lanes_svg(
         );
     } else {
         // Time axis: about eight ticks at round steps.
-        let step = tick_step(t1 - t0, 8);
+        let step = round_step(t1 - t0, 8, 1);
         let mut t = t0.div_ceil(step) * step;
         // Enough decimals to tell ticks apart.
         let decimals = (9 - (step as f64).log10().floor() as i64).clamp(0, 9) as usize;
@@ -443,20 +443,6 @@ pub(crate) fn lanes_svg(
     s.push_str(&texts);
     s.push_str("</svg>");
     s
-}
-
-/// A tick step of 1, 2 or 5 times a power of ten (ns) giving about `target` ticks.
-fn tick_step(span: u64, target: u64) -> u64 {
-    let raw = (span / target.max(1)).max(1);
-    let mut step = 1u64;
-    loop {
-        for m in [1, 2, 5] {
-            if step * m >= raw {
-                return step * m;
-            }
-        }
-        step *= 10;
-    }
 }
 
 /// The timeline section's HTML: one SVG per visible stretch, with notes for elided ones.

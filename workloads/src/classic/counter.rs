@@ -15,10 +15,10 @@
 use rand::Rng;
 use serde_json::{json, Value};
 
-use super::common::{choose, key_names, pick};
+use super::common::{choose, pick, read, KeysAndMix};
 use crate::generator::{from_fn, sequence, Generator, Poll};
 use crate::op::OpRequest;
-use crate::options::{resolve_mix, WorkloadError, WorkloadOptions};
+use crate::options::{WorkloadError, WorkloadOptions};
 use crate::Workload;
 
 /// The counter workload's operations and their default weights.
@@ -30,8 +30,7 @@ pub const MAX_DELTA: i64 = 5;
 /// The counter workload, built by [`crate::by_name`]`("counter", ...)`.
 #[derive(Debug, Clone)]
 pub struct Counter {
-    keys: Vec<Value>,
-    weights: Vec<u32>,
+    mix: KeysAndMix,
     decrements: bool,
 }
 
@@ -39,15 +38,10 @@ impl Counter {
     /// A counter workload from the options: keys, mix, and `classic.decrements`.
     pub fn new(options: &WorkloadOptions) -> Result<Self, WorkloadError> {
         Ok(Counter {
-            keys: key_names("counter", "counter", options.keys)?,
-            weights: resolve_mix("counter", &OPERATIONS, &options.mix)?,
+            mix: KeysAndMix::new("counter", &OPERATIONS, options)?,
             decrements: options.classic.decrements,
         })
     }
-}
-
-fn read(key: &Value) -> OpRequest {
-    OpRequest::new("read", Some(key.clone()), Value::Null)
 }
 
 impl Workload for Counter {
@@ -56,8 +50,7 @@ impl Workload for Counter {
     }
 
     fn generator(&self) -> Box<dyn Generator> {
-        let (keys, weights, decrements) =
-            (self.keys.clone(), self.weights.clone(), self.decrements);
+        let (KeysAndMix { keys, weights }, decrements) = (self.mix.clone(), self.decrements);
         from_fn(move |_, rng| {
             let key = pick(&keys, rng);
             Poll::Op(match choose(&weights, rng) {
@@ -75,7 +68,7 @@ impl Workload for Counter {
 
     /// One read of every key.
     fn final_generator(&self) -> Option<Box<dyn Generator>> {
-        Some(sequence(self.keys.iter().map(read).collect()))
+        Some(sequence(self.mix.keys.iter().map(read).collect()))
     }
 
     fn model(&self) -> &str {

@@ -16,10 +16,10 @@
 
 use serde_json::{json, Value};
 
-use super::common::{key_names, unique_values_or};
+use super::common::{unique_values_or, KeysAndMix};
 use crate::generator::{sequence, Generator};
 use crate::op::OpRequest;
-use crate::options::{resolve_mix, WorkloadError, WorkloadOptions};
+use crate::options::{WorkloadError, WorkloadOptions};
 use crate::Workload;
 
 /// The queue workload's operations and their default weights.
@@ -28,8 +28,7 @@ pub const OPERATIONS: [(&str, u32); 2] = [("enqueue", 1), ("dequeue", 1)];
 /// The queue workload, built by [`crate::by_name`]`("queue", ...)`.
 #[derive(Debug, Clone)]
 pub struct Queue {
-    keys: Vec<Value>,
-    weights: Vec<u32>,
+    mix: KeysAndMix,
     linearizable: bool,
 }
 
@@ -37,8 +36,7 @@ impl Queue {
     /// A queue workload from the options: keys, mix, and `classic.linearizable`.
     pub fn new(options: &WorkloadOptions) -> Result<Self, WorkloadError> {
         Ok(Queue {
-            keys: key_names("queue", "queue", options.keys)?,
-            weights: resolve_mix("queue", &OPERATIONS, &options.mix)?,
+            mix: KeysAndMix::new("queue", &OPERATIONS, options)?,
             linearizable: options.classic.linearizable,
         })
     }
@@ -50,7 +48,7 @@ impl Workload for Queue {
     }
 
     fn generator(&self) -> Box<dyn Generator> {
-        unique_values_or(self.keys.clone(), self.weights.clone(), "enqueue", |key| {
+        unique_values_or(&self.mix, "enqueue", |key| {
             OpRequest::new("dequeue", Some(key.clone()), Value::Null)
         })
     }
@@ -58,7 +56,8 @@ impl Workload for Queue {
     /// One drain of every key.
     fn final_generator(&self) -> Option<Box<dyn Generator>> {
         Some(sequence(
-            self.keys
+            self.mix
+                .keys
                 .iter()
                 .map(|k| OpRequest::new("drain", Some(k.clone()), Value::Null))
                 .collect(),

@@ -15,10 +15,9 @@
 
 use serde_json::{json, Value};
 
-use super::common::{key_names, unique_values_or};
+use super::common::{read, unique_values_or, KeysAndMix};
 use crate::generator::{each_worker, sequence, Generator};
-use crate::op::OpRequest;
-use crate::options::{resolve_mix, WorkloadError, WorkloadOptions};
+use crate::options::{WorkloadError, WorkloadOptions};
 use crate::Workload;
 
 /// The set workload's operations and their default weights.
@@ -27,8 +26,7 @@ pub const OPERATIONS: [(&str, u32); 2] = [("add", 4), ("read", 1)];
 /// The set workload, built by [`crate::by_name`]`("set", ...)`.
 #[derive(Debug, Clone)]
 pub struct Set {
-    keys: Vec<Value>,
-    weights: Vec<u32>,
+    mix: KeysAndMix,
     linearizable: bool,
 }
 
@@ -36,15 +34,10 @@ impl Set {
     /// A set workload from the options: keys, mix, and `classic.linearizable`.
     pub fn new(options: &WorkloadOptions) -> Result<Self, WorkloadError> {
         Ok(Set {
-            keys: key_names("set", "set", options.keys)?,
-            weights: resolve_mix("set", &OPERATIONS, &options.mix)?,
+            mix: KeysAndMix::new("set", &OPERATIONS, options)?,
             linearizable: options.classic.linearizable,
         })
     }
-}
-
-fn read(key: &Value) -> OpRequest {
-    OpRequest::new("read", Some(key.clone()), Value::Null)
 }
 
 impl Workload for Set {
@@ -53,12 +46,12 @@ impl Workload for Set {
     }
 
     fn generator(&self) -> Box<dyn Generator> {
-        unique_values_or(self.keys.clone(), self.weights.clone(), "add", read)
+        unique_values_or(&self.mix, "add", read)
     }
 
     /// Every worker reads every key once, each starting at a different key.
     fn final_generator(&self) -> Option<Box<dyn Generator>> {
-        let keys = self.keys.clone();
+        let keys = self.mix.keys.clone();
         Some(each_worker(move |worker| {
             let n = keys.len();
             sequence((0..n).map(|i| read(&keys[(worker + i) % n])).collect())

@@ -95,18 +95,9 @@ mod tests {
         let g = phases(vec![limit(10, repeat(read(1))), limit(4, repeat(read(2)))]);
         let log = sim.run(g, Duration::ZERO);
         assert_eq!(log.len(), 14);
-        let first_end = log
-            .iter()
-            .filter(|e| e.op.key == Some(json!(1)))
-            .map(|e| e.end)
-            .max()
-            .unwrap();
-        let second_start = log
-            .iter()
-            .filter(|e| e.op.key == Some(json!(2)))
-            .map(|e| e.start)
-            .min()
-            .unwrap();
+        let of_phase = |key: u64| log.iter().filter(move |e| e.op.key == Some(json!(key)));
+        let first_end = of_phase(1).map(|e| e.end).max().unwrap();
+        let second_start = of_phase(2).map(|e| e.start).min().unwrap();
         assert!(first_end >= Duration::from_millis(50), "{first_end:?}");
         assert!(
             second_start >= first_end,
