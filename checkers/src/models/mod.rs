@@ -383,6 +383,21 @@ pub(crate) mod test_support {
         h
     }
 
+    /// Ops that each complete `ok` before the next is invoked: `(process, f, value
+    /// invoked, value returned)` lines.
+    pub(crate) fn sequential(ops: &[(u64, &str, Value, Value)]) -> History {
+        let lines: Vec<_> = ops
+            .iter()
+            .flat_map(|(p, f, invoked, returned)| {
+                [
+                    (*p, "invoke", *f, invoked.clone()),
+                    (*p, "ok", *f, returned.clone()),
+                ]
+            })
+            .collect();
+        history(&lines)
+    }
+
     pub(crate) fn verdict<M: Model>(model: &M, h: &History) -> Validity {
         check_history(model, h, &SearchOptions::default()).valid
     }
