@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use super::decode::{scalar, Decoded, KeyId, MopKind, Scalar, Status, TxnId};
 use super::error::TxnError;
-use super::explain::{Because, Explainer};
+use super::explain::{Because, Explainer, NamedEdge};
 use super::findings::{text, Case, Findings};
 use super::graph::{Graph, Label, ReverseBuilder, RW, SESSION_RW, WR, WW};
 use super::lattice::Anomaly;
@@ -418,15 +418,14 @@ impl<'h> RegisterIndex<'h> {
 }
 
 impl Explainer for RegisterIndex<'_> {
-    fn explain(
-        &self,
-        d: &Decoded<'_>,
-        a: TxnId,
-        b: TxnId,
-        label: Label,
-        an: &str,
-        bn: &str,
-    ) -> Option<Because> {
+    fn explain(&self, d: &Decoded<'_>, edge: &NamedEdge<'_>) -> Option<Because> {
+        let NamedEdge {
+            a,
+            b,
+            label,
+            an,
+            bn,
+        } = *edge;
         let value = |v: u32| self.versions[v as usize].value;
         match label {
             Label::Wr => self.externals(b).iter().find_map(|e| {
