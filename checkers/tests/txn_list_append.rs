@@ -9,14 +9,8 @@ use faultline_checkers::txn::{ListAppend, TxnKind};
 use serde_json::json;
 use txn_support::*;
 
-const STRICT: &[&str] = &["strict-serializable"];
-
 fn la(events: &[Event], models: &[&str]) -> faultline_checkers::checker::CheckResult {
     check_as(TxnKind::ListAppend, &history(events), models)
-}
-
-fn concat<const N: usize>(parts: [&[Event]; N]) -> Vec<Event> {
-    parts.iter().flat_map(|p| p.iter().cloned()).collect()
 }
 
 #[test]

@@ -9,14 +9,8 @@ use faultline_checkers::txn::{check, TxnKind, TxnOptions, VersionOrders};
 use serde_json::json;
 use txn_support::*;
 
-const STRICT: &[&str] = &["strict-serializable"];
-
 fn rw(events: &[Event], models: &[&str]) -> CheckResult {
     check_as(TxnKind::RwRegister, &history(events), models)
-}
-
-fn concat<const N: usize>(parts: [&[Event]; N]) -> Vec<Event> {
-    parts.iter().flat_map(|p| p.iter().cloned()).collect()
 }
 
 #[test]
