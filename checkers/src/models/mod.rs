@@ -125,6 +125,18 @@ pub struct OpView<'a> {
     pub output: Option<&'a Value>,
 }
 
+impl<'a> OpView<'a> {
+    /// The call `invoke` began; `ok`, its completion when that is `ok` (its output must
+    /// match), `None` when its result is unknown.
+    pub fn of(invoke: &'a Op, ok: Option<&'a Op>) -> Self {
+        OpView {
+            f: &invoke.f,
+            input: &invoke.value,
+            output: ok.map(|op| &op.value),
+        }
+    }
+}
+
 /// A call converted to a model's compact representation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Encoded<I, O> {
