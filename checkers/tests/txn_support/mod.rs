@@ -49,6 +49,16 @@ pub fn alone(process: u64, kind: &'static str, done: Value) -> [Event; 2] {
     ]
 }
 
+/// Events for two txns that overlap, each on its process: both invoked, then both ok.
+pub fn overlapping((p, done): (u64, Value), (q, then): (u64, Value)) -> [Event; 4] {
+    [
+        (p, "invoke", invocation(&done)),
+        (q, "invoke", invocation(&then)),
+        (p, "ok", done),
+        (q, "ok", then),
+    ]
+}
+
 /// Check `history` as `kind` against `models`.
 pub fn check_as(kind: TxnKind, history: &History, models: &[&str]) -> CheckResult {
     let options = TxnOptions {
