@@ -11,7 +11,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use faultline_checkers::checker::Validity;
 use faultline_checkers::history::{History, Op, OpType, Process};
-use faultline_checkers::txn::simulate::{generate, TxnSimConfig};
+use faultline_checkers::txn::simulate::{generate, invocation_of, TxnSimConfig};
 use faultline_checkers::txn::{check, ConsistencyModel, TxnKind, TxnOptions};
 use serde_json::{json, Value};
 
@@ -41,24 +41,9 @@ fn history(planted: bool) -> History {
         json!([["r", x, 1], ["r", y, 0]]),
         json!([["r", x, 0], ["r", y, 1]]),
     ];
-    let invocation = |t: &Value| {
-        Value::Array(
-            t.as_array()
-                .unwrap()
-                .iter()
-                .map(|m| {
-                    if m[0] == "r" {
-                        json!(["r", m[1], null])
-                    } else {
-                        m.clone()
-                    }
-                })
-                .collect(),
-        )
-    };
     let process = |i: usize| Process::Client(1_000_000 + i as u64);
     for (i, t) in txns.iter().enumerate() {
-        ops.push(Op::new(process(i), OpType::Invoke, "txn", invocation(t)));
+        ops.push(Op::new(process(i), OpType::Invoke, "txn", invocation_of(t)));
     }
     for (i, t) in txns.iter().enumerate() {
         ops.push(Op::new(process(i), OpType::Ok, "txn", t.clone()));

@@ -138,6 +138,18 @@ impl CheckResult {
         self.details = details;
         self
     }
+
+    /// `unknown`: the history cannot be checked, for the reason `why` (a malformed op,
+    /// say).
+    pub fn uncheckable(checker: impl Into<String>, why: impl fmt::Display) -> Self {
+        CheckResult::new(checker, Validity::Unknown)
+            .reason(format!("the history cannot be checked: {why}"))
+    }
+
+    /// `result`, or [`uncheckable`](Self::uncheckable) for its error.
+    pub fn or_uncheckable<E: fmt::Display>(checker: &str, result: Result<Self, E>) -> Self {
+        result.unwrap_or_else(|why| CheckResult::uncheckable(checker, why))
+    }
 }
 
 /// A consistency checker: a pure, synchronous function of the history.

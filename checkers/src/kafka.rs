@@ -207,11 +207,7 @@ impl Checker for KafkaChecker {
     }
 
     fn check(&self, history: &History) -> CheckResult {
-        match analyse(history) {
-            Ok(result) => result,
-            Err(why) => CheckResult::new(self.name(), Validity::Unknown)
-                .reason(format!("the history cannot be checked: {why}")),
-        }
+        CheckResult::or_uncheckable(self.name(), analyse(history))
     }
 }
 

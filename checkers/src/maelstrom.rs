@@ -36,11 +36,6 @@ fn calls(history: &History) -> Result<Vec<(&Op, Option<&Op>)>, String> {
         .collect())
 }
 
-fn malformed(name: &str, why: String) -> CheckResult {
-    CheckResult::new(name, Validity::Unknown)
-        .reason(format!("the history cannot be checked: {why}"))
-}
-
 /// Maelstrom's `echo` check.
 #[derive(Debug, Clone, Default)]
 pub struct Echo;
@@ -51,10 +46,13 @@ impl Checker for Echo {
     }
 
     fn check(&self, history: &History) -> CheckResult {
-        let calls = match calls(history) {
-            Ok(calls) => calls,
-            Err(why) => return malformed(self.name(), why),
-        };
+        CheckResult::or_uncheckable(self.name(), self.judge(history))
+    }
+}
+
+impl Echo {
+    fn judge(&self, history: &History) -> Result<CheckResult, String> {
+        let calls = calls(history)?;
         let mut ok = 0;
         let mut wrong = Vec::new();
         for (invoke, completion) in &calls {
@@ -84,7 +82,7 @@ impl Checker for Echo {
         for why in wrong.iter().take(10) {
             result = result.reason(why.clone());
         }
-        result
+        Ok(result)
     }
 }
 
@@ -131,10 +129,10 @@ impl EventualSet {
     }
 }
 
-/// Elements of a read's value (a JSON list), or why it is not one.
-fn elements(read: &Op) -> Result<Vec<Value>, String> {
+/// Elements of a read's value (a JSON list), as text, or why it is not one.
+fn elements(read: &Op) -> Result<BTreeSet<String>, String> {
     match &read.value {
-        Value::Array(items) => Ok(items.clone()),
+        Value::Array(items) => Ok(items.iter().map(Value::to_string).collect()),
         other => Err(format!("read #{} returned {other}, not a list", read.index)),
     }
 }
@@ -154,10 +152,13 @@ impl Checker for EventualSet {
     }
 
     fn check(&self, history: &History) -> CheckResult {
-        let calls = match calls(history) {
-            Ok(calls) => calls,
-            Err(why) => return malformed(self.name(), why),
-        };
+        CheckResult::or_uncheckable(self.name(), self.judge(history))
+    }
+}
+
+impl EventualSet {
+    fn judge(&self, history: &History) -> Result<CheckResult, String> {
+        let calls = calls(history)?;
         // Each element: its add's invocation, and whether the add was acknowledged or failed.
         let mut adds: BTreeMap<String, (&Op, Option<OpType>)> = BTreeMap::new();
         for (invoke, completion) in calls.iter().filter(|(i, _)| i.f == self.add_f) {
@@ -168,22 +169,14 @@ impl Checker for EventualSet {
         }
         let finals = final_reads(history, &calls, &self.add_f);
         if finals.is_empty() {
-            return CheckResult::new(self.name(), Validity::Unknown)
-                .reason("no final read completed: whether every element arrived is not known");
+            return Ok(CheckResult::new(self.name(), Validity::Unknown)
+                .reason("no final read completed: whether every element arrived is not known"));
         }
         let mut lost: BTreeSet<String> = BTreeSet::new();
         let mut unexpected: BTreeSet<String> = BTreeSet::new();
         let mut final_sets = Vec::new();
         for (_, read) in &finals {
-            match elements(read) {
-                Ok(items) => final_sets.push(
-                    items
-                        .iter()
-                        .map(Value::to_string)
-                        .collect::<BTreeSet<String>>(),
-                ),
-                Err(why) => return malformed(self.name(), why),
-            }
+            final_sets.push(elements(read)?);
         }
         for (element, (_, outcome)) in &adds {
             if *outcome == Some(OpType::Ok) && final_sets.iter().any(|s| !s.contains(element)) {
@@ -198,11 +191,7 @@ impl Checker for EventualSet {
             .collect();
         let mut read_sets = Vec::new();
         for (invoke, read) in &reads {
-            let items = match elements(read) {
-                Ok(items) => items,
-                Err(why) => return malformed(self.name(), why),
-            };
-            let set: BTreeSet<String> = items.iter().map(Value::to_string).collect();
+            let set = elements(read)?;
             for element in &set {
                 match adds.get(element) {
                     Some((add, outcome))
@@ -274,7 +263,7 @@ impl Checker for EventualSet {
                 list(&unexpected)
             ));
         }
-        result
+        Ok(result)
     }
 }
 
@@ -299,21 +288,21 @@ impl Checker for EventualCounter {
     }
 
     fn check(&self, history: &History) -> CheckResult {
-        let calls = match calls(history) {
-            Ok(calls) => calls,
-            Err(why) => return malformed(self.name(), why),
-        };
+        CheckResult::or_uncheckable(self.name(), self.judge(history))
+    }
+}
+
+impl EventualCounter {
+    fn judge(&self, history: &History) -> Result<CheckResult, String> {
+        let calls = calls(history)?;
         // The sum of acknowledged deltas, and the range every possibly-applied delta spans.
         let (mut certain, mut low, mut high) = (0i64, 0i64, 0i64);
         for (invoke, completion) in calls.iter().filter(|(i, _)| i.f == "add") {
             let Some(delta) = invoke.value.as_i64() else {
-                return malformed(
-                    self.name(),
-                    format!(
-                        "add #{} has delta {}, not an integer",
-                        invoke.index, invoke.value
-                    ),
-                );
+                return Err(format!(
+                    "add #{} has delta {}, not an integer",
+                    invoke.index, invoke.value
+                ));
             };
             match completion.map(|c| c.kind) {
                 Some(OpType::Fail) => continue,
@@ -332,8 +321,8 @@ impl Checker for EventualCounter {
         let (lower, upper) = (certain + low, certain + high);
         let finals = final_reads(history, &calls, "add");
         if finals.is_empty() {
-            return CheckResult::new(self.name(), Validity::Unknown)
-                .reason("no final read completed: the counter's convergence is not known");
+            return Ok(CheckResult::new(self.name(), Validity::Unknown)
+                .reason("no final read completed: the counter's convergence is not known"));
         }
         let mut wrong = Vec::new();
         for (_, read) in &finals {
@@ -359,7 +348,7 @@ impl Checker for EventualCounter {
         for why in wrong {
             result = result.reason(why);
         }
-        result
+        Ok(result)
     }
 }
 

@@ -1,5 +1,7 @@
 //! The importers against real histories (the shared folder) and hand-written fixtures.
 
+mod shared_dir;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -8,25 +10,7 @@ use std::time::Instant;
 use faultline_checkers::formats::{read_path, read_str, Format};
 use faultline_checkers::history::{History, HistoryError, Op, OpType, Process};
 use serde_json::{json, Value};
-
-/// Where the shared histories live: `../../shared/histories` from this crate in the main
-/// checkout; from a worktree nested one level deeper, the nearest ancestor holding
-/// `shared/histories`.
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/histories");
-
-fn shared() -> Option<PathBuf> {
-    let found = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|dir| dir.join("shared/histories"))
-        .find(|dir| dir.is_dir());
-    if found.is_none() {
-        eprintln!(
-            "skipping: shared histories not found at {SHARED} or in any folder above \
-             the crate (expected shared/histories/etcd-jepsen/ and shared/histories/kv/)"
-        );
-    }
-    found
-}
+use shared_dir::shared;
 
 fn files(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)

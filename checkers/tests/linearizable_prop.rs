@@ -39,15 +39,7 @@ fn brute_force<M: Model>(model: &M, history: &History) -> bool {
             continue;
         }
         let required = kind == Some(OpType::Ok);
-        let view = OpView {
-            f: &inv.f,
-            input: &inv.value,
-            output: if required {
-                done.map(|op| &op.value)
-            } else {
-                None
-            },
-        };
+        let view = OpView::of(inv, done.filter(|_| required));
         let encoded = model.encode(view, &mut values).unwrap();
         calls.push(BruteCall {
             key: inv.key.as_ref().map(|k| k.to_string()).unwrap_or_default(),

@@ -2,29 +2,14 @@
 //! folder's `VERDICTS` file: etcd logs with `cas-register` (initial nil), kv logs with `kv`
 //! (initial ""), each split by key and, for the kv logs, also unsplit.
 
+mod shared_dir;
+
 use std::path::{Path, PathBuf};
 
 use faultline_checkers::checker::{Checker, Validity};
 use faultline_checkers::formats::read_path;
 use faultline_checkers::linearizable::{Linearizable, SearchOptions};
-
-/// Where the shared histories live: `../../shared/histories` from this crate in the main
-/// checkout; from a worktree nested one level deeper, the nearest ancestor holding them.
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/histories");
-
-fn shared() -> Option<PathBuf> {
-    let found = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|dir| dir.join("shared/histories"))
-        .find(|dir| dir.is_dir());
-    if found.is_none() {
-        eprintln!(
-            "skipping: shared histories not found at {SHARED} (nor in any folder above the \
-             crate); expected shared/histories/etcd-jepsen/VERDICTS and shared/histories/kv/VERDICTS"
-        );
-    }
-    found
-}
+use shared_dir::shared;
 
 /// `(file, expected verdict)` pairs from a folder's VERDICTS file.
 fn verdicts(dir: &Path) -> Vec<(PathBuf, Validity)> {

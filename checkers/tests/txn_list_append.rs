@@ -9,26 +9,18 @@ use faultline_checkers::txn::{ListAppend, TxnKind};
 use serde_json::json;
 use txn_support::*;
 
-const STRICT: &[&str] = &["strict-serializable"];
-
 fn la(events: &[Event], models: &[&str]) -> faultline_checkers::checker::CheckResult {
     check_as(TxnKind::ListAppend, &history(events), models)
-}
-
-fn concat<const N: usize>(parts: [&[Event]; N]) -> Vec<Event> {
-    parts.iter().flat_map(|p| p.iter().cloned()).collect()
 }
 
 #[test]
 fn serial_and_concurrent_histories_with_failures_and_unknowns_are_valid() {
     let events = concat([
         &alone(0, "ok", json!([["append", "x", 1], ["r", "x", [1]]])),
-        &[
-            (1, "invoke", json!([["append", "x", 2], ["r", "y", null]])),
-            (2, "invoke", json!([["r", "x", null], ["append", "y", 1]])),
-            (1, "ok", json!([["append", "x", 2], ["r", "y", []]])),
-            (2, "ok", json!([["r", "x", [1, 2]], ["append", "y", 1]])),
-        ],
+        &overlapping(
+            (1, json!([["append", "x", 2], ["r", "y", []]])),
+            (2, json!([["r", "x", [1, 2]], ["append", "y", 1]])),
+        ),
         &alone(3, "fail", json!([["append", "x", 3]])),
         &alone(4, "info", json!([["append", "y", 2]])),
         &alone(
@@ -55,12 +47,10 @@ fn serial_and_concurrent_histories_with_failures_and_unknowns_are_valid() {
 fn g0_write_cycle() {
     // x's order is [1 2] and y's is [2 1]: T1 and T2 overwrite each other.
     let events = concat([
-        &[
-            (1, "invoke", json!([["append", "x", 1], ["append", "y", 1]])),
-            (2, "invoke", json!([["append", "x", 2], ["append", "y", 2]])),
-            (1, "ok", json!([["append", "x", 1], ["append", "y", 1]])),
-            (2, "ok", json!([["append", "x", 2], ["append", "y", 2]])),
-        ],
+        &overlapping(
+            (1, json!([["append", "x", 1], ["append", "y", 1]])),
+            (2, json!([["append", "x", 2], ["append", "y", 2]])),
+        ),
         &alone(3, "ok", json!([["r", "x", [1, 2]], ["r", "y", [2, 1]]])),
     ]);
     let result = la(&events, STRICT);
@@ -108,12 +98,10 @@ fn g1b_intermediate_read() {
 
 #[test]
 fn g1c_circular_information_flow() {
-    let events = [
-        (1, "invoke", json!([["append", "x", 1], ["r", "y", null]])),
-        (2, "invoke", json!([["append", "y", 1], ["r", "x", null]])),
-        (1, "ok", json!([["append", "x", 1], ["r", "y", [1]]])),
-        (2, "ok", json!([["append", "y", 1], ["r", "x", [1]]])),
-    ];
+    let events = overlapping(
+        (1, json!([["append", "x", 1], ["r", "y", [1]]])),
+        (2, json!([["append", "y", 1], ["r", "x", [1]]])),
+    );
     let result = la(&events, STRICT);
     assert_anomalies(&result, &["G1c"], &["read-committed"]);
     let text = explanation(&result, "G1c");
@@ -126,12 +114,10 @@ fn g1c_circular_information_flow() {
 
 #[test]
 fn g_single_read_skew() {
-    let events = [
-        (1, "invoke", json!([["append", 7, 3], ["append", 8, 1]])),
-        (2, "invoke", json!([["r", 7, null], ["r", 8, null]])),
-        (1, "ok", json!([["append", 7, 3], ["append", 8, 1]])),
-        (2, "ok", json!([["r", 7, [3]], ["r", 8, []]])),
-    ];
+    let events = overlapping(
+        (1, json!([["append", 7, 3], ["append", 8, 1]])),
+        (2, json!([["r", 7, [3]], ["r", 8, []]])),
+    );
     let result = la(&events, STRICT);
     // An item G-single is also a G2-item (Adya), so repeatable read falls with it.
     assert_anomalies(
@@ -191,12 +177,10 @@ fn g_nonadjacent() {
 
 #[test]
 fn g2_item_write_skew() {
-    let events = [
-        (1, "invoke", json!([["r", "x", null], ["append", "y", 1]])),
-        (2, "invoke", json!([["r", "y", null], ["append", "x", 1]])),
-        (1, "ok", json!([["r", "x", []], ["append", "y", 1]])),
-        (2, "ok", json!([["r", "y", []], ["append", "x", 1]])),
-    ];
+    let events = overlapping(
+        (1, json!([["r", "x", []], ["append", "y", 1]])),
+        (2, json!([["r", "y", []], ["append", "x", 1]])),
+    );
     let result = la(&events, STRICT);
     assert_anomalies(&result, &["G2-item"], &["repeatable-read"]);
     assert_eq!(la(&events, &["snapshot-isolation"]).valid, Validity::Valid);
@@ -380,12 +364,10 @@ fn internal_inconsistency() {
 fn lost_update() {
     let events = concat([
         &alone(0, "ok", json!([["append", "x", 1]])),
-        &[
-            (1, "invoke", json!([["r", "x", null], ["append", "x", 2]])),
-            (2, "invoke", json!([["r", "x", null], ["append", "x", 3]])),
-            (1, "ok", json!([["r", "x", [1]], ["append", "x", 2]])),
-            (2, "ok", json!([["r", "x", [1]], ["append", "x", 3]])),
-        ],
+        &overlapping(
+            (1, json!([["r", "x", [1]], ["append", "x", 2]])),
+            (2, json!([["r", "x", [1]], ["append", "x", 3]])),
+        ),
     ]);
     let result = la(&events, STRICT);
     // Two txns that each missed the other's append are also a G2-item cycle.
@@ -451,18 +433,14 @@ fn garbage_read() {
 #[test]
 fn incompatible_order() {
     let events = concat([
-        &[
-            (1, "invoke", json!([["append", "x", 1]])),
-            (2, "invoke", json!([["append", "x", 2]])),
-            (1, "ok", json!([["append", "x", 1]])),
-            (2, "ok", json!([["append", "x", 2]])),
-        ],
-        &[
-            (3, "invoke", json!([["r", "x", null]])),
-            (4, "invoke", json!([["r", "x", null]])),
-            (3, "ok", json!([["r", "x", [1, 2]]])),
-            (4, "ok", json!([["r", "x", [2, 1]]])),
-        ],
+        &overlapping(
+            (1, json!([["append", "x", 1]])),
+            (2, json!([["append", "x", 2]])),
+        ),
+        &overlapping(
+            (3, json!([["r", "x", [1, 2]]])),
+            (4, json!([["r", "x", [2, 1]]])),
+        ),
     ]);
     let result = la(&events, &["read-committed"]);
     assert_anomalies(&result, &["incompatible-order"], &["read-committed"]);

@@ -9,14 +9,8 @@ use faultline_checkers::txn::{check, TxnKind, TxnOptions, VersionOrders};
 use serde_json::json;
 use txn_support::*;
 
-const STRICT: &[&str] = &["strict-serializable"];
-
 fn rw(events: &[Event], models: &[&str]) -> CheckResult {
     check_as(TxnKind::RwRegister, &history(events), models)
-}
-
-fn concat<const N: usize>(parts: [&[Event]; N]) -> Vec<Event> {
-    parts.iter().flat_map(|p| p.iter().cloned()).collect()
 }
 
 #[test]
@@ -86,20 +80,16 @@ fn internal_inconsistency() {
 
 #[test]
 fn g1c_and_g_single() {
-    let g1c = [
-        (1, "invoke", json!([["w", "x", 1], ["r", "y", null]])),
-        (2, "invoke", json!([["w", "y", 1], ["r", "x", null]])),
-        (1, "ok", json!([["w", "x", 1], ["r", "y", 1]])),
-        (2, "ok", json!([["w", "y", 1], ["r", "x", 1]])),
-    ];
+    let g1c = overlapping(
+        (1, json!([["w", "x", 1], ["r", "y", 1]])),
+        (2, json!([["w", "y", 1], ["r", "x", 1]])),
+    );
     assert_anomalies(&rw(&g1c, STRICT), &["G1c"], &["read-committed"]);
     // Read skew: T2 sees T1's x but not its y (null comes before every value).
-    let skew = [
-        (1, "invoke", json!([["w", "x", 1], ["w", "y", 1]])),
-        (2, "invoke", json!([["r", "x", null], ["r", "y", null]])),
-        (1, "ok", json!([["w", "x", 1], ["w", "y", 1]])),
-        (2, "ok", json!([["r", "x", 1], ["r", "y", null]])),
-    ];
+    let skew = overlapping(
+        (1, json!([["w", "x", 1], ["w", "y", 1]])),
+        (2, json!([["r", "x", 1], ["r", "y", null]])),
+    );
     let result = rw(&skew, STRICT);
     assert_anomalies(
         &result,
@@ -118,12 +108,10 @@ fn g1c_and_g_single() {
 fn lost_update_and_write_skew_from_writes_follow_reads() {
     let events = concat([
         &alone(0, "ok", json!([["w", "x", 1]])),
-        &[
-            (1, "invoke", json!([["r", "x", null], ["w", "x", 2]])),
-            (2, "invoke", json!([["r", "x", null], ["w", "x", 3]])),
-            (1, "ok", json!([["r", "x", 1], ["w", "x", 2]])),
-            (2, "ok", json!([["r", "x", 1], ["w", "x", 3]])),
-        ],
+        &overlapping(
+            (1, json!([["r", "x", 1], ["w", "x", 2]])),
+            (2, json!([["r", "x", 1], ["w", "x", 3]])),
+        ),
     ]);
     let result = rw(&events, STRICT);
     assert_anomalies(
@@ -222,12 +210,10 @@ fn linearizable_keys_give_version_orders_from_real_time() {
     // T3, concurrent with T2, saw T2's y but T1's x: read skew, visible only with them.
     let events = concat([
         &alone(1, "ok", json!([["w", "x", 1]])),
-        &[
-            (2, "invoke", json!([["w", "x", 2], ["w", "y", 1]])),
-            (3, "invoke", json!([["r", "x", null], ["r", "y", null]])),
-            (2, "ok", json!([["w", "x", 2], ["w", "y", 1]])),
-            (3, "ok", json!([["r", "x", 1], ["r", "y", 1]])),
-        ],
+        &overlapping(
+            (2, json!([["w", "x", 2], ["w", "y", 1]])),
+            (3, json!([["r", "x", 1], ["r", "y", 1]])),
+        ),
     ]);
     // The inference alone orders nothing here and finds no cycle ...
     let inferred_only = TxnOptions {

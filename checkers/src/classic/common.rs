@@ -296,13 +296,52 @@ pub(crate) fn with_counts(mut details: Value, names: &[&str], counts: &[u64]) ->
     details
 }
 
-/// A classic checker's result, or `unknown` naming why a malformed history cannot be
-/// checked.
-pub(crate) fn or_unknown(name: &str, result: Result<CheckResult, String>) -> CheckResult {
-    result.unwrap_or_else(|e| {
-        CheckResult::new(name, Validity::Unknown)
-            .reason(format!("the history cannot be checked: {e}"))
-    })
+/// What a checker that judges each key on its own gathers: each key's details, the totals
+/// of its counts (in the checker's `COUNTS` order) and the reasons.
+pub(crate) struct PerKey<const N: usize> {
+    pub reasons: Vec<String>,
+    pub totals: [u64; N],
+    keys: Vec<Value>,
+}
+
+impl<const N: usize> PerKey<N> {
+    pub(crate) fn new() -> Self {
+        PerKey {
+            reasons: Vec::new(),
+            totals: [0; N],
+            keys: Vec::new(),
+        }
+    }
+
+    /// One key judged: its details, and its counts to add to the totals.
+    pub(crate) fn add(&mut self, details: Value, counts: [u64; N]) {
+        for (t, c) in self.totals.iter_mut().zip(counts) {
+            *t += c;
+        }
+        self.keys.push(details);
+    }
+
+    /// The checker's result: `valid`, or `unknown` with the reason `nothing` where it
+    /// is given and the keys were valid; its details are `params` with the keys' details
+    /// under `keys` and the totals under their `names`.
+    pub(crate) fn result(
+        mut self,
+        name: &str,
+        mut valid: Validity,
+        nothing: Option<&str>,
+        mut params: Value,
+        names: &[&str; N],
+    ) -> CheckResult {
+        if let (Validity::Valid, Some(why)) = (valid, nothing) {
+            valid = Validity::Unknown;
+            self.reasons.push(why.to_string());
+        }
+        params["keys"] = Value::Array(self.keys);
+        let mut result =
+            CheckResult::new(name, valid).details(with_counts(params, names, &self.totals));
+        result.reasons = self.reasons;
+        result
+    }
 }
 
 #[cfg(test)]

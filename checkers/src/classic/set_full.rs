@@ -43,7 +43,7 @@ use crate::checker::{CheckResult, Checker, Validity};
 use crate::history::{History, Op, OpType};
 
 use super::common::{
-    by_key, canon, duration_text, key_name, or_unknown, thin, values_text, with_counts, Event,
+    by_key, canon, duration_text, key_name, thin, values_text, with_counts, Event, PerKey,
     DETAIL_LIMIT,
 };
 
@@ -312,51 +312,41 @@ impl Checker for SetFull {
     }
 
     fn check(&self, history: &History) -> CheckResult {
-        or_unknown(NAME, self.check_keys(history))
+        CheckResult::or_uncheckable(NAME, self.check_keys(history))
     }
 }
 
 impl SetFull {
     fn check_keys(&self, history: &History) -> Result<CheckResult, String> {
         let split = by_key(history)?;
-        let mut reasons = Vec::new();
-        let mut keys = Vec::new();
-        let mut totals = [0u64; COUNTS.len()];
+        let mut tally = PerKey::new();
         for (key, events) in &split.keys {
             let name = key_name(key.as_ref());
             let mut state = KeyState::default();
             for e in events {
                 state.event(e, &name)?;
             }
-            let (details, counts) = self.judge_key(key, &name, state, &mut reasons);
-            for (t, c) in totals.iter_mut().zip(counts) {
-                *t += c;
-            }
-            keys.push(details);
+            let (details, counts) = self.judge_key(key, &name, state, &mut tally.reasons);
+            tally.add(details, counts);
         }
-        let [_, stable, lost, _, stale, unexpected, duplicated] = totals;
-        let mut valid =
-            if lost + unexpected + duplicated > 0 || (self.params.linearizable && stale > 0) {
-                Validity::Invalid
-            } else {
-                Validity::Valid
-            };
-        if valid == Validity::Valid && stable == 0 {
-            valid = Validity::Unknown;
-            reasons.push(
-                "no element was read back and stayed visible: there is nothing to judge (were \
-                 there no ok reads after the adds?)"
-                    .to_string(),
-            );
-        }
-        let details = with_counts(
-            json!({"linearizable": self.params.linearizable, "keys": keys}),
-            &COUNTS,
-            &totals,
+        let [_, stable, lost, _, stale, unexpected, duplicated] = tally.totals;
+        let valid = if lost + unexpected + duplicated > 0 || (self.params.linearizable && stale > 0)
+        {
+            Validity::Invalid
+        } else {
+            Validity::Valid
+        };
+        let nothing = (stable == 0).then_some(
+            "no element was read back and stayed visible: there is nothing to judge (were \
+             there no ok reads after the adds?)",
         );
-        let mut result = CheckResult::new(NAME, valid).details(details);
-        result.reasons = reasons;
-        Ok(result)
+        Ok(tally.result(
+            NAME,
+            valid,
+            nothing,
+            json!({"linearizable": self.params.linearizable}),
+            &COUNTS,
+        ))
     }
 
     /// One key's details and counts (in [`COUNTS`] order), adding its reasons.

@@ -37,7 +37,7 @@ use crate::checker::{CheckResult, Checker, Validity};
 use crate::history::{History, Op, OpType};
 use crate::linearizable::Linearizable;
 
-use super::common::{by_key, key_name, or_unknown, values_text, with_counts, Multiset};
+use super::common::{by_key, key_name, values_text, with_counts, Multiset, PerKey};
 
 /// The checker's name, and the model name workloads give for it.
 pub const NAME: &str = "total-queue";
@@ -105,7 +105,7 @@ impl Checker for TotalQueue {
     }
 
     fn check(&self, history: &History) -> CheckResult {
-        or_unknown(NAME, self.check_keys(history))
+        CheckResult::or_uncheckable(NAME, self.check_keys(history))
     }
 }
 
@@ -113,9 +113,7 @@ impl TotalQueue {
     fn check_keys(&self, history: &History) -> Result<CheckResult, String> {
         let split = by_key(history)?;
         let mut valid = Validity::Valid;
-        let mut reasons = Vec::new();
-        let mut keys = Vec::new();
-        let mut totals = [0u64; COUNTS.len()];
+        let mut tally = PerKey::new();
         for (key, events) in &split.keys {
             let mut q = KeyQueue::default();
             for e in events {
@@ -152,25 +150,19 @@ impl TotalQueue {
                     }
                 }
             }
-            let (details, counts, verdict) = self.judge_key(key, q, &mut reasons);
+            let (details, counts, verdict) = self.judge_key(key, q, &mut tally.reasons);
             valid = valid.and(verdict);
-            for (t, c) in totals.iter_mut().zip(counts) {
-                *t += c;
-            }
-            keys.push(details);
+            tally.add(details, counts);
         }
-        if totals[0] == 0 && valid == Validity::Valid {
-            valid = Validity::Unknown;
-            reasons.push("no enqueue was attempted: there is nothing to check".to_string());
-        }
-        let details = with_counts(
-            json!({"allow_duplicates": self.params.allow_duplicates, "keys": keys}),
+        let nothing =
+            (tally.totals[0] == 0).then_some("no enqueue was attempted: there is nothing to check");
+        Ok(tally.result(
+            NAME,
+            valid,
+            nothing,
+            json!({"allow_duplicates": self.params.allow_duplicates}),
             &COUNTS,
-            &totals,
-        );
-        let mut result = CheckResult::new(NAME, valid).details(details);
-        result.reasons = reasons;
-        Ok(result)
+        ))
     }
 
     fn judge_key(

@@ -32,10 +32,7 @@ impl Checker for UniqueIds {
     fn check(&self, history: &History) -> CheckResult {
         let split = match by_key(history) {
             Ok(s) => s,
-            Err(e) => {
-                return CheckResult::new(NAME, Validity::Unknown)
-                    .reason(format!("the history cannot be checked: {e}"))
-            }
+            Err(e) => return CheckResult::uncheckable(NAME, e),
         };
         let mut attempted = 0u64;
         let mut ids = Multiset::default();

@@ -100,15 +100,7 @@ pub(crate) fn prepare<M: Model>(
             Some(OpType::Ok) => true,
             _ => false,
         };
-        let view = OpView {
-            f: &inv.f,
-            input: &inv.value,
-            output: if required {
-                done.map(|op| &op.value)
-            } else {
-                None
-            },
-        };
+        let view = OpView::of(inv, done.filter(|_| required));
         let encoded = model
             .encode(view, &mut values)
             .map_err(|e| format!("op #{} ({} {}): {e}", inv.index, inv.f, inv.value))?;

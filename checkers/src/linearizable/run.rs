@@ -125,8 +125,7 @@ pub fn check_history<M: Model>(
     let prepared = match prepare(model, history, options.partition) {
         Ok(p) => p,
         Err(e) => {
-            return CheckResult::new("linearizable", Validity::Unknown)
-                .reason(format!("the history cannot be checked: {e}"))
+            return CheckResult::uncheckable("linearizable", &e)
                 .details(json!({"model": model.name(), "error": e}))
         }
     };

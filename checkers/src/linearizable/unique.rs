@@ -103,11 +103,7 @@ pub(crate) fn decide<'a, M: Model>(
     let view = |c: u32| {
         let call = &part.calls[c as usize];
         let inv = &history.ops[call.invoke as usize];
-        OpView {
-            f: &inv.f,
-            input: &inv.value,
-            output: call.required.then(|| &history.ops[call.ret as usize].value),
-        }
+        OpView::of(inv, call.required.then(|| &history.ops[call.ret as usize]))
     };
     let n = part.calls.len() as u32;
     let built = if semantics.text {

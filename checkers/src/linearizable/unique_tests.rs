@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::linearizable::prepare::prepare;
-use crate::models::test_support::history;
+use crate::models::test_support::{history, sequential};
 use crate::models::{CasRegister, Kv};
 use serde_json::json;
 
@@ -25,13 +25,10 @@ fn explanation(d: Decision) -> String {
 
 #[test]
 fn a_stale_read_is_two_overlapping_zones() {
-    let h = history(&[
-        (0, "invoke", "write", json!(1)),
-        (0, "ok", "write", json!(1)),
-        (0, "invoke", "write", json!(2)),
-        (0, "ok", "write", json!(2)),
-        (1, "invoke", "read", json!(null)),
-        (1, "ok", "read", json!(1)),
+    let h = sequential(&[
+        (0, "write", json!(1), json!(1)),
+        (0, "write", json!(2), json!(2)),
+        (1, "read", json!(null), json!(1)),
     ]);
     let text = explanation(decide_one(&CasRegister::default(), &h));
     assert!(
@@ -83,11 +80,9 @@ fn unobserved_unknown_writes_never_happened_and_cas_chains_hold_together() {
 
 #[test]
 fn a_value_written_twice_goes_to_the_search() {
-    let h = history(&[
-        (0, "invoke", "write", json!(1)),
-        (0, "ok", "write", json!(1)),
-        (1, "invoke", "write", json!(1)),
-        (1, "ok", "write", json!(1)),
+    let h = sequential(&[
+        (0, "write", json!(1), json!(1)),
+        (1, "write", json!(1), json!(1)),
     ]);
     assert!(matches!(
         decide_one(&CasRegister::default(), &h),
@@ -97,15 +92,11 @@ fn a_value_written_twice_goes_to_the_search() {
 
 #[test]
 fn kv_reads_name_their_last_element_and_its_prefix() {
-    let valid = history(&[
-        (0, "invoke", "append", json!("a;")),
-        (0, "ok", "append", json!("a;")),
-        (1, "invoke", "append", json!("b;")),
-        (1, "ok", "append", json!("b;")),
-        (2, "invoke", "get", json!(null)),
-        (2, "ok", "get", json!("a;b;")),
-        (0, "invoke", "append", json!("c;")),
-        (0, "ok", "append", json!("c;")),
+    let valid = sequential(&[
+        (0, "append", json!("a;"), json!("a;")),
+        (1, "append", json!("b;"), json!("b;")),
+        (2, "get", json!(null), json!("a;b;")),
+        (0, "append", json!("c;"), json!("c;")),
     ]);
     assert!(matches!(
         decide_one(&Kv::default(), &valid),
@@ -135,11 +126,9 @@ fn kv_reads_name_their_last_element_and_its_prefix() {
 
 #[test]
 fn kv_strings_that_are_suffixes_of_others_go_to_the_search() {
-    let h = history(&[
-        (0, "invoke", "append", json!("ab")),
-        (0, "ok", "append", json!("ab")),
-        (1, "invoke", "append", json!("b")),
-        (1, "ok", "append", json!("b")),
+    let h = sequential(&[
+        (0, "append", json!("ab"), json!("ab")),
+        (1, "append", json!("b"), json!("b")),
     ]);
     assert!(matches!(
         decide_one(&Kv::default(), &h),

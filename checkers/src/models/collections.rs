@@ -189,31 +189,23 @@ impl Model for SetModel {
 mod tests {
     use super::*;
     use crate::checker::Validity;
-    use crate::models::test_support::{history, verdict};
+    use crate::models::test_support::{history, sequential, verdict};
     use serde_json::json;
 
     #[test]
     fn queue_dequeues_in_order() {
-        let good = history(&[
-            (0, "invoke", "enqueue", json!(1)),
-            (0, "ok", "enqueue", json!(1)),
-            (0, "invoke", "enqueue", json!(2)),
-            (0, "ok", "enqueue", json!(2)),
-            (1, "invoke", "dequeue", json!(null)),
-            (1, "ok", "dequeue", json!(1)),
-            (1, "invoke", "dequeue", json!(null)),
-            (1, "ok", "dequeue", json!(2)),
-            (1, "invoke", "dequeue", json!(null)),
-            (1, "ok", "dequeue", json!(null)),
+        let good = sequential(&[
+            (0, "enqueue", json!(1), json!(1)),
+            (0, "enqueue", json!(2), json!(2)),
+            (1, "dequeue", json!(null), json!(1)),
+            (1, "dequeue", json!(null), json!(2)),
+            (1, "dequeue", json!(null), json!(null)),
         ]);
         assert_eq!(verdict(&FifoQueue::default(), &good), Validity::Valid);
-        let bad = history(&[
-            (0, "invoke", "enqueue", json!(1)),
-            (0, "ok", "enqueue", json!(1)),
-            (0, "invoke", "enqueue", json!(2)),
-            (0, "ok", "enqueue", json!(2)),
-            (1, "invoke", "dequeue", json!(null)),
-            (1, "ok", "dequeue", json!(2)),
+        let bad = sequential(&[
+            (0, "enqueue", json!(1), json!(1)),
+            (0, "enqueue", json!(2), json!(2)),
+            (1, "dequeue", json!(null), json!(2)),
         ]);
         assert_eq!(verdict(&FifoQueue::default(), &bad), Validity::Invalid);
     }
@@ -244,18 +236,13 @@ mod tests {
             (2, "ok", "read", json!([2, 1])),
         ]);
         assert_eq!(verdict(&SetModel::default(), &good), Validity::Valid);
-        let lost = history(&[
-            (0, "invoke", "add", json!(1)),
-            (0, "ok", "add", json!(1)),
-            (2, "invoke", "read", json!(null)),
-            (2, "ok", "read", json!([])),
+        let lost = sequential(&[
+            (0, "add", json!(1), json!(1)),
+            (2, "read", json!(null), json!([])),
         ]);
         assert_eq!(verdict(&SetModel::default(), &lost), Validity::Invalid);
         let seeded = SetModel::new(Some(json!([7]))).unwrap();
-        let sees_seed = history(&[
-            (2, "invoke", "read", json!(null)),
-            (2, "ok", "read", json!([7])),
-        ]);
+        let sees_seed = sequential(&[(2, "read", json!(null), json!([7]))]);
         assert_eq!(verdict(&seeded, &sees_seed), Validity::Valid);
     }
 }

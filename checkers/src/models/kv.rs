@@ -132,7 +132,7 @@ impl Model for Kv {
 mod tests {
     use super::*;
     use crate::checker::Validity;
-    use crate::models::test_support::{history, verdict};
+    use crate::models::test_support::{history, sequential, verdict};
     use serde_json::json;
 
     #[test]
@@ -150,23 +150,17 @@ mod tests {
 
     #[test]
     fn a_get_missing_a_completed_append_is_invalid() {
-        let h = history(&[
-            (0, "invoke", "put", json!("x")),
-            (0, "ok", "put", json!("x")),
-            (0, "invoke", "append", json!("y")),
-            (0, "ok", "append", json!("y")),
-            (2, "invoke", "get", json!(null)),
-            (2, "ok", "get", json!("x")),
+        let h = sequential(&[
+            (0, "put", json!("x"), json!("x")),
+            (0, "append", json!("y"), json!("y")),
+            (2, "get", json!(null), json!("x")),
         ]);
         assert_eq!(verdict(&Kv::default(), &h), Validity::Invalid);
     }
 
     #[test]
     fn keys_start_empty_or_at_the_initial_string() {
-        let h = history(&[
-            (2, "invoke", "get", json!(null)),
-            (2, "ok", "get", json!("")),
-        ]);
+        let h = sequential(&[(2, "get", json!(null), json!(""))]);
         assert_eq!(verdict(&Kv::default(), &h), Validity::Valid);
         let start = Kv::new(Some(json!("s"))).unwrap();
         assert_eq!(verdict(&start, &h), Validity::Invalid);
@@ -175,13 +169,10 @@ mod tests {
 
     #[test]
     fn cas_compares_strings() {
-        let h = history(&[
-            (0, "invoke", "put", json!("a")),
-            (0, "ok", "put", json!("a")),
-            (0, "invoke", "cas", json!(["a", "b"])),
-            (0, "ok", "cas", json!(["a", "b"])),
-            (2, "invoke", "get", json!(null)),
-            (2, "ok", "get", json!("b")),
+        let h = sequential(&[
+            (0, "put", json!("a"), json!("a")),
+            (0, "cas", json!(["a", "b"]), json!(["a", "b"])),
+            (2, "get", json!(null), json!("b")),
         ]);
         assert_eq!(verdict(&Kv::default(), &h), Validity::Valid);
     }

@@ -125,6 +125,18 @@ pub struct OpView<'a> {
     pub output: Option<&'a Value>,
 }
 
+impl<'a> OpView<'a> {
+    /// The call `invoke` began; `ok`, its completion when that is `ok` (its output must
+    /// match), `None` when its result is unknown.
+    pub fn of(invoke: &'a Op, ok: Option<&'a Op>) -> Self {
+        OpView {
+            f: &invoke.f,
+            input: &invoke.value,
+            output: ok.map(|op| &op.value),
+        }
+    }
+}
+
 /// A call converted to a model's compact representation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Encoded<I, O> {
@@ -381,6 +393,21 @@ pub(crate) mod test_support {
             h.push(Op::new(Process::Client(*p), kind, *f, v.clone()));
         }
         h
+    }
+
+    /// Ops that each complete `ok` before the next is invoked: `(process, f, value
+    /// invoked, value returned)` lines.
+    pub(crate) fn sequential(ops: &[(u64, &str, Value, Value)]) -> History {
+        let lines: Vec<_> = ops
+            .iter()
+            .flat_map(|(p, f, invoked, returned)| {
+                [
+                    (*p, "invoke", *f, invoked.clone()),
+                    (*p, "ok", *f, returned.clone()),
+                ]
+            })
+            .collect();
+        history(&lines)
     }
 
     pub(crate) fn verdict<M: Model>(model: &M, h: &History) -> Validity {

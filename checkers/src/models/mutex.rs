@@ -71,7 +71,7 @@ impl Model for Mutex {
 mod tests {
     use super::*;
     use crate::checker::Validity;
-    use crate::models::test_support::{history, verdict};
+    use crate::models::test_support::{history, sequential, verdict};
     use serde_json::json;
 
     #[test]
@@ -89,18 +89,13 @@ mod tests {
 
     #[test]
     fn two_holders_at_once_are_invalid() {
-        let h = history(&[
-            (0, "invoke", "acquire", json!(null)),
-            (0, "ok", "acquire", json!(null)),
-            (1, "invoke", "acquire", json!(null)),
-            (1, "ok", "acquire", json!(null)),
+        let h = sequential(&[
+            (0, "acquire", json!(null), json!(null)),
+            (1, "acquire", json!(null), json!(null)),
         ]);
         assert_eq!(verdict(&Mutex::default(), &h), Validity::Invalid);
         let held = Mutex::new(Some(json!(true))).unwrap();
-        let release = history(&[
-            (0, "invoke", "release", json!(null)),
-            (0, "ok", "release", json!(null)),
-        ]);
+        let release = sequential(&[(0, "release", json!(null), json!(null))]);
         assert_eq!(verdict(&held, &release), Validity::Valid);
         assert_eq!(verdict(&Mutex::default(), &release), Validity::Invalid);
     }

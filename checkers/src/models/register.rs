@@ -148,7 +148,7 @@ impl<const CAS: bool> Model for RegisterModel<CAS> {
 mod tests {
     use super::*;
     use crate::checker::Validity;
-    use crate::models::test_support::{history, verdict};
+    use crate::models::test_support::{history, sequential, verdict};
     use serde_json::json;
 
     #[test]
@@ -166,33 +166,24 @@ mod tests {
 
     #[test]
     fn stale_read_after_write_completed_is_invalid() {
-        let h = history(&[
-            (0, "invoke", "write", json!(1)),
-            (0, "ok", "write", json!(1)),
-            (0, "invoke", "write", json!(2)),
-            (0, "ok", "write", json!(2)),
-            (1, "invoke", "read", json!(null)),
-            (1, "ok", "read", json!(1)),
+        let h = sequential(&[
+            (0, "write", json!(1), json!(1)),
+            (0, "write", json!(2), json!(2)),
+            (1, "read", json!(null), json!(1)),
         ]);
         assert_eq!(verdict(&Register::new(None), &h), Validity::Invalid);
     }
 
     #[test]
     fn initial_value_is_read_before_any_write() {
-        let h = history(&[
-            (1, "invoke", "read", json!(null)),
-            (1, "ok", "read", json!(0)),
-        ]);
+        let h = sequential(&[(1, "read", json!(null), json!(0))]);
         assert_eq!(verdict(&Register::new(Some(json!(0))), &h), Validity::Valid);
         assert_eq!(verdict(&Register::new(None), &h), Validity::Invalid);
     }
 
     #[test]
     fn register_rejects_cas_with_a_hint() {
-        let h = history(&[
-            (0, "invoke", "cas", json!([1, 2])),
-            (0, "ok", "cas", json!([1, 2])),
-        ]);
+        let h = sequential(&[(0, "cas", json!([1, 2]), json!([1, 2]))]);
         let r = crate::linearizable::check_history(
             &Register::new(None),
             &h,
@@ -215,11 +206,9 @@ mod tests {
             (1, "ok", "read", json!(3)),
         ]);
         assert_eq!(verdict(&CasRegister::new(None), &good), Validity::Valid);
-        let bad = history(&[
-            (0, "invoke", "write", json!(1)),
-            (0, "ok", "write", json!(1)),
-            (0, "invoke", "cas", json!([2, 3])),
-            (0, "ok", "cas", json!([2, 3])),
+        let bad = sequential(&[
+            (0, "write", json!(1), json!(1)),
+            (0, "cas", json!([2, 3]), json!([2, 3])),
         ]);
         assert_eq!(verdict(&CasRegister::new(None), &bad), Validity::Invalid);
     }
@@ -255,11 +244,9 @@ mod tests {
 
     #[test]
     fn keys_are_independent_registers() {
-        let mut h = history(&[
-            (0, "invoke", "write", json!(1)),
-            (0, "ok", "write", json!(1)),
-            (1, "invoke", "read", json!(null)),
-            (1, "ok", "read", json!(null)),
+        let mut h = sequential(&[
+            (0, "write", json!(1), json!(1)),
+            (1, "read", json!(null), json!(null)),
         ]);
         h.ops[0].key = Some(json!(1));
         h.ops[1].key = Some(json!(1));

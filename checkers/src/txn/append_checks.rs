@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::append_index::{list, AppendIndex, Elem, EMPTY, NONE};
 use super::decode::{scalar, Decoded, KeyId, MopKind, Scalar, Status, TxnId};
-use super::findings::{text, Case, Findings};
+use super::findings::{read_said, text, Case, Findings};
 use super::lattice::Anomaly;
 use crate::fxhash::FxHashMap;
 
@@ -178,14 +178,7 @@ impl<'h> AppendIndex<'h> {
     ) {
         let mop = d.mops[gm];
         let (k, values) = (mop.key, list(mop.value));
-        let said = || {
-            format!(
-                "op #{} read key {} = {}",
-                d.op_index(t),
-                text(d.key(k)),
-                text(mop.value)
-            )
-        };
+        let said = || read_said(d, t, gm);
         let (failed, garbage) = if plain_prefix {
             let at = |pos: u32| {
                 (pos != NONE && (pos as usize) < values.len())

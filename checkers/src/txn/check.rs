@@ -112,7 +112,10 @@ impl Checker for ListAppend {
     }
 
     fn check(&self, history: &History) -> CheckResult {
-        check(TxnKind::ListAppend, history, &self.options).unwrap_or_else(|e| erred(self.name(), e))
+        CheckResult::or_uncheckable(
+            self.name(),
+            check(TxnKind::ListAppend, history, &self.options),
+        )
     }
 }
 
@@ -122,7 +125,10 @@ impl Checker for RwRegister {
     }
 
     fn check(&self, history: &History) -> CheckResult {
-        check(TxnKind::RwRegister, history, &self.options).unwrap_or_else(|e| erred(self.name(), e))
+        CheckResult::or_uncheckable(
+            self.name(),
+            check(TxnKind::RwRegister, history, &self.options),
+        )
     }
 }
 
@@ -132,11 +138,6 @@ pub fn checker(kind: TxnKind, options: TxnOptions) -> Box<dyn Checker> {
         TxnKind::ListAppend => Box::new(ListAppend::new(options)),
         TxnKind::RwRegister => Box::new(RwRegister::new(options)),
     }
-}
-
-fn erred(name: &str, error: TxnError) -> CheckResult {
-    CheckResult::new(name, Validity::Unknown)
-        .reason(format!("the history cannot be checked: {error}"))
 }
 
 /// The checker name for `kind`.

@@ -15,7 +15,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
-use super::graph::{RW, SESSION_RW};
+use super::graph::{tarjan, RW, SESSION_RW};
 
 /// The tag of an edge that rests on no choice.
 pub(super) const NO_TAG: u32 = u32::MAX;
@@ -417,68 +417,19 @@ impl Walker {
 /// The strongly connected components of `layers`' states (Tarjan, without recursion):
 /// each state's component, and each component's size.
 pub(super) fn components(layers: &Layers<'_>) -> (Vec<u32>, Vec<u32>) {
-    let n = layers.states();
-    let mut index = vec![NONE; n];
-    let mut low = vec![0u32; n];
-    let mut on_stack = vec![false; n];
-    let mut component = vec![NONE; n];
-    let mut size: Vec<u32> = Vec::new();
-    let mut stack: Vec<u32> = Vec::new();
-    let mut calls: Vec<(u32, u32)> = Vec::new();
-    let mut next = 0u32;
-    for root in 0..n as u32 {
-        if index[root as usize] != NONE {
-            continue;
-        }
-        index[root as usize] = next;
-        low[root as usize] = next;
-        next += 1;
-        stack.push(root);
-        on_stack[root as usize] = true;
-        calls.push((root, 0));
-        while let Some(&mut (v, ref mut pos)) = calls.last_mut() {
-            let mut descend = None;
+    tarjan(
+        layers.states(),
+        |_| 0,
+        |v, pos| {
             while let Some(e) = layers.edge(v, *pos as usize) {
                 *pos += 1;
-                let Some(w) = layers.step(v, e) else {
-                    continue;
-                };
-                if index[w as usize] == NONE {
-                    descend = Some(w);
-                    break;
-                } else if on_stack[w as usize] {
-                    low[v as usize] = low[v as usize].min(index[w as usize]);
+                if let Some(w) = layers.step(v, e) {
+                    return Some(w);
                 }
             }
-            if let Some(w) = descend {
-                index[w as usize] = next;
-                low[w as usize] = next;
-                next += 1;
-                stack.push(w);
-                on_stack[w as usize] = true;
-                calls.push((w, 0));
-                continue;
-            }
-            calls.pop();
-            if low[v as usize] == index[v as usize] {
-                let c = size.len() as u32;
-                let mut count = 0;
-                while let Some(w) = stack.pop() {
-                    on_stack[w as usize] = false;
-                    component[w as usize] = c;
-                    count += 1;
-                    if w == v {
-                        break;
-                    }
-                }
-                size.push(count);
-            }
-            if let Some(&(parent, _)) = calls.last() {
-                low[parent as usize] = low[parent as usize].min(low[v as usize]);
-            }
-        }
-    }
-    (component, size)
+            None
+        },
+    )
 }
 
 /// The state from which edge `i` of a cycle (as found by [`Walker::dfs`]) leaves: the

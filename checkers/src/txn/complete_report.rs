@@ -14,7 +14,7 @@ use super::complete::{self, details, label, How, Outcome, Problem, Settings, Ver
 use super::complete_graph::{Edge, FORCED, NO_TAG};
 use super::cycles::classify;
 use super::decode::{Decoded, TxnId};
-use super::explain::{explain_cycle, rotate, Because, Explainer};
+use super::explain::{explain_cycle, rotate, Because, Explainer, NamedEdge};
 use super::findings::{text, Findings};
 use super::graph::{Graph, Label, WW};
 use super::lattice::{prohibited_anomalies, Anomaly, ConsistencyModel};
@@ -164,18 +164,11 @@ pub(super) struct CycleExplainer<'a> {
 }
 
 impl Explainer for CycleExplainer<'_> {
-    fn explain(
-        &self,
-        d: &Decoded<'_>,
-        a: TxnId,
-        b: TxnId,
-        label: Label,
-        an: &str,
-        bn: &str,
-    ) -> Option<Because> {
+    fn explain(&self, d: &Decoded<'_>, named: &NamedEdge<'_>) -> Option<Because> {
+        let NamedEdge { a, b, an, bn, .. } = *named;
         let edge = self.cycle.iter().find(|e| e.from == a && e.to == b)?;
         let (Some(problem), false) = (self.problem, edge.tag == NO_TAG) else {
-            return self.index.explain(d, a, b, label, an, bn);
+            return self.index.explain(d, named);
         };
         let c = edge.tag & !FORCED;
         let pair = problem.pairs[(c / 2) as usize];

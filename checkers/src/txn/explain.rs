@@ -40,17 +40,19 @@ impl Because {
     }
 }
 
-/// An analysis that can say why `a → b` is a data dependency of kind `label`.
+/// An edge of a cycle to explain: `a → b`, of kind `label`, the txns named `an` and `bn`.
+#[derive(Clone, Copy)]
+pub(crate) struct NamedEdge<'a> {
+    pub a: TxnId,
+    pub b: TxnId,
+    pub label: Label,
+    pub an: &'a str,
+    pub bn: &'a str,
+}
+
+/// An analysis that can say why an edge `a → b` is a data dependency of its kind.
 pub(crate) trait Explainer: Sync {
-    fn explain(
-        &self,
-        d: &Decoded<'_>,
-        a: TxnId,
-        b: TxnId,
-        label: Label,
-        an: &str,
-        bn: &str,
-    ) -> Option<Because>;
+    fn explain(&self, d: &Decoded<'_>, edge: &NamedEdge<'_>) -> Option<Because>;
 }
 
 /// A cycle: `(txn, label of the edge from it to the next txn)`, the last edge closing it.
@@ -94,7 +96,16 @@ pub(crate) fn explain_cycle(
                 step.insert("invoked".into(), json!(invoked));
                 format!("{an} completed (op #{done}) before {bn} was invoked (op #{invoked})")
             }
-            _ => match explainer.explain(d, a, b, label, an, bn) {
+            _ => match explainer.explain(
+                d,
+                &NamedEdge {
+                    a,
+                    b,
+                    label,
+                    an,
+                    bn,
+                },
+            ) {
                 Some(because) => {
                     step.insert("key".into(), because.key);
                     step.insert("value".into(), because.value);

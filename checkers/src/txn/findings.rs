@@ -86,6 +86,17 @@ impl Findings {
     }
 }
 
+/// What read micro-op `gm` of txn `t` said, for a sentence: `op #i read key k = v`.
+pub(crate) fn read_said(d: &Decoded<'_>, t: TxnId, gm: usize) -> String {
+    let mop = d.mops[gm];
+    format!(
+        "op #{} read key {} = {}",
+        d.op_index(t),
+        text(d.key(mop.key)),
+        text(mop.value)
+    )
+}
+
 /// A value as it reads in a sentence: JSON text (`3`, `"x"`, `[1,2]`).
 pub(crate) fn text(value: &Value) -> String {
     super::decode::shown(value)

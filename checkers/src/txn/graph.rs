@@ -335,51 +335,71 @@ impl Components {
 
 /// Tarjan's algorithm without recursion, over edges whose kinds meet `mask`.
 pub(crate) fn components(graph: &Graph, mask: u8) -> Components {
+    let (component, size) = tarjan(
+        graph.vertices(),
+        |v| graph.offsets[v as usize],
+        |v, pos| {
+            let end = graph.offsets[v as usize + 1];
+            while *pos < end {
+                let t = graph.targets[*pos as usize];
+                *pos += 1;
+                if (t >> KIND_SHIFT) as u8 & mask != 0 {
+                    return Some(t & TARGET_MASK);
+                }
+            }
+            None
+        },
+    );
+    Components { component, size }
+}
+
+/// The strongly connected components of a graph of `n` vertices (Tarjan's algorithm,
+/// without recursion): each vertex's component, and each component's size.
+///
+/// The graph is given by a cursor over each vertex's successors: `first(v)` is where
+/// `v`'s cursor starts, and `next(v, &mut pos)` moves it on and gives the next
+/// successor, or `None` when there are no more.
+pub(super) fn tarjan(
+    n: usize,
+    first: impl Fn(u32) -> u32,
+    mut next: impl FnMut(u32, &mut u32) -> Option<u32>,
+) -> (Vec<u32>, Vec<u32>) {
     const UNSEEN: u32 = u32::MAX;
-    let n = graph.vertices();
     let mut index = vec![UNSEEN; n];
     let mut low = vec![0u32; n];
     let mut on_stack = vec![false; n];
     let mut component = vec![UNSEEN; n];
     let mut size: Vec<u32> = Vec::new();
     let mut stack: Vec<u32> = Vec::new();
-    // (vertex, position of the next out-edge to look at)
+    // (vertex, its cursor: where to look for its next successor)
     let mut calls: Vec<(u32, u32)> = Vec::new();
     let mut next_index = 0u32;
     for root in 0..n as u32 {
         if index[root as usize] != UNSEEN {
             continue;
         }
-        calls.push((root, graph.offsets[root as usize]));
-        index[root as usize] = next_index;
-        low[root as usize] = next_index;
-        next_index += 1;
-        stack.push(root);
-        on_stack[root as usize] = true;
-        while let Some(&mut (v, ref mut pos)) = calls.last_mut() {
-            let end = graph.offsets[v as usize + 1];
-            let mut descend = None;
-            while *pos < end {
-                let t = graph.targets[*pos as usize];
-                *pos += 1;
-                if (t >> KIND_SHIFT) as u8 & mask == 0 {
-                    continue;
-                }
-                let w = t & TARGET_MASK;
-                if index[w as usize] == UNSEEN {
-                    descend = Some(w);
-                    break;
-                } else if on_stack[w as usize] {
-                    low[v as usize] = low[v as usize].min(index[w as usize]);
-                }
-            }
-            if let Some(w) = descend {
+        let mut visit = Some(root);
+        loop {
+            if let Some(w) = visit.take() {
                 index[w as usize] = next_index;
                 low[w as usize] = next_index;
                 next_index += 1;
                 stack.push(w);
                 on_stack[w as usize] = true;
-                calls.push((w, graph.offsets[w as usize]));
+                calls.push((w, first(w)));
+            }
+            let Some(&mut (v, ref mut pos)) = calls.last_mut() else {
+                break;
+            };
+            while let Some(w) = next(v, pos) {
+                if index[w as usize] == UNSEEN {
+                    visit = Some(w);
+                    break;
+                } else if on_stack[w as usize] {
+                    low[v as usize] = low[v as usize].min(index[w as usize]);
+                }
+            }
+            if visit.is_some() {
                 continue;
             }
             calls.pop();
@@ -401,7 +421,7 @@ pub(crate) fn components(graph: &Graph, mask: u8) -> Components {
             }
         }
     }
-    Components { component, size }
+    (component, size)
 }
 
 #[cfg(test)]

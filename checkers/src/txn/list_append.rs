@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use super::append_index::{list, AppendIndex, Elem, EMPTY, NONE};
 use super::decode::{scalar, Decoded, KeyId, MopKind, Scalar, Status, TxnId};
 use super::error::TxnError;
-use super::explain::{Because, Explainer};
+use super::explain::{Because, Explainer, NamedEdge};
 use super::findings::{text, Case, Findings};
 use super::graph::{Label, ReverseBuilder, RW, WR, WW};
 use super::lattice::Anomaly;
@@ -378,15 +378,14 @@ impl<'h> AppendIndex<'h> {
 
 impl Explainer for AppendIndex<'_> {
     /// Why `a` precedes `b` by an edge labelled `label`, naming them `an` and `bn`.
-    fn explain(
-        &self,
-        d: &Decoded<'_>,
-        a: TxnId,
-        b: TxnId,
-        label: Label,
-        an: &str,
-        bn: &str,
-    ) -> Option<Because> {
+    fn explain(&self, d: &Decoded<'_>, edge: &NamedEdge<'_>) -> Option<Because> {
+        let NamedEdge {
+            a,
+            b,
+            label,
+            an,
+            bn,
+        } = *edge;
         let key = |k: KeyId| d.key(k).clone();
         match label {
             Label::Ww => d.mop_range(b).find_map(|gm| {

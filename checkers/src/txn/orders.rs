@@ -54,18 +54,24 @@ pub(crate) struct RealTime {
     buffer: Vec<TxnId>,
 }
 
+/// The committed txns (those that completed after their invocation) by the position of
+/// their completion: `(completion, txn)`, in order.
+pub(super) fn committed_by_completion(d: &Decoded<'_>) -> Vec<(u32, TxnId)> {
+    let mut completions: Vec<(u32, TxnId)> = d
+        .txns
+        .iter()
+        .enumerate()
+        .filter(|(_, txn)| txn.status == Status::Ok && txn.completion != txn.invoke)
+        .map(|(t, txn)| (txn.completion, t as TxnId))
+        .collect();
+    completions.sort_unstable();
+    completions
+}
+
 impl RealTime {
     pub(crate) fn new(d: &Decoded<'_>) -> RealTime {
-        let mut completions: Vec<(u32, TxnId)> = d
-            .txns
-            .iter()
-            .enumerate()
-            .filter(|(_, txn)| txn.status == Status::Ok && txn.completion != txn.invoke)
-            .map(|(t, txn)| (txn.completion, t as TxnId))
-            .collect();
-        completions.sort_unstable();
         RealTime {
-            completions,
+            completions: committed_by_completion(d),
             next: 0,
             buffer: Vec::new(),
         }

@@ -19,8 +19,8 @@ use serde_json::{json, Value};
 
 use super::decode::{scalar, Decoded, KeyId, MopKind, Scalar, Status, TxnId};
 use super::error::TxnError;
-use super::explain::{Because, Explainer};
-use super::findings::{text, Case, Findings};
+use super::explain::{Because, Explainer, NamedEdge};
+use super::findings::{read_said, text, Case, Findings};
 use super::graph::{Graph, Label, ReverseBuilder, RW, SESSION_RW, WR, WW};
 use super::lattice::Anomaly;
 use super::versions::{sources_text, VersionOrders, SESSION};
@@ -122,14 +122,7 @@ pub(crate) fn analyze<'h>(
                 continue;
             }
             let k = mop.key;
-            let said = || {
-                format!(
-                    "op #{} read key {} = {}",
-                    d.op_index(t),
-                    text(d.key(k)),
-                    text(mop.value)
-                )
-            };
+            let said = || read_said(d, t, gm);
             let v = match scalar(mop.value) {
                 None => k,
                 Some(s) => *ids.entry((k, s)).or_insert_with(|| {
@@ -418,15 +411,14 @@ impl<'h> RegisterIndex<'h> {
 }
 
 impl Explainer for RegisterIndex<'_> {
-    fn explain(
-        &self,
-        d: &Decoded<'_>,
-        a: TxnId,
-        b: TxnId,
-        label: Label,
-        an: &str,
-        bn: &str,
-    ) -> Option<Because> {
+    fn explain(&self, d: &Decoded<'_>, edge: &NamedEdge<'_>) -> Option<Because> {
+        let NamedEdge {
+            a,
+            b,
+            label,
+            an,
+            bn,
+        } = *edge;
         let value = |v: u32| self.versions[v as usize].value;
         match label {
             Label::Wr => self.externals(b).iter().find_map(|e| {

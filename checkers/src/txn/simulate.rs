@@ -118,6 +118,31 @@ impl Store {
     }
 }
 
+/// The invocation of a txn whose completion is `done` (a list of micro-ops): the same
+/// micro-ops, each read's value `null`. For writing histories by hand in tests.
+///
+/// ```
+/// use faultline_checkers::txn::simulate::invocation_of;
+/// use serde_json::json;
+///
+/// let done = json!([["append", "x", 1], ["r", "x", [1]]]);
+/// assert_eq!(invocation_of(&done), json!([["append", "x", 1], ["r", "x", null]]));
+/// ```
+pub fn invocation_of(done: &Value) -> Value {
+    let mops = done.as_array().expect("a txn is a list of micro-ops");
+    Value::Array(
+        mops.iter()
+            .map(|m| {
+                if m[0] == "r" {
+                    json!(["r", m[1], null])
+                } else {
+                    m.clone()
+                }
+            })
+            .collect(),
+    )
+}
+
 /// Micro-ops as invoked: reads carry `null`.
 fn invocation(kind: TxnKind, txn: &[(bool, u64, u64)]) -> Value {
     let write = kind.write_f();

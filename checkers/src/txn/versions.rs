@@ -27,6 +27,7 @@ use super::decode::{Decoded, KeyId, Status, TxnId};
 use super::findings::{text, Case, Findings};
 use super::graph::{components, EdgeList, Graph};
 use super::lattice::Anomaly;
+use super::orders::committed_by_completion;
 use super::rw_register::{Ext, RegisterIndex, NONE};
 use crate::fxhash::FxHashMap;
 
@@ -222,13 +223,7 @@ impl<'h> RegisterIndex<'h> {
     /// committed txns, each completion superseding those that completed before it began.
     fn realtime_order(&self, d: &Decoded<'h>) -> Vec<(u32, u32)> {
         let txns = &d.txns;
-        let mut completions: Vec<(u32, TxnId)> = txns
-            .iter()
-            .enumerate()
-            .filter(|(_, txn)| txn.status == Status::Ok && txn.completion != txn.invoke)
-            .map(|(t, txn)| (txn.completion, t as TxnId))
-            .collect();
-        completions.sort_unstable();
+        let completions = committed_by_completion(d);
         let mut next = 0;
         let mut buffers: FxHashMap<KeyId, Vec<(TxnId, u32)>> = FxHashMap::default();
         let mut pairs = Vec::new();

@@ -5,29 +5,18 @@ use serde_json::{json, Value};
 
 use crate::checker::{CheckResult, Validity};
 use crate::history::{History, Op, OpType, Process};
+use crate::txn::simulate::invocation_of;
 use crate::txn::{check, ConsistencyModel, TxnKind, TxnOptions, VersionOrders};
 
 /// Txns run one after another: `(process, micro-ops with results)`.
 fn serial(txns: &[(u64, Value)]) -> History {
     let mut ops = Vec::new();
     for (p, mops) in txns {
-        let invoked: Vec<Value> = mops
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| {
-                if m[0] == "r" {
-                    json!(["r", m[1], null])
-                } else {
-                    m.clone()
-                }
-            })
-            .collect();
         ops.push(Op::new(
             Process::Client(*p),
             OpType::Invoke,
             "txn",
-            json!(invoked),
+            invocation_of(mops),
         ));
         ops.push(Op::new(
             Process::Client(*p),

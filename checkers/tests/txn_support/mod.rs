@@ -11,6 +11,14 @@ use serde_json::{json, Value};
 /// One event of a written history: a process, `invoke`/`ok`/`fail`/`info`, and the txn.
 pub type Event = (u64, &'static str, Value);
 
+/// Only the strongest model, strict serializability.
+pub const STRICT: &[&str] = &["strict-serializable"];
+
+/// The events of `parts`, one after another.
+pub fn concat<const N: usize>(parts: [&[Event]; N]) -> Vec<Event> {
+    parts.iter().flat_map(|p| p.iter().cloned()).collect()
+}
+
 /// A history of txn ops from events.
 pub fn history(events: &[Event]) -> History {
     History::from_ops(
@@ -31,27 +39,23 @@ pub fn history(events: &[Event]) -> History {
 }
 
 /// The invocation of a txn whose completion is `done`: reads carry `null`.
-pub fn invocation(done: &Value) -> Value {
-    Value::Array(
-        done.as_array()
-            .expect("a txn")
-            .iter()
-            .map(|mop| {
-                if mop[0] == "r" {
-                    json!(["r", mop[1], null])
-                } else {
-                    mop.clone()
-                }
-            })
-            .collect(),
-    )
-}
+pub use faultline_checkers::txn::simulate::invocation_of as invocation;
 
 /// Events for a txn on `process` that runs alone: invoke then `kind`.
 pub fn alone(process: u64, kind: &'static str, done: Value) -> [Event; 2] {
     [
         (process, "invoke", invocation(&done)),
         (process, kind, done),
+    ]
+}
+
+/// Events for two txns that overlap, each on its process: both invoked, then both ok.
+pub fn overlapping((p, done): (u64, Value), (q, then): (u64, Value)) -> [Event; 4] {
+    [
+        (p, "invoke", invocation(&done)),
+        (q, "invoke", invocation(&then)),
+        (p, "ok", done),
+        (q, "ok", then),
     ]
 }
 
