@@ -294,7 +294,8 @@ pub struct TestArgs {
 
     /// How clocks are skewed: `faketime` (nodes run under libfaketime, the host clock is never
     /// touched; honoured by C, Rust and Java services, not Go binaries such as etcd) or
-    /// `real` (`date -s` on the node; for SSH/docker nodes only, refused on local nodes).
+    /// `real` (`date -s` on the node: not built yet, refused). faketime works on local, SSH and
+    /// docker nodes (on remote nodes with the node's own libfaketime).
     #[arg(long, default_value = "faketime")]
     pub clock_mode: String,
 

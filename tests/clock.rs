@@ -6,21 +6,8 @@
 mod common;
 mod netfaults;
 
-use chrono::DateTime;
 use common::*;
 use netfaults::*;
-
-/// The `tick` lines a node logs every second, as milliseconds since the epoch, in order.
-fn ticks(log: &std::path::Path) -> Vec<i64> {
-    std::fs::read_to_string(log)
-        .unwrap()
-        .lines()
-        .filter(|l| l.contains("faultline::clock") && l.contains("tick"))
-        .filter_map(|l| l.split_whitespace().next())
-        .filter_map(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.timestamp_millis())
-        .collect()
-}
 
 fn skew_shows_and_heals(offset_secs: &str, seed: &str, system: &[&str]) -> i64 {
     if is_root() {

@@ -343,6 +343,76 @@ fn a_command_system_installs_its_packages_and_stays_valid_under_membership_kill_
     );
 }
 
+/// Clock faults on docker nodes: the daemon starts under the node's own libfaketime
+/// (installed on the bare node), and a skew shows in the timestamps of its log while it lasts.
+#[test]
+fn a_clock_skew_reaches_a_docker_node_through_its_libfaketime() {
+    let (_lock, _teardown) = exclusive();
+    let store = artefacts("docker-clock");
+    let schedule = store.join("clock.json");
+    std::fs::write(
+        &schedule,
+        r#"[{"at": 3.0, "fault": "clock", "duration": 5.0}]"#,
+    )
+    .unwrap();
+    let words: Vec<String> = [
+        "test",
+        "--no-progress",
+        "--target",
+        "docker",
+        "--node-count",
+        "3",
+        "--rate",
+        "50",
+        "--clock-faults",
+        "skew",
+        "--clock-offset",
+        "60",
+        "--time-limit",
+        "12",
+        "--seed",
+        "3",
+        "--nemesis-schedule",
+    ]
+    .iter()
+    .map(|w| w.to_string())
+    .chain([
+        schedule.display().to_string(),
+        "--store".into(),
+        store.display().to_string(),
+    ])
+    .collect();
+    let out = faultline()
+        .env("FAULTLINE_CACHE", cache())
+        .env("RUST_LOG", "info,faultline::clock=debug")
+        .args(&words)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "expected valid");
+    let run = latest_run(&store);
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    let skewed = history
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|op| {
+            op["f"] == "start-clock" && op["type"] == "info" && op["value"]["node"].is_string()
+        })
+        .unwrap_or_else(|| panic!("no clock fault was applied: {history}"));
+    let node = skewed["value"]["node"].as_str().unwrap();
+    let offset = skewed["value"]["offset_ms"].as_i64().unwrap();
+    let ticks = ticks(&run.join("nodes").join(node).join("node.log"));
+    let steps: Vec<i64> = ticks.windows(2).map(|w| w[1] - w[0]).collect();
+    let near = |step: i64, want: i64| (step - want).abs() < 5_000;
+    let into = steps.iter().position(|s| near(*s, offset));
+    let into = into.unwrap_or_else(|| panic!("{node}'s log never jumps by {offset} ms: {steps:?}"));
+    assert!(
+        steps[into + 1..].iter().any(|s| near(*s, -offset)),
+        "{node}'s clock never came back: {steps:?}"
+    );
+}
+
 #[test]
 fn install_mode_none_on_bare_nodes_names_each_node_and_starts_nothing() {
     let (_lock, _teardown) = exclusive();

@@ -85,6 +85,9 @@ impl Cluster {
             };
             cluster.mount_lazyfs(&binary).await?;
         }
+        if spec.nemeses.iter().any(|n| n == "clock") {
+            cluster.start_under_faketime(spec.install_mode).await?;
+        }
         Ok((
             Cluster::Ssh {
                 cluster: Arc::new(cluster),
@@ -211,11 +214,12 @@ impl Cluster {
         }
     }
 
-    /// The per-node libfaketime control files (local nodes started under libfaketime).
+    /// The per-node libfaketime control files (nodes started under libfaketime), as paths on
+    /// the nodes.
     pub fn faketime_files(&self) -> BTreeMap<String, PathBuf> {
         match self {
             Cluster::Local(t) => t.faketime_files(),
-            Cluster::Ssh { .. } => BTreeMap::new(),
+            Cluster::Ssh { cluster, .. } => cluster.faketime_files(),
         }
     }
 

@@ -94,3 +94,16 @@ pub fn make_executable(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// The `tick` lines a reference node logs every second (with `RUST_LOG` naming
+/// `faultline::clock=debug`), as milliseconds since the epoch by the node's clock, in order.
+pub fn ticks(log: &Path) -> Vec<i64> {
+    std::fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("faultline::clock") && l.contains("tick"))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter_map(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.timestamp_millis())
+        .collect()
+}

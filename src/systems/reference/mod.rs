@@ -172,10 +172,15 @@ impl System for ReferenceSystem {
             args.push("--bug".to_string());
             args.push(bug.to_string());
         }
+        // Nodes log as the controller does (RUST_LOG), also on SSH and docker nodes, which do
+        // not inherit the controller's environment.
+        let env = std::env::var("RUST_LOG")
+            .map(|filter| vec![("RUST_LOG".to_string(), filter)])
+            .unwrap_or_default();
         Some(StartCommand {
             program: self.exe.clone(),
             args,
-            env: Vec::new(),
+            env,
         })
     }
 

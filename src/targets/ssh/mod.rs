@@ -10,6 +10,7 @@
 
 pub mod control;
 pub mod docker;
+mod faketime;
 pub mod nodes;
 mod nodeshell;
 mod scripts;

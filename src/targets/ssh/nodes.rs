@@ -48,6 +48,9 @@ pub struct SshCluster {
     /// The faultline binary on the nodes serving their lazyfs mounts (`--nemesis
     /// lose-unfsynced`), once [`SshCluster::mount_lazyfs`] mounted them.
     pub(super) lazyfs: Option<String>,
+    /// libfaketime on the nodes, once [`SshCluster::start_under_faketime`] prepared them for
+    /// clock faults: every daemon starts under it.
+    pub(super) faketime: Option<String>,
 }
 
 impl SshCluster {
@@ -111,6 +114,7 @@ impl SshCluster {
             system: None,
             leave_running: false,
             lazyfs: None,
+            faketime: None,
         })
     }
 
@@ -434,7 +438,11 @@ impl SshCluster {
         };
         let program = command.program.display().to_string();
         let mut line = String::from("env");
-        for (k, v) in &command.env {
+        for (k, v) in command
+            .env
+            .iter()
+            .chain(&self.faketime_environment(&node.name))
+        {
             line.push(' ');
             line.push_str(&quote(&format!("{k}={v}")));
         }
