@@ -269,25 +269,45 @@ fn every_system_installs_itself_on_bare_nodes_and_stays_valid_under_kill_pause_p
 /// A command system on the docker cluster: the lifecycle script is copied to each bare node,
 /// the packages it names are installed there, kills, pauses and partitions act on the
 /// process `SCRIPT start` became (etcd, which the script `exec`s), as for a built-in system,
-/// and the script's membership steps remove a member and add it back on a fresh folder.
+/// the script's membership steps remove a member and add it back on a fresh folder, and that
+/// process runs under the node's libfaketime for clock faults.
 #[test]
-fn a_command_system_installs_its_packages_and_stays_valid_under_membership_kill_pause_partition() {
+fn a_command_system_installs_its_packages_and_stays_valid_under_every_fault() {
     let (_lock, _teardown) = exclusive();
     let store = artefacts("docker-command");
     // etcd refuses to remove a member until every member has been connected for 5 s
     // ("unhealthy cluster"): the membership change comes first, after the cluster settled,
     // and each fault after the last one's heal has settled.
-    let schedule = store.join("membership-kill-pause-partition.json");
+    let schedule = store.join("every-fault.json");
     std::fs::write(
         &schedule,
         r#"[
   {"at": 8.0, "fault": "membership", "duration": 4.0},
   {"at": 14.0, "fault": "kill", "duration": 3.0},
   {"at": 19.0, "fault": "pause", "duration": 2.0},
-  {"at": 23.0, "fault": "partition", "duration": 3.0}
+  {"at": 23.0, "fault": "partition", "duration": 3.0},
+  {"at": 27.0, "fault": "clock", "duration": 2.0}
 ]"#,
     )
     .unwrap();
+    // While the run lasts: the environment of the process `lifecycle.sh start` became on n1
+    // (etcd is a Go binary, which libfaketime cannot skew, but it runs under it as any
+    // command system's server does).
+    let environ = std::thread::spawn(|| {
+        let deadline = Instant::now() + std::time::Duration::from_secs(300);
+        while Instant::now() < deadline {
+            let out = in_container(
+                "n1",
+                "tr '\\0' '\\n' < /proc/$(cat /var/lib/faultline/n1/daemon.pid)/environ",
+            );
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            if out.status.success() && text.contains("FAULTLINE_NODE=n1") {
+                return text;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        String::new()
+    });
     let example = |file: &str| {
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("examples/etcd-command")
@@ -310,23 +330,36 @@ fn a_command_system_installs_its_packages_and_stays_valid_under_membership_kill_
             "--nemesis-schedule",
             &schedule.display().to_string(),
             "--time-limit",
-            "28",
+            "30",
             "--seed",
             "6",
         ],
     );
     let run = latest_run(&store);
     assert_valid_on_named_nodes(code, &stdout, &run, "command");
+    let environ = environ.join().unwrap();
+    assert!(
+        environ.contains("LD_PRELOAD=/usr/lib/") && environ.contains("libfaketime.so.1"),
+        "n1's server does not run under libfaketime: {environ}"
+    );
+    assert!(
+        environ.contains("FAKETIME_TIMESTAMP_FILE=/var/lib/faultline/n1/faketime"),
+        "{environ}"
+    );
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    let applied = |f: &str| {
+        history.lines().any(|l| {
+            l.contains(&format!(r#""f":"{f}""#))
+                && l.contains(r#""type":"info""#)
+                && !l.contains("skipped")
+        })
+    };
+    for fault in ["kill", "pause", "partition", "membership", "clock"] {
+        assert!(applied(&format!("start-{fault}")), "no {fault} was applied");
+    }
+    // A strobe ends by itself; every other fault is undone by its stop.
     for fault in ["kill", "pause", "partition", "membership"] {
-        assert!(
-            history
-                .lines()
-                .any(|l| l.contains(&format!(r#""f":"stop-{fault}""#))
-                    && l.contains(r#""type":"info""#)
-                    && !l.contains("skipped")),
-            "no {fault} was applied and healed"
-        );
+        assert!(applied(&format!("stop-{fault}")), "no {fault} was healed");
     }
     assert!(history.contains(r#""removed":"#), "no member was removed");
     assert!(history.contains("/data/rejoin-1"), "a member rejoined");
