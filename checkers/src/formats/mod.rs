@@ -65,14 +65,20 @@
 //!
 //! This module must never check consistency: it only reads what a history says.
 
+mod cobra;
+mod cursor;
+mod dbcop;
 mod edn;
 mod fast;
 mod format;
 mod jepsen_log;
 mod ops;
+mod sessions;
 mod txn_text;
 
-pub use format::{read_path, read_str, Format, UnknownFormat};
+pub use cobra::{read_cobra, read_cobra_logs};
+pub use dbcop::read_dbcop;
+pub use format::{detect_path, read_bytes, read_path, read_str, Format, UnknownFormat};
 pub use txn_text::{looks_like_txn_text, read_txn_text};
 
 #[cfg(doc)]
