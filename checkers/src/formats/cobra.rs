@@ -200,8 +200,8 @@ fn read_log(bytes: &[u8], path: &Path, boundary: usize) -> Result<Log, HistoryEr
     Ok(log)
 }
 
-/// Read one log, without timestamps first, then with; the error of the layout that read
-/// further when neither fits.
+/// Read one log, without timestamps first, then with; when neither fits, the error of the
+/// layout the record after the first start fits (without timestamps if neither).
 fn read_either(bytes: &[u8], path: &Path) -> Result<Log, HistoryError> {
     let plain = match read_log(bytes, path, 9) {
         Ok(log) => return Ok(log),
@@ -211,11 +211,8 @@ fn read_either(bytes: &[u8], path: &Path) -> Result<Log, HistoryError> {
         Ok(log) => return Ok(log),
         Err(e) => e,
     };
-    let offset = |e: &HistoryError| match e {
-        HistoryError::Binary { offset, .. } => *offset,
-        _ => 0,
-    };
-    Err(if offset(&stamped) > offset(&plain) {
+    let record_at = |at: usize| matches!(bytes.get(at), Some(b'S' | b'C' | b'A' | b'W' | b'R'));
+    Err(if !record_at(9) && record_at(17) {
         stamped
     } else {
         plain
