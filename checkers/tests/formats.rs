@@ -492,7 +492,9 @@ fn elle_lenient_input_is_read_with_warnings() {
     assert!(h.pair().is_ok());
     assert_eq!(h.warnings.len(), 1);
     assert!(
-        h.warnings[0].starts_with("l.edn:2: process 0 invokes :read while its :read invoked on line 1 is still open"),
+        h.warnings[0].starts_with(
+            "l.edn:2: process 0 invokes :read while its :read invoked on line 1 is still open"
+        ),
         "{:?}",
         h.warnings
     );
@@ -504,10 +506,13 @@ fn elle_lenient_input_is_read_with_warnings() {
     assert_eq!(h.len(), 1);
     assert_eq!(
         h.warnings,
-        ["l.edn:3: :ok completion of :read on process 3 has no open invocation; as Elle does, \
-          it is dropped (1 more such ops)"]
+        [
+            "l.edn:3: :ok completion of :read on process 3 has no open invocation; as Elle does, \
+          it is dropped (1 more such ops)"
+        ]
     );
-    let log = "INFO  jepsen.util - 0\t:invoke\t:read\tnil\nINFO  jepsen.util - 0\t:invoke\t:read\tnil\n\
+    let log =
+        "INFO  jepsen.util - 0\t:invoke\t:read\tnil\nINFO  jepsen.util - 0\t:invoke\t:read\tnil\n\
                INFO  jepsen.util - 4\t:ok\t:read\t3\n";
     let h = read(log, None);
     assert_eq!(h.len(), 3);
@@ -527,7 +532,14 @@ fn elle_lenient_input_is_read_with_warnings() {
         .collect();
     assert_eq!(
         shown,
-        ["7invoketxn", "8invoketxn", "8oktxn", "9invoketxn", "9oktxn", "10invoketxn"]
+        [
+            "7invoketxn",
+            "8invoketxn",
+            "8oktxn",
+            "9invoketxn",
+            "9oktxn",
+            "10invoketxn"
+        ]
     );
     assert!(h.pair().is_ok());
     assert_eq!(h.warnings.len(), 2, "{:?}", h.warnings);
@@ -535,7 +547,12 @@ fn elle_lenient_input_is_read_with_warnings() {
     assert!(h.warnings[0].ends_with("(2 more such ops)"));
     assert!(h.warnings[1].starts_with("l.edn:2: the op has no :f"));
     // Without :f, a value that is not micro-ops is still an error.
-    assert_error("{:process 0, :type :invoke, :value 3}", None, 1, "missing required field :f");
+    assert_error(
+        "{:process 0, :type :invoke, :value 3}",
+        None,
+        1,
+        "missing required field :f",
+    );
 }
 
 #[test]

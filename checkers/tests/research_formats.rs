@@ -144,7 +144,11 @@ fn a_serializable_dbcop_history_reads_and_is_valid() {
     let first = history.ops.iter().find(|op| op.kind == OpType::Ok).unwrap();
     assert_eq!(first.value, json!([["w", 0, 1], ["w", 1, 1]]));
     // A read of 0 is a read of the initial state.
-    let last = history.ops.iter().rev().find(|op| op.process.client() == Some(2));
+    let last = history
+        .ops
+        .iter()
+        .rev()
+        .find(|op| op.process.client() == Some(2));
     assert_eq!(last.unwrap().value, json!([["r", 0, null], ["r", 1, null]]));
     let failed: Vec<_> = history
         .ops
@@ -156,7 +160,12 @@ fn a_serializable_dbcop_history_reads_and_is_valid() {
     assert!(history.pair().is_ok());
     for model in ["serializable", "snapshot-isolation"] {
         let result = decide(&history, model);
-        assert_eq!(result.valid, Validity::Valid, "{model}: {:?}", result.reasons);
+        assert_eq!(
+            result.valid,
+            Validity::Valid,
+            "{model}: {:?}",
+            result.reasons
+        );
     }
 }
 
@@ -193,7 +202,12 @@ fn a_dbcop_lost_update_is_neither_serializable_nor_snapshot_isolated() {
     let (_, history) = read(&bytes, "lost.bincode");
     for model in ["serializable", "snapshot-isolation"] {
         let result = decide(&history, model);
-        assert_eq!(result.valid, Validity::Invalid, "{model}: {:#}", result.details);
+        assert_eq!(
+            result.valid,
+            Validity::Invalid,
+            "{model}: {:#}",
+            result.details
+        );
     }
 }
 
@@ -231,7 +245,12 @@ fn cobra_logs_read_from_a_file_and_a_folder() {
     assert_eq!(aborted.len(), 1);
     assert_eq!(aborted[0].process.client(), Some(2));
     let serializable = decide(&history, "serializable");
-    assert_eq!(serializable.valid, Validity::Invalid, "{:#}", serializable.details);
+    assert_eq!(
+        serializable.valid,
+        Validity::Invalid,
+        "{:#}",
+        serializable.details
+    );
     let si = decide(&history, "snapshot-isolation");
     assert_eq!(si.valid, Validity::Valid, "{:?}", si.reasons);
     // With T1 reading y's initial value instead, T1, T0, T2 is a serial order.
@@ -242,7 +261,12 @@ fn cobra_logs_read_from_a_file_and_a_folder() {
     let history = read_path(dir.path(), None).unwrap();
     for model in ["serializable", "snapshot-isolation"] {
         let result = decide(&history, model);
-        assert_eq!(result.valid, Validity::Valid, "{model}: {:?}", result.reasons);
+        assert_eq!(
+            result.valid,
+            Validity::Valid,
+            "{model}: {:?}",
+            result.reasons
+        );
     }
     let e = read_path(dir.path(), Some(Format::JepsenEdn))
         .unwrap_err()
@@ -269,12 +293,18 @@ fn every_prefix_fails_cleanly(bytes: &[u8], format: Option<Format>) {
 
 #[test]
 fn truncated_and_garbage_files_are_one_line_errors_naming_the_file() {
-    let db = dbcop(&[vec![(vec![w(0, 1), r(0, 1)], true)], vec![(vec![r(0, 1)], true)]]);
+    let db = dbcop(&[
+        vec![(vec![w(0, 1), r(0, 1)], true)],
+        vec![(vec![r(0, 1)], true)],
+    ]);
     every_prefix_fails_cleanly(&db, Some(Format::Dbcop));
     let cut = read_bytes(&db[..db.len() - 5], Path::new("h.bincode"), None)
         .unwrap_err()
         .to_string();
-    assert!(cut.starts_with("h.bincode: byte ") && cut.contains("truncated"), "{cut}");
+    assert!(
+        cut.starts_with("h.bincode: byte ") && cut.contains("truncated"),
+        "{cut}"
+    );
     let mut longer = db.clone();
     longer.push(0);
     let e = read_bytes(&longer, Path::new("h.bincode"), None)
@@ -295,24 +325,48 @@ fn truncated_and_garbage_files_are_one_line_errors_naming_the_file() {
         )
     );
     let twice = dbcop(&[vec![(vec![w(0, 1)], true)], vec![(vec![w(0, 1)], true)]]);
-    let e = read_bytes(&twice, Path::new("h"), None).unwrap_err().to_string();
-    assert!(e.contains("written values must be unique per variable"), "{e}");
+    let e = read_bytes(&twice, Path::new("h"), None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("written values must be unique per variable"),
+        "{e}"
+    );
 
     let log = cobra(&[(1, vec![Rec::W(7, 1), Rec::R(INIT, INIT, 2)], true)]);
     for cut in 0..log.len() {
         if let Err(e) = read_bytes(&log[..cut], Path::new("run/T0.log"), Some(Format::Cobra)) {
             let message = e.to_string();
-            assert!(message.starts_with("run/T0.log: byte ") && !message.contains('\n'), "{message}");
+            assert!(
+                message.starts_with("run/T0.log: byte ") && !message.contains('\n'),
+                "{message}"
+            );
         }
     }
-    let e = read_bytes(&log[..log.len() - 4], Path::new("T0.log"), Some(Format::Cobra))
-        .unwrap_err()
-        .to_string();
-    assert!(e.starts_with("T0.log: byte ") && e.contains("truncated"), "{e}");
+    let e = read_bytes(
+        &log[..log.len() - 4],
+        Path::new("T0.log"),
+        Some(Format::Cobra),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("T0.log: byte ") && e.contains("truncated"),
+        "{e}"
+    );
     // A log cut between records ends inside a txn: read, with a warning.
-    let open = read_bytes(&log[..log.len() - 9], Path::new("T0.log"), Some(Format::Cobra)).unwrap();
+    let open = read_bytes(
+        &log[..log.len() - 9],
+        Path::new("T0.log"),
+        Some(Format::Cobra),
+    )
+    .unwrap();
     assert_eq!(open.ops[1].kind, OpType::Info);
-    assert!(open.warnings[0].contains("ends inside a txn"), "{:?}", open.warnings);
+    assert!(
+        open.warnings[0].contains("ends inside a txn"),
+        "{:?}",
+        open.warnings
+    );
     let mut garbage = log.clone();
     garbage[9] = b'Z';
     let e = read_bytes(&garbage, Path::new("T0.log"), Some(Format::Cobra))
@@ -335,5 +389,8 @@ fn truncated_and_garbage_files_are_one_line_errors_naming_the_file() {
     let e = read_bytes(b"hello\n", Path::new("t.txt"), None)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("tried faultline, jepsen-edn, jepsen-log, kv-log, txn-text, dbcop, cobra"), "{e}");
+    assert!(
+        e.contains("tried faultline, jepsen-edn, jepsen-log, kv-log, txn-text, dbcop, cobra"),
+        "{e}"
+    );
 }

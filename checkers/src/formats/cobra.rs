@@ -148,7 +148,11 @@ fn read_log(bytes: &[u8], path: &Path, boundary: usize) -> Result<Log, HistoryEr
                     }
                     (_, Some((_, _, mops))) => log.txns.push(Txn {
                         mops,
-                        end: if tag == b'C' { OpType::Ok } else { OpType::Fail },
+                        end: if tag == b'C' {
+                            OpType::Ok
+                        } else {
+                            OpType::Fail
+                        },
                     }),
                     (_, None) => {
                         return Err(c.error_at(
@@ -251,7 +255,9 @@ pub fn read_cobra_logs(logs: &[(PathBuf, Vec<u8>)]) -> Result<History, HistoryEr
             for m in txn.mops {
                 let value = m.value.map_or(Value::Null, |v| json!(v));
                 if m.write {
-                    if let Some((file, first)) = written.insert(m.value.unwrap_or(0), (process, m.offset)) {
+                    if let Some((file, first)) =
+                        written.insert(m.value.unwrap_or(0), (process, m.offset))
+                    {
                         return Err(HistoryError::Binary {
                             path: path.clone(),
                             offset: m.offset as u64,
@@ -265,10 +271,7 @@ pub fn read_cobra_logs(logs: &[(PathBuf, Vec<u8>)]) -> Result<History, HistoryEr
                 }
                 mops.push(json!([if m.write { "w" } else { "r" }, m.key, value]));
             }
-            txns.push(SessionTxn {
-                mops,
-                end: txn.end,
-            });
+            txns.push(SessionTxn { mops, end: txn.end });
         }
         sessions.push((process as u64, txns));
     }
@@ -305,10 +308,15 @@ mod tests {
             assert_eq!(h.ops[1].value, json!([["w", 1, 70], ["r", 2, null]]));
             assert_eq!(h.ops[1].kind, OpType::Ok);
         }
-        assert!(!looks_like_cobra(b"Sorry, this is text, not a log at all\n"));
+        assert!(!looks_like_cobra(
+            b"Sorry, this is text, not a log at all\n"
+        ));
         let e = read_cobra(&plain[..plain.len() - 3], Path::new("T0.log"))
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("T0.log: byte 68: the file ends inside the 'C' record at byte 67"), "{e}");
+        assert!(
+            e.starts_with("T0.log: byte 68: the file ends inside the 'C' record at byte 67"),
+            "{e}"
+        );
     }
 }

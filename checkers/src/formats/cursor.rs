@@ -18,11 +18,7 @@ pub(crate) struct Cursor<'b> {
 
 impl<'b> Cursor<'b> {
     pub(crate) fn new(bytes: &'b [u8], path: &'b Path) -> Self {
-        Cursor {
-            bytes,
-            at: 0,
-            path,
-        }
+        Cursor { bytes, at: 0, path }
     }
 
     /// The offset of the next byte.
@@ -141,9 +137,15 @@ mod tests {
         let e = c.bool("a flag").unwrap_err().to_string();
         assert_eq!(e, "f: byte 12: a flag is a bool, 0 or 1, but the byte is 7");
         let e = c.u64_le("a length").unwrap_err().to_string();
-        assert!(e.starts_with("f: byte 13: the file ends inside a length"), "{e}");
+        assert!(
+            e.starts_with("f: byte 13: the file ends inside a length"),
+            "{e}"
+        );
         let huge = u64::MAX.to_le_bytes();
         let e = Cursor::new(&huge, path).len("the sessions", 8);
-        assert!(e.unwrap_err().to_string().starts_with("f: byte 0: the sessions says"));
+        assert!(e
+            .unwrap_err()
+            .to_string()
+            .starts_with("f: byte 0: the sessions says"));
     }
 }

@@ -132,7 +132,11 @@ pub fn read_dbcop(bytes: &[u8], path: &Path) -> Result<History, HistoryError> {
                     }
                     mops.push(json!(["w", variable, value]));
                 } else {
-                    let read = if value == 0 { Value::Null } else { json!(value) };
+                    let read = if value == 0 {
+                        Value::Null
+                    } else {
+                        json!(value)
+                    };
                     mops.push(json!(["r", variable, read]));
                 }
             }

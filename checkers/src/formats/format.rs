@@ -246,7 +246,11 @@ pub fn detect_path(path: &Path) -> Result<Format, HistoryError> {
 
 /// Read a history from a file's bytes in `format`, or in the detected format when
 /// `format` is `None`; `path` is only used in messages.
-pub fn read_bytes(bytes: &[u8], path: &Path, format: Option<Format>) -> Result<History, HistoryError> {
+pub fn read_bytes(
+    bytes: &[u8],
+    path: &Path,
+    format: Option<Format>,
+) -> Result<History, HistoryError> {
     let format = match format {
         Some(format) => format,
         None => match Format::detect_bytes(bytes) {

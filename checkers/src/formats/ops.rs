@@ -1,5 +1,6 @@
-//! From EDN values to [`Op`]s: the meaning of Jepsen's op maps, the check that a history
-//! pairs up while it is read, and the splitting of Jepsen's independent `[k v]` tuples.
+//! From EDN values to [`Op`]s: the meaning of Jepsen's op maps, the pairing of a history
+//! while it is read (mending, with warnings, what Elle reads leniently), and the splitting
+//! of Jepsen's independent `[k v]` tuples.
 //!
 //! Errors here always carry the file and the 1-based line of the op they concern. This
 //! module must never guess: an op map it does not understand is an error, not a skipped op.
@@ -123,7 +124,12 @@ impl<'p> Builder<'p> {
                         )
                     });
                     let invoked = &self.ops[previous];
-                    let mut crashed = Op::new(op.process, OpType::Info, invoked.f.clone(), invoked.value.clone());
+                    let mut crashed = Op::new(
+                        op.process,
+                        OpType::Info,
+                        invoked.f.clone(),
+                        invoked.value.clone(),
+                    );
                     crashed.key = invoked.key.clone();
                     crashed.time = op.time;
                     crashed.error = Some("crashed: the process invoked again".to_string());
@@ -649,7 +655,11 @@ mod tests {
         );
         let h = read("\n{:type :ok, :f :read, :process 4}").unwrap();
         assert!(h.ops.is_empty());
-        assert!(h.warnings[0].starts_with("t.edn:2: :ok completion"), "{:?}", h.warnings);
+        assert!(
+            h.warnings[0].starts_with("t.edn:2: :ok completion"),
+            "{:?}",
+            h.warnings
+        );
         let e = read("{:f :read, :process 4}").unwrap_err().to_string();
         assert!(e.contains("t.edn:1: missing required field :type"), "{e}");
         let e = read("{:type :ok, :process 4}").unwrap_err().to_string();

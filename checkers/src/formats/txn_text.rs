@@ -185,13 +185,18 @@ pub fn read_txn_text(text: &str, path: &Path) -> Result<History, HistoryError> {
 
 /// Group txns by session, in the order sessions first appear, and lay them out in rounds.
 fn by_session(sessions: &[u64], txns: Vec<Txn>) -> History {
-    let mut queues: Vec<(u64, Vec<SessionTxn>)> = sessions.iter().map(|&s| (s, Vec::new())).collect();
+    let mut queues: Vec<(u64, Vec<SessionTxn>)> =
+        sessions.iter().map(|&s| (s, Vec::new())).collect();
     let slot: HashMap<u64, usize> = sessions.iter().enumerate().map(|(i, &s)| (s, i)).collect();
     for txn in txns {
         if let Some(&i) = slot.get(&txn.session) {
             queues[i].1.push(SessionTxn {
                 mops: txn.mops,
-                end: if txn.aborted { OpType::Fail } else { OpType::Ok },
+                end: if txn.aborted {
+                    OpType::Fail
+                } else {
+                    OpType::Ok
+                },
             });
         }
     }
