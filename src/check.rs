@@ -1,4 +1,5 @@
-//! `faultline check`: read stored histories (ours, Jepsen's EDN and logs, kv logs) and
+//! `faultline check`: read stored histories (ours, Jepsen's EDN and logs, kv logs, the
+//! isolation checkers' txn text, dbcop's bincode, Cobra's client logs) and
 //! check them with no cluster — Jepsen's `analyze`.
 //!
 //! Bad input (a file that does not exist or parse, an unknown format or model) is exit 254
@@ -189,19 +190,9 @@ fn version_orders(args: &CheckArgs) -> VersionOrders {
 }
 
 fn detect(file: &Path) -> Result<Format> {
-    use std::io::Read;
-    let mut head = String::new();
-    let opened =
-        std::fs::File::open(file).and_then(|f| f.take(64 * 1024).read_to_string(&mut head));
-    if let Err(e) = opened {
-        bad_input!("{}: {e}", file.display());
-    }
-    match Format::detect(&head) {
-        Some(format) => Ok(format),
-        None => bad_input!(
-            "{}: cannot tell the history format from its first lines; give --format faultline, jepsen-edn, jepsen-log, kv-log or txn-text",
-            file.display()
-        ),
+    match formats::detect_path(file) {
+        Ok(format) => Ok(format),
+        Err(e) => bad_input!("{e}"),
     }
 }
 
@@ -247,6 +238,7 @@ fn op_line(file: &Path, format: Format, index: u64) -> Option<usize> {
 fn default_model(format: Format) -> &'static str {
     match format {
         Format::KvLog => "kv",
+        Format::TxnText | Format::Dbcop | Format::Cobra => "rw-register",
         _ => "cas-register",
     }
 }

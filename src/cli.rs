@@ -486,12 +486,14 @@ pub struct TestArgs {
 /// Options of `faultline check`.
 #[derive(Debug, Clone, Args)]
 pub struct CheckArgs {
-    /// History files: faultline's history.jsonl, Jepsen's history.edn or logs, kv logs.
+    /// History files: faultline's history.jsonl, Jepsen's history.edn or logs, kv logs,
+    /// r(k,v,s,t) txn text, dbcop's history.bincode, Cobra's client logs (a file or a folder
+    /// of *.log files).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
-    /// The file format: faultline, jepsen-edn, jepsen-log, kv-log, txn-text (detected when
-    /// absent).
+    /// The file format: faultline, jepsen-edn, jepsen-log, kv-log, txn-text, dbcop, cobra
+    /// (detected from the content when absent).
     #[arg(long)]
     pub format: Option<String>,
 

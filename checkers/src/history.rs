@@ -245,6 +245,17 @@ pub enum HistoryError {
         /// What was wrong and what was expected.
         message: String,
     },
+    /// A binary history file (dbcop's `history.bincode`, a Cobra log) is not what its
+    /// format expects at a byte offset.
+    #[error("{path}: byte {offset}: {message}")]
+    Binary {
+        /// The file.
+        path: PathBuf,
+        /// 0-based offset of the first byte that could not be read.
+        offset: u64,
+        /// What was wrong and what was expected.
+        message: String,
+    },
     /// The ops do not form a well-formed history.
     #[error("{path}: op #{index}: {message}")]
     Malformed {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use std::time::Instant;
 
-use faultline_checkers::formats::{read_path, read_str, Format};
+use faultline_checkers::formats::{read_bytes, read_path, read_str, Format};
 use faultline_checkers::history::{History, HistoryError, Op, OpType, Process};
 use serde_json::{json, Value};
 use shared_dir::shared;
@@ -361,18 +361,6 @@ fn bad_edn_inputs_name_file_and_line() {
         "expected :type to be one of :invoke :ok :fail :info, found :bogus",
     );
     assert_error(
-        &format!("{INVOKE}\n{{:type :ok, :f :read, :value 1, :process 3}}\n"),
-        e,
-        3,
-        ":ok completion of :read on process 3 has no open invocation",
-    );
-    assert_error(
-        &format!("{INVOKE}{INVOKE}"),
-        e,
-        2,
-        "process 0 invokes :read while its :read invoked on line 1 is still open",
-    );
-    assert_error(
         &format!("{INVOKE}{{:type :ok, :f :read,\n :value [1 2\n"),
         e,
         2,
@@ -395,12 +383,6 @@ fn bad_edn_inputs_name_file_and_line() {
         e,
         2,
         "expected ']' to close the vector opened on line 2, found '}'",
-    );
-    assert_error(
-        "{:type :invoke, :f :read}",
-        e,
-        1,
-        "missing required field :process",
     );
     assert_error(
         "{:process 0, :f :read}",
@@ -458,18 +440,6 @@ fn bad_jepsen_log_inputs_name_file_and_line() {
         "expected :type to be one of :invoke :ok :fail :info, found :bogus",
     );
     assert_error(
-        &format!("{invoke}INFO  jepsen.util - 4\t:ok\t:read\t3\n"),
-        l,
-        2,
-        ":ok completion of :read on process 4 has no open invocation",
-    );
-    assert_error(
-        &format!("{invoke}{invoke}"),
-        l,
-        2,
-        "process 0 invokes :read while its :read invoked on line 1 is still open",
-    );
-    assert_error(
         &format!("{invoke}INFO  jepsen.util - 1\t:invoke\t:cas\t[1"),
         l,
         2,
@@ -492,6 +462,80 @@ fn bad_jepsen_log_inputs_name_file_and_line() {
         l,
         2,
         "expected a Jepsen log line",
+    );
+}
+
+/// What Elle reads leniently is read, with one warning per kind naming the first line.
+#[test]
+fn elle_lenient_input_is_read_with_warnings() {
+    let read = |text: &str, format| read_str(text, Path::new("l.edn"), format).unwrap();
+    // A second invocation on a process crashes the open op: an :info completion is added.
+    let h = read(&format!("{INVOKE}{INVOKE}"), Some(Format::JepsenEdn));
+    let kinds: Vec<OpType> = h.ops.iter().map(|op| op.kind).collect();
+    assert_eq!(kinds, [OpType::Invoke, OpType::Info, OpType::Invoke]);
+    assert!(h.pair().is_ok());
+    assert_eq!(h.warnings.len(), 1);
+    assert!(
+        h.warnings[0].starts_with(
+            "l.edn:2: process 0 invokes :read while its :read invoked on line 1 is still open"
+        ),
+        "{:?}",
+        h.warnings
+    );
+    // A completion with no invocation is dropped.
+    let h = read(
+        &format!("{INVOKE}\n{{:type :ok, :f :read, :value 1, :process 3}}\n{{:type :ok, :f :read, :value 1, :process 3}}"),
+        None,
+    );
+    assert_eq!(h.len(), 1);
+    assert_eq!(
+        h.warnings,
+        [
+            "l.edn:3: :ok completion of :read on process 3 has no open invocation; as Elle does, \
+          it is dropped (1 more such ops)"
+        ]
+    );
+    let log =
+        "INFO  jepsen.util - 0\t:invoke\t:read\tnil\nINFO  jepsen.util - 0\t:invoke\t:read\tnil\n\
+               INFO  jepsen.util - 4\t:ok\t:read\t3\n";
+    let h = read(log, None);
+    assert_eq!(h.len(), 3);
+    assert_eq!(h.warnings.len(), 2);
+    // Elle's hand-written txn histories: no :process, no :f, only completions.
+    let h = read(
+        "{:process 7, :type :invoke, :f :txn, :value [[:r :x nil]]}\n\
+         {:type :ok, :value [[:append :x 1]]}\n\
+         {:type :ok, :value [[:r :x [1]] [:w :y 2]]}\n\
+         {:index 3, :type :invoke, :f :txn, :value [[:r :x]]}\n",
+        None,
+    );
+    let shown: Vec<String> = h
+        .ops
+        .iter()
+        .map(|op| format!("{}{}{}", op.process, op.kind, op.f))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "7invoketxn",
+            "8invoketxn",
+            "8oktxn",
+            "9invoketxn",
+            "9oktxn",
+            "10invoketxn"
+        ]
+    );
+    assert!(h.pair().is_ok());
+    assert_eq!(h.warnings.len(), 2, "{:?}", h.warnings);
+    assert!(h.warnings[0].starts_with("l.edn:2: the op has no :process"));
+    assert!(h.warnings[0].ends_with("(2 more such ops)"));
+    assert!(h.warnings[1].starts_with("l.edn:2: the op has no :f"));
+    // Without :f, a value that is not micro-ops is still an error.
+    assert_error(
+        "{:process 0, :type :invoke, :value 3}",
+        None,
+        1,
+        "missing required field :f",
     );
 }
 
@@ -610,8 +654,16 @@ mod fuzz {
         #[test]
         fn arbitrary_token_soup_never_panics(picks in prop::collection::vec(0..PIECES.len(), 0..60)) {
             let text: String = picks.iter().map(|&i| PIECES[i]).collect();
-            for format in [None, Some(Format::JepsenEdn), Some(Format::JepsenLog), Some(Format::KvLog), Some(Format::Faultline)] {
+            for format in [None, Some(Format::JepsenEdn), Some(Format::JepsenLog), Some(Format::KvLog), Some(Format::Faultline), Some(Format::TxnText), Some(Format::Dbcop), Some(Format::Cobra)] {
                 let _ = read_str(&text, Path::new("p"), format);
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            let _ = Format::detect_bytes(&bytes);
+            for format in std::iter::once(None).chain(Format::ALL.map(Some)) {
+                let _ = read_bytes(&bytes, Path::new("p"), format);
             }
         }
     }

@@ -1,13 +1,16 @@
 //! The history formats by name, telling them apart from a file's first lines, and reading
 //! a file or text in a named or detected format.
 //!
-//! This module must never read more than the one file it is given, and never guess a
-//! format it cannot tell: an undetectable file is an error asking for `--format`.
+//! This module must never read more than the one file (or the one folder of Cobra logs)
+//! it is given, and never guess a format it cannot tell: an undetectable file is an error
+//! naming the formats tried and asking for `--format`.
 
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
+use super::cobra::{looks_like_cobra, read_cobra, read_cobra_logs};
+use super::dbcop::{looks_like_dbcop, read_dbcop};
 use super::jepsen_log::{find_marker, is_other_log_line, read_jepsen_log, MARKER};
 use super::ops::{parse_error, read_edn_ops, KeyField};
 use crate::history::{History, HistoryError, HISTORY_FORMAT};
@@ -27,27 +30,33 @@ pub enum Format {
     /// One rw-register micro-op a line, `r(key,value,session,txn)` / `w(...)`, as the
     /// academic isolation checkers (PolySI, IsoVista) share (`txn-text`).
     TxnText,
+    /// dbcop's `history.bincode`: bincode of its sessions of rw-register txns (`dbcop`).
+    Dbcop,
+    /// Cobra's binary client logs: one file, or a folder of `*.log` files (`cobra`).
+    Cobra,
 }
 
 /// A format name that is not one of [`Format::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown history format \"{0}\"; expected one of faultline, jepsen-edn, jepsen-log, kv-log, txn-text"
+    "unknown history format \"{0}\"; expected one of faultline, jepsen-edn, jepsen-log, kv-log, txn-text, dbcop, cobra"
 )]
 pub struct UnknownFormat(pub String);
 
 impl Format {
     /// Every format, in the order they are listed in help text.
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 7] = [
         Format::Faultline,
         Format::JepsenEdn,
         Format::JepsenLog,
         Format::KvLog,
         Format::TxnText,
+        Format::Dbcop,
+        Format::Cobra,
     ];
 
     /// The name used on the command line: `faultline`, `jepsen-edn`, `jepsen-log`, `kv-log`,
-    /// `txn-text`.
+    /// `txn-text`, `dbcop`, `cobra`.
     pub fn name(self) -> &'static str {
         match self {
             Format::Faultline => "faultline",
@@ -55,10 +64,29 @@ impl Format {
             Format::JepsenLog => "jepsen-log",
             Format::KvLog => "kv-log",
             Format::TxnText => "txn-text",
+            Format::Dbcop => "dbcop",
+            Format::Cobra => "cobra",
         }
     }
 
-    /// Tell the format from the first lines of a file, skipping blank lines and `;`
+    /// Tell the format from the first bytes of a file: dbcop's and Cobra's binary formats
+    /// by their structure, the text formats as [`Format::detect`] does.
+    pub fn detect_bytes(head: &[u8]) -> Option<Format> {
+        if looks_like_dbcop(head) {
+            return Some(Format::Dbcop);
+        }
+        if looks_like_cobra(head) {
+            return Some(Format::Cobra);
+        }
+        let text = match std::str::from_utf8(head) {
+            // Cut inside a character at the end of the head.
+            Err(e) if e.error_len().is_none() => std::str::from_utf8(&head[..e.valid_up_to()]),
+            whole => whole,
+        };
+        text.ok().and_then(Format::detect)
+    }
+
+    /// Tell the format from the first lines of a text file, skipping blank lines and `;`
     /// comments (and, for Jepsen logs, other log lines before the first op). `None` when
     /// the text looks like none of them.
     pub fn detect(head: &str) -> Option<Format> {
@@ -171,16 +199,76 @@ impl FromStr for Format {
     }
 }
 
-/// Read a history file in `format`, or in the format detected from its first lines when
-/// `format` is `None`.
+/// Read a history file in `format`, or in the format detected from its first bytes when
+/// `format` is `None`. A folder is read as Cobra's client logs (its `*.log` files).
 pub fn read_path(path: &Path, format: Option<Format>) -> Result<History, HistoryError> {
+    if path.is_dir() {
+        return match format {
+            None | Some(Format::Cobra) => read_cobra_folder(path),
+            Some(other) => Err(HistoryError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::other(format!(
+                    "is a folder; only Cobra logs (--format cobra) are read from a folder, \
+                     not {other} histories"
+                )),
+            }),
+        };
+    }
     let bytes = std::fs::read(path).map_err(|source| HistoryError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let text = match std::str::from_utf8(&bytes) {
-        // Cut inside a character at the very end (a write torn by a crash): the readers see
-        // a torn last line and say so.
+    read_bytes(&bytes, path, format)
+}
+
+/// The format of the file or folder at `path`, from its first 64 KiB (a folder is Cobra's).
+pub fn detect_path(path: &Path) -> Result<Format, HistoryError> {
+    use std::io::Read;
+    if path.is_dir() {
+        return Ok(Format::Cobra);
+    }
+    let io = |source| HistoryError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
+        .map_err(io)?;
+    match Format::detect_bytes(&head) {
+        Some(format) => Ok(format),
+        None => Err(match text_of(&head, path) {
+            Ok(text) => undetected(text, path),
+            Err(e) => e,
+        }),
+    }
+}
+
+/// Read a history from a file's bytes in `format`, or in the detected format when
+/// `format` is `None`; `path` is only used in messages.
+pub fn read_bytes(
+    bytes: &[u8],
+    path: &Path,
+    format: Option<Format>,
+) -> Result<History, HistoryError> {
+    let format = match format {
+        Some(format) => format,
+        None => match Format::detect_bytes(bytes) {
+            Some(format) => format,
+            None => return Err(undetected(text_of(bytes, path)?, path)),
+        },
+    };
+    match format {
+        Format::Dbcop => read_dbcop(bytes, path),
+        Format::Cobra => read_cobra(bytes, path),
+        text => read_str(text_of(bytes, path)?, path, Some(text)),
+    }
+}
+
+/// The text of a file in a text format; a last character cut short (a write torn by a
+/// crash) is left out, for the readers to see a torn last line and say so.
+fn text_of<'b>(bytes: &'b [u8], path: &Path) -> Result<&'b str, HistoryError> {
+    match std::str::from_utf8(bytes) {
         Err(e) if e.error_len().is_none() => std::str::from_utf8(&bytes[..e.valid_up_to()]),
         whole => whole,
     }
@@ -192,11 +280,45 @@ pub fn read_path(path: &Path, format: Option<Format>) -> Result<History, History
         parse_error(
             path,
             line,
-            "the file is not UTF-8 text; a history is text (is this a compressed or \
-             binary file?)",
+            format!(
+                "the file is not UTF-8 text, and not a binary history either; tried {} \
+                 (is this a compressed file?)",
+                tried()
+            ),
         )
-    })?;
-    read_str(text, path, format)
+    })
+}
+
+/// Every format's name, for messages.
+fn tried() -> String {
+    Format::ALL.map(Format::name).join(", ")
+}
+
+/// Read a folder of Cobra client logs: its `*.log` files, in name order.
+fn read_cobra_folder(dir: &Path) -> Result<History, HistoryError> {
+    let io = |path: &Path, source| HistoryError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| io(dir, e))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(io(
+            dir,
+            std::io::Error::other("the folder holds no Cobra client logs (*.log files)"),
+        ));
+    }
+    let mut logs = Vec::with_capacity(files.len());
+    for file in files {
+        let bytes = std::fs::read(&file).map_err(|e| io(&file, e))?;
+        logs.push((file, bytes));
+    }
+    read_cobra_logs(&logs)
 }
 
 /// Read history text in `format`, or in the detected format when `format` is `None`;
@@ -204,7 +326,7 @@ pub fn read_path(path: &Path, format: Option<Format>) -> Result<History, History
 pub fn read_str(text: &str, path: &Path, format: Option<Format>) -> Result<History, HistoryError> {
     let format = match format {
         Some(format) => format,
-        None => Format::detect(text).ok_or_else(|| undetected(text, path))?,
+        None => Format::detect_bytes(text.as_bytes()).ok_or_else(|| undetected(text, path))?,
     };
     match format {
         Format::Faultline => History::read_jsonl_from(text.as_bytes(), path),
@@ -212,6 +334,8 @@ pub fn read_str(text: &str, path: &Path, format: Option<Format>) -> Result<Histo
         Format::KvLog => read_edn_ops(text, path, KeyField::Required),
         Format::JepsenLog => read_jepsen_log(text, path),
         Format::TxnText => super::txn_text::read_txn_text(text, path),
+        Format::Dbcop => read_dbcop(text.as_bytes(), path),
+        Format::Cobra => read_cobra(text.as_bytes(), path),
     }
 }
 
@@ -236,8 +360,9 @@ fn undetected(text: &str, path: &Path) -> HistoryError {
             "cannot tell the history format from {shown:?}; expected a faultline \
              history.jsonl ({{\"format\":\"{HISTORY_FORMAT}\",...}}), Jepsen EDN op maps \
              ({{:type :invoke, ...}} or a vector of them), a Jepsen log with \
-             `{MARKER}` lines, or a kv log; name the format with --format (one of \
-             faultline, jepsen-edn, jepsen-log, kv-log)"
+             `{MARKER}` lines, a kv log, r(k,v,s,t) lines, a dbcop history.bincode or a \
+             Cobra log; name the format with --format (tried {})",
+            tried()
         ),
     )
 }

@@ -1,5 +1,6 @@
-//! From EDN values to [`Op`]s: the meaning of Jepsen's op maps, the check that a history
-//! pairs up while it is read, and the splitting of Jepsen's independent `[k v]` tuples.
+//! From EDN values to [`Op`]s: the meaning of Jepsen's op maps, the pairing of a history
+//! while it is read (mending, with warnings, what Elle reads leniently), and the splitting
+//! of Jepsen's independent `[k v]` tuples.
 //!
 //! Errors here always carry the file and the 1-based line of the op they concern. This
 //! module must never guess: an op map it does not understand is an error, not a skipped op.
@@ -28,13 +29,49 @@ pub(crate) fn edn_error(path: &Path, e: EdnError) -> HistoryError {
     parse_error(path, e.line, e.message)
 }
 
-/// Collects ops in order, checking as each arrives that it pairs with what came before.
+/// Collects ops in order, pairing each as it arrives with what came before, and mending
+/// what Elle reads leniently (see the module docs of `formats`) with a warning.
 pub(crate) struct Builder<'p> {
     path: &'p Path,
     ops: Vec<Op>,
     lines: Vec<usize>,
     /// Client process → index in `ops` of its open invocation.
     open: OpenCalls,
+    /// The highest client process named in the file.
+    max_process: Option<u64>,
+    /// Positions in `ops` of ops read without `:process`, with the number of the process of
+    /// their own each gets (counted from the first after every numbered process).
+    fresh: Vec<(usize, u64)>,
+    /// What was mended: a first case, with its line, and how many more.
+    crashed: Mended,
+    orphans: Mended,
+    no_process: Mended,
+    no_f: Mended,
+}
+
+/// One kind of mended input: the first case's message and line, and a count.
+#[derive(Default)]
+struct Mended {
+    first: Option<(usize, String)>,
+    count: usize,
+}
+
+impl Mended {
+    fn note(&mut self, line: usize, message: impl FnOnce() -> String) {
+        if self.first.is_none() {
+            self.first = Some((line, message()));
+        }
+        self.count += 1;
+    }
+
+    fn warning(self, path: &Path) -> Option<String> {
+        let (line, message) = self.first?;
+        let more = match self.count {
+            1 => String::new(),
+            n => format!(" ({} more such ops)", n - 1),
+        };
+        Some(format!("{}:{line}: {message}{more}", path.display()))
+    }
 }
 
 impl<'p> Builder<'p> {
@@ -45,49 +82,70 @@ impl<'p> Builder<'p> {
             ops: Vec::with_capacity(ops),
             lines: Vec::with_capacity(ops),
             open: OpenCalls::for_ops(ops),
+            max_process: None,
+            fresh: Vec::new(),
+            crashed: Mended::default(),
+            orphans: Mended::default(),
+            no_process: Mended::default(),
+            no_f: Mended::default(),
         }
     }
 
-    /// Append an op read from `line`. A completion with no open invocation on its process,
-    /// or a second invocation while one is open, is an error at that line.
+    fn position(&self, line: usize) -> Result<u32, HistoryError> {
+        u32::try_from(self.ops.len()).map_err(|_| {
+            parse_error(
+                self.path,
+                line,
+                "the history has more than 4,294,967,294 ops; split it into smaller files",
+            )
+        })
+    }
+
+    /// Append an op read from `line`. As Elle reads them: a second invocation while one is
+    /// open on the process crashes the open one (an `:info` completion is added before the
+    /// new invocation), and a completion with no open invocation is dropped; both with a
+    /// warning.
     // Always inlined, like `finish_op`: an op is ~150 bytes, and each call that takes it
     // by value copies it once more before it reaches the vector.
     #[inline(always)]
     pub(crate) fn push(&mut self, mut op: Op, line: usize) -> Result<(), HistoryError> {
         if let Process::Client(process) = op.process {
+            self.max_process = self.max_process.max(Some(process));
             if op.kind == OpType::Invoke {
                 if let Some(previous) = self.open.get(process) {
                     let previous = previous as usize;
-                    return Err(parse_error(
-                        self.path,
-                        line,
+                    let open_line = self.lines[previous];
+                    self.crashed.note(line, || {
                         format!(
-                            "process {process} invokes :{} while its :{} invoked on line {} \
-                             is still open; a process runs one op at a time, so every \
-                             :invoke needs an :ok, :fail or :info before the next",
-                            op.f, self.ops[previous].f, self.lines[previous]
-                        ),
-                    ));
+                            "process {process} invokes :{} while its :{} invoked on line \
+                             {open_line} is still open; as Elle does, the open op is taken as \
+                             crashed (:info)",
+                            op.f, self.ops[previous].f
+                        )
+                    });
+                    let invoked = &self.ops[previous];
+                    let mut crashed = Op::new(
+                        op.process,
+                        OpType::Info,
+                        invoked.f.clone(),
+                        invoked.value.clone(),
+                    );
+                    crashed.key = invoked.key.clone();
+                    crashed.time = op.time;
+                    crashed.error = Some("crashed: the process invoked again".to_string());
+                    self.append(crashed, line);
                 }
-                let Ok(position) = u32::try_from(self.ops.len()) else {
-                    return Err(parse_error(
-                        self.path,
-                        line,
-                        "the history has more than 4,294,967,294 ops; split it into \
-                         smaller files",
-                    ));
-                };
+                let position = self.position(line)?;
                 self.open.set(process, position);
             } else if self.open.take(process).is_none() {
-                return Err(parse_error(
-                    self.path,
-                    line,
+                self.orphans.note(line, || {
                     format!(
                         ":{} completion of :{} on process {process} has no open invocation; \
-                         every completion must follow an :invoke on the same process",
+                         as Elle does, it is dropped",
                         op.kind, op.f
-                    ),
-                ));
+                    )
+                });
+                return Ok(());
             }
         }
         op.index = self.ops.len() as u64;
@@ -96,15 +154,61 @@ impl<'p> Builder<'p> {
         Ok(())
     }
 
+    #[inline(always)]
+    fn append(&mut self, mut op: Op, line: usize) {
+        op.index = self.ops.len() as u64;
+        self.ops.push(op);
+        self.lines.push(line);
+    }
+
+    /// Append an op read from `line` that names no process: it gets a process of its own
+    /// (numbered after every process of the file), and a completion an invocation just
+    /// before it, with a warning.
+    pub(crate) fn push_without_process(&mut self, op: Op, line: usize) -> Result<(), HistoryError> {
+        self.position(line)?;
+        let own = self.no_process.count as u64;
+        self.no_process.note(line, || {
+            "the op has no :process; it gets a process of its own (a completion, an \
+             invocation just before it)"
+                .to_string()
+        });
+        if op.kind != OpType::Invoke {
+            let mut invoke = Op::new(op.process, OpType::Invoke, op.f.clone(), op.value.clone());
+            invoke.key = op.key.clone();
+            invoke.time = op.time;
+            self.fresh.push((self.ops.len(), own));
+            self.append(invoke, line);
+        }
+        self.fresh.push((self.ops.len(), own));
+        self.append(op, line);
+        Ok(())
+    }
+
+    /// Note that the op read from `line` had no `:f` and was taken as a `:txn`.
+    pub(crate) fn defaulted_f(&mut self, line: usize) {
+        self.no_f.note(line, || {
+            "the op has no :f; its value is a list of micro-ops, so, as Elle does, it is a :txn"
+                .to_string()
+        });
+    }
+
     /// The finished history; with `split_tuples`, Jepsen's independent `[k v]` values are
     /// split into key and value when every client op carries one (see the module docs).
     pub(crate) fn finish(mut self, split_tuples: bool) -> History {
+        let first = self.max_process.map_or(0, |p| p.saturating_add(1));
+        for &(i, own) in &self.fresh {
+            self.ops[i].process = Process::Client(first.saturating_add(own));
+        }
         if split_tuples && independent_tuples(&self.ops) {
             split_independent(&mut self.ops);
         }
+        let warnings = [self.crashed, self.orphans, self.no_process, self.no_f]
+            .into_iter()
+            .filter_map(|m| m.warning(self.path))
+            .collect();
         History {
             ops: self.ops,
-            warnings: Vec::new(),
+            warnings,
         }
     }
 }
@@ -189,7 +293,12 @@ fn read_one(
     };
     if let Some(fast) = fast_op(reader.rest()) {
         reader.advance(fast.len);
-        return finish_op(fast.op, line, builder, path, key_field);
+        let read = ReadOp {
+            op: fast.op,
+            named_process: true,
+            txn_default: false,
+        };
+        return finish_op(read, line, builder, path, key_field);
     }
     let mut fields = OpFields::default();
     if reader.peek() == Some(b'{') {
@@ -214,18 +323,19 @@ fn read_one(
             fields.field(k, v);
         }
     }
-    let op = fields.finish().map_err(|m| parse_error(path, line, m))?;
-    finish_op(op, line, builder, path, key_field)
+    let read = fields.finish().map_err(|m| parse_error(path, line, m))?;
+    finish_op(read, line, builder, path, key_field)
 }
 
 #[inline(always)]
 fn finish_op(
-    op: Op,
+    read: ReadOp,
     line: usize,
     builder: &mut Builder<'_>,
     path: &Path,
     key_field: KeyField,
 ) -> Result<(), HistoryError> {
+    let op = read.op;
     if key_field == KeyField::Required && op.key.is_none() && op.process != Process::Nemesis {
         return Err(parse_error(
             path,
@@ -234,7 +344,14 @@ fn finish_op(
              (use --format jepsen-edn for single-register histories)",
         ));
     }
-    builder.push(op, line)
+    if read.txn_default {
+        builder.defaulted_f(line);
+    }
+    if read.named_process {
+        builder.push(op, line)
+    } else {
+        builder.push_without_process(op, line)
+    }
 }
 
 /// The fields of one op map as Jepsen writes it. `:index` is checked but not kept: ops are
@@ -280,25 +397,61 @@ impl OpFields {
         }
     }
 
-    /// The op, or the first problem met in its fields.
-    pub(crate) fn finish(self) -> Result<Op, String> {
+    /// The op, whether it named its process, and whether its `:f` was taken as `:txn`;
+    /// or the first problem met in its fields.
+    pub(crate) fn finish(self) -> Result<ReadOp, String> {
         if let Some(problem) = self.problem {
             return Err(problem);
         }
         let missing = |field: &str| {
-            format!("missing required field :{field}; every op needs :process, :type and :f")
+            format!("missing required field :{field}; every op needs :type, and :f unless its value is a list of micro-ops")
         };
-        Ok(Op {
-            index: 0,
-            time: self.time.unwrap_or(0),
-            process: self.process.ok_or_else(|| missing("process"))?,
-            kind: self.kind.ok_or_else(|| missing("type"))?,
-            f: self.f.ok_or_else(|| missing("f"))?,
-            key: self.key.filter(|k| !k.is_null()),
-            value: self.value.unwrap_or(Value::Null),
-            error: self.error.flatten(),
+        let value = self.value.unwrap_or(Value::Null);
+        let kind = self.kind.ok_or_else(|| missing("type"))?;
+        let txn_default = self.f.is_none();
+        let f = match self.f {
+            Some(f) => f,
+            None if is_mop_list(&value) => "txn".to_string(),
+            None => return Err(missing("f")),
+        };
+        Ok(ReadOp {
+            named_process: self.process.is_some(),
+            txn_default,
+            op: Op {
+                index: 0,
+                time: self.time.unwrap_or(0),
+                process: self.process.unwrap_or(Process::Client(0)),
+                kind,
+                f,
+                key: self.key.filter(|k| !k.is_null()),
+                value,
+                error: self.error.flatten(),
+            },
         })
     }
+}
+
+/// An op as read from its map, and what it left out.
+pub(crate) struct ReadOp {
+    pub(crate) op: Op,
+    /// It had a `:process`.
+    pub(crate) named_process: bool,
+    /// It had no `:f` and is taken as a `:txn`.
+    pub(crate) txn_default: bool,
+}
+
+/// A non-empty list of Elle micro-ops: `[f k]` or `[f k v]` with `f` one of `r`, `w`,
+/// `append`.
+fn is_mop_list(value: &Value) -> bool {
+    value.as_array().is_some_and(|mops| {
+        !mops.is_empty()
+            && mops.iter().all(|m| {
+                m.as_array().is_some_and(|m| {
+                    (2..=3).contains(&m.len())
+                        && matches!(m[0].as_str(), Some("r" | "w" | "append"))
+                })
+            })
+    })
 }
 
 /// `:invoke`, `:ok`, `:fail` or `:info`.
@@ -500,11 +653,16 @@ mod tests {
             ),
             "{e}"
         );
-        let e = read("\n{:type :ok, :f :read, :process 4}")
-            .unwrap_err()
-            .to_string();
-        assert!(e.starts_with("t.edn:2: :ok completion"), "{e}");
+        let h = read("\n{:type :ok, :f :read, :process 4}").unwrap();
+        assert!(h.ops.is_empty());
+        assert!(
+            h.warnings[0].starts_with("t.edn:2: :ok completion"),
+            "{:?}",
+            h.warnings
+        );
         let e = read("{:f :read, :process 4}").unwrap_err().to_string();
         assert!(e.contains("t.edn:1: missing required field :type"), "{e}");
+        let e = read("{:type :ok, :process 4}").unwrap_err().to_string();
+        assert!(e.contains("t.edn:1: missing required field :f"), "{e}");
     }
 }

@@ -11,9 +11,9 @@
 //! - Blank lines and lines starting with `#` or `//` are skipped.
 //!
 //! The format records no times, so the history's real-time order is invented: sessions run
-//! in rounds (the first txn of every session, then every second one, ...). Check such
-//! histories against models without real time (`serializable`,
-//! `strong-session-snapshot-isolation`, ...): only each session's order is real.
+//! in rounds (see `sessions`). Check such histories against models without real time
+//! (`serializable`, `strong-session-snapshot-isolation`, ...): only each session's order
+//! is real.
 //!
 //! Errors name the file and line: a line that is not a micro-op, a txn id seen in two
 //! sessions, a write of 0, a value written twice to one key.
@@ -25,7 +25,8 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::history::{History, HistoryError, Op, OpType, Process};
+use super::sessions::{rounds, SessionTxn};
+use crate::history::{History, HistoryError, OpType};
 
 /// One micro-op line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,67 +180,27 @@ pub fn read_txn_text(text: &str, path: &Path) -> Result<History, HistoryError> {
         let f = if line.write { "w" } else { "r" };
         txns[slot].mops.push(json!([f, line.key, value]));
     }
-    Ok(rounds(&sessions, txns))
+    Ok(by_session(&sessions, txns))
 }
 
-/// Lay txns out as a history: each session a process running its txns in order, sessions
-/// side by side in rounds.
-fn rounds(sessions: &[u64], txns: Vec<Txn>) -> History {
-    let mut queues: Vec<Vec<Txn>> = sessions.iter().map(|_| Vec::new()).collect();
+/// Group txns by session, in the order sessions first appear, and lay them out in rounds.
+fn by_session(sessions: &[u64], txns: Vec<Txn>) -> History {
+    let mut queues: Vec<(u64, Vec<SessionTxn>)> =
+        sessions.iter().map(|&s| (s, Vec::new())).collect();
+    let slot: HashMap<u64, usize> = sessions.iter().enumerate().map(|(i, &s)| (s, i)).collect();
     for txn in txns {
-        let s = sessions
-            .iter()
-            .position(|&s| s == txn.session)
-            .expect("every session is listed");
-        queues[s].push(txn);
-    }
-    for queue in &mut queues {
-        queue.reverse();
-    }
-    let mut ops = Vec::new();
-    loop {
-        let round: Vec<(u64, Txn)> = queues
-            .iter_mut()
-            .zip(sessions)
-            .filter_map(|(queue, &session)| queue.pop().map(|t| (session, t)))
-            .collect();
-        if round.is_empty() {
-            break;
-        }
-        for (session, txn) in &round {
-            let invoked: Vec<Value> = txn
-                .mops
-                .iter()
-                .map(|m| {
-                    if m[0] == "r" {
-                        json!(["r", m[1], null])
-                    } else {
-                        m.clone()
-                    }
-                })
-                .collect();
-            ops.push(Op::new(
-                Process::Client(*session),
-                OpType::Invoke,
-                "txn",
-                Value::Array(invoked),
-            ));
-        }
-        for (session, txn) in round {
-            let kind = if txn.aborted {
-                OpType::Fail
-            } else {
-                OpType::Ok
-            };
-            ops.push(Op::new(
-                Process::Client(session),
-                kind,
-                "txn",
-                Value::Array(txn.mops),
-            ));
+        if let Some(&i) = slot.get(&txn.session) {
+            queues[i].1.push(SessionTxn {
+                mops: txn.mops,
+                end: if txn.aborted {
+                    OpType::Fail
+                } else {
+                    OpType::Ok
+                },
+            });
         }
     }
-    History::from_ops(ops)
+    rounds(queues)
 }
 
 #[cfg(test)]
