@@ -23,7 +23,7 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use serde::de::{self, Deserializer, Visitor};
@@ -374,111 +374,6 @@ impl History {
         }
         Ok(calls)
     }
-
-    /// Read a faultline `history.jsonl` file. A last line with no newline that does not
-    /// parse is a write torn by a crash of the harness: it is skipped with a warning in
-    /// [`History::warnings`] naming the file and line, and every line before it is kept.
-    pub fn read_jsonl(path: &Path) -> Result<History, HistoryError> {
-        let file = File::open(path).map_err(|source| HistoryError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::read_jsonl_from(BufReader::new(file), path)
-    }
-
-    /// Read `history.jsonl` text from any reader; `path` is only used in messages.
-    pub fn read_jsonl_from(reader: impl BufRead, path: &Path) -> Result<History, HistoryError> {
-        let mut ops = Vec::new();
-        let mut warnings = Vec::new();
-        let parse_error = |line: usize, message: String| HistoryError::Parse {
-            path: path.to_path_buf(),
-            line,
-            message,
-        };
-        let torn_warning = |line: usize| {
-            format!(
-                "{}:{line}: the last line is incomplete (the harness was probably killed \
-                 while writing it); skipped",
-                path.display()
-            )
-        };
-        let mut reader = reader;
-        let mut line = Vec::new();
-        let mut line_no = 0;
-        loop {
-            line.clear();
-            let read = reader
-                .read_until(b'\n', &mut line)
-                .map_err(|source| HistoryError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-            if read == 0 {
-                break;
-            }
-            line_no += 1;
-            // Only the last line can lack its newline; cut mid-write it may even end inside
-            // a UTF-8 character.
-            let torn = !line.ends_with(b"\n");
-            let text = match std::str::from_utf8(&line) {
-                Ok(text) => text.trim(),
-                Err(_) if torn => {
-                    warnings.push(torn_warning(line_no));
-                    break;
-                }
-                Err(e) => {
-                    return Err(parse_error(
-                        line_no,
-                        format!("the line is not UTF-8 text ({e}); a history is text"),
-                    ))
-                }
-            };
-            if text.is_empty() {
-                continue;
-            }
-            if line_no == 1 {
-                if let Ok(header) = serde_json::from_str::<HistoryHeader>(text) {
-                    if header.format != HISTORY_FORMAT {
-                        return Err(parse_error(
-                            line_no,
-                            format!(
-                                "header names format \"{}\", expected \"{HISTORY_FORMAT}\"",
-                                header.format
-                            ),
-                        ));
-                    }
-                    if header.version > HISTORY_VERSION {
-                        return Err(parse_error(
-                            line_no,
-                            format!(
-                                "history format version {} is newer than this faultline \
-                                 understands ({HISTORY_VERSION}); upgrade faultline",
-                                header.version
-                            ),
-                        ));
-                    }
-                    continue;
-                }
-            }
-            let op: Op = match serde_json::from_str(text) {
-                Ok(op) => op,
-                Err(_) if torn => {
-                    warnings.push(torn_warning(line_no));
-                    break;
-                }
-                Err(e) => {
-                    return Err(parse_error(
-                        line_no,
-                        format!(
-                            "expected one JSON op {{index, time, process, type, f, value}}: {e}"
-                        ),
-                    ))
-                }
-            };
-            ops.push(op);
-        }
-        Ok(History { ops, warnings })
-    }
 }
 
 /// The first line of `history.jsonl`.
@@ -550,6 +445,13 @@ impl<W: Write> HistoryWriter<W> {
     /// Flush buffered ops to the OS.
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+
+    /// Flush and give back the writer (e.g. the bytes of a history written to a `Vec`).
+    pub fn into_inner(self) -> io::Result<W> {
+        self.out
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)
     }
 
     /// How many ops were written.

@@ -22,6 +22,7 @@ pub mod classic;
 pub mod formats;
 pub(crate) mod fxhash;
 pub mod history;
+mod jsonl;
 pub mod kafka;
 pub mod linearizable;
 pub mod maelstrom;

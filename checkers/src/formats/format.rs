@@ -261,6 +261,8 @@ pub fn read_bytes(
     match format {
         Format::Dbcop => read_dbcop(bytes, path),
         Format::Cobra => read_cobra(bytes, path),
+        // Checked for UTF-8 line by line, as it is parsed on every core.
+        Format::Faultline => History::read_jsonl_bytes(bytes, path),
         text => read_str(text_of(bytes, path)?, path, Some(text)),
     }
 }
@@ -329,7 +331,7 @@ pub fn read_str(text: &str, path: &Path, format: Option<Format>) -> Result<Histo
         None => Format::detect_bytes(text.as_bytes()).ok_or_else(|| undetected(text, path))?,
     };
     match format {
-        Format::Faultline => History::read_jsonl_from(text.as_bytes(), path),
+        Format::Faultline => History::read_jsonl_bytes(text.as_bytes(), path),
         Format::JepsenEdn => read_edn_ops(text, path, KeyField::Optional),
         Format::KvLog => read_edn_ops(text, path, KeyField::Required),
         Format::JepsenLog => read_jepsen_log(text, path),
