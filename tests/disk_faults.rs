@@ -4,10 +4,8 @@
 //! and the damaged node's log says what it made of its file.
 
 mod common;
-mod netfaults;
 
 use common::*;
-use netfaults::*;
 
 #[test]
 fn bitflips_and_truncations_are_recorded_and_end_in_a_verdict() {

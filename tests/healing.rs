@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -15,12 +14,8 @@ fn start_background(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> std::process::Child {
-    let child = faultline()
-        .arg("test")
-        .arg("--store")
-        .arg(store)
+    let child = background_test(store)
         .args([
-            "--no-progress",
             "--node-count",
             "3",
             "--time-limit",
@@ -32,8 +27,6 @@ fn start_background(
         ])
         .args(extra)
         .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -77,13 +70,7 @@ fn sigkill_of_the_harness_leaves_a_checkable_history_and_heal_cleans_up() {
     );
     assert!(stdout.contains("ops"), "{stdout}");
     // Nodes notice their harness is gone; `heal` resumes any that were paused so they can.
-    let heal = faultline().arg("heal").arg(&run).output().unwrap();
-    assert_eq!(
-        heal.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&heal.stderr)
-    );
+    heal(&run);
     let left = wait_gone(&run.display().to_string(), 10);
     assert!(left.is_empty(), "node processes left behind: {left:?}");
 }
