@@ -56,18 +56,6 @@ fn args(lab: &Lab, extra: &[&str]) -> Vec<String> {
     lab.args(&[&lose_unfsynced[..], extra].concat())
 }
 
-fn applied_faults(run: &std::path::Path) -> Vec<serde_json::Value> {
-    history(run)
-        .into_iter()
-        .filter(|o| {
-            o["f"] == "start-lose-unfsynced"
-                && o["type"] == "info"
-                && o.get("error").is_none_or(|e| e.is_null())
-        })
-        .map(|o| o["value"].clone())
-        .collect()
-}
-
 #[test]
 fn lose_unfsynced_over_ssh_finds_the_no_fsync_bug_and_heal_unmounts() {
     require_tools();
@@ -85,7 +73,7 @@ fn lose_unfsynced_over_ssh_finds_the_no_fsync_bug_and_heal_unmounts() {
     eprintln!("no-fsync run took {:.1} s", started.elapsed().as_secs_f64());
     assert_eq!(out.status.code(), Some(1), "acknowledged writes were lost");
     let run = latest_run(store.path());
-    let faults = applied_faults(&run);
+    let faults = applied(&history(&run), "start-lose-unfsynced");
     assert!(!faults.is_empty(), "a fault was applied");
     for value in &faults {
         assert_eq!(value["mechanism"], "fuse", "{value}");
@@ -105,7 +93,7 @@ fn lose_unfsynced_over_ssh_finds_the_no_fsync_bug_and_heal_unmounts() {
     let out = run_test(store.path(), &a);
     eprintln!("correct run took {:.1} s", started.elapsed().as_secs_f64());
     assert_eq!(out.status.code(), Some(0), "nothing acknowledged was lost");
-    assert!(!applied_faults(&latest_run(store.path())).is_empty());
+    assert!(!applied(&history(&latest_run(store.path())), "start-lose-unfsynced").is_empty());
     assert!(lazyfs_mounts(&lab).is_empty(), "{:?}", lazyfs_mounts(&lab));
     assert!(
         lazyfs_servers(&lab).is_empty(),

@@ -106,6 +106,17 @@ pub fn history(run: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The values of the nemesis ops `f` (say `start-pause`) of `ops` that were applied: the
+/// completions (`info`) without an error.
+pub fn applied(ops: &[serde_json::Value], f: &str) -> Vec<serde_json::Value> {
+    ops.iter()
+        .filter(|o| {
+            o["f"] == f && o["type"] == "info" && o.get("error").is_none_or(|e| e.is_null())
+        })
+        .map(|o| o["value"].clone())
+        .collect()
+}
+
 /// Pids of processes whose command line mentions `needle` (other than this test).
 pub fn processes_mentioning(needle: &str) -> Vec<u32> {
     processes_whose("cmdline", |cmdline| cmdline.contains(needle))
