@@ -295,6 +295,32 @@ impl NatsClient {
             self.node.name, self.op_timeout
         )
     }
+
+    /// What a write came to within the op timeout: written (`true`); a lost race (`false`:
+    /// for a guarded write, an error of kind `conflict` or the server's words for one);
+    /// refused before it applied (an `invalid` key); or unknown.
+    async fn outcome<K>(
+        &self,
+        write: impl std::future::Future<Output = Result<u64, async_nats::error::Error<K>>>,
+        conflict: Option<K>,
+        invalid: K,
+    ) -> Result<bool, Failure>
+    where
+        K: Clone + std::fmt::Debug + std::fmt::Display + PartialEq,
+    {
+        let lost = |e: &async_nats::error::Error<K>| {
+            conflict
+                .as_ref()
+                .is_some_and(|kind| e.kind() == *kind || lost_race(e))
+        };
+        match tokio::time::timeout(self.op_timeout, write).await {
+            Err(_) => Err(Failure::Unknown(self.timed_out())),
+            Ok(Ok(_)) => Ok(true),
+            Ok(Err(e)) if lost(&e) => Ok(false),
+            Ok(Err(e)) if e.kind() == invalid => Err(Failure::NotApplied(e.to_string())),
+            Ok(Err(e)) => Err(Failure::Unknown(format!("{}: {e}", self.node.name))),
+        }
+    }
 }
 
 /// NATS JetStream's key-value store as a versioned store, one key at a time: a snapshot is
@@ -338,8 +364,6 @@ impl VersionedStore for NatsClient {
         writes: &[(String, Value)],
     ) -> Result<bool, Failure> {
         let store = self.store().await.map_err(Failure::NotApplied)?;
-        let unknown = |e: String| Failure::Unknown(format!("{}: {e}", self.node.name));
-        let timed_out = || Failure::Unknown(self.timed_out());
         let (key, value) = match writes {
             [(key, value)] => (key, value),
             _ => {
@@ -361,38 +385,21 @@ impl VersionedStore for NatsClient {
             }
         };
         match version {
-            None => match tokio::time::timeout(self.op_timeout, store.put(key, data)).await {
-                Err(_) => Err(timed_out()),
-                Ok(Ok(_)) => Ok(true),
-                Ok(Err(e)) if e.kind() == kv::PutErrorKind::InvalidKey => {
-                    Err(Failure::NotApplied(e.to_string()))
-                }
-                Ok(Err(e)) => Err(unknown(e.to_string())),
-            },
+            None => {
+                let put = store.put(key, data);
+                self.outcome(put, None, kv::PutErrorKind::InvalidKey).await
+            }
             Some(Version::Revision(None)) => {
-                match tokio::time::timeout(self.op_timeout, store.create(key, data)).await {
-                    Err(_) => Err(timed_out()),
-                    Ok(Ok(_)) => Ok(true),
-                    Ok(Err(e)) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
-                    Ok(Err(e)) if lost_race(&e) => Ok(false),
-                    Ok(Err(e)) if e.kind() == kv::CreateErrorKind::InvalidKey => {
-                        Err(Failure::NotApplied(e.to_string()))
-                    }
-                    Ok(Err(e)) => Err(unknown(e.to_string())),
-                }
+                let create = store.create(key, data);
+                let exists = Some(kv::CreateErrorKind::AlreadyExists);
+                self.outcome(create, exists, kv::CreateErrorKind::InvalidKey)
+                    .await
             }
             Some(Version::Revision(Some(revision))) => {
                 let update = store.update(key, data, *revision);
-                match tokio::time::timeout(self.op_timeout, update).await {
-                    Err(_) => Err(timed_out()),
-                    Ok(Ok(_)) => Ok(true),
-                    Ok(Err(e)) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(false),
-                    Ok(Err(e)) if lost_race(&e) => Ok(false),
-                    Ok(Err(e)) if e.kind() == kv::UpdateErrorKind::InvalidKey => {
-                        Err(Failure::NotApplied(e.to_string()))
-                    }
-                    Ok(Err(e)) => Err(unknown(e.to_string())),
-                }
+                let moved = Some(kv::UpdateErrorKind::WrongLastRevision);
+                self.outcome(update, moved, kv::UpdateErrorKind::InvalidKey)
+                    .await
             }
             Some(Version::Value) => unreachable!("nats snapshots carry revisions"),
         }
