@@ -174,23 +174,8 @@ fn faults_section(run: &Path) -> String {
 fn lose_unfsynced_run(bug: &[&str]) -> (Option<i32>, std::path::PathBuf, tempfile::TempDir) {
     let store = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let mut args = vec![
-        "--nemesis",
-        "lose-unfsynced",
-        "--node-count",
-        "3",
-        "--time-limit",
-        "10",
-        "--nemesis-interval",
-        "2",
-        // A fixed key set: reads keep coming to the keys whose writes were lost.
-        "--keys",
-        "3",
-        "--seed",
-        "1",
-    ];
-    args.extend_from_slice(bug);
-    let out = run_test(store.path(), &args);
+    let three_nodes = ["--node-count", "3", "--time-limit", "10"];
+    let out = run_test(store.path(), &[LOSE_UNFSYNCED, &three_nodes, bug].concat());
     eprintln!("run took {:.1} s", started.elapsed().as_secs_f64());
     let run = latest_run(store.path());
     // Every mount is gone with the run.

@@ -41,19 +41,7 @@ fn fuse_available() -> bool {
 }
 
 fn args(lab: &Lab, extra: &[&str]) -> Vec<String> {
-    let lose_unfsynced = [
-        "--system",
-        "reference",
-        "--nemesis",
-        "lose-unfsynced",
-        "--nemesis-interval",
-        "2",
-        "--keys",
-        "3",
-        "--seed",
-        "1",
-    ];
-    lab.args(&[&lose_unfsynced[..], extra].concat())
+    lab.args(&[&["--system", "reference"], LOSE_UNFSYNCED, extra].concat())
 }
 
 #[test]

@@ -12,6 +12,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// `--nemesis lose-unfsynced` every 2 s over a fixed set of three keys (reads keep coming to
+/// the keys whose writes were lost), seed 1: the runs of the lazyfs tests, local or over SSH.
+pub const LOSE_UNFSYNCED: &[&str] = &[
+    "--nemesis",
+    "lose-unfsynced",
+    "--nemesis-interval",
+    "2",
+    "--keys",
+    "3",
+    "--seed",
+    "1",
+];
+
 /// The faultline binary under test.
 pub fn faultline() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
