@@ -12,6 +12,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// The reference service's stale-reads bug under partitions and pauses every 2 s: pauses
+/// alone leave a follower stale only briefly; a partition keeps a minority serving old
+/// values for seconds, so a run of 20 s is found invalid.
+pub const STALE_READS_UNDER_PARTITIONS: &[&str] = &[
+    "--bug",
+    "stale-reads",
+    "--nemesis",
+    "partition,pause",
+    "--nemesis-interval",
+    "2",
+];
+
 /// `--nemesis lose-unfsynced` every 2 s over a fixed set of three keys (reads keep coming to
 /// the keys whose writes were lost), seed 1: the runs of the lazyfs tests, local or over SSH.
 pub const LOSE_UNFSYNCED: &[&str] = &[
