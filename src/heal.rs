@@ -123,12 +123,7 @@ fn healers(run: &RunDir, layout: Option<&NetnsLayout>) -> Healers {
         Some(l) => l.nodes.keys().cloned().collect(),
         None => node_names(run),
     };
-    let namespaces = layout.map(|l| {
-        l.nodes
-            .iter()
-            .map(|(name, n)| (name.clone(), n.ns.clone()))
-            .collect::<BTreeMap<_, _>>()
-    });
+    let namespaces = layout.map(NetnsLayout::namespaces);
     let control = Arc::new(LocalControl::new(names.clone(), namespaces));
     let files: BTreeMap<String, String> = names
         .iter()
@@ -138,13 +133,7 @@ fn healers(run: &RunDir, layout: Option<&NetnsLayout>) -> Healers {
         .collect();
     let clock: Arc<dyn Clock> = Arc::new(FaketimeClock::new(control.clone(), files));
     let network: Arc<dyn faultline_nemeses::net::Network> = match layout {
-        Some(l) => Arc::new(PacketFilter::new(
-            control.clone(),
-            l.nodes
-                .iter()
-                .map(|(name, n)| (name.clone(), n.ip.clone()))
-                .collect(),
-        )),
+        Some(l) => Arc::new(PacketFilter::new(control.clone(), l.addresses())),
         None => Arc::new(GoneRelays(names)),
     };
     Healers {

@@ -17,20 +17,26 @@ fn assert_one_line_error(out: &std::process::Output, code: i32, needle: &str) {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
-#[test]
-fn unknown_names_are_bad_arguments() {
+/// Each `faultline test` with these options is refused with one line naming the needle, and
+/// nothing runs.
+fn refused_before_running(cases: &[(&[&str], &str)]) {
     let store = tempfile::tempdir().unwrap();
-    for (args, needle) in [
-        (vec!["--system", "mongo"], "unknown system 'mongo'"),
-        (vec!["--workload", "bogus"], "bogus"),
-        (vec!["--nemesis", "meteor"], "meteor"),
-        (vec!["--bug", "typo"], "typo"),
-        (vec!["--concurrency", "lots"], "--concurrency"),
-    ] {
-        let out = run_test(store.path(), &args);
+    for (args, needle) in cases {
+        let out = run_test(store.path(), args);
         assert_one_line_error(&out, 254, needle);
     }
     assert!(!store.path().join("latest").exists(), "nothing ran");
+}
+
+#[test]
+fn unknown_names_are_bad_arguments() {
+    refused_before_running(&[
+        (&["--system", "mongo"], "unknown system 'mongo'"),
+        (&["--workload", "bogus"], "bogus"),
+        (&["--nemesis", "meteor"], "meteor"),
+        (&["--bug", "typo"], "typo"),
+        (&["--concurrency", "lots"], "--concurrency"),
+    ]);
 }
 
 #[test]
@@ -79,20 +85,15 @@ fn check_reports_bad_files_with_their_line() {
 
 #[test]
 fn bad_key_and_memory_options_are_one_line_bad_arguments() {
-    let store = tempfile::tempdir().unwrap();
-    for (args, needle) in [
-        (vec!["--ops-per-key", "0"], "--ops-per-key 0"),
-        (vec!["--threads-per-key", "0"], "--threads-per-key 0"),
+    refused_before_running(&[
+        (&["--ops-per-key", "0"], "--ops-per-key 0"),
+        (&["--threads-per-key", "0"], "--threads-per-key 0"),
         (
-            vec!["--keys", "5", "--ops-per-key", "100"],
+            &["--keys", "5", "--ops-per-key", "100"],
             "--keys 5 gives a fixed key set, and --ops-per-key is for independent keys",
         ),
-        (vec!["--memory-limit", "2XB"], "--memory-limit '2XB'"),
-    ] {
-        let out = run_test(store.path(), &args);
-        assert_one_line_error(&out, 254, needle);
-    }
-    assert!(!store.path().join("latest").exists(), "nothing ran");
+        (&["--memory-limit", "2XB"], "--memory-limit '2XB'"),
+    ]);
     let out = faultline()
         .args(["check", "--memory-limit", "lots", "/nonexistent"])
         .output()

@@ -4,10 +4,8 @@
 //! and the damaged node's log says what it made of its file.
 
 mod common;
-mod netfaults;
 
 use common::*;
-use netfaults::*;
 
 #[test]
 fn bitflips_and_truncations_are_recorded_and_end_in_a_verdict() {
@@ -29,16 +27,8 @@ fn bitflips_and_truncations_are_recorded_and_end_in_a_verdict() {
     assert!(matches!(code, Some(0..=2)), "not a verdict: {code:?}");
     let run = latest_run(store.path());
     let ops = history(&run);
-    let applied = |f: &str| -> Vec<serde_json::Value> {
-        ops.iter()
-            .filter(|o| {
-                o["f"] == f && o["type"] == "info" && o.get("error").is_none_or(|e| e.is_null())
-            })
-            .map(|o| o["value"].clone())
-            .collect()
-    };
-    let flips = applied("start-bitflip");
-    let cuts = applied("start-truncate");
+    let flips = applied(&ops, "start-bitflip");
+    let cuts = applied(&ops, "start-truncate");
     assert!(!flips.is_empty() && !cuts.is_empty(), "{flips:?} {cuts:?}");
     for value in flips.iter().chain(&cuts) {
         let file = value["file"].as_str().unwrap();

@@ -66,10 +66,13 @@ fn correct_service_under_kills_and_pauses_is_valid() {
     );
 }
 
-/// Asserts an invalid verdict whose reasons name an op of the history by index.
-fn assert_invalid_with_named_op(store: &std::path::Path) {
-    let run = latest_run(store);
-    let results = results(&run);
+/// A 20 s run with `args` (a bug and faults that expose it) ends invalid, and its reasons
+/// name an op of the history by index.
+fn found_invalid_naming_an_op(args: &[&str]) {
+    let store = tempfile::tempdir().unwrap();
+    let out = run_test(store.path(), &[args, &["--time-limit", "20"]].concat());
+    assert_eq!(out.status.code(), Some(1), "expected invalid");
+    let results = results(&latest_run(store.path()));
     assert_eq!(results["valid"], false, "{results}");
     let reasons = results["results"][0]["reasons"].to_string();
     assert!(
@@ -80,48 +83,22 @@ fn assert_invalid_with_named_op(store: &std::path::Path) {
 
 #[test]
 fn stale_reads_bug_is_found_invalid() {
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
-        &[
-            "--bug",
-            "stale-reads",
-            "--time-limit",
-            "20",
-            // Pauses alone leave a follower stale only briefly; a partition keeps a minority
-            // serving old values for seconds (found in 10 of 10 seeded runs).
-            "--nemesis",
-            "partition,pause",
-            "--nemesis-interval",
-            "2",
-            "--seed",
-            "2",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1), "expected invalid");
-    assert_invalid_with_named_op(store.path());
+    // Found in 10 of 10 seeded runs.
+    found_invalid_naming_an_op(&[STALE_READS_UNDER_PARTITIONS, &["--seed", "2"]].concat());
 }
 
 #[test]
 fn lost_writes_bug_with_leader_kills_is_found_invalid() {
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
-        &[
-            "--bug",
-            "lost-writes",
-            "--time-limit",
-            "20",
-            "--nemesis",
-            "kill",
-            "--nemesis-targets",
-            "leader",
-            "--nemesis-interval",
-            "2",
-            "--seed",
-            "3",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1), "expected invalid");
-    assert_invalid_with_named_op(store.path());
+    found_invalid_naming_an_op(&[
+        "--bug",
+        "lost-writes",
+        "--nemesis",
+        "kill",
+        "--nemesis-targets",
+        "leader",
+        "--nemesis-interval",
+        "2",
+        "--seed",
+        "3",
+    ]);
 }

@@ -15,59 +15,41 @@ use common::*;
 use netfaults::*;
 
 /// Start a run with only `nemesis`, wait until a `start-NEMESIS` was applied, SIGKILL it.
-// The child is killed and waited for on every path; clippy cannot follow the loop.
-#[allow(clippy::zombie_processes)]
 fn kill_during(store: &Path, nemesis: &str, extra: &[&str]) -> PathBuf {
-    let mut child = faultline()
-        .args([
-            "test",
-            "--no-progress",
-            "--time-limit",
-            "60",
-            "--nemesis",
-            nemesis,
-        ])
-        .args(["--nemesis-interval", "2", "--seed", "21", "--store"])
-        .arg(store)
+    let mut child = background_test(store)
+        .args(["--time-limit", "60", "--nemesis", nemesis])
+        .args(["--nemesis-interval", "2", "--seed", "21"])
         .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(run) = std::fs::canonicalize(store.join("latest")) {
-            if run.join("history.jsonl").exists() {
-                let ops = history(&run);
-                let last_start = ops.iter().rev().find(|o| {
-                    o["process"] == "nemesis"
-                        && o["type"] == "info"
-                        && o["f"]
-                            .as_str()
-                            .is_some_and(|f| f.starts_with("start-") || f.starts_with("stop-"))
-                });
-                if let Some(op) = last_start {
-                    // Netem on a kernel without it is attempted (and recorded) but not applied.
-                    let attempted_netem = nemesis == "netem" && op.to_string().contains("no netem");
-                    let applied = attempted_netem || op.get("error").is_none_or(|e| e.is_null());
-                    if op["f"] == format!("start-{nemesis}") && applied {
-                        child.kill().unwrap(); // SIGKILL
-                        child.wait().unwrap();
-                        return run;
-                    }
-                }
+    kill_when(
+        &mut child,
+        60,
+        &format!("a {nemesis} fault applied"),
+        || {
+            let Ok(run) = std::fs::canonicalize(store.join("latest")) else {
+                return false;
+            };
+            if !run.join("history.jsonl").exists() {
+                return false;
             }
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no {nemesis} fault was applied within a minute"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+            let ops = history(&run);
+            let last_start = ops.iter().rev().find(|o| {
+                o["process"] == "nemesis"
+                    && o["type"] == "info"
+                    && o["f"]
+                        .as_str()
+                        .is_some_and(|f| f.starts_with("start-") || f.starts_with("stop-"))
+            });
+            last_start.is_some_and(|op| {
+                // Netem on a kernel without it is attempted (and recorded) but not applied.
+                let attempted_netem = nemesis == "netem" && op.to_string().contains("no netem");
+                let applied = attempted_netem || op.get("error").is_none_or(|e| e.is_null());
+                op["f"] == format!("start-{nemesis}") && applied
+            })
+        },
+    );
+    latest_run(store)
 }
 
 fn layout(run: &Path) -> serde_json::Value {
@@ -160,17 +142,6 @@ fn leftovers(run: &Path) -> Vec<String> {
         }
     }
     found
-}
-
-fn heal(run: &Path) -> String {
-    let out = faultline().arg("heal").arg(run).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    eprintln!(
-        "faultline heal:\n{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success());
-    text
 }
 
 fn sigkill_then_heal(nemesis: &str, extra: &[&str], visible: &str, reported: &str) {
@@ -308,27 +279,14 @@ fn heal_after_sigkill_of_an_unprivileged_run_forgets_relay_toxics() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let run = loop {
-        let applied = std::fs::canonicalize(store.path().join("latest"))
-            .ok()
-            .filter(|run| {
-                std::fs::read_to_string(run.join("nemesis-state.json"))
-                    .is_ok_and(|l| l.contains("relays"))
-            });
-        if let Some(run) = applied {
-            break run;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("no relay toxic was recorded within a minute");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
     // `setpriv` execs faultline: its pid is the harness's.
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_when(&mut child, 60, "a relay toxic recorded", || {
+        std::fs::canonicalize(store.path().join("latest")).is_ok_and(|run| {
+            std::fs::read_to_string(run.join("nemesis-state.json"))
+                .is_ok_and(|l| l.contains("relays"))
+        })
+    });
+    let run = latest_run(store.path());
     let out = faultline_as_nobody(store.path())
         .arg("heal")
         .arg(&run)

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -15,12 +14,8 @@ fn start_background(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> std::process::Child {
-    let child = faultline()
-        .arg("test")
-        .arg("--store")
-        .arg(store)
+    let child = background_test(store)
         .args([
-            "--no-progress",
             "--node-count",
             "3",
             "--time-limit",
@@ -32,8 +27,6 @@ fn start_background(
         ])
         .args(extra)
         .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -50,6 +43,21 @@ fn start_background(
         std::thread::sleep(Duration::from_millis(200));
     }
     child
+}
+
+/// Wait for the harness: it must end as a harness failure (255: `why`) and leave no node
+/// process behind; its run folder.
+fn ends_with_no_node_left(
+    mut child: std::process::Child,
+    store: &std::path::Path,
+    why: &str,
+) -> std::path::PathBuf {
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(255), "{why}");
+    let run = latest_run(store);
+    let left = wait_gone(&run.display().to_string(), 5);
+    assert!(left.is_empty(), "node processes left behind: {left:?}");
+    run
 }
 
 fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
@@ -77,13 +85,7 @@ fn sigkill_of_the_harness_leaves_a_checkable_history_and_heal_cleans_up() {
     );
     assert!(stdout.contains("ops"), "{stdout}");
     // Nodes notice their harness is gone; `heal` resumes any that were paused so they can.
-    let heal = faultline().arg("heal").arg(&run).output().unwrap();
-    assert_eq!(
-        heal.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&heal.stderr)
-    );
+    heal(&run);
     let left = wait_gone(&run.display().to_string(), 10);
     assert!(left.is_empty(), "node processes left behind: {left:?}");
 }
@@ -91,18 +93,10 @@ fn sigkill_of_the_harness_leaves_a_checkable_history_and_heal_cleans_up() {
 #[test]
 fn ctrl_c_heals_and_stops_every_node() {
     let store = tempfile::tempdir().unwrap();
-    let mut child = start_background(store.path(), &[], &[]);
+    let child = start_background(store.path(), &[], &[]);
     std::thread::sleep(Duration::from_secs(3));
     signal(&child, nix::sys::signal::Signal::SIGINT);
-    let status = child.wait().unwrap();
-    assert_eq!(
-        status.code(),
-        Some(255),
-        "an interrupted run is not a verdict"
-    );
-    let run = latest_run(store.path());
-    let left = wait_gone(&run.display().to_string(), 5);
-    assert!(left.is_empty(), "node processes left behind: {left:?}");
+    let run = ends_with_no_node_left(child, store.path(), "an interrupted run is not a verdict");
     let results = results(&run);
     assert_eq!(results["interrupted"], true);
 }
@@ -110,14 +104,6 @@ fn ctrl_c_heals_and_stops_every_node() {
 #[test]
 fn a_panic_in_a_worker_heals_and_stops_every_node() {
     let store = tempfile::tempdir().unwrap();
-    let mut child = start_background(store.path(), &[], &[("FAULTLINE_PANIC_AFTER_OPS", "100")]);
-    let status = child.wait().unwrap();
-    assert_eq!(
-        status.code(),
-        Some(255),
-        "a worker panic is a harness failure"
-    );
-    let run = latest_run(store.path());
-    let left = wait_gone(&run.display().to_string(), 5);
-    assert!(left.is_empty(), "node processes left behind: {left:?}");
+    let child = start_background(store.path(), &[], &[("FAULTLINE_PANIC_AFTER_OPS", "100")]);
+    ends_with_no_node_left(child, store.path(), "a worker panic is a harness failure");
 }

@@ -11,21 +11,9 @@ use common::*;
 fn a_service_speaking_the_protocol_is_driven_and_checked() {
     let nodes = Nodes::start(3, &[]);
     let store = tempfile::tempdir().unwrap();
-    let endpoints = nodes.endpoints();
-    let out = run_test(
+    let out = nodes.run_test(
         store.path(),
-        &[
-            "--system",
-            "http",
-            "--endpoints",
-            &endpoints,
-            "--nemesis",
-            "none",
-            "--time-limit",
-            "10",
-            "--seed",
-            "3",
-        ],
+        &["--nemesis", "none", "--time-limit", "10", "--seed", "3"],
     );
     assert_eq!(out.status.code(), Some(0), "expected valid");
     let run = latest_run(store.path());
@@ -37,7 +25,7 @@ fn a_service_speaking_the_protocol_is_driven_and_checked() {
         serde_json::from_str(&std::fs::read_to_string(run.join("test.json")).unwrap()).unwrap();
     assert_eq!(test["node_count"], 3, "one node per endpoint: {test}");
     assert!(
-        test["rerun"].as_str().unwrap().contains(&endpoints),
+        test["rerun"].as_str().unwrap().contains(&nodes.endpoints()),
         "the rerun line keeps the endpoints: {test}"
     );
 }
@@ -48,20 +36,9 @@ fn a_service_that_acknowledges_too_early_is_found_invalid_over_the_protocol() {
     // miss them in the meantime: the protocol's checker must see that, no faults needed.
     let nodes = Nodes::start(3, &["--bug", "lost-writes"]);
     let store = tempfile::tempdir().unwrap();
-    let out = run_test(
+    let out = nodes.run_test(
         store.path(),
-        &[
-            "--system",
-            "http",
-            "--endpoints",
-            &nodes.endpoints(),
-            "--nemesis",
-            "none",
-            "--time-limit",
-            "10",
-            "--seed",
-            "4",
-        ],
+        &["--nemesis", "none", "--time-limit", "10", "--seed", "4"],
     );
     assert_eq!(out.status.code(), Some(1), "expected invalid");
     assert_eq!(results(&latest_run(store.path()))["valid"], false);

@@ -15,14 +15,9 @@ use serde_json::{json, Value};
 use txn_history::*;
 
 fn run_append(nodes: &Nodes, store: &std::path::Path, seed: &str) -> (Option<i32>, Value) {
-    let endpoints = nodes.endpoints();
-    let out = run_test(
+    let out = nodes.run_test(
         store,
         &[
-            "--system",
-            "http",
-            "--endpoints",
-            &endpoints,
             "--nemesis",
             "none",
             "--workload",

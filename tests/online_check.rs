@@ -13,16 +13,10 @@ fn stop_on_anomaly_ends_a_stale_reads_run_early_after_healing() {
     let out = run_test(
         store.path(),
         &[
-            "--bug",
-            "stale-reads",
-            "--nemesis",
-            "partition,pause",
-            "--nemesis-interval",
-            "2",
-            "--time-limit",
-            "120",
-            "--stop-on-anomaly",
-        ],
+            STALE_READS_UNDER_PARTITIONS,
+            &["--time-limit", "120", "--stop-on-anomaly"],
+        ]
+        .concat(),
     );
     assert_eq!(out.status.code(), Some(1), "invalid");
     let run = latest_run(store.path());

@@ -6,7 +6,6 @@
 mod common;
 mod netfaults;
 
-use std::os::unix::fs::PermissionsExt;
 use std::time::Instant;
 
 use common::*;
@@ -14,9 +13,26 @@ use netfaults::*;
 
 const GRUDGE: &str = "n1,n2|n3,n4,n5";
 
-/// The history of `run` under the grudge shows failed or timed-out writes only on the
-/// minority n1, n2, and ok writes on the majority.
-fn assert_minority_stalls(run: &std::path::Path) {
+/// The options of a 16 s run under the grudge, a partition every 4 s.
+fn grudge_run(seed: &str) -> [&str; 10] {
+    [
+        "--nemesis",
+        "partition",
+        "--partition-grudge",
+        GRUDGE,
+        "--nemesis-interval",
+        "4",
+        "--time-limit",
+        "16",
+        "--seed",
+        seed,
+    ]
+}
+
+/// The history of `run` under the grudge shows partitions applied `via` (a word of the
+/// mechanism), failed or timed-out writes only on the minority n1, n2, and ok writes on the
+/// majority.
+fn assert_minority_stalls(run: &std::path::Path, via: &str) {
     let ops = history(run);
     let intervals = fault_intervals(&ops, "partition");
     assert!(!intervals.is_empty(), "no partition was applied");
@@ -24,6 +40,7 @@ fn assert_minority_stalls(run: &std::path::Path) {
     let mut minority_done = 0;
     for (start, end, value) in &intervals {
         assert_eq!(value["shape"], "grudge", "{value}");
+        assert!(value["via"].as_str().unwrap().contains(via), "{value}");
         for (node, kind) in writes_within(&ops, *start, *end, 10, 5) {
             if node == "n1" || node == "n2" {
                 assert_ne!(
@@ -51,35 +68,14 @@ fn assert_minority_stalls(run: &std::path::Path) {
 fn minority_writes_fail_while_the_majority_serves_under_iptables() {
     require_root_with_tools();
     let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
-        &[
-            "--nemesis",
-            "partition",
-            "--partition-grudge",
-            GRUDGE,
-            "--nemesis-interval",
-            "4",
-            "--time-limit",
-            "16",
-            "--seed",
-            "11",
-        ],
-    );
+    let out = run_test(store.path(), &grudge_run("11"));
     assert_eq!(
         out.status.code(),
         Some(0),
         "the correct service under partitions must be valid"
     );
     let run = latest_run(store.path());
-    let ops = history(&run);
-    let first = fault_intervals(&ops, "partition");
-    assert!(
-        first[0].2["via"].as_str().unwrap().contains("iptables"),
-        "{}",
-        first[0].2
-    );
-    assert_minority_stalls(&run);
+    assert_minority_stalls(&run, "iptables");
     assert!(
         netns_of_run_gone(&run),
         "the run's namespaces were not removed"
@@ -123,49 +119,25 @@ fn stale_reads_are_found_under_partitions() {
 #[test]
 fn an_ordinary_user_partitions_through_relays() {
     let store = tempfile::tempdir().unwrap();
-    let mut args: Vec<String> = [
-        "test",
-        "--no-progress",
-        "--nemesis",
-        "partition",
-        "--partition-grudge",
-        GRUDGE,
-        "--nemesis-interval",
-        "4",
-        "--time-limit",
-        "16",
-        "--seed",
-        "12",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.push("--store".into());
-    args.push(store.path().display().to_string());
-    let out = if is_root() {
-        // Run the harness itself as nobody: no namespaces, no iptables, only relays.
-        std::fs::set_permissions(store.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-        std::process::Command::new("setpriv")
-            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
-            .arg(env!("CARGO_BIN_EXE_faultline"))
-            .args(&args)
-            .env_remove("FAULTLINE_LOG")
-            .output()
-            .expect("run setpriv")
+    // As root the harness itself runs as nobody: no namespaces, no iptables, only relays.
+    let mut harness = if is_root() {
+        faultline_as_nobody(store.path())
     } else {
-        faultline().args(&args).output().unwrap()
+        faultline()
     };
+    let out = harness
+        .args(["test", "--no-progress", "--store"])
+        .arg(store.path())
+        .args(grudge_run("12"))
+        .output()
+        .unwrap();
     eprintln!(
         "{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(out.status.code(), Some(0));
-    let run = latest_run(store.path());
-    let ops = history(&run);
-    let intervals = fault_intervals(&ops, "partition");
-    assert_eq!(intervals[0].2["via"], "relays", "{}", intervals[0].2);
-    assert_minority_stalls(&run);
+    assert_minority_stalls(&latest_run(store.path()), "relays");
 }
 
 #[test]

@@ -483,41 +483,30 @@ async fn lost_writes_bug_acknowledges_writes_no_majority_has() {
 #[test]
 fn bad_arguments_are_rejected_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(EXE)
-        .args([
-            "node",
-            "--id",
-            "1",
-            "--listen",
-            "127.0.0.1:1",
-            "--peer",
-            "1=127.0.0.1:2",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("names this node itself"), "{stderr}");
-
-    let output = Command::new(EXE)
-        .args([
-            "node",
-            "--id",
-            "1",
-            "--listen",
-            "127.0.0.1:1",
-            "--bug",
-            "nope",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("stale-reads") && stderr.contains("lost-writes"),
-        "{stderr}"
-    );
+    let cases: [(&str, &[&str], &[&str]); 2] = [
+        (
+            "a peer with the node's own id",
+            &["--peer", "1=127.0.0.1:2"],
+            &["names this node itself"],
+        ),
+        (
+            "an unknown bug",
+            &["--bug", "nope"],
+            &["stale-reads", "lost-writes"],
+        ),
+    ];
+    for (case, args, needles) in cases {
+        let output = Command::new(EXE)
+            .args(["node", "--id", "1", "--listen", "127.0.0.1:1"])
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{case}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        for needle in needles {
+            assert!(stderr.contains(needle), "{case}: {stderr}");
+        }
+    }
 }

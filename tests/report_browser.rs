@@ -49,17 +49,10 @@ fn reports_of_a_valid_and_an_invalid_real_run_render_in_chromium() {
     let invalid = run_test(
         store.path(),
         &[
-            "--time-limit",
-            "20",
-            "--bug",
-            "stale-reads",
-            "--nemesis",
-            "partition,pause",
-            "--nemesis-interval",
-            "2",
-            "--seed",
-            "5",
-        ],
+            STALE_READS_UNDER_PARTITIONS,
+            &["--time-limit", "20", "--seed", "5"],
+        ]
+        .concat(),
     );
     assert_eq!(invalid.status.code(), Some(1), "expected invalid");
     let invalid_page = latest_run(store.path()).join("index.html");

@@ -6,28 +6,19 @@
 mod common;
 mod sshlab;
 
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::*;
 use sshlab::{require_tools, Lab};
-
-fn ssh_test(lab: &Lab, store: &std::path::Path, extra: &[&str]) -> std::process::Output {
-    let mut args: Vec<String> = lab.ssh_args();
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    run_test(store, &args)
-}
 
 #[test]
 fn three_etcd_nodes_over_ssh_with_partitions_are_valid_and_heal_cleans_up() {
     require_tools();
     let lab = Lab::start(3);
     let store = tempfile::tempdir().unwrap();
-    let out = ssh_test(
-        &lab,
+    let out = run_test(
         store.path(),
-        &[
+        &lab.args(&[
             "--system",
             "etcd",
             "--time-limit",
@@ -40,7 +31,7 @@ fn three_etcd_nodes_over_ssh_with_partitions_are_valid_and_heal_cleans_up() {
             "50",
             "--seed",
             "7",
-        ],
+        ]),
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
@@ -62,9 +53,8 @@ fn three_etcd_nodes_over_ssh_with_partitions_are_valid_and_heal_cleans_up() {
     assert!(lab.daemons().is_empty(), "left: {:?}", lab.daemons());
 
     // Kill the harness while a pause is applied; `faultline heal` over SSH undoes it.
-    let mut args = lab.ssh_args();
-    args.extend(
-        [
+    let mut child = background_test(store.path())
+        .args(lab.args(&[
             "--time-limit",
             "60",
             "--nemesis",
@@ -73,50 +63,24 @@ fn three_etcd_nodes_over_ssh_with_partitions_are_valid_and_heal_cleans_up() {
             "1",
             "--nemesis-targets",
             "all",
-            "--no-progress",
-        ]
-        .map(String::from),
-    );
-    let mut child = faultline()
-        .arg("test")
-        .arg("--store")
-        .arg(store.path())
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        ]))
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if lab.daemons().iter().any(|(_, state)| *state == 'T') {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no node was ever paused");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the harness exited early"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_when(&mut child, 90, "a node paused", || {
+        lab.daemons().iter().any(|(_, state)| *state == 'T')
+    });
     assert!(
         !lab.daemons().is_empty(),
         "the killed harness left its daemons"
     );
-    let run = latest_run(store.path());
-    let heal = faultline().arg("heal").arg(&run).output().unwrap();
-    let said = String::from_utf8_lossy(&heal.stdout);
-    eprintln!("{said}{}", String::from_utf8_lossy(&heal.stderr));
-    assert!(heal.status.success());
+    let said = heal(&latest_run(store.path()));
     assert!(said.contains("stopped the daemon on"), "{said}");
     assert!(lab.daemons().is_empty(), "heal left: {:?}", lab.daemons());
 
     // Kill the harness while a partition is applied; `faultline heal` over SSH removes
     // every rule it added.
-    let mut args = lab.ssh_args();
-    args.extend(
-        [
+    let mut child = background_test(store.path())
+        .args(lab.args(&[
             "--system",
             "etcd",
             "--time-limit",
@@ -125,43 +89,19 @@ fn three_etcd_nodes_over_ssh_with_partitions_are_valid_and_heal_cleans_up() {
             "partition",
             "--nemesis-interval",
             "1",
-            "--no-progress",
-        ]
-        .map(String::from),
-    );
-    let mut child = faultline()
-        .arg("test")
-        .arg("--store")
-        .arg(store.path())
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        ]))
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while lab
-        .faultline_rules()
-        .iter()
-        .all(|r| !r.contains("DROP") && !r.contains("drop"))
-    {
-        assert!(Instant::now() < deadline, "no partition was ever applied");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the harness exited early"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_when(&mut child, 90, "a partition applied", || {
+        lab.faultline_rules()
+            .iter()
+            .any(|r| r.contains("DROP") || r.contains("drop"))
+    });
     assert!(
         !lab.faultline_rules().is_empty(),
         "the killed harness left its rules"
     );
-    let run = latest_run(store.path());
-    let heal = faultline().arg("heal").arg(&run).output().unwrap();
-    let said = String::from_utf8_lossy(&heal.stdout);
-    eprintln!("{said}{}", String::from_utf8_lossy(&heal.stderr));
-    assert!(heal.status.success());
+    heal(&latest_run(store.path()));
     assert!(
         lab.faultline_rules().is_empty(),
         "heal left: {:?}",
@@ -282,10 +222,7 @@ fn bad_keys_hosts_and_sudo_give_one_line_naming_the_node_and_the_fix() {
         .map(String::from),
     );
     let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+    let out = run_test(store.path(), &args);
     assert_eq!(out.status.code(), Some(0));
     let text = std::fs::read_to_string(&learned).unwrap();
     assert_eq!(text.lines().count(), 3, "{text}");
@@ -296,10 +233,9 @@ fn a_fault_on_five_nodes_lands_on_all_of_them_within_one_second() {
     require_tools();
     let lab = Lab::start(5);
     let store = tempfile::tempdir().unwrap();
-    let out = ssh_test(
-        &lab,
+    let out = run_test(
         store.path(),
-        &[
+        &lab.args(&[
             "--time-limit",
             "8",
             "--nemesis",
@@ -312,7 +248,7 @@ fn a_fault_on_five_nodes_lands_on_all_of_them_within_one_second() {
             "20",
             "--seed",
             "3",
-        ],
+        ]),
     );
     assert_eq!(out.status.code(), Some(0));
     let run = latest_run(store.path());

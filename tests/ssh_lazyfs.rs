@@ -9,8 +9,7 @@
 mod common;
 mod sshlab;
 
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::*;
 use sshlab::{require_tools, Lab};
@@ -34,19 +33,7 @@ fn lazyfs_mounts(lab: &Lab) -> Vec<String> {
 }
 
 fn lazyfs_servers(lab: &Lab) -> Vec<u32> {
-    let marker = lab.remote_dir.display().to_string();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if cmdline.contains(" lazyfs ") && cmdline.contains(&marker) {
-            found.push(pid);
-        }
-    }
-    found
+    lab.processes(|cmdline| cmdline.contains(" lazyfs "))
 }
 
 fn fuse_available() -> bool {
@@ -54,44 +41,7 @@ fn fuse_available() -> bool {
 }
 
 fn args(lab: &Lab, extra: &[&str]) -> Vec<String> {
-    let mut args = lab.ssh_args();
-    args.extend(
-        [
-            "--system",
-            "reference",
-            "--nemesis",
-            "lose-unfsynced",
-            "--nemesis-interval",
-            "2",
-            "--keys",
-            "3",
-            "--seed",
-            "1",
-        ]
-        .map(String::from),
-    );
-    args.extend(extra.iter().map(|s| s.to_string()));
-    args
-}
-
-fn history(run: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(run.join("history.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn applied_faults(run: &std::path::Path) -> Vec<serde_json::Value> {
-    history(run)
-        .into_iter()
-        .filter(|o| {
-            o["f"] == "start-lose-unfsynced"
-                && o["type"] == "info"
-                && o.get("error").is_none_or(|e| e.is_null())
-        })
-        .map(|o| o["value"].clone())
-        .collect()
+    lab.args(&[&["--system", "reference"], LOSE_UNFSYNCED, extra].concat())
 }
 
 #[test]
@@ -107,14 +57,11 @@ fn lose_unfsynced_over_ssh_finds_the_no_fsync_bug_and_heal_unmounts() {
     // The bug: acknowledged writes lost, invalid.
     let started = Instant::now();
     let a = args(&lab, &["--time-limit", "6", "--bug", "no-fsync"]);
-    let out = run_test(
-        store.path(),
-        &a.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+    let out = run_test(store.path(), &a);
     eprintln!("no-fsync run took {:.1} s", started.elapsed().as_secs_f64());
     assert_eq!(out.status.code(), Some(1), "acknowledged writes were lost");
     let run = latest_run(store.path());
-    let faults = applied_faults(&run);
+    let faults = applied(&history(&run), "start-lose-unfsynced");
     assert!(!faults.is_empty(), "a fault was applied");
     for value in &faults {
         assert_eq!(value["mechanism"], "fuse", "{value}");
@@ -131,13 +78,10 @@ fn lose_unfsynced_over_ssh_finds_the_no_fsync_bug_and_heal_unmounts() {
     // The correct service: valid.
     let started = Instant::now();
     let a = args(&lab, &["--time-limit", "6"]);
-    let out = run_test(
-        store.path(),
-        &a.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+    let out = run_test(store.path(), &a);
     eprintln!("correct run took {:.1} s", started.elapsed().as_secs_f64());
     assert_eq!(out.status.code(), Some(0), "nothing acknowledged was lost");
-    assert!(!applied_faults(&latest_run(store.path())).is_empty());
+    assert!(!applied(&history(&latest_run(store.path())), "start-lose-unfsynced").is_empty());
     assert!(lazyfs_mounts(&lab).is_empty(), "{:?}", lazyfs_mounts(&lab));
     assert!(
         lazyfs_servers(&lab).is_empty(),
@@ -146,38 +90,20 @@ fn lose_unfsynced_over_ssh_finds_the_no_fsync_bug_and_heal_unmounts() {
     );
 
     // Kill the harness mid-run; `faultline heal` unmounts and stops the servers.
-    let a = args(&lab, &["--time-limit", "60", "--no-progress"]);
-    let mut child = faultline()
-        .arg("test")
-        .arg("--store")
-        .arg(store.path())
-        .args(&a)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+    let mut child = background_test(store.path())
+        .args(args(&lab, &["--time-limit", "60"]))
         .spawn()
         .unwrap();
     // Setting up three nodes over ssh (lazyfs mounts, daemons) took 25–30 s of the 38 s
     // correct run above on a loaded CI machine: allow well beyond that.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while lazyfs_mounts(&lab).len() < 3 || lab.daemons().len() < 6 {
-        assert!(Instant::now() < deadline, "the nodes never came up");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the harness exited early"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_when(&mut child, 120, "the nodes came up", || {
+        lazyfs_mounts(&lab).len() >= 3 && lab.daemons().len() >= 6
+    });
     assert!(
         !lazyfs_servers(&lab).is_empty(),
         "the killed harness left lazyfs"
     );
-    let run = latest_run(store.path());
-    let heal = faultline().arg("heal").arg(&run).output().unwrap();
-    let said = String::from_utf8_lossy(&heal.stdout);
-    eprintln!("{said}{}", String::from_utf8_lossy(&heal.stderr));
-    assert!(heal.status.success());
+    let said = heal(&latest_run(store.path()));
     assert!(said.contains("stopped the lazyfs server"), "{said}");
     assert!(lazyfs_mounts(&lab).is_empty(), "{:?}", lazyfs_mounts(&lab));
     assert!(

@@ -17,9 +17,9 @@ fn etcd_membership_changes_over_ssh_end_valid_with_the_starting_membership() {
     require_tools();
     let lab = Lab::start(3);
     let store = tempfile::tempdir().unwrap();
-    let mut args: Vec<String> = lab.ssh_args();
-    args.extend(
-        [
+    let out = run_test(
+        store.path(),
+        &lab.args(&[
             "--system",
             "etcd",
             "--nemesis",
@@ -32,11 +32,8 @@ fn etcd_membership_changes_over_ssh_end_valid_with_the_starting_membership() {
             "50",
             "--seed",
             "5",
-        ]
-        .map(String::from),
+        ]),
     );
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = run_test(store.path(), &args);
     assert_eq!(out.status.code(), Some(0), "expected valid");
     let run = latest_run(store.path());
     let (changes, views) = changes_and_views(&run);

@@ -36,19 +36,22 @@ fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|a| a.to_string()).collect()
 }
 
+/// etcd's register runs, however it is run: five members, busy.
+const ETCD_REGISTER: &[&str] = &[
+    "--node-count",
+    "5",
+    "--keys",
+    "20",
+    "--concurrency",
+    "2n",
+    "--rate",
+    "150",
+];
+
 const ETCD: RealSystem = RealSystem {
     name: "etcd",
     args: || strings(&["--system", "etcd"]),
-    register: &[
-        "--node-count",
-        "5",
-        "--keys",
-        "20",
-        "--concurrency",
-        "2n",
-        "--rate",
-        "150",
-    ],
+    register: ETCD_REGISTER,
     log_word: Some("etcd"),
 };
 
@@ -116,16 +119,7 @@ fn etcd_by_js_command(client_flags: &str) -> Vec<String> {
 const ETCD_BY_COMMAND: RealSystem = RealSystem {
     name: "etcd as a command system",
     args: || etcd_by_command(""),
-    register: &[
-        "--node-count",
-        "5",
-        "--keys",
-        "20",
-        "--concurrency",
-        "2n",
-        "--rate",
-        "150",
-    ],
+    register: ETCD_REGISTER,
     log_word: Some("etcd"),
 };
 
@@ -149,16 +143,12 @@ const ETCD_BY_JS_COMMAND_SERIALIZABLE: RealSystem = RealSystem {
 
 /// Run `faultline test` on `system` with the extra options.
 fn run(system: &RealSystem, store: &std::path::Path, extra: &[&str]) -> std::process::Output {
-    let mut args = (system.args)();
-    args.extend(strings(extra));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    run_test(store, &args)
+    run_test(store, &[(system.args)(), strings(extra)].concat())
 }
 
-/// A register run with strict reads under partitions, kills and pauses: valid, and real.
-fn strict_reads_are_valid_under_faults(system: &RealSystem, seed: &str) {
-    let store = tempfile::tempdir().unwrap();
-    let mut extra = vec![
+/// The options of a register run of `system` under partitions, kills and pauses for 30 s.
+fn register_under_faults<'a>(system: &RealSystem, seed: &'a str) -> Vec<&'a str> {
+    let faults = [
         "--nemesis",
         "partition,kill,pause",
         "--nemesis-interval",
@@ -168,8 +158,13 @@ fn strict_reads_are_valid_under_faults(system: &RealSystem, seed: &str) {
         "--seed",
         seed,
     ];
-    extra.extend_from_slice(system.register);
-    let out = run(system, store.path(), &extra);
+    [&faults[..], system.register].concat()
+}
+
+/// A register run with strict reads under partitions, kills and pauses: valid, and real.
+fn strict_reads_are_valid_under_faults(system: &RealSystem, seed: &str) {
+    let store = tempfile::tempdir().unwrap();
+    let out = run(system, store.path(), &register_under_faults(system, seed));
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -215,9 +210,7 @@ enum WeakReads {
 /// A register run with weak reads under faults.
 fn weak_reads(system: &RealSystem, reads: &[&str], extra: &[&str], expect: WeakReads) {
     let store = tempfile::tempdir().unwrap();
-    let mut args = reads.to_vec();
-    args.extend_from_slice(extra);
-    let out = run(system, store.path(), &args);
+    let out = run(system, store.path(), &[reads, extra].concat());
     let code = out.status.code();
     let results = results(&latest_run(store.path()));
     match expect {
@@ -293,17 +286,7 @@ fn zookeeper_sync_reads_are_valid_under_faults() {
 /// reads under faults complete with a verdict, which is printed, as its direct reads do.
 #[test]
 fn nats_leader_reads_under_faults_are_reported() {
-    let mut extra = vec![
-        "--nemesis",
-        "partition,kill,pause",
-        "--nemesis-interval",
-        "3",
-        "--time-limit",
-        "30",
-        "--seed",
-        "31",
-    ];
-    extra.extend_from_slice(NATS.register);
+    let extra = register_under_faults(&NATS, "31");
     weak_reads(&NATS, &[], &extra, WeakReads::Reported);
 }
 
@@ -381,8 +364,7 @@ const PAUSES: &[&str] = &[
 
 #[test]
 fn zookeeper_local_reads_under_pauses_are_reported() {
-    let mut extra = PAUSES.to_vec();
-    extra.extend(["--seed", "22"]);
+    let extra = [PAUSES, &["--seed", "22"]].concat();
     weak_reads(
         &ZOOKEEPER,
         &["--read-consistency", "local"],
@@ -393,8 +375,7 @@ fn zookeeper_local_reads_under_pauses_are_reported() {
 
 #[test]
 fn nats_direct_reads_under_pauses_are_reported() {
-    let mut extra = PAUSES.to_vec();
-    extra.extend(["--seed", "32"]);
+    let extra = [PAUSES, &["--seed", "32"]].concat();
     weak_reads(
         &NATS,
         &["--read-consistency", "direct"],

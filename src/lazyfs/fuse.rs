@@ -33,6 +33,21 @@ impl LazyFs {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// Make a file or directory `name` in `parent`, owned by the caller.
+    fn make(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        kind: Kind,
+        mode: u32,
+        umask: u32,
+    ) -> Result<Attr, i32> {
+        let perm = perm_of(mode, umask);
+        self.model()
+            .create(parent.0, name, kind, perm, req.uid(), req.gid())
+    }
 }
 
 fn file_attr(a: &Attr) -> FileAttr {
@@ -44,10 +59,7 @@ fn file_attr(a: &Attr) -> FileAttr {
         mtime: a.mtime,
         ctime: a.mtime,
         crtime: a.mtime,
-        kind: match a.kind {
-            Kind::File => FileType::RegularFile,
-            Kind::Dir => FileType::Directory,
-        },
+        kind: file_type(a.kind),
         perm: a.perm,
         nlink: a.nlink,
         uid: a.uid,
@@ -62,19 +74,44 @@ fn errno(e: i32) -> Errno {
     Errno::from_i32(e)
 }
 
+/// Answer a lookup or a create: the entry, or the model's error.
+fn reply_entry(reply: ReplyEntry, found: Result<Attr, i32>) {
+    match found {
+        Ok(a) => reply.entry(&TTL, &file_attr(&a), Generation(0)),
+        Err(e) => reply.error(errno(e)),
+    }
+}
+
+/// Answer a request for attributes: them, or the model's error.
+fn reply_attr(reply: ReplyAttr, attr: Result<Attr, i32>) {
+    match attr {
+        Ok(a) => reply.attr(&TTL, &file_attr(&a)),
+        Err(e) => reply.error(errno(e)),
+    }
+}
+
+/// Answer a request that returns nothing: done, or the model's error.
+fn reply_empty(reply: ReplyEmpty, done: Result<(), i32>) {
+    match done {
+        Ok(()) => reply.ok(),
+        Err(e) => reply.error(errno(e)),
+    }
+}
+
+fn file_type(kind: Kind) -> FileType {
+    match kind {
+        Kind::File => FileType::RegularFile,
+        Kind::Dir => FileType::Directory,
+    }
+}
+
 impl Filesystem for LazyFs {
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        match self.model().lookup(parent.0, name) {
-            Ok(a) => reply.entry(&TTL, &file_attr(&a), Generation(0)),
-            Err(e) => reply.error(errno(e)),
-        }
+        reply_entry(reply, self.model().lookup(parent.0, name))
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        match self.model().attr(ino.0) {
-            Ok(a) => reply.attr(&TTL, &file_attr(&a)),
-            Err(e) => reply.error(errno(e)),
-        }
+        reply_attr(reply, self.model().attr(ino.0))
     }
 
     fn setattr(
@@ -100,10 +137,10 @@ impl Filesystem for LazyFs {
             TimeOrNow::Now => SystemTime::now(),
         });
         let perm = mode.map(|m| (m & 0o7777) as u16);
-        match self.model().set_attr(ino.0, size, perm, uid, gid, mtime) {
-            Ok(a) => reply.attr(&TTL, &file_attr(&a)),
-            Err(e) => reply.error(errno(e)),
-        }
+        reply_attr(
+            reply,
+            self.model().set_attr(ino.0, size, perm, uid, gid, mtime),
+        )
     }
 
     fn mkdir(
@@ -115,18 +152,7 @@ impl Filesystem for LazyFs {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        let made = self.model().create(
-            parent.0,
-            name,
-            Kind::Dir,
-            perm_of(mode, umask),
-            req.uid(),
-            req.gid(),
-        );
-        match made {
-            Ok(a) => reply.entry(&TTL, &file_attr(&a), Generation(0)),
-            Err(e) => reply.error(errno(e)),
-        }
+        reply_entry(reply, self.make(req, parent, name, Kind::Dir, mode, umask))
     }
 
     fn create(
@@ -139,15 +165,7 @@ impl Filesystem for LazyFs {
         _flags: i32,
         reply: ReplyCreate,
     ) {
-        let made = self.model().create(
-            parent.0,
-            name,
-            Kind::File,
-            perm_of(mode, umask),
-            req.uid(),
-            req.gid(),
-        );
-        match made {
+        match self.make(req, parent, name, Kind::File, mode, umask) {
             Ok(a) => reply.created(
                 &TTL,
                 &file_attr(&a),
@@ -160,17 +178,11 @@ impl Filesystem for LazyFs {
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        match self.model().remove(parent.0, name, false) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(e)),
-        }
+        reply_empty(reply, self.model().remove(parent.0, name, false))
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        match self.model().remove(parent.0, name, true) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(e)),
-        }
+        reply_empty(reply, self.model().remove(parent.0, name, true))
     }
 
     fn rename(
@@ -187,13 +199,11 @@ impl Filesystem for LazyFs {
             return reply.error(Errno::EINVAL);
         }
         let noreplace = flags.contains(RenameFlags::RENAME_NOREPLACE);
-        match self
-            .model()
-            .rename(parent.0, name, newparent.0, newname, noreplace)
-        {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(e)),
-        }
+        reply_empty(
+            reply,
+            self.model()
+                .rename(parent.0, name, newparent.0, newname, noreplace),
+        )
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
@@ -259,10 +269,7 @@ impl Filesystem for LazyFs {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        match self.model().fsync(ino.0) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(e)),
-        }
+        reply_empty(reply, self.model().fsync(ino.0))
     }
 
     fn readdir(
@@ -284,11 +291,7 @@ impl Filesystem for LazyFs {
         .into_iter()
         .chain(entries);
         for (i, (name, child, kind)) in all.enumerate().skip(offset as usize) {
-            let kind = match kind {
-                Kind::File => FileType::RegularFile,
-                Kind::Dir => FileType::Directory,
-            };
-            if reply.add(INodeNo(child), i as u64 + 1, kind, &name) {
+            if reply.add(INodeNo(child), i as u64 + 1, file_type(kind), &name) {
                 break;
             }
         }
@@ -303,10 +306,7 @@ impl Filesystem for LazyFs {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        match self.model().fsync(ino.0) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(e)),
-        }
+        reply_empty(reply, self.model().fsync(ino.0))
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {

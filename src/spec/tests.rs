@@ -35,7 +35,7 @@ fn the_rerun_line_of_an_ssh_run_reaches_the_same_nodes_the_same_way() {
     let key = dir.path().join("my key");
     std::fs::write(&key, "").unwrap();
     let key = key.display().to_string();
-    let spec = resolve(&[
+    let ssh = [
         "--target",
         "ssh",
         "--nodes",
@@ -55,38 +55,12 @@ fn the_rerun_line_of_an_ssh_run_reaches_the_same_nodes_the_same_way() {
         "copy",
         "--ssh-timeout",
         "4",
-        "--password",
-        "hunter2",
-    ])
-    .unwrap_err();
+    ];
+    let spec = resolve(&[&ssh[..], &["--password", "hunter2"]].concat()).unwrap_err();
     // A key and a password together are refused; with the key alone:
     assert!(spec.to_string().contains("not both"), "{spec}");
-    let spec = resolve(&[
-        "--target",
-        "ssh",
-        "--nodes",
-        "n1=10.0.0.1,n2=10.0.0.2,n3=10.0.0.3",
-        "--username",
-        "admin",
-        "--ssh-private-key",
-        &key,
-        "--ssh-port",
-        "2222",
-        "--sudo",
-        "--known-hosts",
-        "/tmp/kh",
-        "--remote-dir",
-        "/srv/fl",
-        "--install-mode",
-        "copy",
-        "--ssh-timeout",
-        "4",
-        "--store",
-        "/tmp/my store",
-        "--name",
-        "mine",
-    ])
-    .unwrap();
+    let spec =
+        resolve(&[&ssh[..], &["--store", "/tmp/my store", "--name", "mine"]].concat()).unwrap();
     let again = rerun(&spec);
     let json = |s: &TestSpec| {
         let mut v = serde_json::to_value(s).unwrap();

@@ -234,17 +234,6 @@ pub struct EtcdClient {
     reads: EtcdReads,
 }
 
-/// What came back from one gateway request.
-#[derive(Debug, PartialEq)]
-enum Answer {
-    /// 200, with its JSON body.
-    Done(Value),
-    /// Certainly not applied.
-    NotApplied(String),
-    /// May have been applied.
-    Unknown(String),
-}
-
 impl EtcdClient {
     /// A client of `node`'s member, giving up on a request after `op_timeout`.
     pub fn new(node: &NodeSpec, op_timeout: Duration, reads: EtcdReads) -> Self {
@@ -260,34 +249,23 @@ impl EtcdClient {
         }
     }
 
-    async fn call(&self, path: &str, body: Value) -> Answer {
-        let response = match self
+    /// POST `body` to the gateway's `path`: the answer's JSON body when done (200).
+    async fn call(&self, path: &str, body: Value) -> Result<Value, Failure> {
+        let response = self
             .http
             .post(format!("{}{path}", self.base))
             .json(&body)
             .send()
             .await
-        {
-            Ok(response) => response,
-            Err(e) if e.is_connect() => {
-                return Answer::NotApplied(format!("cannot connect to {}: {e}", self.node))
-            }
-            Err(e) if e.is_timeout() => {
-                return Answer::Unknown(format!(
-                    "no answer from {} within {:?}",
-                    self.node, self.op_timeout
-                ))
-            }
-            Err(e) => return Answer::Unknown(format!("request to {} failed: {e}", self.node)),
-        };
+            .map_err(|e| Failure::of_request(&self.node, self.op_timeout, &e))?;
         let status = response.status().as_u16();
         match response.json::<Value>().await {
-            Ok(body) if status == 200 => Answer::Done(body),
-            Ok(body) => classify_error(status, &body),
-            Err(e) => Answer::Unknown(format!(
+            Ok(body) if status == 200 => Ok(body),
+            Ok(body) => Err(classify_error(status, &body)),
+            Err(e) => Err(Failure::Unknown(format!(
                 "unreadable answer ({status}) from {}: {e}",
                 self.node
-            )),
+            ))),
         }
     }
 }
@@ -339,16 +317,6 @@ fn revision(v: &Value) -> Option<u64> {
     }
 }
 
-impl From<Answer> for Result<Value, Failure> {
-    fn from(answer: Answer) -> Self {
-        match answer {
-            Answer::Done(body) => Ok(body),
-            Answer::NotApplied(why) => Err(Failure::NotApplied(why)),
-            Answer::Unknown(why) => Err(Failure::Unknown(why)),
-        }
-    }
-}
-
 /// etcd as a versioned store: a snapshot is one read-only `Txn` of ranges; a commit is a
 /// `Txn` comparing each key's `mod_revision` (0 for a key that must be absent).
 #[async_trait]
@@ -367,11 +335,10 @@ impl VersionedStore for EtcdClient {
             .iter()
             .map(|k| json!({"request_range": {"key": B64.encode(k), "serializable": serializable}}))
             .collect();
-        let body: Result<Value, Failure> = self
+        let body = self
             .call("/v3/kv/txn", json!({ "success": ranges }))
-            .await
-            .into();
-        snapshot_values(&body?, paths.len()).map_err(Failure::NotApplied)
+            .await?;
+        snapshot_values(&body, paths.len()).map_err(Failure::NotApplied)
     }
 
     async fn commit(
@@ -397,14 +364,13 @@ impl VersionedStore for EtcdClient {
                 v => json!({"request_put": {"key": B64.encode(k), "value": B64.encode(v.to_string())}}),
             })
             .collect();
-        let body: Result<Value, Failure> = self
+        let body = self
             .call(
                 "/v3/kv/txn",
                 json!({ "compare": compare, "success": requests }),
             )
-            .await
-            .into();
-        match body?.get("succeeded") {
+            .await?;
+        match body.get("succeeded") {
             Some(Value::Bool(true)) => Ok(true),
             // proto3 JSON leaves out `false`.
             None | Some(Value::Bool(false)) => Ok(false),
@@ -416,7 +382,7 @@ impl VersionedStore for EtcdClient {
 }
 
 /// An error answer of the gateway: `{"error", "code", "message"}` with a gRPC code.
-fn classify_error(status: u16, body: &Value) -> Answer {
+fn classify_error(status: u16, body: &Value) -> Failure {
     let message = body
         .get("message")
         .or_else(|| body.get("error"))
@@ -426,8 +392,8 @@ fn classify_error(status: u16, body: &Value) -> Answer {
     match body.get("code").and_then(Value::as_u64) {
         // InvalidArgument, PermissionDenied, Unauthenticated, Unimplemented: refused before
         // anything was proposed.
-        Some(3 | 7 | 16 | 12) => Answer::NotApplied(format!("rejected ({status}): {message}")),
-        _ => Answer::Unknown(format!("error ({status}): {message}")),
+        Some(3 | 7 | 16 | 12) => Failure::NotApplied(format!("rejected ({status}): {message}")),
+        _ => Failure::Unknown(format!("error ({status}): {message}")),
     }
 }
 
@@ -465,30 +431,16 @@ mod tests {
             .unwrap()
             .args
             .join(" ");
-        assert!(args.contains("--name n2"), "{args}");
-        assert!(
-            args.contains("--initial-cluster n1=http://127.0.1.1:2380,n2=http://127.0.1.2:2380,n3=http://127.0.1.3:2380"),
-            "{args}"
+        crate::systems::assert_has_all(
+            &args,
+            &[
+                "--name n2",
+                "--initial-cluster n1=http://127.0.1.1:2380,n2=http://127.0.1.2:2380,n3=http://127.0.1.3:2380",
+                "--listen-client-urls http://127.0.1.2:2379",
+                "--listen-peer-urls http://127.0.1.2:2380",
+                "--data-dir /run/n2/data",
+            ],
         );
-        assert!(
-            args.contains("--listen-client-urls http://127.0.1.2:2379"),
-            "{args}"
-        );
-        assert!(
-            args.contains("--listen-peer-urls http://127.0.1.2:2380"),
-            "{args}"
-        );
-        assert!(args.contains("--data-dir /run/n2/data"), "{args}");
-    }
-
-    #[test]
-    fn read_levels_parse_and_unknown_ones_list_the_valid() {
-        assert_eq!(
-            "serializable".parse::<EtcdReads>().unwrap(),
-            EtcdReads::Serializable
-        );
-        let err = "stale".parse::<EtcdReads>().unwrap_err().to_string();
-        assert!(err.contains("linearizable, serializable"), "{err}");
     }
 
     #[test]
@@ -502,11 +454,11 @@ mod tests {
     #[test]
     fn gateway_errors_are_uncertain_unless_refused_up_front() {
         let timeout = json!({"error": "etcdserver: request timed out", "code": 14});
-        assert!(matches!(classify_error(503, &timeout), Answer::Unknown(_)));
+        assert!(matches!(classify_error(503, &timeout), Failure::Unknown(_)));
         let invalid = json!({"message": "etcdserver: key is not provided", "code": 3});
         assert!(matches!(
             classify_error(400, &invalid),
-            Answer::NotApplied(_)
+            Failure::NotApplied(_)
         ));
     }
 

@@ -67,6 +67,15 @@ pub(crate) fn test_node(id: u64, port: u16, extra_ports: &[u16]) -> NodeSpec {
     }
 }
 
+/// Fails unless `text` (a config file, a command line) has every one of `parts`; shows
+/// `text` and the part it lacks. For the systems' unit tests.
+#[cfg(test)]
+pub(crate) fn assert_has_all(text: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(text.contains(part), "no {part:?} in:\n{text}");
+    }
+}
+
 /// The system a test spec names, ready to start on nodes.
 pub fn build(spec: &crate::spec::TestSpec) -> anyhow::Result<Arc<dyn System>> {
     let strict = crate::spec::systems::read_consistencies(&spec.system)

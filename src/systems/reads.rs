@@ -77,18 +77,43 @@ read_levels!(
 mod tests {
     use super::*;
 
-    #[test]
-    fn levels_parse_in_the_catalogs_order_and_unknown_ones_list_the_valid() {
-        assert_eq!(
-            "serializable".parse::<EtcdReads>().unwrap(),
-            EtcdReads::Serializable
-        );
-        assert_eq!("sync".parse::<ZkReads>().unwrap(), ZkReads::Sync);
-        assert_eq!("direct".parse::<NatsReads>().unwrap(), NatsReads::Direct);
-        let err = "strong".parse::<NatsReads>().unwrap_err().to_string();
+    /// `names` parse to `levels` in order; an unknown name is refused naming the system and
+    /// every valid name.
+    fn parse_in_order<L>(system: &str, names: &[&str], levels: &[L])
+    where
+        L: std::str::FromStr<Err = UnknownReadConsistency> + PartialEq + std::fmt::Debug,
+    {
+        assert_eq!(names.len(), levels.len(), "{system}");
+        for (name, level) in names.iter().zip(levels) {
+            assert_eq!(&name.parse::<L>().unwrap(), level, "{system}: {name}");
+        }
+        let err = "strong".parse::<L>().unwrap_err().to_string();
         assert_eq!(
             err,
-            "unknown read consistency 'strong' for nats: it takes one of leader, direct"
+            format!(
+                "unknown read consistency 'strong' for {system}: it takes one of {}",
+                names.join(", ")
+            )
+        );
+    }
+
+    #[test]
+    fn levels_parse_in_the_catalogs_order_and_unknown_ones_list_the_valid() {
+        use EtcdReads::*;
+        parse_in_order(
+            "etcd",
+            &["linearizable", "serializable"],
+            &[Linearizable, Serializable],
+        );
+        parse_in_order(
+            "zookeeper",
+            &["sync", "local"],
+            &[ZkReads::Sync, ZkReads::Local],
+        );
+        parse_in_order(
+            "nats",
+            &["leader", "direct"],
+            &[NatsReads::Leader, NatsReads::Direct],
         );
     }
 }

@@ -42,6 +42,18 @@ pub(crate) enum Failure {
 }
 
 impl Failure {
+    /// An HTTP request to `node` that got no answer: a refused connection applied nothing;
+    /// a timeout after `op_timeout`, or any other error once sent, may have applied it.
+    pub fn of_request(node: &str, op_timeout: std::time::Duration, e: &reqwest::Error) -> Self {
+        if e.is_connect() {
+            Failure::NotApplied(format!("cannot connect to {node}: {e}"))
+        } else if e.is_timeout() {
+            Failure::Unknown(format!("no answer from {node} within {op_timeout:?}"))
+        } else {
+            Failure::Unknown(format!("request to {node} failed: {e}"))
+        }
+    }
+
     /// The reason, whichever kind.
     pub fn reason(&self) -> &str {
         match self {

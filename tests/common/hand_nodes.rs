@@ -73,4 +73,13 @@ impl Nodes {
             .collect::<Vec<_>>()
             .join(",")
     }
+
+    /// Run `faultline test --system http` against these nodes with `extra` options.
+    pub fn run_test(&self, store: &std::path::Path, extra: &[&str]) -> std::process::Output {
+        let endpoints = self.endpoints();
+        super::run_test(
+            store,
+            &[&["--system", "http", "--endpoints", &endpoints], extra].concat(),
+        )
+    }
 }

@@ -6,8 +6,36 @@
 pub mod hand_nodes;
 pub mod membership;
 
+use std::ffi::OsStr;
+use std::fmt::Debug;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The reference service's stale-reads bug under partitions and pauses every 2 s: pauses
+/// alone leave a follower stale only briefly; a partition keeps a minority serving old
+/// values for seconds, so a run of 20 s is found invalid.
+pub const STALE_READS_UNDER_PARTITIONS: &[&str] = &[
+    "--bug",
+    "stale-reads",
+    "--nemesis",
+    "partition,pause",
+    "--nemesis-interval",
+    "2",
+];
+
+/// `--nemesis lose-unfsynced` every 2 s over a fixed set of three keys (reads keep coming to
+/// the keys whose writes were lost), seed 1: the runs of the lazyfs tests, local or over SSH.
+pub const LOSE_UNFSYNCED: &[&str] = &[
+    "--nemesis",
+    "lose-unfsynced",
+    "--nemesis-interval",
+    "2",
+    "--keys",
+    "3",
+    "--seed",
+    "1",
+];
 
 /// The faultline binary under test.
 pub fn faultline() -> Command {
@@ -17,7 +45,7 @@ pub fn faultline() -> Command {
 }
 
 /// Run `faultline test` with a temporary store and the given extra arguments.
-pub fn run_test(store: &Path, args: &[&str]) -> Output {
+pub fn run_test<S: AsRef<OsStr> + Debug>(store: &Path, args: &[S]) -> Output {
     let mut cmd = faultline();
     cmd.arg("test")
         .arg("--store")
@@ -34,6 +62,54 @@ pub fn run_test(store: &Path, args: &[&str]) -> Output {
     output
 }
 
+/// `faultline test` with a temporary store, to be given its arguments and spawned in the
+/// background: its stdout is dropped, its stderr is the test's.
+pub fn background_test(store: &Path) -> Command {
+    let mut cmd = faultline();
+    cmd.arg("test")
+        .arg("--store")
+        .arg(store)
+        .arg("--no-progress")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    cmd
+}
+
+/// Wait up to `secs` for `ready` while the harness `child` still runs, then SIGKILL it;
+/// fails naming `what` never happened (or that the harness exited first).
+pub fn kill_when(child: &mut Child, secs: u64, what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let failure = loop {
+        if ready() {
+            break None;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(format!("the harness exited early ({status}): {what}"));
+        }
+        if Instant::now() > deadline {
+            break Some(format!("not within {secs} s: {what}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Some(failure) = failure {
+        panic!("{failure}");
+    }
+}
+
+/// Run `faultline heal RUN`, which must succeed; what it printed.
+pub fn heal(run: &Path) -> String {
+    let out = faultline().arg("heal").arg(run).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!(
+        "faultline heal:\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "faultline heal failed");
+    text
+}
+
 /// The run folder `store/latest` points at.
 pub fn latest_run(store: &Path) -> PathBuf {
     std::fs::canonicalize(store.join("latest")).expect("store/latest points at a run")
@@ -43,6 +119,27 @@ pub fn latest_run(store: &Path) -> PathBuf {
 pub fn results(run: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(run.join("results.json")).expect("results.json");
     serde_json::from_str(&text).expect("results.json is JSON")
+}
+
+/// Every op of a run's history.
+pub fn history(run: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run.join("history.jsonl"))
+        .expect("history.jsonl")
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("process").is_some())
+        .collect()
+}
+
+/// The values of the nemesis ops `f` (say `start-pause`) of `ops` that were applied: the
+/// completions (`info`) without an error.
+pub fn applied(ops: &[serde_json::Value], f: &str) -> Vec<serde_json::Value> {
+    ops.iter()
+        .filter(|o| {
+            o["f"] == f && o["type"] == "info" && o.get("error").is_none_or(|e| e.is_null())
+        })
+        .map(|o| o["value"].clone())
+        .collect()
 }
 
 /// Pids of processes whose command line mentions `needle` (other than this test).
@@ -76,16 +173,16 @@ pub fn process_state(pid: u32) -> Option<char> {
 
 /// Wait up to `secs` for no process to mention `needle`; returns those still there.
 pub fn wait_gone(needle: &str, secs: u64) -> Vec<u32> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         let left: Vec<u32> = processes_mentioning(needle)
             .into_iter()
             .filter(|&p| process_state(p) != Some('Z'))
             .collect();
-        if left.is_empty() || std::time::Instant::now() > deadline {
+        if left.is_empty() || Instant::now() > deadline {
             return left;
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

@@ -50,16 +50,6 @@ pub fn require_root_with_tools() {
     }
 }
 
-/// Every op of a run's history.
-pub fn history(run: &Path) -> Vec<Value> {
-    std::fs::read_to_string(run.join("history.jsonl"))
-        .expect("history.jsonl")
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v.get("process").is_some())
-        .collect()
-}
-
 /// `[start, end)` times (ns) of applied `start-F` ... `stop-F` intervals, with the value of
 /// the applied start.
 pub fn fault_intervals(ops: &[Value], fault: &str) -> Vec<(u64, u64, Value)> {

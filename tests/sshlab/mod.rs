@@ -267,7 +267,13 @@ impl Lab {
         ]
     }
 
-    /// Pids of processes whose command line mentions the lab's remote folder (daemons).
+    /// The `--target ssh` options of `ssh_args`, then `extra`.
+    pub fn args(&self, extra: &[&str]) -> Vec<String> {
+        let mut args = self.ssh_args();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    }
+
     /// The lines of faultline's packet-filter chain in each node's namespace (empty when
     /// no faultline rule is left).
     pub fn faultline_rules(&self) -> Vec<String> {
@@ -296,29 +302,24 @@ impl Lab {
         rules
     }
 
-    pub fn daemons(&self) -> Vec<(u32, char)> {
+    /// Pids of the processes whose command line (its words joined by spaces) mentions the
+    /// lab's remote folder and satisfies `matches`.
+    pub fn processes(&self, matches: impl Fn(&str) -> bool) -> Vec<u32> {
         let marker = self.remote_dir.display().to_string();
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            // A daemon faultline started: its data lives under the lab's remote folder.
-            if cmdline.contains(&marker) && !cmdline.starts_with("sshd") {
-                let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-                let state = stat
-                    .rsplit(')')
-                    .next()
-                    .and_then(|s| s.trim().chars().next())
-                    .unwrap_or('?');
-                if state != 'Z' {
-                    found.push((pid, state));
-                }
-            }
-        }
-        found
+        crate::common::processes_whose("cmdline", |cmdline| {
+            let cmdline = cmdline.replace('\0', " ");
+            cmdline.contains(&marker) && matches(&cmdline)
+        })
+    }
+
+    /// The daemons faultline started (their data lives under the lab's remote folder) and
+    /// their state letters (`T`: stopped), zombies left out.
+    pub fn daemons(&self) -> Vec<(u32, char)> {
+        self.processes(|cmdline| !cmdline.starts_with("sshd"))
+            .into_iter()
+            .map(|pid| (pid, crate::common::process_state(pid).unwrap_or('?')))
+            .filter(|&(_, state)| state != 'Z')
+            .collect()
     }
 }
 

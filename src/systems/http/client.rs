@@ -32,17 +32,6 @@ pub struct HttpClient {
     op_timeout: Duration,
 }
 
-/// What came back from one HTTP request.
-#[derive(Debug, PartialEq)]
-enum Outcome {
-    /// 200, with its JSON body.
-    Done(Value),
-    /// Certainly not applied.
-    NotApplied(String),
-    /// May have been applied.
-    Unknown(String),
-}
-
 impl HttpClient {
     /// A client talking to `node`'s client address, giving up on a request after `op_timeout`.
     pub fn new(node: &NodeSpec, op_timeout: Duration) -> Self {
@@ -58,28 +47,21 @@ impl HttpClient {
         }
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> Outcome {
-        let response = match request.timeout(self.op_timeout).send().await {
-            Ok(response) => response,
-            Err(e) if e.is_connect() => {
-                return Outcome::NotApplied(format!("cannot connect to {}: {e}", self.node))
-            }
-            Err(e) if e.is_timeout() => {
-                return Outcome::Unknown(format!(
-                    "no answer from {} within {:?}",
-                    self.node, self.op_timeout
-                ))
-            }
-            Err(e) => return Outcome::Unknown(format!("request to {} failed: {e}", self.node)),
-        };
+    /// Send `request`: the answer's JSON body when done (200).
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, Failure> {
+        let response = request
+            .timeout(self.op_timeout)
+            .send()
+            .await
+            .map_err(|e| Failure::of_request(&self.node, self.op_timeout, &e))?;
         let status = response.status().as_u16();
         let body = response.json::<Value>().await;
         classify(status, body.map_err(|e| e.to_string()))
     }
 }
 
-/// Map a status and body to an outcome.
-fn classify(status: u16, body: Result<Value, String>) -> Outcome {
+/// Map a status and body to the body when done, or how the request failed.
+fn classify(status: u16, body: Result<Value, String>) -> Result<Value, Failure> {
     let reason = |body: &Result<Value, String>| match body {
         Ok(v) => v
             .get("error")
@@ -90,12 +72,21 @@ fn classify(status: u16, body: Result<Value, String>) -> Outcome {
     };
     match status {
         200 => match body {
-            Ok(body) => Outcome::Done(body),
-            Err(e) => Outcome::Unknown(format!("unreadable answer: {e}")),
+            Ok(body) => Ok(body),
+            Err(e) => Err(Failure::Unknown(format!("unreadable answer: {e}"))),
         },
-        503 => Outcome::NotApplied(format!("unavailable: {}", reason(&body))),
-        400..=499 => Outcome::NotApplied(format!("rejected ({status}): {}", reason(&body))),
-        _ => Outcome::Unknown(format!("indeterminate ({status}): {}", reason(&body))),
+        503 => Err(Failure::NotApplied(format!(
+            "unavailable: {}",
+            reason(&body)
+        ))),
+        400..=499 => Err(Failure::NotApplied(format!(
+            "rejected ({status}): {}",
+            reason(&body)
+        ))),
+        _ => Err(Failure::Unknown(format!(
+            "indeterminate ({status}): {}",
+            reason(&body)
+        ))),
     }
 }
 
@@ -126,24 +117,14 @@ impl HttpClient {
             }
         };
         match self.send(request).await {
-            Outcome::Done(body) => match body.get("ops") {
+            Ok(body) => match body.get("ops") {
                 Some(Value::Array(done)) if done.len() == micro_ops.len() => {
                     Completion::ok(Value::Array(done.clone()))
                 }
                 _ => uncertain(format!("unexpected txn answer: {body}")),
             },
-            Outcome::NotApplied(e) => Completion::fail(op.value.clone(), e),
-            Outcome::Unknown(e) => uncertain(e),
-        }
-    }
-}
-
-impl From<Outcome> for Result<Value, Failure> {
-    fn from(outcome: Outcome) -> Self {
-        match outcome {
-            Outcome::Done(body) => Ok(body),
-            Outcome::NotApplied(why) => Err(Failure::NotApplied(why)),
-            Outcome::Unknown(why) => Err(Failure::Unknown(why)),
+            Err(Failure::NotApplied(e)) => Completion::fail(op.value.clone(), e),
+            Err(Failure::Unknown(e)) => uncertain(e),
         }
     }
 }
@@ -177,8 +158,7 @@ impl VersionedStore for HttpClient {
         };
         if let [path] = paths {
             let url = format!("{}/kv/{}", self.base, encode_key(path));
-            let body: Result<Value, Failure> = self.send(self.http.get(&url)).await.into();
-            let body = body?;
+            let body = self.send(self.http.get(&url)).await?;
             return match body.get("value") {
                 Some(value) => Ok(vec![versioned(value.clone())]),
                 None => Err(Failure::NotApplied(format!(
@@ -191,8 +171,7 @@ impl VersionedStore for HttpClient {
             .http
             .post(format!("{}/txn", self.base))
             .json(&json!({ "ops": reads }));
-        let body: Result<Value, Failure> = self.send(request).await.into();
-        let body = body?;
+        let body = self.send(request).await?;
         match body.get("ops").and_then(Value::as_array) {
             Some(done) if done.len() == paths.len() => Ok(done
                 .iter()
@@ -227,8 +206,7 @@ impl VersionedStore for HttpClient {
                 (self.http.post(url).json(&body), Some("committed"))
             }
         };
-        let body: Result<Value, Failure> = self.send(request).await.into();
-        let body = body?;
+        let body = self.send(request).await?;
         match field.map(|f| body.get(f)) {
             None => Ok(true),
             Some(Some(Value::Bool(done))) => Ok(*done),
@@ -250,25 +228,25 @@ mod tests {
 
     #[test]
     fn status_codes_map_to_certain_or_unknown() {
-        assert_eq!(classify(200, Ok(json!({}))), Outcome::Done(json!({})));
+        assert_eq!(classify(200, Ok(json!({}))), Ok(json!({})));
         assert!(
-            matches!(classify(503, Ok(json!({"error": "no leader known"}))), Outcome::NotApplied(e) if e.contains("no leader"))
+            matches!(classify(503, Ok(json!({"error": "no leader known"}))), Err(Failure::NotApplied(e)) if e.contains("no leader"))
         );
         assert!(matches!(
             classify(422, Err("bad".into())),
-            Outcome::NotApplied(_)
+            Err(Failure::NotApplied(_))
         ));
         assert!(matches!(
             classify(504, Ok(json!({"error": "x"}))),
-            Outcome::Unknown(_)
+            Err(Failure::Unknown(_))
         ));
         assert!(matches!(
             classify(500, Ok(json!({"error": "x"}))),
-            Outcome::Unknown(_)
+            Err(Failure::Unknown(_))
         ));
         assert!(matches!(
             classify(200, Err("eof".into())),
-            Outcome::Unknown(_)
+            Err(Failure::Unknown(_))
         ));
     }
 

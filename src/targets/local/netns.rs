@@ -58,6 +58,22 @@ pub fn layout_file(run: &RunDir) -> PathBuf {
 }
 
 impl NetnsLayout {
+    /// Each node's namespace, by node name.
+    pub fn namespaces(&self) -> BTreeMap<String, String> {
+        self.nodes
+            .iter()
+            .map(|(name, n)| (name.clone(), n.ns.clone()))
+            .collect()
+    }
+
+    /// Each node's address on the bridge, by node name.
+    pub fn addresses(&self) -> BTreeMap<String, String> {
+        self.nodes
+            .iter()
+            .map(|(name, n)| (name.clone(), n.ip.clone()))
+            .collect()
+    }
+
     /// Plan a layout for `names`, claim a free subnet, and save it to the run folder.
     pub fn plan(run: &RunDir, names: &[String]) -> Result<NetnsLayout> {
         if names.len() > 250 {

@@ -21,15 +21,21 @@ impl LocalProcesses {
     pub fn new(target: Arc<LocalTarget>, system: Arc<dyn System>) -> Self {
         LocalProcesses { target, system }
     }
-}
 
-fn control_error(node: &str, action: &str, error: NodeError) -> ControlError {
-    match error {
-        NodeError::Unknown(_) => ControlError::unknown_node(
-            node,
-            &[], // the nemesis only names nodes it got from `nodes()`
-        ),
-        other => ControlError::failed(node, action, other.to_string()),
+    /// Do `action` to `node`'s process through the target.
+    fn act(
+        &self,
+        node: &str,
+        action: &str,
+        act: fn(&LocalTarget, &str) -> Result<(), NodeError>,
+    ) -> Result<(), ControlError> {
+        act(&self.target, node).map_err(|error| match error {
+            NodeError::Unknown(_) => ControlError::unknown_node(
+                node,
+                &[], // the nemesis only names nodes it got from `nodes()`
+            ),
+            other => ControlError::failed(node, action, other.to_string()),
+        })
     }
 }
 
@@ -40,27 +46,19 @@ impl ProcessControl for LocalProcesses {
     }
 
     async fn kill(&self, node: &str) -> Result<(), ControlError> {
-        self.target
-            .kill(node)
-            .map_err(|e| control_error(node, "kill", e))
+        self.act(node, "kill", LocalTarget::kill)
     }
 
     async fn start(&self, node: &str) -> Result<(), ControlError> {
-        self.target
-            .start(node)
-            .map_err(|e| control_error(node, "start", e))
+        self.act(node, "start", LocalTarget::start)
     }
 
     async fn pause(&self, node: &str) -> Result<(), ControlError> {
-        self.target
-            .pause(node)
-            .map_err(|e| control_error(node, "pause", e))
+        self.act(node, "pause", LocalTarget::pause)
     }
 
     async fn resume(&self, node: &str) -> Result<(), ControlError> {
-        self.target
-            .resume(node)
-            .map_err(|e| control_error(node, "resume", e))
+        self.act(node, "resume", LocalTarget::resume)
     }
 
     async fn leader(&self) -> Option<String> {

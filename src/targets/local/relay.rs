@@ -537,6 +537,15 @@ mod tests {
         addr
     }
 
+    /// Relays between `n` nodes n1, n2, ... that each run an echo server.
+    async fn echo_relays(n: usize) -> Relays {
+        let mut nodes = Vec::new();
+        for i in 1..=n {
+            nodes.push((format!("n{i}"), echo().await));
+        }
+        Relays::start(&nodes).unwrap()
+    }
+
     async fn round_trip(addr: &str) -> bool {
         let Ok(mut s) = TcpStream::connect(addr).await else {
             return false;
@@ -553,12 +562,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_cut_link_closes_connections_and_refuses_new_ones_until_healed() {
-        let nodes = vec![
-            ("n1".to_string(), echo().await),
-            ("n2".to_string(), echo().await),
-            ("n3".to_string(), echo().await),
-        ];
-        let relays = Relays::start(&nodes).unwrap();
+        let relays = echo_relays(3).await;
         let n1_to_n2 = relays.address("n1", "n2").unwrap().to_string();
         let n1_to_n3 = relays.address("n1", "n3").unwrap().to_string();
         assert!(round_trip(&n1_to_n2).await);
@@ -594,11 +598,7 @@ mod tests {
 
     #[tokio::test]
     async fn latency_acts_on_the_senders_bytes_and_heals() {
-        let nodes = vec![
-            ("n1".to_string(), echo().await),
-            ("n2".to_string(), echo().await),
-        ];
-        let relays = Relays::start(&nodes).unwrap();
+        let relays = echo_relays(2).await;
         let n1_to_n2 = relays.address("n1", "n2").unwrap().to_string();
         let quick = timed_round_trip(&n1_to_n2).await.unwrap();
         assert!(quick < std::time::Duration::from_millis(100), "{quick:?}");
@@ -631,11 +631,7 @@ mod tests {
 
     #[tokio::test]
     async fn stall_drops_data_and_reset_resets_connections() {
-        let nodes = vec![
-            ("n1".to_string(), echo().await),
-            ("n2".to_string(), echo().await),
-        ];
-        let relays = Relays::start(&nodes).unwrap();
+        let relays = echo_relays(2).await;
         let addr = relays.address("n1", "n2").unwrap().to_string();
         let stall = NetemOptions::parse("stall=0").unwrap();
         LinkShaper::apply(&relays, "n1", &stall).await.unwrap();
@@ -664,12 +660,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_fault_on_one_link_leaves_the_others_alone() {
-        let nodes = vec![
-            ("n1".to_string(), echo().await),
-            ("n2".to_string(), echo().await),
-            ("n3".to_string(), echo().await),
-        ];
-        let relays = Relays::start(&nodes).unwrap();
+        let relays = echo_relays(3).await;
         let options = NetemOptions::parse("delay=150ms,on=n1>n2").unwrap();
         LinkShaper::apply(&relays, "n1", &options).await.unwrap();
         let to_n2 = timed_round_trip(relays.address("n1", "n2").unwrap())

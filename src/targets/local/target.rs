@@ -240,12 +240,7 @@ impl LocalTarget {
     /// each node's namespace (refused without namespaces), files are local.
     pub fn control(&self) -> Arc<LocalControl> {
         let names = self.nodes.iter().map(|n| n.name.clone()).collect();
-        let namespaces = self.netns.as_ref().map(|l| {
-            l.nodes
-                .iter()
-                .map(|(name, n)| (name.clone(), n.ns.clone()))
-                .collect()
-        });
+        let namespaces = self.netns.as_ref().map(NetnsLayout::namespaces);
         Arc::new(LocalControl::new(names, namespaces))
     }
 
@@ -253,21 +248,11 @@ impl LocalTarget {
     /// node's namespace, or the relays' toxics; `None` when nodes share the network directly.
     pub fn links(&self, seed: u64) -> Option<Arc<dyn faultline_nemeses::links::LinkShaper>> {
         if let Some(layout) = &self.netns {
-            let namespaces = layout
-                .nodes
-                .iter()
-                .map(|(name, n)| (name.clone(), n.ns.clone()))
-                .collect();
-            let addresses = layout
-                .nodes
-                .iter()
-                .map(|(name, n)| (name.clone(), n.ip.clone()))
-                .collect();
             return Some(Arc::new(
                 crate::targets::local::nfqueue::NfqueueShaper::new(
                     self.control(),
-                    namespaces,
-                    addresses,
+                    layout.namespaces(),
+                    layout.addresses(),
                     seed,
                 ),
             ));
@@ -280,14 +265,9 @@ impl LocalTarget {
     /// How partitions are made in this run: iptables in the namespaces, or the relays.
     pub fn network(&self) -> Option<Arc<dyn Network>> {
         if let Some(layout) = &self.netns {
-            let addresses = layout
-                .nodes
-                .iter()
-                .map(|(name, n)| (name.clone(), n.ip.clone()))
-                .collect();
             return Some(Arc::new(faultline_nemeses::iptables::PacketFilter::new(
                 self.control(),
-                addresses,
+                layout.addresses(),
             )));
         }
         self.relays.clone().map(|r| r as Arc<dyn Network>)
