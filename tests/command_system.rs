@@ -4,16 +4,7 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::*;
-
-fn example(file: &str) -> String {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "examples", "etcd-command", file]
-        .iter()
-        .collect();
-    path.display().to_string()
-}
 
 #[test]
 fn the_command_system_refuses_what_cannot_work_before_anything_starts() {
@@ -21,7 +12,7 @@ fn the_command_system_refuses_what_cannot_work_before_anything_starts() {
     let not_executable = dir.path().join("db.sh");
     std::fs::write(&not_executable, "#!/bin/sh\nexit 0\n").unwrap();
     let not_executable = not_executable.display().to_string();
-    let lifecycle = example("lifecycle.sh");
+    let lifecycle = example("etcd-command", "lifecycle.sh");
     let cases: [(&[&str], &str); 4] = [
         (
             &["--system", "command", "--client-command", "cat"],

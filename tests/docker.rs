@@ -91,10 +91,16 @@ fn artefacts(name: &str) -> PathBuf {
 /// Run `faultline ARGS` (the first word `faultline` is this build's binary); exit code,
 /// stdout and stderr.
 fn faultline_words(words: &[String]) -> (Option<i32>, String, String) {
+    faultline_words_with(words, &[])
+}
+
+/// [`faultline_words`] with more environment variables.
+fn faultline_words_with(words: &[String], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
     assert_eq!(words[0], "faultline", "{words:?}");
     let start = Instant::now();
     let out = faultline()
         .env("FAULTLINE_CACHE", cache())
+        .envs(env.iter().copied())
         .args(&words[1..])
         .output()
         .unwrap();
@@ -110,6 +116,15 @@ fn faultline_words(words: &[String]) -> (Option<i32>, String, String) {
 }
 
 fn docker_test(store: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
+    docker_test_with(store, extra, &[])
+}
+
+/// [`docker_test`] with more environment variables.
+fn docker_test_with(
+    store: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Option<i32>, String, String) {
     let mut words: Vec<String> = [
         "faultline",
         "test",
@@ -126,7 +141,14 @@ fn docker_test(store: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
     .to_vec();
     words.push(store.display().to_string());
     words.extend(extra.iter().map(|s| s.to_string()));
-    faultline_words(&words)
+    faultline_words_with(&words, env)
+}
+
+/// Write an explicit `--nemesis-schedule` (JSON) into `store` as `name`; its path.
+fn schedule(store: &Path, name: &str, faults: &str) -> String {
+    let path = store.join(name);
+    std::fs::write(&path, faults).unwrap();
+    path.display().to_string()
 }
 
 fn in_container(node: &str, script: &str) -> std::process::Output {
@@ -168,17 +190,15 @@ fn every_system_installs_itself_on_bare_nodes_and_stays_valid_under_kill_pause_p
     let store = artefacts("docker-systems");
     // An explicit schedule, so every run has a kill, a pause and a partition whatever the
     // seed draws (a seeded draw changes whenever the generators do).
-    let schedule = store.join("kill-pause-partition.json");
-    std::fs::write(
-        &schedule,
+    let schedule = schedule(
+        &store,
+        "kill-pause-partition.json",
         r#"[
   {"at": 2.0, "fault": "kill", "duration": 3.0},
   {"at": 6.0, "fault": "pause", "duration": 2.0},
   {"at": 9.0, "fault": "partition", "duration": 3.0}
 ]"#,
-    )
-    .unwrap();
-    let schedule = schedule.display().to_string();
+    );
     let faults = [
         "--nemesis-schedule",
         schedule.as_str(),
@@ -278,9 +298,9 @@ fn a_command_system_installs_its_packages_and_stays_valid_under_every_fault() {
     // etcd refuses to remove a member until every member has been connected for 5 s
     // ("unhealthy cluster"): the membership change comes first, after the cluster settled,
     // and each fault after the last one's heal has settled.
-    let schedule = store.join("every-fault.json");
-    std::fs::write(
-        &schedule,
+    let schedule = schedule(
+        &store,
+        "every-fault.json",
         r#"[
   {"at": 8.0, "fault": "membership", "duration": 4.0},
   {"at": 14.0, "fault": "kill", "duration": 3.0},
@@ -288,8 +308,7 @@ fn a_command_system_installs_its_packages_and_stays_valid_under_every_fault() {
   {"at": 23.0, "fault": "partition", "duration": 3.0},
   {"at": 27.0, "fault": "clock", "duration": 2.0}
 ]"#,
-    )
-    .unwrap();
+    );
     // While the run lasts: the environment of the process `lifecycle.sh start` became on n1
     // (etcd is a Go binary, which libfaketime cannot skew, but it runs under it as any
     // command system's server does).
@@ -308,27 +327,20 @@ fn a_command_system_installs_its_packages_and_stays_valid_under_every_fault() {
         }
         String::new()
     });
-    let example = |file: &str| {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("examples/etcd-command")
-            .join(file)
-            .display()
-            .to_string()
-    };
-    let client = format!("python3 {}", example("client.py"));
+    let client = format!("python3 {}", example("etcd-command", "client.py"));
     let (code, stdout, _) = docker_test(
         &store,
         &[
             "--system",
             "command",
             "--db-command",
-            &example("lifecycle.sh"),
+            &example("etcd-command", "lifecycle.sh"),
             "--db-packages",
             "etcd-server",
             "--client-command",
             &client,
             "--nemesis-schedule",
-            &schedule.display().to_string(),
+            &schedule,
             "--time-limit",
             "30",
             "--seed",
@@ -382,48 +394,28 @@ fn a_command_system_installs_its_packages_and_stays_valid_under_every_fault() {
 fn a_clock_skew_reaches_a_docker_node_through_its_libfaketime() {
     let (_lock, _teardown) = exclusive();
     let store = artefacts("docker-clock");
-    let schedule = store.join("clock.json");
-    std::fs::write(
-        &schedule,
+    let schedule = schedule(
+        &store,
+        "clock.json",
         r#"[{"at": 3.0, "fault": "clock", "duration": 5.0}]"#,
-    )
-    .unwrap();
-    let words: Vec<String> = [
-        "test",
-        "--no-progress",
-        "--target",
-        "docker",
-        "--node-count",
-        "3",
-        "--rate",
-        "50",
-        "--clock-faults",
-        "skew",
-        "--clock-offset",
-        "60",
-        "--time-limit",
-        "12",
-        "--seed",
-        "3",
-        "--nemesis-schedule",
-    ]
-    .iter()
-    .map(|w| w.to_string())
-    .chain([
-        schedule.display().to_string(),
-        "--store".into(),
-        store.display().to_string(),
-    ])
-    .collect();
-    let out = faultline()
-        .env("FAULTLINE_CACHE", cache())
-        .env("RUST_LOG", "info,faultline::clock=debug")
-        .args(&words)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(out.status.code(), Some(0), "expected valid");
+    );
+    let (code, _, _) = docker_test_with(
+        &store,
+        &[
+            "--clock-faults",
+            "skew",
+            "--clock-offset",
+            "60",
+            "--time-limit",
+            "12",
+            "--seed",
+            "3",
+            "--nemesis-schedule",
+            &schedule,
+        ],
+        &[("RUST_LOG", "info,faultline::clock=debug")],
+    );
+    assert_eq!(code, Some(0), "expected valid");
     let run = latest_run(&store);
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
     let skewed = history

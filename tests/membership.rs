@@ -61,15 +61,8 @@ fn etcd_membership_changes_end_valid_with_the_starting_membership() {
 /// `FAULTLINE_JOIN=existing` on a fresh data folder.
 #[test]
 fn command_system_membership_changes_through_its_script_end_valid() {
-    let example = |file: &str| {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("examples/etcd-command")
-            .join(file)
-            .display()
-            .to_string()
-    };
-    let client = format!("python3 {}", example("client.py"));
-    let script = example("lifecycle.sh");
+    let client = format!("python3 {}", example("etcd-command", "client.py"));
+    let script = example("etcd-command", "lifecycle.sh");
     let (_store, run) = membership_run_with(
         &[
             "--system",

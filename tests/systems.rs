@@ -15,8 +15,6 @@
 mod common;
 mod txn_history;
 
-use std::path::PathBuf;
-
 use common::*;
 use txn_history::*;
 
@@ -78,14 +76,6 @@ const NATS: RealSystem = RealSystem {
     register: &["--node-count", "3", "--keys", "50", "--concurrency", "2n"],
     log_word: None,
 };
-
-/// A file of `examples/`.
-fn example(pair: &str, file: &str) -> String {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "examples", pair, file]
-        .iter()
-        .collect();
-    path.display().to_string()
-}
 
 /// etcd through `examples/etcd-command/` (shell and Python), its client run with
 /// `client_flags`.

@@ -204,3 +204,11 @@ pub fn ticks(log: &Path) -> Vec<i64> {
         .map(|t| t.timestamp_millis())
         .collect()
 }
+
+/// A file of `examples/` (`example("etcd-command", "client.py")`), as a path string.
+pub fn example(pair: &str, file: &str) -> String {
+    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "examples", pair, file]
+        .iter()
+        .collect();
+    path.display().to_string()
+}

@@ -13,7 +13,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ssh2::{CheckResult, HostKeyType, KnownHostFileKind, KnownHostKeyFormat, Session};
+use ssh2::{CheckResult, HostKeyType, KnownHostFileKind, KnownHostKeyFormat, KnownHosts, Session};
 
 use super::SshError;
 use crate::spec::ssh::{Auth, SshSpec};
@@ -215,6 +215,23 @@ fn signal_number(name: &str) -> i32 {
     }
 }
 
+/// The `--known-hosts` file as libssh2 reads it (empty when the file does not exist yet).
+fn read_known_hosts(session: &Session, spec: &SshSpec) -> Result<KnownHosts, SshError> {
+    let mut known = session.known_hosts().map_err(|e| SshError::Local {
+        what: "cannot set up known_hosts".to_string(),
+        why: e.to_string(),
+    })?;
+    if spec.known_hosts.exists() {
+        known
+            .read_file(&spec.known_hosts, KnownHostFileKind::OpenSSH)
+            .map_err(|e| SshError::Local {
+                what: format!("cannot read {}", spec.known_hosts.display()),
+                why: e.to_string(),
+            })?;
+    }
+    Ok(known)
+}
+
 fn known_hosts_name(host: &str, port: u16) -> String {
     if port == 22 {
         host.to_string()
@@ -236,18 +253,7 @@ fn check_host_key(
         why: "the server sent no host key".to_string(),
     })?;
     let key = key.to_vec();
-    let mut known = session.known_hosts().map_err(|e| SshError::Local {
-        what: "cannot set up known_hosts".to_string(),
-        why: e.to_string(),
-    })?;
-    if spec.known_hosts.exists() {
-        known
-            .read_file(&spec.known_hosts, KnownHostFileKind::OpenSSH)
-            .map_err(|e| SshError::Local {
-                what: format!("cannot read {file}"),
-                why: e.to_string(),
-            })?;
-    }
+    let known = read_known_hosts(session, spec)?;
     match known.check_port(host, spec.port, &key) {
         CheckResult::Match => Ok(()),
         CheckResult::Mismatch => Err(SshError::HostKeyChanged {
@@ -269,18 +275,8 @@ fn check_host_key(
             // time, each adding to what the others wrote.
             static LEARNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
             let _one = LEARNING.lock().unwrap_or_else(|e| e.into_inner());
-            let mut known = session.known_hosts().map_err(|e| SshError::Local {
-                what: "cannot set up known_hosts".to_string(),
-                why: e.to_string(),
-            })?;
-            if spec.known_hosts.exists() {
-                known
-                    .read_file(&spec.known_hosts, KnownHostFileKind::OpenSSH)
-                    .map_err(|e| SshError::Local {
-                        what: format!("cannot read {file}"),
-                        why: e.to_string(),
-                    })?;
-            }
+            // Read again under the lock: another node's thread may have added its key.
+            let mut known = read_known_hosts(session, spec)?;
             known
                 .add(&known_hosts_name(host, spec.port), &key, node, format)
                 .and_then(|()| {
