@@ -418,13 +418,9 @@ mod tests {
     use super::*;
     use faultline_workloads::op::OpRequest;
 
-    fn node(id: u64) -> NodeSpec {
-        crate::systems::test_node(id, 2379, &[2380, 2381])
-    }
-
     #[test]
     fn start_command_names_every_member_on_its_own_host() {
-        let cluster = [node(1), node(2), node(3)];
+        let cluster = crate::systems::test_cluster(3, 2379, &[2380, 2381]);
         let system = EtcdSystem::new(EtcdReads::Linearizable, InstallMode::None);
         let args = system
             .start_command(&cluster[1], &cluster)
@@ -493,7 +489,7 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let mut n = node(1);
+        let mut n = crate::systems::test_node(1, 2379, &[2380, 2381]);
         n.client_addr = format!("127.0.0.1:{port}");
         let mut client = EtcdClient::new(&n, Duration::from_secs(1), EtcdReads::Linearizable);
         let write = client

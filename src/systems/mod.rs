@@ -67,6 +67,14 @@ pub(crate) fn test_node(id: u64, port: u16, extra_ports: &[u16]) -> NodeSpec {
     }
 }
 
+/// Nodes `n1..=n<count>` as [`test_node`] lays them out, for the systems' unit tests.
+#[cfg(test)]
+pub(crate) fn test_cluster(count: u64, port: u16, extra_ports: &[u16]) -> Vec<NodeSpec> {
+    (1..=count)
+        .map(|id| test_node(id, port, extra_ports))
+        .collect()
+}
+
 /// Fails unless `text` (a config file, a command line) has every one of `parts`; shows
 /// `text` and the part it lacks. For the systems' unit tests.
 #[cfg(test)]

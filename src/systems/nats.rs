@@ -429,13 +429,9 @@ fn kv_key(key: &str) -> String {
 mod tests {
     use super::*;
 
-    fn node(id: u64) -> NodeSpec {
-        crate::systems::test_node(id, 4222, &[6222, 6223])
-    }
-
     #[test]
     fn config_routes_to_every_other_node() {
-        let cluster = [node(1), node(2), node(3)];
+        let cluster = crate::systems::test_cluster(3, 4222, &[6222, 6223]);
         let text = config(&cluster[0], &cluster).unwrap();
         crate::systems::assert_has_all(
             &text,
