@@ -103,9 +103,9 @@ fn a_skew_of_a_minute_shows_in_the_node_log_and_is_gone_after_heal() {
 #[test]
 fn a_command_system_server_is_skewed_through_its_lifecycle_script() {
     let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("lifecycle.sh");
-    std::fs::write(
-        &script,
+    let script = write_file(
+        dir.path(),
+        "lifecycle.sh",
         format!(
             r#"#!/bin/sh
 set -eu
@@ -126,8 +126,7 @@ esac
 "#,
             faultline = env!("CARGO_BIN_EXE_faultline")
         ),
-    )
-    .unwrap();
+    );
     make_executable(&script);
     let client = format!(
         "python3 {}/tests/client_commands/http_kv.py",

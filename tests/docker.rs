@@ -146,9 +146,7 @@ fn docker_test_with(
 
 /// Write an explicit `--nemesis-schedule` (JSON) into `store` as `name`; its path.
 fn schedule(store: &Path, name: &str, faults: &str) -> String {
-    let path = store.join(name);
-    std::fs::write(&path, faults).unwrap();
-    path.display().to_string()
+    write_file(store, name, faults).display().to_string()
 }
 
 fn in_container(node: &str, script: &str) -> std::process::Output {

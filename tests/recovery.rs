@@ -18,12 +18,11 @@ fn faults(run: &std::path::Path) -> Vec<Value> {
 #[test]
 fn a_minority_pause_on_fixed_keys_recovers_within_about_an_election() {
     let store = tempfile::tempdir().unwrap();
-    let schedule = store.path().join("pause.json");
-    std::fs::write(
-        &schedule,
+    let schedule = write_file(
+        store.path(),
+        "pause.json",
         r#"[{"at": 3.0, "fault": "pause", "value": "minority", "duration": 4.0}]"#,
-    )
-    .unwrap();
+    );
     let out = run_test(
         store.path(),
         &[

@@ -186,6 +186,13 @@ pub fn wait_gone(needle: &str, secs: u64) -> Vec<u32> {
     }
 }
 
+/// Write `text` to the file `name` in `dir`; its path.
+pub fn write_file(dir: &Path, name: &str, text: impl AsRef<[u8]>) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// Make `path` executable by everyone (a script a test writes for faultline to run).
 pub fn make_executable(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
