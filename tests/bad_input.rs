@@ -73,12 +73,11 @@ fn check_reports_bad_files_with_their_line() {
     let missing = dir.path().join("nope.jsonl");
     let out = faultline().arg("check").arg(&missing).output().unwrap();
     assert_one_line_error(&out, 254, "nope.jsonl");
-    let bad = dir.path().join("bad.jsonl");
-    std::fs::write(
-        &bad,
+    let bad = write_file(
+        dir.path(),
+        "bad.jsonl",
         "{\"format\":\"faultline-history\",\"version\":1}\n{\"process\":0,\"type\":\"ok\",\"f\":\"read\",\"value\":1}\n",
-    )
-    .unwrap();
+    );
     let out = faultline().arg("check").arg(&bad).output().unwrap();
     assert_one_line_error(&out, 254, "bad.jsonl");
 }
@@ -167,14 +166,13 @@ fn check_warns_of_a_torn_last_line_and_checks_the_lines_before_it() {
 #[test]
 fn report_logs_a_torn_last_line_and_shows_it_on_the_page() {
     let run = tempfile::tempdir().unwrap();
-    let history = run.path().join("history.jsonl");
-    std::fs::write(
-        &history,
+    let history = write_file(
+        run.path(),
+        "history.jsonl",
         torn_history(&[
             r#"{"index":0,"time":100,"process":0,"type":"invoke","f":"write","key":0,"value":1}"#,
         ]),
-    )
-    .unwrap();
+    );
     let out = faultline().arg("report").arg(run.path()).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
@@ -260,8 +258,11 @@ fn malformed_transactions_are_one_line_errors_with_their_line() {
 #[test]
 fn a_duplicate_element_read_back_is_an_anomaly_not_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("duplicate-read.edn");
-    std::fs::write(&file, txn_edn("[[:r 1 nil]]", "[[:r 1 [1 1]]]")).unwrap();
+    let file = write_file(
+        dir.path(),
+        "duplicate-read.edn",
+        txn_edn("[[:r 1 nil]]", "[[:r 1 [1 1]]]"),
+    );
     let out = faultline().arg("check").arg(&file).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
@@ -272,15 +273,14 @@ fn a_duplicate_element_read_back_is_an_anomaly_not_an_error() {
 #[test]
 fn check_judges_transactions_against_the_consistency_models_asked_for() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("write-skew.edn");
-    std::fs::write(
-        &file,
+    let file = write_file(
+        dir.path(),
+        "write-skew.edn",
         "{:type :invoke, :f :txn, :value [[:append :x 1] [:r :y nil]], :process 0}\n\
          {:type :invoke, :f :txn, :value [[:append :y 1] [:r :x nil]], :process 1}\n\
          {:type :ok, :f :txn, :value [[:append :x 1] [:r :y []]], :process 0}\n\
          {:type :ok, :f :txn, :value [[:append :y 1] [:r :x []]], :process 1}\n",
-    )
-    .unwrap();
+    );
     let check = |models: &str| {
         faultline()
             .args(["check", "--consistency-models", models])
@@ -301,8 +301,11 @@ fn check_judges_transactions_against_the_consistency_models_asked_for() {
 fn the_isolation_checkers_text_format_is_detected_and_its_bad_lines_named() {
     let dir = tempfile::tempdir().unwrap();
     // Write skew: each session read the key the other wrote as the initial value (0).
-    let skew = dir.path().join("skew.txt");
-    std::fs::write(&skew, "w(1,1,0,0)\nr(2,0,0,0)\nw(2,1,1,1)\nr(1,0,1,1)\n").unwrap();
+    let skew = write_file(
+        dir.path(),
+        "skew.txt",
+        "w(1,1,0,0)\nr(2,0,0,0)\nw(2,1,1,1)\nr(1,0,1,1)\n",
+    );
     let out = faultline()
         .args(["check", "--consistency-models", "serializable"])
         .arg(&skew)
@@ -314,8 +317,7 @@ fn the_isolation_checkers_text_format_is_detected_and_its_bad_lines_named() {
         stdout.contains("txn-text, model rw-register") && stdout.contains("G2-item"),
         "{stdout}"
     );
-    let bad = dir.path().join("bad.txt");
-    std::fs::write(&bad, "w(1,1,0,0)\nr(1,1,1,1)\nx(3)\n").unwrap();
+    let bad = write_file(dir.path(), "bad.txt", "w(1,1,0,0)\nr(1,1,1,1)\nx(3)\n");
     let out = faultline().arg("check").arg(&bad).output().unwrap();
     assert_one_line_error(&out, 254, "bad.txt:3: expected a micro-op");
 }

@@ -9,8 +9,7 @@ use common::*;
 #[test]
 fn the_command_system_refuses_what_cannot_work_before_anything_starts() {
     let dir = tempfile::tempdir().unwrap();
-    let not_executable = dir.path().join("db.sh");
-    std::fs::write(&not_executable, "#!/bin/sh\nexit 0\n").unwrap();
+    let not_executable = write_file(dir.path(), "db.sh", "#!/bin/sh\nexit 0\n");
     let not_executable = not_executable.display().to_string();
     let lifecycle = example("etcd-command", "lifecycle.sh");
     let cases: [(&[&str], &str); 4] = [

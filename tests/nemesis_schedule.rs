@@ -10,16 +10,15 @@ use serde_json::{json, Value};
 #[test]
 fn a_schedule_file_runs_exactly_its_faults_at_their_offsets() {
     let store = tempfile::tempdir().unwrap();
-    let schedule = store.path().join("schedule.json");
-    std::fs::write(
-        &schedule,
+    let schedule = write_file(
+        store.path(),
+        "schedule.json",
         r#"[
   {"at": 1.0, "fault": "kill", "value": ["n2"], "duration": 2.0},
   {"at": 4.0, "fault": "pause", "value": ["n3"], "duration": 1.5},
   {"at": 7.0, "fault": "kill", "value": "leader"}
 ]"#,
-    )
-    .unwrap();
+    );
     let schedule_arg = schedule.display().to_string();
     let out = run_test(
         store.path(),
@@ -79,12 +78,11 @@ fn a_schedule_file_runs_exactly_its_faults_at_their_offsets() {
 #[test]
 fn a_malformed_schedule_is_a_one_line_error_naming_the_line() {
     let store = tempfile::tempdir().unwrap();
-    let schedule = store.path().join("bad.json");
-    std::fs::write(
-        &schedule,
+    let schedule = write_file(
+        store.path(),
+        "bad.json",
         "[\n  {\"at\": 1, \"fault\": \"kill\"},\n  {\"at\": 2, \"fault\": \"meteor\"}\n]\n",
-    )
-    .unwrap();
+    );
     let out = run_test(
         store.path(),
         &["--nemesis-schedule", schedule.to_str().unwrap()],
@@ -100,8 +98,7 @@ fn a_malformed_schedule_is_a_one_line_error_naming_the_line() {
         errors[0].contains("bad.json:3: unknown fault \"meteor\""),
         "{stderr}"
     );
-    let good = store.path().join("good.json");
-    std::fs::write(&good, r#"[{"at": 1, "fault": "kill"}]"#).unwrap();
+    let good = write_file(store.path(), "good.json", r#"[{"at": 1, "fault": "kill"}]"#);
     let both = run_test(
         store.path(),
         &[
