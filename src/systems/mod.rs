@@ -247,6 +247,31 @@ pub(crate) async fn wipe_data_dir(
     shell.wipe_dir(node, &node.data_dir).await
 }
 
+/// The `setup` of a system configured by one file a node: every node's file is built first
+/// (so a bad cluster fails before anything is touched), `programs` are installed where
+/// missing as `mode` says, then each node is wiped as `system` wipes it and its file written
+/// at `path`.
+pub(crate) async fn set_up_with_config_files(
+    system: &dyn System,
+    shell: &dyn NodeShell,
+    cluster: &[NodeSpec],
+    programs: &[&install::Program],
+    mode: crate::spec::systems::InstallMode,
+    config: impl Fn(&NodeSpec, &[NodeSpec]) -> Result<String, SystemError>,
+    path: impl Fn(&NodeSpec) -> PathBuf,
+) -> SystemResult {
+    let configs = cluster
+        .iter()
+        .map(|node| config(node, cluster))
+        .collect::<Result<Vec<_>, _>>()?;
+    install::ensure(shell, cluster, programs, mode).await?;
+    for (node, text) in cluster.iter().zip(configs) {
+        system.wipe(shell, node, cluster).await?;
+        shell.write_file(node, &path(node), text.as_bytes()).await?;
+    }
+    Ok(())
+}
+
 /// What a lifecycle step of a system answers ([`System::await_ready`], [`System::wipe`]).
 pub type SystemResult = Result<(), SystemError>;
 

@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::install::{self, Program};
+use super::install::Program;
 use super::key_path::escape_bytes;
 use super::node::NodeShell;
 use super::reads::NatsReads;
@@ -127,18 +127,17 @@ impl System for NatsSystem {
     }
 
     async fn setup(&self, shell: &dyn NodeShell, cluster: &[NodeSpec]) -> Result<(), SystemError> {
-        let configs = cluster
-            .iter()
-            .map(|node| config(node, cluster))
-            .collect::<Result<Vec<_>, _>>()?;
-        install::ensure(shell, cluster, &[&self.program], self.install).await?;
-        for (node, text) in cluster.iter().zip(configs) {
-            self.wipe(shell, node, cluster).await?;
-            shell
-                .write_file(node, &config_path(node), text.as_bytes())
-                .await?;
-        }
-        Ok(())
+        let programs = [&self.program];
+        super::set_up_with_config_files(
+            self,
+            shell,
+            cluster,
+            &programs,
+            self.install,
+            config,
+            config_path,
+        )
+        .await
     }
 
     fn start_command(&self, node: &NodeSpec, _cluster: &[NodeSpec]) -> Option<StartCommand> {

@@ -34,7 +34,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zookeeper_client as zk;
 
-use super::install::{self, Program};
+use super::install::Program;
 use super::key_path::encode_key;
 use super::node::NodeShell;
 use super::reads::ZkReads;
@@ -136,18 +136,17 @@ impl System for ZkSystem {
     }
 
     async fn setup(&self, shell: &dyn NodeShell, cluster: &[NodeSpec]) -> Result<(), SystemError> {
-        let configs = cluster
-            .iter()
-            .map(|node| config(node, cluster))
-            .collect::<Result<Vec<_>, _>>()?;
-        install::ensure(shell, cluster, &[&self.java, &self.jar], self.install).await?;
-        for (node, text) in cluster.iter().zip(configs) {
-            self.wipe(shell, node, cluster).await?;
-            shell
-                .write_file(node, &config_path(node), text.as_bytes())
-                .await?;
-        }
-        Ok(())
+        let programs = [&self.java, &self.jar];
+        super::set_up_with_config_files(
+            self,
+            shell,
+            cluster,
+            &programs,
+            self.install,
+            config,
+            config_path,
+        )
+        .await
     }
 
     /// Empties the data folder and writes `myid` back: the server's identity lives there.
