@@ -111,6 +111,14 @@ fn decide(history: &History, model: &str) -> CheckResult {
     check(TxnKind::RwRegister, history, &options).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Assert that `history` is `valid` both as serializable and as snapshot isolation.
+fn assert_under_both_models(history: &History, valid: Validity) {
+    for model in ["serializable", "snapshot-isolation"] {
+        let result = decide(history, model);
+        assert_eq!(result.valid, valid, "{model}: {:#}", json!(result));
+    }
+}
+
 fn read(bytes: &[u8], name: &str) -> (Format, History) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(name);
@@ -158,15 +166,7 @@ fn a_serializable_dbcop_history_reads_and_is_valid() {
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].value, json!([["w", 0, 2]]));
     assert!(history.pair().is_ok());
-    for model in ["serializable", "snapshot-isolation"] {
-        let result = decide(&history, model);
-        assert_eq!(
-            result.valid,
-            Validity::Valid,
-            "{model}: {:?}",
-            result.reasons
-        );
-    }
+    assert_under_both_models(&history, Validity::Valid);
 }
 
 /// Write skew whose version orders only complete checking can settle: T0 writes x = 1 and
@@ -200,15 +200,7 @@ fn a_dbcop_lost_update_is_neither_serializable_nor_snapshot_isolated() {
         vec![(vec![r(0, 1), w(0, 3)], true)],
     ]);
     let (_, history) = read(&bytes, "lost.bincode");
-    for model in ["serializable", "snapshot-isolation"] {
-        let result = decide(&history, model);
-        assert_eq!(
-            result.valid,
-            Validity::Invalid,
-            "{model}: {:#}",
-            result.details
-        );
-    }
+    assert_under_both_models(&history, Validity::Invalid);
 }
 
 #[test]
@@ -259,15 +251,7 @@ fn cobra_logs_read_from_a_file_and_a_folder() {
     std::fs::write(dir.path().join("T1.log"), &t1).unwrap();
     std::fs::write(dir.path().join("T2.log"), &t2).unwrap();
     let history = read_path(dir.path(), None).unwrap();
-    for model in ["serializable", "snapshot-isolation"] {
-        let result = decide(&history, model);
-        assert_eq!(
-            result.valid,
-            Validity::Valid,
-            "{model}: {:?}",
-            result.reasons
-        );
-    }
+    assert_under_both_models(&history, Validity::Valid);
     let e = read_path(dir.path(), Some(Format::JepsenEdn))
         .unwrap_err()
         .to_string();
