@@ -18,6 +18,11 @@ fn drain(p: u64, got: Value) -> Vec<Op> {
     vec![inv(p, "drain", Value::Null), ok(p, "drain", got)]
 }
 
+/// A call of `f` (taking no value) whose outcome is unknown.
+fn unknown(p: u64, f: &str) -> Vec<Op> {
+    vec![inv(p, f, Value::Null), info(p, f, Value::Null)]
+}
+
 fn check(parts: Vec<Vec<Op>>) -> CheckResult {
     TotalQueue::default().check(&history(parts.into_iter().flatten().collect()))
 }
@@ -115,43 +120,46 @@ fn duplicates_are_reported_and_invalid_only_when_forbidden() {
 
 #[test]
 fn missing_elements_an_unknown_dequeue_may_have_taken_are_possibly_lost_not_lost() {
-    let r = check(vec![
-        enqueue(0, 1, ok),
-        enqueue(0, 2, ok),
-        vec![
-            inv(1, "dequeue", Value::Null),
-            info(1, "dequeue", Value::Null),
-        ],
-        drain(2, json!([2])),
-    ]);
-    r.assert_verdict(
-        Validity::Valid,
-        "1 dequeues have unknown outcomes and may have taken them",
-    );
-    // Two missing, one unknown dequeue: at least one is certainly lost.
-    let r = check(vec![
-        enqueue(0, 1, ok),
-        enqueue(0, 2, ok),
-        vec![
-            inv(1, "dequeue", Value::Null),
-            info(1, "dequeue", Value::Null),
-        ],
-        drain(2, json!([])),
-    ]);
-    r.assert_verdict(
-        Validity::Invalid,
-        "(at most 1 of them by dequeues of unknown outcome)",
-    );
-    // A drain of unknown outcome explains any number.
-    let r = check(vec![
-        enqueue(0, 1, ok),
-        enqueue(0, 2, ok),
-        vec![inv(1, "drain", Value::Null), info(1, "drain", Value::Null)],
-    ]);
-    r.assert_verdict(Validity::Valid, "the drain #4 has an unknown outcome");
-    // No drain yet (a prefix of the run): missing elements may still be in the queue.
-    let r = check(vec![enqueue(0, 1, ok), enqueue(0, 2, ok)]);
-    r.assert_verdict(Validity::Valid, "may still be in the queue");
+    let cases = [
+        (
+            "one missing, one unknown dequeue: it may have taken it",
+            vec![
+                enqueue(0, 1, ok),
+                enqueue(0, 2, ok),
+                unknown(1, "dequeue"),
+                drain(2, json!([2])),
+            ],
+            Validity::Valid,
+            "1 dequeues have unknown outcomes and may have taken them",
+        ),
+        (
+            "two missing, one unknown dequeue: at least one is certainly lost",
+            vec![
+                enqueue(0, 1, ok),
+                enqueue(0, 2, ok),
+                unknown(1, "dequeue"),
+                drain(2, json!([])),
+            ],
+            Validity::Invalid,
+            "(at most 1 of them by dequeues of unknown outcome)",
+        ),
+        (
+            "a drain of unknown outcome explains any number",
+            vec![enqueue(0, 1, ok), enqueue(0, 2, ok), unknown(1, "drain")],
+            Validity::Valid,
+            "the drain #4 has an unknown outcome",
+        ),
+        (
+            "no drain yet (a prefix of the run): missing elements may still be in the queue",
+            vec![enqueue(0, 1, ok), enqueue(0, 2, ok)],
+            Validity::Valid,
+            "may still be in the queue",
+        ),
+    ];
+    for (case, ops, valid, reason) in cases {
+        println!("{case}");
+        check(ops).assert_verdict(valid, reason);
+    }
 }
 
 #[test]
