@@ -346,11 +346,36 @@ fn process_variants_under_session_models() {
 }
 
 #[test]
-fn internal_inconsistency() {
-    let events = alone(1, "ok", json!([["append", "x", 1], ["r", "x", []]]));
-    let result = la(&events, STRICT);
-    assert_anomalies(&result, &["internal"], &["read-atomic"]);
-    assert!(explanation(&result, "internal").contains("should read a list ending in 1"));
+fn anomalies_within_a_txn_or_of_a_value_are_named_and_explained() {
+    let cases = [
+        (
+            "internal",
+            alone(1, "ok", json!([["append", "x", 1], ["r", "x", []]])).to_vec(),
+            "read-atomic",
+            "should read a list ending in 1",
+        ),
+        (
+            "future-read",
+            alone(1, "ok", json!([["r", "x", [1]], ["append", "x", 1]])).to_vec(),
+            "read-committed",
+            "which includes 1, a value it only appends later in the same txn",
+        ),
+        (
+            "garbage-read",
+            concat([
+                &alone(1, "ok", json!([["append", "x", 1]])),
+                &alone(2, "ok", json!([["r", "x", [1, 99]]])),
+            ]),
+            "read-uncommitted",
+            "but no txn appended 99 to key \"x\"",
+        ),
+    ];
+    for (anomaly, events, weakest, because) in cases {
+        let result = la(&events, STRICT);
+        assert_anomalies(&result, &[anomaly], &[weakest]);
+        let text = explanation(&result, anomaly);
+        assert!(text.ends_with(because), "{anomaly}: {text}");
+    }
 }
 
 #[test]
@@ -403,24 +428,6 @@ fn dirty_update() {
         result.details["anomalies"]["dirty-update"][0]["values"],
         json!([1, 2])
     );
-}
-
-#[test]
-fn future_read() {
-    let events = alone(1, "ok", json!([["r", "x", [1]], ["append", "x", 1]]));
-    let result = la(&events, STRICT);
-    assert_anomalies(&result, &["future-read"], &["read-committed"]);
-}
-
-#[test]
-fn garbage_read() {
-    let events = concat([
-        &alone(1, "ok", json!([["append", "x", 1]])),
-        &alone(2, "ok", json!([["r", "x", [1, 99]]])),
-    ]);
-    let result = la(&events, STRICT);
-    assert_anomalies(&result, &["garbage-read"], &["read-uncommitted"]);
-    assert!(explanation(&result, "garbage-read").ends_with("but no txn appended 99 to key \"x\""));
 }
 
 #[test]
