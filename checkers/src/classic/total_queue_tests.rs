@@ -182,20 +182,14 @@ fn keys_are_judged_apart_and_garbage_is_unknown() {
 
 #[test]
 fn the_linearizable_check_reads_drains_as_dequeues() {
-    let fifo = vec![
-        enqueue(0, 1, ok),
-        enqueue(0, 2, ok),
-        drain(1, json!([1, 2])),
-    ];
-    let h = history(fifo.into_iter().flatten().collect());
+    // 1 and 2 enqueued in order, then drained as `drained`.
+    let drained = |drained: Value| {
+        history([enqueue(0, 1, ok), enqueue(0, 2, ok), drain(1, drained)].concat())
+    };
+    let h = drained(json!([1, 2]));
     assert_eq!(QueueLinearizable::new().check(&h).valid, Validity::Valid);
     // Out of order: not a FIFO queue, though total-queue is content.
-    let lifo = vec![
-        enqueue(0, 1, ok),
-        enqueue(0, 2, ok),
-        drain(1, json!([2, 1])),
-    ];
-    let h = history(lifo.into_iter().flatten().collect());
+    let h = drained(json!([2, 1]));
     assert_eq!(TotalQueue::default().check(&h).valid, Validity::Valid);
     let r = QueueLinearizable::new().check(&h);
     assert_eq!(r.valid, Validity::Invalid, "{r:?}");
