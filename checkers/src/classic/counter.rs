@@ -197,10 +197,26 @@ fn delta(invoke: &crate::history::Op) -> Result<i64, String> {
 mod tests {
     use super::*;
     use crate::classic::testkit::{fail, history, info, inv, keyed, ok};
+    use crate::history::Op;
     use serde_json::json;
 
     fn check(h: &History) -> CheckResult {
         Counter.check(h)
+    }
+
+    /// An add of `d` on process `p`, completing as `done`.
+    fn add(p: u64, d: i64, done: fn(u64, &str, Value) -> Op) -> [Op; 2] {
+        [inv(p, "add", json!(d)), done(p, "add", json!(d))]
+    }
+
+    /// A read on process `p` that returned `v`.
+    fn read(p: u64, v: i64) -> [Op; 2] {
+        [inv(p, "read", Value::Null), ok(p, "read", json!(v))]
+    }
+
+    /// The calls, one after another, as a history.
+    fn calls(calls: &[[Op; 2]]) -> History {
+        history(calls.concat())
     }
 
     fn bounds(r: &CheckResult, key: usize) -> Vec<(i64, i64, i64)> {
@@ -238,12 +254,7 @@ mod tests {
 
     #[test]
     fn a_read_below_what_certainly_happened_is_out_of_bounds() {
-        let h = history(vec![
-            inv(0, "add", json!(5)),
-            ok(0, "add", json!(5)),
-            inv(1, "read", json!(null)),
-            ok(1, "read", json!(4)),
-        ]);
+        let h = calls(&[add(0, 5, ok), read(1, 4)]);
         let r = check(&h);
         assert_eq!(r.valid, Validity::Invalid);
         assert_eq!(
@@ -259,14 +270,7 @@ mod tests {
 
     #[test]
     fn a_read_above_everything_attempted_and_failed_adds_count_nowhere() {
-        let h = history(vec![
-            inv(0, "add", json!(1)),
-            ok(0, "add", json!(1)),
-            inv(1, "add", json!(10)),
-            fail(1, "add", json!(10)),
-            inv(2, "read", json!(null)),
-            ok(2, "read", json!(11)),
-        ]);
+        let h = calls(&[add(0, 1, ok), add(1, 10, fail), read(2, 11)]);
         let r = check(&h);
         assert_eq!(r.valid, Validity::Invalid);
         assert_eq!(bounds(&r, 0), vec![(1, 11, 1)]);
@@ -288,16 +292,7 @@ mod tests {
 
     #[test]
     fn decrements_lower_the_lower_bound_while_possible() {
-        let h = history(vec![
-            inv(0, "add", json!(10)),
-            ok(0, "add", json!(10)),
-            inv(1, "add", json!(-3)),
-            info(1, "add", json!(-3)),
-            inv(2, "read", json!(null)),
-            ok(2, "read", json!(7)),
-            inv(2, "read", json!(null)),
-            ok(2, "read", json!(6)),
-        ]);
+        let h = calls(&[add(0, 10, ok), add(1, -3, info), read(2, 7), read(2, 6)]);
         let r = check(&h);
         assert_eq!(bounds(&r, 0), vec![(7, 7, 10), (7, 6, 10)]);
         r.assert_verdict(Validity::Invalid, "#7 read 6 outside [7, 10]");
@@ -305,15 +300,9 @@ mod tests {
 
     #[test]
     fn keys_are_counted_apart() {
-        let mut ops = keyed("a", vec![inv(0, "add", json!(2)), ok(0, "add", json!(2))]);
-        ops.extend(keyed(
-            "b",
-            vec![inv(1, "read", json!(null)), ok(1, "read", json!(2))],
-        ));
-        ops.extend(keyed(
-            "a",
-            vec![inv(1, "read", json!(null)), ok(1, "read", json!(2))],
-        ));
+        let mut ops = keyed("a", add(0, 2, ok).to_vec());
+        ops.extend(keyed("b", read(1, 2).to_vec()));
+        ops.extend(keyed("a", read(1, 2).to_vec()));
         let r = check(&history(ops));
         assert_eq!(r.valid, Validity::Invalid);
         assert_eq!(r.reasons.len(), 1);
@@ -331,7 +320,7 @@ mod tests {
         let h = history(vec![inv(0, "read", json!(null)), ok(0, "read", json!("x"))]);
         let r = check(&h);
         r.assert_verdict(Validity::Unknown, "not an integer");
-        let h = history(vec![inv(0, "add", json!(1)), ok(0, "add", json!(1))]);
+        let h = calls(&[add(0, 1, ok)]);
         assert_eq!(check(&h).valid, Validity::Unknown);
         // An info read says nothing.
         let h = history(vec![
