@@ -9,7 +9,7 @@ use std::path::Path;
 
 use faultline_checkers::checker::{CheckResult, Validity};
 use faultline_checkers::formats::{detect_path, read_bytes, read_path, Format};
-use faultline_checkers::history::{History, OpType};
+use faultline_checkers::history::{History, Op, OpType};
 use faultline_checkers::txn::{check, detect, ConsistencyModel, TxnKind, TxnOptions};
 use serde_json::json;
 
@@ -119,6 +119,15 @@ fn assert_under_both_models(history: &History, valid: Validity) {
     }
 }
 
+/// The ops of `history` that failed (the txns that aborted).
+fn failed_ops(history: &History) -> Vec<&Op> {
+    history
+        .ops
+        .iter()
+        .filter(|op| op.kind == OpType::Fail)
+        .collect()
+}
+
 fn read(bytes: &[u8], name: &str) -> (Format, History) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(name);
@@ -158,11 +167,7 @@ fn a_serializable_dbcop_history_reads_and_is_valid() {
         .rev()
         .find(|op| op.process.client() == Some(2));
     assert_eq!(last.unwrap().value, json!([["r", 0, null], ["r", 1, null]]));
-    let failed: Vec<_> = history
-        .ops
-        .iter()
-        .filter(|op| op.kind == OpType::Fail)
-        .collect();
+    let failed = failed_ops(&history);
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].value, json!([["w", 0, 2]]));
     assert!(history.pair().is_ok());
@@ -229,11 +234,7 @@ fn cobra_logs_read_from_a_file_and_a_folder() {
     assert_eq!(read_path(dir.path(), Some(Format::Cobra)).unwrap(), history);
     assert!(history.warnings.is_empty(), "{:?}", history.warnings);
     assert!(history.pair().is_ok());
-    let aborted: Vec<_> = history
-        .ops
-        .iter()
-        .filter(|op| op.kind == OpType::Fail)
-        .collect();
+    let aborted = failed_ops(&history);
     assert_eq!(aborted.len(), 1);
     assert_eq!(aborted[0].process.client(), Some(2));
     let serializable = decide(&history, "serializable");
