@@ -192,6 +192,21 @@ pub fn check_all(checkers: &[Box<dyn Checker>], history: &History) -> (Validity,
 }
 
 #[cfg(test)]
+impl CheckResult {
+    /// Test support: panics unless the verdict is `valid` and the first reason contains
+    /// `needle`, showing the whole result when it is not.
+    #[track_caller]
+    pub(crate) fn assert_verdict(&self, valid: Validity, needle: &str) {
+        assert_eq!(self.valid, valid, "{self:?}");
+        assert!(
+            self.reasons.first().is_some_and(|r| r.contains(needle)),
+            "no first reason containing {needle:?}: {:?}",
+            self.reasons
+        );
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -407,8 +407,7 @@ mod tests {
             (0, Ok, "echo", json!("ho")),
         ]);
         let result = Echo.check(&bad);
-        assert_eq!(result.valid, Validity::Invalid);
-        assert!(result.reasons[0].contains("sent \"hi\" and got back \"ho\""));
+        result.assert_verdict(Validity::Invalid, "sent \"hi\" and got back \"ho\"");
     }
 
     #[test]
@@ -438,12 +437,7 @@ mod tests {
             (1, Ok, "read", json!([])),
         ]);
         let result = set.check(&forgot);
-        assert_eq!(result.valid, Validity::Invalid);
-        assert!(
-            result.reasons[0].contains("missing from a final read"),
-            "{:?}",
-            result.reasons
-        );
+        result.assert_verdict(Validity::Invalid, "missing from a final read");
     }
 
     #[test]
@@ -520,12 +514,7 @@ mod tests {
         assert_eq!(counter.check(&h(5)).valid, Validity::Valid);
         assert_eq!(counter.check(&h(3)).valid, Validity::Valid);
         let double = counter.check(&h(10));
-        assert_eq!(double.valid, Validity::Invalid);
-        assert!(
-            double.reasons[0].contains("outside [3, 5]"),
-            "{:?}",
-            double.reasons
-        );
+        double.assert_verdict(Validity::Invalid, "outside [3, 5]");
         assert_eq!(counter.check(&h(8)).valid, Validity::Invalid);
     }
 

@@ -99,6 +99,14 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The path of a fixture, asserting that its text is detected as `format`.
+fn detected_fixture(name: &str, format: Format) -> PathBuf {
+    let path = fixture(name);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(Format::detect(&text), Some(format), "{name}");
+    path
+}
+
 #[allow(clippy::too_many_arguments)]
 fn op(
     index: u64,
@@ -126,9 +134,7 @@ fn op(
 fn jepsen_03_cas_register_history_edn() {
     use OpType::*;
     use Process::{Client as C, Nemesis as N};
-    let path = fixture("cas-register.history.edn");
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(Format::detect(&text), Some(Format::JepsenEdn));
+    let path = detected_fixture("cas-register.history.edn", Format::JepsenEdn);
     let h = read_path(&path, None).unwrap();
     let expected = vec![
         op(0, 14035290, C(0), Invoke, "read", None, json!(null), None),
@@ -251,9 +257,7 @@ fn jepsen_03_cas_register_history_edn() {
 fn knossos_style_independent_history_splits_keys() {
     use OpType::*;
     use Process::{Client as C, Nemesis as N};
-    let path = fixture("independent.history.edn");
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(Format::detect(&text), Some(Format::JepsenEdn));
+    let path = detected_fixture("independent.history.edn", Format::JepsenEdn);
     let h = read_path(&path, Some(Format::JepsenEdn)).unwrap();
     let k = |k: i64| Some(json!(k));
     let expected = vec![
@@ -277,9 +281,7 @@ fn knossos_style_independent_history_splits_keys() {
 fn small_kv_log() {
     use OpType::*;
     use Process::Client as C;
-    let path = fixture("small.kv.log");
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(Format::detect(&text), Some(Format::KvLog));
+    let path = detected_fixture("small.kv.log", Format::KvLog);
     let h = read_path(&path, None).unwrap();
     let k = |k: &str| Some(json!(k));
     let expected = vec![

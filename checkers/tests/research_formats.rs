@@ -9,7 +9,7 @@ use std::path::Path;
 
 use faultline_checkers::checker::{CheckResult, Validity};
 use faultline_checkers::formats::{detect_path, read_bytes, read_path, Format};
-use faultline_checkers::history::{History, OpType};
+use faultline_checkers::history::{History, Op, OpType};
 use faultline_checkers::txn::{check, detect, ConsistencyModel, TxnKind, TxnOptions};
 use serde_json::json;
 
@@ -111,6 +111,23 @@ fn decide(history: &History, model: &str) -> CheckResult {
     check(TxnKind::RwRegister, history, &options).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Assert that `history` is `valid` both as serializable and as snapshot isolation.
+fn assert_under_both_models(history: &History, valid: Validity) {
+    for model in ["serializable", "snapshot-isolation"] {
+        let result = decide(history, model);
+        assert_eq!(result.valid, valid, "{model}: {:#}", json!(result));
+    }
+}
+
+/// The ops of `history` that failed (the txns that aborted).
+fn failed_ops(history: &History) -> Vec<&Op> {
+    history
+        .ops
+        .iter()
+        .filter(|op| op.kind == OpType::Fail)
+        .collect()
+}
+
 fn read(bytes: &[u8], name: &str) -> (Format, History) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(name);
@@ -150,23 +167,11 @@ fn a_serializable_dbcop_history_reads_and_is_valid() {
         .rev()
         .find(|op| op.process.client() == Some(2));
     assert_eq!(last.unwrap().value, json!([["r", 0, null], ["r", 1, null]]));
-    let failed: Vec<_> = history
-        .ops
-        .iter()
-        .filter(|op| op.kind == OpType::Fail)
-        .collect();
+    let failed = failed_ops(&history);
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].value, json!([["w", 0, 2]]));
     assert!(history.pair().is_ok());
-    for model in ["serializable", "snapshot-isolation"] {
-        let result = decide(&history, model);
-        assert_eq!(
-            result.valid,
-            Validity::Valid,
-            "{model}: {:?}",
-            result.reasons
-        );
-    }
+    assert_under_both_models(&history, Validity::Valid);
 }
 
 /// Write skew whose version orders only complete checking can settle: T0 writes x = 1 and
@@ -200,15 +205,7 @@ fn a_dbcop_lost_update_is_neither_serializable_nor_snapshot_isolated() {
         vec![(vec![r(0, 1), w(0, 3)], true)],
     ]);
     let (_, history) = read(&bytes, "lost.bincode");
-    for model in ["serializable", "snapshot-isolation"] {
-        let result = decide(&history, model);
-        assert_eq!(
-            result.valid,
-            Validity::Invalid,
-            "{model}: {:#}",
-            result.details
-        );
-    }
+    assert_under_both_models(&history, Validity::Invalid);
 }
 
 #[test]
@@ -237,11 +234,7 @@ fn cobra_logs_read_from_a_file_and_a_folder() {
     assert_eq!(read_path(dir.path(), Some(Format::Cobra)).unwrap(), history);
     assert!(history.warnings.is_empty(), "{:?}", history.warnings);
     assert!(history.pair().is_ok());
-    let aborted: Vec<_> = history
-        .ops
-        .iter()
-        .filter(|op| op.kind == OpType::Fail)
-        .collect();
+    let aborted = failed_ops(&history);
     assert_eq!(aborted.len(), 1);
     assert_eq!(aborted[0].process.client(), Some(2));
     let serializable = decide(&history, "serializable");
@@ -259,15 +252,7 @@ fn cobra_logs_read_from_a_file_and_a_folder() {
     std::fs::write(dir.path().join("T1.log"), &t1).unwrap();
     std::fs::write(dir.path().join("T2.log"), &t2).unwrap();
     let history = read_path(dir.path(), None).unwrap();
-    for model in ["serializable", "snapshot-isolation"] {
-        let result = decide(&history, model);
-        assert_eq!(
-            result.valid,
-            Validity::Valid,
-            "{model}: {:?}",
-            result.reasons
-        );
-    }
+    assert_under_both_models(&history, Validity::Valid);
     let e = read_path(dir.path(), Some(Format::JepsenEdn))
         .unwrap_err()
         .to_string();

@@ -120,11 +120,7 @@ fn g_single_read_skew() {
     );
     let result = la(&events, STRICT);
     // An item G-single is also a G2-item (Adya), so repeatable read falls with it.
-    assert_anomalies(
-        &result,
-        &["G-single-item"],
-        &["consistent-view", "repeatable-read"],
-    );
+    assert_read_skew(&result);
     assert_eq!(
         explanation(&result, "G-single-item"),
         "T1 = op #2, T2 = op #3. T1 < T2 because T2 read T1's append of 3 to key 7; \
@@ -192,40 +188,84 @@ fn g2_item_write_skew() {
         .contains(&json!("serializable")));
 }
 
+/// The G0, G1c and G-single cycles that only an order from T1 (run by process `p`) to T2
+/// (by `q`) closes: real time when `p` and `q` differ, the process order when they are the
+/// same. Asserts each is found under `models` as the anomaly with `suffix`, ruling out the
+/// weakest model named with `strong` before it. Returns the G-single history (T2 a stale
+/// read of T1's append).
+fn assert_ordered_cycles(
+    p: u64,
+    q: u64,
+    models: &[&str],
+    suffix: &str,
+    strong: &str,
+) -> Vec<Event> {
+    let cases = [
+        (
+            "G0",
+            "x's order puts T2's append before T1's",
+            concat([
+                &alone(p, "ok", json!([["append", "x", 1]])),
+                &alone(q, "ok", json!([["append", "x", 2]])),
+                &alone(3, "ok", json!([["r", "x", [2, 1]]])),
+            ]),
+            "read-uncommitted",
+        ),
+        (
+            "G1c",
+            "T1 read what T2 appended",
+            concat([
+                &alone(p, "ok", json!([["r", "x", [1]]])),
+                &alone(q, "ok", json!([["append", "x", 1]])),
+            ]),
+            "read-committed",
+        ),
+        (
+            "G-single-item",
+            "T2 does not see T1's append",
+            concat([
+                &alone(p, "ok", json!([["append", "x", 1]])),
+                &alone(q, "ok", json!([["r", "x", []]])),
+            ]),
+            "snapshot-isolation",
+        ),
+    ];
+    let mut last = Vec::new();
+    for (anomaly, case, events, weakest) in cases {
+        let anomaly = format!("{anomaly}-{suffix}");
+        println!("{anomaly}: {case}");
+        assert_anomalies(
+            &la(&events, models),
+            &[&anomaly],
+            &[&format!("{strong}{weakest}")],
+        );
+        last = events;
+    }
+    last
+}
+
+/// A G2-item cycle T1 -rw-> T2 -rw-> T3 that only an order from T3 (run by process `p`) to
+/// T1 (by `q`) closes, T2 (process 2) overlapping both: real time when `p` and `q` differ,
+/// the process order when they are the same.
+fn g2_item_closed_by(p: u64, q: u64) -> Vec<Event> {
+    let t1 = json!([["r", "x", []]]);
+    let t2 = json!([["append", "x", 1], ["r", "y", []]]);
+    let t3 = json!([["append", "y", 1]]);
+    vec![
+        (2, "invoke", invocation(&t2)),
+        (p, "invoke", invocation(&t3)),
+        (p, "ok", t3),
+        (q, "invoke", invocation(&t1)),
+        (q, "ok", t1),
+        (2, "ok", t2),
+    ]
+}
+
 #[test]
 fn realtime_variants() {
-    // G0-realtime: T1 completes before T2 begins, yet x's order puts T2's append first.
-    let g0 = concat([
-        &alone(1, "ok", json!([["append", "x", 1]])),
-        &alone(2, "ok", json!([["append", "x", 2]])),
-        &alone(3, "ok", json!([["r", "x", [2, 1]]])),
-    ]);
-    assert_anomalies(
-        &la(&g0, STRICT),
-        &["G0-realtime"],
-        &["strong-read-uncommitted"],
-    );
-    // G1c-realtime: T1 read what T2, begun after T1 completed, appended.
-    let g1c = concat([
-        &alone(1, "ok", json!([["r", "x", [1]]])),
-        &alone(2, "ok", json!([["append", "x", 1]])),
-    ]);
-    assert_anomalies(
-        &la(&g1c, STRICT),
-        &["G1c-realtime"],
-        &["strong-read-committed"],
-    );
-    // G-single-realtime: a stale read, after the append completed.
-    let stale = concat([
-        &alone(1, "ok", json!([["append", "x", 1]])),
-        &alone(2, "ok", json!([["r", "x", []]])),
-    ]);
+    // T1 completes before T2 begins.
+    let stale = assert_ordered_cycles(1, 2, STRICT, "realtime", "strong-");
     let result = la(&stale, STRICT);
-    assert_anomalies(
-        &result,
-        &["G-single-item-realtime"],
-        &["strong-snapshot-isolation"],
-    );
     assert_eq!(
         explanation(&result, "G-single-item-realtime"),
         "T1 = op #1, T2 = op #3. T1 < T2 because T1 completed (op #1) before T2 was invoked \
@@ -253,19 +293,8 @@ fn realtime_variants() {
         &["G-nonadjacent-item-realtime"],
         &["strong-snapshot-isolation"],
     );
-    // G2-item-realtime: T1 -rw-> T2 -rw-> T3 -realtime-> T1, T2 overlapping both.
-    let t1 = json!([["r", "x", []]]);
-    let t2 = json!([["append", "x", 1], ["r", "y", []]]);
-    let t3 = json!([["append", "y", 1]]);
-    let events = [
-        (2, "invoke", invocation(&t2)),
-        (3, "invoke", invocation(&t3)),
-        (3, "ok", t3),
-        (1, "invoke", invocation(&t1)),
-        (1, "ok", t1),
-        (2, "ok", t2),
-    ];
-    let result = la(&events, STRICT);
+    // G2-item-realtime: T1 -rw-> T2 -rw-> T3 -realtime-> T1.
+    let result = la(&g2_item_closed_by(3, 1), STRICT);
     assert_anomalies(&result, &["G2-item-realtime"], &["strict-serializable"]);
     assert_eq!(result.details["also-not"], json!([]));
 }
@@ -273,38 +302,9 @@ fn realtime_variants() {
 #[test]
 fn process_variants_under_session_models() {
     let session_si = &["strong-session-snapshot-isolation"];
-    // G0-process: one process's later append comes first in x's order.
-    let g0 = concat([
-        &alone(1, "ok", json!([["append", "x", 1]])),
-        &alone(1, "ok", json!([["append", "x", 2]])),
-        &alone(3, "ok", json!([["r", "x", [2, 1]]])),
-    ]);
-    assert_anomalies(
-        &la(&g0, session_si),
-        &["G0-process"],
-        &["strong-session-read-uncommitted"],
-    );
-    // G1c-process: a txn read what its process appended only afterwards.
-    let g1c = concat([
-        &alone(1, "ok", json!([["r", "x", [1]]])),
-        &alone(1, "ok", json!([["append", "x", 1]])),
-    ]);
-    assert_anomalies(
-        &la(&g1c, session_si),
-        &["G1c-process"],
-        &["strong-session-read-committed"],
-    );
-    // G-single-process: a process does not see its own earlier append.
-    let own = concat([
-        &alone(1, "ok", json!([["append", "x", 1]])),
-        &alone(1, "ok", json!([["r", "x", []]])),
-    ]);
+    // Process 1 runs T1, then T2.
+    let own = assert_ordered_cycles(1, 1, session_si, "process", "strong-session-");
     let result = la(&own, session_si);
-    assert_anomalies(
-        &result,
-        &["G-single-item-process"],
-        &["strong-session-snapshot-isolation"],
-    );
     assert!(explanation(&result, "G-single-item-process")
         .contains("because process 1 ran T1 before T2"));
     // Under strict serializability the same history names the process edge too.
@@ -334,30 +334,44 @@ fn process_variants_under_session_models() {
         &["strong-session-snapshot-isolation"],
     );
     // G2-item-process: T1 -rw-> T2 -rw-> T3 -process-> T1.
-    let t1 = json!([["r", "x", []]]);
-    let t2 = json!([["append", "x", 1], ["r", "y", []]]);
-    let t3 = json!([["append", "y", 1]]);
-    let events = [
-        (2, "invoke", invocation(&t2)),
-        (1, "invoke", invocation(&t3)),
-        (1, "ok", t3),
-        (1, "invoke", invocation(&t1)),
-        (1, "ok", t1),
-        (2, "ok", t2),
-    ];
     assert_anomalies(
-        &la(&events, &["strong-session-serializable"]),
+        &la(&g2_item_closed_by(1, 1), &["strong-session-serializable"]),
         &["G2-item-process"],
         &["strong-session-serializable"],
     );
 }
 
 #[test]
-fn internal_inconsistency() {
-    let events = alone(1, "ok", json!([["append", "x", 1], ["r", "x", []]]));
-    let result = la(&events, STRICT);
-    assert_anomalies(&result, &["internal"], &["read-atomic"]);
-    assert!(explanation(&result, "internal").contains("should read a list ending in 1"));
+fn anomalies_within_a_txn_or_of_a_value_are_named_and_explained() {
+    let cases = [
+        (
+            "internal",
+            alone(1, "ok", json!([["append", "x", 1], ["r", "x", []]])).to_vec(),
+            "read-atomic",
+            "should read a list ending in 1",
+        ),
+        (
+            "future-read",
+            alone(1, "ok", json!([["r", "x", [1]], ["append", "x", 1]])).to_vec(),
+            "read-committed",
+            "which includes 1, a value it only appends later in the same txn",
+        ),
+        (
+            "garbage-read",
+            concat([
+                &alone(1, "ok", json!([["append", "x", 1]])),
+                &alone(2, "ok", json!([["r", "x", [1, 99]]])),
+            ]),
+            "read-uncommitted",
+            "but no txn appended 99 to key \"x\"",
+        ),
+    ];
+    for (anomaly, events, weakest, because) in cases {
+        let result = la(&events, STRICT);
+        assert_anomalies(&result, &[anomaly], &[weakest]);
+        let text = explanation(&result, anomaly);
+        assert!(text.ends_with(because), "{anomaly}: {text}");
+    }
 }
 
 #[test]
@@ -410,24 +424,6 @@ fn dirty_update() {
         result.details["anomalies"]["dirty-update"][0]["values"],
         json!([1, 2])
     );
-}
-
-#[test]
-fn future_read() {
-    let events = alone(1, "ok", json!([["r", "x", [1]], ["append", "x", 1]]));
-    let result = la(&events, STRICT);
-    assert_anomalies(&result, &["future-read"], &["read-committed"]);
-}
-
-#[test]
-fn garbage_read() {
-    let events = concat([
-        &alone(1, "ok", json!([["append", "x", 1]])),
-        &alone(2, "ok", json!([["r", "x", [1, 99]]])),
-    ]);
-    let result = la(&events, STRICT);
-    assert_anomalies(&result, &["garbage-read"], &["read-uncommitted"]);
-    assert!(explanation(&result, "garbage-read").ends_with("but no txn appended 99 to key \"x\""));
 }
 
 #[test]
@@ -523,11 +519,7 @@ fn a_search_out_of_budget_is_unknown_and_named() {
         ..TxnOptions::default()
     };
     let complete = check(TxnKind::ListAppend, &history(&skews()), &si).unwrap();
-    assert_anomalies(
-        &complete,
-        &["G-single-item"],
-        &["consistent-view", "repeatable-read"],
-    );
+    assert_read_skew(&complete);
     // With no budget the searches stop at once; the cycle every component still yields is
     // the write skew, which snapshot isolation allows: G-single is undecided.
     let spent = TxnOptions {

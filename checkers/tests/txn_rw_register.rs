@@ -13,6 +13,15 @@ fn rw(events: &[Event], models: &[&str]) -> CheckResult {
     check_as(TxnKind::RwRegister, &history(events), models)
 }
 
+/// Check `events` with the default models and these version orders.
+fn rw_ordered(events: &[Event], version_orders: VersionOrders) -> CheckResult {
+    let options = TxnOptions {
+        version_orders,
+        ..TxnOptions::default()
+    };
+    check(TxnKind::RwRegister, &history(events), &options).unwrap()
+}
+
 #[test]
 fn reads_of_writes_in_order_are_valid() {
     let events = concat([
@@ -91,11 +100,7 @@ fn g1c_and_g_single() {
         (2, json!([["r", "x", 1], ["r", "y", null]])),
     );
     let result = rw(&skew, STRICT);
-    assert_anomalies(
-        &result,
-        &["G-single-item"],
-        &["consistent-view", "repeatable-read"],
-    );
+    assert_read_skew(&result);
     assert_eq!(
         explanation(&result, "G-single-item"),
         "T1 = op #2, T2 = op #3. T1 < T2 because T2 read T1's write of 1 to key \"x\"; \
@@ -125,14 +130,13 @@ fn lost_update_and_write_skew_from_writes_follow_reads() {
         "{text}"
     );
     // Without writes-follow-reads nothing orders 2 and 3 after 1: only the lost update.
-    let options = TxnOptions {
-        version_orders: VersionOrders {
+    let result = rw_ordered(
+        &events,
+        VersionOrders {
             wfr_keys: false,
             ..VersionOrders::default()
         },
-        ..TxnOptions::default()
-    };
-    let result = check(TxnKind::RwRegister, &history(&events), &options).unwrap();
+    );
     assert_anomalies(
         &result,
         &["lost-update"],
@@ -172,14 +176,13 @@ fn a_source_that_makes_versions_cyclic_is_dropped_and_reported() {
         &alone(0, "ok", json!([["r", "x", 2]])),
         &alone(0, "ok", json!([["r", "x", 1]])),
     ]);
-    let options = TxnOptions {
-        version_orders: VersionOrders {
+    let result = rw_ordered(
+        &events,
+        VersionOrders {
             sequential_keys: true,
             ..VersionOrders::default()
         },
-        ..TxnOptions::default()
-    };
-    let result = check(TxnKind::RwRegister, &history(&events), &options).unwrap();
+    );
     let types = &result.details["anomaly-types"];
     assert!(
         types
@@ -226,19 +229,12 @@ fn linearizable_keys_give_version_orders_from_real_time() {
     let complete = rw(&events, STRICT);
     assert_eq!(complete.valid, Validity::Invalid);
     assert_eq!(complete.details["decided-by"], json!("complete (pruning)"));
-    let realtime = TxnOptions {
-        version_orders: VersionOrders {
-            linearizable_keys: true,
-            ..VersionOrders::default()
-        },
-        ..TxnOptions::default()
+    let realtime = VersionOrders {
+        linearizable_keys: true,
+        ..VersionOrders::default()
     };
-    let result = check(TxnKind::RwRegister, &history(&events), &realtime).unwrap();
-    assert_anomalies(
-        &result,
-        &["G-single-item"],
-        &["consistent-view", "repeatable-read"],
-    );
+    let result = rw_ordered(&events, realtime);
+    assert_read_skew(&result);
     // A read of x = 1 after x = 2 completed contradicts real-time version orders: the key
     // is not linearizable, reported as cyclic versions (and real time dropped for it).
     let stale = concat([
@@ -246,7 +242,7 @@ fn linearizable_keys_give_version_orders_from_real_time() {
         &alone(2, "ok", json!([["w", "x", 2]])),
         &alone(3, "ok", json!([["r", "x", 1]])),
     ]);
-    let result = check(TxnKind::RwRegister, &history(&stale), &realtime).unwrap();
+    let result = rw_ordered(&stale, realtime);
     assert_anomalies(&result, &["cyclic-versions"], &["read-uncommitted"]);
 }
 

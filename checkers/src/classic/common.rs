@@ -97,6 +97,16 @@ pub(crate) fn sort_values(values: &mut [Value]) {
 /// How many elements a sentence names before it says "and N more".
 pub(crate) const NAMED: usize = 12;
 
+/// At most [`NAMED`] of `items`, joined by commas, then `and N more` for the rest.
+pub(crate) fn first_named(items: impl ExactSizeIterator<Item = String>) -> String {
+    let more = items.len().saturating_sub(NAMED);
+    let mut out = items.take(NAMED).collect::<Vec<_>>().join(", ");
+    if more > 0 {
+        let _ = write!(out, " and {more} more");
+    }
+    out
+}
+
 /// Sorted values as a short phrase: runs of consecutive integers as `a..b`, at most
 /// [`NAMED`] items, then `and N more`.
 pub(crate) fn values_text(values: &[Value]) -> String {

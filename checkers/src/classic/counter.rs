@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 use crate::checker::{CheckResult, Checker, Validity};
 use crate::history::{History, OpType};
 
-use super::common::{by_key, key_name, thin, DETAIL_LIMIT, NAMED};
+use super::common::{by_key, first_named, key_name, thin, DETAIL_LIMIT};
 
 /// The checker's name, and the model name workloads give for it.
 pub const NAME: &str = "counter";
@@ -61,13 +61,21 @@ impl Read {
     }
 }
 
-/// The four running sums behind the bounds.
+/// Running sums of increments and of decrements.
 #[derive(Debug, Clone, Copy, Default)]
 struct Sums {
-    certain_up: i64,
-    certain_down: i64,
-    possible_up: i64,
-    possible_down: i64,
+    up: i64,
+    down: i64,
+}
+
+impl Sums {
+    fn add(&mut self, d: i64) {
+        if d >= 0 {
+            self.up += d;
+        } else {
+            self.down += d;
+        }
+    }
 }
 
 impl Checker for Counter {
@@ -87,9 +95,10 @@ fn check(history: &History) -> Result<CheckResult, String> {
     let mut keys = Vec::new();
     let (mut total_reads, mut total_errors) = (0usize, 0usize);
     for (key, events) in &split.keys {
-        let mut sums = Sums::default();
+        // The adds certainly done (acknowledged) and possibly done (not failed).
+        let (mut certain, mut possible) = (Sums::default(), Sums::default());
         // Per open read (by invocation index): the certain sums when it began.
-        let mut began: std::collections::HashMap<u64, (i64, i64)> = Default::default();
+        let mut began: std::collections::HashMap<u64, Sums> = Default::default();
         let mut reads: Vec<Read> = Vec::new();
         for e in events {
             match (e.invoke.f.as_str(), e.op.kind) {
@@ -97,26 +106,14 @@ fn check(history: &History) -> Result<CheckResult, String> {
                     if e.outcome() == OpType::Fail {
                         continue;
                     }
-                    let d = delta(e.invoke)?;
-                    if d >= 0 {
-                        sums.possible_up += d;
-                    } else {
-                        sums.possible_down += d;
-                    }
+                    possible.add(delta(e.invoke)?);
                 }
-                ("add", OpType::Ok) => {
-                    let d = delta(e.invoke)?;
-                    if d >= 0 {
-                        sums.certain_up += d;
-                    } else {
-                        sums.certain_down += d;
-                    }
-                }
+                ("add", OpType::Ok) => certain.add(delta(e.invoke)?),
                 ("read", OpType::Invoke) => {
-                    began.insert(e.invoke.index, (sums.certain_up, sums.certain_down));
+                    began.insert(e.invoke.index, certain);
                 }
                 ("read", OpType::Ok) => {
-                    let (up, down) = began.remove(&e.invoke.index).unwrap_or_default();
+                    let done = began.remove(&e.invoke.index).unwrap_or_default();
                     let value = e.op.value.as_i64().ok_or_else(|| {
                         format!(
                             "read #{} of key {} returned {}, not an integer",
@@ -128,9 +125,9 @@ fn check(history: &History) -> Result<CheckResult, String> {
                     reads.push(Read {
                         index: e.op.index,
                         time: e.invoke.time,
-                        lower: up + sums.possible_down,
+                        lower: done.up + possible.down,
                         value,
-                        upper: sums.possible_up + down,
+                        upper: possible.up + done.down,
                     });
                 }
                 ("add" | "read", _) => {}
@@ -148,28 +145,17 @@ fn check(history: &History) -> Result<CheckResult, String> {
         total_errors += errors.len();
         if !errors.is_empty() {
             valid = Validity::Invalid;
-            let named: Vec<String> = errors
-                .iter()
-                .take(NAMED)
-                .map(|r| {
-                    format!(
-                        "#{} read {} outside [{}, {}]",
-                        r.index, r.value, r.lower, r.upper
-                    )
-                })
-                .collect();
-            let more = errors.len().saturating_sub(NAMED);
+            let named = first_named(errors.iter().map(|r| {
+                format!(
+                    "#{} read {} outside [{}, {}]",
+                    r.index, r.value, r.lower, r.upper
+                )
+            }));
             reasons.push(format!(
-                "key {}: {} of {} reads out of bounds: {}{}",
+                "key {}: {} of {} reads out of bounds: {named}",
                 key_name(key.as_ref()),
                 errors.len(),
                 reads.len(),
-                named.join(", "),
-                if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                }
             ));
         }
         let worst = errors.iter().max_by_key(|r| r.error()).map(|r| r.to_json());
@@ -211,10 +197,26 @@ fn delta(invoke: &crate::history::Op) -> Result<i64, String> {
 mod tests {
     use super::*;
     use crate::classic::testkit::{fail, history, info, inv, keyed, ok};
+    use crate::history::Op;
     use serde_json::json;
 
     fn check(h: &History) -> CheckResult {
         Counter.check(h)
+    }
+
+    /// An add of `d` on process `p`, completing as `done`.
+    fn add(p: u64, d: i64, done: fn(u64, &str, Value) -> Op) -> [Op; 2] {
+        [inv(p, "add", json!(d)), done(p, "add", json!(d))]
+    }
+
+    /// A read on process `p` that returned `v`.
+    fn read(p: u64, v: i64) -> [Op; 2] {
+        [inv(p, "read", Value::Null), ok(p, "read", json!(v))]
+    }
+
+    /// The calls, one after another, as a history.
+    fn calls(calls: &[[Op; 2]]) -> History {
+        history(calls.concat())
     }
 
     fn bounds(r: &CheckResult, key: usize) -> Vec<(i64, i64, i64)> {
@@ -252,12 +254,7 @@ mod tests {
 
     #[test]
     fn a_read_below_what_certainly_happened_is_out_of_bounds() {
-        let h = history(vec![
-            inv(0, "add", json!(5)),
-            ok(0, "add", json!(5)),
-            inv(1, "read", json!(null)),
-            ok(1, "read", json!(4)),
-        ]);
+        let h = calls(&[add(0, 5, ok), read(1, 4)]);
         let r = check(&h);
         assert_eq!(r.valid, Validity::Invalid);
         assert_eq!(
@@ -273,14 +270,7 @@ mod tests {
 
     #[test]
     fn a_read_above_everything_attempted_and_failed_adds_count_nowhere() {
-        let h = history(vec![
-            inv(0, "add", json!(1)),
-            ok(0, "add", json!(1)),
-            inv(1, "add", json!(10)),
-            fail(1, "add", json!(10)),
-            inv(2, "read", json!(null)),
-            ok(2, "read", json!(11)),
-        ]);
+        let h = calls(&[add(0, 1, ok), add(1, 10, fail), read(2, 11)]);
         let r = check(&h);
         assert_eq!(r.valid, Validity::Invalid);
         assert_eq!(bounds(&r, 0), vec![(1, 11, 1)]);
@@ -302,37 +292,17 @@ mod tests {
 
     #[test]
     fn decrements_lower_the_lower_bound_while_possible() {
-        let h = history(vec![
-            inv(0, "add", json!(10)),
-            ok(0, "add", json!(10)),
-            inv(1, "add", json!(-3)),
-            info(1, "add", json!(-3)),
-            inv(2, "read", json!(null)),
-            ok(2, "read", json!(7)),
-            inv(2, "read", json!(null)),
-            ok(2, "read", json!(6)),
-        ]);
+        let h = calls(&[add(0, 10, ok), add(1, -3, info), read(2, 7), read(2, 6)]);
         let r = check(&h);
         assert_eq!(bounds(&r, 0), vec![(7, 7, 10), (7, 6, 10)]);
-        assert_eq!(r.valid, Validity::Invalid);
-        assert!(
-            r.reasons[0].contains("#7 read 6 outside [7, 10]"),
-            "{:?}",
-            r.reasons
-        );
+        r.assert_verdict(Validity::Invalid, "#7 read 6 outside [7, 10]");
     }
 
     #[test]
     fn keys_are_counted_apart() {
-        let mut ops = keyed("a", vec![inv(0, "add", json!(2)), ok(0, "add", json!(2))]);
-        ops.extend(keyed(
-            "b",
-            vec![inv(1, "read", json!(null)), ok(1, "read", json!(2))],
-        ));
-        ops.extend(keyed(
-            "a",
-            vec![inv(1, "read", json!(null)), ok(1, "read", json!(2))],
-        ));
+        let mut ops = keyed("a", add(0, 2, ok).to_vec());
+        ops.extend(keyed("b", read(1, 2).to_vec()));
+        ops.extend(keyed("a", read(1, 2).to_vec()));
         let r = check(&history(ops));
         assert_eq!(r.valid, Validity::Invalid);
         assert_eq!(r.reasons.len(), 1);
@@ -349,9 +319,8 @@ mod tests {
     fn malformed_reads_and_no_reads_are_unknown() {
         let h = history(vec![inv(0, "read", json!(null)), ok(0, "read", json!("x"))]);
         let r = check(&h);
-        assert_eq!(r.valid, Validity::Unknown);
-        assert!(r.reasons[0].contains("not an integer"), "{:?}", r.reasons);
-        let h = history(vec![inv(0, "add", json!(1)), ok(0, "add", json!(1))]);
+        r.assert_verdict(Validity::Unknown, "not an integer");
+        let h = calls(&[add(0, 1, ok)]);
         assert_eq!(check(&h).valid, Validity::Unknown);
         // An info read says nothing.
         let h = history(vec![

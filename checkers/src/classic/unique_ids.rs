@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::checker::{CheckResult, Checker, Validity};
 use crate::history::{History, OpType};
 
-use super::common::{by_key, values_text, Multiset};
+use super::common::{by_key, first_named, values_text, Multiset};
 
 /// The checker's name, and the model name workloads give for it.
 pub const NAME: &str = "unique-ids";
@@ -87,24 +87,13 @@ impl Checker for UniqueIds {
             }
             return r;
         }
-        let named: Vec<String> = duplicated
-            .iter()
-            .take(super::common::NAMED)
-            .map(|(id, n)| format!("{id} ×{n}"))
-            .collect();
-        let more = duplicated.len().saturating_sub(super::common::NAMED);
+        let named = first_named(duplicated.iter().map(|(id, n)| format!("{id} ×{n}")));
         let all: Vec<Value> = duplicated.iter().map(|(id, _)| id.clone()).collect();
         CheckResult::new(NAME, Validity::Invalid)
             .reason(format!(
-                "{} ids were returned more than once (of {} acknowledged): {}{}",
+                "{} ids were returned more than once (of {} acknowledged): {named}",
                 duplicated.len(),
                 ids.len(),
-                named.join(", "),
-                if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                }
             ))
             .reason(format!(
                 "the duplicated ids, in order: {}",

@@ -107,45 +107,49 @@ impl<'a> Cursor<'a> {
                 .is_none_or(|&b| DELIMITER[b as usize])
     }
 
-    /// The op field named by the keyword here (`:process` ...), recognised by its first
-    /// letter and compared whole; `None` for any other keyword or token.
+    /// The keyword here (`:name`) as `pick` recognises it from its first letter and its
+    /// position, which answers the meaning and the name's length; `None` for any other
+    /// keyword or token.
     #[inline]
-    fn field(&mut self) -> Option<Field> {
+    fn known_keyword<T>(
+        &mut self,
+        pick: impl FnOnce(&Self, u8, usize) -> Option<(T, usize)>,
+    ) -> Option<T> {
         if self.bytes.get(self.pos) != Some(&b':') {
             return None;
         }
         let at = self.pos + 1;
-        let (field, len) = match *self.bytes.get(at)? {
-            b'p' if self.word_at(at, b"process") => (Field::Process, 7),
-            b't' if self.word_at(at, b"type") => (Field::Type, 4),
-            b't' if self.word_at(at, b"time") => (Field::Time, 4),
-            b'f' if self.word_at(at, b"f") => (Field::F, 1),
-            b'k' if self.word_at(at, b"key") => (Field::Key, 3),
-            b'v' if self.word_at(at, b"value") => (Field::Value, 5),
-            b'i' if self.word_at(at, b"index") => (Field::Index, 5),
-            b'e' if self.word_at(at, b"error") => (Field::Error, 5),
-            _ => return None,
-        };
+        let (meaning, len) = pick(self, *self.bytes.get(at)?, at)?;
         self.pos = at + len;
-        Some(field)
+        Some(meaning)
+    }
+
+    /// The op field named by the keyword here (`:process` ...), compared whole.
+    #[inline]
+    fn field(&mut self) -> Option<Field> {
+        self.known_keyword(|s, first, at| match first {
+            b'p' if s.word_at(at, b"process") => Some((Field::Process, 7)),
+            b't' if s.word_at(at, b"type") => Some((Field::Type, 4)),
+            b't' if s.word_at(at, b"time") => Some((Field::Time, 4)),
+            b'f' if s.word_at(at, b"f") => Some((Field::F, 1)),
+            b'k' if s.word_at(at, b"key") => Some((Field::Key, 3)),
+            b'v' if s.word_at(at, b"value") => Some((Field::Value, 5)),
+            b'i' if s.word_at(at, b"index") => Some((Field::Index, 5)),
+            b'e' if s.word_at(at, b"error") => Some((Field::Error, 5)),
+            _ => None,
+        })
     }
 
     /// An op type keyword (`:invoke :ok :fail :info`).
     #[inline]
     fn op_type(&mut self) -> Option<OpType> {
-        if self.bytes.get(self.pos) != Some(&b':') {
-            return None;
-        }
-        let at = self.pos + 1;
-        let (kind, len) = match *self.bytes.get(at)? {
-            b'i' if self.word_at(at, b"invoke") => (OpType::Invoke, 6),
-            b'o' if self.word_at(at, b"ok") => (OpType::Ok, 2),
-            b'f' if self.word_at(at, b"fail") => (OpType::Fail, 4),
-            b'i' if self.word_at(at, b"info") => (OpType::Info, 4),
-            _ => return None,
-        };
-        self.pos = at + len;
-        Some(kind)
+        self.known_keyword(|s, first, at| match first {
+            b'i' if s.word_at(at, b"invoke") => Some((OpType::Invoke, 6)),
+            b'o' if s.word_at(at, b"ok") => Some((OpType::Ok, 2)),
+            b'f' if s.word_at(at, b"fail") => Some((OpType::Fail, 4)),
+            b'i' if s.word_at(at, b"info") => Some((OpType::Info, 4)),
+            _ => None,
+        })
     }
 
     fn keyword(&mut self) -> Option<&'a str> {

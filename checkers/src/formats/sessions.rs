@@ -8,9 +8,10 @@
 //!
 //! This module must never read a file: its callers hand it finished txns.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::history::{History, Op, OpType, Process};
+use crate::txn::simulate::invoked_mops;
 
 /// One txn of a session: its micro-ops (`["r", k, v]` with `null` for the initial state,
 /// `["w", k, v]`) and how it ended (`Ok`, `Fail`, or `Info` when unknown).
@@ -36,19 +37,11 @@ pub(crate) fn rounds(sessions: Vec<(u64, Vec<SessionTxn>)>) -> History {
             break;
         }
         for (process, txn) in &round {
-            let invoked: Vec<Value> = txn
-                .mops
-                .iter()
-                .map(|m| match m.get(0) {
-                    Some(f) if f == "r" => json!(["r", m[1], null]),
-                    _ => m.clone(),
-                })
-                .collect();
             ops.push(Op::new(
                 Process::Client(*process),
                 OpType::Invoke,
                 "txn",
-                Value::Array(invoked),
+                Value::Array(invoked_mops(&txn.mops)),
             ));
         }
         for (process, txn) in round {

@@ -68,6 +68,17 @@ pub(crate) struct Violation {
     pub text: String,
 }
 
+impl Violation {
+    /// A violation of `culprit` naming the `involved` ops that are ops (not the start).
+    fn naming(culprit: u32, involved: [u32; 3], text: String) -> Violation {
+        Violation {
+            culprit,
+            involved: involved.into_iter().filter(|&c| c != NONE).collect(),
+            text,
+        }
+    }
+}
+
 /// Positions in the history, widened so that an unknown completion is +∞ and the
 /// initial value's virtual write is −∞.
 type Time = i64;
@@ -404,6 +415,18 @@ struct Zone {
     version: u32,
 }
 
+impl Zone {
+    /// When the zone's value had to stay current: from the first completion until the
+    /// last invocation.
+    fn current(&self, name: &dyn Fn(u32) -> String) -> String {
+        format!(
+            "from {} until the invocation of {}",
+            completion_of(self.first_return.1, name),
+            name(self.last_invoke.1)
+        )
+    }
+}
+
 /// The zone test over a built graph.
 fn check(
     graph: &Graph,
@@ -581,24 +604,19 @@ fn overlap(
     value: &dyn Fn(u32) -> String,
     name: &dyn Fn(u32) -> String,
 ) -> Violation {
-    Violation {
-        culprit: a.last_invoke.1,
-        involved: [a.first_return.1, b.first_return.1, b.last_invoke.1]
-            .into_iter()
-            .filter(|&c| c != NONE)
-            .collect(),
-        text: format!(
+    Violation::naming(
+        a.last_invoke.1,
+        [a.first_return.1, b.first_return.1, b.last_invoke.1],
+        format!(
             "the value {} (and the values cas or append ops made from it) had to stay \
-             current from {} until the invocation of {}, and the value {} from {} until \
-             the invocation of {}; these overlap, and a value written once cannot come back",
+             current {}, and the value {} {}; these overlap, and a value written once \
+             cannot come back",
             value(a.version),
-            completion_of(a.first_return.1, name),
-            name(a.last_invoke.1),
+            a.current(name),
             value(b.version),
-            completion_of(b.first_return.1, name),
-            name(b.last_invoke.1),
+            b.current(name),
         ),
-    }
+    )
 }
 
 fn inside(
@@ -616,21 +634,17 @@ fn inside(
             name(b.first_return.1)
         )
     };
-    Violation {
-        culprit: b.first_return.1,
-        involved: [b.last_invoke.1, a.first_return.1, a.last_invoke.1]
-            .into_iter()
-            .filter(|&c| c != NONE)
-            .collect(),
-        text: format!(
+    Violation::naming(
+        b.first_return.1,
+        [b.last_invoke.1, a.first_return.1, a.last_invoke.1],
+        format!(
             "the ops of the value {} had to take effect {during}, but all that time the \
-             value {} had to stay current (from {} until the invocation of {})",
+             value {} had to stay current ({})",
             value(b.version),
             value(a.version),
-            completion_of(a.first_return.1, name),
-            name(a.last_invoke.1),
+            a.current(name),
         ),
-    }
+    )
 }
 
 /// `c` (of version `v`) returned before the op that the order of values puts before it

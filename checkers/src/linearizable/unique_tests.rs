@@ -23,6 +23,13 @@ fn explanation(d: Decision) -> String {
     }
 }
 
+/// Assert that the zone test finds `h` invalid under `model`, explaining it with `because`.
+#[track_caller]
+fn assert_explained<M: Model>(model: &M, h: &History, because: &str) {
+    let text = explanation(decide_one(model, h));
+    assert!(text.contains(because), "{text}");
+}
+
 #[test]
 fn a_stale_read_is_two_overlapping_zones() {
     let h = sequential(&[
@@ -45,10 +52,10 @@ fn a_read_that_returned_before_its_write_began_is_out_of_order() {
         (0, "invoke", "write", json!(7)),
         (0, "info", "write", json!(7)),
     ]);
-    let text = explanation(decide_one(&CasRegister::default(), &h));
-    assert!(
-        text.contains("#0 read 7 but completed before #2 was invoked"),
-        "{text}"
+    assert_explained(
+        &CasRegister::default(),
+        &h,
+        "#0 read 7 but completed before #2 was invoked",
     );
 }
 
@@ -74,8 +81,7 @@ fn unobserved_unknown_writes_never_happened_and_cas_chains_hold_together() {
     twice.ops[2].value = json!([1, 3]);
     twice.ops[3] = twice.ops[2].clone();
     twice.ops[3].kind = crate::history::OpType::Ok;
-    let text = explanation(decide_one(&CasRegister::default(), &twice));
-    assert!(text.contains("both replaced the value 1"), "{text}");
+    assert_explained(&CasRegister::default(), &twice, "both replaced the value 1");
 }
 
 #[test]
@@ -113,14 +119,13 @@ fn kv_reads_name_their_last_element_and_its_prefix() {
     read.kind = crate::history::OpType::Ok;
     read.value = json!("b;");
     conflict.ops.push(read);
-    let text = explanation(decide_one(&Kv::default(), &conflict));
-    assert!(text.contains("after different strings"), "{text}");
+    assert_explained(&Kv::default(), &conflict, "after different strings");
     let mut garbage = valid.clone();
     garbage.ops[5].value = json!("a;x;");
-    let text = explanation(decide_one(&Kv::default(), &garbage));
-    assert!(
-        text.contains("no order of the key's puts and appends"),
-        "{text}"
+    assert_explained(
+        &Kv::default(),
+        &garbage,
+        "no order of the key's puts and appends",
     );
 }
 

@@ -189,30 +189,25 @@ impl Model for SetModel {
 mod tests {
     use super::*;
     use crate::checker::Validity;
-    use crate::models::test_support::{history, sequential, verdict};
+    use crate::models::test_support::{assert_verdicts, history, sequential};
     use serde_json::json;
 
     #[test]
-    fn queue_dequeues_in_order() {
-        let good = sequential(&[
+    fn a_queue_dequeues_in_order_and_concurrent_enqueues_in_either() {
+        use Validity::*;
+        let in_order = sequential(&[
             (0, "enqueue", json!(1), json!(1)),
             (0, "enqueue", json!(2), json!(2)),
             (1, "dequeue", json!(null), json!(1)),
             (1, "dequeue", json!(null), json!(2)),
             (1, "dequeue", json!(null), json!(null)),
         ]);
-        assert_eq!(verdict(&FifoQueue::default(), &good), Validity::Valid);
-        let bad = sequential(&[
+        let out_of_order = sequential(&[
             (0, "enqueue", json!(1), json!(1)),
             (0, "enqueue", json!(2), json!(2)),
             (1, "dequeue", json!(null), json!(2)),
         ]);
-        assert_eq!(verdict(&FifoQueue::default(), &bad), Validity::Invalid);
-    }
-
-    #[test]
-    fn concurrent_enqueues_may_dequeue_either_first() {
-        let h = history(&[
+        let concurrent = history(&[
             (0, "invoke", "enqueue", json!(1)),
             (1, "invoke", "enqueue", json!(2)),
             (0, "ok", "enqueue", json!(1)),
@@ -220,11 +215,23 @@ mod tests {
             (2, "invoke", "dequeue", json!(null)),
             (2, "ok", "dequeue", json!(2)),
         ]);
-        assert_eq!(verdict(&FifoQueue::default(), &h), Validity::Valid);
+        assert_verdicts(
+            &FifoQueue::default(),
+            &[
+                ("dequeues in enqueue order, then empty", in_order, Valid),
+                ("the later enqueue dequeued first", out_of_order, Invalid),
+                (
+                    "concurrent enqueues dequeued either first",
+                    concurrent,
+                    Valid,
+                ),
+            ],
+        );
     }
 
     #[test]
     fn set_reads_see_every_completed_add() {
+        use Validity::*;
         let good = history(&[
             (0, "invoke", "add", json!(1)),
             (0, "ok", "add", json!(1)),
@@ -235,14 +242,20 @@ mod tests {
             (2, "invoke", "read", json!(null)),
             (2, "ok", "read", json!([2, 1])),
         ]);
-        assert_eq!(verdict(&SetModel::default(), &good), Validity::Valid);
         let lost = sequential(&[
             (0, "add", json!(1), json!(1)),
             (2, "read", json!(null), json!([])),
         ]);
-        assert_eq!(verdict(&SetModel::default(), &lost), Validity::Invalid);
-        let seeded = SetModel::new(Some(json!([7]))).unwrap();
         let sees_seed = sequential(&[(2, "read", json!(null), json!([7]))]);
-        assert_eq!(verdict(&seeded, &sees_seed), Validity::Valid);
+        assert_verdicts(
+            &SetModel::default(),
+            &[
+                ("a concurrent add seen or not", good, Valid),
+                ("a completed add missing", lost, Invalid),
+                ("an element never added", sees_seed.clone(), Invalid),
+            ],
+        );
+        let seeded = SetModel::new(Some(json!([7]))).unwrap();
+        assert_verdicts(&seeded, &[("the seed read", sees_seed, Valid)]);
     }
 }

@@ -132,12 +132,13 @@ impl Model for Kv {
 mod tests {
     use super::*;
     use crate::checker::Validity;
-    use crate::models::test_support::{history, sequential, verdict};
+    use crate::models::test_support::{assert_verdicts, history, sequential};
     use serde_json::json;
 
     #[test]
-    fn appends_concatenate_in_a_linearizable_order() {
-        let h = history(&[
+    fn gets_see_puts_appends_and_cas_in_a_linearizable_order() {
+        use Validity::*;
+        let concurrent = history(&[
             (0, "invoke", "append", json!("a")),
             (1, "invoke", "append", json!("b")),
             (0, "ok", "append", json!("a")),
@@ -145,35 +146,34 @@ mod tests {
             (2, "invoke", "get", json!(null)),
             (2, "ok", "get", json!("ba")),
         ]);
-        assert_eq!(verdict(&Kv::default(), &h), Validity::Valid);
-    }
-
-    #[test]
-    fn a_get_missing_a_completed_append_is_invalid() {
-        let h = sequential(&[
+        let missing = sequential(&[
             (0, "put", json!("x"), json!("x")),
             (0, "append", json!("y"), json!("y")),
             (2, "get", json!(null), json!("x")),
         ]);
-        assert_eq!(verdict(&Kv::default(), &h), Validity::Invalid);
-    }
-
-    #[test]
-    fn keys_start_empty_or_at_the_initial_string() {
-        let h = sequential(&[(2, "get", json!(null), json!(""))]);
-        assert_eq!(verdict(&Kv::default(), &h), Validity::Valid);
-        let start = Kv::new(Some(json!("s"))).unwrap();
-        assert_eq!(verdict(&start, &h), Validity::Invalid);
-        assert!(Kv::new(Some(json!(3))).is_err());
-    }
-
-    #[test]
-    fn cas_compares_strings() {
-        let h = sequential(&[
+        let empty = sequential(&[(2, "get", json!(null), json!(""))]);
+        let cas = sequential(&[
             (0, "put", json!("a"), json!("a")),
             (0, "cas", json!(["a", "b"]), json!(["a", "b"])),
             (2, "get", json!(null), json!("b")),
         ]);
-        assert_eq!(verdict(&Kv::default(), &h), Validity::Valid);
+        assert_verdicts(
+            &Kv::default(),
+            &[
+                (
+                    "concurrent appends concatenate in either order",
+                    concurrent,
+                    Valid,
+                ),
+                ("a get missing a completed append", missing, Invalid),
+                ("a key starts empty", empty.clone(), Valid),
+                ("cas compares strings", cas, Valid),
+            ],
+        );
+        assert_verdicts(
+            &Kv::new(Some(json!("s"))).unwrap(),
+            &[("a key starts at the initial string", empty, Invalid)],
+        );
+        assert!(Kv::new(Some(json!(3))).is_err());
     }
 }

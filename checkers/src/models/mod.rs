@@ -413,6 +413,14 @@ pub(crate) mod test_support {
     pub(crate) fn verdict<M: Model>(model: &M, h: &History) -> Validity {
         check_history(model, h, &SearchOptions::default()).valid
     }
+
+    /// Assert the verdict of `model` on each labelled history.
+    #[track_caller]
+    pub(crate) fn assert_verdicts<M: Model>(model: &M, cases: &[(&str, History, Validity)]) {
+        for (case, h, want) in cases {
+            assert_eq!(verdict(model, h), *want, "{case}");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -148,12 +148,13 @@ impl<const CAS: bool> Model for RegisterModel<CAS> {
 mod tests {
     use super::*;
     use crate::checker::Validity;
-    use crate::models::test_support::{history, sequential, verdict};
+    use crate::models::test_support::{assert_verdicts, history, sequential};
     use serde_json::json;
 
     #[test]
-    fn concurrent_write_and_read_of_either_value_is_valid() {
-        let h = history(&[
+    fn a_register_reads_the_value_of_a_linearizable_order() {
+        use Validity::*;
+        let concurrent = history(&[
             (0, "invoke", "write", json!(1)),
             (1, "invoke", "read", json!(null)),
             (1, "ok", "read", json!(1)),
@@ -161,24 +162,24 @@ mod tests {
             (1, "invoke", "read", json!(null)),
             (1, "ok", "read", json!(1)),
         ]);
-        assert_eq!(verdict(&Register::new(None), &h), Validity::Valid);
-    }
-
-    #[test]
-    fn stale_read_after_write_completed_is_invalid() {
-        let h = sequential(&[
+        let stale = sequential(&[
             (0, "write", json!(1), json!(1)),
             (0, "write", json!(2), json!(2)),
             (1, "read", json!(null), json!(1)),
         ]);
-        assert_eq!(verdict(&Register::new(None), &h), Validity::Invalid);
-    }
-
-    #[test]
-    fn initial_value_is_read_before_any_write() {
-        let h = sequential(&[(1, "read", json!(null), json!(0))]);
-        assert_eq!(verdict(&Register::new(Some(json!(0))), &h), Validity::Valid);
-        assert_eq!(verdict(&Register::new(None), &h), Validity::Invalid);
+        let initial = sequential(&[(1, "read", json!(null), json!(0))]);
+        assert_verdicts(
+            &Register::new(None),
+            &[
+                ("a read concurrent with a write sees it", concurrent, Valid),
+                ("a read after a later write completed", stale, Invalid),
+                ("0 read with no initial value", initial.clone(), Invalid),
+            ],
+        );
+        assert_verdicts(
+            &Register::new(Some(json!(0))),
+            &[("the initial value read before any write", initial, Valid)],
+        );
     }
 
     #[test]
@@ -189,12 +190,12 @@ mod tests {
             &h,
             &crate::linearizable::SearchOptions::default(),
         );
-        assert_eq!(r.valid, Validity::Unknown);
-        assert!(r.reasons[0].contains("cas-register"), "{:?}", r.reasons);
+        r.assert_verdict(Validity::Unknown, "cas-register");
     }
 
     #[test]
-    fn ok_cas_needs_the_expected_value_and_failed_cas_did_not_happen() {
+    fn ok_cas_needs_the_expected_value_and_failed_or_unknown_ops_may_not_happen() {
+        use Validity::*;
         let good = history(&[
             (0, "invoke", "write", json!(1)),
             (0, "ok", "write", json!(1)),
@@ -205,56 +206,58 @@ mod tests {
             (1, "invoke", "read", json!(null)),
             (1, "ok", "read", json!(3)),
         ]);
-        assert_eq!(verdict(&CasRegister::new(None), &good), Validity::Valid);
         let bad = sequential(&[
             (0, "write", json!(1), json!(1)),
             (0, "cas", json!([2, 3]), json!([2, 3])),
         ]);
-        assert_eq!(verdict(&CasRegister::new(None), &bad), Validity::Invalid);
-    }
-
-    #[test]
-    fn info_write_may_or_may_not_happen() {
-        let took_effect = history(&[
-            (0, "invoke", "write", json!(5)),
-            (0, "info", "write", json!(5)),
-            (1, "invoke", "read", json!(null)),
-            (1, "ok", "read", json!(5)),
-        ]);
-        let never = history(&[
-            (0, "invoke", "write", json!(5)),
-            (0, "info", "write", json!(5)),
-            (1, "invoke", "read", json!(null)),
-            (1, "ok", "read", json!(null)),
-        ]);
-        let model = CasRegister::new(None);
-        assert_eq!(verdict(&model, &took_effect), Validity::Valid);
-        assert_eq!(verdict(&model, &never), Validity::Valid);
+        let info_write_then_read = |read: Value| {
+            history(&[
+                (0, "invoke", "write", json!(5)),
+                (0, "info", "write", json!(5)),
+                (1, "invoke", "read", json!(null)),
+                (1, "ok", "read", read),
+            ])
+        };
         let read_before_write_invoked = history(&[
             (1, "invoke", "read", json!(null)),
             (1, "ok", "read", json!(5)),
             (0, "invoke", "write", json!(5)),
             (0, "info", "write", json!(5)),
         ]);
-        assert_eq!(
-            verdict(&model, &read_before_write_invoked),
-            Validity::Invalid
-        );
-    }
-
-    #[test]
-    fn keys_are_independent_registers() {
-        let mut h = sequential(&[
+        let mut keys = sequential(&[
             (0, "write", json!(1), json!(1)),
             (1, "read", json!(null), json!(null)),
         ]);
-        h.ops[0].key = Some(json!(1));
-        h.ops[1].key = Some(json!(1));
-        h.ops[2].key = Some(json!("other"));
-        h.ops[3].key = Some(json!("other"));
-        assert_eq!(verdict(&CasRegister::new(None), &h), Validity::Valid);
-        h.ops[2].key = Some(json!(1));
-        h.ops[3].key = Some(json!(1));
-        assert_eq!(verdict(&CasRegister::new(None), &h), Validity::Invalid);
+        for (op, key) in keys.ops.iter_mut().zip([1, 1, 2, 2]) {
+            op.key = Some(json!(key));
+        }
+        let mut one_key = keys.clone();
+        for op in &mut one_key.ops {
+            op.key = Some(json!(1));
+        }
+        assert_verdicts(
+            &CasRegister::new(None),
+            &[
+                ("a failed cas did not happen, an ok one did", good, Valid),
+                ("an ok cas from a value not current", bad, Invalid),
+                (
+                    "an info write that took effect",
+                    info_write_then_read(json!(5)),
+                    Valid,
+                ),
+                (
+                    "an info write that never did",
+                    info_write_then_read(json!(null)),
+                    Valid,
+                ),
+                (
+                    "a read of a write not yet invoked",
+                    read_before_write_invoked,
+                    Invalid,
+                ),
+                ("keys are independent registers", keys, Valid),
+                ("the same key read after the write", one_key, Invalid),
+            ],
+        );
     }
 }

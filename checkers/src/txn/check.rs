@@ -78,59 +78,47 @@ impl Default for TxnOptions {
     }
 }
 
-/// Elle's list-append analysis as a [`Checker`] named `elle-list-append`.
-#[derive(Debug, Clone, Default)]
-pub struct ListAppend {
-    /// How it runs.
-    pub options: TxnOptions,
+/// A [`Checker`] for one [`TxnKind`], named by [`name_of`]: its options, `new`, and the
+/// checker role.
+macro_rules! txn_checker {
+    ($(#[$doc:meta])* $name:ident, $kind:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default)]
+        pub struct $name {
+            /// How it runs.
+            pub options: TxnOptions,
+        }
+
+        impl $name {
+            /// A checker with `options`.
+            pub fn new(options: TxnOptions) -> $name {
+                $name { options }
+            }
+        }
+
+        impl Checker for $name {
+            fn name(&self) -> &str {
+                name_of($kind)
+            }
+
+            fn check(&self, history: &History) -> CheckResult {
+                CheckResult::or_uncheckable(self.name(), check($kind, history, &self.options))
+            }
+        }
+    };
 }
 
-/// Elle's rw-register analysis as a [`Checker`] named `elle-rw-register`.
-#[derive(Debug, Clone, Default)]
-pub struct RwRegister {
-    /// How it runs.
-    pub options: TxnOptions,
-}
+txn_checker!(
+    /// Elle's list-append analysis as a [`Checker`] named `elle-list-append`.
+    ListAppend,
+    TxnKind::ListAppend
+);
 
-impl ListAppend {
-    /// A checker with `options`.
-    pub fn new(options: TxnOptions) -> ListAppend {
-        ListAppend { options }
-    }
-}
-
-impl RwRegister {
-    /// A checker with `options`.
-    pub fn new(options: TxnOptions) -> RwRegister {
-        RwRegister { options }
-    }
-}
-
-impl Checker for ListAppend {
-    fn name(&self) -> &str {
-        "elle-list-append"
-    }
-
-    fn check(&self, history: &History) -> CheckResult {
-        CheckResult::or_uncheckable(
-            self.name(),
-            check(TxnKind::ListAppend, history, &self.options),
-        )
-    }
-}
-
-impl Checker for RwRegister {
-    fn name(&self) -> &str {
-        "elle-rw-register"
-    }
-
-    fn check(&self, history: &History) -> CheckResult {
-        CheckResult::or_uncheckable(
-            self.name(),
-            check(TxnKind::RwRegister, history, &self.options),
-        )
-    }
-}
+txn_checker!(
+    /// Elle's rw-register analysis as a [`Checker`] named `elle-rw-register`.
+    RwRegister,
+    TxnKind::RwRegister
+);
 
 /// The checker for histories of `kind`.
 pub fn checker(kind: TxnKind, options: TxnOptions) -> Box<dyn Checker> {

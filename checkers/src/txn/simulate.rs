@@ -130,17 +130,20 @@ impl Store {
 /// ```
 pub fn invocation_of(done: &Value) -> Value {
     let mops = done.as_array().expect("a txn is a list of micro-ops");
-    Value::Array(
-        mops.iter()
-            .map(|m| {
-                if m[0] == "r" {
-                    json!(["r", m[1], null])
-                } else {
-                    m.clone()
-                }
-            })
-            .collect(),
-    )
+    Value::Array(invoked_mops(mops))
+}
+
+/// The micro-ops `done` as invoked: reads carry `null`.
+pub(crate) fn invoked_mops(done: &[Value]) -> Vec<Value> {
+    done.iter()
+        .map(|m| {
+            if m[0] == "r" {
+                json!(["r", m[1], null])
+            } else {
+                m.clone()
+            }
+        })
+        .collect()
 }
 
 /// Micro-ops as invoked: reads carry `null`.

@@ -46,6 +46,20 @@ const NO_SOURCE: VersionOrders = VersionOrders {
     linearizable_keys: false,
 };
 
+/// Each source alone.
+const WFR: VersionOrders = VersionOrders {
+    wfr_keys: true,
+    ..NO_SOURCE
+};
+const SEQUENTIAL: VersionOrders = VersionOrders {
+    sequential_keys: true,
+    ..NO_SOURCE
+};
+const LINEARIZABLE: VersionOrders = VersionOrders {
+    linearizable_keys: true,
+    ..NO_SOURCE
+};
+
 fn types(r: &CheckResult) -> Value {
     r.details["anomaly-types"].clone()
 }
@@ -115,11 +129,7 @@ fn wfr_keys_order_a_txn_read_before_its_write() {
         (1, json!([["r", "x", 1], ["w", "x", 2], ["w", "q", 1]])),
         (2, json!([["r", "x", 1], ["r", "q", 1]])),
     ]);
-    let wfr = VersionOrders {
-        wfr_keys: true,
-        ..NO_SOURCE
-    };
-    let r = run(&h, &["serializable"], wfr);
+    let r = run(&h, &["serializable"], WFR);
     assert_eq!(r.valid, Validity::Invalid, "{:?}", r.reasons);
     assert_eq!(types(&r), json!(["G-single-item"]));
     assert_eq!(r.details["decided-by"], json!("inference"));
@@ -158,11 +168,7 @@ fn ordered_by(readers: bool) -> History {
 #[test]
 fn sequential_keys_order_versions_by_each_process() {
     let h = ordered_by(true);
-    let sequential = VersionOrders {
-        sequential_keys: true,
-        ..NO_SOURCE
-    };
-    let r = run(&h, &["serializable"], sequential);
+    let r = run(&h, &["serializable"], SEQUENTIAL);
     assert_eq!(r.valid, Validity::Invalid, "{:?}", r.reasons);
     assert_eq!(types(&r), json!(["G-single-item"]));
     // Without the source, 2 < 1 leaves no cycle: serializability does not ask process 0
@@ -176,23 +182,15 @@ fn sequential_keys_order_versions_by_each_process() {
 fn linearizable_keys_order_versions_by_real_time() {
     // V completes before W is invoked, so 1 < 2 on a linearizable key.
     let h = ordered_by(false);
-    let linearizable = VersionOrders {
-        linearizable_keys: true,
-        ..NO_SOURCE
-    };
-    let r = run(&h, &["serializable"], linearizable);
+    let r = run(&h, &["serializable"], LINEARIZABLE);
     assert_eq!(r.valid, Validity::Invalid, "{:?}", r.reasons);
     // And z went back from 1 to unset after V completed: on a linearizable key, that is
     // a cycle of versions (real time is dropped for z, and kept for x).
     assert_eq!(types(&r), json!(["G-single-item", "cyclic-versions"]));
     assert_eq!(run(&h, &["serializable"], NO_SOURCE).valid, Validity::Valid);
     // Sequential keys say nothing here: V and W are different processes.
-    let sequential = VersionOrders {
-        sequential_keys: true,
-        ..NO_SOURCE
-    };
     assert_eq!(
-        run(&h, &["serializable"], sequential).valid,
+        run(&h, &["serializable"], SEQUENTIAL).valid,
         Validity::Valid
     );
 }

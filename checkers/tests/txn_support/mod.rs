@@ -93,6 +93,16 @@ pub fn assert_anomalies(result: &CheckResult, types: &[&str], not: &[&str]) {
     }
 }
 
+/// Assert that `result` found read skew: a G-single-item cycle alone, which (being a
+/// G2-item too) rules out consistent view and repeatable read.
+pub fn assert_read_skew(result: &CheckResult) {
+    assert_anomalies(
+        result,
+        &["G-single-item"],
+        &["consistent-view", "repeatable-read"],
+    );
+}
+
 /// Assert that `result` is valid with no anomaly at all.
 pub fn assert_valid(result: &CheckResult) {
     assert_eq!(
