@@ -21,6 +21,7 @@ use faultline_nemeses::netem::{NetemNemesis, NetemOptions};
 use faultline_nemeses::partition::PartitionNemesis;
 use faultline_nemeses::process::ProcessNemesis;
 use faultline_nemeses::schedule::{NemesisEvent, NemesisKind, Schedule};
+use faultline_nemeses::start_stop::Serialised;
 use tokio::sync::watch;
 
 use crate::recorder::Recorder;
@@ -63,12 +64,12 @@ pub(crate) fn start_nemesis(
                 let Some(network) = cluster.network() else {
                     anyhow::bail!("this target has no way to partition its nodes in this run");
                 };
-                Arc::new(PartitionNemesis::new(
+                Arc::new(Serialised::new(PartitionNemesis::new(
                     network,
                     Some(process.clone()),
                     ledger.clone(),
                     faults.shapes(),
-                ))
+                )))
             }
             NemesisKind::Netem => {
                 let netem = NetemNemesis::new(
@@ -76,12 +77,12 @@ pub(crate) fn start_nemesis(
                     ledger.clone(),
                     NetemOptions::parse(&faults.netem).map_err(anyhow::Error::msg)?,
                 );
-                Arc::new(match cluster.links(seed) {
+                Arc::new(Serialised::new(match cluster.links(seed) {
                     // Kernel netem where it exists; the NFQUEUE scheduler or the relays
                     // otherwise. The history records which acted.
                     Some(shaper) => netem.with_shaper(shaper, cluster.kernel_links()),
                     None => netem,
-                })
+                }))
             }
             NemesisKind::Bitflip | NemesisKind::Truncate => {
                 let Some(files) = cluster.data_files() else {
@@ -131,7 +132,7 @@ pub(crate) fn start_nemesis(
                     .map(|(node, path)| (node, path.display().to_string()))
                     .collect();
                 let clock = Arc::new(FaketimeClock::new(cluster.control(), files));
-                Arc::new(ClockNemesis::new(
+                Arc::new(Serialised::new(ClockNemesis::new(
                     clock,
                     ledger.clone(),
                     ClockOptions {
@@ -140,7 +141,7 @@ pub(crate) fn start_nemesis(
                         strobe: faults.clock_strobe,
                         strobe_period: Duration::from_millis(faults.clock_strobe_period_ms),
                     },
-                ))
+                )))
             }
         };
         nemeses.push(nemesis);
