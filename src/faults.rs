@@ -14,7 +14,6 @@ use anyhow::Result;
 use faultline_checkers::history::{OpType, Process};
 use faultline_nemeses::clock::{ClockNemesis, ClockOptions, FaketimeClock};
 use faultline_nemeses::disk::{DiskFault, DiskNemesis};
-use faultline_nemeses::explicit::ExplicitSchedule;
 use faultline_nemeses::ledger::Ledger;
 use faultline_nemeses::nemesis::{Nemesis, Outcome};
 use faultline_nemeses::netem::{NetemNemesis, NetemOptions};
@@ -148,13 +147,11 @@ pub(crate) fn start_nemesis(
     }
     let nemesis_seed = seed ^ 0x6e656d65736973;
     let schedule = match &spec.nemesis_schedule {
-        Some(faults) => Either::Explicit(
-            ExplicitSchedule::new(nemeses, faults, nemesis_seed).map_err(anyhow::Error::msg)?,
-        ),
-        None => Either::Random(
-            Schedule::new(nemeses, spec.nemesis_interval, nemesis_seed)
-                .map_err(anyhow::Error::msg)?,
-        ),
+        Some(faults) => {
+            Schedule::explicit(nemeses, faults, nemesis_seed).map_err(anyhow::Error::msg)?
+        }
+        None => Schedule::new(nemeses, spec.nemesis_interval, nemesis_seed)
+            .map_err(anyhow::Error::msg)?,
     };
     let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel::<NemesisEvent>();
     let recorder = recorder.clone();
@@ -164,20 +161,11 @@ pub(crate) fn start_nemesis(
         }
     });
     let task = tokio::spawn(async move {
-        let outcomes = match schedule {
-            Either::Random(schedule) => schedule.run(events_tx, stop_rx).await,
-            Either::Explicit(schedule) => schedule.run(events_tx, stop_rx).await,
-        };
+        let outcomes = schedule.run(events_tx, stop_rx).await;
         let _ = forward.await;
         outcomes.iter().map(describe_outcome).collect()
     });
     Ok((stop_tx, Some(task)))
-}
-
-/// The schedule a run drives: `--nemesis` cycling at random, or `--nemesis-schedule`.
-enum Either {
-    Random(Schedule),
-    Explicit(ExplicitSchedule),
 }
 
 fn record_nemesis_event(recorder: &Recorder, event: NemesisEvent) {
