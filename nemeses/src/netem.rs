@@ -338,6 +338,14 @@ mod tests {
     use crate::testing::FakeShell;
     use rand::SeedableRng;
 
+    /// `start-netem` with a null value, random choices from `seed`.
+    async fn start(nemesis: &Serialised<NetemNemesis>, seed: u64) -> Outcome {
+        let request = FaultRequest::new("start-netem", Value::Null);
+        nemesis
+            .invoke(&request, &mut StdRng::seed_from_u64(seed))
+            .await
+    }
+
     #[test]
     fn options_parse_into_tc_arguments() {
         let o = NetemOptions::parse("delay=50ms,jitter=10ms,loss=5%,on=n2").unwrap();
@@ -372,10 +380,7 @@ mod tests {
         let ledger = Arc::new(Ledger::in_memory());
         let options = NetemOptions::parse("delay=50ms,loss=5%,on=one").unwrap();
         let nemesis = Serialised::new(NetemNemesis::new(shell.clone(), ledger.clone(), options));
-        let mut rng = StdRng::seed_from_u64(4);
-        let out = nemesis
-            .invoke(&FaultRequest::new("start-netem", Value::Null), &mut rng)
-            .await;
+        let out = start(&nemesis, 4).await;
         let Outcome::Applied(detail) = out else {
             panic!("{out:?}")
         };
@@ -435,10 +440,7 @@ mod tests {
             NetemNemesis::new(shell.clone(), ledger.clone(), options)
                 .with_shaper(shaper.clone(), true),
         );
-        let mut rng = StdRng::seed_from_u64(1);
-        let out = nemesis
-            .invoke(&FaultRequest::new("start-netem", Value::Null), &mut rng)
-            .await;
+        let out = start(&nemesis, 1).await;
         let Outcome::Applied(detail) = out else {
             panic!("{out:?}")
         };
@@ -469,12 +471,7 @@ mod tests {
         let ledger = Arc::new(Ledger::in_memory());
         let options = NetemOptions::parse("delay=20ms").unwrap();
         let nemesis = Serialised::new(NetemNemesis::new(shell, ledger.clone(), options));
-        let out = nemesis
-            .invoke(
-                &FaultRequest::new("start-netem", Value::Null),
-                &mut StdRng::seed_from_u64(1),
-            )
-            .await;
+        let out = start(&nemesis, 1).await;
         assert!(
             matches!(&out, Outcome::Indeterminate(why) if why.contains("this kernel has no netem")),
             "{out:?}"
@@ -521,12 +518,7 @@ mod tests {
             NetemNemesis::new(shell.clone(), ledger.clone(), both)
                 .with_shaper(shaper.clone(), true),
         );
-        let out = nemesis
-            .invoke(
-                &FaultRequest::new("start-netem", Value::Null),
-                &mut StdRng::seed_from_u64(2),
-            )
-            .await;
+        let out = start(&nemesis, 2).await;
         assert!(out.is_applied(), "{out:?}");
         assert_eq!(
             *shaper.applied.lock().unwrap(),
@@ -536,12 +528,7 @@ mod tests {
         nemesis.heal().await;
         // Without a shaper a link fault is skipped, with the reason.
         let bare = Serialised::new(NetemNemesis::new(shell, Arc::new(Ledger::in_memory()), o));
-        let out = bare
-            .invoke(
-                &FaultRequest::new("start-netem", Value::Null),
-                &mut StdRng::seed_from_u64(2),
-            )
-            .await;
+        let out = start(&bare, 2).await;
         assert!(
             matches!(&out, Outcome::Skipped(why) if why.contains("whole device")),
             "{out:?}"
