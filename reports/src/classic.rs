@@ -453,10 +453,16 @@ mod tests {
     use faultline_checkers::history::{History, Op, OpType, Process};
     use serde_json::json;
 
-    fn history(ops: Vec<(u64, OpType, &str, Value)>) -> History {
+    /// A history of calls on key `k`, each `(process, f, invoked value, ok value)` invoked
+    /// and completed ok right after, one ms apart.
+    fn history(calls: Vec<(u64, &str, Value, Value)>) -> History {
         let mut h = History::from_ops(
-            ops.into_iter()
-                .map(|(p, t, f, v)| Op::new(Process::Client(p), t, f, v).with_key(json!("k")))
+            calls
+                .into_iter()
+                .flat_map(|(p, f, invoked, ok)| {
+                    [(OpType::Invoke, invoked), (OpType::Ok, ok)]
+                        .map(|(t, v)| Op::new(Process::Client(p), t, f, v).with_key(json!("k")))
+                })
                 .collect(),
         );
         for (i, op) in h.ops.iter_mut().enumerate() {
@@ -484,19 +490,13 @@ mod tests {
         (result, html)
     }
 
-    use OpType::{Invoke as I, Ok as O};
-
     #[test]
     fn set_elements_are_drawn_with_their_outcomes() {
         let h = history(vec![
-            (0, I, "add", json!(1)),
-            (0, O, "add", json!(1)),
-            (0, I, "add", json!(2)),
-            (0, O, "add", json!(2)),
-            (1, I, "read", json!(null)),
-            (1, O, "read", json!([1, 2])),
-            (1, I, "read", json!(null)),
-            (1, O, "read", json!([2])),
+            (0, "add", json!(1), json!(1)),
+            (0, "add", json!(2), json!(2)),
+            (1, "read", json!(null), json!([1, 2])),
+            (1, "read", json!(null), json!([2])),
         ]);
         let (r, html) = render("set-full", None, &h);
         assert_eq!(r.valid, Validity::Invalid);
@@ -514,10 +514,8 @@ mod tests {
     #[test]
     fn bank_totals_are_drawn_against_the_expected_total() {
         let h = history(vec![
-            (0, I, "read", json!(null)),
-            (0, O, "read", json!({"0": 5, "1": 5})),
-            (0, I, "read", json!(null)),
-            (0, O, "read", json!({"0": 5, "1": 4})),
+            (0, "read", json!(null), json!({"0": 5, "1": 5})),
+            (0, "read", json!(null), json!({"0": 5, "1": 4})),
         ]);
         let (r, html) = render("bank", Some(json!({"accounts": [0, 1], "total": 10})), &h);
         assert_eq!(r.valid, Validity::Invalid);
@@ -529,12 +527,9 @@ mod tests {
     #[test]
     fn counter_reads_are_drawn_against_their_bounds() {
         let h = history(vec![
-            (0, I, "add", json!(3)),
-            (0, O, "add", json!(3)),
-            (1, I, "read", json!(null)),
-            (1, O, "read", json!(3)),
-            (1, I, "read", json!(null)),
-            (1, O, "read", json!(9)),
+            (0, "add", json!(3), json!(3)),
+            (1, "read", json!(null), json!(3)),
+            (1, "read", json!(null), json!(9)),
         ]);
         let (r, html) = render("counter", None, &h);
         assert_eq!(r.valid, Validity::Invalid);
@@ -545,14 +540,10 @@ mod tests {
     #[test]
     fn queue_counts_and_duplicated_ids_are_shown() {
         let h = history(vec![
-            (0, I, "enqueue", json!(1)),
-            (0, O, "enqueue", json!(1)),
-            (0, I, "enqueue", json!(2)),
-            (0, O, "enqueue", json!(2)),
-            (1, I, "dequeue", json!(null)),
-            (1, O, "dequeue", json!(2)),
-            (1, I, "drain", json!(null)),
-            (1, O, "drain", json!([2])),
+            (0, "enqueue", json!(1), json!(1)),
+            (0, "enqueue", json!(2), json!(2)),
+            (1, "dequeue", json!(null), json!(2)),
+            (1, "drain", json!(null), json!([2])),
         ]);
         let (r, html) = render("total-queue", None, &h);
         assert_eq!(r.valid, Validity::Invalid);
@@ -563,10 +554,8 @@ mod tests {
         );
         assert!(html.contains("class=\"bar bar-duplicated\" data-count=\"1\""));
         let h = history(vec![
-            (0, I, "generate", json!(null)),
-            (0, O, "generate", json!(4)),
-            (1, I, "generate", json!(null)),
-            (1, O, "generate", json!(4)),
+            (0, "generate", json!(null), json!(4)),
+            (1, "generate", json!(null), json!(4)),
         ]);
         let (_, html) = render("unique-ids", None, &h);
         assert!(html.contains("<table class=\"duplicated-ids\">"));
