@@ -14,13 +14,13 @@ use anyhow::Result;
 use faultline_checkers::history::{OpType, Process};
 use faultline_nemeses::clock::{ClockNemesis, ClockOptions, FaketimeClock};
 use faultline_nemeses::disk::{DiskFault, DiskNemesis};
-use faultline_nemeses::explicit::ExplicitSchedule;
 use faultline_nemeses::ledger::Ledger;
 use faultline_nemeses::nemesis::{Nemesis, Outcome};
 use faultline_nemeses::netem::{NetemNemesis, NetemOptions};
 use faultline_nemeses::partition::PartitionNemesis;
 use faultline_nemeses::process::ProcessNemesis;
 use faultline_nemeses::schedule::{NemesisEvent, NemesisKind, Schedule};
+use faultline_nemeses::start_stop::Serialised;
 use tokio::sync::watch;
 
 use crate::recorder::Recorder;
@@ -63,12 +63,12 @@ pub(crate) fn start_nemesis(
                 let Some(network) = cluster.network() else {
                     anyhow::bail!("this target has no way to partition its nodes in this run");
                 };
-                Arc::new(PartitionNemesis::new(
+                Arc::new(Serialised::new(PartitionNemesis::new(
                     network,
                     Some(process.clone()),
                     ledger.clone(),
                     faults.shapes(),
-                ))
+                )))
             }
             NemesisKind::Netem => {
                 let netem = NetemNemesis::new(
@@ -76,12 +76,12 @@ pub(crate) fn start_nemesis(
                     ledger.clone(),
                     NetemOptions::parse(&faults.netem).map_err(anyhow::Error::msg)?,
                 );
-                Arc::new(match cluster.links(seed) {
+                Arc::new(Serialised::new(match cluster.links(seed) {
                     // Kernel netem where it exists; the NFQUEUE scheduler or the relays
                     // otherwise. The history records which acted.
                     Some(shaper) => netem.with_shaper(shaper, cluster.kernel_links()),
                     None => netem,
-                })
+                }))
             }
             NemesisKind::Bitflip | NemesisKind::Truncate => {
                 let Some(files) = cluster.data_files() else {
@@ -131,7 +131,7 @@ pub(crate) fn start_nemesis(
                     .map(|(node, path)| (node, path.display().to_string()))
                     .collect();
                 let clock = Arc::new(FaketimeClock::new(cluster.control(), files));
-                Arc::new(ClockNemesis::new(
+                Arc::new(Serialised::new(ClockNemesis::new(
                     clock,
                     ledger.clone(),
                     ClockOptions {
@@ -140,20 +140,18 @@ pub(crate) fn start_nemesis(
                         strobe: faults.clock_strobe,
                         strobe_period: Duration::from_millis(faults.clock_strobe_period_ms),
                     },
-                ))
+                )))
             }
         };
         nemeses.push(nemesis);
     }
     let nemesis_seed = seed ^ 0x6e656d65736973;
     let schedule = match &spec.nemesis_schedule {
-        Some(faults) => Either::Explicit(
-            ExplicitSchedule::new(nemeses, faults, nemesis_seed).map_err(anyhow::Error::msg)?,
-        ),
-        None => Either::Random(
-            Schedule::new(nemeses, spec.nemesis_interval, nemesis_seed)
-                .map_err(anyhow::Error::msg)?,
-        ),
+        Some(faults) => {
+            Schedule::explicit(nemeses, faults, nemesis_seed).map_err(anyhow::Error::msg)?
+        }
+        None => Schedule::new(nemeses, spec.nemesis_interval, nemesis_seed)
+            .map_err(anyhow::Error::msg)?,
     };
     let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel::<NemesisEvent>();
     let recorder = recorder.clone();
@@ -163,20 +161,11 @@ pub(crate) fn start_nemesis(
         }
     });
     let task = tokio::spawn(async move {
-        let outcomes = match schedule {
-            Either::Random(schedule) => schedule.run(events_tx, stop_rx).await,
-            Either::Explicit(schedule) => schedule.run(events_tx, stop_rx).await,
-        };
+        let outcomes = schedule.run(events_tx, stop_rx).await;
         let _ = forward.await;
         outcomes.iter().map(describe_outcome).collect()
     });
     Ok((stop_tx, Some(task)))
-}
-
-/// The schedule a run drives: `--nemesis` cycling at random, or `--nemesis-schedule`.
-enum Either {
-    Random(Schedule),
-    Explicit(ExplicitSchedule),
 }
 
 fn record_nemesis_event(recorder: &Recorder, event: NemesisEvent) {

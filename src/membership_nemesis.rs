@@ -9,6 +9,7 @@ use faultline_nemeses::control::ProcessControl;
 use faultline_nemeses::ledger::Ledger;
 use faultline_nemeses::membership::MembershipNemesis;
 use faultline_nemeses::nemesis::Nemesis;
+use faultline_nemeses::start_stop::Serialised;
 
 use crate::systems::System;
 use crate::targets::cluster::Cluster;
@@ -29,9 +30,9 @@ pub(crate) fn membership_nemesis(
         );
     };
     let members = cluster.nodes().iter().map(|n| n.name.clone()).collect();
-    Ok(Arc::new(MembershipNemesis::new(
+    Ok(Arc::new(Serialised::new(MembershipNemesis::new(
         membership,
         members,
         ledger.clone(),
-    )))
+    ))))
 }

@@ -148,7 +148,6 @@ pub struct ClockNemesis {
     options: ClockOptions,
     current: Offsets,
     strobes: Mutex<Vec<tokio::task::JoinHandle<()>>>,
-    busy: tokio::sync::Mutex<()>,
 }
 
 impl ClockNemesis {
@@ -161,7 +160,6 @@ impl ClockNemesis {
             options,
             current,
             strobes: Mutex::default(),
-            busy: tokio::sync::Mutex::new(()),
         }
     }
 }
@@ -251,10 +249,6 @@ pub async fn reset_ledger_clocks(clock: &Arc<dyn Clock>, ledger: &Ledger) -> Opt
 impl StartStop for ClockNemesis {
     const FAULT: &'static str = "clock";
     const NOTHING_TO_STOP: &'static str = "no clock is skewed";
-
-    fn busy(&self) -> &tokio::sync::Mutex<()> {
-        &self.busy
-    }
 
     async fn start(&self, value: &Value, rng: &mut StdRng) -> Outcome {
         let all = self.clock.nodes();
@@ -365,6 +359,7 @@ impl StartStop for ClockNemesis {
 mod tests {
     use super::*;
     use crate::nemesis::{FaultRequest, Nemesis};
+    use crate::start_stop::Serialised;
     use crate::testing::FakeShell;
     use rand::SeedableRng;
 
@@ -386,7 +381,11 @@ mod tests {
     async fn a_skew_is_recorded_written_and_reset() {
         let shell = Arc::new(FakeShell::new(3, &[]));
         let ledger = Arc::new(Ledger::in_memory());
-        let nemesis = ClockNemesis::new(faketime(&shell), ledger.clone(), ClockOptions::default());
+        let nemesis = Serialised::new(ClockNemesis::new(
+            faketime(&shell),
+            ledger.clone(),
+            ClockOptions::default(),
+        ));
         let mut rng = StdRng::seed_from_u64(2);
         let out = nemesis
             .invoke(
@@ -407,7 +406,11 @@ mod tests {
     async fn a_strobe_flips_until_stopped() {
         let shell = Arc::new(FakeShell::new(3, &[]));
         let ledger = Arc::new(Ledger::in_memory());
-        let nemesis = ClockNemesis::new(faketime(&shell), ledger.clone(), ClockOptions::default());
+        let nemesis = Serialised::new(ClockNemesis::new(
+            faketime(&shell),
+            ledger.clone(),
+            ClockOptions::default(),
+        ));
         let mut rng = StdRng::seed_from_u64(2);
         let request = json!({"node": "n1", "offset_ms": 5000, "period_ms": 100});
         assert!(nemesis

@@ -24,17 +24,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
-use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::watch;
 
-use crate::nemesis::{Nemesis, Outcome};
-use crate::schedule::{
-    heal_reported, request, sleep_unless_stopped, stopped, NemesisEvent, NemesisKind,
-};
+use crate::nemesis::Nemesis;
+use crate::schedule::{request, sleep_unless_stopped, NemesisEvent, NemesisKind};
 
 /// One fault of an explicit schedule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,92 +141,64 @@ pub fn kinds(faults: &[ScheduledFault]) -> Vec<NemesisKind> {
 }
 
 /// One request of the schedule, at its offset.
-struct Step {
+pub(crate) struct Step {
     at: Duration,
     nemesis: Arc<dyn Nemesis>,
     f: String,
     value: Value,
 }
 
-/// An explicit schedule over built nemeses.
-pub struct ExplicitSchedule {
-    nemeses: Vec<Arc<dyn Nemesis>>,
-    steps: Vec<Step>,
-    seed: u64,
+/// The requests of `faults` in time order, each made of the nemesis in `nemeses` whose name
+/// is its `fault`; errs naming a fault no nemesis is given for.
+pub(crate) fn steps(
+    nemeses: &[Arc<dyn Nemesis>],
+    faults: &[ScheduledFault],
+) -> Result<Vec<Step>, String> {
+    let mut steps = Vec::new();
+    for fault in faults {
+        let Some(nemesis) = nemeses.iter().find(|n| n.name() == fault.fault) else {
+            return Err(format!(
+                "no {} nemesis was built for the schedule",
+                fault.fault
+            ));
+        };
+        let at = Duration::from_secs_f64(fault.at);
+        steps.push(Step {
+            at,
+            nemesis: nemesis.clone(),
+            f: format!("start-{}", fault.fault),
+            value: fault.value.clone(),
+        });
+        if let Some(d) = fault.duration {
+            steps.push(Step {
+                at: at + Duration::from_secs_f64(d),
+                nemesis: nemesis.clone(),
+                f: format!("stop-{}", fault.fault),
+                value: Value::Null,
+            });
+        }
+    }
+    // Stable: a stop and a start due at the same moment keep the file's order.
+    steps.sort_by_key(|s| s.at);
+    Ok(steps)
 }
 
-impl ExplicitSchedule {
-    /// The schedule of `faults`, each acted out by the nemesis in `nemeses` whose name is its
-    /// `fault`; errs naming a fault no nemesis is given for.
-    pub fn new(
-        nemeses: Vec<Arc<dyn Nemesis>>,
-        faults: &[ScheduledFault],
-        seed: u64,
-    ) -> Result<Self, String> {
-        let mut steps = Vec::new();
-        for fault in faults {
-            let Some(nemesis) = nemeses.iter().find(|n| n.name() == fault.fault) else {
-                return Err(format!(
-                    "no {} nemesis was built for the schedule",
-                    fault.fault
-                ));
-            };
-            let at = Duration::from_secs_f64(fault.at);
-            steps.push(Step {
-                at,
-                nemesis: nemesis.clone(),
-                f: format!("start-{}", fault.fault),
-                value: fault.value.clone(),
-            });
-            if let Some(d) = fault.duration {
-                steps.push(Step {
-                    at: at + Duration::from_secs_f64(d),
-                    nemesis: nemesis.clone(),
-                    f: format!("stop-{}", fault.fault),
-                    value: Value::Null,
-                });
-            }
+/// Make every request at its offset from now until `stop` holds `true` (requests not yet due
+/// then are not made).
+pub(crate) async fn act_out(
+    steps: &[Step],
+    events: &UnboundedSender<NemesisEvent>,
+    stop: &mut watch::Receiver<bool>,
+    rng: &mut StdRng,
+) {
+    let started = Instant::now();
+    for step in steps {
+        let due = (started + step.at).saturating_duration_since(Instant::now());
+        if !sleep_unless_stopped(due, stop).await {
+            break;
         }
-        // Stable: a stop and a start due at the same moment keep the file's order.
-        steps.sort_by_key(|s| s.at);
-        Ok(ExplicitSchedule {
-            nemeses,
-            steps,
-            seed,
-        })
-    }
-
-    /// The nemeses this schedule drives; keep a clone to heal them from a Ctrl-C handler.
-    pub fn nemeses(&self) -> &[Arc<dyn Nemesis>] {
-        &self.nemeses
-    }
-
-    /// Make every request at its offset from now until `stop` holds `true` (requests not yet
-    /// due then are not made), then heal every nemesis and return what the heal undid, as
-    /// [`crate::schedule::Schedule::run`] does.
-    pub async fn run(
-        self,
-        events: UnboundedSender<NemesisEvent>,
-        mut stop: watch::Receiver<bool>,
-    ) -> Vec<Outcome> {
-        let started = Instant::now();
-        let mut rng = StdRng::seed_from_u64(self.seed);
-        for step in &self.steps {
-            let due = (started + step.at).saturating_duration_since(Instant::now());
-            if !sleep_unless_stopped(due, &mut stop).await {
-                break;
-            }
-            request(
-                &events,
-                step.nemesis.as_ref(),
-                &step.f,
-                step.value.clone(),
-                &mut rng,
-            )
-            .await;
-        }
-        stopped(&mut stop).await;
-        heal_reported(&events, &self.nemeses).await
+        let value = step.value.clone();
+        request(events, step.nemesis.as_ref(), &step.f, value, rng).await;
     }
 }
 

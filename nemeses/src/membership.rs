@@ -21,6 +21,7 @@
 //! use faultline_nemeses::ledger::Ledger;
 //! use faultline_nemeses::membership::{Membership, MembershipError, MembershipNemesis};
 //! use faultline_nemeses::nemesis::{FaultRequest, Nemesis, Outcome};
+//! use faultline_nemeses::start_stop::Serialised;
 //! use rand::{rngs::StdRng, SeedableRng};
 //! use serde_json::{json, Value};
 //!
@@ -45,7 +46,8 @@
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let nodes: Vec<String> = ["n1", "n2", "n3"].map(String::from).to_vec();
 //! let set = Arc::new(Set(Mutex::new(nodes.iter().cloned().collect())));
-//! let nemesis = MembershipNemesis::new(set.clone(), nodes, Arc::new(Ledger::in_memory()));
+//! let ledger = Arc::new(Ledger::in_memory());
+//! let nemesis = Serialised::new(MembershipNemesis::new(set.clone(), nodes, ledger));
 //! let mut rng = StdRng::seed_from_u64(1);
 //! let out = nemesis.invoke(&FaultRequest::new("start-membership", json!("n3")), &mut rng).await;
 //! assert_eq!(out.to_value()["view_after"], json!(["n1", "n2"]));
@@ -101,7 +103,6 @@ pub struct MembershipNemesis {
     membership: Arc<dyn Membership>,
     original: Vec<String>,
     ledger: Arc<Ledger>,
-    busy: tokio::sync::Mutex<()>,
 }
 
 impl MembershipNemesis {
@@ -117,7 +118,6 @@ impl MembershipNemesis {
             membership,
             original,
             ledger,
-            busy: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -176,10 +176,6 @@ fn merge_into(target: &mut Value, extra: Value) {
 impl StartStop for MembershipNemesis {
     const FAULT: &'static str = "membership";
     const NOTHING_TO_STOP: &'static str = "no member is removed";
-
-    fn busy(&self) -> &tokio::sync::Mutex<()> {
-        &self.busy
-    }
 
     async fn start(&self, value: &Value, rng: &mut StdRng) -> Outcome {
         let view = match self.membership.members().await {

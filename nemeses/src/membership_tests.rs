@@ -10,6 +10,7 @@ use rand::SeedableRng;
 use super::*;
 use crate::ledger::Fault;
 use crate::nemesis::{FaultRequest, Nemesis};
+use crate::start_stop::Serialised;
 
 /// A membership held in memory; `fail_next` makes the next remove or add fail that way.
 #[derive(Default)]
@@ -77,9 +78,13 @@ fn start_removing(node: &str) -> FaultRequest {
 }
 
 /// A membership nemesis over `n` fake members, recording in `ledger`.
-fn setup(n: usize, ledger: &Arc<Ledger>) -> (Arc<FakeMembership>, MembershipNemesis) {
+fn setup(n: usize, ledger: &Arc<Ledger>) -> (Arc<FakeMembership>, Serialised<MembershipNemesis>) {
     let fake = FakeMembership::new(n);
-    let nemesis = MembershipNemesis::new(fake.clone(), names(n), ledger.clone());
+    let nemesis = Serialised::new(MembershipNemesis::new(
+        fake.clone(),
+        names(n),
+        ledger.clone(),
+    ));
     (fake, nemesis)
 }
 

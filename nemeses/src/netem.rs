@@ -71,7 +71,6 @@ pub struct NetemNemesis {
     control: Arc<dyn Control>,
     ledger: Arc<Ledger>,
     options: NetemOptions,
-    busy: tokio::sync::Mutex<()>,
     shaper: Option<Arc<dyn LinkShaper>>,
     /// Whether kernel netem is tried first; cleared once a node's kernel says it has none.
     kernel: std::sync::atomic::AtomicBool,
@@ -84,7 +83,6 @@ impl NetemNemesis {
             control,
             ledger,
             options,
-            busy: tokio::sync::Mutex::new(()),
             shaper: None,
             kernel: std::sync::atomic::AtomicBool::new(true),
         }
@@ -199,10 +197,6 @@ pub(crate) fn merge(a: Option<Outcome>, b: Option<Outcome>) -> Option<Outcome> {
 impl StartStop for NetemNemesis {
     const FAULT: &'static str = "netem";
     const NOTHING_TO_STOP: &'static str = "no node has netem";
-
-    fn busy(&self) -> &tokio::sync::Mutex<()> {
-        &self.busy
-    }
 
     async fn start(&self, value: &Value, rng: &mut StdRng) -> Outcome {
         let all = self.control.nodes();
@@ -340,8 +334,17 @@ impl StartStop for NetemNemesis {
 mod tests {
     use super::*;
     use crate::nemesis::{FaultRequest, Nemesis};
+    use crate::start_stop::Serialised;
     use crate::testing::FakeShell;
     use rand::SeedableRng;
+
+    /// `start-netem` with a null value, random choices from `seed`.
+    async fn start(nemesis: &Serialised<NetemNemesis>, seed: u64) -> Outcome {
+        let request = FaultRequest::new("start-netem", Value::Null);
+        nemesis
+            .invoke(&request, &mut StdRng::seed_from_u64(seed))
+            .await
+    }
 
     #[test]
     fn options_parse_into_tc_arguments() {
@@ -376,11 +379,8 @@ mod tests {
         let shell = Arc::new(FakeShell::new(3, &[]));
         let ledger = Arc::new(Ledger::in_memory());
         let options = NetemOptions::parse("delay=50ms,loss=5%,on=one").unwrap();
-        let nemesis = NetemNemesis::new(shell.clone(), ledger.clone(), options);
-        let mut rng = StdRng::seed_from_u64(4);
-        let out = nemesis
-            .invoke(&FaultRequest::new("start-netem", Value::Null), &mut rng)
-            .await;
+        let nemesis = Serialised::new(NetemNemesis::new(shell.clone(), ledger.clone(), options));
+        let out = start(&nemesis, 4).await;
         let Outcome::Applied(detail) = out else {
             panic!("{out:?}")
         };
@@ -436,12 +436,11 @@ mod tests {
             applied: Default::default(),
         });
         let options = NetemOptions::parse("delay=200ms,loss=30%,on=all").unwrap();
-        let nemesis = NetemNemesis::new(shell.clone(), ledger.clone(), options)
-            .with_shaper(shaper.clone(), true);
-        let mut rng = StdRng::seed_from_u64(1);
-        let out = nemesis
-            .invoke(&FaultRequest::new("start-netem", Value::Null), &mut rng)
-            .await;
+        let nemesis = Serialised::new(
+            NetemNemesis::new(shell.clone(), ledger.clone(), options)
+                .with_shaper(shaper.clone(), true),
+        );
+        let out = start(&nemesis, 1).await;
         let Outcome::Applied(detail) = out else {
             panic!("{out:?}")
         };
@@ -471,13 +470,8 @@ mod tests {
         let shell = Arc::new(FakeShell::new(1, &[]).without_netem());
         let ledger = Arc::new(Ledger::in_memory());
         let options = NetemOptions::parse("delay=20ms").unwrap();
-        let nemesis = NetemNemesis::new(shell, ledger.clone(), options);
-        let out = nemesis
-            .invoke(
-                &FaultRequest::new("start-netem", Value::Null),
-                &mut StdRng::seed_from_u64(1),
-            )
-            .await;
+        let nemesis = Serialised::new(NetemNemesis::new(shell, ledger.clone(), options));
+        let out = start(&nemesis, 1).await;
         assert!(
             matches!(&out, Outcome::Indeterminate(why) if why.contains("this kernel has no netem")),
             "{out:?}"
@@ -520,14 +514,11 @@ mod tests {
             ledger: ledger.clone(),
             applied: Default::default(),
         });
-        let nemesis = NetemNemesis::new(shell.clone(), ledger.clone(), both)
-            .with_shaper(shaper.clone(), true);
-        let out = nemesis
-            .invoke(
-                &FaultRequest::new("start-netem", Value::Null),
-                &mut StdRng::seed_from_u64(2),
-            )
-            .await;
+        let nemesis = Serialised::new(
+            NetemNemesis::new(shell.clone(), ledger.clone(), both)
+                .with_shaper(shaper.clone(), true),
+        );
+        let out = start(&nemesis, 2).await;
         assert!(out.is_applied(), "{out:?}");
         assert_eq!(
             *shaper.applied.lock().unwrap(),
@@ -536,13 +527,8 @@ mod tests {
         assert!(!shell.has_qdisc("n1"));
         nemesis.heal().await;
         // Without a shaper a link fault is skipped, with the reason.
-        let bare = NetemNemesis::new(shell, Arc::new(Ledger::in_memory()), o);
-        let out = bare
-            .invoke(
-                &FaultRequest::new("start-netem", Value::Null),
-                &mut StdRng::seed_from_u64(2),
-            )
-            .await;
+        let bare = Serialised::new(NetemNemesis::new(shell, Arc::new(Ledger::in_memory()), o));
+        let out = start(&bare, 2).await;
         assert!(
             matches!(&out, Outcome::Skipped(why) if why.contains("whole device")),
             "{out:?}"

@@ -29,7 +29,6 @@ pub struct PartitionNemesis {
     leader: Option<Arc<dyn ProcessControl>>,
     ledger: Arc<Ledger>,
     shapes: Vec<Shape>,
-    busy: tokio::sync::Mutex<()>,
 }
 
 impl PartitionNemesis {
@@ -46,7 +45,6 @@ impl PartitionNemesis {
             leader,
             ledger,
             shapes,
-            busy: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -107,10 +105,6 @@ impl PartitionNemesis {
 impl StartStop for PartitionNemesis {
     const FAULT: &'static str = "partition";
     const NOTHING_TO_STOP: &'static str = "no node is partitioned";
-
-    fn busy(&self) -> &tokio::sync::Mutex<()> {
-        &self.busy
-    }
 
     async fn start(&self, value: &Value, rng: &mut StdRng) -> Outcome {
         let shape = match self.shape_of(value, rng) {
@@ -209,10 +203,11 @@ mod tests {
     use super::*;
     use crate::iptables::PacketFilter;
     use crate::nemesis::{FaultRequest, Nemesis};
+    use crate::start_stop::Serialised;
     use crate::testing::{FakeCluster, FakeShell};
     use rand::SeedableRng;
 
-    fn setup(shapes: Vec<Shape>) -> (Arc<FakeShell>, Arc<Ledger>, PartitionNemesis) {
+    fn setup(shapes: Vec<Shape>) -> (Arc<FakeShell>, Arc<Ledger>, Serialised<PartitionNemesis>) {
         let shell = Arc::new(FakeShell::new(5, &["iptables"]));
         let addresses = (1..=5)
             .map(|i| (format!("n{i}"), format!("10.0.0.{i}")))
@@ -221,7 +216,12 @@ mod tests {
         let ledger = Arc::new(Ledger::in_memory());
         let cluster = Arc::new(FakeCluster::new(5));
         cluster.set_leader(Some("n4"));
-        let nemesis = PartitionNemesis::new(network, Some(cluster), ledger.clone(), shapes);
+        let nemesis = Serialised::new(PartitionNemesis::new(
+            network,
+            Some(cluster),
+            ledger.clone(),
+            shapes,
+        ));
         (shell, ledger, nemesis)
     }
 

@@ -15,6 +15,21 @@ fn cluster(n: usize) -> (Arc<FakeCluster>, Arc<Ledger>) {
     (Arc::new(FakeCluster::new(n)), Arc::new(Ledger::in_memory()))
 }
 
+/// A cluster of `n` nodes with a kill and a pause nemesis sharing one ledger.
+fn kill_and_pause(
+    n: usize,
+) -> (
+    Arc<FakeCluster>,
+    Arc<Ledger>,
+    ProcessNemesis,
+    ProcessNemesis,
+) {
+    let (fake, ledger) = cluster(n);
+    let kill = ProcessNemesis::kill(fake.clone(), ledger.clone());
+    let pause = ProcessNemesis::pause(fake.clone(), ledger.clone());
+    (fake, ledger, kill, pause)
+}
+
 fn rng() -> StdRng {
     StdRng::seed_from_u64(17)
 }
@@ -24,6 +39,11 @@ async fn start(nemesis: &ProcessNemesis, f: &str, value: Value, rng: &mut StdRng
 }
 
 /// The nodes an applied outcome names.
+/// A refusal for `why`.
+fn skipped(why: &str) -> Outcome {
+    Outcome::Skipped(why.to_string())
+}
+
 fn nodes_of(outcome: &Outcome) -> Vec<String> {
     match outcome {
         Outcome::Applied(v) => serde_json::from_value(v["nodes"].clone()).unwrap(),
@@ -64,7 +84,7 @@ async fn a_single_node_has_no_minority() {
     let outcome = start(&pause, "start-pause", json!("minority"), &mut rng()).await;
     assert_eq!(
         outcome,
-        Outcome::Skipped("a cluster of 1 node(s) has no minority to fault".into())
+        skipped("a cluster of 1 node(s) has no minority to fault")
     );
     assert!(fake.calls().is_empty());
 }
@@ -74,10 +94,7 @@ async fn leader_is_asked_of_the_system() {
     let (fake, ledger) = cluster(3);
     let kill = ProcessNemesis::kill(fake.clone(), ledger);
     let outcome = start(&kill, "start-kill", json!("leader"), &mut rng()).await;
-    assert_eq!(
-        outcome,
-        Outcome::Skipped("the system cannot name its leader".into())
-    );
+    assert_eq!(outcome, skipped("the system cannot name its leader"));
 
     fake.set_leader(Some("n2"));
     let outcome = start(&kill, "start-kill", json!("leader"), &mut rng()).await;
@@ -86,10 +103,7 @@ async fn leader_is_asked_of_the_system() {
 
     // The leader is already down: not chosen again.
     let outcome = start(&kill, "start-kill", json!("leader"), &mut rng()).await;
-    assert_eq!(
-        outcome,
-        Outcome::Skipped("n2 is already killed or paused".into())
-    );
+    assert_eq!(outcome, skipped("n2 is already killed or paused"));
     assert_eq!(fake.called(Action::Kill), ["n2"]);
 }
 
@@ -101,10 +115,7 @@ async fn explicit_lists_are_checked_against_the_nodes() {
     assert_eq!(nodes_of(&outcome), ["n1", "n3"]);
 
     let outcome = start(&pause, "start-pause", json!(["n9"]), &mut rng()).await;
-    assert_eq!(
-        outcome,
-        Outcome::Skipped("n9 is not one of the nodes (n1, n2, n3)".into())
-    );
+    assert_eq!(outcome, skipped("n9 is not one of the nodes (n1, n2, n3)"));
     // Already paused nodes are dropped from the list.
     let outcome = start(&pause, "start-pause", json!(["n1", "n2"]), &mut rng()).await;
     assert_eq!(nodes_of(&outcome), ["n2"]);
@@ -115,9 +126,7 @@ async fn explicit_lists_are_checked_against_the_nodes() {
 
 #[tokio::test]
 async fn a_faulted_node_is_never_chosen_again_until_healed() {
-    let (fake, ledger) = cluster(3);
-    let kill = ProcessNemesis::kill(fake.clone(), ledger.clone());
-    let pause = ProcessNemesis::pause(fake.clone(), ledger.clone());
+    let (fake, _, kill, pause) = kill_and_pause(3);
     let mut rng = rng();
     let mut seen = BTreeSet::new();
     for _ in 0..2 {
@@ -129,10 +138,7 @@ async fn a_faulted_node_is_never_chosen_again_until_healed() {
     seen.extend(nodes_of(&outcome));
     assert_eq!(seen.len(), 3, "every pick was a fresh node: {seen:?}");
     let outcome = start(&kill, "start-kill", json!("one"), &mut rng).await;
-    assert_eq!(
-        outcome,
-        Outcome::Skipped("every node is already killed or paused".into())
-    );
+    assert_eq!(outcome, skipped("every node is already killed or paused"));
     assert_eq!(fake.called(Action::Kill).len(), 2);
 
     kill.heal().await;
@@ -173,7 +179,7 @@ async fn a_null_value_picks_a_target_reproducibly() {
     let (fake, ledger) = cluster(3);
     let kill = ProcessNemesis::kill(fake, ledger).with_targets(vec![]);
     let outcome = start(&kill, "start-kill", Value::Null, &mut rng()).await;
-    assert_eq!(outcome, Outcome::Skipped("no target to choose from".into()));
+    assert_eq!(outcome, skipped("no target to choose from"));
 }
 
 #[tokio::test]
@@ -190,7 +196,7 @@ async fn stop_undoes_every_fault_of_its_kind() {
     assert_eq!(fake.called(Action::Start), both);
     assert!(fake.all_running());
     let outcome = start(&kill, "stop-kill", Value::Null, &mut rng).await;
-    assert_eq!(outcome, Outcome::Skipped("no node is killed".into()));
+    assert_eq!(outcome, skipped("no node is killed"));
     let outcome = start(&kill, "start-pause", Value::Null, &mut rng).await;
     assert!(
         matches!(&outcome, Outcome::Skipped(why) if why.contains("understands start-kill, stop-kill"))
@@ -199,9 +205,7 @@ async fn stop_undoes_every_fault_of_its_kind() {
 
 #[tokio::test]
 async fn heal_undoes_everything_exactly_once() {
-    let (fake, ledger) = cluster(5);
-    let kill = ProcessNemesis::kill(fake.clone(), ledger.clone());
-    let pause = ProcessNemesis::pause(fake.clone(), ledger.clone());
+    let (fake, ledger, kill, pause) = kill_and_pause(5);
     let mut rng = rng();
     let killed = nodes_of(&start(&kill, "start-kill", json!("majority"), &mut rng).await);
     let paused = nodes_of(&start(&pause, "start-pause", json!("all"), &mut rng).await);

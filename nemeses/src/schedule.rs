@@ -58,6 +58,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::watch;
 
 use crate::control::ProcessControl;
+use crate::explicit::{self, ScheduledFault, Step};
 use crate::ledger::Ledger;
 use crate::nemesis::{FaultRequest, Nemesis, Outcome};
 use crate::process::ProcessNemesis;
@@ -288,11 +289,21 @@ struct Cycle {
     stop: String,
 }
 
-/// The enabled nemeses, the interval between requests and the seed of every random choice.
+/// Which requests a schedule makes.
+enum Plan {
+    /// `--nemesis`: a random start/stop pair at a time, about `interval` apart.
+    Cycles {
+        cycles: Vec<Cycle>,
+        interval: Duration,
+    },
+    /// `--nemesis-schedule`: exactly these requests at their offsets.
+    Steps(Vec<Step>),
+}
+
+/// The enabled nemeses, the requests to make of them and the seed of every random choice.
 pub struct Schedule {
     nemeses: Vec<Arc<dyn Nemesis>>,
-    cycles: Vec<Cycle>,
-    interval: Duration,
+    plan: Plan,
     seed: u64,
 }
 
@@ -330,19 +341,29 @@ impl Schedule {
         }
         Ok(Schedule {
             nemeses,
-            cycles,
-            interval,
+            plan: Plan::Cycles { cycles, interval },
             seed,
         })
     }
 
-    /// The nemeses this schedule drives; keep a clone to heal them from a Ctrl-C handler.
-    pub fn nemeses(&self) -> &[Arc<dyn Nemesis>] {
-        &self.nemeses
+    /// The schedule of `faults` (`--nemesis-schedule`), each acted out by the nemesis in
+    /// `nemeses` whose name is its `fault`; errs naming a fault no nemesis is given for.
+    pub fn explicit(
+        nemeses: Vec<Arc<dyn Nemesis>>,
+        faults: &[ScheduledFault],
+        seed: u64,
+    ) -> Result<Self, String> {
+        let steps = explicit::steps(&nemeses, faults)?;
+        Ok(Schedule {
+            nemeses,
+            plan: Plan::Steps(steps),
+            seed,
+        })
     }
 
-    /// Cycle faults until `stop` holds `true` (or its sender is dropped), stop the fault in
-    /// effect, heal every nemesis, and return what the heal undid. Reports every request to
+    /// Make requests until `stop` holds `true` (or its sender is dropped): cycle faults, then
+    /// stop the fault in effect; or make an explicit schedule's requests due by then. Then
+    /// heal every nemesis, and return what the heal undid. Reports every request to
     /// `events` (a dropped receiver does not stop the schedule: faults must still be undone).
     ///
     /// Signal `stop` rather than aborting the task: an aborted schedule may leave a fault
@@ -352,31 +373,47 @@ impl Schedule {
         events: UnboundedSender<NemesisEvent>,
         mut stop: watch::Receiver<bool>,
     ) -> Vec<Outcome> {
-        if self.cycles.is_empty() {
-            stopped(&mut stop).await;
-            return Vec::new();
-        }
         let mut rng = StdRng::seed_from_u64(self.seed);
-        loop {
-            if !self.wait(&mut rng, &mut stop).await {
-                break;
+        match &self.plan {
+            Plan::Cycles { cycles, .. } if cycles.is_empty() => {
+                stopped(&mut stop).await;
+                return Vec::new();
             }
-            let cycle = self.cycles.choose(&mut rng).expect("cycles is not empty");
-            let (nemesis, start, stop_f) = (&cycle.nemesis, &cycle.start, &cycle.stop);
-            request(&events, nemesis.as_ref(), start, Value::Null, &mut rng).await;
-            let go_on = self.wait(&mut rng, &mut stop).await;
-            request(&events, nemesis.as_ref(), stop_f, Value::Null, &mut rng).await;
-            if !go_on {
-                break;
+            Plan::Cycles { cycles, interval } => {
+                cycle(cycles, *interval, &events, &mut stop, &mut rng).await
+            }
+            Plan::Steps(steps) => {
+                explicit::act_out(steps, &events, &mut stop, &mut rng).await;
+                stopped(&mut stop).await;
             }
         }
         heal_reported(&events, &self.nemeses).await
     }
+}
 
-    /// Sleep about one interval; `false` when told to stop first.
-    async fn wait(&self, rng: &mut StdRng, stop: &mut watch::Receiver<bool>) -> bool {
-        let pause = self.interval.mul_f64(rng.random_range(0.5..1.5));
+/// Start and stop a random one of `cycles` (not empty) at a time, about `interval` apart,
+/// until told to stop; the fault in effect then is stopped.
+async fn cycle(
+    cycles: &[Cycle],
+    interval: Duration,
+    events: &UnboundedSender<NemesisEvent>,
+    stop: &mut watch::Receiver<bool>,
+    rng: &mut StdRng,
+) {
+    // Sleep about one interval; `false` when told to stop first.
+    async fn wait(interval: Duration, rng: &mut StdRng, stop: &mut watch::Receiver<bool>) -> bool {
+        let pause = interval.mul_f64(rng.random_range(0.5..1.5));
         sleep_unless_stopped(pause, stop).await
+    }
+    while wait(interval, rng, stop).await {
+        let cycle = cycles.choose(rng).expect("cycles is not empty");
+        let nemesis = cycle.nemesis.as_ref();
+        request(events, nemesis, &cycle.start, Value::Null, rng).await;
+        let go_on = wait(interval, rng, stop).await;
+        request(events, nemesis, &cycle.stop, Value::Null, rng).await;
+        if !go_on {
+            break;
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The nemeses that are one fault switched on and off (`start-clock` / `stop-clock`, and
 //! likewise `netem`, `partition`, `membership`): [`StartStop`] is what such a fault
-//! provides, and every `StartStop` is a [`Nemesis`] through the one dispatch here, so the
-//! requests they understand, their refusals and their heal read the same.
+//! provides, and [`Serialised`] makes any `StartStop` a [`Nemesis`] through the one dispatch
+//! here, so the requests they understand, their refusals and their heal read the same.
 //!
 //! This module must never know what a fault does; it only routes requests and serialises
 //! them (one request at a time per nemesis, heal included).
@@ -20,16 +20,30 @@ pub trait StartStop: Send + Sync {
     const FAULT: &'static str;
     /// Why a stop found nothing to undo, e.g. `no clock is skewed`.
     const NOTHING_TO_STOP: &'static str;
-    /// The lock that lets one request act at a time.
-    fn busy(&self) -> &tokio::sync::Mutex<()>;
     /// Start the fault as `value` asks, random choices from `rng`.
     async fn start(&self, value: &Value, rng: &mut StdRng) -> Outcome;
     /// Undo everything the fault applied; `None` when nothing was.
     async fn stop(&self) -> Option<Outcome>;
 }
 
+/// A [`StartStop`] fault as a [`Nemesis`]: one request acts at a time, heal included.
+pub struct Serialised<T> {
+    fault: T,
+    busy: tokio::sync::Mutex<()>,
+}
+
+impl<T: StartStop> Serialised<T> {
+    /// `fault`, its requests taken one at a time.
+    pub fn new(fault: T) -> Self {
+        Serialised {
+            fault,
+            busy: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
 #[async_trait]
-impl<T: StartStop> Nemesis for T {
+impl<T: StartStop> Nemesis for Serialised<T> {
     fn name(&self) -> &str {
         T::FAULT
     }
@@ -39,13 +53,14 @@ impl<T: StartStop> Nemesis for T {
     }
 
     async fn invoke(&self, request: &FaultRequest, rng: &mut StdRng) -> Outcome {
-        let _busy = self.busy().lock().await;
+        let _busy = self.busy.lock().await;
         let fault = T::FAULT;
         let f = request.f.as_str();
         if f == format!("start-{fault}") {
-            self.start(&request.value, rng).await
+            self.fault.start(&request.value, rng).await
         } else if f == format!("stop-{fault}") {
-            self.stop()
+            self.fault
+                .stop()
                 .await
                 .unwrap_or_else(|| Outcome::Skipped(T::NOTHING_TO_STOP.to_string()))
         } else {
@@ -57,8 +72,8 @@ impl<T: StartStop> Nemesis for T {
 
     /// Stop the fault, recorded as `stop-FAULT`.
     async fn heal(&self) -> Vec<Outcome> {
-        let _busy = self.busy().lock().await;
-        match self.stop().await {
+        let _busy = self.busy.lock().await;
+        match self.fault.stop().await {
             Some(Outcome::Applied(mut value)) => {
                 value["f"] = json!(format!("stop-{}", T::FAULT));
                 vec![Outcome::Applied(value)]

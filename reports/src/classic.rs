@@ -56,11 +56,9 @@ pub(crate) fn section(
         let d = &r.details;
         match r.checker.as_str() {
             "set-full" => {
-                for k in keys(d) {
-                    let plot = set_plot(k, input)?;
-                    let title = format!("Set {}: elements' visibility over time", key_label(k));
-                    figure(&mut body, &title, &plot, &set_legend());
-                }
+                let about = "elements' visibility over time";
+                let plot = |k: &Value| set_plot(k, input);
+                figure_per_key(&mut body, d, "Set", about, plot, &set_legend())?;
             }
             "bank" => {
                 let plot = bank_plot(d, input)?;
@@ -72,11 +70,9 @@ pub(crate) fn section(
                 );
             }
             "counter" => {
-                for k in keys(d) {
-                    let plot = counter_plot(k, input)?;
-                    let title = format!("Counter {}: reads against their bounds", key_label(k));
-                    figure(&mut body, &title, &plot, &counter_legend());
-                }
+                let about = "reads against their bounds";
+                let plot = |k: &Value| counter_plot(k, input);
+                figure_per_key(&mut body, d, "Counter", about, plot, &counter_legend())?;
             }
             "total-queue" => {
                 let _ = write!(
@@ -101,6 +97,23 @@ fn keys(details: &Value) -> impl Iterator<Item = &Value> {
         .into_iter()
         .flatten()
         .take(KEYS_DRAWN)
+}
+
+/// A figure per key of `details` (at most [`KEYS_DRAWN`]), titled `{what} {key}: {about}`.
+fn figure_per_key(
+    body: &mut String,
+    details: &Value,
+    what: &str,
+    about: &str,
+    plot: impl Fn(&Value) -> Result<Plot, ReportError>,
+    legend: &str,
+) -> Result<(), ReportError> {
+    for k in keys(details) {
+        let plot = plot(k)?;
+        let title = format!("{what} {}: {about}", key_label(k));
+        figure(body, &title, &plot, legend);
+    }
+    Ok(())
 }
 
 fn key_label(k: &Value) -> String {
@@ -453,10 +466,16 @@ mod tests {
     use faultline_checkers::history::{History, Op, OpType, Process};
     use serde_json::json;
 
-    fn history(ops: Vec<(u64, OpType, &str, Value)>) -> History {
+    /// A history of calls on key `k`, each `(process, f, invoked value, ok value)` invoked
+    /// and completed ok right after, one ms apart.
+    fn history(calls: Vec<(u64, &str, Value, Value)>) -> History {
         let mut h = History::from_ops(
-            ops.into_iter()
-                .map(|(p, t, f, v)| Op::new(Process::Client(p), t, f, v).with_key(json!("k")))
+            calls
+                .into_iter()
+                .flat_map(|(p, f, invoked, ok)| {
+                    [(OpType::Invoke, invoked), (OpType::Ok, ok)]
+                        .map(|(t, v)| Op::new(Process::Client(p), t, f, v).with_key(json!("k")))
+                })
                 .collect(),
         );
         for (i, op) in h.ops.iter_mut().enumerate() {
@@ -484,19 +503,13 @@ mod tests {
         (result, html)
     }
 
-    use OpType::{Invoke as I, Ok as O};
-
     #[test]
     fn set_elements_are_drawn_with_their_outcomes() {
         let h = history(vec![
-            (0, I, "add", json!(1)),
-            (0, O, "add", json!(1)),
-            (0, I, "add", json!(2)),
-            (0, O, "add", json!(2)),
-            (1, I, "read", json!(null)),
-            (1, O, "read", json!([1, 2])),
-            (1, I, "read", json!(null)),
-            (1, O, "read", json!([2])),
+            (0, "add", json!(1), json!(1)),
+            (0, "add", json!(2), json!(2)),
+            (1, "read", json!(null), json!([1, 2])),
+            (1, "read", json!(null), json!([2])),
         ]);
         let (r, html) = render("set-full", None, &h);
         assert_eq!(r.valid, Validity::Invalid);
@@ -512,65 +525,71 @@ mod tests {
     }
 
     #[test]
-    fn bank_totals_are_drawn_against_the_expected_total() {
-        let h = history(vec![
-            (0, I, "read", json!(null)),
-            (0, O, "read", json!({"0": 5, "1": 5})),
-            (0, I, "read", json!(null)),
-            (0, O, "read", json!({"0": 5, "1": 4})),
-        ]);
-        let (r, html) = render("bank", Some(json!({"accounts": [0, 1], "total": 10})), &h);
-        assert_eq!(r.valid, Validity::Invalid);
-        assert!(html.contains("data-plot=\"bank-totals\""));
-        assert!(html.contains("2 ok reads by invocation time, 1 of them wrong; the expected total is 10. The first bad read is op #3."));
-        assert!(html.contains("<svg"));
-    }
-
-    #[test]
-    fn counter_reads_are_drawn_against_their_bounds() {
-        let h = history(vec![
-            (0, I, "add", json!(3)),
-            (0, O, "add", json!(3)),
-            (1, I, "read", json!(null)),
-            (1, O, "read", json!(3)),
-            (1, I, "read", json!(null)),
-            (1, O, "read", json!(9)),
-        ]);
-        let (r, html) = render("counter", None, &h);
-        assert_eq!(r.valid, Validity::Invalid);
-        assert!(html.contains("data-plot=\"counter-bounds\""));
-        assert!(html.contains("2 ok reads by invocation time, 1 out of bounds."));
-    }
-
-    #[test]
-    fn queue_counts_and_duplicated_ids_are_shown() {
-        let h = history(vec![
-            (0, I, "enqueue", json!(1)),
-            (0, O, "enqueue", json!(1)),
-            (0, I, "enqueue", json!(2)),
-            (0, O, "enqueue", json!(2)),
-            (1, I, "dequeue", json!(null)),
-            (1, O, "dequeue", json!(2)),
-            (1, I, "drain", json!(null)),
-            (1, O, "drain", json!([2])),
-        ]);
-        let (r, html) = render("total-queue", None, &h);
-        assert_eq!(r.valid, Validity::Invalid);
-        assert!(html.contains("class=\"queue-counts\""));
-        assert!(
-            html.contains("class=\"bar bar-lost\" data-count=\"1\""),
-            "{html}"
-        );
-        assert!(html.contains("class=\"bar bar-duplicated\" data-count=\"1\""));
-        let h = history(vec![
-            (0, I, "generate", json!(null)),
-            (0, O, "generate", json!(4)),
-            (1, I, "generate", json!(null)),
-            (1, O, "generate", json!(4)),
-        ]);
-        let (_, html) = render("unique-ids", None, &h);
-        assert!(html.contains("<table class=\"duplicated-ids\">"));
-        assert!(html.contains("<td><code>4</code></td><td>2</td>"), "{html}");
+    fn each_workload_shows_what_went_wrong() {
+        type CallList = Vec<(u64, &'static str, Value, Value)>;
+        let bank = Some(json!({"accounts": [0, 1], "total": 10}));
+        let cases: [(&str, Option<Value>, CallList, &[&str]); 4] = [
+            (
+                "bank",
+                bank,
+                vec![
+                    (0, "read", json!(null), json!({"0": 5, "1": 5})),
+                    (0, "read", json!(null), json!({"0": 5, "1": 4})),
+                ],
+                &[
+                    "data-plot=\"bank-totals\"",
+                    "2 ok reads by invocation time, 1 of them wrong; the expected total is 10. The first bad read is op #3.",
+                    "<svg",
+                ],
+            ),
+            (
+                "counter",
+                None,
+                vec![
+                    (0, "add", json!(3), json!(3)),
+                    (1, "read", json!(null), json!(3)),
+                    (1, "read", json!(null), json!(9)),
+                ],
+                &[
+                    "data-plot=\"counter-bounds\"",
+                    "2 ok reads by invocation time, 1 out of bounds.",
+                ],
+            ),
+            (
+                "total-queue",
+                None,
+                vec![
+                    (0, "enqueue", json!(1), json!(1)),
+                    (0, "enqueue", json!(2), json!(2)),
+                    (1, "dequeue", json!(null), json!(2)),
+                    (1, "drain", json!(null), json!([2])),
+                ],
+                &[
+                    "class=\"queue-counts\"",
+                    "class=\"bar bar-lost\" data-count=\"1\"",
+                    "class=\"bar bar-duplicated\" data-count=\"1\"",
+                ],
+            ),
+            (
+                "unique-ids",
+                None,
+                vec![
+                    (0, "generate", json!(null), json!(4)),
+                    (1, "generate", json!(null), json!(4)),
+                ],
+                &[
+                    "<table class=\"duplicated-ids\">",
+                    "<td><code>4</code></td><td>2</td>",
+                ],
+            ),
+        ];
+        for (model, initial, calls, shown) in cases {
+            let (r, html) = render(model, initial, &history(calls));
+            assert_eq!(r.valid, Validity::Invalid, "{model}");
+            for s in shown {
+                assert!(html.contains(s), "{model}: no {s} in {html}");
+            }
+        }
     }
 
     #[test]

@@ -332,6 +332,19 @@ pub(crate) mod tests {
         Op::new(Process::Client(p), kind, f, json!(null)).at(t_ms * 1_000_000)
     }
 
+    /// Every op at time 0, as in a Jepsen log: only the order tells them apart. Process 2's
+    /// write ends in info.
+    pub(crate) fn timeless_history() -> History {
+        History::from_ops(vec![
+            op(0, OpType::Invoke, "write", 0),
+            op(1, OpType::Invoke, "read", 0),
+            op(0, OpType::Ok, "write", 0),
+            op(2, OpType::Invoke, "write", 0),
+            op(1, OpType::Ok, "read", 0),
+            op(2, OpType::Info, "write", 0),
+        ])
+    }
+
     #[test]
     fn pairing_is_lenient_and_counts_outcomes_by_function() {
         let h = History::from_ops(vec![
@@ -357,13 +370,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_history_whose_ops_all_share_one_time_has_no_times() {
-        let h = History::from_ops(vec![
-            op(0, OpType::Invoke, "write", 0),
-            op(1, OpType::Invoke, "read", 0),
-            op(0, OpType::Ok, "write", 0),
-            op(1, OpType::Info, "read", 0),
-        ]);
-        assert!(!Calls::from_history(&h).has_times());
+        assert!(!Calls::from_history(&timeless_history()).has_times());
         assert!(!Calls::default().has_times());
         let h = History::from_ops(vec![
             op(0, OpType::Invoke, "write", 0),

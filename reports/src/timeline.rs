@@ -538,7 +538,7 @@ fn elided_note(history: &History, calls: &Calls, gap: Range<usize>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::tests::op;
+    use crate::stats::tests::{op, timeless_history};
     use faultline_checkers::history::OpType;
 
     #[test]
@@ -609,15 +609,7 @@ mod tests {
 
     #[test]
     fn event_order_places_timeless_ops_by_their_history_position() {
-        // Every op at time 0, as in a Jepsen log: only the order tells them apart.
-        let h = History::from_ops(vec![
-            op(0, OpType::Invoke, "write", 0),
-            op(1, OpType::Invoke, "read", 0),
-            op(0, OpType::Ok, "write", 0),
-            op(2, OpType::Invoke, "write", 0),
-            op(1, OpType::Ok, "read", 0),
-            op(2, OpType::Info, "write", 0),
-        ]);
+        let h = timeless_history();
         let calls = Calls::from_history(&h);
         assert!(!calls.has_times());
         let marked = HashSet::new();
