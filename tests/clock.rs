@@ -133,16 +133,9 @@ esac
         env!("CARGO_MANIFEST_DIR")
     );
     let script = script.display().to_string();
-    let system = [
-        "--system",
-        "command",
-        "--db-command",
-        &script,
-        "--client-command",
-        &client,
-        "--op-timeout",
-        "5",
-    ];
+    let mut system = command_system(&script, &client);
+    system.extend(["--op-timeout".into(), "5".into()]);
+    let system: Vec<&str> = system.iter().map(String::as_str).collect();
     let offset = skew_shows_and_heals("60", "5", &system);
     assert_eq!(offset.abs(), 60_000);
 }

@@ -325,26 +325,22 @@ fn a_command_system_installs_its_packages_and_stays_valid_under_every_fault() {
         }
         String::new()
     });
-    let client = format!("python3 {}", example("etcd-command", "client.py"));
-    let (code, stdout, _) = docker_test(
-        &store,
-        &[
-            "--system",
-            "command",
-            "--db-command",
-            &example("etcd-command", "lifecycle.sh"),
+    let mut args = etcd_by_command("");
+    args.extend(
+        [
             "--db-packages",
             "etcd-server",
-            "--client-command",
-            &client,
             "--nemesis-schedule",
             &schedule,
             "--time-limit",
             "30",
             "--seed",
             "6",
-        ],
+        ]
+        .map(String::from),
     );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, stdout, _) = docker_test(&store, &args);
     let run = latest_run(&store);
     assert_valid_on_named_nodes(code, &stdout, &run, "command");
     let environ = environ.join().unwrap();

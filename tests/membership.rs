@@ -19,7 +19,6 @@ fn membership_run_with(
     system: &[&str],
     time_limit: &str,
 ) -> (tempfile::TempDir, std::path::PathBuf) {
-    let store = tempfile::tempdir().unwrap();
     let mut args = system.to_vec();
     args.extend([
         "--node-count",
@@ -35,9 +34,7 @@ fn membership_run_with(
         "--seed",
         "5",
     ]);
-    let out = run_test(store.path(), &args);
-    assert_eq!(out.status.code(), Some(0), "expected valid");
-    let run = latest_run(store.path());
+    let (store, run) = valid_run(&args);
     assert_membership_changed_and_restored(&run, 3);
     (store, run)
 }
@@ -61,17 +58,9 @@ fn etcd_membership_changes_end_valid_with_the_starting_membership() {
 /// `FAULTLINE_JOIN=existing` on a fresh data folder.
 #[test]
 fn command_system_membership_changes_through_its_script_end_valid() {
-    let client = format!("python3 {}", example("etcd-command", "client.py"));
-    let script = example("etcd-command", "lifecycle.sh");
+    let system = etcd_by_command("");
     let (_store, run) = membership_run_with(
-        &[
-            "--system",
-            "command",
-            "--db-command",
-            &script,
-            "--client-command",
-            &client,
-        ],
+        &system.iter().map(String::as_str).collect::<Vec<_>>(),
         // Each change runs the script (Python, a node restart), and etcd refuses a removal
         // until every member has been connected for 5 s ("unhealthy cluster"): on a loaded
         // machine most 2 s draws are refused, so a longer run for three changes.

@@ -17,27 +17,23 @@ fn faults(run: &std::path::Path) -> Vec<Value> {
 
 #[test]
 fn a_minority_pause_on_fixed_keys_recovers_within_about_an_election() {
-    let store = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
     let schedule = write_file(
-        store.path(),
+        dir.path(),
         "pause.json",
         r#"[{"at": 3.0, "fault": "pause", "value": "minority", "duration": 4.0}]"#,
     );
-    let out = run_test(
-        store.path(),
-        &[
-            "--keys",
-            "3",
-            "--nemesis-schedule",
-            schedule.to_str().unwrap(),
-            "--time-limit",
-            "12",
-            "--seed",
-            "4",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "expected valid");
-    let faults = faults(&latest_run(store.path()));
+    let (_store, run) = valid_run(&[
+        "--keys",
+        "3",
+        "--nemesis-schedule",
+        schedule.to_str().unwrap(),
+        "--time-limit",
+        "12",
+        "--seed",
+        "4",
+    ]);
+    let faults = faults(&run);
     let pause = &faults[0];
     assert_eq!(pause["fault"], "pause", "{pause}");
     let recovery = &pause["recovery"];
@@ -55,22 +51,17 @@ fn a_minority_pause_on_fixed_keys_recovers_within_about_an_election() {
 
 #[test]
 fn on_independent_keys_no_figure_outlasts_the_main_phase_and_slowest_keys_predate_the_heal() {
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
-        &[
-            "--nemesis",
-            "kill,pause",
-            "--nemesis-interval",
-            "3",
-            "--time-limit",
-            "20",
-            "--seed",
-            "8",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "expected valid");
-    let faults = faults(&latest_run(store.path()));
+    let (_store, run) = valid_run(&[
+        "--nemesis",
+        "kill,pause",
+        "--nemesis-interval",
+        "3",
+        "--time-limit",
+        "20",
+        "--seed",
+        "8",
+    ]);
+    let faults = faults(&run);
     assert!(!faults.is_empty(), "no fault in 20 s");
     for fault in &faults {
         let recovery = &fault["recovery"];

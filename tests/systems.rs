@@ -77,33 +77,11 @@ const NATS: RealSystem = RealSystem {
     log_word: None,
 };
 
-/// etcd through `examples/etcd-command/` (shell and Python), its client run with
-/// `client_flags`.
-fn etcd_by_command(client_flags: &str) -> Vec<String> {
-    vec![
-        "--system".into(),
-        "command".into(),
-        "--db-command".into(),
-        example("etcd-command", "lifecycle.sh"),
-        "--client-command".into(),
-        format!(
-            "python3 {} {client_flags}",
-            example("etcd-command", "client.py")
-        ),
-    ]
-}
-
 /// etcd through `examples/etcd-js/` (Perl and JavaScript), its client run with
 /// `client_flags`.
 fn etcd_by_js_command(client_flags: &str) -> Vec<String> {
-    vec![
-        "--system".into(),
-        "command".into(),
-        "--db-command".into(),
-        example("etcd-js", "lifecycle.pl"),
-        "--client-command".into(),
-        format!("node {} {client_flags}", example("etcd-js", "client.mjs")),
-    ]
+    let client = format!("node {} {client_flags}", example("etcd-js", "client.mjs"));
+    command_system(&example("etcd-js", "lifecycle.pl"), client.trim_end())
 }
 
 const ETCD_BY_COMMAND: RealSystem = RealSystem {

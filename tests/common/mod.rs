@@ -62,6 +62,16 @@ pub fn run_test<S: AsRef<OsStr> + Debug>(store: &Path, args: &[S]) -> Output {
     output
 }
 
+/// Run `faultline test` with `args` in a fresh temporary store and require `valid`; the
+/// store (kept while it lives) and the run's folder.
+pub fn valid_run<S: AsRef<OsStr> + Debug>(args: &[S]) -> (tempfile::TempDir, PathBuf) {
+    let store = tempfile::tempdir().unwrap();
+    let out = run_test(store.path(), args);
+    assert_eq!(out.status.code(), Some(0), "expected valid");
+    let run = latest_run(store.path());
+    (store, run)
+}
+
 /// `faultline test` with a temporary store, to be given its arguments and spawned in the
 /// background: its stdout is dropped, its stderr is the test's.
 pub fn background_test(store: &Path) -> Command {
@@ -184,6 +194,30 @@ pub fn wait_gone(needle: &str, secs: u64) -> Vec<u32> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The arguments of `--system command` with lifecycle `script` and client command `client`.
+pub fn command_system(script: &str, client: &str) -> Vec<String> {
+    [
+        "--system",
+        "command",
+        "--db-command",
+        script,
+        "--client-command",
+        client,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// `examples/etcd-command/` (a shell lifecycle, a Python client with `client_flags`) as a
+/// command system.
+pub fn etcd_by_command(client_flags: &str) -> Vec<String> {
+    let client = format!(
+        "python3 {} {client_flags}",
+        example("etcd-command", "client.py")
+    );
+    command_system(&example("etcd-command", "lifecycle.sh"), client.trim_end())
 }
 
 /// Write `text` to the file `name` in `dir`; its path.
