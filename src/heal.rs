@@ -11,7 +11,8 @@
 //! clocks, and remove the namespaces and bridge. Healing is idempotent and reports what it
 //! undid. A run over SSH (or the docker cluster) is healed through a fresh SSH connection to
 //! its nodes, with the settings `test.json` recorded: its daemons are stopped, then the
-//! lazyfs mounts its node folders record (`lazyfs.pid`) are unmounted.
+//! lazyfs mounts its node folders record (`lazyfs.pid`) are unmounted, and skewed clocks are
+//! reset in the nodes' own offset files (`REMOTE_DIR/NODE/faketime`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -75,12 +76,21 @@ pub async fn run(args: &HealArgs) -> Result<()> {
             })
             .map_err(anyhow::Error::msg)?;
         let healers = match &ssh {
-            Some(healed) => Healers {
-                process: None,
-                network: Some(cluster::ssh_network(&healed.cluster)),
-                control: Some(healed.cluster.clone() as Arc<dyn Control>),
-                clock: None,
-            },
+            Some(healed) => {
+                let control = healed.cluster.clone() as Arc<dyn Control>;
+                let files = healed
+                    .cluster
+                    .clock_files()
+                    .into_iter()
+                    .map(|(node, path)| (node, path.display().to_string()))
+                    .collect();
+                Healers {
+                    process: None,
+                    network: Some(cluster::ssh_network(&healed.cluster)),
+                    clock: Some(Arc::new(FaketimeClock::new(control.clone(), files))),
+                    control: Some(control),
+                }
+            }
             None => healers(&run, layout.as_ref()),
         };
         for outcome in heal_everything(ledger.clone(), &healers).await {

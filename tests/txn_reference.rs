@@ -43,7 +43,9 @@ fn append_on_the_reference_cluster_under_kills_pauses_and_partitions_is_strict_s
     );
     let run = latest_run(store.path());
     let results = results(&run);
-    let ops = strictly_serial_appends(&run, 300);
+    // Enough committed txns for the checks to mean something: a loaded CI machine under
+    // this seed's seven faults served 266 of them in 20 s, an idle one over 400.
+    let ops = strictly_serial_appends(&run, 150);
     assert!(
         results["counts"]["nemesis"].as_u64().unwrap() >= 4,
         "faults were injected: {results}"

@@ -56,6 +56,12 @@ impl SshCluster {
         if self.faketime.is_none() {
             return BTreeMap::new();
         }
+        self.clock_files()
+    }
+
+    /// Where each node's offset file is when its daemon runs under libfaketime, whether or
+    /// not this cluster started it so (`faultline heal` sets a run's clocks back through them).
+    pub fn clock_files(&self) -> BTreeMap<String, PathBuf> {
         self.nodes
             .iter()
             .map(|n| {
