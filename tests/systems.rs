@@ -5,8 +5,9 @@
 //! the same cases for every system it applies to.
 //!
 //! - strict reads under partitions, kills and pauses are valid, with faults injected, the
-//!   nodes' own log in the run folder and no process left (NATS: reported, since Debian's
-//!   nats-server loses acknowledged updates);
+//!   nodes' own log in the run folder and no process left (NATS and ZooKeeper: reported,
+//!   since Debian's nats-server loses acknowledged updates and a resumed ZooKeeper follower
+//!   can answer `sync` then read before it noticed it left the quorum);
 //! - weak reads (etcd serializable, ZooKeeper without `sync`, NATS direct gets) under faults:
 //!   etcd is found serving stale reads; ZooKeeper and NATS complete with a verdict and print
 //!   what they saw (they may or may not be caught in 30 s; the README has our seeds);
@@ -244,9 +245,14 @@ fn etcd_linearizable_reads_are_valid_under_faults() {
     strict_reads_are_valid_under_faults(&ETCD, "11");
 }
 
+/// ZooKeeper's `sync` then read is stale when a follower that was paused answers before it
+/// noticed it left the quorum (the README's long runs show one): under partitions, kills and
+/// pauses its sync reads complete with a verdict, which is printed. CI once saw seed 21
+/// valid many times and then invalid on a loaded machine.
 #[test]
-fn zookeeper_sync_reads_are_valid_under_faults() {
-    strict_reads_are_valid_under_faults(&ZOOKEEPER, "21");
+fn zookeeper_sync_reads_under_faults_are_reported() {
+    let extra = register_under_faults(&ZOOKEEPER, "21");
+    weak_reads(&ZOOKEEPER, &[], &extra, WeakReads::Reported);
 }
 
 /// Debian's nats-server 2.9.10 loses acknowledged KV updates at an expected revision
