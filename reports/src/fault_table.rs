@@ -231,6 +231,14 @@ fn key_record(calls: &Calls, k: &KeyRecovery) -> KeyRecord {
     }
 }
 
+/// The faults of the history in a `history.jsonl` file, as [`fault_records`] gives them:
+/// what `faultline test` writes into `results.json` without holding the history itself.
+pub fn fault_records_of_file(
+    path: &std::path::Path,
+) -> Result<Vec<FaultRecord>, crate::ReportError> {
+    Ok(fault_records(&History::read_jsonl(path)?))
+}
+
 /// The faults of a history with their availability and recovery, as `results.json` keeps
 /// them.
 pub fn fault_records(history: &History) -> Vec<FaultRecord> {

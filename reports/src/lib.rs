@@ -44,7 +44,7 @@ mod stats;
 mod store_index;
 mod timeline;
 
-pub use fault_table::{fault_records, FaultRecord, KeyRecord, RecoveryRecord};
+pub use fault_table::{fault_records, fault_records_of_file, FaultRecord, KeyRecord, RecoveryRecord};
 pub use faultline_checkers::checker::CheckResult;
 pub use faultline_checkers::history::History;
 pub use junit::junit_xml;
@@ -72,6 +72,9 @@ pub enum ReportError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A history file could not be read.
+    #[error(transparent)]
+    History(#[from] faultline_checkers::history::HistoryError),
     /// A plot could not be drawn.
     #[error("{plot}: cannot draw the plot: {message}")]
     Plot {
