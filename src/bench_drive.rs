@@ -38,7 +38,8 @@ pub(crate) async fn drive(
 ) -> Result<Drive> {
     let dir = tempfile::tempdir()?;
     let start = Instant::now();
-    let (recorder, thread) = Recorder::create(&dir.path().join("history.jsonl"), start)?;
+    let path = dir.path().join("history.jsonl");
+    let (recorder, thread) = Recorder::create(&path, start, false)?;
     let workload = faultline_workloads::by_name(
         "register",
         &workload_options(
@@ -70,7 +71,8 @@ pub(crate) async fn drive(
         .info
         .load(std::sync::atomic::Ordering::Relaxed);
     drop(recorder);
-    let history = thread.finish()?;
+    thread.finish()?;
+    let history = faultline_checkers::history::History::read_jsonl(&path)?;
     Ok(Drive {
         workload,
         elapsed,

@@ -6,13 +6,16 @@
 //! in a worker, and an error of the harness. What the system under test did is data in the
 //! history; an `Err` here is the harness's own failure.
 
+use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use faultline_checkers::checker::{check_all, CheckResult, Checker, Validity};
-use faultline_checkers::history::{History, OpType, Process};
-use faultline_checkers::selection::{select, CheckBudget, SelectionError};
+use faultline_checkers::checker::{CheckResult, Validity};
+use faultline_checkers::history::{OpType, Process};
+use faultline_checkers::selection::{select, CheckBudget, Selection, SelectionError};
+use faultline_checkers::streamed::{check_file, Checked};
 use faultline_workloads::generator::{stagger, time_limit, until, Dispatcher, Poll};
 use serde::Serialize;
 use tokio::sync::{watch, Notify};
@@ -22,9 +25,9 @@ use tracing::Instrument;
 use crate::exit::BadInput;
 use crate::faults::start_nemesis;
 use crate::logging::RunLog;
-use crate::online::{FirstAnomaly, Online};
+use crate::online::{FirstAnomaly, Online, OnlineStats, Watch};
 use crate::progress::Progress;
-use crate::recorder::Recorder;
+use crate::recorder::{Counts, Recorder};
 use crate::run_dir::RunDir;
 use crate::spec::TestSpec;
 use crate::systems::command_client::ClientCommand;
@@ -60,6 +63,11 @@ struct Results<'a> {
     /// When the online checker first proved an anomaly, while the test ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     first_anomaly: Option<FirstAnomaly>,
+    /// What the online checker did and cost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    online: Option<OnlineStats>,
+    /// Whether the final check read the history a batch of keys at a time.
+    checked_by_key: bool,
     healed: &'a [String],
     /// Each fault with its availability and recovery, as the report's faults table.
     faults: Vec<faultline_reports::FaultRecord>,
@@ -74,25 +82,16 @@ struct OpCounts {
     nemesis: u64,
 }
 
-fn count_ops(history: &History) -> OpCounts {
-    let mut counts = OpCounts::default();
-    let mut invokes = 0u64;
-    for op in &history.ops {
-        if op.process == Process::Nemesis {
-            if op.kind == OpType::Invoke {
-                counts.nemesis += 1;
-            }
-            continue;
-        }
-        match op.kind {
-            OpType::Invoke => invokes += 1,
-            OpType::Ok => counts.ok += 1,
-            OpType::Fail => counts.fail += 1,
-            OpType::Info => counts.info += 1,
+impl OpCounts {
+    fn of(counts: &Counts) -> OpCounts {
+        OpCounts {
+            ok: counts.ok.load(Ordering::Relaxed),
+            fail: counts.fail.load(Ordering::Relaxed),
+            info: counts.info.load(Ordering::Relaxed),
+            pending: counts.pending(),
+            nemesis: counts.nemesis.load(Ordering::Relaxed),
         }
     }
-    counts.pending = invokes - counts.ok - counts.fail - counts.info;
-    counts
 }
 
 /// Run test number `index` (0-based) of the spec.
@@ -134,10 +133,22 @@ pub async fn run_test(
         .await
         .context("the cluster did not come up")?;
 
+    let workload: Arc<dyn faultline_workloads::Workload> =
+        faultline_workloads::by_name(&spec.workload, &spec.workload_options())
+            .map_err(anyhow::Error::msg)?
+            .into();
+    // Only checkers whose anomalies on a prefix stay anomalies can watch the run, each look
+    // with a short budget: an `unknown` on a prefix only means "not yet".
+    let watch = {
+        let mut online_spec = spec.clone();
+        online_spec.check_timeout = spec.check_timeout.min(ONLINE_CHECK_BUDGET);
+        match selection_for(workload.as_ref(), &online_spec)? {
+            Ok(selection) => Watch::of(selection, workload.clone()),
+            Err(_) => None,
+        }
+    };
     let start = Instant::now();
-    let (recorder, recorder_thread) = Recorder::create(&run.history(), start)?;
-    let workload = faultline_workloads::by_name(&spec.workload, &spec.workload_options())
-        .map_err(anyhow::Error::msg)?;
+    let (recorder, recorder_thread) = Recorder::create(&run.history(), start, watch.is_some())?;
 
     // Main phase: workers and the nemesis until the time limit.
     let mut generator = workload.generator();
@@ -169,24 +180,12 @@ pub async fn run_test(
 
     let (stop_nemesis, nemesis_task) =
         start_nemesis(spec, seed, &run, &target, &system, &recorder)?;
-    let online = {
-        // A short budget per look: an `unknown` on a prefix only means "not yet".
-        let mut online_spec = spec.clone();
-        online_spec.check_timeout = spec.check_timeout.min(ONLINE_CHECK_BUDGET);
-        match checkers_for(workload.as_ref(), &online_spec)? {
-            // Only checkers whose anomalies on a prefix stay anomalies can watch the run.
-            Ok(checkers) if checkers.iter().all(|c| c.prefix_closed()) => Some(
-                Online::start(
-                    recorder_thread.ops(),
-                    checkers,
-                    spec.stop_on_anomaly,
-                    anomaly_stop,
-                    start,
-                )
+    let online = match (watch, recorder_thread.feed()) {
+        (Some(watch), Some(feed)) => Some(
+            Online::start(feed, watch, spec.stop_on_anomaly, anomaly_stop, start)
                 .context("cannot start the online checker")?,
-            ),
-            _ => None,
-        }
+        ),
+        _ => None,
     };
     progress.running(recorder.counts().clone());
 
@@ -201,7 +200,10 @@ pub async fn run_test(
         &mut interrupt_main,
     )
     .await;
-    let first_anomaly = online.and_then(Online::finish);
+    let (first_anomaly, online_stats) = match online.map(Online::finish) {
+        Some((anomaly, stats)) => (anomaly, Some(stats)),
+        None => (None, None),
+    };
     if let Some(anomaly) = &first_anomaly {
         println!(
             "an anomaly was provable {:.1} s into the run ({} history lines){}",
@@ -268,47 +270,55 @@ pub async fn run_test(
             tracing::warn!("the system's teardown failed: {e}");
         }
     }
+    let counts = recorder.counts().clone();
     drop(recorder);
-    let history = recorder_thread.finish()?;
+    let lines = recorder_thread.finish()?;
 
-    progress.stage(&format!("checking {} ops", history.len()));
-    let checkers = checkers_for(workload.as_ref(), spec)?;
-    let history = Arc::new(history);
+    progress.stage(&format!("checking {lines} ops"));
     let check_started = Instant::now();
     let checked = {
-        let history = history.clone();
-        tokio::task::spawn_blocking(move || match checkers {
-            Ok(checkers) => check_all(&checkers, &history),
-            // A checker that cannot run gives `unknown`, naming why: never a guess.
-            Err(why) => (
-                Validity::Unknown,
-                vec![CheckResult::new(why.checker, Validity::Unknown).reason(why.reason)],
-            ),
-        })
-        .await
-        .context("the checker thread failed")?
+        let selection = selection_for(workload.as_ref(), spec)?;
+        let path = run.history();
+        tokio::task::spawn_blocking(move || check_recorded(selection, &path))
+            .await
+            .context("the checker thread failed")??
     };
-    let (valid, results) = checked;
+    let Checked {
+        valid,
+        results,
+        warnings,
+        by_key,
+    } = checked;
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+    }
     let check_secs = check_started.elapsed().as_secs_f64();
     progress.finish();
     let interrupted = failure.is_some();
+    let faults = faultline_reports::fault_records_of_file(&run.history()).unwrap_or_else(|e| {
+        tracing::warn!("the faults' availability and recovery could not be computed: {e}");
+        Vec::new()
+    });
+    let op_counts = OpCounts::of(&counts);
     run.write_json(
         &run.results_json(),
         &Results {
             valid,
             interrupted,
             seed,
-            ops: history.len(),
-            counts: count_ops(&history),
+            ops: lines as usize,
+            counts: OpCounts::of(&counts),
             results: &results,
             duration_secs: duration.as_secs_f64(),
             check_secs,
             first_anomaly,
+            online: online_stats,
+            checked_by_key: by_key,
             healed: &healed,
-            faults: faultline_reports::fault_records(&history),
+            faults,
         },
     )?;
-    print_summary(spec, system.name(), seed, &run, &history, valid, &results);
+    print_summary(spec, system.name(), seed, &run, &op_counts, valid, &results);
     match faultline_reports::render_run(&run.path) {
         Ok(page) => println!("report: {}", page.display()),
         Err(e) => tracing::warn!("the report could not be rendered: {e}"),
@@ -344,10 +354,10 @@ pub(crate) struct NoChecker {
 ///
 /// `Err` (outer) is the harness's failure (a model the linearizability checker does not
 /// know); `Ok(Err)` is a checker that cannot be built, which makes the verdict `unknown`.
-pub(crate) fn checkers_for(
+pub(crate) fn selection_for(
     workload: &dyn faultline_workloads::Workload,
     spec: &TestSpec,
-) -> Result<Result<Vec<Box<dyn Checker>>, NoChecker>> {
+) -> Result<Result<Selection, NoChecker>> {
     let budget = CheckBudget {
         timeout: spec.check_timeout,
         memory_limit_bytes: spec.memory_limit_bytes,
@@ -355,11 +365,30 @@ pub(crate) fn checkers_for(
         ..CheckBudget::default()
     };
     match select(workload.model(), workload.initial().as_ref(), &budget) {
-        Ok(selection) => Ok(Ok(selection.into_checkers())),
+        Ok(selection) => Ok(Ok(selection)),
         Err(SelectionError::Unavailable { checker, reason }) => {
             Ok(Err(NoChecker { checker, reason }))
         }
         Err(unknown @ SelectionError::UnknownModel(_)) => Err(anyhow::Error::msg(unknown)),
+    }
+}
+
+/// Check the history file a run recorded with its selection: a batch of keys at a time
+/// where the checkers allow, so a run of hours is checked in bounded memory. A checker that
+/// cannot run gives `unknown`, naming why: never a guess.
+pub(crate) fn check_recorded(
+    selection: Result<Selection, NoChecker>,
+    path: &Path,
+) -> Result<Checked> {
+    match selection {
+        Ok(selection) => check_file(selection, path)
+            .with_context(|| format!("cannot read back the history {}", path.display())),
+        Err(why) => Ok(Checked {
+            valid: Validity::Unknown,
+            results: vec![CheckResult::new(why.checker, Validity::Unknown).reason(why.reason)],
+            warnings: Vec::new(),
+            by_key: false,
+        }),
     }
 }
 
@@ -560,11 +589,10 @@ fn print_summary(
     system: &str,
     seed: u64,
     run: &RunDir,
-    history: &History,
+    counts: &OpCounts,
     valid: Validity,
     results: &[CheckResult],
 ) {
-    let counts = count_ops(history);
     println!(
         "{} on {} {} nodes, seed {seed}: {} ok, {} fail, {} info, {} faults",
         spec.workload, spec.node_count, system, counts.ok, counts.fail, counts.info, counts.nemesis

@@ -9,6 +9,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -170,6 +171,61 @@ impl History {
     }
 }
 
+/// Read the `history.jsonl` at `path` a block of lines at a time, each block parsed on every
+/// core, handing `visit` each block's ops in history order until it says `Break`; returns
+/// the warnings [`History::read_jsonl`] would give. Memory holds one block, whatever the
+/// length of the file: this is how a history too large to hold is read.
+pub fn visit_jsonl_blocks(
+    path: &Path,
+    mut visit: impl FnMut(Vec<Op>) -> ControlFlow<()>,
+) -> Result<Vec<String>, HistoryError> {
+    let io_error = |source| HistoryError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut reader = BufReader::with_capacity(1 << 20, File::open(path).map_err(io_error)?);
+    let mut warnings = Vec::new();
+    let mut text = Vec::new();
+    let mut ends = Vec::with_capacity(BLOCK_LINES);
+    let mut first = 1;
+    loop {
+        text.clear();
+        ends.clear();
+        while ends.len() < BLOCK_LINES {
+            if reader.read_until(b'\n', &mut text).map_err(io_error)? == 0 {
+                break;
+            }
+            ends.push(text.len());
+        }
+        if ends.is_empty() {
+            return Ok(warnings);
+        }
+        let lines: Vec<&[u8]> = std::iter::once(0)
+            .chain(ends.iter().copied())
+            .zip(ends.iter().copied())
+            .map(|(start, end)| &text[start..end])
+            .collect();
+        let parsed: Vec<Result<Line, HistoryError>> = lines
+            .par_iter()
+            .enumerate()
+            .map(|(i, line)| parse_line(line, first + i, !line.ends_with(b"\n"), path))
+            .collect();
+        let mut block = History::default();
+        let mut torn = false;
+        for line in parsed {
+            if !take(&mut block, line?) {
+                torn = true;
+                break;
+            }
+        }
+        warnings.append(&mut block.warnings);
+        if visit(block.ops).is_break() || torn || ends.len() < BLOCK_LINES {
+            return Ok(warnings);
+        }
+        first += ends.len();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,5 +280,51 @@ mod tests {
                 (a, b) => panic!("{case}: {a:?} vs {b:?}"),
             }
         }
+    }
+
+    /// Read a block at a time, a file gives the ops, warnings and errors it gives whole.
+    #[test]
+    fn blocks_read_as_the_whole_file_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut torn = file_of(BLOCK_LINES + 7);
+        torn.extend_from_slice(br#"{"index":99999,"ti"#);
+        let mut bad = file_of(BLOCK_LINES + 3);
+        bad.extend_from_slice(b"not json\n");
+        let cases: [(&str, Vec<u8>); 4] = [
+            ("three blocks", file_of(2 * BLOCK_LINES + 5)),
+            ("exactly one block", file_of(BLOCK_LINES - 1)),
+            ("torn last line", torn),
+            ("a bad line in the second block", bad),
+        ];
+        for (case, bytes) in cases {
+            let path = dir.path().join("history.jsonl");
+            std::fs::write(&path, &bytes).unwrap();
+            let mut ops = Vec::new();
+            let mut blocks = 0;
+            let read = visit_jsonl_blocks(&path, |mut block| {
+                blocks += 1;
+                ops.append(&mut block);
+                ControlFlow::Continue(())
+            });
+            match (History::read_jsonl(&path), read) {
+                (Ok(whole), Ok(warnings)) => {
+                    assert_eq!(whole.ops, ops, "{case}");
+                    assert_eq!(whole.warnings, warnings, "{case}");
+                    assert!(blocks >= whole.ops.len() / BLOCK_LINES, "{case}");
+                }
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{case}"),
+                (a, b) => panic!("{case}: {a:?} vs {:?}", b.map(|_| ops.len())),
+            }
+        }
+        // Break stops the reading.
+        let path = dir.path().join("history.jsonl");
+        std::fs::write(&path, file_of(3 * BLOCK_LINES)).unwrap();
+        let mut blocks = 0;
+        visit_jsonl_blocks(&path, |_| {
+            blocks += 1;
+            ControlFlow::Break(())
+        })
+        .unwrap();
+        assert_eq!(blocks, 1);
     }
 }

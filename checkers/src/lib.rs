@@ -14,6 +14,7 @@
 //! - [`txn`]: Elle-class checking of transactional histories (list-append, rw-register).
 //! - [`maelstrom`]: the checks of Maelstrom's echo, broadcast, g-set and counter workloads.
 //! - [`selection`]: which checkers a model's histories go to, with their budget.
+//! - [`streamed`]: checking a `history.jsonl` too large to hold, a batch of keys at a time.
 //! - [`classic`]: the checkers of Jepsen's classic workloads: `set-full`, `bank`,
 //!   `counter`, `unique-ids`, `total-queue`.
 
@@ -22,7 +23,7 @@ pub mod classic;
 pub mod formats;
 pub(crate) mod fxhash;
 pub mod history;
-mod jsonl;
+pub mod jsonl;
 pub mod kafka;
 pub mod linearizable;
 pub mod maelstrom;
@@ -30,4 +31,5 @@ pub mod models;
 mod open_calls;
 pub mod selection;
 pub mod simulate;
+pub mod streamed;
 pub mod txn;

@@ -44,7 +44,9 @@ mod stats;
 mod store_index;
 mod timeline;
 
-pub use fault_table::{fault_records, fault_records_of_file, FaultRecord, KeyRecord, RecoveryRecord};
+pub use fault_table::{
+    fault_records, fault_records_of_file, FaultRecord, KeyRecord, RecoveryRecord,
+};
 pub use faultline_checkers::checker::CheckResult;
 pub use faultline_checkers::history::History;
 pub use junit::junit_xml;

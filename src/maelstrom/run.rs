@@ -565,7 +565,7 @@ async fn drive(
         std::fs::File::create(&journal).with_context(|| journal.display().to_string())?,
         start,
     );
-    let (recorder, thread) = Recorder::create(&run.history(), start)?;
+    let (recorder, thread) = Recorder::create(&run.history(), start, false)?;
     let msg_ids = Arc::new(AtomicU64::new(1));
     let client = |w: usize, node: &str| -> Box<dyn Client> {
         Box::new(MaelstromClient {
@@ -666,7 +666,9 @@ async fn drive(
     if let Err(e) = net.close_journal().await {
         tracing::warn!("{}: {e}", journal.display());
     }
-    Ok((thread.finish()?, duration))
+    thread.finish()?;
+    let history = History::read_jsonl(&run.history()).context("reading back the history")?;
+    Ok((history, duration))
 }
 
 /// The checkers of the run's history: Maelstrom's own, or the checkers faultline's

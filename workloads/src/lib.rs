@@ -73,6 +73,13 @@ pub trait Workload: Send + Sync {
     /// The model's initial state for every key, when the workload defines one
     /// (`null` for the register: a key never written reads as `null`).
     fn initial(&self) -> Option<Value>;
+
+    /// Whether the latest main generator will give no more ops on `key`: a key its group
+    /// took and then left for a fresh one. Online checking settles such a key once its ops
+    /// have completed, and forgets its ops. The default: no key is ever retired.
+    fn is_retired(&self, _key: &Value) -> bool {
+        false
+    }
 }
 
 type Builder = fn(&WorkloadOptions) -> Result<Box<dyn Workload>, WorkloadError>;

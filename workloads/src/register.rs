@@ -179,6 +179,17 @@ impl Workload for Register {
         "cas-register"
     }
 
+    /// With independent keys: a key below the newest current key that no group holds now
+    /// (keys are taken in order and never reused).
+    fn is_retired(&self, key: &Value) -> bool {
+        let (Keys::Independent { .. }, Some(key)) = (self.keys, key.as_u64()) else {
+            return false;
+        };
+        let current = lock(&self.current);
+        let newest = current.iter().flatten().max();
+        newest.is_some_and(|&newest| key < newest) && !current.contains(&Some(key))
+    }
+
     fn initial(&self) -> Option<Value> {
         Some(Value::Null)
     }

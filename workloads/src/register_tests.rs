@@ -294,6 +294,19 @@ fn final_reads_cover_each_groups_current_key_then_every_retired_key_once() {
     let current: Vec<u64> = current.iter().map(|k| k.unwrap()).collect();
     let used: HashSet<u64> = log.iter().map(key).collect();
     assert!(used.len() > 3, "some keys were retired");
+    // Online checking is told the same: every used key but the current ones is retired.
+    for k in &used {
+        assert_eq!(
+            workload.is_retired(&json!(k)),
+            !current.contains(k),
+            "key {k}"
+        );
+    }
+    assert!(!workload.is_retired(&json!(used.iter().max().unwrap() + 1)));
+    assert!(
+        !register(3, "").is_retired(&json!(0)),
+        "fixed keys never retire"
+    );
 
     let finals = sim.run(workload.final_generator().unwrap(), MS);
     assert_eq!(sim.finished, vec![true; 6]);

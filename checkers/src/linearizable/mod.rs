@@ -10,10 +10,12 @@
 //! This module must never parse files; callers hand it a [`History`](crate::history::History).
 
 mod counterexample;
+mod merge;
 mod prepare;
 mod run;
 mod search;
 mod unique;
 
 pub use counterexample::{Attempt, Counterexample};
+pub use merge::merge_parts;
 pub use run::{check_history, Linearizable, SearchOptions};

@@ -85,6 +85,11 @@ impl Linearizable {
         self
     }
 
+    /// Its search options.
+    pub fn options(&self) -> &SearchOptions {
+        &self.options
+    }
+
     /// The model's name.
     pub fn model_name(&self) -> &str {
         self.model.name()
