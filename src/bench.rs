@@ -64,8 +64,9 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
         "record" => {}
         "client-command" => return crate::bench_client::run(args).await,
         "maelstrom" => return crate::maelstrom::bench::run(args).await,
+        "soak" => return crate::bench_soak::run(args).await,
         other => bad_input!(
-            "unknown benchmark '{other}': faultline bench takes `record`, `client-command` or `maelstrom`"
+            "unknown benchmark '{other}': faultline bench takes `record`, `client-command`, `maelstrom` or `soak`"
         ),
     }
     let client = InMemoryClient::default();

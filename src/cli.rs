@@ -635,7 +635,9 @@ pub struct HealArgs {
 pub struct BenchArgs {
     /// What to measure: `record` (ops/s the controller records against an in-process
     /// client), `client-command` (the same through one `--client-command` process per
-    /// worker) or `maelstrom` (messages/s through the Maelstrom router between echo nodes).
+    /// worker), `maelstrom` (messages/s through the Maelstrom router between echo nodes) or
+    /// `soak` (a run of `--minutes` at `--rate` through the whole pipeline against the
+    /// in-process client: memory over time, online-check CPU per op, time to verdict).
     #[arg(default_value = "record")]
     pub what: String,
 
@@ -651,6 +653,14 @@ pub struct BenchArgs {
     /// Seconds to run.
     #[arg(long, default_value_t = 5.0)]
     pub seconds: f64,
+
+    /// `soak`: minutes to run.
+    #[arg(long, default_value_t = 1.0)]
+    pub minutes: f64,
+
+    /// `soak`: ops per second, all workers together.
+    #[arg(long, default_value_t = 3000.0)]
+    pub rate: f64,
 }
 
 /// The options of `faultline test --target ssh` (and `docker`), with Jepsen's names.

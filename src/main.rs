@@ -8,6 +8,7 @@
 mod bench;
 mod bench_client;
 mod bench_drive;
+mod bench_soak;
 mod check;
 mod cli;
 mod exit;

@@ -35,7 +35,7 @@ use crate::systems::{Client, SystemError};
 use crate::targets::cluster::Cluster;
 
 /// The budget of each look the online checker takes at the history so far.
-const ONLINE_CHECK_BUDGET: Duration = Duration::from_secs(5);
+pub(crate) const ONLINE_CHECK_BUDGET: Duration = Duration::from_secs(5);
 
 /// What one run concluded.
 #[derive(Debug)]
