@@ -55,6 +55,8 @@ fn a_correct_cluster_runs_its_whole_time_limit_with_no_anomaly() {
             "none",
             "--time-limit",
             "6",
+            "--ops-per-key",
+            "20",
             "--stop-on-anomaly",
         ],
     );
@@ -62,4 +64,47 @@ fn a_correct_cluster_runs_its_whole_time_limit_with_no_anomaly() {
     let results = results(&latest_run(store.path()));
     assert!(results.get("first_anomaly").is_none(), "{results}");
     assert!(results["duration_secs"].as_f64().unwrap() >= 5.5);
+    // Key by key, as it went: retired keys were checked a last time and forgotten, so the
+    // checker held only the keys in use; the final check read the file a batch at a time.
+    let online = &results["online"];
+    assert_eq!(online["mode"], "by-key", "{online}");
+    assert!(online["looks"].as_u64().unwrap() >= 1, "{online}");
+    assert!(online["keys_settled"].as_u64().unwrap() >= 1, "{online}");
+    let held = online["held_peak"].as_u64().unwrap();
+    assert!(held < results["ops"].as_u64().unwrap(), "{online}");
+    assert!(online["cpu_per_op_us"].as_f64().unwrap() > 0.0, "{online}");
+    assert_eq!(results["checked_by_key"], true, "{results}");
+}
+
+/// `faultline bench soak` runs the whole pipeline against the in-process store and prints
+/// its figures: memory, online-check CPU per op, and the verdict checked by key.
+#[test]
+fn bench_soak_prints_memory_online_cost_and_a_valid_verdict() {
+    let out = faultline()
+        .args(["bench", "soak", "--minutes", "0.1", "--rate", "800"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "rss",
+        "memory: peak",
+        "online check:",
+        "µs CPU per op",
+        "checked in",
+        "by key, from the file",
+        "verdict valid",
+    ] {
+        assert!(stdout.contains(needle), "{needle}: {stdout}");
+    }
+    let bad = faultline()
+        .args(["bench", "soak", "--minutes", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(254), "bad input");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--minutes"));
 }
