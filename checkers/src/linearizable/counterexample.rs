@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::history::History;
-use crate::models::Model;
+use crate::models::{compact, Effect, Model, OpView};
 
 /// One order in which the search linearized the ops just before the failing op.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +43,10 @@ pub struct Counterexample {
     /// searching (the unique-values path); `attempts` is then empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
+    /// For a read the orders contradict: what it returned, and the acknowledged writes
+    /// that stored the values it could have returned (a write that was lost, say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_note: Option<String>,
 }
 
 /// How many concurrent ops a reason names before saying "and N more".
@@ -65,6 +69,74 @@ pub(crate) fn describe_call<M: Model>(
         inv.process,
         model.describe_op(&inv.f, inv.key.as_ref(), &inv.value, output)
     )
+}
+
+/// For a read that no order can place: "it returned X, but every order leaves Y there,
+/// stored by op #N (...), acknowledged before the read began". `calls` are the key's calls
+/// as (invocation, `ok` completion) positions in `history`; `states` the values the orders
+/// tried leave before the read. `None` when the op is no read or no state has a writer.
+pub(crate) fn read_note<M: Model>(
+    model: &M,
+    history: &History,
+    calls: &[(usize, Option<usize>)],
+    read: (usize, Option<usize>),
+    states: &[String],
+) -> Option<String> {
+    let (invoke, ok) = read;
+    let returned = match model.effect(OpView::of(
+        &history.ops[invoke],
+        ok.map(|c| &history.ops[c]),
+    )) {
+        Effect::Read(value) => value,
+        _ => return None,
+    };
+    let mut distinct: Vec<&String> = Vec::new();
+    for state in states {
+        if !distinct.contains(&state) {
+            distinct.push(state);
+        }
+    }
+    let began = history.ops[invoke].time;
+    let writers: Vec<String> = distinct
+        .iter()
+        .filter_map(|state| {
+            // The latest acknowledged call that stored this value.
+            let (w_invoke, w_ok) = calls
+                .iter()
+                .filter_map(|&(i, c)| Some((i, c?)))
+                .filter(|&(i, c)| {
+                    let stored =
+                        match model.effect(OpView::of(&history.ops[i], Some(&history.ops[c]))) {
+                            Effect::Write(v) | Effect::Cas { to: v, .. } => v,
+                            _ => return false,
+                        };
+                    compact(stored) == **state
+                })
+                .max_by_key(|&(_, c)| c)?;
+            let done = &history.ops[w_ok];
+            let when = if done.time < began && began > 0 {
+                format!(
+                    ", acknowledged {:.3} s before the read began",
+                    (began - done.time) as f64 / 1e9
+                )
+            } else {
+                ", acknowledged".to_string()
+            };
+            Some(format!(
+                "{state}, stored by op #{} ({}){when}",
+                history.ops[w_invoke].index,
+                describe_call(model, history, w_invoke, Some(w_ok))
+            ))
+        })
+        .collect();
+    if writers.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "it returned {}, but every order of the ops before it leaves {}",
+        compact(returned),
+        writers.join(" or ")
+    ))
 }
 
 impl Counterexample {
@@ -96,6 +168,10 @@ impl Counterexample {
             for (op, state) in attempt.order.iter().zip(attempt.states.iter().skip(1)) {
                 text.push_str(&format!(", #{op} ({}) -> {state}", describe(*op)));
             }
+        }
+        if let Some(note) = &self.read_note {
+            text.push_str("; ");
+            text.push_str(note);
         }
         if !self.concurrent.is_empty() {
             let named: Vec<String> = self

@@ -634,6 +634,7 @@ fn unique_counterexample<M: Model, I, O>(
         concurrent: violation.involved.iter().map(|&c| index(c)).collect(),
         attempts: Vec::new(),
         explanation: Some(violation.text.clone()),
+        read_note: None,
     }
 }
 
@@ -664,7 +665,7 @@ fn counterexample<M: Model, I, O, S>(
         .filter(|c| !std::ptr::eq(*c, blocked) && c.invoke < blocked.ret && c.ret > blocked.invoke)
         .map(&mut name)
         .collect();
-    let attempts = failure
+    let attempts: Vec<Attempt> = failure
         .attempts
         .iter()
         .map(|t| Attempt {
@@ -677,6 +678,19 @@ fn counterexample<M: Model, I, O, S>(
         })
         .collect();
     let description = names[&op].clone();
+    let position = |c: &SCall<I, O>| {
+        (
+            c.invoke as usize,
+            (c.ret != NEVER).then_some(c.ret as usize),
+        )
+    };
+    let calls: Vec<(usize, Option<usize>)> = part.calls.iter().map(position).collect();
+    let states: Vec<String> = attempts
+        .iter()
+        .filter_map(|a| a.states.last().cloned())
+        .collect();
+    let read_note =
+        super::counterexample::read_note(model, history, &calls, position(blocked), &states);
     let ce = Counterexample {
         key,
         op,
@@ -686,106 +700,11 @@ fn counterexample<M: Model, I, O, S>(
         concurrent,
         attempts,
         explanation: None,
+        read_note,
     };
     (ce, names)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::simulate::{generate, SimConfig};
-
-    fn busy_history() -> History {
-        generate(&SimConfig::register(5, 0, 4_000, 1))
-    }
-
-    #[test]
-    fn the_defaults_are_the_documented_ones() {
-        let o = SearchOptions::default();
-        assert_eq!(o.timeout, Some(Duration::from_secs(60)));
-        assert_eq!(o.memory_limit_bytes, Some(2 << 30));
-        assert!(o.partition && o.threads.is_none());
-    }
-
-    #[test]
-    fn running_out_of_time_or_memory_is_unknown_with_a_reason() {
-        let h = busy_history();
-        let checker = Linearizable::new("cas-register", None).unwrap();
-        assert_eq!(checker.check(&h).valid, Validity::Valid);
-        let no_time = checker.clone().with_options(SearchOptions {
-            timeout: Some(Duration::ZERO),
-            ..SearchOptions::default()
-        });
-        let r = no_time.check(&h);
-        r.assert_verdict(Validity::Unknown, "time limit");
-        let no_memory = checker.with_options(SearchOptions {
-            memory_limit_bytes: Some(1),
-            ..SearchOptions::default()
-        });
-        let r = no_memory.check(&h);
-        r.assert_verdict(Validity::Unknown, "memory limit");
-    }
-
-    #[test]
-    fn a_long_history_on_few_keys_needs_little_memo() {
-        // 30,000 calls on one key: a whole bitset per configuration would be ~3.7 KiB,
-        // ~100 MiB in all; the windowed bitsets take a few words each.
-        let h = generate(&SimConfig {
-            info_rate: 0.0,
-            ..SimConfig::register(8, 1, 60_000, 4)
-        });
-        let checker = Linearizable::new("cas-register", None)
-            .unwrap()
-            .with_options(SearchOptions {
-                memory_limit_bytes: Some(16 << 20),
-                ..SearchOptions::default()
-            });
-        let r = checker.check(&h);
-        assert_eq!(r.valid, Validity::Valid, "{:?}", r.reasons);
-        assert!(r.details["memo_peak_bytes"].as_u64().unwrap() < 8 << 20);
-    }
-
-    #[test]
-    fn a_malformed_history_is_unknown_with_the_error() {
-        let mut h = History::default();
-        h.push(crate::history::Op::new(
-            crate::history::Process::Client(3),
-            crate::history::OpType::Ok,
-            "read",
-            Value::Null,
-        ));
-        let r = Linearizable::new("register", None).unwrap().check(&h);
-        r.assert_verdict(Validity::Unknown, "no invocation");
-    }
-
-    #[test]
-    fn threads_and_no_partition_give_the_same_verdicts() {
-        // No info ops: unsplit, every pending op of every key multiplies the configurations.
-        let h = generate(&SimConfig {
-            info_rate: 0.0,
-            ..SimConfig::kv(8, 20, 1_500, 5)
-        });
-        let bad = crate::simulate::mutate_read(&h, 2).unwrap();
-        for options in [
-            SearchOptions {
-                threads: Some(2),
-                ..SearchOptions::default()
-            },
-            SearchOptions {
-                threads: Some(1),
-                ..SearchOptions::default()
-            },
-            SearchOptions {
-                partition: false,
-                ..SearchOptions::default()
-            },
-        ] {
-            let checker = Linearizable::new("kv", None).unwrap().with_options(options);
-            let ok = checker.check(&h);
-            assert_eq!(ok.valid, Validity::Valid, "{:?} {}", ok.reasons, ok.details);
-            let r = checker.check(&bad);
-            assert_eq!(r.valid, Validity::Invalid);
-            assert!(r.details["counterexample"]["op"].is_u64());
-        }
-    }
-}
+#[path = "run_tests.rs"]
+mod tests;

@@ -231,7 +231,8 @@ pub trait Model: Send + Sync {
             text.push_str(&compact(input));
         }
         match output {
-            Some(out) if out != input => {
+            // A read returns what its invocation left blank: even a blank is an answer.
+            Some(out) if out != input || input.is_null() => {
                 text.push_str(" -> ");
                 text.push_str(&compact(out));
             }
