@@ -33,6 +33,7 @@ mod cycles;
 mod fault_table;
 mod faults;
 mod heal_marks;
+mod histogram;
 mod html;
 mod junit;
 mod network;
@@ -40,11 +41,15 @@ mod page;
 mod plot_input;
 mod plots;
 mod recovery;
+mod recovery_stream;
 mod stats;
 mod store_index;
+mod stream;
 mod timeline;
 
-pub use fault_table::{fault_records, fault_records_of_file, FaultRecord, KeyRecord, RecoveryRecord};
+pub use fault_table::{
+    fault_records, fault_records_of_file, FaultRecord, KeyRecord, RecoveryRecord,
+};
 pub use faultline_checkers::checker::CheckResult;
 pub use faultline_checkers::history::History;
 pub use junit::junit_xml;

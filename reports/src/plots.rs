@@ -23,14 +23,14 @@ use plotters::prelude::*;
 use crate::faults::kind_rgb;
 use crate::heal_marks::{bracket_ns, mark_chart_heals, HEAL_BAND};
 pub(crate) use crate::plot_input::{perr, secs, PlotInput};
-use crate::stats::{bucket_width, human_ns, latency_quantiles, throughput, Outcome};
+use crate::stats::{bucket_width, human_ns, latency_quantiles, throughput, Outcome, QuantileRow};
 use crate::ReportError;
 
 /// Past this many completed ops the latency plot draws one mark per grid cell instead of
 /// one per op.
 pub(crate) const SCATTER_BUDGET: usize = 20_000;
-const GRID_COLUMNS: usize = 300;
-const GRID_ROWS: usize = 80;
+pub(crate) const GRID_COLUMNS: usize = 300;
+pub(crate) const GRID_ROWS: usize = 80;
 const WIDTH: u32 = 1180;
 const HEIGHT: u32 = 380;
 
@@ -299,67 +299,109 @@ pub(crate) fn latency_plot(input: &PlotInput) -> Result<Plot, ReportError> {
     let calls = &input.calls.calls;
     let done = || calls.iter().filter_map(|c| Some((c, c.latency()?)));
     let (min, max) = done().fold((u64::MAX, 0), |(lo, hi), (_, l)| (lo.min(l), hi.max(l)));
-    let (lo, hi) = log_bounds(min, max);
-    let t1 = input.t1();
     let completed = done().count();
-    let mut note = String::new();
+    if completed > SCATTER_BUDGET {
+        let mut map = HeatMap::new((min, max), input.t1());
+        for (c, l) in done() {
+            map.add(c.start, l, c.outcome);
+        }
+        let note = format!(
+            "{completed} completed ops, more than the {SCATTER_BUDGET} drawn one by one: \
+             shown as a heat map of {GRID_COLUMNS}×{GRID_ROWS} cells per outcome (darker = \
+             more ops; functions are not told apart)."
+        );
+        return heat_map_plot(input, &map, note);
+    }
+    let (lo, hi) = log_bounds(min, max);
     let svg = latency_chart(NAME, input, (lo, hi), |chart| {
         let ms = |l: u64| (l as f64 / 1e6).max(lo);
-        let order = [Outcome::Ok, Outcome::Fail, Outcome::Info];
-        if completed <= SCATTER_BUDGET {
-            for outcome in order {
-                for f in 0..input.calls.functions.len() {
-                    let pts = done()
-                        .filter(|(c, _)| c.outcome == outcome && c.f as usize == f)
-                        .map(|(c, l)| ((secs(c.start), ms(l)), 1.0));
-                    draw_marks(chart, pts, f, outcome, NAME)?;
-                }
+        for outcome in [Outcome::Ok, Outcome::Fail, Outcome::Info] {
+            for f in 0..input.calls.functions.len() {
+                let pts = done()
+                    .filter(|(c, _)| c.outcome == outcome && c.f as usize == f)
+                    .map(|(c, l)| ((secs(c.start), ms(l)), 1.0));
+                draw_marks(chart, pts, f, outcome, NAME)?;
             }
-            note = format!("{completed} completed ops, one mark each.");
-        } else {
-            // A heat map: per (time column, log-latency row, outcome) cell, a filled
-            // rectangle whose opacity grows with the number of ops in it.
-            let (llo, lhi) = (lo.ln(), hi.ln());
-            let slot = |o: Outcome| match o {
-                Outcome::Ok => 0,
-                Outcome::Fail => 1,
-                _ => 2,
-            };
-            let mut grid = vec![0u32; GRID_COLUMNS * GRID_ROWS * 3];
-            for (c, l) in done() {
-                let col =
-                    (((secs(c.start) / t1) * GRID_COLUMNS as f64) as usize).min(GRID_COLUMNS - 1);
-                let row = (((ms(l).ln() - llo) / (lhi - llo) * GRID_ROWS as f64) as usize)
-                    .min(GRID_ROWS - 1);
-                grid[(col * GRID_ROWS + row) * 3 + slot(c.outcome)] += 1;
-            }
-            let peak = grid.iter().copied().max().unwrap_or(1).max(2) as f64;
-            for outcome in order {
-                let colour = rgb(outcome.rgb());
-                let grid = &grid;
-                let oi = slot(outcome);
-                chart
-                    .draw_series((0..GRID_COLUMNS * GRID_ROWS).filter_map(move |cr| {
-                        let n = grid[cr * 3 + oi];
-                        (n > 0).then(|| {
-                            let (col, row) = (cr / GRID_ROWS, cr % GRID_ROWS);
-                            let x = |c: usize| c as f64 / GRID_COLUMNS as f64 * t1;
-                            let y =
-                                |r: usize| (llo + r as f64 / GRID_ROWS as f64 * (lhi - llo)).exp();
-                            let alpha = 0.25 + 0.75 * (n as f64).ln() / peak.ln();
-                            Rectangle::new(
-                                [(x(col), y(row)), (x(col + 1), y(row + 1))],
-                                colour.mix(alpha.min(1.0)).filled(),
-                            )
-                        })
-                    }))
-                    .map_err(perr(NAME))?;
-            }
-            note = format!(
-                "{completed} completed ops, more than the {SCATTER_BUDGET} drawn one by one: \
-                 shown as a heat map of {GRID_COLUMNS}×{GRID_ROWS} cells per outcome (darker = \
-                 more ops; functions are not told apart)."
-            );
+        }
+        Ok(())
+    })?;
+    Ok(Plot {
+        svg,
+        note: format!("{completed} completed ops, one mark each."),
+    })
+}
+
+/// Completed ops counted per (time column, log-latency row, outcome) cell, for a latency
+/// plot of too many ops to draw one by one; its size is fixed, however many ops.
+pub(crate) struct HeatMap {
+    /// The latency axis (ms).
+    lo: f64,
+    hi: f64,
+    t1: f64,
+    grid: Vec<u32>,
+}
+
+impl HeatMap {
+    /// For latencies from `min` to `max` ns, on a time axis ending at `t1` s.
+    pub(crate) fn new((min, max): (u64, u64), t1: f64) -> HeatMap {
+        let (lo, hi) = log_bounds(min, max);
+        HeatMap {
+            lo,
+            hi,
+            t1,
+            grid: vec![0u32; GRID_COLUMNS * GRID_ROWS * 3],
+        }
+    }
+
+    fn slot(o: Outcome) -> usize {
+        match o {
+            Outcome::Ok => 0,
+            Outcome::Fail => 1,
+            _ => 2,
+        }
+    }
+
+    /// Count an op invoked at `start` ns that took `latency` ns.
+    pub(crate) fn add(&mut self, start: u64, latency: u64, outcome: Outcome) {
+        let (llo, lhi) = (self.lo.ln(), self.hi.ln());
+        let ms = (latency as f64 / 1e6).max(self.lo);
+        let col = (((secs(start) / self.t1) * GRID_COLUMNS as f64) as usize).min(GRID_COLUMNS - 1);
+        let row = (((ms.ln() - llo) / (lhi - llo) * GRID_ROWS as f64) as usize).min(GRID_ROWS - 1);
+        self.grid[(col * GRID_ROWS + row) * 3 + Self::slot(outcome)] += 1;
+    }
+}
+
+/// The latency plot drawn from a heat map: per cell and outcome a filled rectangle whose
+/// opacity grows with the number of ops in it.
+pub(crate) fn heat_map_plot(
+    input: &PlotInput,
+    map: &HeatMap,
+    note: String,
+) -> Result<Plot, ReportError> {
+    const NAME: &str = "latency";
+    let (lo, hi, t1) = (map.lo, map.hi, map.t1);
+    let svg = latency_chart(NAME, input, (lo, hi), |chart| {
+        let (llo, lhi) = (lo.ln(), hi.ln());
+        let grid = &map.grid;
+        let peak = grid.iter().copied().max().unwrap_or(1).max(2) as f64;
+        for outcome in [Outcome::Ok, Outcome::Fail, Outcome::Info] {
+            let colour = rgb(outcome.rgb());
+            let oi = HeatMap::slot(outcome);
+            chart
+                .draw_series((0..GRID_COLUMNS * GRID_ROWS).filter_map(move |cr| {
+                    let n = grid[cr * 3 + oi];
+                    (n > 0).then(|| {
+                        let (col, row) = (cr / GRID_ROWS, cr % GRID_ROWS);
+                        let x = |c: usize| c as f64 / GRID_COLUMNS as f64 * t1;
+                        let y = |r: usize| (llo + r as f64 / GRID_ROWS as f64 * (lhi - llo)).exp();
+                        let alpha = 0.25 + 0.75 * (n as f64).ln() / peak.ln();
+                        Rectangle::new(
+                            [(x(col), y(row)), (x(col + 1), y(row + 1))],
+                            colour.mix(alpha.min(1.0)).filled(),
+                        )
+                    })
+                }))
+                .map_err(perr(NAME))?;
         }
         Ok(())
     })?;
@@ -433,9 +475,23 @@ pub(crate) fn shape_icon(f: usize, css: &str) -> String {
 
 /// p50, p95, p99 and max latency per time bucket.
 pub(crate) fn quantile_plot(input: &PlotInput) -> Result<Plot, ReportError> {
-    const NAME: &str = "quantiles";
     let width = bucket_width(input.calls.end_time, 120);
     let rows = latency_quantiles(&input.calls.calls, width);
+    let note = format!(
+        "Completed ops bucketed by invocation time into {} buckets.",
+        human_ns(width)
+    );
+    quantile_plot_of(input, width, &rows, note)
+}
+
+/// The quantile plot of these rows, one per bucket `width` ns wide.
+pub(crate) fn quantile_plot_of(
+    input: &PlotInput,
+    width: u64,
+    rows: &[QuantileRow],
+    note: String,
+) -> Result<Plot, ReportError> {
+    const NAME: &str = "quantiles";
     let max = rows.iter().map(|r| r.max).max().unwrap_or(0);
     let min = rows.iter().map(|r| r.p50).min().unwrap_or(0);
     let (lo, hi) = log_bounds(min, max);
@@ -464,13 +520,7 @@ pub(crate) fn quantile_plot(input: &PlotInput) -> Result<Plot, ReportError> {
         }
         Ok(())
     })?;
-    Ok(Plot {
-        svg,
-        note: format!(
-            "Completed ops bucketed by invocation time into {} buckets.",
-            human_ns(width)
-        ),
-    })
+    Ok(Plot { svg, note })
 }
 
 /// The quantile lines and their colours.
@@ -483,9 +533,21 @@ pub(crate) const QUANTILES: [(&str, (u8, u8, u8)); 4] = [
 
 /// Completions per second by outcome.
 pub(crate) fn throughput_plot(input: &PlotInput) -> Result<Plot, ReportError> {
-    const NAME: &str = "throughput";
     let width = bucket_width(input.calls.end_time, 120);
     let rows = throughput(&input.calls.calls, width, input.calls.end_time);
+    let note = format!("Completions per second in {} buckets.", human_ns(width));
+    throughput_plot_of(input, width, &rows, note)
+}
+
+/// The throughput plot of completions by outcome (ok, fail, info) per bucket `width` ns
+/// wide, from time 0.
+pub(crate) fn throughput_plot_of(
+    input: &PlotInput,
+    width: u64,
+    rows: &[[u64; 3]],
+    note: String,
+) -> Result<Plot, ReportError> {
+    const NAME: &str = "throughput";
     let per_sec = 1e9 / width as f64;
     let top = rows
         .iter()
@@ -519,10 +581,7 @@ pub(crate) fn throughput_plot(input: &PlotInput) -> Result<Plot, ReportError> {
         }
         Ok(())
     })?;
-    Ok(Plot {
-        svg,
-        note: format!("Completions per second in {} buckets.", human_ns(width)),
-    })
+    Ok(Plot { svg, note })
 }
 
 #[cfg(test)]
