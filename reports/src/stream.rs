@@ -115,6 +115,8 @@ impl PlotData {
 /// Everything the page and `results.json` say about a history file.
 pub(crate) struct Summary {
     pub ops: u64,
+    /// `Op.index` of the first fault's start.
+    pub first_fault: Option<u64>,
     pub end_time: u64,
     /// Function names as `stats::Calls` names them, and their calls' latencies.
     pub functions: Vec<String>,
@@ -391,6 +393,7 @@ pub(crate) fn summarize(
         .count() as u64;
     Ok(Summary {
         ops: scan.ops,
+        first_fault: scan.first_fault,
         end_time: scan.end_time,
         functions: pass.functions,
         latency_by_function: pass.by_function,
