@@ -20,12 +20,13 @@ use crate::classic;
 use crate::counterexample;
 use crate::cycles;
 use crate::fault_table;
-use crate::faults;
+use crate::faults::{self, Availability};
 use crate::histogram::RELATIVE_ERROR;
 use crate::html::{esc, table};
-use crate::plots::{self, PlotInput, GRID_COLUMNS, GRID_ROWS};
+use crate::plots::{self, PlotInput};
+use crate::recovery::Figure;
 use crate::sections;
-use crate::stats::{human_ns, Calls};
+use crate::stats::{human_ns, quantile, Calls};
 use crate::stream::{self, Scan, Summary};
 use crate::ReportError;
 
@@ -33,8 +34,18 @@ use crate::ReportError;
 /// two streaming passes over the file instead of the history in memory.
 pub(crate) const LONG_RUN_LINES: u64 = 300_000;
 
-/// Lines of the history the pictures of single ops are drawn from.
-pub(crate) const WINDOW_LINES: u64 = 10_000;
+/// Lines of the history the pictures of single ops are drawn from: about 2,000 calls, all
+/// of which the timeline draws.
+pub(crate) const WINDOW_LINES: u64 = 4_000;
+
+/// Past this many faults the plots shade none of them.
+const MAX_SHADED: usize = 150;
+
+/// Past this many faults the faults table lists the first ones and a summary per kind.
+const MAX_FAULT_ROWS: usize = 100;
+
+/// Shades of the latency heat map (see `plots::heat_map_plot`).
+const HEAT_SHADES: u32 = 8;
 
 /// How many lines `path` has (newlines, plus a last line without one).
 pub(crate) fn count_lines(path: &Path) -> std::io::Result<u64> {
@@ -125,8 +136,8 @@ pub(crate) fn sections(
 ) -> Result<(), ReportError> {
     let _ = write!(
         body,
-        "<p class=\"note\" id=\"long-run\">This history has {} lines, more than the {} a page \
-         draws in full, so it was read from the file in two passes without holding it. The op \
+        "<p class=\"note\" id=\"long-run\">This history has {} ops, more than the {} lines a \
+         page draws in full, so it was read from the file in two passes without holding it. The op \
          counts, the faults table (availability and recovery) and the throughput are exact \
          over the whole run. The latency plot is a heat map; the latency quantiles per time \
          bucket and per function come from logarithmic histograms and are within {} of the \
@@ -145,11 +156,13 @@ pub(crate) fn sections(
         stray_completions: s.stray_completions,
         end_time: s.end_time,
     };
+    // Past MAX_SHADED faults, each would be a sliver of a pixel: the plots shade none.
+    let shaded = s.intervals.len() <= MAX_SHADED;
     let input = PlotInput {
         calls: &whole,
-        intervals: &s.intervals,
+        intervals: if shaded { &s.intervals } else { &[] },
         kinds: &kinds,
-        recoveries: &s.recoveries,
+        recoveries: if shaded { &s.recoveries } else { &[] },
     };
     let calls = Calls::from_history(&s.window);
     let by_index = calls.index_of_op(&s.window);
@@ -161,14 +174,24 @@ pub(crate) fn sections(
     latency_table(body, s);
 
     body.push_str("<h2 id=\"plots\">Plots</h2>");
+    if !shaded {
+        let _ = write!(
+            body,
+            "<p class=\"note\" id=\"unshaded\">{} faults, more than the {MAX_SHADED} the plots \
+             shade one by one: none is shaded or marked (see the faults table).</p>",
+            s.intervals.len()
+        );
+    }
     if s.calls == 0 || s.has_times {
         let width = human_ns(s.plots.width);
+        let (columns, rows) = stream::HEAT_GRID;
         let latency = plots::heat_map_plot(
             &input,
             &s.plots.heat,
+            Some(HEAT_SHADES),
             format!(
-                "{} completed ops: a heat map of {GRID_COLUMNS}×{GRID_ROWS} cells per outcome \
-                 (darker = more ops; functions are not told apart).",
+                "{} completed ops: a heat map of {columns}×{rows} cells per outcome \
+                 (darker = more ops, in {HEAT_SHADES} shades; functions are not told apart).",
                 s.latency_by_function.iter().map(|h| h.count()).sum::<u64>()
             ),
         )?;
@@ -196,13 +219,7 @@ pub(crate) fn sections(
         );
     }
 
-    body.push_str(&fault_table::section_of(
-        &s.availability,
-        &s.keys,
-        &s.intervals,
-        &kinds,
-        &s.recoveries,
-    ));
+    faults_section(body, s, &kinds);
 
     body.push_str("<h2 id=\"timeline\">Timeline</h2>");
     let _ = write!(
@@ -219,6 +236,82 @@ pub(crate) fn sections(
         &cxs,
     );
     Ok(())
+}
+
+/// The faults table: every fault, or past [`MAX_FAULT_ROWS`] the first ones and a summary
+/// per kind (`results.json` lists them all).
+fn faults_section(body: &mut String, s: &Summary, kinds: &[String]) {
+    let n = s.intervals.len();
+    if n <= MAX_FAULT_ROWS {
+        body.push_str(&fault_table::section_of(
+            &s.availability,
+            &s.keys,
+            &s.intervals,
+            kinds,
+            &s.recoveries,
+        ));
+        return;
+    }
+    let shown = MAX_FAULT_ROWS;
+    let mut avail = s.availability[..shown].to_vec();
+    avail.extend(s.availability.last().cloned());
+    body.push_str(&fault_table::section_of(
+        &avail,
+        &s.keys,
+        &s.intervals[..shown],
+        kinds,
+        &s.recoveries[..shown],
+    ));
+    let _ = write!(
+        body,
+        "<p class=\"note\" id=\"faults-cut\">The table lists the first {shown} of the run's {n} \
+         faults (the last row counts the ops outside all {n}); <code>results.json</code> lists \
+         every one under <code>faults</code>. All {n} by kind:</p>"
+    );
+    let rows: Vec<Vec<String>> = kinds
+        .iter()
+        .map(|kind| {
+            let of_kind = || (0..n).filter(|&i| s.intervals[i].kind == *kind);
+            let lasted: u64 = of_kind()
+                .map(|i| s.intervals[i].end - s.intervals[i].start)
+                .sum();
+            let invoked: u64 = of_kind().map(|i| s.availability[i].invoked).sum();
+            let ok: u64 = of_kind().map(|i| s.availability[i].ok).sum();
+            let mut to_ok: Vec<u64> = of_kind()
+                .filter_map(|i| s.recoveries[i].as_ref()?.every_key(Figure::FirstOk))
+                .collect();
+            to_ok.sort_unstable();
+            let q = |v: Option<u64>| v.map_or("—".to_string(), human_ns);
+            vec![
+                esc(kind),
+                of_kind().count().to_string(),
+                human_ns(lasted),
+                invoked.to_string(),
+                ok.to_string(),
+                Availability { invoked, ok }
+                    .share()
+                    .map_or("no ops".to_string(), |a| format!("{:.1}%", a * 100.0)),
+                to_ok.len().to_string(),
+                q(quantile(&to_ok, 0.5)),
+                q(to_ok.last().copied()),
+            ]
+        })
+        .collect();
+    body.push_str(&table(
+        "fault-kinds",
+        &[
+            "fault",
+            "faults",
+            "lasted in all",
+            "ops invoked",
+            "ok",
+            "availability",
+            "heals with an ok on every key",
+            "heal → first ok: median",
+            "max",
+        ],
+        &rows,
+    ));
 }
 
 /// Latency quantiles of each function's completed calls, over the whole run.
@@ -256,8 +349,9 @@ mod tests {
     use super::*;
     use crate::network::MessagesWindow;
     use crate::page::render_run_at;
-    use crate::stream::tests::{random_history, write};
+    use crate::stream::tests::{random_history_with, write};
     use faultline_checkers::checker::Validity;
+    use faultline_checkers::history::History;
 
     /// The part of `html` from `from` to the next `to`.
     fn part<'a>(html: &'a str, from: &str, to: &str) -> &'a str {
@@ -269,28 +363,38 @@ mod tests {
         &html[a..b]
     }
 
-    /// A run's page drawn from the history in memory and as a long run (the threshold
-    /// forced to 0) says the same counts, faults table and throughput, and the long one
-    /// says what it shows.
-    #[test]
-    fn a_long_run_page_says_what_the_page_in_memory_says() {
-        // More completed ops than the latency plot draws one by one: a heat map in both.
-        let h = random_history(11, 60_000, true);
+    /// Rows (`<tr>`) of the table of class `class`.
+    fn rows<'a>(html: &'a str, class: &str) -> Vec<&'a str> {
+        let table = part(html, &format!("<table class=\"{class}\""), "</table>");
+        table.split("<tr>").skip(2).collect()
+    }
+
+    /// The page of `h` drawn from memory and as a long run (the threshold forced to 0).
+    fn pages(h: &History) -> (String, String) {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), &h);
+        write(dir.path(), h);
         let op = h.ops.len() as u64 / 2;
         let results = [CheckResult::new("linearizable", Validity::Invalid)
             .reason("planted")
             .details(serde_json::json!({"counterexample": {
                 "op": op, "completion": op + 3, "description": "a read"}}))];
-        let summary = serde_json::json!({"valid": "invalid", "results": results});
+        let summary = serde_json::json!({"valid": false, "results": results});
         std::fs::write(dir.path().join("results.json"), summary.to_string()).unwrap();
         let render = |lines| {
             let page = render_run_at(dir.path(), MessagesWindow::Auto, lines).unwrap();
             std::fs::read_to_string(page).unwrap()
         };
-        let memory = render(u64::MAX);
-        let long = render(0);
+        (render(u64::MAX), render(0))
+    }
+
+    /// A run's page drawn from the history in memory and as a long run says the same
+    /// counts, faults table and throughput, and the long one says what it shows.
+    #[test]
+    fn a_long_run_page_says_what_the_page_in_memory_says() {
+        // More completed ops than the latency plot draws one by one: a heat map in both.
+        let h = random_history_with(11, 60_000, true, 600);
+        let op = h.ops.len() as u64 / 2;
+        let (memory, long) = pages(&h);
         assert!(!memory.contains("id=\"long-run\""));
         assert!(
             memory.contains("shown as a heat map"),
@@ -300,7 +404,6 @@ mod tests {
             ("<table class=\"counts\"", "</table>"),
             ("<h2 id=\"faults\">", "<h2 id=\"timeline\">"),
             ("<svg class=\"plot\" data-plot=\"throughput\"", "</svg>"),
-            ("<svg class=\"plot\" data-plot=\"latency\"", "</svg>"),
         ] {
             assert_eq!(part(&memory, from, to), part(&long, from, to), "{from}");
         }
@@ -316,18 +419,47 @@ mod tests {
         assert_eq!(long.matches("<svg class=\"plot\"").count(), 3);
         assert!(long.contains("<h2 id=\"counterexample\">"));
         assert!(long.contains("<table class=\"latency\""));
+        assert!(!long.contains("id=\"unshaded\"") && !long.contains("id=\"faults-cut\""));
+    }
+
+    /// Past MAX_FAULT_ROWS faults the table lists the first ones (as the page in memory
+    /// does) and sums up every fault by kind; past MAX_SHADED the plots shade none.
+    #[test]
+    fn a_long_run_of_many_faults_lists_the_first_and_sums_up_all() {
+        let h = random_history_with(5, 60_000, true, 40);
+        let (memory, long) = pages(&h);
+        let (all, cut) = (rows(&memory, "faults"), rows(&long, "faults"));
+        assert!(all.len() > MAX_SHADED + 1, "{} faults", all.len() - 1);
+        assert_eq!(cut.len(), MAX_FAULT_ROWS + 1);
+        assert_eq!(cut[..MAX_FAULT_ROWS], all[..MAX_FAULT_ROWS]);
+        assert_eq!(cut.last(), all.last(), "the ops outside every fault");
+        let kinds = rows(&long, "fault-kinds");
+        assert_eq!(kinds.len(), 3, "kill, pause, partition");
+        let faults: usize = kinds
+            .iter()
+            .map(|r| r.split("<td>").nth(2).unwrap().split('<').next().unwrap())
+            .map(|n| n.parse::<usize>().unwrap())
+            .sum();
+        assert_eq!(faults, all.len() - 1);
+        assert!(long.contains("id=\"unshaded\""));
+        for plot in ["latency", "quantiles", "throughput"] {
+            let svg = part(&long, &format!("data-plot=\"{plot}\""), "</svg>");
+            assert!(!svg.contains("class=\"fault fault-"), "{plot}: no shading");
+            assert!(!svg.contains("class=\"recovery\""), "{plot}: no heal marks");
+        }
+        assert!(part(&memory, "data-plot=\"latency\"", "</svg>").contains("class=\"fault fault-"));
     }
 
     #[test]
     fn the_window_is_around_what_the_checkers_named_else_the_first_fault() {
         let (from, to, what) = window(&(vec![50_000, 50_100], Some(50_100)), Some(7));
-        assert_eq!((from, to), (45_050, 55_049));
+        assert_eq!((from, to), (48_050, 52_049));
         assert!(what.contains("checkers named"), "{what}");
         let (from, _, what) = window(&(vec![10, 900_000], Some(900_000)), Some(7));
-        assert_eq!(from, 895_000);
+        assert_eq!(from, 898_000);
         assert!(what.contains("op #900000"), "{what}");
         let (from, to, what) = window(&(vec![], None), Some(40_000));
-        assert_eq!((from, to), (37_500, 47_499));
+        assert_eq!((from, to), (39_000, 42_999));
         assert!(what.contains("first fault"), "{what}");
         assert_eq!(window(&(vec![], None), None).0, 0);
     }

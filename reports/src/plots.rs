@@ -29,8 +29,8 @@ use crate::ReportError;
 /// Past this many completed ops the latency plot draws one mark per grid cell instead of
 /// one per op.
 pub(crate) const SCATTER_BUDGET: usize = 20_000;
-pub(crate) const GRID_COLUMNS: usize = 300;
-pub(crate) const GRID_ROWS: usize = 80;
+const GRID_COLUMNS: usize = 300;
+const GRID_ROWS: usize = 80;
 const WIDTH: u32 = 1180;
 const HEIGHT: u32 = 380;
 
@@ -301,7 +301,7 @@ pub(crate) fn latency_plot(input: &PlotInput) -> Result<Plot, ReportError> {
     let (min, max) = done().fold((u64::MAX, 0), |(lo, hi), (_, l)| (lo.min(l), hi.max(l)));
     let completed = done().count();
     if completed > SCATTER_BUDGET {
-        let mut map = HeatMap::new((min, max), input.t1());
+        let mut map = HeatMap::new((min, max), input.t1(), (GRID_COLUMNS, GRID_ROWS));
         for (c, l) in done() {
             map.add(c.start, l, c.outcome);
         }
@@ -310,7 +310,7 @@ pub(crate) fn latency_plot(input: &PlotInput) -> Result<Plot, ReportError> {
              shown as a heat map of {GRID_COLUMNS}×{GRID_ROWS} cells per outcome (darker = \
              more ops; functions are not told apart)."
         );
-        return heat_map_plot(input, &map, note);
+        return heat_map_plot(input, &map, None, note);
     }
     let (lo, hi) = log_bounds(min, max);
     let svg = latency_chart(NAME, input, (lo, hi), |chart| {
@@ -333,23 +333,30 @@ pub(crate) fn latency_plot(input: &PlotInput) -> Result<Plot, ReportError> {
 
 /// Completed ops counted per (time column, log-latency row, outcome) cell, for a latency
 /// plot of too many ops to draw one by one; its size is fixed, however many ops.
+#[derive(Debug, PartialEq)]
 pub(crate) struct HeatMap {
     /// The latency axis (ms).
     lo: f64,
     hi: f64,
     t1: f64,
+    /// Cells across (time) and up (latency).
+    columns: usize,
+    rows: usize,
     grid: Vec<u32>,
 }
 
 impl HeatMap {
-    /// For latencies from `min` to `max` ns, on a time axis ending at `t1` s.
-    pub(crate) fn new((min, max): (u64, u64), t1: f64) -> HeatMap {
+    /// For latencies from `min` to `max` ns, on a time axis ending at `t1` s, in
+    /// `columns` × `rows` cells.
+    pub(crate) fn new((min, max): (u64, u64), t1: f64, (columns, rows): (usize, usize)) -> HeatMap {
         let (lo, hi) = log_bounds(min, max);
         HeatMap {
             lo,
             hi,
             t1,
-            grid: vec![0u32; GRID_COLUMNS * GRID_ROWS * 3],
+            columns,
+            rows,
+            grid: vec![0u32; columns * rows * 3],
         }
     }
 
@@ -365,43 +372,71 @@ impl HeatMap {
     pub(crate) fn add(&mut self, start: u64, latency: u64, outcome: Outcome) {
         let (llo, lhi) = (self.lo.ln(), self.hi.ln());
         let ms = (latency as f64 / 1e6).max(self.lo);
-        let col = (((secs(start) / self.t1) * GRID_COLUMNS as f64) as usize).min(GRID_COLUMNS - 1);
-        let row = (((ms.ln() - llo) / (lhi - llo) * GRID_ROWS as f64) as usize).min(GRID_ROWS - 1);
-        self.grid[(col * GRID_ROWS + row) * 3 + Self::slot(outcome)] += 1;
+        let (columns, rows) = (self.columns, self.rows);
+        let col = (((secs(start) / self.t1) * columns as f64) as usize).min(columns - 1);
+        let row = (((ms.ln() - llo) / (lhi - llo) * rows as f64) as usize).min(rows - 1);
+        self.grid[(col * rows + row) * 3 + Self::slot(outcome)] += 1;
     }
 }
 
 /// The latency plot drawn from a heat map: per cell and outcome a filled rectangle whose
-/// opacity grows with the number of ops in it.
+/// opacity grows with the number of ops in it. With `shades`, opacities are rounded up to
+/// that many steps and neighbouring cells of a row with the same step drawn as one
+/// rectangle, so the SVG stays small however busy the run (a long run's page).
 pub(crate) fn heat_map_plot(
     input: &PlotInput,
     map: &HeatMap,
+    shades: Option<u32>,
     note: String,
 ) -> Result<Plot, ReportError> {
     const NAME: &str = "latency";
     let (lo, hi, t1) = (map.lo, map.hi, map.t1);
+    let (columns, rows) = (map.columns, map.rows);
     let svg = latency_chart(NAME, input, (lo, hi), |chart| {
         let (llo, lhi) = (lo.ln(), hi.ln());
         let grid = &map.grid;
         let peak = grid.iter().copied().max().unwrap_or(1).max(2) as f64;
+        let x = |c: usize| c as f64 / columns as f64 * t1;
+        let y = |r: usize| (llo + r as f64 / rows as f64 * (lhi - llo)).exp();
+        let alpha = |n: u32| (0.25 + 0.75 * (n as f64).ln() / peak.ln()).min(1.0);
         for outcome in [Outcome::Ok, Outcome::Fail, Outcome::Info] {
             let colour = rgb(outcome.rgb());
             let oi = HeatMap::slot(outcome);
-            chart
-                .draw_series((0..GRID_COLUMNS * GRID_ROWS).filter_map(move |cr| {
-                    let n = grid[cr * 3 + oi];
-                    (n > 0).then(|| {
-                        let (col, row) = (cr / GRID_ROWS, cr % GRID_ROWS);
-                        let x = |c: usize| c as f64 / GRID_COLUMNS as f64 * t1;
-                        let y = |r: usize| (llo + r as f64 / GRID_ROWS as f64 * (lhi - llo)).exp();
-                        let alpha = 0.25 + 0.75 * (n as f64).ln() / peak.ln();
-                        Rectangle::new(
-                            [(x(col), y(row)), (x(col + 1), y(row + 1))],
-                            colour.mix(alpha.min(1.0)).filled(),
-                        )
-                    })
-                }))
-                .map_err(perr(NAME))?;
+            let Some(shades) = shades else {
+                chart
+                    .draw_series((0..columns * rows).filter_map(move |cr| {
+                        let n = grid[cr * 3 + oi];
+                        (n > 0).then(|| {
+                            let (col, row) = (cr / rows, cr % rows);
+                            Rectangle::new(
+                                [(x(col), y(row)), (x(col + 1), y(row + 1))],
+                                colour.mix(alpha(n)).filled(),
+                            )
+                        })
+                    }))
+                    .map_err(perr(NAME))?;
+                continue;
+            };
+            let step = |n: u32| (n > 0).then(|| (alpha(n) * shades as f64).ceil() as u32);
+            let mut runs = Vec::new();
+            for row in 0..rows {
+                let mut col = 0;
+                while col < columns {
+                    let Some(level) = step(grid[(col * rows + row) * 3 + oi]) else {
+                        col += 1;
+                        continue;
+                    };
+                    let from = col;
+                    while col < columns && step(grid[(col * rows + row) * 3 + oi]) == Some(level) {
+                        col += 1;
+                    }
+                    runs.push(Rectangle::new(
+                        [(x(from), y(row)), (x(col), y(row + 1))],
+                        colour.mix(level as f64 / shades as f64).filled(),
+                    ));
+                }
+            }
+            chart.draw_series(runs).map_err(perr(NAME))?;
         }
         Ok(())
     })?;

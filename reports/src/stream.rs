@@ -26,6 +26,9 @@ use crate::recovery::{is_definite_answer, Recovery};
 use crate::recovery_stream::RecoveryStream;
 use crate::stats::{bucket_width, key_text, Counts, Outcome, QuantileRow, MAX_FUNCTIONS};
 
+/// The cells of a long run's latency heat map: time columns, latency rows.
+pub(crate) const HEAT_GRID: (usize, usize) = (200, 48);
+
 /// Finished calls between two attempts to settle recovery records (often in tests, so
 /// settling is exercised on small histories).
 #[cfg(not(test))]
@@ -357,7 +360,7 @@ pub(crate) fn summarize(
             width,
             throughput: vec![[0; 3]; buckets],
             buckets: (0..buckets).map(|_| None).collect(),
-            heat: HeatMap::new(scan.latency, t1),
+            heat: HeatMap::new(scan.latency, t1, HEAT_GRID),
         },
         by_function: Vec::new(),
         finished: 0,
@@ -426,6 +429,16 @@ pub(crate) mod tests {
     /// and healed, ok, fail (answers and timeouts) and info completions, stray completions,
     /// calls left pending, ties in time, and (when `final_heal`) a final heal and reads.
     pub(crate) fn random_history(seed: u64, steps: usize, final_heal: bool) -> History {
+        random_history_with(seed, steps, final_heal, 60)
+    }
+
+    /// [`random_history`] with a nemesis op at about one step in `fault_every`.
+    pub(crate) fn random_history_with(
+        seed: u64,
+        steps: usize,
+        final_heal: bool,
+        fault_every: u64,
+    ) -> History {
         let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         let mut rng = move |n: u64| {
             x ^= x << 13;
@@ -443,7 +456,7 @@ pub(crate) mod tests {
         let errors = ["cas mismatch", "timeout", "connection refused", ""];
         for step in 0..steps {
             t += rng(3) * ms + rng(2) * 7;
-            if rng(60) == 0 {
+            if rng(fault_every) == 0 {
                 let kinds = ["kill", "pause", "partition"];
                 let (f, value) = match fault {
                     None => {
@@ -636,6 +649,15 @@ pub(crate) mod tests {
                 assert!(a.abs_diff(e) as f64 <= e as f64 * 0.01, "{a} vs {e}");
             }
         }
+        let latencies = || calls.calls.iter().filter_map(|c| c.latency());
+        let range = (latencies().min().unwrap(), latencies().max().unwrap());
+        let mut heat = HeatMap::new(range, (calls.end_time as f64 / 1e9).max(1e-3), HEAT_GRID);
+        for c in &calls.calls {
+            if let Some(l) = c.latency() {
+                heat.add(c.start, l, c.outcome);
+            }
+        }
+        assert_eq!(s.plots.heat, heat, "the heat map's cells");
         let first = s.window.ops.first().unwrap();
         assert!(first.f.starts_with("start-"), "{first:?}");
         assert_eq!(s.window.ops.len(), 100);
