@@ -201,12 +201,13 @@ impl History {
             text.clear();
             ends.clear();
             while ends.len() < BLOCK_LINES {
-                let read = reader
-                    .read_until(b'\n', &mut text)
-                    .map_err(|source| HistoryError::Io {
-                        path: path.to_path_buf(),
-                        source,
-                    })?;
+                let read =
+                    reader
+                        .read_until(b'\n', &mut text)
+                        .map_err(|source| HistoryError::Io {
+                            path: path.to_path_buf(),
+                            source,
+                        })?;
                 if read == 0 {
                     break;
                 }
@@ -301,7 +302,12 @@ mod tests {
         torn.extend_from_slice(br#"{"index":99999,"time":1,"proc"#);
         let mut bad = file_of(BLOCK_LINES + 3);
         bad.extend_from_slice(b"not json\n");
-        bad.extend(file_of(3).split_inclusive(|b| *b == b'\n').skip(1).flatten());
+        bad.extend(
+            file_of(3)
+                .split_inclusive(|b| *b == b'\n')
+                .skip(1)
+                .flatten(),
+        );
         let cases: [(&str, Vec<u8>); 4] = [
             ("blocks", long),
             ("torn last line at a block's end", torn),

@@ -1,6 +1,7 @@
 //! The three time plots of a run, drawn with `plotters` into SVG strings: latency of every
-//! op (log scale; aggregated into grid cells past a point budget), latency quantiles per
-//! time bucket, and throughput by outcome; and [`time_chart`], the frame (axes, fault
+//! op (log scale; aggregated into a [`HeatMap`] of grid cells past a point budget), latency
+//! quantiles per time bucket, and throughput by outcome, each also drawable from figures
+//! computed elsewhere (a long run's, read as a stream); and [`time_chart`], the frame (axes, fault
 //! shading, tags) other modules draw their own time plots in. Every plot shades the fault
 //! intervals and marks each heal in a band above the plot area (a tick at the heal, a thin
 //! bracket to the first ok on every key spanning it, and its label when labels do not

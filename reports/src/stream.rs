@@ -285,7 +285,7 @@ impl Pass {
         let answered = outcome == Outcome::Fail && is_definite_answer(op.error.as_deref());
         self.finish(call, Some(op.time.max(call.start)), outcome, answered);
         self.finished += 1;
-        if self.finished % SETTLE_EVERY == 0 {
+        if self.finished.is_multiple_of(SETTLE_EVERY) {
             let low = self.open.values().map(|c| c.start).fold(op.time, u64::min);
             self.recovery.settle(low);
         }
@@ -325,12 +325,12 @@ impl Pass {
     }
 }
 
+/// Chooses, from what the first pass found, the first and last `Op.index` of the ops kept.
+pub(crate) type WindowOf<'a> = dyn Fn(&Scan) -> (u64, u64) + 'a;
+
 /// Read the history file at `path` in two streaming passes. `window` chooses, from what
 /// the first pass found, the first and last `Op.index` of the ops to keep; `None` keeps none.
-pub(crate) fn summarize(
-    path: &Path,
-    window: Option<&dyn Fn(&Scan) -> (u64, u64)>,
-) -> Result<Summary, HistoryError> {
+pub(crate) fn summarize(path: &Path, window: Option<&WindowOf>) -> Result<Summary, HistoryError> {
     let scan = scan(path)?;
     let intervals = faults::fault_intervals_of(scan.nemesis.iter(), scan.end_time);
     let final_heal = scan

@@ -64,12 +64,11 @@ pub fn write_long_run(dir: &Path, lines: u64) -> Facts {
         t = at;
         // The nemesis: start at next_fault, stop 5 s later.
         if t >= next_fault {
-            let kind = kinds[(facts.faults % 3) as usize];
-            let f = if next_fault % (10_000 * MS) == 0 {
+            let f = if next_fault.is_multiple_of(10_000 * MS) {
                 facts.faults += 1;
-                format!("start-{kind}")
+                format!("start-{}", kinds[(facts.faults % 3) as usize])
             } else {
-                format!("stop-{kind}")
+                format!("stop-{}", kinds[(facts.faults % 3) as usize])
             };
             // At the time of the event at hand, so times never decrease in the file.
             let nem = |k, v| Op::new(Process::Nemesis, k, f.clone(), v).at(t);
@@ -81,7 +80,7 @@ pub fn write_long_run(dir: &Path, lines: u64) -> Facts {
             );
             next_fault += 5_000 * MS;
         }
-        let in_fault = (t / (5_000 * MS)) % 2 == 0 && t >= 10_000 * MS;
+        let in_fault = (t / (5_000 * MS)).is_multiple_of(2) && t >= 10_000 * MS;
         let wi = worker as usize;
         let key = json!((t / (2_000 * MS)) * 10 + worker % 10);
         let p = Process::Client(process[wi]);
