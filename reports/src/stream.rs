@@ -29,6 +29,9 @@ use crate::stats::{bucket_width, key_text, Counts, Outcome, QuantileRow, MAX_FUN
 /// The cells of a long run's latency heat map: time columns, latency rows.
 pub(crate) const HEAT_GRID: (usize, usize) = (200, 48);
 
+/// How far before the earliest open invocation records are settled (ns).
+const SETTLE_MARGIN: u64 = 1_000_000_000;
+
 /// Finished calls between two attempts to settle recovery records (often in tests, so
 /// settling is exercised on small histories).
 #[cfg(not(test))]
@@ -286,8 +289,10 @@ impl Pass {
         self.finish(call, Some(op.time.max(call.start)), outcome, answered);
         self.finished += 1;
         if self.finished.is_multiple_of(SETTLE_EVERY) {
+            // Less a second: the recorder stamps ops before they queue for the file, so
+            // neighbouring lines may be out of time order by a little.
             let low = self.open.values().map(|c| c.start).fold(op.time, u64::min);
-            self.recovery.settle(low);
+            self.recovery.settle(low.saturating_sub(SETTLE_MARGIN));
         }
     }
 
