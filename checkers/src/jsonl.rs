@@ -4,12 +4,13 @@
 //! line before it is kept. Every other bad line is an error naming the file and line.
 //!
 //! Text already in memory is parsed on every core, a block of lines at a time (the same
-//! rules, in the same order); a reader is parsed line by line. This module must never
-//! write: [`crate::history::HistoryWriter`] does.
+//! rules, in the same order); a reader is parsed line by line. A file too long to hold is
+//! visited op by op ([`History::visit_jsonl`]): read and parsed a block of lines at a time,
+//! on every core, holding one block. This module must never write:
+//! [`crate::history::HistoryWriter`] does.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::ops::ControlFlow;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -171,58 +172,69 @@ impl History {
     }
 }
 
-/// Read the `history.jsonl` at `path` a block of lines at a time, each block parsed on every
-/// core, handing `visit` each block's ops in history order until it says `Break`; returns
-/// the warnings [`History::read_jsonl`] would give. Memory holds one block, whatever the
-/// length of the file: this is how a history too large to hold is read.
-pub fn visit_jsonl_blocks(
-    path: &Path,
-    mut visit: impl FnMut(Vec<Op>) -> ControlFlow<()>,
-) -> Result<Vec<String>, HistoryError> {
-    let io_error = |source| HistoryError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut reader = BufReader::with_capacity(1 << 20, File::open(path).map_err(io_error)?);
-    let mut warnings = Vec::new();
-    let mut text = Vec::new();
-    let mut ends = Vec::with_capacity(BLOCK_LINES);
-    let mut first = 1;
-    loop {
-        text.clear();
-        ends.clear();
-        while ends.len() < BLOCK_LINES {
-            if reader.read_until(b'\n', &mut text).map_err(io_error)? == 0 {
-                break;
+impl History {
+    /// Visit every op of a faultline `history.jsonl` file in order without holding the
+    /// history: the file is read [`BLOCK_LINES`] lines at a time and each block parsed on
+    /// every core, so memory holds one block whatever the file's length. The same ops,
+    /// warnings (returned) and errors as [`History::read_jsonl`]; ops before a bad line
+    /// have been visited when its error is returned.
+    pub fn visit_jsonl(path: &Path, visit: impl FnMut(Op)) -> Result<Vec<String>, HistoryError> {
+        let file = File::open(path).map_err(|source| HistoryError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::visit_jsonl_from(BufReader::with_capacity(1 << 20, file), path, visit)
+    }
+
+    /// [`History::visit_jsonl`] over any reader; `path` is only used in messages.
+    pub fn visit_jsonl_from(
+        mut reader: impl BufRead,
+        path: &Path,
+        mut visit: impl FnMut(Op),
+    ) -> Result<Vec<String>, HistoryError> {
+        let mut warnings = Vec::new();
+        let mut text: Vec<u8> = Vec::new();
+        // Where each line of the block ends in `text`.
+        let mut ends: Vec<usize> = Vec::with_capacity(BLOCK_LINES);
+        let mut first = 1;
+        loop {
+            text.clear();
+            ends.clear();
+            while ends.len() < BLOCK_LINES {
+                let read =
+                    reader
+                        .read_until(b'\n', &mut text)
+                        .map_err(|source| HistoryError::Io {
+                            path: path.to_path_buf(),
+                            source,
+                        })?;
+                if read == 0 {
+                    break;
+                }
+                ends.push(text.len());
             }
-            ends.push(text.len());
-        }
-        if ends.is_empty() {
-            return Ok(warnings);
-        }
-        let lines: Vec<&[u8]> = std::iter::once(0)
-            .chain(ends.iter().copied())
-            .zip(ends.iter().copied())
-            .map(|(start, end)| &text[start..end])
-            .collect();
-        let parsed: Vec<Result<Line, HistoryError>> = lines
-            .par_iter()
-            .enumerate()
-            .map(|(i, line)| parse_line(line, first + i, !line.ends_with(b"\n"), path))
-            .collect();
-        let mut block = History::default();
-        let mut torn = false;
-        for line in parsed {
-            if !take(&mut block, line?) {
-                torn = true;
-                break;
+            if ends.is_empty() {
+                return Ok(warnings);
             }
+            let starts = std::iter::once(0).chain(ends.iter().copied());
+            let lines: Vec<&[u8]> = starts.zip(&ends).map(|(a, &b)| &text[a..b]).collect();
+            let parsed: Vec<Result<Line, HistoryError>> = lines
+                .par_iter()
+                .enumerate()
+                .map(|(i, line)| parse_line(line, first + i, !line.ends_with(b"\n"), path))
+                .collect();
+            for line in parsed {
+                match line? {
+                    Line::Nothing => {}
+                    Line::Op(op) => visit(op),
+                    Line::Torn(warning) => {
+                        warnings.push(warning);
+                        return Ok(warnings);
+                    }
+                }
+            }
+            first += lines.len();
         }
-        warnings.append(&mut block.warnings);
-        if visit(block.ops).is_break() || torn || ends.len() < BLOCK_LINES {
-            return Ok(warnings);
-        }
-        first += ends.len();
     }
 }
 
@@ -282,49 +294,46 @@ mod tests {
         }
     }
 
-    /// Read a block at a time, a file gives the ops, warnings and errors it gives whole.
+    /// Visiting a file block by block gives the ops, warnings and errors reading it does.
     #[test]
-    fn blocks_read_as_the_whole_file_does() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut torn = file_of(BLOCK_LINES + 7);
-        torn.extend_from_slice(br#"{"index":99999,"ti"#);
+    fn visiting_gives_what_reading_gives() {
+        let long = file_of(2 * BLOCK_LINES + 5);
+        let mut torn = file_of(BLOCK_LINES - 1);
+        torn.extend_from_slice(br#"{"index":99999,"time":1,"proc"#);
         let mut bad = file_of(BLOCK_LINES + 3);
         bad.extend_from_slice(b"not json\n");
+        bad.extend(
+            file_of(3)
+                .split_inclusive(|b| *b == b'\n')
+                .skip(1)
+                .flatten(),
+        );
         let cases: [(&str, Vec<u8>); 4] = [
-            ("three blocks", file_of(2 * BLOCK_LINES + 5)),
-            ("exactly one block", file_of(BLOCK_LINES - 1)),
-            ("torn last line", torn),
-            ("a bad line in the second block", bad),
+            ("blocks", long),
+            ("torn last line at a block's end", torn),
+            ("a bad line after a block", bad),
+            ("empty", Vec::new()),
         ];
+        let path = Path::new("h.jsonl");
         for (case, bytes) in cases {
-            let path = dir.path().join("history.jsonl");
-            std::fs::write(&path, &bytes).unwrap();
+            let read = History::read_jsonl_from(&bytes[..], path);
             let mut ops = Vec::new();
-            let mut blocks = 0;
-            let read = visit_jsonl_blocks(&path, |mut block| {
-                blocks += 1;
-                ops.append(&mut block);
-                ControlFlow::Continue(())
-            });
-            match (History::read_jsonl(&path), read) {
-                (Ok(whole), Ok(warnings)) => {
-                    assert_eq!(whole.ops, ops, "{case}");
-                    assert_eq!(whole.warnings, warnings, "{case}");
-                    assert!(blocks >= whole.ops.len() / BLOCK_LINES, "{case}");
+            let visited = History::visit_jsonl_from(&bytes[..], path, |op| ops.push(op));
+            match (read, visited) {
+                (Ok(a), Ok(warnings)) => {
+                    assert_eq!(a.ops, ops, "{case}");
+                    assert_eq!(a.warnings, warnings, "{case}");
                 }
                 (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{case}"),
-                (a, b) => panic!("{case}: {a:?} vs {:?}", b.map(|_| ops.len())),
+                (a, b) => panic!("{case}: {a:?} vs {b:?}"),
             }
         }
-        // Break stops the reading.
-        let path = dir.path().join("history.jsonl");
-        std::fs::write(&path, file_of(3 * BLOCK_LINES)).unwrap();
-        let mut blocks = 0;
-        visit_jsonl_blocks(&path, |_| {
-            blocks += 1;
-            ControlFlow::Break(())
-        })
-        .unwrap();
-        assert_eq!(blocks, 1);
+        // From a file on disk too.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("history.jsonl");
+        std::fs::write(&file, file_of(40)).unwrap();
+        let mut n = 0;
+        assert!(History::visit_jsonl(&file, |_| n += 1).unwrap().is_empty());
+        assert_eq!(n, 40);
     }
 }

@@ -23,7 +23,7 @@ pub mod classic;
 pub mod formats;
 pub(crate) mod fxhash;
 pub mod history;
-pub mod jsonl;
+mod jsonl;
 pub mod kafka;
 pub mod linearizable;
 pub mod maelstrom;

@@ -14,13 +14,11 @@
 //! This module must never decide anything itself: the verdicts are the checkers'.
 
 use std::collections::HashMap;
-use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::checker::{check_all, CheckResult, Checker, Validity};
 use crate::history::{History, HistoryError, Op, Process};
-use crate::jsonl::visit_jsonl_blocks;
 use crate::linearizable::{merge_parts, Linearizable, SearchOptions};
 use crate::selection::Selection;
 
@@ -72,23 +70,16 @@ fn last_op_of_each_key(path: &Path) -> Result<Option<HashMap<String, u64>>, Hist
     let mut last = HashMap::new();
     let mut position = 0u64;
     let mut keyless = false;
-    visit_jsonl_blocks(path, |ops| {
-        for op in &ops {
-            if op.process != Process::Nemesis {
-                match key_text(op) {
-                    Some(key) => {
-                        last.insert(key, position);
-                    }
-                    None => keyless = true,
+    History::visit_jsonl(path, |op| {
+        if op.process != Process::Nemesis && !keyless {
+            match key_text(&op) {
+                Some(key) => {
+                    last.insert(key, position);
                 }
+                None => keyless = true,
             }
-            position += 1;
         }
-        if keyless {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
+        position += 1;
     })?;
     Ok((!keyless).then_some(last))
 }
@@ -130,25 +121,22 @@ fn linearizable_by_key(
     let mut batch: Vec<Op> = Vec::new();
     let mut parts = Vec::new();
     let mut position = 0u64;
-    let warnings = visit_jsonl_blocks(path, |ops| {
-        for op in ops {
-            let here = position;
-            position += 1;
-            if op.process == Process::Nemesis {
-                continue;
-            }
-            let Some(key) = key_text(&op) else { continue };
-            if last.get(&key) == Some(&here) {
-                batch.append(&mut open.remove(&key).unwrap_or_default());
-                batch.push(op);
-            } else {
-                open.entry(key).or_default().push(op);
-            }
+    let warnings = History::visit_jsonl(path, |op| {
+        let here = position;
+        position += 1;
+        if op.process == Process::Nemesis {
+            return;
         }
-        if batch.len() >= BATCH_OPS {
-            parts.push(check_batch(std::mem::take(&mut batch)));
+        let Some(key) = key_text(&op) else { return };
+        if last.get(&key) == Some(&here) {
+            batch.append(&mut open.remove(&key).unwrap_or_default());
+            batch.push(op);
+            if batch.len() >= BATCH_OPS {
+                parts.push(check_batch(std::mem::take(&mut batch)));
+            }
+        } else {
+            open.entry(key).or_default().push(op);
         }
-        ControlFlow::Continue(())
     })?;
     // Keys whose last line was torn off, if any, are checked with what was read.
     for (_, mut ops) in open.drain() {

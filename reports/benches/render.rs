@@ -1,6 +1,8 @@
 //! Render time and page size of a run with a 1,000,000-op history (500,000 client calls
 //! by 50 workers over 100 keys, with a healed kill and an unhealed pause), through
-//! `render_run` (reading `history.jsonl` from disk included) and `render_history`.
+//! `render_run` (reading `history.jsonl` from disk included; past 300,000 lines it streams
+//! the file, as a long run's page) and `render_history` (the history in memory). Peak
+//! memory of a long run's page: `examples/long_report.rs`.
 //! Run with `cargo bench -p faultline-reports --bench render`; set REPORT_BENCH_KEEP to a
 //! file path to keep the rendered page.
 

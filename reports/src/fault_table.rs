@@ -21,12 +21,24 @@ pub(crate) fn section(
     kinds: &[String],
     recoveries: &[Option<Recovery>],
 ) -> String {
+    let avail = faults::availability(&calls.calls, intervals);
+    section_of(&avail, &calls.keys, intervals, kinds, recoveries)
+}
+
+/// [`section`] from the figures themselves: the availability during each interval and
+/// outside them all (last), and the key names the recoveries' key indices point into.
+pub(crate) fn section_of(
+    avail: &[faults::Availability],
+    keys: &[String],
+    intervals: &[FaultInterval],
+    kinds: &[String],
+    recoveries: &[Option<Recovery>],
+) -> String {
     let mut body = String::from("<h2 id=\"faults\">Faults: availability and recovery</h2>");
     if intervals.is_empty() {
         body.push_str("<p class=\"note\">No faults were applied in this run.</p>");
         return body;
     }
-    let avail = faults::availability(&calls.calls, intervals);
     let pct = |a: &faults::Availability| {
         a.share()
             .map_or("no ops".to_string(), |s| format!("{:.1}%", s * 100.0))
@@ -43,7 +55,7 @@ pub(crate) fn section(
             Some(r) => (
                 r.text(Figure::FirstAnswer),
                 r.text(Figure::FirstOk),
-                spanning_keys_text(calls, iv.start, r),
+                spanning_keys_text(keys, iv.start, r),
             ),
         };
         rows.push(vec![
@@ -112,7 +124,7 @@ pub(crate) fn section(
 
 /// The keys a recovery was measured on (the fault began at `fault_start`): each of a few,
 /// or how many and the slowest.
-fn spanning_keys_text(calls: &Calls, fault_start: u64, r: &Recovery) -> String {
+fn spanning_keys_text(names: &[String], fault_start: u64, r: &Recovery) -> String {
     let one = |k: &KeyRecovery| {
         let t = |t: Option<u64>| t.map_or(format!("none in {}", human_ns(k.watched)), human_ns);
         let since = if k.first_invoked < fault_start {
@@ -122,7 +134,7 @@ fn spanning_keys_text(calls: &Calls, fault_start: u64, r: &Recovery) -> String {
         };
         format!(
             "{} ({since} {:.3} s): answer {}, ok {}",
-            calls.keys[k.key as usize],
+            names[k.key as usize],
             k.first_invoked as f64 / 1e9,
             t(k.to_answer),
             t(k.to_ok)
@@ -132,7 +144,7 @@ fn spanning_keys_text(calls: &Calls, fault_start: u64, r: &Recovery) -> String {
         let mut keys: Vec<&KeyRecovery> = r.keys.iter().collect();
         // Numeric keys in numeric order, then the rest by text.
         keys.sort_by_key(|k| {
-            let name = calls.keys[k.key as usize].as_str();
+            let name = names[k.key as usize].as_str();
             (name.parse::<f64>().is_err(), name.len(), name)
         });
         return keys.into_iter().map(one).collect::<Vec<_>>().join("; ");
@@ -221,9 +233,9 @@ fn secs(ns: u64) -> f64 {
     ns as f64 / 1e9
 }
 
-fn key_record(calls: &Calls, k: &KeyRecovery) -> KeyRecord {
+fn key_record(keys: &[String], k: &KeyRecovery) -> KeyRecord {
     KeyRecord {
-        key: calls.keys[k.key as usize].clone(),
+        key: keys[k.key as usize].clone(),
         first_invoked_s: secs(k.first_invoked),
         time_to_first_ok_s: k.to_ok.map(secs),
         time_to_first_answer_s: k.to_answer.map(secs),
@@ -233,10 +245,18 @@ fn key_record(calls: &Calls, k: &KeyRecovery) -> KeyRecord {
 
 /// The faults of the history in a `history.jsonl` file, as [`fault_records`] gives them:
 /// what `faultline test` writes into `results.json` without holding the history itself.
+/// The file is read in two streaming passes in bounded memory (`stream`): one block of
+/// lines, the open calls, and a small record per key and per fault, however long the run.
 pub fn fault_records_of_file(
     path: &std::path::Path,
 ) -> Result<Vec<FaultRecord>, crate::ReportError> {
-    Ok(fault_records(&History::read_jsonl(path)?))
+    let summary = crate::stream::summarize(path, None)?;
+    Ok(records_of(
+        &summary.intervals,
+        &summary.availability,
+        &summary.recoveries,
+        &summary.keys,
+    ))
 }
 
 /// The faults of a history with their availability and recovery, as `results.json` keeps
@@ -246,10 +266,21 @@ pub fn fault_records(history: &History) -> Vec<FaultRecord> {
     let intervals = faults::fault_intervals(history);
     let avail = faults::availability(&calls.calls, &intervals);
     let recoveries = recovery::recovery(history, &calls, &intervals);
+    records_of(&intervals, &avail, &recoveries, &calls.keys)
+}
+
+/// The records from the figures: fault intervals, availability during each, recovery after
+/// each, and the key names the recoveries point into.
+pub(crate) fn records_of(
+    intervals: &[FaultInterval],
+    avail: &[faults::Availability],
+    recoveries: &[Option<Recovery>],
+    keys: &[String],
+) -> Vec<FaultRecord> {
     intervals
         .iter()
-        .zip(&avail)
-        .zip(&recoveries)
+        .zip(avail)
+        .zip(recoveries)
         .map(|((iv, a), r)| FaultRecord {
             fault: iv.kind.clone(),
             what: iv.detail.clone(),
@@ -270,8 +301,8 @@ pub fn fault_records(history: &History) -> Vec<FaultRecord> {
                 time_to_first_answer_over_s: r.at_least(Figure::FirstAnswer).map(secs),
                 keys_ok_again: r.keys_with(Figure::FirstOk),
                 keys_answered_again: r.keys_with(Figure::FirstAnswer),
-                slowest_key: r.slowest().map(|k| key_record(&calls, k)),
-                keys: r.keys.iter().map(|k| key_record(&calls, k)).collect(),
+                slowest_key: r.slowest().map(|k| key_record(keys, k)),
+                keys: r.keys.iter().map(|k| key_record(keys, k)).collect(),
             }),
         })
         .collect()

@@ -7,7 +7,7 @@
 //! completion says it was skipped applied nothing and opens no interval. A nemesis op
 //! named `heal` closes every open interval. This module must never draw.
 
-use faultline_checkers::history::{History, OpType, Process};
+use faultline_checkers::history::{History, Op, OpType, Process};
 use serde_json::Value;
 
 use crate::stats::{CallInfo, Outcome};
@@ -30,15 +30,20 @@ pub(crate) struct FaultInterval {
 /// Fault intervals in order of their start.
 pub(crate) fn fault_intervals(history: &History) -> Vec<FaultInterval> {
     let end_time = history.ops.iter().map(|op| op.time).max().unwrap_or(0);
+    fault_intervals_of(history.ops.iter(), end_time)
+}
+
+/// Fault intervals from a history's ops (only its nemesis ops are read), in history order,
+/// where `end_time` is the time of the history's last op.
+pub(crate) fn fault_intervals_of<'a>(
+    ops: impl Iterator<Item = &'a Op>,
+    end_time: u64,
+) -> Vec<FaultInterval> {
     let mut done: Vec<FaultInterval> = Vec::new();
     let mut open: Vec<FaultInterval> = Vec::new();
     // The nemesis runs one op at a time: remember what its open invocation was.
     let mut invoked: Option<(String, u64)> = None;
-    for op in history
-        .ops
-        .iter()
-        .filter(|op| op.process == Process::Nemesis)
-    {
+    for op in ops.filter(|op| op.process == Process::Nemesis) {
         if op.kind == OpType::Invoke {
             invoked = Some((op.f.clone(), op.time));
             continue;
@@ -165,7 +170,6 @@ mod tests {
     use super::*;
     use crate::stats::tests::op;
     use crate::stats::Calls;
-    use faultline_checkers::history::Op;
     use serde_json::json;
 
     fn nem(kind: OpType, f: &str, t_ms: u64, value: Value) -> Op {

@@ -19,11 +19,20 @@
 //!
 //! Modules: `stats` (pairing, counts, quantiles, throughput), `faults` (fault intervals,
 //! availability), `recovery` (what clients saw after each heal), `fault_table` (the faults
-//! table, on the page and in `results.json`), `plots` (plotters charts), `heal_marks` (the
-//! heal brackets above them), `network` (a Maelstrom run's net stats and message sequence diagram), `timeline` (per-process lanes with elision), `counterexample` (the picture of a failed linearizability check), `cycles`
-//! (the picture of a transactional dependency cycle), `classic` (the pictures of the set,
-//! bank, counter, queue and unique-ids checks), `html`
-//! (escaping and the page shell), `page` (the run page), `store_index`, `junit`.
+//! table, on the page and in `results.json`), `plots` (plotters charts), `plot_input` (what
+//! they are drawn from), `heal_marks` (the heal brackets above them), `network` (a Maelstrom
+//! run's net stats and message sequence diagram), `timeline` (per-process lanes with
+//! elision), `counterexample` (the picture of a failed linearizability check), `cycles` (the
+//! picture of a transactional dependency cycle), `classic` (the pictures of the set, bank,
+//! counter, queue and unique-ids checks), `html` (escaping and the page shell), `sections`
+//! (the page's parts both kinds of run page draw), `page` (the run page), `long_run` (its
+//! history sections for a run too long to hold, past 300,000 lines), `stream` (such a
+//! history read in two streaming passes), `recovery_stream` (`recovery` over that stream),
+//! `histogram` (fixed-size latency histograms for its quantiles), `store_index`, `junit`.
+//!
+//! A long run's page and [`fault_records_of_file`] never hold the history: memory stays
+//! bounded (one block of lines, the open calls, small records per key and per fault) and
+//! the page's size too, however long the run.
 
 use std::path::PathBuf;
 
@@ -33,15 +42,20 @@ mod cycles;
 mod fault_table;
 mod faults;
 mod heal_marks;
+mod histogram;
 mod html;
 mod junit;
+mod long_run;
 mod network;
 mod page;
 mod plot_input;
 mod plots;
 mod recovery;
+mod recovery_stream;
+mod sections;
 mod stats;
 mod store_index;
+mod stream;
 mod timeline;
 
 pub use fault_table::{

@@ -16,16 +16,16 @@ use faultline_checkers::history::History;
 use serde_json::Value;
 
 use crate::classic;
-use crate::counterexample;
-use crate::cycles;
 use crate::fault_table;
-use crate::faults::{self, kind_css, FaultInterval};
-use crate::html::{cut_to, esc, figure, href, page, table, verdict_class, verdict_words};
+use crate::faults::{self, FaultInterval};
+use crate::html::{cut_to, esc, href, page, table, verdict_class, verdict_words};
+use crate::long_run;
 use crate::network::{self, MessagesWindow};
-use crate::plots::{self, shape_icon, PlotInput, QUANTILES};
+use crate::plots::{self, PlotInput};
 use crate::recovery::{self, Recovery};
-use crate::stats::{self, Calls, Outcome};
-use crate::timeline;
+use crate::sections;
+use crate::stats::{self, Calls};
+use crate::stream::Summary;
 use crate::ReportError;
 
 /// Everything the run page shows; absent parts are `None` with a problem saying why.
@@ -42,6 +42,9 @@ struct RunData<'a> {
     shrink: Option<Value>,
     /// The network section of a Maelstrom run.
     network: Option<String>,
+    /// A history too long to hold, read as a stream, and the window of ops its pictures
+    /// draw, in words (`long_run`).
+    long: Option<(Summary, String)>,
 }
 
 /// Render `index.html` in a run folder and return its path.
@@ -54,6 +57,16 @@ pub fn render_run(run_dir: &Path) -> Result<PathBuf, ReportError> {
 
 /// [`render_run`], with the window of a Maelstrom run's message sequence diagram.
 pub fn render_run_with(run_dir: &Path, window: MessagesWindow) -> Result<PathBuf, ReportError> {
+    render_run_at(run_dir, window, long_run::LONG_RUN_LINES)
+}
+
+/// [`render_run_with`], reading a history of more than `long_run_lines` lines as a stream
+/// (`long_run`) instead of into memory.
+pub(crate) fn render_run_at(
+    run_dir: &Path,
+    window: MessagesWindow,
+    long_run_lines: u64,
+) -> Result<PathBuf, ReportError> {
     if !run_dir.is_dir() {
         return Err(ReportError::NotAFolder {
             path: run_dir.to_path_buf(),
@@ -76,7 +89,16 @@ pub fn render_run_with(run_dir: &Path, window: MessagesWindow) -> Result<PathBuf
         }
     }
     let history_path = run_dir.join("history.jsonl");
-    let history = if history_path.is_file() {
+    let lines = long_run::count_lines(&history_path).unwrap_or(0);
+    let history = if history_path.is_file() && lines > long_run_lines {
+        match long_run::summarize(&history_path, &data.results, &mut data.problems) {
+            Ok(long) => data.long = Some(long),
+            Err(e) => data.problems.push(format!(
+                "history.jsonl cannot be read, so no plots or timeline: {e}"
+            )),
+        }
+        None
+    } else if history_path.is_file() {
         match History::read_jsonl(&history_path) {
             Ok(h) => {
                 // e.g. a last line torn by a crash of the harness: on the page and in the log.
@@ -121,7 +143,7 @@ pub fn render_run_with(run_dir: &Path, window: MessagesWindow) -> Result<PathBuf
     data.network = network::section(
         run_dir,
         data.summary.as_ref(),
-        data.history,
+        data.history.or(data.long.as_ref().map(|(s, _)| &s.window)),
         &data.results,
         window,
     );
@@ -308,9 +330,12 @@ fn render(data: &RunData) -> Result<String, ReportError> {
     if let Some(shrink) = &data.shrink {
         shrink_section(&mut body, shrink);
     }
-    match data.history {
-        Some(history) => history_sections(&mut body, history, &data.results)?,
-        None => body.push_str(
+    match (data.history, &data.long) {
+        (Some(history), _) => history_sections(&mut body, history, &data.results)?,
+        (None, Some((summary, window))) => {
+            long_run::sections(&mut body, summary, window, &data.results)?
+        }
+        (None, None) => body.push_str(
             "<h2 id=\"counts\">Ops</h2><p class=\"note\">No history to count, plot or draw.</p>",
         ),
     }
@@ -556,26 +581,7 @@ fn history_sections(
     let recoveries = recovery::recovery(history, &calls, &intervals);
     let by_index = calls.index_of_op(history);
 
-    let (cxs, cx_problems) = counterexample::find(results);
-    if !cxs.is_empty() || !cx_problems.is_empty() {
-        body.push_str("<h2 id=\"counterexample\">Why it is not linearizable</h2>");
-        for p in &cx_problems {
-            let _ = write!(body, "<div class=\"problem\">{}</div>", esc(p));
-        }
-        for (checker, cx) in &cxs {
-            body.push_str(&counterexample::section(
-                history, &calls, &by_index, checker, cx,
-            ));
-        }
-    }
-
-    let cycles = cycles::find(results);
-    if !cycles.is_empty() {
-        body.push_str("<h2 id=\"cycles\">Dependency cycles</h2>");
-        for (checker, cycle) in &cycles {
-            body.push_str(&cycles::section(history, &calls, &by_index, checker, cycle));
-        }
-    }
+    let cxs = sections::op_pictures(body, history, &calls, &by_index, results);
 
     let input = PlotInput {
         calls: &calls,
@@ -587,37 +593,7 @@ fn history_sections(
         body.push_str(&html);
     }
 
-    body.push_str("<h2 id=\"counts\">Ops</h2>");
-    let total: u64 = counts.by_outcome.iter().sum();
-    let mut header = vec!["function"];
-    header.extend(Outcome::ALL.iter().map(|o| o.as_str()));
-    header.push("total");
-    let mut rows: Vec<Vec<String>> = calls
-        .functions
-        .iter()
-        .zip(&counts.by_function)
-        .map(|(f, c)| {
-            let mut row = vec![esc(f)];
-            row.extend(c.iter().map(|n| n.to_string()));
-            row.push(c.iter().sum::<u64>().to_string());
-            row
-        })
-        .collect();
-    let mut all = vec!["<b>all</b>".to_string()];
-    all.extend(counts.by_outcome.iter().map(|n| format!("<b>{n}</b>")));
-    all.push(format!("<b>{total}</b>"));
-    rows.push(all);
-    body.push_str(&table("counts", &header, &rows));
-    let stray = match calls.stray_completions {
-        0 => String::new(),
-        n => format!(" {n} completions had no open invocation and were skipped."),
-    };
-    let _ = write!(
-        body,
-        "<p class=\"note\">Client ops by how they ended (ok = happened, fail = did not happen, \
-         info = unknown, pending = no completion recorded); {} nemesis ops.{stray}</p>",
-        counts.nemesis_ops,
-    );
+    sections::counts(body, &calls.functions, &counts, calls.stray_completions);
 
     body.push_str("<h2 id=\"plots\">Plots</h2>");
     if calls.calls.is_empty() || calls.has_times() {
@@ -638,26 +614,7 @@ fn history_sections(
     ));
 
     body.push_str("<h2 id=\"timeline\">Timeline</h2>");
-    let mut anomalies: Vec<usize> = cxs
-        .iter()
-        .flat_map(|(_, cx)| cx.ops())
-        .filter_map(|i| by_index.get(&i).copied())
-        .collect();
-    anomalies.sort_unstable();
-    anomalies.dedup();
-    let culprit = cxs
-        .first()
-        .and_then(|(_, cx)| by_index.get(&cx.op).copied());
-    let timeline_parts = LegendParts {
-        outcomes: true,
-        pending: true,
-        functions: false,
-        recovery: false,
-    };
-    body.push_str(&legend(&calls, &kinds, timeline_parts));
-    body.push_str(&timeline::timeline_html(
-        history, &calls, &intervals, &kinds, &anomalies, culprit,
-    ));
+    sections::timeline(body, history, &calls, &by_index, (&intervals, &kinds), &cxs);
     Ok(())
 }
 
@@ -675,97 +632,11 @@ fn plots_section(
         kinds,
         recoveries,
     };
-    let recovery = recoveries.iter().any(Option::is_some);
-    let parts = LegendParts {
-        outcomes: true,
-        pending: false,
-        functions: true,
-        recovery,
-    };
     let latency = plots::latency_plot(&input)?;
-    figure(
-        body,
-        "Latency of every op",
-        &latency,
-        &legend(calls, kinds, parts),
-    );
     let quantiles = plots::quantile_plot(&input)?;
-    let mut qlegend = String::from("<div class=\"legend\">");
-    for (q, (r, g, b)) in QUANTILES {
-        let _ = write!(
-            qlegend,
-            "<span><span class=\"swatch\" style=\"background:#{r:02x}{g:02x}{b:02x}\"></span>{q}</span>"
-        );
-    }
-    qlegend.push_str("</div>");
-    let faults_only = LegendParts {
-        outcomes: false,
-        functions: false,
-        ..parts
-    };
-    qlegend.push_str(&legend(calls, kinds, faults_only));
-    figure(body, "Latency quantiles", &quantiles, &qlegend);
     let throughput = plots::throughput_plot(&input)?;
-    let no_functions = LegendParts {
-        functions: false,
-        ..parts
-    };
-    figure(
-        body,
-        "Throughput",
-        &throughput,
-        &legend(calls, kinds, no_functions),
-    );
-
+    sections::plots(body, &input, [latency, quantiles, throughput]);
     Ok(())
-}
-
-/// What a legend names besides the fault kinds.
-#[derive(Clone, Copy)]
-struct LegendParts {
-    outcomes: bool,
-    pending: bool,
-    functions: bool,
-    recovery: bool,
-}
-
-fn legend(calls: &Calls, kinds: &[String], parts: LegendParts) -> String {
-    let mut s = String::from("<div class=\"legend\">");
-    let outcomes: &[Outcome] = match (parts.outcomes, parts.pending) {
-        (false, _) => &[],
-        (true, false) => &[Outcome::Ok, Outcome::Fail, Outcome::Info],
-        (true, true) => &Outcome::ALL,
-    };
-    for o in outcomes {
-        let _ = write!(
-            s,
-            "<span><span class=\"swatch\" style=\"background:{}\"></span>{}</span>",
-            o.css(),
-            o.as_str()
-        );
-    }
-    if parts.functions {
-        for (i, f) in calls.functions.iter().enumerate() {
-            let _ = write!(s, "<span>{}{}</span>", shape_icon(i, "#5d6673"), esc(f));
-        }
-    }
-    let recovery = parts.recovery;
-    for (i, k) in kinds.iter().enumerate() {
-        let _ = write!(
-            s,
-            "<span><span class=\"swatch\" style=\"background:{};opacity:.45\"></span>fault: {}</span>",
-            kind_css(i),
-            esc(k)
-        );
-    }
-    if recovery {
-        s.push_str(
-            "<span><span class=\"swatch\" style=\"background:#30363d;height:2px\"></span>\
-             above the plot: heal → first ok on every key spanning it</span>",
-        );
-    }
-    s.push_str("</div>");
-    s
 }
 
 #[cfg(test)]

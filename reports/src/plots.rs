@@ -1,6 +1,7 @@
 //! The three time plots of a run, drawn with `plotters` into SVG strings: latency of every
-//! op (log scale; aggregated into grid cells past a point budget), latency quantiles per
-//! time bucket, and throughput by outcome; and [`time_chart`], the frame (axes, fault
+//! op (log scale; aggregated into a [`HeatMap`] of grid cells past a point budget), latency
+//! quantiles per time bucket, and throughput by outcome, each also drawable from figures
+//! computed elsewhere (a long run's, read as a stream); and [`time_chart`], the frame (axes, fault
 //! shading, tags) other modules draw their own time plots in. Every plot shades the fault
 //! intervals and marks each heal in a band above the plot area (a tick at the heal, a thin
 //! bracket to the first ok on every key spanning it, and its label when labels do not
@@ -23,7 +24,7 @@ use plotters::prelude::*;
 use crate::faults::kind_rgb;
 use crate::heal_marks::{bracket_ns, mark_chart_heals, HEAL_BAND};
 pub(crate) use crate::plot_input::{perr, secs, PlotInput};
-use crate::stats::{bucket_width, human_ns, latency_quantiles, throughput, Outcome};
+use crate::stats::{bucket_width, human_ns, latency_quantiles, throughput, Outcome, QuantileRow};
 use crate::ReportError;
 
 /// Past this many completed ops the latency plot draws one mark per grid cell instead of
@@ -299,67 +300,144 @@ pub(crate) fn latency_plot(input: &PlotInput) -> Result<Plot, ReportError> {
     let calls = &input.calls.calls;
     let done = || calls.iter().filter_map(|c| Some((c, c.latency()?)));
     let (min, max) = done().fold((u64::MAX, 0), |(lo, hi), (_, l)| (lo.min(l), hi.max(l)));
-    let (lo, hi) = log_bounds(min, max);
-    let t1 = input.t1();
     let completed = done().count();
-    let mut note = String::new();
+    if completed > SCATTER_BUDGET {
+        let mut map = HeatMap::new((min, max), input.t1(), (GRID_COLUMNS, GRID_ROWS));
+        for (c, l) in done() {
+            map.add(c.start, l, c.outcome);
+        }
+        let note = format!(
+            "{completed} completed ops, more than the {SCATTER_BUDGET} drawn one by one: \
+             shown as a heat map of {GRID_COLUMNS}×{GRID_ROWS} cells per outcome (darker = \
+             more ops; functions are not told apart)."
+        );
+        return heat_map_plot(input, &map, None, note);
+    }
+    let (lo, hi) = log_bounds(min, max);
     let svg = latency_chart(NAME, input, (lo, hi), |chart| {
         let ms = |l: u64| (l as f64 / 1e6).max(lo);
-        let order = [Outcome::Ok, Outcome::Fail, Outcome::Info];
-        if completed <= SCATTER_BUDGET {
-            for outcome in order {
-                for f in 0..input.calls.functions.len() {
-                    let pts = done()
-                        .filter(|(c, _)| c.outcome == outcome && c.f as usize == f)
-                        .map(|(c, l)| ((secs(c.start), ms(l)), 1.0));
-                    draw_marks(chart, pts, f, outcome, NAME)?;
-                }
+        for outcome in [Outcome::Ok, Outcome::Fail, Outcome::Info] {
+            for f in 0..input.calls.functions.len() {
+                let pts = done()
+                    .filter(|(c, _)| c.outcome == outcome && c.f as usize == f)
+                    .map(|(c, l)| ((secs(c.start), ms(l)), 1.0));
+                draw_marks(chart, pts, f, outcome, NAME)?;
             }
-            note = format!("{completed} completed ops, one mark each.");
-        } else {
-            // A heat map: per (time column, log-latency row, outcome) cell, a filled
-            // rectangle whose opacity grows with the number of ops in it.
-            let (llo, lhi) = (lo.ln(), hi.ln());
-            let slot = |o: Outcome| match o {
-                Outcome::Ok => 0,
-                Outcome::Fail => 1,
-                _ => 2,
-            };
-            let mut grid = vec![0u32; GRID_COLUMNS * GRID_ROWS * 3];
-            for (c, l) in done() {
-                let col =
-                    (((secs(c.start) / t1) * GRID_COLUMNS as f64) as usize).min(GRID_COLUMNS - 1);
-                let row = (((ms(l).ln() - llo) / (lhi - llo) * GRID_ROWS as f64) as usize)
-                    .min(GRID_ROWS - 1);
-                grid[(col * GRID_ROWS + row) * 3 + slot(c.outcome)] += 1;
-            }
-            let peak = grid.iter().copied().max().unwrap_or(1).max(2) as f64;
-            for outcome in order {
-                let colour = rgb(outcome.rgb());
-                let grid = &grid;
-                let oi = slot(outcome);
+        }
+        Ok(())
+    })?;
+    Ok(Plot {
+        svg,
+        note: format!("{completed} completed ops, one mark each."),
+    })
+}
+
+/// Completed ops counted per (time column, log-latency row, outcome) cell, for a latency
+/// plot of too many ops to draw one by one; its size is fixed, however many ops.
+#[derive(Debug, PartialEq)]
+pub(crate) struct HeatMap {
+    /// The latency axis (ms).
+    lo: f64,
+    hi: f64,
+    t1: f64,
+    /// Cells across (time) and up (latency).
+    columns: usize,
+    rows: usize,
+    grid: Vec<u32>,
+}
+
+impl HeatMap {
+    /// For latencies from `min` to `max` ns, on a time axis ending at `t1` s, in
+    /// `columns` × `rows` cells.
+    pub(crate) fn new((min, max): (u64, u64), t1: f64, (columns, rows): (usize, usize)) -> HeatMap {
+        let (lo, hi) = log_bounds(min, max);
+        HeatMap {
+            lo,
+            hi,
+            t1,
+            columns,
+            rows,
+            grid: vec![0u32; columns * rows * 3],
+        }
+    }
+
+    fn slot(o: Outcome) -> usize {
+        match o {
+            Outcome::Ok => 0,
+            Outcome::Fail => 1,
+            _ => 2,
+        }
+    }
+
+    /// Count an op invoked at `start` ns that took `latency` ns.
+    pub(crate) fn add(&mut self, start: u64, latency: u64, outcome: Outcome) {
+        let (llo, lhi) = (self.lo.ln(), self.hi.ln());
+        let ms = (latency as f64 / 1e6).max(self.lo);
+        let (columns, rows) = (self.columns, self.rows);
+        let col = (((secs(start) / self.t1) * columns as f64) as usize).min(columns - 1);
+        let row = (((ms.ln() - llo) / (lhi - llo) * rows as f64) as usize).min(rows - 1);
+        self.grid[(col * rows + row) * 3 + Self::slot(outcome)] += 1;
+    }
+}
+
+/// The latency plot drawn from a heat map: per cell and outcome a filled rectangle whose
+/// opacity grows with the number of ops in it. With `shades`, opacities are rounded up to
+/// that many steps and neighbouring cells of a row with the same step drawn as one
+/// rectangle, so the SVG stays small however busy the run (a long run's page).
+pub(crate) fn heat_map_plot(
+    input: &PlotInput,
+    map: &HeatMap,
+    shades: Option<u32>,
+    note: String,
+) -> Result<Plot, ReportError> {
+    const NAME: &str = "latency";
+    let (lo, hi, t1) = (map.lo, map.hi, map.t1);
+    let (columns, rows) = (map.columns, map.rows);
+    let svg = latency_chart(NAME, input, (lo, hi), |chart| {
+        let (llo, lhi) = (lo.ln(), hi.ln());
+        let grid = &map.grid;
+        let peak = grid.iter().copied().max().unwrap_or(1).max(2) as f64;
+        let x = |c: usize| c as f64 / columns as f64 * t1;
+        let y = |r: usize| (llo + r as f64 / rows as f64 * (lhi - llo)).exp();
+        let alpha = |n: u32| (0.25 + 0.75 * (n as f64).ln() / peak.ln()).min(1.0);
+        for outcome in [Outcome::Ok, Outcome::Fail, Outcome::Info] {
+            let colour = rgb(outcome.rgb());
+            let oi = HeatMap::slot(outcome);
+            let Some(shades) = shades else {
                 chart
-                    .draw_series((0..GRID_COLUMNS * GRID_ROWS).filter_map(move |cr| {
+                    .draw_series((0..columns * rows).filter_map(move |cr| {
                         let n = grid[cr * 3 + oi];
                         (n > 0).then(|| {
-                            let (col, row) = (cr / GRID_ROWS, cr % GRID_ROWS);
-                            let x = |c: usize| c as f64 / GRID_COLUMNS as f64 * t1;
-                            let y =
-                                |r: usize| (llo + r as f64 / GRID_ROWS as f64 * (lhi - llo)).exp();
-                            let alpha = 0.25 + 0.75 * (n as f64).ln() / peak.ln();
+                            let (col, row) = (cr / rows, cr % rows);
                             Rectangle::new(
                                 [(x(col), y(row)), (x(col + 1), y(row + 1))],
-                                colour.mix(alpha.min(1.0)).filled(),
+                                colour.mix(alpha(n)).filled(),
                             )
                         })
                     }))
                     .map_err(perr(NAME))?;
+                continue;
+            };
+            let step = |n: u32| (n > 0).then(|| (alpha(n) * shades as f64).ceil() as u32);
+            let mut runs = Vec::new();
+            for row in 0..rows {
+                let mut col = 0;
+                while col < columns {
+                    let Some(level) = step(grid[(col * rows + row) * 3 + oi]) else {
+                        col += 1;
+                        continue;
+                    };
+                    let from = col;
+                    while col < columns && step(grid[(col * rows + row) * 3 + oi]) == Some(level) {
+                        col += 1;
+                    }
+                    runs.push(Rectangle::new(
+                        [(x(from), y(row)), (x(col), y(row + 1))],
+                        colour.mix(level as f64 / shades as f64).filled(),
+                    ));
+                }
             }
-            note = format!(
-                "{completed} completed ops, more than the {SCATTER_BUDGET} drawn one by one: \
-                 shown as a heat map of {GRID_COLUMNS}×{GRID_ROWS} cells per outcome (darker = \
-                 more ops; functions are not told apart)."
-            );
+            chart.draw_series(runs).map_err(perr(NAME))?;
         }
         Ok(())
     })?;
@@ -433,9 +511,23 @@ pub(crate) fn shape_icon(f: usize, css: &str) -> String {
 
 /// p50, p95, p99 and max latency per time bucket.
 pub(crate) fn quantile_plot(input: &PlotInput) -> Result<Plot, ReportError> {
-    const NAME: &str = "quantiles";
     let width = bucket_width(input.calls.end_time, 120);
     let rows = latency_quantiles(&input.calls.calls, width);
+    let note = format!(
+        "Completed ops bucketed by invocation time into {} buckets.",
+        human_ns(width)
+    );
+    quantile_plot_of(input, width, &rows, note)
+}
+
+/// The quantile plot of these rows, one per bucket `width` ns wide.
+pub(crate) fn quantile_plot_of(
+    input: &PlotInput,
+    width: u64,
+    rows: &[QuantileRow],
+    note: String,
+) -> Result<Plot, ReportError> {
+    const NAME: &str = "quantiles";
     let max = rows.iter().map(|r| r.max).max().unwrap_or(0);
     let min = rows.iter().map(|r| r.p50).min().unwrap_or(0);
     let (lo, hi) = log_bounds(min, max);
@@ -464,13 +556,7 @@ pub(crate) fn quantile_plot(input: &PlotInput) -> Result<Plot, ReportError> {
         }
         Ok(())
     })?;
-    Ok(Plot {
-        svg,
-        note: format!(
-            "Completed ops bucketed by invocation time into {} buckets.",
-            human_ns(width)
-        ),
-    })
+    Ok(Plot { svg, note })
 }
 
 /// The quantile lines and their colours.
@@ -483,9 +569,21 @@ pub(crate) const QUANTILES: [(&str, (u8, u8, u8)); 4] = [
 
 /// Completions per second by outcome.
 pub(crate) fn throughput_plot(input: &PlotInput) -> Result<Plot, ReportError> {
-    const NAME: &str = "throughput";
     let width = bucket_width(input.calls.end_time, 120);
     let rows = throughput(&input.calls.calls, width, input.calls.end_time);
+    let note = format!("Completions per second in {} buckets.", human_ns(width));
+    throughput_plot_of(input, width, &rows, note)
+}
+
+/// The throughput plot of completions by outcome (ok, fail, info) per bucket `width` ns
+/// wide, from time 0.
+pub(crate) fn throughput_plot_of(
+    input: &PlotInput,
+    width: u64,
+    rows: &[[u64; 3]],
+    note: String,
+) -> Result<Plot, ReportError> {
+    const NAME: &str = "throughput";
     let per_sec = 1e9 / width as f64;
     let top = rows
         .iter()
@@ -519,10 +617,7 @@ pub(crate) fn throughput_plot(input: &PlotInput) -> Result<Plot, ReportError> {
         }
         Ok(())
     })?;
-    Ok(Plot {
-        svg,
-        note: format!("Completions per second in {} buckets.", human_ns(width)),
-    })
+    Ok(Plot { svg, note })
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! The run pages as a person sees them: a valid and an invalid run folder are rendered and
-//! opened in headless Chromium (Debian's `chromium`, installed here when missing and
+//! The run pages as a person sees them: a valid and an invalid run folder, and a long run's
+//! (drawn from its history as a stream), are rendered and opened in headless Chromium (Debian's `chromium`, installed here when missing and
 //! running as root). The test fails on any console message (the pages have no scripts, so
 //! any is an error), checks in the browser that every plot drew marks or lines inside its
 //! plotting area and shaded the faults, and keeps screenshots under
@@ -31,6 +31,11 @@ fn run_pages_render_in_chromium_without_errors() {
     let invalid_page = render_run(&invalid).unwrap();
     check_page(&browser, &valid_page, &shots, "valid-run", Some(2));
     check_page(&browser, &invalid_page, &shots, "invalid-run", Some(2));
+    // A long run's page, drawn from the file as a stream (past 300,000 lines).
+    let long = store.join("long-run/20240104T000000");
+    common::long::write_long_run(&long, 400_000);
+    let long_page = render_run(&long).unwrap();
+    check_page(&browser, &long_page, &shots, "long-run", None);
 
     // The store index, with a corrupt run folder among the good ones.
     std::fs::create_dir_all(store.join("broken/20240103T000000")).unwrap();

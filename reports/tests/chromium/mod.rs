@@ -82,11 +82,15 @@ window.addEventListener('load', () => {
   document.querySelectorAll('svg.plot').forEach(svg => {
     const px0 = +svg.dataset.px0, px1 = +svg.dataset.px1;
     let n = 0, inside = 0, x0 = 1e9, x1 = -1e9, y0 = 1e9, y1 = -1e9;
-    // Data is drawn after the fault shading; axes and ticks before it.
+    // Data is drawn after the fault shading; axes and ticks before it. A heat map's cells
+    // are rects inside the plotting area (the heal marks are rects above it).
     const shade = svg.querySelector('rect.fault');
-    svg.querySelectorAll('circle, polyline, polygon').forEach(el => {
+    const area = shade && shade.getBBox();
+    svg.querySelectorAll('circle, polyline, polygon, rect').forEach(el => {
       if (!shade || !(shade.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING)) return;
       const b = el.getBBox();
+      if (el.tagName === 'rect' && (el.classList.contains('fault')
+          || el.classList.contains('recovery') || b.y < area.y - 1)) return;
       n++;
       if (b.x >= px0 - 4 && b.x + b.width <= px1 + 4) inside++;
       x0 = Math.min(x0, b.x); x1 = Math.max(x1, b.x + b.width);

@@ -4,6 +4,8 @@
 //! the counterexample a linearizability checker would give for it.
 #![allow(dead_code)]
 
+pub mod long;
+
 use std::fs;
 use std::path::Path;
 
