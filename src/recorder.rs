@@ -115,16 +115,23 @@ impl Recorder {
             .spawn(move || {
                 let mut batch = Vec::new();
                 let following = follower.is_some();
-                while let Ok(mut op) = rx.recv() {
+                // Two workers may stamp their ops a few microseconds apart and send them in the
+                // other order; lifting a time to the line before it keeps the file's times in
+                // order (readers that stream the file rely on it), moving none by more than that.
+                let mut latest = 0u64;
+                let mut write = |writer: &mut HistoryWriter<_>, batch: &mut Vec<Op>, mut op: Op| {
+                    op.time = op.time.max(latest);
+                    latest = op.time;
                     writer.append_buffered(&mut op)?;
                     if following {
                         batch.push(op);
                     }
-                    while let Ok(mut op) = rx.try_recv() {
-                        writer.append_buffered(&mut op)?;
-                        if following {
-                            batch.push(op);
-                        }
+                    std::io::Result::Ok(())
+                };
+                while let Ok(op) = rx.recv() {
+                    write(&mut writer, &mut batch, op)?;
+                    while let Ok(op) = rx.try_recv() {
+                        write(&mut writer, &mut batch, op)?;
                     }
                     writer.flush()?;
                     if let Some(feed) = &follower {
