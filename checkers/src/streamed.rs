@@ -24,7 +24,7 @@ use crate::selection::Selection;
 
 /// History lines checked together: large enough that the checker's threads stay busy, small
 /// enough that a batch is a few tens of MB.
-const BATCH_OPS: usize = 200_000;
+const BATCH_OPS: usize = 50_000;
 
 /// What checking a file gave.
 #[derive(Debug)]
