@@ -5,6 +5,7 @@
 //! and how to fix it. Nothing here starts a process or opens a file for writing.
 
 pub mod fault_options;
+pub mod raft;
 mod rerun;
 pub(crate) use rerun::shell_word;
 pub mod ssh;
@@ -103,6 +104,10 @@ pub struct TestSpec {
     pub leave_db_running: bool,
     /// Deliberate bug of the reference system.
     pub bug: Option<String>,
+    /// The reference service's Raft timing (`--raft-heartbeat`, `--raft-election`), `None`
+    /// for the other systems.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raft: Option<raft::RaftTiming>,
     /// `--read-consistency`, `None` for the system's strict default.
     pub read_consistency: Option<String>,
     /// `--endpoints` of `--system http` (base URLs), empty otherwise.
@@ -312,6 +317,11 @@ impl TestSpec {
                 Some(name.clone())
             }
         };
+        let raft = raft::RaftTiming::resolve(
+            &args.system,
+            args.raft_heartbeat.as_deref(),
+            args.raft_election.as_deref(),
+        )?;
         let concurrency = parse_concurrency(&args.concurrency, node_count)?;
         let time_limit = positive_secs("--time-limit", args.time_limit)?;
         let nemesis_interval = positive_secs("--nemesis-interval", args.nemesis_interval)?;
@@ -400,6 +410,7 @@ impl TestSpec {
             store: args.store.clone(),
             leave_db_running: args.leave_db_running,
             bug,
+            raft,
             read_consistency,
             endpoints,
             client_command,

@@ -119,10 +119,10 @@ pub fn build(spec: &crate::spec::TestSpec) -> anyhow::Result<Arc<dyn System>> {
                 .as_deref()
                 .map(|b| b.parse::<reference::Bug>())
                 .transpose()?;
-            Ok(Arc::new(reference::ReferenceSystem::new(
-                bug,
-                spec.node_binary.clone(),
-            )))
+            Ok(Arc::new(
+                reference::ReferenceSystem::new(bug, spec.node_binary.clone())
+                    .with_raft_timing(spec.raft.unwrap_or_default()),
+            ))
         }
         other => anyhow::bail!("no system named {other}"),
     }
