@@ -9,7 +9,7 @@
 //! window, never sooner.
 
 use anyhow::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::exit::bad_input;
 
@@ -21,7 +21,7 @@ pub const DEFAULT_ELECTION_MS: u64 = 1000;
 const MAX_ELECTION_MS: u64 = 50_000;
 
 /// The Raft timing of the reference nodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RaftTiming {
     /// How often the leader sends a heartbeat, milliseconds.
     pub heartbeat_ms: u64,
