@@ -134,8 +134,17 @@ pub async fn run(args: &HealArgs) -> Result<()> {
     if let Some(layout) = &layout {
         undone.extend(layout.teardown());
     }
-    if ssh.as_ref().is_some_and(|healed| healed.docker_down) {
-        undone.push(cluster::docker_down()?);
+    if let Some(healed) = ssh.as_ref().filter(|healed| healed.docker_down) {
+        // The run's own compose project; a run from before projects were per run used the
+        // fixed one, `faultline` on 10.215.0.0/24.
+        let project = healed
+            .docker
+            .clone()
+            .unwrap_or_else(|| crate::spec::docker::DockerProject {
+                project: "faultline".to_string(),
+                prefix: "10.215.0".to_string(),
+            });
+        undone.push(cluster::docker_down(&project)?);
     }
     if undone.is_empty() {
         println!("{}: nothing to heal", run.path.display());

@@ -4,6 +4,7 @@
 //! Validation errors are [`BadInput`](crate::exit::BadInput) (exit 254) and say what is wrong
 //! and how to fix it. Nothing here starts a process or opens a file for writing.
 
+pub mod docker;
 pub mod fault_options;
 pub mod raft;
 mod rerun;
@@ -185,7 +186,19 @@ impl TestSpec {
                     );
                 }
                 let timeout = positive_secs("--ssh-timeout", args.ssh.ssh_timeout)?;
-                Some(ssh::docker_spec(node_count, timeout, args.base_port))
+                // A cluster of its own per store and test name (`--name`).
+                let name = args
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("{}-{}", args.system, args.workload));
+                let project =
+                    docker::DockerProject::derive(&args.store, &name, &docker::existing_networks());
+                Some(ssh::docker_spec(
+                    node_count,
+                    timeout,
+                    args.base_port,
+                    &project,
+                ))
             }
             other => bad_input!(
                 "unknown target '{other}': --target takes one of {}",
