@@ -169,8 +169,7 @@ fn heal_adds_back_a_member_removed_at_a_crash(system: &[&str]) -> String {
         let last = text
             .lines()
             .filter(|l| l.contains(r#""process":"nemesis","type":"info""#))
-            .filter(|l| l.contains("-membership"))
-            .last();
+            .rfind(|l| l.contains("-membership"));
         last.is_some_and(|l| l.contains("start-membership") && l.contains(r#""removed":"#))
     });
     let run = latest_run(store.path());
