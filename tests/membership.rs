@@ -58,7 +58,7 @@ fn etcd_membership_changes_end_valid_with_the_starting_membership() {
 /// stops) and `reconfig -add`, the server restarted first on a configuration naming the
 /// ensemble and itself. The 60 s run of the acceptance: at least three changes, the
 /// ensemble read back from `/zookeeper/config` at the end is the one it started with, and the
-/// verdict is decided. Mostly `valid`; about one run in six here found a `sync` read stale
+/// verdict is decided. Mostly `valid`; two of eight runs here found a `sync` read stale
 /// around a change (the README says so), so `invalid` with the op named is accepted too.
 #[test]
 fn zookeeper_membership_changes_through_reconfig_end_decided() {
