@@ -441,6 +441,15 @@ pub struct TestArgs {
     #[arg(long, value_name = "NAME")]
     pub bug: Option<String>,
 
+    /// The reference service's Raft heartbeat interval (default 100ms, etcd's): `100ms`, `0.2s`.
+    #[arg(long, value_name = "DURATION")]
+    pub raft_heartbeat: Option<String>,
+
+    /// The reference service's election timeout (default 1000ms, etcd's; each follower draws
+    /// its own from [this, twice this)); at least 5 × --raft-heartbeat.
+    #[arg(long, value_name = "DURATION")]
+    pub raft_election: Option<String>,
+
     /// First port of the local nodes (n1 gets it, n2 the next ...); free ports when absent.
     #[arg(long)]
     pub base_port: Option<u16>,

@@ -8,7 +8,9 @@
 //! faults) and its netem and tbf qdiscs on every node still recorded (a relay's toxics and
 //! an NFQUEUE scheduler died with the harness; with `--queue-bypass` a queue without its
 //! scheduler let packets through meanwhile), reset skewed
-//! clocks, and remove the namespaces and bridge. Healing is idempotent and reports what it
+//! clocks, and remove the namespaces and bridge. Members the `membership` nemesis had removed
+//! are added back first, on the local target, once the network is healed and before the
+//! nodes are stopped (see [`crate::heal_members`]). Healing is idempotent and reports what it
 //! undid. A run over SSH (or the docker cluster) is healed through a fresh SSH connection to
 //! its nodes, with the settings `test.json` recorded: its daemons are stopped, then the
 //! lazyfs mounts its node folders record (`lazyfs.pid`) are unmounted, and skewed clocks are
@@ -44,14 +46,28 @@ pub async fn run(args: &HealArgs) -> Result<()> {
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default();
     let ssh = cluster::heal_ssh_run(&test_json).await?;
-    let mut undone = match &ssh {
-        Some(healed) => healed.undone.clone(),
-        None => local::stop_leftover_nodes(&run)?,
-    };
-    // With the nodes gone, their lazyfs mounts (lose-unfsynced) can go.
-    undone.extend(crate::lazyfs::mounts::heal_leftovers(&run));
-    let layout = NetnsLayout::load(&run)?;
     let ledger_path = run.nemesis_state();
+    let removed: Vec<String> = match ledger_path.exists() {
+        true => Ledger::load(&ledger_path)
+            .map_err(anyhow::Error::msg)?
+            .snapshot()
+            .removed_members
+            .into_iter()
+            .collect(),
+        false => Vec::new(),
+    };
+    // Local nodes stay up until removed members are added back (once the network is healed).
+    let add_back = ssh.is_none() && !removed.is_empty();
+    let mut undone = match &ssh {
+        Some(healed) => {
+            let mut undone = healed.undone.clone();
+            undone.extend(crate::lazyfs::mounts::heal_leftovers(&run));
+            undone
+        }
+        None if add_back => Vec::new(),
+        None => stop_nodes(&run)?,
+    };
+    let layout = NetnsLayout::load(&run)?;
     if ledger_path.exists() {
         let ledger = Arc::new(Ledger::load(&ledger_path).map_err(anyhow::Error::msg)?);
         // Stopping the node processes undid the process faults.
@@ -62,11 +78,13 @@ pub async fn run(args: &HealArgs) -> Result<()> {
         for node in &state.killed {
             undone.push(format!("{node} was killed; its process is not restarted"));
         }
-        for node in &state.removed_members {
-            undone.push(format!(
-                "{node} was removed from the cluster's membership; the cluster is stopped, so it \
-                 is not added back"
-            ));
+        if ssh.is_some() {
+            for node in &state.removed_members {
+                undone.push(format!(
+                    "{node} was removed from the cluster's membership; over SSH it is not added \
+                     back yet (the cluster is stopped)"
+                ));
+            }
         }
         ledger
             .update(|s| {
@@ -100,6 +118,10 @@ pub async fn run(args: &HealArgs) -> Result<()> {
                 Outcome::Indeterminate(why) => format!("could not undo: {why}"),
             });
         }
+        if add_back {
+            undone.extend(crate::heal_members::add_back(&run, &test_json, &removed).await);
+            undone.extend(stop_nodes(&run)?);
+        }
         let left = ledger.snapshot();
         if left.is_empty() {
             std::fs::remove_file(&ledger_path)?;
@@ -112,8 +134,17 @@ pub async fn run(args: &HealArgs) -> Result<()> {
     if let Some(layout) = &layout {
         undone.extend(layout.teardown());
     }
-    if ssh.as_ref().is_some_and(|healed| healed.docker_down) {
-        undone.push(cluster::docker_down()?);
+    if let Some(healed) = ssh.as_ref().filter(|healed| healed.docker_down) {
+        // The run's own compose project; a run from before projects were per run used the
+        // fixed one, `faultline` on 10.215.0.0/24.
+        let project = healed
+            .docker
+            .clone()
+            .unwrap_or_else(|| crate::spec::docker::DockerProject {
+                project: "faultline".to_string(),
+                prefix: "10.215.0".to_string(),
+            });
+        undone.push(cluster::docker_down(&project)?);
     }
     if undone.is_empty() {
         println!("{}: nothing to heal", run.path.display());
@@ -124,6 +155,13 @@ pub async fn run(args: &HealArgs) -> Result<()> {
         println!("{}: healed", run.path.display());
     }
     Ok(())
+}
+
+/// Stop a local run's leftover node processes, then their lazyfs mounts (lose-unfsynced).
+fn stop_nodes(run: &RunDir) -> Result<Vec<String>> {
+    let mut undone = local::stop_leftover_nodes(run)?;
+    undone.extend(crate::lazyfs::mounts::heal_leftovers(run));
+    Ok(undone)
 }
 
 /// The seams to undo network and clock faults of the run's nodes. Without namespaces the

@@ -14,6 +14,7 @@ mod cli;
 mod exit;
 mod faults;
 mod heal;
+mod heal_members;
 mod lazyfs;
 mod logging;
 mod maelstrom;

@@ -93,6 +93,11 @@ impl RunDir {
     pub fn node_pids(&self) -> PathBuf {
         self.path.join("nodes").join("pids.json")
     }
+    /// The nodes of a local run as they were placed (`NodeSpec`s), read by `faultline heal`
+    /// to add removed members back.
+    pub fn node_specs(&self) -> PathBuf {
+        self.path.join("nodes").join("cluster.json")
+    }
     /// The folder of one node.
     pub fn node_dir(&self, node: &str) -> PathBuf {
         self.path.join("nodes").join(node)

@@ -1,6 +1,7 @@
 //! End-to-end: `--nemesis membership` removes members through the system's own API and adds
 //! them back (openraft's `change_membership` for the reference cluster; etcd's `member
-//! remove` / `member add` with the member restarted on an empty data directory; a command
+//! remove` / `member add` with the member restarted on an empty data directory; ZooKeeper's
+//! `reconfig -remove` / `-add` with the server restarted on the ensemble it joins; a command
 //! system's script steps `members`, `remove NODE`, `add NODE`). Each run
 //! ends `valid` with at least three membership changes in the history, and the membership
 //! read back from the system after the last change equals the one the run started with.
@@ -53,6 +54,64 @@ fn etcd_membership_changes_end_valid_with_the_starting_membership() {
     assert!(history.contains(r#""mechanism":"etcd member add""#));
 }
 
+/// ZooKeeper through its own dynamic reconfiguration: `reconfig -remove` (the server then
+/// stops) and `reconfig -add`, the server restarted first on a configuration naming the
+/// ensemble and itself. The 60 s run of the issue's acceptance: at least three changes, the
+/// ensemble read back from `/zookeeper/config` at the end is the one it started with, and the
+/// verdict is decided. Mostly `valid`; two of eight runs here found a `sync` read stale
+/// around a change (the README says so), so `invalid` with the op named is accepted too.
+#[test]
+fn zookeeper_membership_changes_through_reconfig_end_decided() {
+    let store = tempfile::tempdir().unwrap();
+    let out = run_test(
+        store.path(),
+        &[
+            "--system",
+            "zookeeper",
+            "--node-count",
+            "3",
+            "--nemesis",
+            "membership",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "60",
+            "--rate",
+            "100",
+            "--seed",
+            "5",
+        ],
+    );
+    let run = latest_run(store.path());
+    let verdict = results(&run)["valid"].clone();
+    match out.status.code() {
+        Some(0) => assert_eq!(verdict, true),
+        Some(1) => {
+            assert_eq!(verdict, false);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(stdout.contains("cannot be linearized"), "{stdout}");
+        }
+        other => panic!("the verdict is not decided: exit {other:?}"),
+    }
+    let (changes, views) = common::membership::changes_and_views(&run);
+    eprintln!("membership changes: {changes:?}");
+    assert!(changes.len() >= 3, "{changes:?}");
+    let start = serde_json::json!(["n1", "n2", "n3"]);
+    assert_eq!(
+        views.first(),
+        Some(&start),
+        "the run started with every node"
+    );
+    assert_eq!(
+        views.last(),
+        Some(&start),
+        "it ended as it started: {views:?}"
+    );
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    assert!(history.contains(r#""mechanism":"zookeeper reconfig -add""#));
+    assert!(history.contains("zoo-rejoin-1.cfg"), "a server rejoined");
+}
+
 /// etcd as a command system (`examples/etcd-command/lifecycle.sh`): the script's `members`,
 /// `remove` and `add` steps, and faultline restarting a re-added node with
 /// `FAULTLINE_JOIN=existing` on a fresh data folder.
@@ -81,7 +140,80 @@ fn systems_without_a_membership_api_refuse_the_nemesis() {
     assert_eq!(out.status.code(), Some(254));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("--nemesis membership") && stderr.contains("reference, etcd and command"),
+        stderr.contains("--nemesis membership")
+            && stderr.contains("reference, etcd, zookeeper and command"),
         "{stderr}"
     );
+}
+
+/// Start a membership run of `system`, SIGKILL the harness while a member is removed, and
+/// heal the run: `faultline heal` adds the member back through the system's own API (the
+/// cluster started again on its data where its nodes died with the harness) before it stops
+/// the nodes; nothing is left recorded as removed, and no node process is left.
+fn heal_adds_back_a_member_removed_at_a_crash(system: &[&str]) -> String {
+    let store = tempfile::tempdir().unwrap();
+    let mut child = background_test(store.path())
+        .args(system)
+        .args(["--node-count", "3", "--nemesis", "membership"])
+        .args(["--nemesis-interval", "3", "--time-limit", "90"])
+        .args(["--rate", "100", "--seed", "5"])
+        .spawn()
+        .unwrap();
+    kill_when(&mut child, 90, "a member removed", || {
+        let Ok(run) = std::fs::canonicalize(store.path().join("latest")) else {
+            return false;
+        };
+        let Ok(text) = std::fs::read_to_string(run.join("history.jsonl")) else {
+            return false;
+        };
+        let last = text
+            .lines()
+            .filter(|l| l.contains(r#""process":"nemesis","type":"info""#))
+            .rfind(|l| l.contains("-membership"));
+        last.is_some_and(|l| l.contains("start-membership") && l.contains(r#""removed":"#))
+    });
+    let run = latest_run(store.path());
+    let ledger: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("nemesis-state.json")).unwrap()).unwrap();
+    let removed = ledger["removed_members"][0].as_str().unwrap().to_string();
+    let text = heal(&run);
+    assert!(
+        text.contains(&format!("added {removed} back to the cluster's membership")),
+        "{text}"
+    );
+    assert!(text.contains("; after: n1,n2,n3"), "{text}");
+    assert!(
+        !run.join("nemesis-state.json").exists(),
+        "the ledger still records something"
+    );
+    let left = wait_gone(&run.display().to_string(), 5);
+    assert!(left.is_empty(), "node processes left behind: {left:?}");
+    text
+}
+
+#[test]
+fn heal_adds_back_a_reference_member_removed_when_the_harness_died() {
+    let text = heal_adds_back_a_member_removed_at_a_crash(&["--system", "reference"]);
+    // The reference nodes stop with the harness: heal started them again on their data.
+    assert!(text.contains("started n1 again"), "{text}");
+}
+
+#[test]
+fn heal_adds_back_an_etcd_member_removed_when_the_harness_died() {
+    let text = heal_adds_back_a_member_removed_at_a_crash(&["--system", "etcd"]);
+    assert!(text.contains("etcd member add"), "{text}");
+}
+
+#[test]
+fn heal_adds_back_a_zookeeper_server_removed_when_the_harness_died() {
+    let text = heal_adds_back_a_member_removed_at_a_crash(&["--system", "zookeeper"]);
+    assert!(text.contains("zookeeper reconfig -add"), "{text}");
+}
+
+#[test]
+fn heal_adds_back_a_command_system_member_removed_when_the_harness_died() {
+    let system = etcd_by_command("");
+    let system: Vec<&str> = system.iter().map(String::as_str).collect();
+    let text = heal_adds_back_a_member_removed_at_a_crash(&system);
+    assert!(text.contains("SCRIPT add"), "{text}");
 }

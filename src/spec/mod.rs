@@ -4,7 +4,9 @@
 //! Validation errors are [`BadInput`](crate::exit::BadInput) (exit 254) and say what is wrong
 //! and how to fix it. Nothing here starts a process or opens a file for writing.
 
+pub mod docker;
 pub mod fault_options;
+pub mod raft;
 mod rerun;
 pub(crate) use rerun::shell_word;
 pub mod ssh;
@@ -103,6 +105,10 @@ pub struct TestSpec {
     pub leave_db_running: bool,
     /// Deliberate bug of the reference system.
     pub bug: Option<String>,
+    /// The reference service's Raft timing (`--raft-heartbeat`, `--raft-election`), `None`
+    /// for the other systems.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raft: Option<raft::RaftTiming>,
     /// `--read-consistency`, `None` for the system's strict default.
     pub read_consistency: Option<String>,
     /// `--endpoints` of `--system http` (base URLs), empty otherwise.
@@ -180,7 +186,19 @@ impl TestSpec {
                     );
                 }
                 let timeout = positive_secs("--ssh-timeout", args.ssh.ssh_timeout)?;
-                Some(ssh::docker_spec(node_count, timeout, args.base_port))
+                // A cluster of its own per store and test name (`--name`).
+                let name = args
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("{}-{}", args.system, args.workload));
+                let project =
+                    docker::DockerProject::derive(&args.store, &name, &docker::existing_networks());
+                Some(ssh::docker_spec(
+                    node_count,
+                    timeout,
+                    args.base_port,
+                    &project,
+                ))
             }
             other => bad_input!(
                 "unknown target '{other}': --target takes one of {}",
@@ -312,6 +330,11 @@ impl TestSpec {
                 Some(name.clone())
             }
         };
+        let raft = raft::RaftTiming::resolve(
+            &args.system,
+            args.raft_heartbeat.as_deref(),
+            args.raft_election.as_deref(),
+        )?;
         let concurrency = parse_concurrency(&args.concurrency, node_count)?;
         let time_limit = positive_secs("--time-limit", args.time_limit)?;
         let nemesis_interval = positive_secs("--nemesis-interval", args.nemesis_interval)?;
@@ -400,6 +423,7 @@ impl TestSpec {
             store: args.store.clone(),
             leave_db_running: args.leave_db_running,
             bug,
+            raft,
             read_consistency,
             endpoints,
             client_command,

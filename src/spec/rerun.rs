@@ -47,6 +47,9 @@ pub(super) fn rerun_line(args: &TestArgs, spec: &TestSpec) -> String {
     if let Some(bug) = &spec.bug {
         rerun.push_str(&format!(" --bug {bug}"));
     }
+    if let Some(raft) = &spec.raft {
+        rerun.push_str(&raft.rerun_args());
+    }
     if let Some(level) = &spec.read_consistency {
         rerun.push_str(&format!(" --read-consistency {level}"));
     }

@@ -60,6 +60,9 @@ pub struct SshSpec {
     pub remote_dir: String,
     /// The port the system listens on, on every node.
     pub db_port: u16,
+    /// For `--target docker`: the run's compose project and subnet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docker: Option<super::docker::DockerProject>,
 }
 
 mod secs {
@@ -174,6 +177,7 @@ impl SshSpec {
             timeout: Duration::from_secs_f64(flags.ssh_timeout),
             remote_dir: flags.remote_dir.trim_end_matches('/').to_string(),
             db_port: db_port.unwrap_or(7001),
+            docker: None,
         })
     }
 }
@@ -202,11 +206,6 @@ pub fn parse_hosts(text: &str) -> Vec<String> {
 /// The most nodes the compose file defines.
 pub const MAX_NODES: usize = 5;
 
-/// The address of docker node `i` (1-based) on the compose network.
-pub fn node_addr(i: usize) -> String {
-    format!("10.215.0.{}", 10 + i)
-}
-
 /// The folder that caches the key pair, the scripts and the known_hosts file.
 pub fn cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("FAULTLINE_CACHE") {
@@ -216,22 +215,28 @@ pub fn cache_dir() -> PathBuf {
     home.join(".cache/faultline")
 }
 
-/// The SSH settings that reach the docker nodes (root, the generated key, the cluster's
-/// own known_hosts); the nodes are named `n1`... as their containers' host names.
-pub fn docker_spec(node_count: usize, timeout: Duration, db_port: Option<u16>) -> SshSpec {
+/// The SSH settings that reach the docker nodes of `project` (root, the generated key, the
+/// cluster's own known_hosts); the nodes are named `n1`... as their containers' host names.
+pub fn docker_spec(
+    node_count: usize,
+    timeout: Duration,
+    db_port: Option<u16>,
+    project: &super::docker::DockerProject,
+) -> SshSpec {
     let dir = cache_dir().join("docker");
     SshSpec {
-        hosts: (1..=node_count).map(node_addr).collect(),
+        hosts: (1..=node_count).map(|i| project.node_addr(i)).collect(),
         names: (1..=node_count).map(|i| format!("n{i}")).collect(),
         username: "root".to_string(),
         auth: Auth::KeyFile(dir.join("id_ed25519")),
         port: 22,
         sudo: false,
-        known_hosts: dir.join("known_hosts"),
+        known_hosts: dir.join(format!("known_hosts-{}", project.project)),
         accept_new_host_keys: false,
         timeout,
         remote_dir: "/var/lib/faultline".to_string(),
         db_port: db_port.unwrap_or(7001),
+        docker: Some(project.clone()),
     }
 }
 

@@ -37,9 +37,10 @@ pub fn unsupported_nemesis(system: &str, nemesis: &str) -> Option<String> {
             "--system http drives nodes faultline did not start, so it cannot {nemesis} them: \
              pass --nemesis none (network faults need nodes faultline starts)"
         )),
-        ("nats" | "zookeeper" | "http", "membership") => Some(format!(
+        ("nats" | "http", "membership") => Some(format!(
             "{system} has no membership changes in faultline yet (they go through the system's \
-             own API): --nemesis membership works with --system reference, etcd and command"
+             own API): --nemesis membership works with --system reference, etcd, zookeeper \
+             and command"
         )),
         ("etcd" | "nats", clock) if clock.starts_with("clock") => Some(format!(
             "{system} is a Go binary: Go reads the clock through the vDSO, not libc, so \
@@ -224,9 +225,10 @@ mod tests {
         assert!(unsupported_nemesis("etcd", "kill").is_none());
         assert!(unsupported_nemesis("etcd", "membership").is_none());
         assert!(unsupported_nemesis("reference", "membership").is_none());
-        assert!(unsupported_nemesis("zookeeper", "membership")
+        assert!(unsupported_nemesis("zookeeper", "membership").is_none());
+        assert!(unsupported_nemesis("nats", "membership")
             .unwrap()
-            .contains("reference, etcd and command"));
+            .contains("reference, etcd, zookeeper and command"));
         assert!(unsupported_nemesis("http", "pause")
             .unwrap()
             .contains("--nemesis none"));

@@ -418,3 +418,28 @@ fn port_in_use_is_bad_input() {
     assert_eq!(crate::exit::code_for(&err), crate::exit::BAD_INPUT);
     assert!(err.to_string().contains(&format!("port {port}")), "{err}");
 }
+
+#[test]
+fn raft_timing_is_recorded_and_rerun_and_refused_for_other_systems() {
+    let spec = resolve(&[]).unwrap();
+    let timing = spec.raft.unwrap();
+    assert_eq!((timing.heartbeat_ms, timing.election_ms), (100, 1000));
+    assert!(!spec.rerun.contains("--raft"), "{}", spec.rerun);
+    let spec = resolve(&["--raft-heartbeat", "50ms", "--raft-election", "0.6s"]).unwrap();
+    assert!(
+        spec.rerun
+            .contains("--raft-heartbeat 50ms --raft-election 600ms"),
+        "{}",
+        spec.rerun
+    );
+    let again = rerun(&spec).raft.unwrap();
+    assert_eq!((again.heartbeat_ms, again.election_ms), (50, 600));
+    let json = serde_json::to_value(&spec).unwrap();
+    assert_eq!(json["raft"]["election_ms"], 600);
+    let err = resolve(&["--system", "etcd", "--raft-election", "2s"]).unwrap_err();
+    assert!(
+        err.to_string().contains("--system etcd has its own"),
+        "{err}"
+    );
+    assert_eq!(resolve(&["--system", "etcd"]).unwrap().raft, None);
+}

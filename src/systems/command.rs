@@ -173,6 +173,11 @@ impl System for CommandSystem {
         })
     }
 
+    fn resume_rejoins(&self, node: &NodeSpec, cluster: &[NodeSpec], lives: u32) {
+        let members = cluster.iter().map(|n| n.name.clone()).collect();
+        self.rejoins.resume(&node.name, lives, members);
+    }
+
     fn membership(
         &self,
         cluster: &[NodeSpec],

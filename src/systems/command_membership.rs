@@ -52,6 +52,18 @@ impl Rejoins {
             .cloned()
     }
 
+    /// `node` lived `generation` rejoins already: it starts on the latest data folder.
+    pub(crate) fn resume(&self, node: &str, generation: u32, members: Vec<String>) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert(
+            node.to_string(),
+            Rejoin {
+                generation,
+                members,
+            },
+        );
+    }
+
     fn next(&self, node: &str, members: Vec<String>) -> Rejoin {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let generation = map.get(node).map_or(1, |r| r.generation + 1);

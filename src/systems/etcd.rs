@@ -214,6 +214,15 @@ impl System for EtcdSystem {
         Box::new(EtcdClient::new(node, op_timeout, self.reads))
     }
 
+    fn resume_rejoins(&self, node: &NodeSpec, cluster: &[NodeSpec], lives: u32) {
+        let initial_cluster = cluster
+            .iter()
+            .map(|n| format!("{}={}", n.name, peer_url(n)))
+            .collect::<Vec<_>>()
+            .join(",");
+        self.rejoins.resume(&node.name, lives, initial_cluster);
+    }
+
     fn membership(
         &self,
         cluster: &[NodeSpec],

@@ -66,6 +66,17 @@ impl Rejoins {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// `node` lived `generation` rejoins already: it starts on the latest data directory.
+    pub(crate) fn resume(&self, node: &str, generation: u32, initial_cluster: String) {
+        self.lock().insert(
+            node.to_string(),
+            Rejoin {
+                generation,
+                initial_cluster,
+            },
+        );
+    }
+
     /// Record that `node` joins `initial_cluster` on a fresh data directory.
     fn next(&self, node: &str, initial_cluster: String) -> Rejoin {
         let mut map = self.lock();

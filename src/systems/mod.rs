@@ -38,6 +38,7 @@ pub mod reads;
 pub mod reference;
 pub(crate) mod versioned;
 pub mod zookeeper;
+pub(crate) mod zookeeper_membership;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -84,8 +85,54 @@ pub(crate) fn assert_has_all(text: &str, parts: &[&str]) {
     }
 }
 
+/// What building a system takes from a test spec; `faultline heal` reads the same fields
+/// back from the run's `test.json`.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct SystemInputs {
+    /// `--system`.
+    pub system: String,
+    /// `--read-consistency`, `None` for the strict default.
+    #[serde(default)]
+    pub read_consistency: Option<String>,
+    /// `--install-mode`.
+    #[serde(default)]
+    pub install_mode: crate::spec::systems::InstallMode,
+    /// `--endpoints` of `--system http`.
+    #[serde(default)]
+    pub endpoints: Vec<String>,
+    /// `--db-command` of `--system command`.
+    #[serde(default)]
+    pub db_command: Option<PathBuf>,
+    /// `--db-packages`.
+    #[serde(default)]
+    pub db_packages: Vec<String>,
+    /// The reference service's `--bug`.
+    #[serde(default)]
+    pub bug: Option<String>,
+    /// The executable started as each reference node.
+    pub node_binary: PathBuf,
+    /// The reference service's Raft timing.
+    #[serde(default)]
+    pub raft: Option<crate::spec::raft::RaftTiming>,
+}
+
 /// The system a test spec names, ready to start on nodes.
 pub fn build(spec: &crate::spec::TestSpec) -> anyhow::Result<Arc<dyn System>> {
+    build_from(&SystemInputs {
+        system: spec.system.clone(),
+        read_consistency: spec.read_consistency.clone(),
+        install_mode: spec.install_mode,
+        endpoints: spec.endpoints.clone(),
+        db_command: spec.db_command.clone(),
+        db_packages: spec.db_packages.clone(),
+        bug: spec.bug.clone(),
+        node_binary: spec.node_binary.clone(),
+        raft: spec.raft,
+    })
+}
+
+/// The system `inputs` name, ready to start on nodes.
+pub fn build_from(spec: &SystemInputs) -> anyhow::Result<Arc<dyn System>> {
     let strict = crate::spec::systems::read_consistencies(&spec.system)
         .first()
         .copied();
@@ -119,17 +166,17 @@ pub fn build(spec: &crate::spec::TestSpec) -> anyhow::Result<Arc<dyn System>> {
                 .as_deref()
                 .map(|b| b.parse::<reference::Bug>())
                 .transpose()?;
-            Ok(Arc::new(reference::ReferenceSystem::new(
-                bug,
-                spec.node_binary.clone(),
-            )))
+            Ok(Arc::new(
+                reference::ReferenceSystem::new(bug, spec.node_binary.clone())
+                    .with_raft_timing(spec.raft.unwrap_or_default()),
+            ))
         }
         other => anyhow::bail!("no system named {other}"),
     }
 }
 
 /// One node of the cluster, as the controller sees it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct NodeSpec {
     /// 1-based node id.
     pub id: u64,
@@ -409,6 +456,10 @@ pub trait System: Send + Sync {
     ) -> Option<Arc<dyn Membership>> {
         None
     }
+    /// `node` already lived `lives` rejoins of the membership nemesis in this run (found on
+    /// disk by `faultline heal`, whose fresh system knows none): its next start uses the
+    /// latest, and a later rejoin counts on from there.
+    fn resume_rejoins(&self, _node: &NodeSpec, _cluster: &[NodeSpec], _lives: u32) {}
     /// A client bound to `node`. Called once per worker.
     fn client(
         &self,

@@ -21,7 +21,8 @@
 //! lost race, nothing was applied, `fail`. Read-only txns send the checks too, so their
 //! reads are validated as one snapshot at the commit point.
 //!
-//! Faults: kill, pause, and clock skew through libfaketime (the JVM reads time through libc).
+//! Faults: kill, pause, clock skew through libfaketime (the JVM reads time through libc), and
+//! membership changes through `reconfig` ([`super::zookeeper_membership`]).
 //!
 //! Outcomes: an operation that could not even get a session is `fail`; a write or cas that
 //! was sent and then timed out or lost its connection is `info`; a failed read is `fail`.
@@ -39,6 +40,7 @@ use super::key_path::encode_key;
 use super::node::NodeShell;
 use super::reads::ZkReads;
 use super::versioned::{Failure, Version, Versioned, VersionedStore};
+use super::zookeeper_membership::{ZkMembership, ZkRejoins};
 use super::{decode_value, node_logs, Client, NodeSpec, StartCommand, System, SystemError};
 use super::{poll_ready, SystemResult};
 use crate::spec::systems::InstallMode;
@@ -56,6 +58,7 @@ pub struct ZkSystem {
     java: Program,
     jar: Program,
     install: InstallMode,
+    rejoins: ZkRejoins,
 }
 
 impl ZkSystem {
@@ -70,6 +73,7 @@ impl ZkSystem {
                 "FAULTLINE_JAVA_BIN",
             ),
             jar: Program::new(ZOOKEEPER_JAR, "zookeeper", "FAULTLINE_ZOOKEEPER_JAR"),
+            rejoins: ZkRejoins::default(),
         }
     }
 }
@@ -78,25 +82,68 @@ fn config_path(node: &NodeSpec) -> PathBuf {
     node.node_dir().join("zoo.cfg")
 }
 
-/// `zoo.cfg` of `node`: short ticks so elections and failure detection take seconds.
-fn config(node: &NodeSpec, cluster: &[NodeSpec]) -> Result<String, SystemError> {
-    let mut text = format!(
-        "tickTime=500\ninitLimit=20\nsyncLimit=6\ndataDir={}\nclientPort={}\n\
-         clientPortAddress={}\n4lw.commands.whitelist=srvr,ruok\nadmin.enableServer=false\n\
-         maxClientCnxns=0\n",
-        node.data_dir.display(),
-        node.client_port(),
-        node.host()
-    );
-    if cluster.len() > 1 {
-        for n in cluster {
-            let quorum = n.extra_addr(0)?;
-            let election = n.extra_addr(1)?;
-            let port = election.rsplit_once(':').map_or("", |(_, p)| p);
-            text.push_str(&format!("server.{}={quorum}:{port}\n", n.id));
-        }
+/// The dynamic configuration file `zoo.cfg` names: the ensemble, which `reconfig` changes
+/// (ZooKeeper then writes `zoo.cfg.dynamic.<version>` and points `zoo.cfg` at it).
+fn dynamic_config_path(node: &NodeSpec) -> PathBuf {
+    node.node_dir().join("zoo.cfg.dynamic")
+}
+
+/// `server.N=HOST:QUORUM:ELECTION:participant;HOST:CLIENT`: `node` in the ensemble.
+pub(crate) fn server_line(node: &NodeSpec) -> Result<String, SystemError> {
+    let quorum = node.extra_addr(0)?;
+    let election = node.extra_addr(1)?;
+    let port = election.rsplit_once(':').map_or("", |(_, p)| p);
+    Ok(format!(
+        "server.{}={quorum}:{port}:participant;{}",
+        node.id, node.client_addr
+    ))
+}
+
+/// The ensemble's dynamic configuration: one [`server_line`] per node.
+pub(crate) fn ensemble(cluster: &[NodeSpec]) -> Result<String, SystemError> {
+    let mut text = String::new();
+    for n in cluster {
+        text.push_str(&server_line(n)?);
+        text.push('\n');
     }
     Ok(text)
+}
+
+/// The static part of `node`'s configuration, its ensemble in `dynamic` (`None` for a
+/// single node: a standalone server): short ticks so elections and failure detection take
+/// seconds. An ensemble runs with dynamic reconfiguration on (`reconfig`, for the
+/// `membership` nemesis), ACL checks skipped so any client may reconfigure it, and never
+/// standalone, so it may shrink to two servers.
+pub(crate) fn static_config(node: &NodeSpec, dynamic: Option<&std::path::Path>) -> String {
+    let mut text = format!(
+        "tickTime=500\ninitLimit=20\nsyncLimit=6\ndataDir={}\n\
+         4lw.commands.whitelist=srvr,ruok\nadmin.enableServer=false\nmaxClientCnxns=0\n",
+        node.data_dir.display(),
+    );
+    match dynamic {
+        Some(path) => text.push_str(&format!(
+            "reconfigEnabled=true\nstandaloneEnabled=false\nskipACL=yes\n\
+             dynamicConfigFile={}\n",
+            path.display()
+        )),
+        None => text.push_str(&format!(
+            "clientPort={}\nclientPortAddress={}\n",
+            node.client_port(),
+            node.host()
+        )),
+    }
+    text
+}
+
+/// `zoo.cfg` of `node` (see [`static_config`]); an ensemble's servers are in its dynamic file.
+fn config(node: &NodeSpec, cluster: &[NodeSpec]) -> Result<String, SystemError> {
+    if cluster.len() > 1 {
+        // Every node's ports are checked before any file is written.
+        ensemble(cluster)?;
+        Ok(static_config(node, Some(&dynamic_config_path(node))))
+    } else {
+        Ok(static_config(node, None))
+    }
 }
 
 /// `myid` in the data folder: which `server.N` line of `zoo.cfg` this node is.
@@ -111,7 +158,7 @@ async fn write_myid(shell: &dyn NodeShell, node: &NodeSpec) -> Result<(), System
 }
 
 /// What `srvr` says a server is: `leader`, `follower`, `standalone`, or nothing yet.
-async fn mode(node: &NodeSpec) -> Result<String, String> {
+pub(crate) async fn mode(node: &NodeSpec) -> Result<String, String> {
     let ask = async {
         let mut stream = tokio::net::TcpStream::connect(&node.client_addr).await?;
         stream.write_all(b"srvr").await?;
@@ -150,9 +197,28 @@ impl System for ZkSystem {
     }
 
     /// Empties the data folder and writes `myid` back: the server's identity lives there.
-    async fn wipe(&self, shell: &dyn NodeShell, node: &NodeSpec, _: &[NodeSpec]) -> SystemResult {
+    /// An ensemble's configuration is written afresh too, as ZooKeeper rewrites `zoo.cfg`
+    /// when its membership changes.
+    async fn wipe(
+        &self,
+        shell: &dyn NodeShell,
+        node: &NodeSpec,
+        cluster: &[NodeSpec],
+    ) -> SystemResult {
         super::wipe_data_dir(shell, node).await?;
-        write_myid(shell, node).await
+        write_myid(shell, node).await?;
+        self.rejoins.forget(&node.name);
+        if cluster.len() > 1 {
+            let dynamic = dynamic_config_path(node);
+            shell
+                .write_file(node, &dynamic, ensemble(cluster)?.as_bytes())
+                .await?;
+            let text = static_config(node, Some(&dynamic));
+            shell
+                .write_file(node, &config_path(node), text.as_bytes())
+                .await?;
+        }
+        Ok(())
     }
 
     fn start_command(&self, node: &NodeSpec, _cluster: &[NodeSpec]) -> Option<StartCommand> {
@@ -171,12 +237,60 @@ impl System for ZkSystem {
             "org.apache.zookeeper.server.quorum.QuorumPeerMain",
         ];
         let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        args.push(config_path(node).display().to_string());
+        let Some(rejoin) = self.rejoins.get(&node.name) else {
+            args.push(config_path(node).display().to_string());
+            return Some(StartCommand {
+                program: self.java.path.clone(),
+                args,
+                env: Vec::new(),
+            });
+        };
+        // A rejoined server starts on a configuration naming the ensemble it joins, written
+        // by its first start on the node itself (any target) and kept up to date by
+        // ZooKeeper from then on; `exec` keeps the pid the target watches.
+        let cfg = node
+            .node_dir()
+            .join(format!("zoo-rejoin-{}.cfg", rejoin.generation));
+        let dynamic = node
+            .node_dir()
+            .join(format!("zoo-rejoin-{}.cfg.dynamic", rejoin.generation));
+        let word = |p: &std::path::Path| crate::spec::shell_word(&p.display().to_string());
+        let mut java = vec![word(&self.java.path)];
+        java.extend(args.iter().map(|a| crate::spec::shell_word(a)));
+        java.push(word(&cfg));
+        let script = format!(
+            "[ -e {cfg} ] || {{ printf '%s' \"$FAULTLINE_ZK_ENSEMBLE\" > {dynamic} && \
+             printf '%s' \"$FAULTLINE_ZK_STATIC\" > {cfg}; }} && exec {}",
+            java.join(" "),
+            cfg = word(&cfg),
+            dynamic = word(&dynamic),
+        );
         Some(StartCommand {
-            program: self.java.path.clone(),
-            args,
-            env: Vec::new(),
+            program: PathBuf::from("/bin/sh"),
+            args: vec!["-c".to_string(), script],
+            env: vec![
+                ("FAULTLINE_ZK_ENSEMBLE".to_string(), rejoin.ensemble),
+                (
+                    "FAULTLINE_ZK_STATIC".to_string(),
+                    static_config(node, Some(&dynamic)),
+                ),
+            ],
         })
+    }
+
+    fn resume_rejoins(&self, node: &NodeSpec, cluster: &[NodeSpec], lives: u32) {
+        if let Ok(ensemble) = ensemble(cluster) {
+            self.rejoins.resume(&node.name, lives, ensemble);
+        }
+    }
+
+    fn membership(
+        &self,
+        cluster: &[NodeSpec],
+        process: std::sync::Arc<dyn faultline_nemeses::control::ProcessControl>,
+    ) -> Option<std::sync::Arc<dyn faultline_nemeses::membership::Membership>> {
+        let membership = ZkMembership::new(cluster, process, self.rejoins.clone());
+        Some(std::sync::Arc::new(membership))
     }
 
     async fn await_ready(&self, cluster: &[NodeSpec], timeout: Duration) -> SystemResult {
@@ -471,20 +585,35 @@ mod tests {
     }
 
     #[test]
-    fn config_lists_every_server_on_its_own_host() {
+    fn an_ensemble_is_reconfigurable_and_lists_every_server_on_its_own_host() {
         let cluster = [node(1), node(2), node(3)];
         let text = config(&cluster[1], &cluster).unwrap();
         crate::systems::assert_has_all(
             &text,
             &[
-                "server.1=127.0.1.1:2888:3888\n",
-                "server.3=127.0.1.3:2888:3888\n",
-                "clientPort=2181\nclientPortAddress=127.0.1.2\n",
+                "reconfigEnabled=true\nstandaloneEnabled=false\nskipACL=yes\n",
+                "dynamicConfigFile=/run/n2/zoo.cfg.dynamic\n",
                 "dataDir=/run/n2/data\n",
             ],
         );
+        assert!(
+            !text.contains("server.") && !text.contains("clientPort"),
+            "{text}"
+        );
+        let servers = ensemble(&cluster).unwrap();
+        crate::systems::assert_has_all(
+            &servers,
+            &[
+                "server.1=127.0.1.1:2888:3888:participant;127.0.1.1:2181\n",
+                "server.3=127.0.1.3:2888:3888:participant;127.0.1.3:2181\n",
+            ],
+        );
         let alone = config(&cluster[0], &cluster[..1]).unwrap();
-        assert!(!alone.contains("server."), "{alone}");
+        assert!(
+            !alone.contains("server.") && !alone.contains("reconfig"),
+            "{alone}"
+        );
+        assert!(alone.contains("clientPort=2181\nclientPortAddress=127.0.1.1\n"));
     }
 
     #[test]
@@ -522,5 +651,36 @@ mod tests {
         let args = command.args.join(" ");
         assert!(args.contains("QuorumPeerMain /run/n1/zoo.cfg"), "{args}");
         assert!(args.contains("zookeeper.jar"), "{args}");
+    }
+
+    #[test]
+    fn a_rejoined_server_starts_on_the_ensemble_it_joins_written_once() {
+        let cluster = [node(1), node(2)];
+        let system = ZkSystem::new(ZkReads::Sync, InstallMode::None);
+        system.rejoins.forget("n2");
+        let ensemble = ensemble(&cluster).unwrap();
+        let _ = system_rejoin(&system, "n2", &ensemble);
+        let command = system.start_command(&cluster[1], &cluster).unwrap();
+        assert_eq!(command.program, PathBuf::from("/bin/sh"));
+        let script = &command.args[1];
+        assert!(
+            script.starts_with("[ -e /run/n2/zoo-rejoin-1.cfg ] ||"),
+            "{script}"
+        );
+        assert!(script.contains("exec /usr/bin/java"), "{script}");
+        assert!(
+            script.ends_with("QuorumPeerMain /run/n2/zoo-rejoin-1.cfg"),
+            "{script}"
+        );
+        let env: std::collections::BTreeMap<_, _> = command.env.into_iter().collect();
+        assert_eq!(env["FAULTLINE_ZK_ENSEMBLE"], ensemble);
+        assert!(env["FAULTLINE_ZK_STATIC"]
+            .contains("dynamicConfigFile=/run/n2/zoo-rejoin-1.cfg.dynamic\n"));
+        let first = system.start_command(&cluster[0], &cluster).unwrap();
+        assert_eq!(first.program, PathBuf::from("/usr/bin/java"));
+    }
+
+    fn system_rejoin(system: &ZkSystem, node: &str, ensemble: &str) -> u32 {
+        system.rejoins.next_for_tests(node, ensemble)
     }
 }

@@ -48,7 +48,11 @@ impl Cluster {
             return Ok((Cluster::Local(Arc::new(target)), system));
         };
         let docker = if spec.target == "docker" {
-            let up = DockerCluster::up(spec.node_count, spec.leave_running);
+            let project = ssh
+                .docker
+                .clone()
+                .context("a docker run's spec names its compose project")?;
+            let up = DockerCluster::up(spec.node_count, spec.leave_running, &project);
             Some(tokio::task::block_in_place(|| up)?)
         } else {
             None
@@ -253,6 +257,8 @@ pub struct HealedSsh {
     pub undone: Vec<String>,
     /// Whether the run's docker cluster should be torn down once everything is undone.
     pub docker_down: bool,
+    /// The docker cluster's compose project, for `--target docker`.
+    pub docker: Option<crate::spec::docker::DockerProject>,
 }
 
 /// For a run over SSH (its `test.json` names SSH settings): reconnect and stop every daemon.
@@ -276,6 +282,7 @@ pub async fn heal_ssh_run(test_json: &serde_json::Value) -> Result<Option<Healed
     } else {
         serde_json::from_value(ssh).context("test.json has unreadable SSH settings")?
     };
+    let project = spec.docker.clone();
     let cluster = Arc::new(SshCluster::connect(spec).await?);
     let undone = crate::targets::ssh::control::heal_nodes(&cluster).await?;
     let docker = test_json.get("target").and_then(|t| t.as_str()) == Some("docker");
@@ -284,13 +291,15 @@ pub async fn heal_ssh_run(test_json: &serde_json::Value) -> Result<Option<Healed
         cluster,
         undone,
         docker_down: docker && !leave,
+        docker: project,
     }))
 }
 
 /// Tear down the docker cluster a run brought up.
-pub fn docker_down() -> Result<String> {
-    DockerCluster::existing(false).down()?;
-    Ok("removed the docker cluster".to_string())
+pub fn docker_down(project: &crate::spec::docker::DockerProject) -> Result<String> {
+    let cluster = DockerCluster::existing(false, project);
+    cluster.down()?;
+    Ok(format!("removed the docker cluster {}", cluster.project()))
 }
 
 /// Partitions over SSH nodes: iptables on each node, dropping packets from peer nodes only.

@@ -68,6 +68,7 @@ use serde::Deserialize;
 
 use super::{node_logs, poll_ready, SystemResult};
 use super::{Client, NodeSpec, StartCommand, System};
+use crate::spec::raft::RaftTiming;
 pub use crate::spec::systems::Bug;
 
 /// What `GET /status` answers.
@@ -84,6 +85,7 @@ pub(crate) struct NodeStatus {
 pub struct ReferenceSystem {
     bug: Option<Bug>,
     exe: PathBuf,
+    raft: RaftTiming,
     http: reqwest::Client,
 }
 
@@ -94,8 +96,15 @@ impl ReferenceSystem {
         ReferenceSystem {
             bug,
             exe,
+            raft: RaftTiming::default(),
             http: reqwest::Client::new(),
         }
+    }
+
+    /// The same system, its nodes started with this Raft timing.
+    pub fn with_raft_timing(mut self, raft: RaftTiming) -> Self {
+        self.raft = raft;
+        self
     }
 
     async fn status(&self, node: &NodeSpec) -> Option<NodeStatus> {
@@ -167,6 +176,14 @@ impl System for ReferenceSystem {
         }
         if node.id == 1 {
             args.push("--bootstrap".to_string());
+        }
+        for (flag, ms) in [
+            ("--heartbeat-ms", self.raft.heartbeat_ms),
+            ("--election-min-ms", self.raft.election_min_ms()),
+            ("--election-max-ms", self.raft.election_max_ms()),
+        ] {
+            args.push(flag.to_string());
+            args.push(ms.to_string());
         }
         if let Some(bug) = self.bug {
             args.push("--bug".to_string());
@@ -251,7 +268,11 @@ mod tests {
     #[test]
     fn start_command_lists_peers_and_bootstraps_node_one() {
         let cluster = [node(1), node(2), node(3)];
-        let system = ReferenceSystem::new(Some(Bug::LostWrites), PathBuf::from("/bin/faultline"));
+        let system = ReferenceSystem::new(Some(Bug::LostWrites), PathBuf::from("/bin/faultline"))
+            .with_raft_timing(RaftTiming {
+                heartbeat_ms: 150,
+                election_ms: 900,
+            });
         let one = system
             .start_command(&cluster[0], &cluster)
             .unwrap()
@@ -260,7 +281,8 @@ mod tests {
         assert_eq!(
             one,
             "node --id 1 --listen 127.0.0.1:7001 --data-dir /tmp/d1 --peer 2=127.0.0.1:8002 \
-             --peer 3=127.0.0.1:8003 --bootstrap --bug lost-writes"
+             --peer 3=127.0.0.1:8003 --bootstrap --heartbeat-ms 150 --election-min-ms 450 \
+             --election-max-ms 900 --bug lost-writes"
         );
         let two = system.start_command(&cluster[1], &cluster).unwrap().args;
         assert!(!two.contains(&"--bootstrap".to_string()));

@@ -17,4 +17,4 @@ pub mod processes;
 pub mod relay;
 pub mod target;
 
-pub use target::{stop_leftover_nodes, LocalTarget, NodeError, PARENT_PID_ENV};
+pub use target::{leftover_nodes, stop_leftover_nodes, LocalTarget, NodeError, PARENT_PID_ENV};

@@ -227,6 +227,10 @@ impl LocalTarget {
         } else {
             None
         };
+        // `faultline heal` restarts these nodes to add removed members back.
+        let placed = serde_json::to_vec_pretty(&nodes).map_err(anyhow::Error::from)?;
+        fs::write(run.node_specs(), placed)
+            .with_context(|| format!("cannot write {}", run.node_specs().display()))?;
         let mut target = LocalTarget::new(run, nodes, system, spec.leave_db_running);
         target.lazyfs = lazyfs;
         target.clients = clients;
@@ -331,6 +335,12 @@ impl LocalTarget {
             faketime: None,
             lazyfs: None,
         }
+    }
+
+    /// The same target, its nodes in the namespaces of `layout` (`faultline heal`).
+    pub fn with_netns(mut self, layout: Option<NetnsLayout>) -> Self {
+        self.netns = layout;
+        self
     }
 
     /// The lazyfs mounts of the nodes' data directories, when `lose-unfsynced` is enabled.
@@ -613,30 +623,8 @@ fn last_line(path: &Path) -> Option<String> {
 /// them (so a paused node is not left stopped) and kill them. Only processes whose command
 /// line names this run folder are touched, so a recycled pid is never killed.
 pub fn stop_leftover_nodes(run: &RunDir) -> Result<Vec<String>> {
-    let path = run.node_pids();
-    let text = match fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    let pids: BTreeMap<String, u32> = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a pid table", path.display()))?;
-    let marker = fs::canonicalize(&run.path).unwrap_or_else(|_| run.path.clone());
     let mut undone = Vec::new();
-    for (node, pid) in pids {
-        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        // A Maelstrom node program's command line is the user's: it carries the run folder
-        // in its environment instead.
-        let environ = fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-        let environ = String::from_utf8_lossy(&environ);
-        let ours = cmdline.contains(&*marker.to_string_lossy())
-            || cmdline.contains(&*run.path.to_string_lossy())
-            || environ.contains(&format!("FAULTLINE_RUN_DIR={}", run.path.display()))
-            || environ.contains(&format!("FAULTLINE_RUN_DIR={}", marker.display()));
-        if !ours {
-            continue;
-        }
+    for (node, pid) in leftover_nodes(run)? {
         let pid = Pid::from_raw(pid as i32);
         let _ = signal::kill(pid, Signal::SIGCONT);
         if signal::kill(pid, Signal::SIGKILL).is_ok() {
@@ -644,6 +632,37 @@ pub fn stop_leftover_nodes(run: &RunDir) -> Result<Vec<String>> {
         }
     }
     Ok(undone)
+}
+
+/// The node processes a crashed harness left running, by node, from `nodes/pids.json`:
+/// only processes whose command line (or environment) names this run folder.
+pub fn leftover_nodes(run: &RunDir) -> Result<BTreeMap<String, u32>> {
+    let path = run.node_pids();
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let pids: BTreeMap<String, u32> = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a pid table", path.display()))?;
+    let marker = fs::canonicalize(&run.path).unwrap_or_else(|_| run.path.clone());
+    let mut ours = BTreeMap::new();
+    for (node, pid) in pids {
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        // A Maelstrom node program's command line is the user's: it carries the run folder
+        // in its environment instead.
+        let environ = fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        let environ = String::from_utf8_lossy(&environ);
+        let is_ours = cmdline.contains(&*marker.to_string_lossy())
+            || cmdline.contains(&*run.path.to_string_lossy())
+            || environ.contains(&format!("FAULTLINE_RUN_DIR={}", run.path.display()))
+            || environ.contains(&format!("FAULTLINE_RUN_DIR={}", marker.display()));
+        if is_ours {
+            ours.insert(node, pid);
+        }
+    }
+    Ok(ours)
 }
 
 /// Poll until the cluster is ready, failing early when a node process exits.

@@ -1,7 +1,8 @@
 //! The docker-compose cluster of `docker/`: builds the node image with no registry
 //! (`docker/build-image.sh`: debootstrap + `docker import`, cached by a hash of its inputs),
 //! makes an SSH key pair for the controller, brings up `node_count` containers on their
-//! private network, records each container's own host key in a known_hosts file of its
+//! private network (a compose project and subnet of the run's own, see
+//! [`crate::spec::docker`]), records each container's own host key in a known_hosts file of its
 //! own (so host keys are checked strictly), and tears the cluster down when dropped unless
 //! `--leave-running`.
 //!
@@ -15,19 +16,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::spec::ssh::{cache_dir, node_addr, MAX_NODES};
+use crate::spec::docker::DockerProject;
+use crate::spec::ssh::{cache_dir, MAX_NODES};
 
 const BUILD_SCRIPT: &str = include_str!("../../../docker/build-image.sh");
 const NODE_INIT: &str = include_str!("../../../docker/node-init.sh");
 const COMPOSE: &str = include_str!("../../../docker/docker-compose.yml");
 
-/// The compose project name; containers are `faultline-n1` ...
-pub const PROJECT: &str = "faultline";
-
 /// A running compose cluster; dropping it tears it down unless told to leave it.
 pub struct DockerCluster {
     dir: PathBuf,
     leave_running: bool,
+    /// Its compose project (containers `<project>-n1` ...) and subnet.
+    project: DockerProject,
 }
 
 fn run(cmd: &mut Command, what: &str) -> Result<String> {
@@ -45,7 +46,7 @@ fn run(cmd: &mut Command, what: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn compose(dir: &Path) -> Command {
+fn compose(dir: &Path, project: &DockerProject) -> Command {
     let mut cmd = if which("docker-compose") {
         Command::new("docker-compose")
     } else {
@@ -54,10 +55,12 @@ fn compose(dir: &Path) -> Command {
         c
     };
     cmd.arg("-p")
-        .arg(PROJECT)
+        .arg(&project.project)
         .arg("-f")
         .arg(dir.join("docker-compose.yml"))
-        .env("FAULTLINE_AUTHORIZED_KEYS", dir.join("id_ed25519.pub"));
+        .env("FAULTLINE_AUTHORIZED_KEYS", dir.join("id_ed25519.pub"))
+        .env("FAULTLINE_PROJECT", &project.project)
+        .env("FAULTLINE_SUBNET_PREFIX", &project.prefix);
     cmd
 }
 
@@ -100,7 +103,11 @@ pub fn ensure_image() -> Result<String> {
 impl DockerCluster {
     /// Build the image if needed, make the key pair, start `node_count` nodes (or keep the
     /// ones already running), and write their host keys to the cluster's known_hosts.
-    pub fn up(node_count: usize, leave_running: bool) -> Result<DockerCluster> {
+    pub fn up(
+        node_count: usize,
+        leave_running: bool,
+        project: &DockerProject,
+    ) -> Result<DockerCluster> {
         if node_count == 0 || node_count > MAX_NODES {
             bail!("the docker cluster has 1 to {MAX_NODES} nodes; give --node-count in that range");
         }
@@ -127,10 +134,11 @@ impl DockerCluster {
         let cluster = DockerCluster {
             dir: dir.clone(),
             leave_running,
+            project: project.clone(),
         };
         let services: Vec<String> = (1..=node_count).map(|i| format!("n{i}")).collect();
         run(
-            compose(&dir)
+            compose(&dir, project)
                 .env("FAULTLINE_NODE_IMAGE", &image)
                 .args(["up", "-d", "--no-build"])
                 .args(&services),
@@ -138,27 +146,47 @@ impl DockerCluster {
         )?;
         let mut known = String::new();
         for (i, service) in services.iter().enumerate() {
-            let host_key = wait_for_sshd(service, &node_addr(i + 1))?;
-            known.push_str(&format!("{} {host_key}\n", node_addr(i + 1)));
+            let addr = project.node_addr(i + 1);
+            let host_key = wait_for_sshd(&project.project, service, &addr)?;
+            known.push_str(&format!("{addr} {host_key}\n"));
         }
-        std::fs::write(dir.join("known_hosts"), known)
-            .with_context(|| format!("cannot write {}", dir.join("known_hosts").display()))?;
-        tracing::info!(nodes = node_count, image, "docker cluster is up");
+        let known_hosts = dir.join(format!("known_hosts-{}", project.project));
+        std::fs::write(&known_hosts, known)
+            .with_context(|| format!("cannot write {}", known_hosts.display()))?;
+        tracing::info!(
+            nodes = node_count,
+            image,
+            project = project.project,
+            subnet = project.subnet(),
+            "docker cluster is up"
+        );
         Ok(cluster)
     }
 
-    /// The cluster a crashed run left (for `faultline heal`).
-    pub fn existing(leave_running: bool) -> DockerCluster {
+    /// The cluster of `project` a crashed run left (for `faultline heal`).
+    pub fn existing(leave_running: bool, project: &DockerProject) -> DockerCluster {
         DockerCluster {
             dir: cache_dir().join("docker"),
             leave_running,
+            project: project.clone(),
         }
+    }
+
+    /// Its compose project name.
+    pub fn project(&self) -> &str {
+        &self.project.project
     }
 
     /// Remove the cluster's containers and network.
     pub fn down(&self) -> Result<()> {
         run(
-            compose(&self.dir).args(["down", "--volumes", "--remove-orphans", "--timeout", "1"]),
+            compose(&self.dir, &self.project).args([
+                "down",
+                "--volumes",
+                "--remove-orphans",
+                "--timeout",
+                "1",
+            ]),
             "stop the docker cluster",
         )
         .map(drop)
@@ -176,8 +204,8 @@ impl Drop for DockerCluster {
 }
 
 /// Wait until the container's sshd accepts connections; its ed25519 host key line.
-fn wait_for_sshd(service: &str, addr: &str) -> Result<String> {
-    let container = format!("{PROJECT}-{service}");
+fn wait_for_sshd(project: &str, service: &str, addr: &str) -> Result<String> {
+    let container = format!("{project}-{service}");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let key = Command::new("docker")

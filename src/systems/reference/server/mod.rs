@@ -13,6 +13,7 @@ mod app_state;
 mod membership_api;
 mod network;
 mod raft_log;
+mod runtime;
 mod state_machine;
 pub(crate) mod transactions;
 
@@ -41,6 +42,7 @@ openraft::declare_raft_types!(
         NodeId = NodeId,
         Node = BasicNode,
         SnapshotData = Cursor<Vec<u8>>,
+        AsyncRuntime = runtime::NodeRuntime,
 );
 
 /// The openraft instance of one reference node.
@@ -143,15 +145,19 @@ pub struct NodeArgs {
     /// `stale-reads`, `lost-writes`, `txn-stale-reads` or `no-fsync`.
     #[arg(long)]
     pub bug: Option<Bug>,
-    /// Leader heartbeat interval in milliseconds. openraft also uses it as the timeout of one
-    /// AppendEntries RPC, so keep it above the worst link delay you inject.
+    /// Leader heartbeat interval in milliseconds (etcd's default). A peer RPC may take up to
+    /// `--election-max-ms` to answer (openraft alone would give it one heartbeat), so a link
+    /// slower than the heartbeat delays heartbeats instead of losing the leader.
     #[arg(long, default_value_t = 100)]
     pub heartbeat_ms: u64,
-    /// Lower bound of the randomized election timeout, in milliseconds.
-    #[arg(long, default_value_t = 400)]
+    /// Lower bound of openraft's randomized election timeout, in milliseconds. A follower
+    /// that knew a leader waits out its lease (`--election-max-ms`) first, so it stands
+    /// 1000–2000 ms after the last heartbeat by default: etcd's window.
+    #[arg(long, default_value_t = 500)]
     pub election_min_ms: u64,
-    /// Upper bound of the randomized election timeout, in milliseconds.
-    #[arg(long, default_value_t = 800)]
+    /// Upper bound of openraft's randomized election timeout, and the leader's lease, in
+    /// milliseconds.
+    #[arg(long, default_value_t = 1000)]
     pub election_max_ms: u64,
     /// How long the node waits for a client request to commit (or for a forwarded request's
     /// answer) before answering 504 (indeterminate).
@@ -221,6 +227,7 @@ fn init_logging() {
 pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     init_logging();
     let peers = args.validate()?;
+    runtime::set_timeout_floor(Duration::from_millis(args.election_max_ms));
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create --data-dir {}", args.data_dir.display()))?;
 

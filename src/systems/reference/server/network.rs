@@ -36,8 +36,9 @@ impl Network {
         peers: BTreeMap<NodeId, String>,
         max_timeout: Duration,
     ) -> anyhow::Result<Network> {
+        // No connect timeout of its own: each RPC's deadline covers the connection too, so a
+        // handshake over a slow link (a 200 ms delay each way) is not cut short.
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_millis(500))
             .pool_idle_timeout(Duration::from_secs(10))
             .build()?;
         Ok(Network {
@@ -107,7 +108,9 @@ impl PeerClient {
         let response = self
             .http
             .post(format!("http://{addr}/raft/{path}"))
-            .timeout(timeout.min(self.max_timeout))
+            // openraft's deadline for an append is one heartbeat: raised, as its own
+            // timeout is (see `runtime`), or a slow link would cut every append short.
+            .timeout(super::runtime::floored(timeout).min(self.max_timeout))
             .json(request)
             .send()
             .await
