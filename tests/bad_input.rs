@@ -50,18 +50,14 @@ fn a_port_in_use_is_a_bad_argument() {
 
 #[test]
 fn a_node_binary_that_will_not_start_is_a_harness_failure_naming_the_log() {
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
-        &[
-            "--node-binary",
-            "/bin/false",
-            "--node-count",
-            "3",
-            "--ready-timeout",
-            "10",
-        ],
-    );
+    let (store, out) = run_fresh(&[
+        "--node-binary",
+        "/bin/false",
+        "--node-count",
+        "3",
+        "--ready-timeout",
+        "10",
+    ]);
     assert_one_line_error(&out, 255, "node.log");
     let run = latest_run(store.path());
     assert!(wait_gone(&run.display().to_string(), 5).is_empty());

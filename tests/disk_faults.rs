@@ -9,20 +9,16 @@ use common::*;
 
 #[test]
 fn bitflips_and_truncations_are_recorded_and_end_in_a_verdict() {
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
-        &[
-            "--nemesis",
-            "bitflip,truncate",
-            "--time-limit",
-            "20",
-            "--nemesis-interval",
-            "3",
-            "--seed",
-            "4",
-        ],
-    );
+    let (store, out) = run_fresh(&[
+        "--nemesis",
+        "bitflip,truncate",
+        "--time-limit",
+        "20",
+        "--nemesis-interval",
+        "3",
+        "--seed",
+        "4",
+    ]);
     let code = out.status.code();
     assert!(matches!(code, Some(0..=2)), "not a verdict: {code:?}");
     let run = latest_run(store.path());

@@ -36,11 +36,12 @@ fn append_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
 
 #[test]
 fn append_on_the_reference_cluster_under_kills_pauses_and_partitions_is_strict_serializable() {
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
-        &append_args(&["--nemesis", "kill,pause,partition", "--seed", "7"]),
-    );
+    let (store, out) = run_fresh(&append_args(&[
+        "--nemesis",
+        "kill,pause,partition",
+        "--seed",
+        "7",
+    ]));
     let run = latest_run(store.path());
     let results = results(&run);
     // Enough committed txns for the checks to mean something: a loaded CI machine under
@@ -85,18 +86,14 @@ fn append_on_the_reference_cluster_under_kills_pauses_and_partitions_is_strict_s
 
 #[test]
 fn append_with_the_txn_stale_reads_bug_shows_reads_that_miss_completed_appends() {
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
-        &append_args(&[
-            "--nemesis",
-            "pause,partition",
-            "--bug",
-            "txn-stale-reads",
-            "--seed",
-            "8",
-        ]),
-    );
+    let (store, out) = run_fresh(&append_args(&[
+        "--nemesis",
+        "pause,partition",
+        "--bug",
+        "txn-stale-reads",
+        "--seed",
+        "8",
+    ]));
     let run = latest_run(store.path());
     let results = results(&run);
     let ops = load(&run);
@@ -132,28 +129,24 @@ fn append_with_the_txn_stale_reads_bug_shows_reads_that_miss_completed_appends()
 
 #[test]
 fn wr_records_writes_and_reads_of_registers() {
-    let store = tempfile::tempdir().unwrap();
-    run_test(
-        store.path(),
-        &[
-            "--workload",
-            "wr",
-            "--node-count",
-            "3",
-            "--nemesis",
-            "none",
-            "--time-limit",
-            "5",
-            "--key-count",
-            "3",
-            "--max-txn-length",
-            "4",
-            "--max-writes-per-key",
-            "8",
-            "--seed",
-            "9",
-        ],
-    );
+    let (store, _) = run_fresh(&[
+        "--workload",
+        "wr",
+        "--node-count",
+        "3",
+        "--nemesis",
+        "none",
+        "--time-limit",
+        "5",
+        "--key-count",
+        "3",
+        "--max-txn-length",
+        "4",
+        "--max-writes-per-key",
+        "8",
+        "--seed",
+        "9",
+    ]);
     let run = latest_run(store.path());
     let results = results(&run);
     assert_eq!(results["valid"], true, "{results}");
@@ -189,12 +182,7 @@ fn wr_records_writes_and_reads_of_registers() {
 #[test]
 fn nats_refuses_the_transactional_workloads_in_one_line() {
     for workload in ["append", "wr"] {
-        let out = faultline()
-            .args(["test", "--system", "nats", "--workload", workload])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(254));
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let (_store, stderr) = failed_run(254, &["--system", "nats", "--workload", workload]);
         assert!(
             stderr.contains(&format!(
                 "--workload {workload} writes several keys in one atomic step"
@@ -207,26 +195,22 @@ fn nats_refuses_the_transactional_workloads_in_one_line() {
 
 #[test]
 fn wr_with_the_txn_stale_reads_bug_is_invalid() {
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
-        &[
-            "--workload",
-            "wr",
-            "--bug",
-            "txn-stale-reads",
-            "--nemesis",
-            "pause,partition",
-            "--nemesis-interval",
-            "3",
-            "--time-limit",
-            "20",
-            "--concurrency",
-            "3n",
-            "--seed",
-            "10",
-        ],
-    );
+    let (store, out) = run_fresh(&[
+        "--workload",
+        "wr",
+        "--bug",
+        "txn-stale-reads",
+        "--nemesis",
+        "pause,partition",
+        "--nemesis-interval",
+        "3",
+        "--time-limit",
+        "20",
+        "--concurrency",
+        "3n",
+        "--seed",
+        "10",
+    ]);
     let results = results(&latest_run(store.path()));
     assert_eq!(results["results"][0]["checker"], "elle-rw-register");
     assert_eq!(results["valid"], false, "{results}");

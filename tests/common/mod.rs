@@ -62,14 +62,58 @@ pub fn run_test<S: AsRef<OsStr> + Debug>(store: &Path, args: &[S]) -> Output {
     output
 }
 
+/// Run `faultline test` with `args` in a fresh temporary store: the store (kept while it
+/// lives) and what the run returned.
+pub fn run_fresh<S: AsRef<OsStr> + Debug>(args: &[S]) -> (tempfile::TempDir, Output) {
+    let store = tempfile::tempdir().unwrap();
+    let out = run_test(store.path(), args);
+    (store, out)
+}
+
+/// A `faultline test` that ended with the exit code it was expected to, in a temporary store
+/// of its own.
+pub struct Finished {
+    /// The store, kept while this lives.
+    pub store: tempfile::TempDir,
+    /// The run's folder (`store/latest`).
+    pub run: PathBuf,
+    /// What it printed.
+    pub stdout: String,
+}
+
+/// Run `faultline test` with `args` in a fresh temporary store and require the exit code
+/// `code` (`meaning` says what it means when it fails: "expected valid").
+pub fn run_exiting<S: AsRef<OsStr> + Debug>(code: i32, meaning: &str, args: &[S]) -> Finished {
+    let (store, out) = run_fresh(args);
+    assert_eq!(out.status.code(), Some(code), "{meaning}");
+    Finished {
+        run: latest_run(store.path()),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        store,
+    }
+}
+
 /// Run `faultline test` with `args` in a fresh temporary store and require `valid`; the
 /// store (kept while it lives) and the run's folder.
 pub fn valid_run<S: AsRef<OsStr> + Debug>(args: &[S]) -> (tempfile::TempDir, PathBuf) {
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(store.path(), args);
-    assert_eq!(out.status.code(), Some(0), "expected valid");
-    let run = latest_run(store.path());
+    let Finished { store, run, .. } = run_exiting(0, "expected valid", args);
     (store, run)
+}
+
+/// Run `faultline test` with `args` in a fresh temporary store and require `invalid`; the
+/// store (kept while it lives) and the run's folder.
+pub fn invalid_run<S: AsRef<OsStr> + Debug>(args: &[S]) -> (tempfile::TempDir, PathBuf) {
+    let Finished { store, run, .. } = run_exiting(1, "expected invalid", args);
+    (store, run)
+}
+
+/// Run `faultline test` with `args` in a fresh temporary store and require the exit code
+/// `code` of a run that failed (254: bad input, 255: the harness failed); the store (kept
+/// while it lives) and the run's stderr, which says why.
+pub fn failed_run<S: AsRef<OsStr> + Debug>(code: i32, args: &[S]) -> (tempfile::TempDir, String) {
+    let (store, out) = run_fresh(args);
+    assert_eq!(out.status.code(), Some(code), "{args:?}");
+    (store, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// `faultline test` with a temporary store, to be given its arguments and spawned in the
