@@ -72,11 +72,7 @@ impl Validity {
     }
 }
 
-impl fmt::Display for Validity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+display_by_name!(Validity, as_str);
 
 impl Serialize for Validity {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
