@@ -17,17 +17,13 @@ use netfaults::*;
 /// Run the reference cluster with `--nemesis netem --netem NETEM` (20 s, a fault every 5 s)
 /// by `harness` (the faultline binary, as root or as nobody); returns the run folder.
 fn netem_run(mut harness: Command, store: &Path, netem: &str) -> std::path::PathBuf {
-    let out = harness
-        .args(["test", "--no-progress", "--store"])
-        .arg(store)
-        .args(["--nemesis", "netem", "--netem", netem, "--time-limit", "20"])
-        .args(["--nemesis-interval", "5", "--seed", "5"])
-        .output()
-        .unwrap();
-    eprintln!(
-        "--- stdout\n{}\n--- stderr\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let out = output_shown(
+        harness
+            .args(["test", "--no-progress", "--store"])
+            .arg(store)
+            .args(["--nemesis", "netem", "--netem", netem, "--time-limit", "20"])
+            .args(["--nemesis-interval", "5", "--seed", "5"]),
+        format_args!("faultline test --netem {netem}"),
     );
     assert!(
         matches!(out.status.code(), Some(0..=2)),

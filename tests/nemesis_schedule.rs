@@ -9,9 +9,7 @@ use serde_json::{json, Value};
 
 #[test]
 fn a_schedule_file_runs_exactly_its_faults_at_their_offsets() {
-    let dir = tempfile::tempdir().unwrap();
-    let schedule = write_file(
-        dir.path(),
+    let (_dir, schedule) = temp_file(
         "schedule.json",
         r#"[
   {"at": 1.0, "fault": "kill", "value": ["n2"], "duration": 2.0},
@@ -72,9 +70,7 @@ fn a_schedule_file_runs_exactly_its_faults_at_their_offsets() {
 
 #[test]
 fn a_malformed_schedule_is_a_one_line_error_naming_the_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let schedule = write_file(
-        dir.path(),
+    let (dir, schedule) = temp_file(
         "bad.json",
         "[\n  {\"at\": 1, \"fault\": \"kill\"},\n  {\"at\": 2, \"fault\": \"meteor\"}\n]\n",
     );

@@ -125,16 +125,12 @@ fn an_ordinary_user_partitions_through_relays() {
     } else {
         faultline()
     };
-    let out = harness
-        .args(["test", "--no-progress", "--store"])
-        .arg(store.path())
-        .args(grudge_run("12"))
-        .output()
-        .unwrap();
-    eprintln!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let out = output_shown(
+        harness
+            .args(["test", "--no-progress", "--store"])
+            .arg(store.path())
+            .args(grudge_run("12")),
+        format_args!("faultline test, partitioning through relays"),
     );
     assert_eq!(out.status.code(), Some(0));
     assert_minority_stalls(&latest_run(store.path()), "relays");

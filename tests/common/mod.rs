@@ -52,9 +52,15 @@ pub fn run_test<S: AsRef<OsStr> + Debug>(store: &Path, args: &[S]) -> Output {
         .arg(store)
         .arg("--no-progress")
         .args(args);
+    output_shown(&mut cmd, format_args!("faultline test {args:?}"))
+}
+
+/// Run `cmd` (faultline, named `what` in the test's output) to its end and show its exit
+/// code, stdout and stderr; its output.
+pub fn output_shown(cmd: &mut Command, what: std::fmt::Arguments) -> Output {
     let output = cmd.output().expect("run faultline");
     eprintln!(
-        "faultline test {args:?} exited {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        "{what} exited {:?}\n--- stdout\n{}\n--- stderr\n{}",
         output.status.code(),
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
@@ -269,6 +275,14 @@ pub fn write_file(dir: &Path, name: &str, text: impl AsRef<[u8]>) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// Write `text` to the file `name` of a fresh temporary folder: the folder (kept while it
+/// lives) and the file's path.
+pub fn temp_file(name: &str, text: impl AsRef<[u8]>) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), name, text);
+    (dir, path)
 }
 
 /// Make `path` executable by everyone (a script a test writes for faultline to run).
