@@ -162,6 +162,34 @@ pub trait Checker: Send + Sync {
     }
 }
 
+/// A checker whose judgement can fail: on a history it cannot read (ops that do not pair,
+/// values of the wrong shape) it answers `unknown` saying why, never a guess. Every `Judge`
+/// is a [`Checker`].
+pub trait Judge: Send + Sync {
+    /// As [`Checker::name`].
+    fn name(&self) -> &str;
+    /// The verdict on `history`, or why it cannot be checked.
+    fn judge(&self, history: &History) -> Result<CheckResult, String>;
+    /// As [`Checker::prefix_closed`].
+    fn prefix_closed(&self) -> bool {
+        true
+    }
+}
+
+impl<J: Judge> Checker for J {
+    fn name(&self) -> &str {
+        Judge::name(self)
+    }
+
+    fn check(&self, history: &History) -> CheckResult {
+        CheckResult::or_uncheckable(Judge::name(self), self.judge(history))
+    }
+
+    fn prefix_closed(&self) -> bool {
+        Judge::prefix_closed(self)
+    }
+}
+
 /// Run several checkers and combine their verdicts (`false` > `unknown` > `true`).
 ///
 /// A checker that panics yields `unknown` with the panic message, so one broken checker

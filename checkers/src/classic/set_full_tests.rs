@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 
 use super::*;
+use crate::checker::Checker;
 use crate::classic::testkit::{fail, history, info, inv, keyed, ok, MS};
 
 fn add(p: u64, v: i64) -> [Op; 2] {
