@@ -10,6 +10,7 @@ mod bench_client;
 mod bench_drive;
 mod check;
 mod cli;
+mod escapes;
 mod exit;
 mod faults;
 mod heal;
