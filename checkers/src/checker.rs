@@ -228,6 +228,15 @@ impl CheckResult {
             self.reasons
         );
     }
+
+    /// Test support: panics unless the verdict is `invalid` for one reason only, which
+    /// starts with `reason` (a per-key checker's `key b: ...`).
+    #[track_caller]
+    pub(crate) fn assert_invalid_for(&self, reason: &str) {
+        assert_eq!(self.valid, Validity::Invalid, "{self:?}");
+        assert_eq!(self.reasons.len(), 1, "{:?}", self.reasons);
+        assert!(self.reasons[0].starts_with(reason), "{:?}", self.reasons);
+    }
 }
 
 #[cfg(test)]

@@ -305,13 +305,7 @@ mod tests {
         ops.extend(keyed("b", read(1, 2).to_vec()));
         ops.extend(keyed("a", read(1, 2).to_vec()));
         let r = check(&history(ops));
-        assert_eq!(r.valid, Validity::Invalid);
-        assert_eq!(r.reasons.len(), 1);
-        assert!(
-            r.reasons[0].starts_with("key b: 1 of 1 reads"),
-            "{:?}",
-            r.reasons
-        );
+        r.assert_invalid_for("key b: 1 of 1 reads");
         assert_eq!(r.details["keys"][0]["key"], json!("a"));
         assert_eq!(r.details["keys"][0]["error_count"], json!(0));
     }
