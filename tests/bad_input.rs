@@ -70,7 +70,7 @@ fn a_port_in_use_is_a_bad_argument() {
 
 #[test]
 fn a_node_binary_that_will_not_start_is_a_harness_failure_naming_the_log() {
-    let (store, out) = run_fresh(&[
+    let finished = finished_run(&[
         "--node-binary",
         "/bin/false",
         "--node-count",
@@ -78,9 +78,8 @@ fn a_node_binary_that_will_not_start_is_a_harness_failure_naming_the_log() {
         "--ready-timeout",
         "10",
     ]);
-    assert_one_line_error(&out, 255, "node.log");
-    let run = latest_run(store.path());
-    assert!(wait_gone(&run.display().to_string(), 5).is_empty());
+    assert_one_line_error(&finished.out, 255, "node.log");
+    assert!(wait_gone(&finished.run.display().to_string(), 5).is_empty());
 }
 
 #[test]
@@ -175,9 +174,7 @@ fn check_warns_of_a_torn_last_line_and_checks_the_lines_before_it() {
 
 #[test]
 fn report_logs_a_torn_last_line_and_shows_it_on_the_page() {
-    let run = tempfile::tempdir().unwrap();
-    let history = write_file(
-        run.path(),
+    let (run, history) = temp_file(
         "history.jsonl",
         torn_history(&[
             r#"{"index":0,"time":100,"process":0,"type":"invoke","f":"write","key":0,"value":1}"#,

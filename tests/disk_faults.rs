@@ -9,7 +9,7 @@ use common::*;
 
 #[test]
 fn bitflips_and_truncations_are_recorded_and_end_in_a_verdict() {
-    let (store, out) = run_fresh(&[
+    let finished = finished_run(&[
         "--nemesis",
         "bitflip,truncate",
         "--time-limit",
@@ -19,9 +19,9 @@ fn bitflips_and_truncations_are_recorded_and_end_in_a_verdict() {
         "--seed",
         "4",
     ]);
-    let code = out.status.code();
+    let run = &finished.run;
+    let code = finished.out.status.code();
     assert!(matches!(code, Some(0..=2)), "not a verdict: {code:?}");
-    let run = latest_run(store.path());
     let ops = history(&run);
     let flips = applied(&ops, "start-bitflip");
     let cuts = applied(&ops, "start-truncate");

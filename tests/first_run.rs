@@ -26,11 +26,7 @@ fn assert_store_complete(run: &std::path::Path) {
 
 #[test]
 fn correct_service_under_kills_and_pauses_is_valid() {
-    let Finished {
-        store: _store,
-        run,
-        stdout,
-    } = run_exiting(
+    let valid = run_exiting(
         0,
         "expected valid",
         &[
@@ -44,6 +40,7 @@ fn correct_service_under_kills_and_pauses_is_valid() {
             "1",
         ],
     );
+    let (run, stdout) = (&valid.run, valid.stdout());
     assert!(stdout.contains("verdict: valid"), "{stdout}");
     assert!(
         stdout.contains(&run.display().to_string()),

@@ -15,7 +15,7 @@ use sshlab::{require_tools, Lab};
 fn three_etcd_nodes_over_ssh_with_partitions_are_valid_and_heal_cleans_up() {
     require_tools();
     let lab = Lab::start(3);
-    let Finished { store, run, stdout } = run_exiting(
+    let first = run_exiting(
         0,
         "expected valid",
         &lab.args(&[
@@ -33,6 +33,7 @@ fn three_etcd_nodes_over_ssh_with_partitions_are_valid_and_heal_cleans_up() {
             "7",
         ]),
     );
+    let (store, run, stdout) = (&first.store, &first.run, first.stdout());
     assert!(stdout.contains("verdict: valid"), "{stdout}");
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
     assert!(history.contains("start-partition"), "no partition ran");

@@ -36,13 +36,13 @@ fn append_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
 
 #[test]
 fn append_on_the_reference_cluster_under_kills_pauses_and_partitions_is_strict_serializable() {
-    let (store, out) = run_fresh(&append_args(&[
+    let finished = finished_run(&append_args(&[
         "--nemesis",
         "kill,pause,partition",
         "--seed",
         "7",
     ]));
-    let run = latest_run(store.path());
+    let run = &finished.run;
     let results = results(&run);
     // Enough committed txns for the checks to mean something: a loaded CI machine under
     // this seed's seven faults served 266 of them in 20 s, an idle one over 400.
@@ -75,7 +75,7 @@ fn append_on_the_reference_cluster_under_kills_pauses_and_partitions_is_strict_s
     );
 
     // Elle's list-append analysis finds nothing against strict-serializable.
-    assert_eq!(out.status.code(), Some(0), "{results}");
+    assert_eq!(finished.out.status.code(), Some(0), "{results}");
     assert_eq!(results["valid"], true, "{results}");
     assert_eq!(results["results"][0]["checker"], "elle-list-append");
     assert!(
@@ -86,7 +86,7 @@ fn append_on_the_reference_cluster_under_kills_pauses_and_partitions_is_strict_s
 
 #[test]
 fn append_with_the_txn_stale_reads_bug_shows_reads_that_miss_completed_appends() {
-    let (store, out) = run_fresh(&append_args(&[
+    let finished = finished_run(&append_args(&[
         "--nemesis",
         "pause,partition",
         "--bug",
@@ -94,7 +94,7 @@ fn append_with_the_txn_stale_reads_bug_shows_reads_that_miss_completed_appends()
         "--seed",
         "8",
     ]));
-    let run = latest_run(store.path());
+    let run = &finished.run;
     let results = results(&run);
     let ops = load(&run);
     let ok = check_list_append_shape(&ops);
@@ -110,7 +110,7 @@ fn append_with_the_txn_stale_reads_bug_shows_reads_that_miss_completed_appends()
         stale.first().unwrap()
     );
     // Elle's analysis names the anomalies: reads and writes that are not one atomic step.
-    assert_eq!(out.status.code(), Some(1), "{results}");
+    assert_eq!(finished.out.status.code(), Some(1), "{results}");
     assert_eq!(results["valid"], false, "{results}");
     let reasons = results["results"][0]["reasons"].to_string();
     assert!(
@@ -129,7 +129,7 @@ fn append_with_the_txn_stale_reads_bug_shows_reads_that_miss_completed_appends()
 
 #[test]
 fn wr_records_writes_and_reads_of_registers() {
-    let (store, _) = run_fresh(&[
+    let finished = finished_run(&[
         "--workload",
         "wr",
         "--node-count",
@@ -147,7 +147,7 @@ fn wr_records_writes_and_reads_of_registers() {
         "--seed",
         "9",
     ]);
-    let run = latest_run(store.path());
+    let run = &finished.run;
     let results = results(&run);
     assert_eq!(results["valid"], true, "{results}");
     assert_eq!(results["results"][0]["checker"], "elle-rw-register");
@@ -195,7 +195,7 @@ fn nats_refuses_the_transactional_workloads_in_one_line() {
 
 #[test]
 fn wr_with_the_txn_stale_reads_bug_is_invalid() {
-    let (store, out) = run_fresh(&[
+    let finished = finished_run(&[
         "--workload",
         "wr",
         "--bug",
@@ -211,8 +211,9 @@ fn wr_with_the_txn_stale_reads_bug_is_invalid() {
         "--seed",
         "10",
     ]);
-    let results = results(&latest_run(store.path()));
+    let run = &finished.run;
+    let results = results(&run);
     assert_eq!(results["results"][0]["checker"], "elle-rw-register");
     assert_eq!(results["valid"], false, "{results}");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(finished.out.status.code(), Some(1));
 }

@@ -76,15 +76,36 @@ pub fn run_fresh<S: AsRef<OsStr> + Debug>(args: &[S]) -> (tempfile::TempDir, Out
     (store, out)
 }
 
-/// A `faultline test` that ended with the exit code it was expected to, in a temporary store
-/// of its own.
+/// A `faultline test` that ended with a run folder, in a temporary store of its own.
 pub struct Finished {
     /// The store, kept while this lives.
     pub store: tempfile::TempDir,
     /// The run's folder (`store/latest`).
     pub run: PathBuf,
+    /// What the run returned.
+    pub out: Output,
+}
+
+impl Finished {
+    fn of(store: tempfile::TempDir, out: Output) -> Finished {
+        Finished {
+            run: latest_run(store.path()),
+            store,
+            out,
+        }
+    }
+
     /// What it printed.
-    pub stdout: String,
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+}
+
+/// Run `faultline test` with `args` in a fresh temporary store, to a run folder whatever
+/// its exit code.
+pub fn finished_run<S: AsRef<OsStr> + Debug>(args: &[S]) -> Finished {
+    let (store, out) = run_fresh(args);
+    Finished::of(store, out)
 }
 
 /// Run `faultline test` with `args` in a fresh temporary store and require the exit code
@@ -92,11 +113,7 @@ pub struct Finished {
 pub fn run_exiting<S: AsRef<OsStr> + Debug>(code: i32, meaning: &str, args: &[S]) -> Finished {
     let (store, out) = run_fresh(args);
     assert_eq!(out.status.code(), Some(code), "{meaning}");
-    Finished {
-        run: latest_run(store.path()),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        store,
-    }
+    Finished::of(store, out)
 }
 
 /// Run `faultline test` with `args` in a fresh temporary store and require `valid`; the
