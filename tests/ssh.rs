@@ -52,16 +52,7 @@ fn three_etcd_nodes_over_ssh_with_partitions_are_valid_and_heal_cleans_up() {
 
     // Kill the harness while a pause is applied; `faultline heal` over SSH undoes it.
     let mut child = background_test(store.path())
-        .args(lab.args(&[
-            "--time-limit",
-            "60",
-            "--nemesis",
-            "pause",
-            "--nemesis-interval",
-            "1",
-            "--nemesis-targets",
-            "all",
-        ]))
+        .args(lab.args(&[PAUSES_FOR_A_MINUTE, &["--nemesis-targets", "all"]].concat()))
         .spawn()
         .unwrap();
     kill_when(&mut child, 90, "a node paused", || {

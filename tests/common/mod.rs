@@ -37,6 +37,17 @@ pub const LOSE_UNFSYNCED: &[&str] = &[
     "1",
 ];
 
+/// A minute of `--nemesis pause` every second: a run to kill the harness in while a node is
+/// paused, for `faultline heal` to resume it.
+pub const PAUSES_FOR_A_MINUTE: &[&str] = &[
+    "--time-limit",
+    "60",
+    "--nemesis",
+    "pause",
+    "--nemesis-interval",
+    "1",
+];
+
 /// The faultline binary under test.
 pub fn faultline() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
