@@ -15,7 +15,9 @@ mod txn_history;
 use common::*;
 use txn_history::*;
 
-fn append_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+/// The append workload on five reference nodes (20 s, a fault every 3 s) with `extra`, run
+/// to its end whatever its verdict; with the run's results.
+fn append_run(extra: &[&str]) -> (Finished, serde_json::Value) {
     let mut args = vec![
         "--workload",
         "append",
@@ -31,19 +33,15 @@ fn append_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
         "100",
     ];
     args.extend_from_slice(extra);
-    args
+    let finished = finished_run(&args);
+    let results = finished.results();
+    (finished, results)
 }
 
 #[test]
 fn append_on_the_reference_cluster_under_kills_pauses_and_partitions_is_strict_serializable() {
-    let finished = finished_run(&append_args(&[
-        "--nemesis",
-        "kill,pause,partition",
-        "--seed",
-        "7",
-    ]));
+    let (finished, results) = append_run(&["--nemesis", "kill,pause,partition", "--seed", "7"]);
     let run = &finished.run;
-    let results = results(&run);
     // Enough committed txns for the checks to mean something: a loaded CI machine under
     // this seed's seven faults served 266 of them in 20 s, an idle one over 400.
     let ops = strictly_serial_appends(&run, 150);
@@ -86,16 +84,15 @@ fn append_on_the_reference_cluster_under_kills_pauses_and_partitions_is_strict_s
 
 #[test]
 fn append_with_the_txn_stale_reads_bug_shows_reads_that_miss_completed_appends() {
-    let finished = finished_run(&append_args(&[
+    let (finished, results) = append_run(&[
         "--nemesis",
         "pause,partition",
         "--bug",
         "txn-stale-reads",
         "--seed",
         "8",
-    ]));
+    ]);
     let run = &finished.run;
-    let results = results(&run);
     let ops = load(&run);
     let ok = check_list_append_shape(&ops);
     assert!(ok > 300, "the cluster served txns: {ok} ok");
@@ -147,11 +144,10 @@ fn wr_records_writes_and_reads_of_registers() {
         "--seed",
         "9",
     ]);
-    let run = &finished.run;
-    let results = results(&run);
+    let results = finished.results();
     assert_eq!(results["valid"], true, "{results}");
     assert_eq!(results["results"][0]["checker"], "elle-rw-register");
-    let ops = load(&run);
+    let ops = load(&finished.run);
     let mut written = std::collections::HashSet::new();
     let mut reads_of_writes = 0;
     for op in &ops {
@@ -211,8 +207,7 @@ fn wr_with_the_txn_stale_reads_bug_is_invalid() {
         "--seed",
         "10",
     ]);
-    let run = &finished.run;
-    let results = results(&run);
+    let results = finished.results();
     assert_eq!(results["results"][0]["checker"], "elle-rw-register");
     assert_eq!(results["valid"], false, "{results}");
     assert_eq!(finished.out.status.code(), Some(1));

@@ -106,6 +106,11 @@ impl Finished {
         }
     }
 
+    /// The run's `results.json`.
+    pub fn results(&self) -> serde_json::Value {
+        results(&self.run)
+    }
+
     /// What it printed.
     pub fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.out.stdout).into_owned()
