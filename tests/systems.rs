@@ -207,19 +207,7 @@ fn weak_reads(system: &RealSystem, reads: &[&str], extra: &[&str], expect: WeakR
 /// strict-serializable.
 fn append_is_strict_serializable(system: &RealSystem, extra: &[&str], min_ops: usize) {
     let store = tempfile::tempdir().unwrap();
-    let mut args = vec![
-        "--workload",
-        "append",
-        "--nemesis",
-        "kill,pause",
-        "--nemesis-interval",
-        "3",
-        "--time-limit",
-        "20",
-        "--concurrency",
-        "2n",
-    ];
-    args.extend_from_slice(extra);
+    let args = [APPEND_UNDER_FAULTS, &["--nemesis", "kill,pause"], extra].concat();
     let out = run(system, store.path(), &args);
     let run = latest_run(store.path());
     let results = results(&run);

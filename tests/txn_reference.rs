@@ -18,22 +18,14 @@ use txn_history::*;
 /// The append workload on five reference nodes (20 s, a fault every 3 s) with `extra`, run
 /// to its end whatever its verdict; with the run's results.
 fn append_run(extra: &[&str]) -> (Finished, serde_json::Value) {
-    let mut args = vec![
-        "--workload",
-        "append",
-        "--node-count",
-        "5",
-        "--nemesis-interval",
-        "3",
-        "--time-limit",
-        "20",
-        "--concurrency",
-        "2n",
-        "--rate",
-        "100",
-    ];
-    args.extend_from_slice(extra);
-    let finished = finished_run(&args);
+    let finished = finished_run(
+        &[
+            APPEND_UNDER_FAULTS,
+            &["--node-count", "5", "--rate", "100"],
+            extra,
+        ]
+        .concat(),
+    );
     let results = finished.results();
     (finished, results)
 }

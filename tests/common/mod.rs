@@ -48,6 +48,19 @@ pub const PAUSES_FOR_A_MINUTE: &[&str] = &[
     "1",
 ];
 
+/// `--workload append` for 20 s with a fault every 3 s and two workers per node: the
+/// strict-serializable append runs against the reference cluster and the real systems.
+pub const APPEND_UNDER_FAULTS: &[&str] = &[
+    "--workload",
+    "append",
+    "--nemesis-interval",
+    "3",
+    "--time-limit",
+    "20",
+    "--concurrency",
+    "2n",
+];
+
 /// The faultline binary under test.
 pub fn faultline() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
