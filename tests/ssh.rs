@@ -9,11 +9,10 @@ mod sshlab;
 use std::time::Instant;
 
 use common::*;
-use sshlab::{require_tools, Lab};
+use sshlab::Lab;
 
 #[test]
 fn three_etcd_nodes_over_ssh_with_partitions_are_valid_and_heal_cleans_up() {
-    require_tools();
     let lab = Lab::start(3);
     let first = run_exiting(
         0,
@@ -130,7 +129,6 @@ fn replace(args: &mut [String], flag: &str, value: &str) {
 
 #[test]
 fn bad_keys_hosts_and_sudo_give_one_line_naming_the_node_and_the_fix() {
-    require_tools();
     let lab = Lab::start(3);
     let n2 = lab.hosts[1].clone();
 
@@ -219,7 +217,6 @@ fn bad_keys_hosts_and_sudo_give_one_line_naming_the_node_and_the_fix() {
 
 #[test]
 fn a_fault_on_five_nodes_lands_on_all_of_them_within_one_second() {
-    require_tools();
     let lab = Lab::start(5);
     let (_store, run) = valid_run(&lab.args(&[
         "--time-limit",

@@ -10,11 +10,10 @@ mod sshlab;
 use common::membership::changes_and_views;
 use common::*;
 use serde_json::json;
-use sshlab::{require_tools, Lab};
+use sshlab::Lab;
 
 #[test]
 fn etcd_membership_changes_over_ssh_end_valid_with_the_starting_membership() {
-    require_tools();
     let lab = Lab::start(3);
     let (_store, run) = valid_run(&lab.args(&[
         "--system",
