@@ -22,7 +22,7 @@ fn bitflips_and_truncations_are_recorded_and_end_in_a_verdict() {
     let run = &finished.run;
     let code = finished.out.status.code();
     assert!(matches!(code, Some(0..=2)), "not a verdict: {code:?}");
-    let ops = history(&run);
+    let ops = history(run);
     let flips = applied(&ops, "start-bitflip");
     let cuts = applied(&ops, "start-truncate");
     assert!(!flips.is_empty() && !cuts.is_empty(), "{flips:?} {cuts:?}");
@@ -50,7 +50,7 @@ fn bitflips_and_truncations_are_recorded_and_end_in_a_verdict() {
         );
         assert!(to < from && from - to <= 4096, "{value}");
     }
-    let results = results(&run);
+    let results = results(run);
     assert!(
         results["valid"].is_boolean() || results["valid"].is_string(),
         "{results}"

@@ -46,8 +46,8 @@ fn correct_service_under_kills_and_pauses_is_valid() {
         stdout.contains(&run.display().to_string()),
         "the store path is printed"
     );
-    assert_store_complete(&run);
-    let results = results(&run);
+    assert_store_complete(run);
+    let results = results(run);
     assert_eq!(results["valid"], true);
     assert!(
         results["counts"]["ok"].as_u64().unwrap() > 100,

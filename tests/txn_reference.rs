@@ -36,7 +36,7 @@ fn append_on_the_reference_cluster_under_kills_pauses_and_partitions_is_strict_s
     let run = &finished.run;
     // Enough committed txns for the checks to mean something: a loaded CI machine under
     // this seed's seven faults served 266 of them in 20 s, an idle one over 400.
-    let ops = strictly_serial_appends(&run, 150);
+    let ops = strictly_serial_appends(run, 150);
     assert!(
         results["counts"]["nemesis"].as_u64().unwrap() >= 4,
         "faults were injected: {results}"
@@ -85,7 +85,7 @@ fn append_with_the_txn_stale_reads_bug_shows_reads_that_miss_completed_appends()
         "8",
     ]);
     let run = &finished.run;
-    let ops = load(&run);
+    let ops = load(run);
     let ok = check_list_append_shape(&ops);
     assert!(ok > 300, "the cluster served txns: {ok} ok");
     let stale = stale_reads(&ops);

@@ -508,7 +508,9 @@ mod tests {
 
     #[test]
     fn each_base_is_found_in_its_own_cycle() {
-        let cases: [(usize, &[(u32, u32, u8)], OrderEdges, Anomaly); 7] = [
+        // A cycle (its vertices and edges), the order edges searched, and what it is.
+        type Case = (usize, &'static [(u32, u32, u8)], OrderEdges, Anomaly);
+        let cases: [Case; 7] = [
             (2, &[(0, 1, WW), (1, 0, WW)], OrderEdges::None, Anomaly::G0),
             (2, &[(0, 1, WW), (1, 0, WR)], OrderEdges::None, Anomaly::G1C),
             (
