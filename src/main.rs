@@ -11,6 +11,7 @@ mod bench_drive;
 mod bench_soak;
 mod check;
 mod cli;
+mod escapes;
 mod exit;
 mod faults;
 mod heal;

@@ -3,9 +3,29 @@
 
 mod common;
 
+use std::path::Path;
+use std::process::Output;
+
 use common::*;
 
-fn assert_one_line_error(out: &std::process::Output, code: i32, needle: &str) {
+/// `faultline check ARGS FILE`, run to its end.
+fn check(args: &[&str], file: &Path) -> Output {
+    faultline()
+        .arg("check")
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap()
+}
+
+/// The stdout of `out`, which must have ended with the exit code `code` of its verdict.
+fn verdict(out: &Output, code: i32) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{stdout}");
+    stdout
+}
+
+fn assert_one_line_error(out: &Output, code: i32, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
     let errors: Vec<&str> = stderr
@@ -50,36 +70,29 @@ fn a_port_in_use_is_a_bad_argument() {
 
 #[test]
 fn a_node_binary_that_will_not_start_is_a_harness_failure_naming_the_log() {
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
-        &[
-            "--node-binary",
-            "/bin/false",
-            "--node-count",
-            "3",
-            "--ready-timeout",
-            "10",
-        ],
-    );
-    assert_one_line_error(&out, 255, "node.log");
-    let run = latest_run(store.path());
-    assert!(wait_gone(&run.display().to_string(), 5).is_empty());
+    let finished = finished_run(&[
+        "--node-binary",
+        "/bin/false",
+        "--node-count",
+        "3",
+        "--ready-timeout",
+        "10",
+    ]);
+    assert_one_line_error(&finished.out, 255, "node.log");
+    assert!(wait_gone(&finished.run.display().to_string(), 5).is_empty());
 }
 
 #[test]
 fn check_reports_bad_files_with_their_line() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.jsonl");
-    let out = faultline().arg("check").arg(&missing).output().unwrap();
-    assert_one_line_error(&out, 254, "nope.jsonl");
+    assert_one_line_error(&check(&[], &missing), 254, "nope.jsonl");
     let bad = write_file(
         dir.path(),
         "bad.jsonl",
         "{\"format\":\"faultline-history\",\"version\":1}\n{\"process\":0,\"type\":\"ok\",\"f\":\"read\",\"value\":1}\n",
     );
-    let out = faultline().arg("check").arg(&bad).output().unwrap();
-    assert_one_line_error(&out, 254, "bad.jsonl");
+    assert_one_line_error(&check(&[], &bad), 254, "bad.jsonl");
 }
 
 #[test]
@@ -123,7 +136,7 @@ fn check_warns_of_a_torn_last_line_and_checks_the_lines_before_it() {
         r#"{"index":1,"time":200,"process":0,"type":"ok","f":"write","key":0,"value":1}"#,
         r#"{"index":2,"time":300,"process":1,"type":"invoke","f":"read","key":0,"value":null}"#,
     ];
-    let warning = |path: &std::path::Path| {
+    let warning = |path: &Path| {
         format!(
             "{}:6: the last line is incomplete (the harness was probably killed while writing \
              it); skipped",
@@ -138,7 +151,7 @@ fn check_warns_of_a_torn_last_line_and_checks_the_lines_before_it() {
         let ops: Vec<&str> = write.iter().copied().chain([read_ok.as_str()]).collect();
         std::fs::write(&path, torn_history(&ops)).unwrap();
 
-        let out = faultline().arg("check").arg(&path).output().unwrap();
+        let out = check(&[], &path);
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         // Reading 1 after writing 1 is valid; reading 2, never written, is not: the four
@@ -151,11 +164,7 @@ fn check_warns_of_a_torn_last_line_and_checks_the_lines_before_it() {
             "{stderr}"
         );
 
-        let out = faultline()
-            .args(["check", "--json"])
-            .arg(&path)
-            .output()
-            .unwrap();
+        let out = check(&["--json"], &path);
         assert_eq!(out.status.code(), Some(code));
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(json[0]["ops"], 4);
@@ -165,9 +174,7 @@ fn check_warns_of_a_torn_last_line_and_checks_the_lines_before_it() {
 
 #[test]
 fn report_logs_a_torn_last_line_and_shows_it_on_the_page() {
-    let run = tempfile::tempdir().unwrap();
-    let history = write_file(
-        run.path(),
+    let (run, history) = temp_file(
         "history.jsonl",
         torn_history(&[
             r#"{"index":0,"time":100,"process":0,"type":"invoke","f":"write","key":0,"value":1}"#,
@@ -186,7 +193,7 @@ fn report_logs_a_torn_last_line_and_shows_it_on_the_page() {
 fn check_passes_memory_limit_to_the_checker() {
     // A real Jepsen history that needs a search (a value is written twice): under a budget
     // of one byte its verdict is unknown (exit 2); under the default, invalid (exit 1).
-    let Some(log) = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    let Some(log) = Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
         .map(|dir| dir.join("shared/histories/etcd-jepsen/etcd_000.log"))
         .find(|file| file.is_file())
@@ -194,19 +201,9 @@ fn check_passes_memory_limit_to_the_checker() {
         eprintln!("skipping: shared/histories/etcd-jepsen/etcd_000.log not found above the crate");
         return;
     };
-    let check = |extra: &[&str]| {
-        faultline()
-            .arg("check")
-            .args(extra)
-            .arg(&log)
-            .output()
-            .unwrap()
-    };
-    let out = check(&["--memory-limit", "1"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    let stdout = verdict(&check(&["--memory-limit", "1"], &log), 2);
     assert!(stdout.contains("memory"), "{stdout}");
-    assert_eq!(check(&[]).status.code(), Some(1));
+    assert_eq!(check(&[], &log).status.code(), Some(1));
 }
 
 /// A transactional history in Jepsen's EDN, one op a line: T0 appends 1 to key 1, then a
@@ -249,7 +246,7 @@ fn malformed_transactions_are_one_line_errors_with_their_line() {
     ] {
         let file = dir.path().join(format!("{name}.edn"));
         std::fs::write(&file, txn_edn(second, second_ok)).unwrap();
-        let out = faultline().arg("check").arg(&file).output().unwrap();
+        let out = check(&[], &file);
         assert_one_line_error(&out, 254, &format!("{name}.edn:{line}: op #"));
         assert_one_line_error(&out, 254, needle);
     }
@@ -257,67 +254,44 @@ fn malformed_transactions_are_one_line_errors_with_their_line() {
 
 #[test]
 fn a_duplicate_element_read_back_is_an_anomaly_not_an_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = write_file(
-        dir.path(),
+    let (_dir, file) = temp_file(
         "duplicate-read.edn",
         txn_edn("[[:r 1 nil]]", "[[:r 1 [1 1]]]"),
     );
-    let out = faultline().arg("check").arg(&file).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let stdout = verdict(&check(&[], &file), 1);
     assert!(stdout.contains("duplicate-elements"), "{stdout}");
     assert!(stdout.contains("model list-append"), "{stdout}");
 }
 
 #[test]
 fn check_judges_transactions_against_the_consistency_models_asked_for() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = write_file(
-        dir.path(),
+    let (_dir, file) = temp_file(
         "write-skew.edn",
         "{:type :invoke, :f :txn, :value [[:append :x 1] [:r :y nil]], :process 0}\n\
          {:type :invoke, :f :txn, :value [[:append :y 1] [:r :x nil]], :process 1}\n\
          {:type :ok, :f :txn, :value [[:append :x 1] [:r :y []]], :process 0}\n\
          {:type :ok, :f :txn, :value [[:append :y 1] [:r :x []]], :process 1}\n",
     );
-    let check = |models: &str| {
-        faultline()
-            .args(["check", "--consistency-models", models])
-            .arg(&file)
-            .output()
-            .unwrap()
-    };
-    let strict = check("strict-serializable");
-    let stdout = String::from_utf8_lossy(&strict.stdout);
-    assert_eq!(strict.status.code(), Some(1), "{stdout}");
+    let against = |models: &str| check(&["--consistency-models", models], &file);
+    let stdout = verdict(&against("strict-serializable"), 1);
     assert!(stdout.contains("G2-item"), "{stdout}");
     // Write skew is what snapshot isolation allows.
-    assert_eq!(check("snapshot-isolation").status.code(), Some(0));
-    assert_one_line_error(&check("serialisable"), 254, "--consistency-models");
+    assert_eq!(against("snapshot-isolation").status.code(), Some(0));
+    assert_one_line_error(&against("serialisable"), 254, "--consistency-models");
 }
 
 #[test]
 fn the_isolation_checkers_text_format_is_detected_and_its_bad_lines_named() {
-    let dir = tempfile::tempdir().unwrap();
     // Write skew: each session read the key the other wrote as the initial value (0).
-    let skew = write_file(
-        dir.path(),
+    let (dir, skew) = temp_file(
         "skew.txt",
         "w(1,1,0,0)\nr(2,0,0,0)\nw(2,1,1,1)\nr(1,0,1,1)\n",
     );
-    let out = faultline()
-        .args(["check", "--consistency-models", "serializable"])
-        .arg(&skew)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let stdout = verdict(&check(&["--consistency-models", "serializable"], &skew), 1);
     assert!(
         stdout.contains("txn-text, model rw-register") && stdout.contains("G2-item"),
         "{stdout}"
     );
     let bad = write_file(dir.path(), "bad.txt", "w(1,1,0,0)\nr(1,1,1,1)\nx(3)\n");
-    let out = faultline().arg("check").arg(&bad).output().unwrap();
-    assert_one_line_error(&out, 254, "bad.txt:3: expected a micro-op");
+    assert_one_line_error(&check(&[], &bad), 254, "bad.txt:3: expected a micro-op");
 }

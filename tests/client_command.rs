@@ -22,38 +22,30 @@ fn client(args: &str) -> String {
     format!("python3 {} {args}", script.display())
 }
 
-fn run(
-    store: &std::path::Path,
-    workload: &str,
-    client: &str,
-    nemesis: &str,
-) -> std::process::Output {
-    run_test(
-        store,
-        &[
-            "--workload",
-            workload,
-            "--client-command",
-            client,
-            "--nemesis",
-            nemesis,
-            "--time-limit",
-            "10",
-            // Python clients on a busy machine (CI runs tests side by side): room to answer.
-            "--op-timeout",
-            "5",
-            "--seed",
-            "11",
-        ],
-    )
+/// The arguments of a 10 s run of `workload` by the client command `client` under `nemesis`.
+fn args(workload: &str, client: &str, nemesis: &str) -> Vec<String> {
+    [
+        "--workload",
+        workload,
+        "--client-command",
+        client,
+        "--nemesis",
+        nemesis,
+        "--time-limit",
+        "10",
+        // Python clients on a busy machine (CI runs tests side by side): room to answer.
+        "--op-timeout",
+        "5",
+        "--seed",
+        "11",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 #[test]
 fn a_correct_client_in_python_is_valid_under_faults() {
-    let store = tempfile::tempdir().unwrap();
-    let out = run(store.path(), "register", &client(""), "kill,pause");
-    assert_eq!(out.status.code(), Some(0), "expected valid");
-    let run = latest_run(store.path());
+    let (_store, run) = valid_run(&args("register", &client(""), "kill,pause"));
     let results = results(&run);
     // The seed may kill every node for most of the 10 s: some ops are enough.
     assert!(results["counts"]["ok"].as_u64().unwrap() > 5, "{results}");
@@ -69,31 +61,19 @@ fn a_correct_client_in_python_is_valid_under_faults() {
 
 #[test]
 fn a_python_client_runs_transactions() {
-    let store = tempfile::tempdir().unwrap();
-    let out = run(store.path(), "append", &client(""), "none");
-    assert_eq!(out.status.code(), Some(0), "expected valid");
-    let results = results(&latest_run(store.path()));
+    let (_store, run) = valid_run(&args("append", &client(""), "none"));
+    let results = results(&run);
     assert!(results["counts"]["ok"].as_u64().unwrap() > 10, "{results}");
 }
 
 #[test]
 fn a_client_serving_reads_from_its_own_memory_is_caught() {
-    let store = tempfile::tempdir().unwrap();
-    let out = run(store.path(), "register", &client("--stale-reads"), "none");
-    assert_eq!(out.status.code(), Some(1), "expected invalid");
+    invalid_run(&args("register", &client("--stale-reads"), "none"));
 }
 
 #[test]
 fn a_crashing_client_makes_its_op_unknown_and_is_restarted_under_a_fresh_process() {
-    let store = tempfile::tempdir().unwrap();
-    let out = run(
-        store.path(),
-        "register",
-        &client("--crash-every 40"),
-        "none",
-    );
-    assert_eq!(out.status.code(), Some(0), "expected valid");
-    let run = latest_run(store.path());
+    let (_store, run) = valid_run(&args("register", &client("--crash-every 40"), "none"));
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
     let crashed: Vec<&str> = history
         .lines()
@@ -120,15 +100,10 @@ fn a_crashing_client_makes_its_op_unknown_and_is_restarted_under_a_fresh_process
 
 #[test]
 fn a_command_the_shell_cannot_find_is_refused_before_the_run() {
-    let store = tempfile::tempdir().unwrap();
-    let out = run(
-        store.path(),
-        "register",
-        "faultline-no-such-client --port 1",
-        "none",
+    let (store, stderr) = failed_run(
+        254,
+        &args("register", "faultline-no-such-client --port 1", "none"),
     );
-    assert_eq!(out.status.code(), Some(254));
-    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("--client-command 'faultline-no-such-client --port 1' cannot start"),
         "{stderr}"

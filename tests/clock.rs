@@ -102,9 +102,7 @@ fn a_skew_of_a_minute_shows_in_the_node_log_and_is_gone_after_heal() {
 /// script, as it reaches a node faultline starts itself.
 #[test]
 fn a_command_system_server_is_skewed_through_its_lifecycle_script() {
-    let dir = tempfile::tempdir().unwrap();
-    let script = write_file(
-        dir.path(),
+    let (_dir, script) = temp_file(
         "lifecycle.sh",
         format!(
             r#"#!/bin/sh

@@ -38,10 +38,7 @@ fn the_command_system_refuses_what_cannot_work_before_anything_starts() {
         ),
     ];
     for (args, expected) in cases {
-        let store = tempfile::tempdir().unwrap();
-        let out = run_test(store.path(), args);
-        assert_eq!(out.status.code(), Some(254), "{args:?}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let (store, stderr) = failed_run(254, args);
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
         assert!(!store.path().join("latest").exists(), "nothing started");

@@ -9,24 +9,20 @@ use common::*;
 
 #[test]
 fn bitflips_and_truncations_are_recorded_and_end_in_a_verdict() {
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
-        &[
-            "--nemesis",
-            "bitflip,truncate",
-            "--time-limit",
-            "20",
-            "--nemesis-interval",
-            "3",
-            "--seed",
-            "4",
-        ],
-    );
-    let code = out.status.code();
+    let finished = finished_run(&[
+        "--nemesis",
+        "bitflip,truncate",
+        "--time-limit",
+        "20",
+        "--nemesis-interval",
+        "3",
+        "--seed",
+        "4",
+    ]);
+    let run = &finished.run;
+    let code = finished.out.status.code();
     assert!(matches!(code, Some(0..=2)), "not a verdict: {code:?}");
-    let run = latest_run(store.path());
-    let ops = history(&run);
+    let ops = history(run);
     let flips = applied(&ops, "start-bitflip");
     let cuts = applied(&ops, "start-truncate");
     assert!(!flips.is_empty() && !cuts.is_empty(), "{flips:?} {cuts:?}");
@@ -54,7 +50,7 @@ fn bitflips_and_truncations_are_recorded_and_end_in_a_verdict() {
         );
         assert!(to < from && from - to <= 4096, "{value}");
     }
-    let results = results(&run);
+    let results = results(run);
     assert!(
         results["valid"].is_boolean() || results["valid"].is_string(),
         "{results}"

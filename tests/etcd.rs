@@ -48,11 +48,10 @@ fn base_port_with_n1_peer_port_held(nodes: u16) -> (u16, TcpListener) {
 
 #[test]
 fn a_member_that_cannot_bind_its_peer_port_is_named_with_its_log_and_all_are_stopped() {
-    let store = tempfile::tempdir().unwrap();
     let (base, _held) = base_port_with_n1_peer_port_held(3);
     let base = base.to_string();
-    let out = run_test(
-        store.path(),
+    let (store, stderr) = failed_run(
+        255,
         &[
             "--system",
             "etcd",
@@ -71,8 +70,6 @@ fn a_member_that_cannot_bind_its_peer_port_is_named_with_its_log_and_all_are_sto
             "none",
         ],
     );
-    assert_eq!(out.status.code(), Some(255));
-    let stderr = String::from_utf8_lossy(&out.stderr);
     let run = latest_run(store.path());
     assert!(stderr.contains("n1"), "{stderr}");
     assert!(

@@ -26,9 +26,9 @@ fn assert_store_complete(run: &std::path::Path) {
 
 #[test]
 fn correct_service_under_kills_and_pauses_is_valid() {
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
+    let valid = run_exiting(
+        0,
+        "expected valid",
         &[
             "--time-limit",
             "20",
@@ -40,16 +40,14 @@ fn correct_service_under_kills_and_pauses_is_valid() {
             "1",
         ],
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "expected valid");
+    let (run, stdout) = (&valid.run, valid.stdout());
     assert!(stdout.contains("verdict: valid"), "{stdout}");
-    let run = latest_run(store.path());
     assert!(
         stdout.contains(&run.display().to_string()),
         "the store path is printed"
     );
-    assert_store_complete(&run);
-    let results = results(&run);
+    assert_store_complete(run);
+    let results = results(run);
     assert_eq!(results["valid"], true);
     assert!(
         results["counts"]["ok"].as_u64().unwrap() > 100,
@@ -69,10 +67,8 @@ fn correct_service_under_kills_and_pauses_is_valid() {
 /// A 20 s run with `args` (a bug and faults that expose it) ends invalid, and its reasons
 /// name an op of the history by index.
 fn found_invalid_naming_an_op(args: &[&str]) {
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(store.path(), &[args, &["--time-limit", "20"]].concat());
-    assert_eq!(out.status.code(), Some(1), "expected invalid");
-    let results = results(&latest_run(store.path()));
+    let (_store, run) = invalid_run(&[args, &["--time-limit", "20"]].concat());
+    let results = results(&run);
     assert_eq!(results["valid"], false, "{results}");
     let reasons = results["results"][0]["reasons"].to_string();
     assert!(

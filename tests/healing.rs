@@ -15,16 +15,8 @@ fn start_background(
     env: &[(&str, &str)],
 ) -> std::process::Child {
     let child = background_test(store)
-        .args([
-            "--node-count",
-            "3",
-            "--time-limit",
-            "60",
-            "--nemesis",
-            "pause",
-            "--nemesis-interval",
-            "1",
-        ])
+        .args(["--node-count", "3"])
+        .args(PAUSES_FOR_A_MINUTE)
         .args(extra)
         .envs(env.iter().copied())
         .spawn()

@@ -10,13 +10,8 @@ use common::*;
 #[test]
 fn a_service_speaking_the_protocol_is_driven_and_checked() {
     let nodes = Nodes::start(3, &[]);
-    let store = tempfile::tempdir().unwrap();
-    let out = nodes.run_test(
-        store.path(),
-        &["--nemesis", "none", "--time-limit", "10", "--seed", "3"],
-    );
-    assert_eq!(out.status.code(), Some(0), "expected valid");
-    let run = latest_run(store.path());
+    let (_store, run) =
+        valid_run(&nodes.args(&["--nemesis", "none", "--time-limit", "10", "--seed", "3"]));
     let results = results(&run);
     assert_eq!(results["valid"], true, "{results}");
     let ok = results["counts"]["ok"].as_u64().unwrap();
@@ -35,21 +30,16 @@ fn a_service_that_acknowledges_too_early_is_found_invalid_over_the_protocol() {
     // The reference service's lost-writes bug acknowledges writes before commit and reads
     // miss them in the meantime: the protocol's checker must see that, no faults needed.
     let nodes = Nodes::start(3, &["--bug", "lost-writes"]);
-    let store = tempfile::tempdir().unwrap();
-    let out = nodes.run_test(
-        store.path(),
-        &["--nemesis", "none", "--time-limit", "10", "--seed", "4"],
-    );
-    assert_eq!(out.status.code(), Some(1), "expected invalid");
-    assert_eq!(results(&latest_run(store.path()))["valid"], false);
+    let (_store, run) =
+        invalid_run(&nodes.args(&["--nemesis", "none", "--time-limit", "10", "--seed", "4"]));
+    assert_eq!(results(&run)["valid"], false);
 }
 
 #[test]
 fn an_endpoint_nobody_answers_is_a_harness_failure_naming_it() {
     let port = free_port();
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
+    let (_store, stderr) = failed_run(
+        255,
         &[
             "--system",
             "http",
@@ -63,15 +53,12 @@ fn an_endpoint_nobody_answers_is_a_harness_failure_naming_it() {
             "2",
         ],
     );
-    assert_eq!(out.status.code(), Some(255));
-    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
     assert!(stderr.contains("n1"), "{stderr}");
 }
 
 #[test]
 fn bad_http_options_are_bad_input_listing_what_to_do() {
-    let store = tempfile::tempdir().unwrap();
     let cases: [(&[&str], &str); 5] = [
         (&["--system", "http", "--nemesis", "none"], "--endpoints"),
         (
@@ -103,18 +90,11 @@ fn bad_http_options_are_bad_input_listing_what_to_do() {
         (&["--system", "mongodb"], "etcd, zookeeper, nats, http"),
     ];
     for (args, needle) in cases {
-        let out = run_test(store.path(), args);
-        assert_eq!(out.status.code(), Some(254), "{args:?}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let (_store, stderr) = failed_run(254, args);
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
-    let out = run_test(
-        store.path(),
-        &["--system", "etcd", "--read-consistency", "eventual"],
-    );
-    assert_eq!(out.status.code(), Some(254));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("linearizable, serializable"));
-    let out = run_test(store.path(), &["--system", "etcd", "--nemesis", "clock"]);
+    let (_store, stderr) = failed_run(254, &["--system", "etcd", "--read-consistency", "eventual"]);
+    assert!(stderr.contains("linearizable, serializable"), "{stderr}");
     // `clock` is refused for etcd either by the nemesis list or as a Go binary.
-    assert_eq!(out.status.code(), Some(254));
+    failed_run(254, &["--system", "etcd", "--nemesis", "clock"]);
 }

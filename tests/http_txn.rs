@@ -15,9 +15,9 @@ use serde_json::{json, Value};
 use txn_history::*;
 
 fn run_append(nodes: &Nodes, store: &std::path::Path, seed: &str) -> (Option<i32>, Value) {
-    let out = nodes.run_test(
+    let out = run_test(
         store,
-        &[
+        &nodes.args(&[
             "--nemesis",
             "none",
             "--workload",
@@ -30,7 +30,7 @@ fn run_append(nodes: &Nodes, store: &std::path::Path, seed: &str) -> (Option<i32
             "150",
             "--seed",
             seed,
-        ],
+        ]),
     );
     (out.status.code(), results(&latest_run(store)))
 }

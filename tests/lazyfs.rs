@@ -225,9 +225,8 @@ fn the_correct_reference_service_survives_lose_unfsynced() {
 
 #[test]
 fn lose_unfsynced_is_refused_for_nodes_faultline_does_not_start_and_no_fsync_without_it() {
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
+    let (_store, stderr) = failed_run(
+        254,
         &[
             "--system",
             "http",
@@ -237,9 +236,7 @@ fn lose_unfsynced_is_refused_for_nodes_faultline_does_not_start_and_no_fsync_wit
             "lose-unfsynced",
         ],
     );
-    assert_eq!(out.status.code(), Some(254));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot lose-unfsynced"));
-    let out = run_test(store.path(), &["--bug", "no-fsync", "--nemesis", "kill"]);
-    assert_eq!(out.status.code(), Some(254));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("add --nemesis lose-unfsynced"));
+    assert!(stderr.contains("cannot lose-unfsynced"), "{stderr}");
+    let (_store, stderr) = failed_run(254, &["--bug", "no-fsync", "--nemesis", "kill"]);
+    assert!(stderr.contains("add --nemesis lose-unfsynced"), "{stderr}");
 }

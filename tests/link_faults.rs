@@ -15,25 +15,27 @@ use common::*;
 use netfaults::*;
 
 /// Run the reference cluster with `--nemesis netem --netem NETEM` (20 s, a fault every 5 s)
-/// by `harness` (the faultline binary, as root or as nobody); returns the run folder.
-fn netem_run(mut harness: Command, store: &Path, netem: &str) -> std::path::PathBuf {
-    let out = harness
-        .args(["test", "--no-progress", "--store"])
-        .arg(store)
-        .args(["--nemesis", "netem", "--netem", netem, "--time-limit", "20"])
-        .args(["--nemesis-interval", "5", "--seed", "5"])
-        .output()
-        .unwrap();
-    eprintln!(
-        "--- stdout\n{}\n--- stderr\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+/// in a fresh temporary store by `harness` (the faultline binary, as root or as nobody, for
+/// that store): the store (kept while it lives) and the run folder.
+fn netem_run(
+    harness: fn(&Path) -> Command,
+    netem: &str,
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    let store = tempfile::tempdir().unwrap();
+    let out = output_shown(
+        harness(store.path())
+            .args(["test", "--no-progress", "--store"])
+            .arg(store.path())
+            .args(["--nemesis", "netem", "--netem", netem, "--time-limit", "20"])
+            .args(["--nemesis-interval", "5", "--seed", "5"]),
+        format_args!("faultline test --netem {netem}"),
     );
     assert!(
         matches!(out.status.code(), Some(0..=2)),
         "the run itself failed"
     );
-    latest_run(store)
+    let run = latest_run(store.path());
+    (store, run)
 }
 
 /// The values of a run's applied netem faults, and the median latencies (ms) of the ops
@@ -66,8 +68,7 @@ fn expected_kernel_mechanism(without_netem: &str) -> &str {
 #[test]
 fn a_200ms_delay_on_all_nodes_slows_completed_ops_until_healed() {
     require_root_with_tools();
-    let store = tempfile::tempdir().unwrap();
-    let run = netem_run(faultline(), store.path(), "delay=200ms,on=all");
+    let (_store, run) = netem_run(|_| faultline(), "delay=200ms,on=all");
     let (values, d, a) = applied_and_medians(&run, "the delay");
     let mechanism = expected_kernel_mechanism("nfqueue");
     for value in &values {
@@ -87,8 +88,7 @@ fn ledger_is_empty(run: &Path) -> bool {
 #[test]
 fn thirty_percent_loss_costs_retransmissions() {
     require_root_with_tools();
-    let store = tempfile::tempdir().unwrap();
-    let run = netem_run(faultline(), store.path(), "loss=30%,on=all");
+    let (_store, run) = netem_run(|_| faultline(), "loss=30%,on=all");
     let (values, d, a) = applied_and_medians(&run, "30% loss");
     let mechanism = expected_kernel_mechanism("statistic");
     assert!(
@@ -103,12 +103,7 @@ fn thirty_percent_loss_costs_retransmissions() {
 
 #[test]
 fn without_root_the_relays_carry_the_delay() {
-    let store = tempfile::tempdir().unwrap();
-    let run = netem_run(
-        faultline_as_nobody(store.path()),
-        store.path(),
-        "delay=200ms,jitter=20ms,on=all",
-    );
+    let (_store, run) = netem_run(faultline_as_nobody, "delay=200ms,jitter=20ms,on=all");
     let test: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("test.json")).unwrap()).unwrap();
     assert!(

@@ -30,9 +30,11 @@ fn rust_node() -> String {
     path.display().to_string()
 }
 
-/// Run `faultline maelstrom test -w WORKLOAD --bin NODE` with `extra`; its exit code. `NODE`
-/// is a path, or a file of `tests/maelstrom_nodes/` with its arguments (`kafka.py --local`).
-fn maelstrom(store: &std::path::Path, workload: &str, bin: &str, extra: &[&str]) -> Option<i32> {
+/// Run `faultline maelstrom test -w WORKLOAD --bin NODE` with `extra` in a fresh temporary
+/// store: the store (kept while it lives) and the exit code. `NODE` is a path, or a file of
+/// `tests/maelstrom_nodes/` with its arguments (`kafka.py --local`).
+fn maelstrom(workload: &str, bin: &str, extra: &[&str]) -> (tempfile::TempDir, Option<i32>) {
+    let store = tempfile::tempdir().unwrap();
     let mut words = bin.split_whitespace();
     let bin = words.next().unwrap_or_default();
     let bin = if bin.contains('/') {
@@ -44,39 +46,28 @@ fn maelstrom(store: &std::path::Path, workload: &str, bin: &str, extra: &[&str])
     let mut cmd = faultline();
     cmd.args(["maelstrom", "test", "-w", workload, "--bin", &bin])
         .arg("--store")
-        .arg(store)
+        .arg(store.path())
         .args(["--time-limit", "4", "--rate", "40", "--seed", "5"])
         .args(extra);
     if !node_args.is_empty() {
         cmd.arg("--").args(&node_args);
     }
-    let out = cmd.output().expect("run faultline");
-    eprintln!(
-        "maelstrom {workload} {bin} {extra:?} exited {:?}\n{}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let out = output_shown(
+        &mut cmd,
+        format_args!("maelstrom {workload} {bin} {extra:?}"),
     );
-    out.status.code()
+    (store, out.status.code())
 }
 
 /// The correct node is valid and the broken one invalid.
 fn judged(workload: &str, correct: &str, broken: &str, extra: &[&str]) {
-    let store = tempfile::tempdir().unwrap();
-    assert_eq!(
-        maelstrom(store.path(), workload, correct, extra),
-        Some(0),
-        "{correct}"
-    );
+    let (store, code) = maelstrom(workload, correct, extra);
+    assert_eq!(code, Some(0), "{correct}");
     let run = latest_run(store.path());
     let results = results(&run);
     assert!(results["counts"]["ok"].as_u64().unwrap() > 50, "{results}");
     assert!(run.join("index.html").exists() && run.join("nodes/n1/node.log").exists());
-    assert_eq!(
-        maelstrom(store.path(), workload, broken, extra),
-        Some(1),
-        "{broken}"
-    );
+    assert_eq!(maelstrom(workload, broken, extra).1, Some(1), "{broken}");
 }
 
 #[test]
@@ -168,13 +159,12 @@ fn a_rust_node_program_is_judged_like_the_python_ones() {
         ("kafka", &[], &["--bug", "local-logs"]),
     ];
     for (workload, correct, broken) in cases {
-        let store = tempfile::tempdir().unwrap();
         let run = |bug_args: &[&str]| {
             let mut extra = vec!["--node-count", "3"];
             extra.extend(faults);
             extra.push("--");
             extra.extend(bug_args);
-            maelstrom(store.path(), workload, &bin, &extra)
+            maelstrom(workload, &bin, &extra).1
         };
         assert_eq!(run(correct), Some(0), "{workload} {correct:?}");
         assert_eq!(run(broken), Some(1), "{workload} {broken:?}");
@@ -205,9 +195,7 @@ fn transactions_through_one_node_are_strict_serializable_and_local_state_is_caug
 
 #[test]
 fn the_net_stats_and_faults_are_in_the_results() {
-    let store = tempfile::tempdir().unwrap();
-    let code = maelstrom(
-        store.path(),
+    let (store, code) = maelstrom(
         "g-set",
         "g_set.py",
         &[

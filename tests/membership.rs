@@ -132,13 +132,7 @@ fn command_system_membership_changes_through_its_script_end_valid() {
 
 #[test]
 fn systems_without_a_membership_api_refuse_the_nemesis() {
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
-        &["--system", "nats", "--nemesis", "membership"],
-    );
-    assert_eq!(out.status.code(), Some(254));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (_store, stderr) = failed_run(254, &["--system", "nats", "--nemesis", "membership"]);
     assert!(
         stderr.contains("--nemesis membership")
             && stderr.contains("reference, etcd, zookeeper and command"),

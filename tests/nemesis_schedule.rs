@@ -9,9 +9,7 @@ use serde_json::{json, Value};
 
 #[test]
 fn a_schedule_file_runs_exactly_its_faults_at_their_offsets() {
-    let store = tempfile::tempdir().unwrap();
-    let schedule = write_file(
-        store.path(),
+    let (_dir, schedule) = temp_file(
         "schedule.json",
         r#"[
   {"at": 1.0, "fault": "kill", "value": ["n2"], "duration": 2.0},
@@ -20,19 +18,14 @@ fn a_schedule_file_runs_exactly_its_faults_at_their_offsets() {
 ]"#,
     );
     let schedule_arg = schedule.display().to_string();
-    let out = run_test(
-        store.path(),
-        &[
-            "--node-count",
-            "3",
-            "--time-limit",
-            "10",
-            "--nemesis-schedule",
-            &schedule_arg,
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0));
-    let run = latest_run(store.path());
+    let (_store, run) = valid_run(&[
+        "--node-count",
+        "3",
+        "--time-limit",
+        "10",
+        "--nemesis-schedule",
+        &schedule_arg,
+    ]);
     let nemesis: Vec<Value> = std::fs::read_to_string(run.join("history.jsonl"))
         .unwrap()
         .lines()
@@ -77,18 +70,11 @@ fn a_schedule_file_runs_exactly_its_faults_at_their_offsets() {
 
 #[test]
 fn a_malformed_schedule_is_a_one_line_error_naming_the_line() {
-    let store = tempfile::tempdir().unwrap();
-    let schedule = write_file(
-        store.path(),
+    let (dir, schedule) = temp_file(
         "bad.json",
         "[\n  {\"at\": 1, \"fault\": \"kill\"},\n  {\"at\": 2, \"fault\": \"meteor\"}\n]\n",
     );
-    let out = run_test(
-        store.path(),
-        &["--nemesis-schedule", schedule.to_str().unwrap()],
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(254), "{stderr}");
+    let (_store, stderr) = failed_run(254, &["--nemesis-schedule", schedule.to_str().unwrap()]);
     let errors: Vec<&str> = stderr
         .lines()
         .filter(|l| l.starts_with("faultline:"))
@@ -98,9 +84,9 @@ fn a_malformed_schedule_is_a_one_line_error_naming_the_line() {
         errors[0].contains("bad.json:3: unknown fault \"meteor\""),
         "{stderr}"
     );
-    let good = write_file(store.path(), "good.json", r#"[{"at": 1, "fault": "kill"}]"#);
-    let both = run_test(
-        store.path(),
+    let good = write_file(dir.path(), "good.json", r#"[{"at": 1, "fault": "kill"}]"#);
+    let (_store, stderr) = failed_run(
+        254,
         &[
             "--nemesis",
             "partition",
@@ -108,7 +94,5 @@ fn a_malformed_schedule_is_a_one_line_error_naming_the_line() {
             good.to_str().unwrap(),
         ],
     );
-    let stderr = String::from_utf8_lossy(&both.stderr);
-    assert_eq!(both.status.code(), Some(254), "{stderr}");
     assert!(stderr.contains("drop --nemesis partition"), "{stderr}");
 }

@@ -125,16 +125,12 @@ fn an_ordinary_user_partitions_through_relays() {
     } else {
         faultline()
     };
-    let out = harness
-        .args(["test", "--no-progress", "--store"])
-        .arg(store.path())
-        .args(grudge_run("12"))
-        .output()
-        .unwrap();
-    eprintln!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let out = output_shown(
+        harness
+            .args(["test", "--no-progress", "--store"])
+            .arg(store.path())
+            .args(grudge_run("12")),
+        format_args!("faultline test, partitioning through relays"),
     );
     assert_eq!(out.status.code(), Some(0));
     assert_minority_stalls(&latest_run(store.path()), "relays");
@@ -142,7 +138,6 @@ fn an_ordinary_user_partitions_through_relays() {
 
 #[test]
 fn relays_are_used_with_no_netns_and_root_only_faults_are_refused() {
-    let store = tempfile::tempdir().unwrap();
     for (args, needle) in [
         (
             vec!["--nemesis", "netem", "--netem", "slice=64"],
@@ -175,28 +170,22 @@ fn relays_are_used_with_no_netns_and_root_only_faults_are_refused() {
             "0 to 100",
         ),
     ] {
-        let out = run_test(store.path(), &args);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(254), "{args:?}: {stderr}");
+        let (_store, stderr) = failed_run(254, &args);
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
     // --no-netns as root still partitions, through relays.
-    let out = run_test(
-        store.path(),
-        &[
-            "--no-netns",
-            "--nemesis",
-            "partition",
-            "--nemesis-interval",
-            "2",
-            "--time-limit",
-            "6",
-            "--seed",
-            "3",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0));
-    let ops = history(&latest_run(store.path()));
+    let (_store, run) = valid_run(&[
+        "--no-netns",
+        "--nemesis",
+        "partition",
+        "--nemesis-interval",
+        "2",
+        "--time-limit",
+        "6",
+        "--seed",
+        "3",
+    ]);
+    let ops = history(&run);
     assert_eq!(fault_intervals(&ops, "partition")[0].2["via"], "relays");
 }
 

@@ -25,37 +25,30 @@ fn shots_dir() -> PathBuf {
 fn reports_of_a_valid_and_an_invalid_real_run_render_in_chromium() {
     let browser = chromium::chromium();
     let shots = shots_dir();
-    let store = tempfile::tempdir().unwrap();
 
-    let valid = run_test(
-        store.path(),
-        &[
-            "--node-count",
-            "3",
-            "--time-limit",
-            "12",
-            "--nemesis",
-            "kill,pause",
-            "--nemesis-interval",
-            "2",
-            "--seed",
-            "4",
-        ],
-    );
-    assert_eq!(valid.status.code(), Some(0), "expected valid");
-    let valid_page = latest_run(store.path()).join("index.html");
+    let (_valid_store, valid) = valid_run(&[
+        "--node-count",
+        "3",
+        "--time-limit",
+        "12",
+        "--nemesis",
+        "kill,pause",
+        "--nemesis-interval",
+        "2",
+        "--seed",
+        "4",
+    ]);
+    let valid_page = valid.join("index.html");
     chromium::check_page(&browser, &valid_page, &shots, "real-valid-run", None);
 
-    let invalid = run_test(
-        store.path(),
+    let (_invalid_store, invalid) = invalid_run(
         &[
             STALE_READS_UNDER_PARTITIONS,
             &["--time-limit", "20", "--seed", "5"],
         ]
         .concat(),
     );
-    assert_eq!(invalid.status.code(), Some(1), "expected invalid");
-    let invalid_page = latest_run(store.path()).join("index.html");
+    let invalid_page = invalid.join("index.html");
     chromium::check_page(&browser, &invalid_page, &shots, "real-invalid-run", None);
     let html = std::fs::read_to_string(&invalid_page).unwrap();
     assert!(

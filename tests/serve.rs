@@ -31,20 +31,14 @@ fn get(port: u16, path: &str) -> (String, String) {
 
 #[test]
 fn serve_lists_runs_and_serves_their_reports() {
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
-        &[
-            "--time-limit",
-            "5",
-            "--node-count",
-            "3",
-            "--nemesis",
-            "none",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0));
-    let run = latest_run(store.path());
+    let (store, run) = valid_run(&[
+        "--time-limit",
+        "5",
+        "--node-count",
+        "3",
+        "--nemesis",
+        "none",
+    ]);
     assert!(run.join("index.html").is_file(), "every run gets a report");
     assert!(
         store.path().join("index.html").is_file(),

@@ -9,24 +9,18 @@ use common::*;
 
 #[test]
 fn a_lost_writes_run_shrinks_to_a_small_schedule_that_still_fails() {
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
-        &[
-            "--bug",
-            "lost-writes",
-            "--nemesis",
-            "kill,partition,pause",
-            "--nemesis-interval",
-            "2",
-            "--time-limit",
-            "12",
-            "--seed",
-            "3",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1), "the original run is invalid");
-    let original = latest_run(store.path());
+    let (_store, original) = invalid_run(&[
+        "--bug",
+        "lost-writes",
+        "--nemesis",
+        "kill,partition,pause",
+        "--nemesis-interval",
+        "2",
+        "--time-limit",
+        "12",
+        "--seed",
+        "3",
+    ]);
     let shrink = faultline()
         .arg("shrink")
         .arg(&original)

@@ -9,15 +9,14 @@ mod sshlab;
 use std::time::Instant;
 
 use common::*;
-use sshlab::{require_tools, Lab};
+use sshlab::Lab;
 
 #[test]
 fn three_etcd_nodes_over_ssh_with_partitions_are_valid_and_heal_cleans_up() {
-    require_tools();
     let lab = Lab::start(3);
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
+    let first = run_exiting(
+        0,
+        "expected valid",
         &lab.args(&[
             "--system",
             "etcd",
@@ -33,10 +32,8 @@ fn three_etcd_nodes_over_ssh_with_partitions_are_valid_and_heal_cleans_up() {
             "7",
         ]),
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let (store, run, stdout) = (&first.store, &first.run, first.stdout());
     assert!(stdout.contains("verdict: valid"), "{stdout}");
-    let run = latest_run(store.path());
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
     assert!(history.contains("start-partition"), "no partition ran");
     assert!(
@@ -54,16 +51,7 @@ fn three_etcd_nodes_over_ssh_with_partitions_are_valid_and_heal_cleans_up() {
 
     // Kill the harness while a pause is applied; `faultline heal` over SSH undoes it.
     let mut child = background_test(store.path())
-        .args(lab.args(&[
-            "--time-limit",
-            "60",
-            "--nemesis",
-            "pause",
-            "--nemesis-interval",
-            "1",
-            "--nemesis-targets",
-            "all",
-        ]))
+        .args(lab.args(&[PAUSES_FOR_A_MINUTE, &["--nemesis-targets", "all"]].concat()))
         .spawn()
         .unwrap();
     kill_when(&mut child, 90, "a node paused", || {
@@ -141,7 +129,6 @@ fn replace(args: &mut [String], flag: &str, value: &str) {
 
 #[test]
 fn bad_keys_hosts_and_sudo_give_one_line_naming_the_node_and_the_fix() {
-    require_tools();
     let lab = Lab::start(3);
     let n2 = lab.hosts[1].clone();
 
@@ -230,28 +217,21 @@ fn bad_keys_hosts_and_sudo_give_one_line_naming_the_node_and_the_fix() {
 
 #[test]
 fn a_fault_on_five_nodes_lands_on_all_of_them_within_one_second() {
-    require_tools();
     let lab = Lab::start(5);
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
-        &lab.args(&[
-            "--time-limit",
-            "8",
-            "--nemesis",
-            "pause",
-            "--nemesis-targets",
-            "all",
-            "--nemesis-interval",
-            "1.5",
-            "--rate",
-            "20",
-            "--seed",
-            "3",
-        ]),
-    );
-    assert_eq!(out.status.code(), Some(0));
-    let run = latest_run(store.path());
+    let (_store, run) = valid_run(&lab.args(&[
+        "--time-limit",
+        "8",
+        "--nemesis",
+        "pause",
+        "--nemesis-targets",
+        "all",
+        "--nemesis-interval",
+        "1.5",
+        "--rate",
+        "20",
+        "--seed",
+        "3",
+    ]));
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
     // Each nemesis op completes only once every node did it: invoke to completion bounds
     // how far apart the five pauses (and resumes) landed.

@@ -36,6 +36,12 @@ fn lazyfs_servers(lab: &Lab) -> Vec<u32> {
     lab.processes(|cmdline| cmdline.contains(" lazyfs "))
 }
 
+/// No lazyfs mount and no lazyfs server is left on the lab's nodes.
+fn assert_no_lazyfs_left(lab: &Lab) {
+    assert!(lazyfs_mounts(lab).is_empty(), "{:?}", lazyfs_mounts(lab));
+    assert!(lazyfs_servers(lab).is_empty(), "{:?}", lazyfs_servers(lab));
+}
+
 fn fuse_available() -> bool {
     std::fs::metadata("/dev/fuse").is_ok()
 }
@@ -67,12 +73,7 @@ fn lose_unfsynced_over_ssh_finds_the_no_fsync_bug_and_heal_unmounts() {
         assert_eq!(value["mechanism"], "fuse", "{value}");
         assert!(value["lost"][&lab.hosts[0]]["bytes"].is_u64(), "{value}");
     }
-    assert!(lazyfs_mounts(&lab).is_empty(), "{:?}", lazyfs_mounts(&lab));
-    assert!(
-        lazyfs_servers(&lab).is_empty(),
-        "{:?}",
-        lazyfs_servers(&lab)
-    );
+    assert_no_lazyfs_left(&lab);
     assert!(lab.daemons().is_empty(), "left: {:?}", lab.daemons());
 
     // The correct service: valid.
@@ -82,12 +83,7 @@ fn lose_unfsynced_over_ssh_finds_the_no_fsync_bug_and_heal_unmounts() {
     eprintln!("correct run took {:.1} s", started.elapsed().as_secs_f64());
     assert_eq!(out.status.code(), Some(0), "nothing acknowledged was lost");
     assert!(!applied(&history(&latest_run(store.path())), "start-lose-unfsynced").is_empty());
-    assert!(lazyfs_mounts(&lab).is_empty(), "{:?}", lazyfs_mounts(&lab));
-    assert!(
-        lazyfs_servers(&lab).is_empty(),
-        "{:?}",
-        lazyfs_servers(&lab)
-    );
+    assert_no_lazyfs_left(&lab);
 
     // Kill the harness mid-run; `faultline heal` unmounts and stops the servers.
     let mut child = background_test(store.path())
@@ -105,11 +101,6 @@ fn lose_unfsynced_over_ssh_finds_the_no_fsync_bug_and_heal_unmounts() {
     );
     let said = heal(&latest_run(store.path()));
     assert!(said.contains("stopped the lazyfs server"), "{said}");
-    assert!(lazyfs_mounts(&lab).is_empty(), "{:?}", lazyfs_mounts(&lab));
-    assert!(
-        lazyfs_servers(&lab).is_empty(),
-        "{:?}",
-        lazyfs_servers(&lab)
-    );
+    assert_no_lazyfs_left(&lab);
     assert!(lab.daemons().is_empty(), "heal left: {:?}", lab.daemons());
 }

@@ -10,32 +10,25 @@ mod sshlab;
 use common::membership::changes_and_views;
 use common::*;
 use serde_json::json;
-use sshlab::{require_tools, Lab};
+use sshlab::Lab;
 
 #[test]
 fn etcd_membership_changes_over_ssh_end_valid_with_the_starting_membership() {
-    require_tools();
     let lab = Lab::start(3);
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
-        &lab.args(&[
-            "--system",
-            "etcd",
-            "--nemesis",
-            "membership",
-            "--nemesis-interval",
-            "2",
-            "--time-limit",
-            "18",
-            "--rate",
-            "50",
-            "--seed",
-            "5",
-        ]),
-    );
-    assert_eq!(out.status.code(), Some(0), "expected valid");
-    let run = latest_run(store.path());
+    let (_store, run) = valid_run(&lab.args(&[
+        "--system",
+        "etcd",
+        "--nemesis",
+        "membership",
+        "--nemesis-interval",
+        "2",
+        "--time-limit",
+        "18",
+        "--rate",
+        "50",
+        "--seed",
+        "5",
+    ]));
     let (changes, views) = changes_and_views(&run);
     eprintln!("membership changes: {changes:?}");
     assert!(changes.len() >= 3, "{changes:?}");

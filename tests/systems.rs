@@ -207,19 +207,7 @@ fn weak_reads(system: &RealSystem, reads: &[&str], extra: &[&str], expect: WeakR
 /// strict-serializable.
 fn append_is_strict_serializable(system: &RealSystem, extra: &[&str], min_ops: usize) {
     let store = tempfile::tempdir().unwrap();
-    let mut args = vec![
-        "--workload",
-        "append",
-        "--nemesis",
-        "kill,pause",
-        "--nemesis-interval",
-        "3",
-        "--time-limit",
-        "20",
-        "--concurrency",
-        "2n",
-    ];
-    args.extend_from_slice(extra);
+    let args = [APPEND_UNDER_FAULTS, &["--nemesis", "kill,pause"], extra].concat();
     let out = run(system, store.path(), &args);
     let run = latest_run(store.path());
     let results = results(&run);
@@ -274,31 +262,28 @@ fn etcd_by_js_command_linearizable_reads_are_valid_under_faults() {
     strict_reads_are_valid_under_faults(&ETCD_BY_JS_COMMAND, "11");
 }
 
-const STALE_READ_HUNT: &[&str] = &[
-    "--node-count",
-    "5",
-    "--nemesis",
-    "partition,kill,pause",
-    "--nemesis-interval",
-    "3",
-    "--keys",
-    "20",
-    "--concurrency",
-    "2n",
-    "--rate",
-    "150",
-    "--time-limit",
-    "60",
-    "--seed",
-    "12",
-];
-
+/// etcd's register run under partitions, kills and pauses every 3 s for 60 s: long enough
+/// to catch a stale serializable read.
+fn stale_read_hunt() -> Vec<&'static str> {
+    let faults = [
+        "--nemesis",
+        "partition,kill,pause",
+        "--nemesis-interval",
+        "3",
+    ];
+    [
+        ETCD_REGISTER,
+        &faults,
+        &["--time-limit", "60", "--seed", "12"],
+    ]
+    .concat()
+}
 #[test]
 fn etcd_serializable_reads_are_found_stale() {
     weak_reads(
         &ETCD,
         &["--read-consistency", "serializable"],
-        STALE_READ_HUNT,
+        &stale_read_hunt(),
         WeakReads::Caught,
     );
 }
@@ -308,7 +293,7 @@ fn etcd_by_command_serializable_reads_are_found_stale() {
     weak_reads(
         &ETCD_BY_COMMAND_SERIALIZABLE,
         &[],
-        STALE_READ_HUNT,
+        &stale_read_hunt(),
         WeakReads::Caught,
     );
 }
@@ -318,7 +303,7 @@ fn etcd_by_js_command_serializable_reads_are_found_stale() {
     weak_reads(
         &ETCD_BY_JS_COMMAND_SERIALIZABLE,
         &[],
-        STALE_READ_HUNT,
+        &stale_read_hunt(),
         WeakReads::Caught,
     );
 }

@@ -15,37 +15,28 @@ mod txn_history;
 use common::*;
 use txn_history::*;
 
-fn append_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "--workload",
-        "append",
-        "--node-count",
-        "5",
-        "--nemesis-interval",
-        "3",
-        "--time-limit",
-        "20",
-        "--concurrency",
-        "2n",
-        "--rate",
-        "100",
-    ];
-    args.extend_from_slice(extra);
-    args
+/// The append workload on five reference nodes (20 s, a fault every 3 s) with `extra`, run
+/// to its end whatever its verdict; with the run's results.
+fn append_run(extra: &[&str]) -> (Finished, serde_json::Value) {
+    let finished = finished_run(
+        &[
+            APPEND_UNDER_FAULTS,
+            &["--node-count", "5", "--rate", "100"],
+            extra,
+        ]
+        .concat(),
+    );
+    let results = finished.results();
+    (finished, results)
 }
 
 #[test]
 fn append_on_the_reference_cluster_under_kills_pauses_and_partitions_is_strict_serializable() {
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
-        &append_args(&["--nemesis", "kill,pause,partition", "--seed", "7"]),
-    );
-    let run = latest_run(store.path());
-    let results = results(&run);
+    let (finished, results) = append_run(&["--nemesis", "kill,pause,partition", "--seed", "7"]);
+    let run = &finished.run;
     // Enough committed txns for the checks to mean something: a loaded CI machine under
     // this seed's seven faults served 266 of them in 20 s, an idle one over 400.
-    let ops = strictly_serial_appends(&run, 150);
+    let ops = strictly_serial_appends(run, 150);
     assert!(
         results["counts"]["nemesis"].as_u64().unwrap() >= 4,
         "faults were injected: {results}"
@@ -74,7 +65,7 @@ fn append_on_the_reference_cluster_under_kills_pauses_and_partitions_is_strict_s
     );
 
     // Elle's list-append analysis finds nothing against strict-serializable.
-    assert_eq!(out.status.code(), Some(0), "{results}");
+    assert_eq!(finished.out.status.code(), Some(0), "{results}");
     assert_eq!(results["valid"], true, "{results}");
     assert_eq!(results["results"][0]["checker"], "elle-list-append");
     assert!(
@@ -85,21 +76,16 @@ fn append_on_the_reference_cluster_under_kills_pauses_and_partitions_is_strict_s
 
 #[test]
 fn append_with_the_txn_stale_reads_bug_shows_reads_that_miss_completed_appends() {
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
-        &append_args(&[
-            "--nemesis",
-            "pause,partition",
-            "--bug",
-            "txn-stale-reads",
-            "--seed",
-            "8",
-        ]),
-    );
-    let run = latest_run(store.path());
-    let results = results(&run);
-    let ops = load(&run);
+    let (finished, results) = append_run(&[
+        "--nemesis",
+        "pause,partition",
+        "--bug",
+        "txn-stale-reads",
+        "--seed",
+        "8",
+    ]);
+    let run = &finished.run;
+    let ops = load(run);
     let ok = check_list_append_shape(&ops);
     assert!(ok > 300, "the cluster served txns: {ok} ok");
     let stale = stale_reads(&ops);
@@ -113,7 +99,7 @@ fn append_with_the_txn_stale_reads_bug_shows_reads_that_miss_completed_appends()
         stale.first().unwrap()
     );
     // Elle's analysis names the anomalies: reads and writes that are not one atomic step.
-    assert_eq!(out.status.code(), Some(1), "{results}");
+    assert_eq!(finished.out.status.code(), Some(1), "{results}");
     assert_eq!(results["valid"], false, "{results}");
     let reasons = results["results"][0]["reasons"].to_string();
     assert!(
@@ -132,33 +118,28 @@ fn append_with_the_txn_stale_reads_bug_shows_reads_that_miss_completed_appends()
 
 #[test]
 fn wr_records_writes_and_reads_of_registers() {
-    let store = tempfile::tempdir().unwrap();
-    run_test(
-        store.path(),
-        &[
-            "--workload",
-            "wr",
-            "--node-count",
-            "3",
-            "--nemesis",
-            "none",
-            "--time-limit",
-            "5",
-            "--key-count",
-            "3",
-            "--max-txn-length",
-            "4",
-            "--max-writes-per-key",
-            "8",
-            "--seed",
-            "9",
-        ],
-    );
-    let run = latest_run(store.path());
-    let results = results(&run);
+    let finished = finished_run(&[
+        "--workload",
+        "wr",
+        "--node-count",
+        "3",
+        "--nemesis",
+        "none",
+        "--time-limit",
+        "5",
+        "--key-count",
+        "3",
+        "--max-txn-length",
+        "4",
+        "--max-writes-per-key",
+        "8",
+        "--seed",
+        "9",
+    ]);
+    let results = finished.results();
     assert_eq!(results["valid"], true, "{results}");
     assert_eq!(results["results"][0]["checker"], "elle-rw-register");
-    let ops = load(&run);
+    let ops = load(&finished.run);
     let mut written = std::collections::HashSet::new();
     let mut reads_of_writes = 0;
     for op in &ops {
@@ -189,12 +170,7 @@ fn wr_records_writes_and_reads_of_registers() {
 #[test]
 fn nats_refuses_the_transactional_workloads_in_one_line() {
     for workload in ["append", "wr"] {
-        let out = faultline()
-            .args(["test", "--system", "nats", "--workload", workload])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(254));
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let (_store, stderr) = failed_run(254, &["--system", "nats", "--workload", workload]);
         assert!(
             stderr.contains(&format!(
                 "--workload {workload} writes several keys in one atomic step"
@@ -207,28 +183,24 @@ fn nats_refuses_the_transactional_workloads_in_one_line() {
 
 #[test]
 fn wr_with_the_txn_stale_reads_bug_is_invalid() {
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
-        &[
-            "--workload",
-            "wr",
-            "--bug",
-            "txn-stale-reads",
-            "--nemesis",
-            "pause,partition",
-            "--nemesis-interval",
-            "3",
-            "--time-limit",
-            "20",
-            "--concurrency",
-            "3n",
-            "--seed",
-            "10",
-        ],
-    );
-    let results = results(&latest_run(store.path()));
+    let finished = finished_run(&[
+        "--workload",
+        "wr",
+        "--bug",
+        "txn-stale-reads",
+        "--nemesis",
+        "pause,partition",
+        "--nemesis-interval",
+        "3",
+        "--time-limit",
+        "20",
+        "--concurrency",
+        "3n",
+        "--seed",
+        "10",
+    ]);
+    let results = finished.results();
     assert_eq!(results["results"][0]["checker"], "elle-rw-register");
     assert_eq!(results["valid"], false, "{results}");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(finished.out.status.code(), Some(1));
 }

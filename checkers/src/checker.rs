@@ -72,11 +72,7 @@ impl Validity {
     }
 }
 
-impl fmt::Display for Validity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+display_by_name!(Validity, as_str);
 
 impl Serialize for Validity {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -166,6 +162,34 @@ pub trait Checker: Send + Sync {
     }
 }
 
+/// A checker whose judgement can fail: on a history it cannot read (ops that do not pair,
+/// values of the wrong shape) it answers `unknown` saying why, never a guess. Every `Judge`
+/// is a [`Checker`].
+pub trait Judge: Send + Sync {
+    /// As [`Checker::name`].
+    fn name(&self) -> &str;
+    /// The verdict on `history`, or why it cannot be checked.
+    fn judge(&self, history: &History) -> Result<CheckResult, String>;
+    /// As [`Checker::prefix_closed`].
+    fn prefix_closed(&self) -> bool {
+        true
+    }
+}
+
+impl<J: Judge> Checker for J {
+    fn name(&self) -> &str {
+        Judge::name(self)
+    }
+
+    fn check(&self, history: &History) -> CheckResult {
+        CheckResult::or_uncheckable(Judge::name(self), self.judge(history))
+    }
+
+    fn prefix_closed(&self) -> bool {
+        Judge::prefix_closed(self)
+    }
+}
+
 /// Run several checkers and combine their verdicts (`false` > `unknown` > `true`).
 ///
 /// A checker that panics yields `unknown` with the panic message, so one broken checker
@@ -203,6 +227,15 @@ impl CheckResult {
             "no first reason containing {needle:?}: {:?}",
             self.reasons
         );
+    }
+
+    /// Test support: panics unless the verdict is `invalid` for one reason only, which
+    /// starts with `reason` (a per-key checker's `key b: ...`).
+    #[track_caller]
+    pub(crate) fn assert_invalid_for(&self, reason: &str) {
+        assert_eq!(self.valid, Validity::Invalid, "{self:?}");
+        assert_eq!(self.reasons.len(), 1, "{:?}", self.reasons);
+        assert!(self.reasons[0].starts_with(reason), "{:?}", self.reasons);
     }
 }
 

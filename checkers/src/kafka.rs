@@ -42,7 +42,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{json, Value};
 
-use crate::checker::{CheckResult, Checker, Validity};
+use crate::checker::{CheckResult, Judge, Validity};
 use crate::history::{History, Op, OpType};
 
 /// Examples kept per anomaly kind in the details (the counts are always whole).
@@ -201,13 +201,13 @@ impl Found {
     }
 }
 
-impl Checker for KafkaChecker {
+impl Judge for KafkaChecker {
     fn name(&self) -> &str {
         "kafka"
     }
 
-    fn check(&self, history: &History) -> CheckResult {
-        CheckResult::or_uncheckable(self.name(), analyse(history))
+    fn judge(&self, history: &History) -> Result<CheckResult, String> {
+        analyse(history)
     }
 }
 
@@ -563,6 +563,7 @@ fn process_order(calls: &[Call], orders: &BTreeMap<&Key, Order>, found: &mut Fou
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checker::Checker;
     use crate::history::Process;
 
     /// A history builder: each call is invoke + completion on its process.

@@ -18,6 +18,18 @@
 //! - [`classic`]: the checkers of Jepsen's classic workloads: `set-full`, `bank`,
 //!   `counter`, `unique-ids`, `total-queue`.
 
+/// `impl Display for $type` writing `self.$name()`: the one name a type of this crate is
+/// known by on the command line, in results and in reports.
+macro_rules! display_by_name {
+    ($type:ty, $name:ident) => {
+        impl std::fmt::Display for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.$name())
+            }
+        }
+    };
+}
+
 pub mod checker;
 pub mod classic;
 pub mod formats;

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use crate::checker::{CheckResult, Checker, Validity};
+use crate::checker::{CheckResult, Judge, Validity};
 use crate::history::{History, Op, OpType, Process};
 
 /// Every client call: its invocation and completion (`None`: pending at the end).
@@ -40,17 +40,11 @@ fn calls(history: &History) -> Result<Vec<(&Op, Option<&Op>)>, String> {
 #[derive(Debug, Clone, Default)]
 pub struct Echo;
 
-impl Checker for Echo {
+impl Judge for Echo {
     fn name(&self) -> &str {
         "echo"
     }
 
-    fn check(&self, history: &History) -> CheckResult {
-        CheckResult::or_uncheckable(self.name(), self.judge(history))
-    }
-}
-
-impl Echo {
     fn judge(&self, history: &History) -> Result<CheckResult, String> {
         let calls = calls(history)?;
         let mut ok = 0;
@@ -146,17 +140,11 @@ fn quantiles(mut values: Vec<u64>) -> Value {
     json!({"0": at(0.0), "0.5": at(0.5), "0.95": at(0.95), "0.99": at(0.99), "1": at(1.0)})
 }
 
-impl Checker for EventualSet {
+impl Judge for EventualSet {
     fn name(&self) -> &str {
         &self.name
     }
 
-    fn check(&self, history: &History) -> CheckResult {
-        CheckResult::or_uncheckable(self.name(), self.judge(history))
-    }
-}
-
-impl EventualSet {
     fn judge(&self, history: &History) -> Result<CheckResult, String> {
         let calls = calls(history)?;
         // Each element: its add's invocation, and whether the add was acknowledged or failed.
@@ -282,17 +270,11 @@ impl EventualCounter {
     }
 }
 
-impl Checker for EventualCounter {
+impl Judge for EventualCounter {
     fn name(&self) -> &str {
         &self.name
     }
 
-    fn check(&self, history: &History) -> CheckResult {
-        CheckResult::or_uncheckable(self.name(), self.judge(history))
-    }
-}
-
-impl EventualCounter {
     fn judge(&self, history: &History) -> Result<CheckResult, String> {
         let calls = calls(history)?;
         // The sum of acknowledged deltas, and the range every possibly-applied delta spans.
@@ -354,8 +336,8 @@ impl EventualCounter {
 
 /// The checkers faultline gives Maelstrom's own workloads, by name; `None` for the workloads
 /// other checkers judge (lin-kv, unique-ids, txn-list-append, txn-rw-register).
-pub fn checkers_for(workload: &str) -> Option<Vec<Box<dyn Checker>>> {
-    let checker: Box<dyn Checker> = match workload {
+pub fn checkers_for(workload: &str) -> Option<Vec<Box<dyn crate::checker::Checker>>> {
+    let checker: Box<dyn crate::checker::Checker> = match workload {
         "echo" => Box::new(Echo),
         "broadcast" => Box::new(EventualSet::new("broadcast", "broadcast")),
         "g-set" => Box::new(EventualSet::new("g-set", "add")),
@@ -369,6 +351,7 @@ pub fn checkers_for(workload: &str) -> Option<Vec<Box<dyn Checker>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checker::Checker;
 
     /// Ops `(process, type, f, value)` at times 0, 10, 20, ... ns.
     fn history(ops: &[(u64, OpType, &str, Value)]) -> History {

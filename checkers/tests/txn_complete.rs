@@ -39,6 +39,15 @@ fn complete(txns: &[Value], model: &str) -> CheckResult {
     run(txns, model, TxnOptions::default().complete_pairs)
 }
 
+/// `txns` under `model` as complete checking decides them, which must be `valid`.
+fn decided_completely(txns: &[Value], model: &str, valid: Validity) -> CheckResult {
+    let r = complete(txns, model);
+    assert_eq!(r.valid, valid, "{:?}", r.reasons);
+    let by = r.details["decided-by"].as_str().unwrap();
+    assert!(by.starts_with("complete"), "decided by {by}");
+    r
+}
+
 /// Write skew whose version orders are unknown: T0 writes x = 0 and y = 0; T1 read y = 0
 /// and wrote x = 1; T2 read x = 0 and wrote y = 1. Ordering 1 before 0 on either key is a
 /// G1c (T0 -wr-> T1 -ww-> T0); 0 before 1 on both is write skew.
@@ -55,12 +64,7 @@ fn write_skew_is_not_serializable_once_every_version_order_is_considered() {
     let inferred = run(&write_skew(), "serializable", 0);
     assert_eq!(inferred.valid, Validity::Valid, "{:?}", inferred.reasons);
     assert_eq!(inferred.details["decided-by"], json!("inference"));
-    let r = complete(&write_skew(), "serializable");
-    assert_eq!(r.valid, Validity::Invalid, "{:?}", r.reasons);
-    assert!(r.details["decided-by"]
-        .as_str()
-        .unwrap()
-        .starts_with("complete"));
+    let r = decided_completely(&write_skew(), "serializable", Validity::Invalid);
     assert_eq!(r.details["complete"]["unresolved-pairs"], json!(2));
     // The cycle is reported as every other cycle is: named steps a report can draw.
     let types = r.details["anomaly-types"].as_array().unwrap();
@@ -79,12 +83,7 @@ fn write_skew_is_not_serializable_once_every_version_order_is_considered() {
 
 #[test]
 fn write_skew_is_snapshot_isolated_with_the_version_orders_found() {
-    let r = complete(&write_skew(), "snapshot-isolation");
-    assert_eq!(r.valid, Validity::Valid, "{:?}", r.reasons);
-    assert!(r.details["decided-by"]
-        .as_str()
-        .unwrap()
-        .starts_with("complete"));
+    let r = decided_completely(&write_skew(), "snapshot-isolation", Validity::Valid);
     assert_eq!(r.details["complete"]["witness"]["\"x\""], json!([0, 1]));
     assert_eq!(r.details["complete"]["witness"]["\"y\""], json!([0, 1]));
 }
@@ -104,12 +103,7 @@ fn a_long_fork_is_not_snapshot_isolated_in_any_version_order() {
         run(&long_fork, "snapshot-isolation", 0).valid,
         Validity::Valid
     );
-    let r = complete(&long_fork, "snapshot-isolation");
-    assert_eq!(r.valid, Validity::Invalid, "{:?}", r.reasons);
-    assert!(r.details["decided-by"]
-        .as_str()
-        .unwrap()
-        .starts_with("complete"));
+    decided_completely(&long_fork, "snapshot-isolation", Validity::Invalid);
     // It is parallel-snapshot-isolated, which complete checking does not decide: the
     // inference answers and says so.
     let r = complete(&long_fork, "parallel-snapshot-isolation");

@@ -4,29 +4,17 @@
 //! and every write concurrent with it as a labelled bar. Skips (saying so) when the shared
 //! histories are not there.
 
+// The checkers' tests find the shared histories the same way.
+#[path = "../../checkers/tests/shared_dir/mod.rs"]
+mod shared_dir;
+
 use std::path::{Path, PathBuf};
 
 use faultline_checkers::checker::{Checker, Validity};
 use faultline_checkers::formats::read_path;
 use faultline_checkers::linearizable::Linearizable;
 use faultline_reports::render_history;
-
-/// Where the shared histories live: the nearest ancestor of this crate holding
-/// `shared/histories` (the main checkout, or a worktree nested below it).
-fn shared() -> Option<PathBuf> {
-    let found = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|dir| dir.join("shared/histories"))
-        .find(|dir| dir.is_dir());
-    if found.is_none() {
-        eprintln!(
-            "skipping: shared histories not found in any folder above {} (expected \
-             shared/histories/etcd-jepsen/etcd_000.log)",
-            env!("CARGO_MANIFEST_DIR")
-        );
-    }
-    found
-}
+use shared_dir::shared;
 
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")

@@ -14,9 +14,8 @@
 //!
 //! This module never talks to the system itself: the script does.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,6 +24,7 @@ use faultline_nemeses::membership::{Membership, MembershipError};
 use serde_json::{json, Value};
 
 use super::command_steps::{controller_step, StepRun};
+use super::rejoins::Rejoin;
 use super::NodeSpec;
 
 /// How long one script step may take.
@@ -32,61 +32,20 @@ const STEP_LIMIT: Duration = Duration::from_secs(30);
 /// How long a re-added node may take to accept connections.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How a node starts after it rejoined: which life it is, and the members it joins.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Rejoin {
-    pub generation: u32,
-    pub members: Vec<String>,
-}
-
-/// The rejoins of a cluster's nodes, shared with the system's start command.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Rejoins(Arc<Mutex<BTreeMap<String, Rejoin>>>);
-
-impl Rejoins {
-    pub(crate) fn get(&self, node: &str) -> Option<Rejoin> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(node)
-            .cloned()
-    }
-
-    /// `node` lived `generation` rejoins already: it starts on the latest data folder.
-    pub(crate) fn resume(&self, node: &str, generation: u32, members: Vec<String>) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.insert(
-            node.to_string(),
-            Rejoin {
-                generation,
-                members,
-            },
-        );
-    }
-
-    fn next(&self, node: &str, members: Vec<String>) -> Rejoin {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let generation = map.get(node).map_or(1, |r| r.generation + 1);
-        let rejoin = Rejoin {
-            generation,
-            members,
-        };
-        map.insert(node.to_string(), rejoin.clone());
-        rejoin
-    }
-}
+/// The rejoins of the script's nodes, each with the names of the members it joins.
+pub(crate) type Rejoins = super::rejoins::Rejoins<Vec<String>>;
 
 /// The environment a rejoined node's `SCRIPT start` gets on top of its usual one.
-pub(crate) fn rejoin_environment(node: &NodeSpec, rejoin: &Rejoin) -> Vec<(&'static str, String)> {
+pub(crate) fn rejoin_environment(
+    node: &NodeSpec,
+    rejoin: &Rejoin<Vec<String>>,
+) -> Vec<(&'static str, String)> {
     vec![
         ("FAULTLINE_JOIN", "existing".to_string()),
         ("FAULTLINE_MEMBERS", rejoin.members.join(",")),
         (
             "FAULTLINE_DATA_DIR",
-            node.data_dir
-                .join(format!("rejoin-{}", rejoin.generation))
-                .display()
-                .to_string(),
+            rejoin.data_dir(node).display().to_string(),
         ),
     ]
 }
@@ -200,7 +159,7 @@ impl Membership for CommandMembership {
         }
         Ok(json!({
             "mechanism": "SCRIPT add",
-            "data_dir": node.data_dir.join(format!("rejoin-{}", rejoin.generation)).display().to_string(),
+            "data_dir": rejoin.data_dir(&node).display().to_string(),
             "joined_ms": started.elapsed().as_millis() as u64,
         }))
     }

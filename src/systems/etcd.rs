@@ -133,7 +133,7 @@ impl System for EtcdSystem {
         // fresh data directory.
         if let Some(rejoin) = self.rejoins.get(&node.name) {
             data_dir = rejoin.data_dir(node);
-            initial_cluster = rejoin.initial_cluster;
+            initial_cluster = rejoin.members;
             state = "existing";
         }
         let client_url = format!("http://{}", node.client_addr);

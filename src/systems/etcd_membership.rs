@@ -15,9 +15,7 @@
 //! beside it (read it after the run). Later restarts (a kill) use the same directory, and
 //! etcd then ignores the initial-cluster flags.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -36,59 +34,9 @@ const CHANGE_DEADLINE: Duration = Duration::from_secs(20);
 /// How long a change refused for an unhealthy cluster is asked again.
 const HEALTHY_WAIT: Duration = Duration::from_secs(7);
 
-/// How a node starts after it rejoined the cluster.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Rejoin {
-    /// Which rejoin this is (1 for the first): its data directory is `data/rejoin-K`.
-    pub generation: u32,
-    /// `--initial-cluster`: every member's `name=peerURL` when it was added.
-    pub initial_cluster: String,
-}
-
-impl Rejoin {
-    /// The data directory of this life of `node`.
-    pub(crate) fn data_dir(&self, node: &NodeSpec) -> PathBuf {
-        node.data_dir.join(format!("rejoin-{}", self.generation))
-    }
-}
-
-/// The rejoins of a cluster's nodes, by node name; empty until a member is re-added.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Rejoins(Arc<Mutex<BTreeMap<String, Rejoin>>>);
-
-impl Rejoins {
-    /// How `node` starts now, if it rejoined.
-    pub(crate) fn get(&self, node: &str) -> Option<Rejoin> {
-        self.lock().get(node).cloned()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Rejoin>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// `node` lived `generation` rejoins already: it starts on the latest data directory.
-    pub(crate) fn resume(&self, node: &str, generation: u32, initial_cluster: String) {
-        self.lock().insert(
-            node.to_string(),
-            Rejoin {
-                generation,
-                initial_cluster,
-            },
-        );
-    }
-
-    /// Record that `node` joins `initial_cluster` on a fresh data directory.
-    fn next(&self, node: &str, initial_cluster: String) -> Rejoin {
-        let mut map = self.lock();
-        let generation = map.get(node).map_or(1, |r| r.generation + 1);
-        let rejoin = Rejoin {
-            generation,
-            initial_cluster,
-        };
-        map.insert(node.to_string(), rejoin.clone());
-        rejoin
-    }
-}
+/// The rejoins of etcd's members, each with its `--initial-cluster`: every member's
+/// `name=peerURL` when it was added.
+pub(crate) type Rejoins = super::rejoins::Rejoins<String>;
 
 /// `http://HOST:PEERPORT`, the URL a node's peers reach it at.
 pub(crate) fn peer_url(node: &NodeSpec) -> String {
@@ -341,6 +289,36 @@ fn refused(message: &str) -> bool {
     .any(|m| message.contains(m))
 }
 
+/// After a change `what` (`member add`) of `node` that did not succeed, with `failure` its
+/// error answer `(message, gRPC code)` or why none came: refused before it was ever `sent`,
+/// it is final; otherwise it may have happened unanswered, so wait a moment for the member
+/// list to be looked at again, until [`CHANGE_DEADLINE`] after `started`. The change is
+/// `sent` from then on.
+async fn look_again(
+    what: &str,
+    node: &str,
+    failure: Result<(String, u64), MembershipError>,
+    sent: &mut bool,
+    started: Instant,
+) -> Result<(), MembershipError> {
+    let why = match failure {
+        Ok((message, code)) if refused(&message) && !*sent => {
+            return Err(MembershipError::Refused(format!(
+                "{what}: {message} (code {code})"
+            )))
+        }
+        Ok((message, code)) => format!("{message} (code {code})"),
+        Err(e) => e.to_string(),
+    };
+    *sent = true;
+    if started.elapsed() >= CHANGE_DEADLINE {
+        return Err(MembershipError::Unknown(format!("{what}: {why}")));
+    }
+    tracing::info!(node, %why, "{what} did not answer; looking again");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    Ok(())
+}
+
 #[async_trait]
 impl Membership for EtcdMembership {
     async fn members(&self) -> Result<Vec<String>, MembershipError> {
@@ -368,27 +346,17 @@ impl Membership for EtcdMembership {
                 break (None, started.elapsed());
             };
             let body = json!({ "ID": member.id });
-            let why = match self.change("/v3/cluster/member/remove", body, name).await {
+            let failure = match self.change("/v3/cluster/member/remove", body, name).await {
                 Ok((Reply::Ok(_), waited)) => break (Some(member.id.clone()), waited),
                 Ok((Reply::Error(message, _), waited)) if message.contains("member not found") => {
                     break (Some(member.id.clone()), waited)
                 }
-                Ok((Reply::Error(message, code), _)) if refused(&message) && !sent => {
-                    return Err(MembershipError::Refused(format!(
-                        "member remove: {message} (code {code})"
-                    )))
-                }
-                Ok((Reply::Error(message, code), _)) => format!("{message} (code {code})"),
-                Err(e) => e.to_string(),
+                Ok((Reply::Error(message, code), _)) => Ok((message, code)),
+                Err(e) => Err(e),
             };
             // etcd drops a change proposed around an election without a word: the request
             // times out. The member list tells whether it happened; if not, ask again.
-            sent = true;
-            if started.elapsed() >= CHANGE_DEADLINE {
-                return Err(MembershipError::Unknown(format!("member remove: {why}")));
-            }
-            tracing::info!(node = name, %why, "member remove did not answer; looking again");
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            look_again("member remove", name, failure, &mut sent, started).await?;
         };
         // A removed member shuts itself down; make sure, so it is not serving stale data.
         let stopped = self.process.kill(&node.name).await;
@@ -422,7 +390,7 @@ impl Membership for EtcdMembership {
                 None => {}
             }
             let body = json!({ "peerURLs": [url] });
-            let why = match self.change("/v3/cluster/member/add", body, name).await {
+            let failure = match self.change("/v3/cluster/member/add", body, name).await {
                 Ok((Reply::Ok(answer), _)) => {
                     let id = members_of(&json!({ "members": [answer["member"]] }))
                         .pop()
@@ -430,21 +398,11 @@ impl Membership for EtcdMembership {
                         .unwrap_or_default();
                     break (id, members_of(&answer));
                 }
-                Ok((Reply::Error(message, code), _)) if refused(&message) && !sent => {
-                    return Err(MembershipError::Refused(format!(
-                        "member add: {message} (code {code})"
-                    )))
-                }
-                Ok((Reply::Error(message, code), _)) => format!("{message} (code {code})"),
-                Err(e) => e.to_string(),
+                Ok((Reply::Error(message, code), _)) => Ok((message, code)),
+                Err(e) => Err(e),
             };
             // As for a removal: the list tells whether a lost add happened.
-            sent = true;
-            if started.elapsed() >= CHANGE_DEADLINE {
-                return Err(MembershipError::Unknown(format!("member add: {why}")));
-            }
-            tracing::info!(node = name, %why, "member add did not answer; looking again");
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            look_again("member add", name, failure, &mut sent, started).await?;
         };
         let initial_cluster = members
             .iter()
@@ -495,19 +453,6 @@ mod tests {
         assert_eq!(members[1].name, "");
         assert!(members[1].learner && !members[0].learner);
 
-        let rejoins = Rejoins::default();
-        assert_eq!(rejoins.get("n3"), None);
-        assert_eq!(rejoins.next("n3", "a".into()).generation, 1);
-        let second = rejoins.next("n3", "b".into());
-        assert_eq!(
-            (second.generation, second.initial_cluster.as_str()),
-            (2, "b")
-        );
-        let node = crate::systems::test_node(3, 2379, &[2380]);
-        assert_eq!(
-            second.data_dir(&node),
-            PathBuf::from("/run/n3/data/rejoin-2")
-        );
         assert!(refused("etcdserver: unhealthy cluster"));
         assert!(!refused("etcdserver: request timed out"));
     }

@@ -27,7 +27,7 @@ use std::time::Duration;
 use futures::future::join_all;
 use tokio::process::Command;
 
-use super::node::{one_line, quote, NodeShell};
+use super::node::{failures, one_line, quote, NodeShell};
 use super::{NodeSpec, SystemError};
 use crate::spec::systems::InstallMode;
 
@@ -144,11 +144,7 @@ pub(crate) async fn ensure(
             Ok(())
         }
     });
-    let errors: Vec<String> = join_all(installs)
-        .await
-        .into_iter()
-        .filter_map(|r| r.err().map(|e| e.to_string()))
-        .collect();
+    let errors = failures(installs).await;
     if !errors.is_empty() {
         return Err(SystemError::Install {
             program: programs

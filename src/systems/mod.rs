@@ -36,6 +36,7 @@ pub(crate) mod ops;
 pub(crate) mod optimistic_txn;
 pub mod reads;
 pub mod reference;
+pub(crate) mod rejoins;
 pub(crate) mod versioned;
 pub mod zookeeper;
 pub(crate) mod zookeeper_membership;

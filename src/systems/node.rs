@@ -94,6 +94,17 @@ impl dyn NodeShell + '_ {
     }
 }
 
+/// Run `tasks` (one a node, say) at once: the errors of those that failed, as text.
+pub async fn failures<T, E: std::fmt::Display>(
+    tasks: impl IntoIterator<Item = impl std::future::Future<Output = Result<T, E>>>,
+) -> Vec<String> {
+    futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .filter_map(|r| r.err().map(|e| e.to_string()))
+        .collect()
+}
+
 /// Quote `word` for a POSIX shell.
 pub fn quote(word: &str) -> String {
     if !word.is_empty()

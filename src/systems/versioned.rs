@@ -104,8 +104,10 @@ impl Versioned {
 pub(crate) trait VersionedStore: Send {
     /// The system's name, for errors.
     fn system(&self) -> &'static str;
-    /// Where the system stores a key of the history.
-    fn path(&self, key: &str) -> String;
+    /// Where the system stores a key of the history: by default the key itself.
+    fn path(&self, key: &str) -> String {
+        key.to_string()
+    }
     /// Whether one commit may write several keys (NATS JetStream's key-value store cannot).
     fn multi_key_commits(&self) -> bool {
         true
@@ -228,9 +230,6 @@ mod tests {
     impl VersionedStore for Memory {
         fn system(&self) -> &'static str {
             "memory"
-        }
-        fn path(&self, key: &str) -> String {
-            key.to_string()
         }
         fn consistent_snapshots(&self) -> bool {
             !self.inconsistent_snapshots

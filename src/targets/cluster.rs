@@ -21,7 +21,7 @@ use crate::spec::TestSpec;
 use crate::systems::node::{LocalShell, NodeShell};
 use crate::systems::{NodeSpec, System};
 use crate::targets::local::processes::LocalProcesses;
-use crate::targets::local::{self, LocalTarget};
+use crate::targets::local::LocalTarget;
 use crate::targets::ssh::docker::DockerCluster;
 use crate::targets::ssh::{SshCluster, SshProcesses};
 
@@ -125,25 +125,35 @@ impl Cluster {
         }
     }
 
-    /// Wait until the system is ready, failing early when a node's process exits.
+    /// Wait until the system is ready, failing early when a node's process exits (looked
+    /// for every 100 ms on this machine, every second over SSH).
     pub async fn await_ready(&self, system: &Arc<dyn System>, timeout: Duration) -> Result<()> {
-        match self {
-            Cluster::Local(t) => local::target::await_ready(t, timeout).await,
-            Cluster::Ssh { cluster, .. } => {
-                let ready = system.await_ready(cluster.nodes(), timeout);
-                tokio::pin!(ready);
-                let mut tick = tokio::time::interval(Duration::from_secs(1));
-                loop {
-                    tokio::select! {
-                        result = &mut ready => return result.map_err(anyhow::Error::new),
-                        _ = tick.tick() => {
-                            if let Some(error) = cluster.exited_node().await {
-                                anyhow::bail!("{error}");
-                            }
-                        }
+        let ready = system.await_ready(self.nodes(), timeout);
+        tokio::pin!(ready);
+        let mut tick = tokio::time::interval(match self {
+            Cluster::Local(_) => Duration::from_millis(100),
+            Cluster::Ssh { .. } => Duration::from_secs(1),
+        });
+        loop {
+            tokio::select! {
+                result = &mut ready => return result.map_err(anyhow::Error::new),
+                _ = tick.tick() => {
+                    if let Some(error) = self.exited_node().await {
+                        return Err(error);
                     }
                 }
             }
+        }
+    }
+
+    /// A node whose process exited, as the error that ends the wait for the cluster.
+    async fn exited_node(&self) -> Option<anyhow::Error> {
+        match self {
+            Cluster::Local(t) => t.exited_node().map(anyhow::Error::new),
+            Cluster::Ssh { cluster, .. } => cluster
+                .exited_node()
+                .await
+                .map(|error| anyhow::anyhow!("{error}")),
         }
     }
 

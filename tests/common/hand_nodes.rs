@@ -74,12 +74,14 @@ impl Nodes {
             .join(",")
     }
 
-    /// Run `faultline test --system http` against these nodes with `extra` options.
-    pub fn run_test(&self, store: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    /// The arguments of `faultline test --system http` against these nodes with `extra`
+    /// options.
+    pub fn args(&self, extra: &[&str]) -> Vec<String> {
         let endpoints = self.endpoints();
-        super::run_test(
-            store,
-            &[&["--system", "http", "--endpoints", &endpoints], extra].concat(),
-        )
+        [&["--system", "http", "--endpoints", &endpoints], extra]
+            .concat()
+            .into_iter()
+            .map(String::from)
+            .collect()
     }
 }

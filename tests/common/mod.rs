@@ -37,6 +37,30 @@ pub const LOSE_UNFSYNCED: &[&str] = &[
     "1",
 ];
 
+/// A minute of `--nemesis pause` every second: a run to kill the harness in while a node is
+/// paused, for `faultline heal` to resume it.
+pub const PAUSES_FOR_A_MINUTE: &[&str] = &[
+    "--time-limit",
+    "60",
+    "--nemesis",
+    "pause",
+    "--nemesis-interval",
+    "1",
+];
+
+/// `--workload append` for 20 s with a fault every 3 s and two workers per node: the
+/// strict-serializable append runs against the reference cluster and the real systems.
+pub const APPEND_UNDER_FAULTS: &[&str] = &[
+    "--workload",
+    "append",
+    "--nemesis-interval",
+    "3",
+    "--time-limit",
+    "20",
+    "--concurrency",
+    "2n",
+];
+
 /// The faultline binary under test.
 pub fn faultline() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
@@ -52,9 +76,15 @@ pub fn run_test<S: AsRef<OsStr> + Debug>(store: &Path, args: &[S]) -> Output {
         .arg(store)
         .arg("--no-progress")
         .args(args);
+    output_shown(&mut cmd, format_args!("faultline test {args:?}"))
+}
+
+/// Run `cmd` (faultline, named `what` in the test's output) to its end and show its exit
+/// code, stdout and stderr; its output.
+pub fn output_shown(cmd: &mut Command, what: std::fmt::Arguments) -> Output {
     let output = cmd.output().expect("run faultline");
     eprintln!(
-        "faultline test {args:?} exited {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        "{what} exited {:?}\n--- stdout\n{}\n--- stderr\n{}",
         output.status.code(),
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
@@ -62,14 +92,80 @@ pub fn run_test<S: AsRef<OsStr> + Debug>(store: &Path, args: &[S]) -> Output {
     output
 }
 
+/// Run `faultline test` with `args` in a fresh temporary store: the store (kept while it
+/// lives) and what the run returned.
+pub fn run_fresh<S: AsRef<OsStr> + Debug>(args: &[S]) -> (tempfile::TempDir, Output) {
+    let store = tempfile::tempdir().unwrap();
+    let out = run_test(store.path(), args);
+    (store, out)
+}
+
+/// A `faultline test` that ended with a run folder, in a temporary store of its own.
+pub struct Finished {
+    /// The store, kept while this lives.
+    pub store: tempfile::TempDir,
+    /// The run's folder (`store/latest`).
+    pub run: PathBuf,
+    /// What the run returned.
+    pub out: Output,
+}
+
+impl Finished {
+    fn of(store: tempfile::TempDir, out: Output) -> Finished {
+        Finished {
+            run: latest_run(store.path()),
+            store,
+            out,
+        }
+    }
+
+    /// The run's `results.json`.
+    pub fn results(&self) -> serde_json::Value {
+        results(&self.run)
+    }
+
+    /// What it printed.
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+}
+
+/// Run `faultline test` with `args` in a fresh temporary store, to a run folder whatever
+/// its exit code.
+pub fn finished_run<S: AsRef<OsStr> + Debug>(args: &[S]) -> Finished {
+    let (store, out) = run_fresh(args);
+    Finished::of(store, out)
+}
+
+/// Run `faultline test` with `args` in a fresh temporary store and require the exit code
+/// `code` (`meaning` says what it means when it fails: "expected valid").
+pub fn run_exiting<S: AsRef<OsStr> + Debug>(code: i32, meaning: &str, args: &[S]) -> Finished {
+    let (store, out) = run_fresh(args);
+    assert_eq!(out.status.code(), Some(code), "{meaning}");
+    Finished::of(store, out)
+}
+
 /// Run `faultline test` with `args` in a fresh temporary store and require `valid`; the
 /// store (kept while it lives) and the run's folder.
 pub fn valid_run<S: AsRef<OsStr> + Debug>(args: &[S]) -> (tempfile::TempDir, PathBuf) {
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(store.path(), args);
-    assert_eq!(out.status.code(), Some(0), "expected valid");
-    let run = latest_run(store.path());
+    let Finished { store, run, .. } = run_exiting(0, "expected valid", args);
     (store, run)
+}
+
+/// Run `faultline test` with `args` in a fresh temporary store and require `invalid`; the
+/// store (kept while it lives) and the run's folder.
+pub fn invalid_run<S: AsRef<OsStr> + Debug>(args: &[S]) -> (tempfile::TempDir, PathBuf) {
+    let Finished { store, run, .. } = run_exiting(1, "expected invalid", args);
+    (store, run)
+}
+
+/// Run `faultline test` with `args` in a fresh temporary store and require the exit code
+/// `code` of a run that failed (254: bad input, 255: the harness failed); the store (kept
+/// while it lives) and the run's stderr, which says why.
+pub fn failed_run<S: AsRef<OsStr> + Debug>(code: i32, args: &[S]) -> (tempfile::TempDir, String) {
+    let (store, out) = run_fresh(args);
+    assert_eq!(out.status.code(), Some(code), "{args:?}");
+    (store, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// `faultline test` with a temporary store, to be given its arguments and spawned in the
@@ -225,6 +321,14 @@ pub fn write_file(dir: &Path, name: &str, text: impl AsRef<[u8]>) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// Write `text` to the file `name` of a fresh temporary folder: the folder (kept while it
+/// lives) and the file's path.
+pub fn temp_file(name: &str, text: impl AsRef<[u8]>) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), name, text);
+    (dir, path)
 }
 
 /// Make `path` executable by everyone (a script a test writes for faultline to run).

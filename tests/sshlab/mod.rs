@@ -77,8 +77,10 @@ pub struct Lab {
 }
 
 impl Lab {
-    /// Start `count` nodes.
+    /// Start `count` nodes (failing at once, saying what to do, without the tools the lab
+    /// needs: see [`require_tools`]).
     pub fn start(count: usize) -> Lab {
+        require_tools();
         let k = LABS.fetch_add(1, Ordering::Relaxed);
         let id = format!("{:04x}{k}", std::process::id() % 0xffff);
         let (third, subnet_claim) = claim_subnet();

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::checker::{CheckResult, Checker, Validity};
+use crate::checker::{CheckResult, Judge, Validity};
 use crate::history::{History, Op, OpType};
 
 use super::common::{by_key, thin, DETAIL_LIMIT};
@@ -113,84 +113,12 @@ impl BadRead {
     }
 }
 
-impl Checker for Bank {
+impl Judge for Bank {
     fn name(&self) -> &str {
         NAME
     }
 
-    fn check(&self, history: &History) -> CheckResult {
-        CheckResult::or_uncheckable(NAME, self.check_reads(history))
-    }
-}
-
-impl Bank {
-    /// Judge one ok read (`invoke` for its time); `None` when it is right.
-    fn judge(&self, invoke: &Op, op: &Op) -> Result<(i64, Option<BadRead>), String> {
-        let p = &self.params;
-        let Value::Object(balances) = &op.value else {
-            return Err(format!(
-                "read #{} returned {}, not an object of balances by account",
-                op.index, op.value
-            ));
-        };
-        let mut total = 0i64;
-        let mut nils = Vec::new();
-        let mut negative = Vec::new();
-        let mut unexpected = Vec::new();
-        for (account, balance) in balances {
-            if !p.accounts.iter().any(|a| a.to_string() == *account) {
-                unexpected.push(json!(account));
-            }
-            match balance {
-                Value::Null => nils.push(json!(account)),
-                b => {
-                    let b = b.as_i64().ok_or_else(|| {
-                        format!(
-                            "read #{} gives account {account} the balance {b}, not an integer",
-                            op.index
-                        )
-                    })?;
-                    total += b;
-                    if b < 0 {
-                        negative.push(json!(b));
-                    }
-                }
-            }
-        }
-        let read = json!({"index": op.index, "time": invoke.time, "process": op.process,
-                          "value": op.value});
-        let bad = |kind, badness, extra| BadRead {
-            kind,
-            op: read.clone(),
-            total,
-            badness,
-            extra,
-        };
-        let error = if !unexpected.is_empty() {
-            Some(bad(
-                "unexpected-key",
-                unexpected.len() as f64,
-                ("unexpected", json!(unexpected)),
-            ))
-        } else if !nils.is_empty() {
-            Some(bad("nil-balance", nils.len() as f64, ("nils", json!(nils))))
-        } else if total != p.total {
-            let off = (total - p.total).abs() as f64 / (p.total.abs().max(1)) as f64;
-            Some(bad("wrong-total", off, ("expected", json!(p.total))))
-        } else if !p.negative_balances && !negative.is_empty() {
-            let sum: i64 = negative.iter().filter_map(Value::as_i64).sum();
-            Some(bad(
-                "negative-value",
-                -sum as f64,
-                ("negative", json!(negative)),
-            ))
-        } else {
-            None
-        };
-        Ok((total, error))
-    }
-
-    fn check_reads(&self, history: &History) -> Result<CheckResult, String> {
+    fn judge(&self, history: &History) -> Result<CheckResult, String> {
         let p = &self.params;
         let split = by_key(history)?;
         let mut reads: Vec<(Value, bool)> = Vec::new();
@@ -200,7 +128,7 @@ impl Bank {
                 if e.invoke.f != "read" || e.op.kind != OpType::Ok {
                     continue;
                 }
-                let (total, error) = self.judge(e.invoke, e.op)?;
+                let (total, error) = self.judge_read(e.invoke, e.op)?;
                 reads.push((
                     json!({"index": e.op.index, "time": e.invoke.time, "total": total,
                            "error": error.as_ref().map(|b| b.kind)}),
@@ -281,6 +209,74 @@ impl Bank {
     }
 }
 
+impl Bank {
+    /// Judge one ok read (`invoke` for its time); `None` when it is right.
+    fn judge_read(&self, invoke: &Op, op: &Op) -> Result<(i64, Option<BadRead>), String> {
+        let p = &self.params;
+        let Value::Object(balances) = &op.value else {
+            return Err(format!(
+                "read #{} returned {}, not an object of balances by account",
+                op.index, op.value
+            ));
+        };
+        let mut total = 0i64;
+        let mut nils = Vec::new();
+        let mut negative = Vec::new();
+        let mut unexpected = Vec::new();
+        for (account, balance) in balances {
+            if !p.accounts.iter().any(|a| a.to_string() == *account) {
+                unexpected.push(json!(account));
+            }
+            match balance {
+                Value::Null => nils.push(json!(account)),
+                b => {
+                    let b = b.as_i64().ok_or_else(|| {
+                        format!(
+                            "read #{} gives account {account} the balance {b}, not an integer",
+                            op.index
+                        )
+                    })?;
+                    total += b;
+                    if b < 0 {
+                        negative.push(json!(b));
+                    }
+                }
+            }
+        }
+        let read = json!({"index": op.index, "time": invoke.time, "process": op.process,
+                          "value": op.value});
+        let bad = |kind, badness, extra| BadRead {
+            kind,
+            op: read.clone(),
+            total,
+            badness,
+            extra,
+        };
+        let error = if !unexpected.is_empty() {
+            Some(bad(
+                "unexpected-key",
+                unexpected.len() as f64,
+                ("unexpected", json!(unexpected)),
+            ))
+        } else if !nils.is_empty() {
+            Some(bad("nil-balance", nils.len() as f64, ("nils", json!(nils))))
+        } else if total != p.total {
+            let off = (total - p.total).abs() as f64 / (p.total.abs().max(1)) as f64;
+            Some(bad("wrong-total", off, ("expected", json!(p.total))))
+        } else if !p.negative_balances && !negative.is_empty() {
+            let sum: i64 = negative.iter().filter_map(Value::as_i64).sum();
+            Some(bad(
+                "negative-value",
+                -sum as f64,
+                ("negative", json!(negative)),
+            ))
+        } else {
+            None
+        };
+        Ok((total, error))
+    }
+}
+
 /// One bad read in words.
 fn describe(b: &BadRead, expected: i64) -> String {
     let value = &b.op["value"];
@@ -298,6 +294,7 @@ fn describe(b: &BadRead, expected: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checker::Checker;
     use crate::classic::testkit::{fail, history, info, inv, ok};
 
     fn bank(negative_balances: bool) -> Bank {

@@ -39,7 +39,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::checker::{CheckResult, Checker, Validity};
+use crate::checker::{CheckResult, Judge, Validity};
 use crate::history::{History, Op, OpType};
 
 use super::common::{
@@ -301,7 +301,7 @@ const COUNTS: [&str; 7] = [
     "duplicated_count",
 ];
 
-impl Checker for SetFull {
+impl Judge for SetFull {
     fn name(&self) -> &str {
         NAME
     }
@@ -311,13 +311,7 @@ impl Checker for SetFull {
         false
     }
 
-    fn check(&self, history: &History) -> CheckResult {
-        CheckResult::or_uncheckable(NAME, self.check_keys(history))
-    }
-}
-
-impl SetFull {
-    fn check_keys(&self, history: &History) -> Result<CheckResult, String> {
+    fn judge(&self, history: &History) -> Result<CheckResult, String> {
         let split = by_key(history)?;
         let mut tally = PerKey::new();
         for (key, events) in &split.keys {
@@ -348,7 +342,9 @@ impl SetFull {
             &COUNTS,
         ))
     }
+}
 
+impl SetFull {
     /// One key's details and counts (in [`COUNTS`] order), adding its reasons.
     fn judge_key(
         &self,

@@ -33,7 +33,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::checker::{CheckResult, Checker, Validity};
+use crate::checker::{CheckResult, Checker, Judge, Validity};
 use crate::history::{History, Op, OpType};
 use crate::linearizable::Linearizable;
 
@@ -99,18 +99,12 @@ const COUNTS: [&str; 7] = [
     "recovered_count",
 ];
 
-impl Checker for TotalQueue {
+impl Judge for TotalQueue {
     fn name(&self) -> &str {
         NAME
     }
 
-    fn check(&self, history: &History) -> CheckResult {
-        CheckResult::or_uncheckable(NAME, self.check_keys(history))
-    }
-}
-
-impl TotalQueue {
-    fn check_keys(&self, history: &History) -> Result<CheckResult, String> {
+    fn judge(&self, history: &History) -> Result<CheckResult, String> {
         let split = by_key(history)?;
         let mut valid = Validity::Valid;
         let mut tally = PerKey::new();
@@ -164,7 +158,9 @@ impl TotalQueue {
             &COUNTS,
         ))
     }
+}
 
+impl TotalQueue {
     fn judge_key(
         &self,
         key: &Option<Value>,

@@ -5,7 +5,6 @@
 //! it is given, and never guess a format it cannot tell: an undetectable file is an error
 //! naming the formats tried and asking for `--format`.
 
-use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -182,11 +181,7 @@ fn edn_or_kv(map_text: &str) -> Format {
     }
 }
 
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+display_by_name!(Format, name);
 
 impl FromStr for Format {
     type Err = UnknownFormat;

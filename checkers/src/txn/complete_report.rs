@@ -173,8 +173,8 @@ impl Explainer for CycleExplainer<'_> {
         let c = edge.tag & !FORCED;
         let pair = problem.pairs[(c / 2) as usize];
         let side = (c % 2) as usize;
-        let (first, then) = (pair.v[side], pair.v[1 - side]);
         let value = |v: u32| self.index.versions[v as usize].value;
+        let (first, then) = (value(pair.v[side]), value(pair.v[1 - side]));
         let k = text(d.key(pair.key));
         let why = if edge.tag & FORCED != 0 {
             "forced: the other order closes a cycle with what is known"
@@ -183,28 +183,21 @@ impl Explainer for CycleExplainer<'_> {
         } else {
             "as the complete search last chose"
         };
-        let because = if edge.kind & WW != 0 {
-            Because::new(
-                format!(
-                    "{bn}'s write of {} to key {k} follows {an}'s write of {} in the version order ({why})",
-                    text(value(then)),
-                    text(value(first))
-                ),
-                d.key(pair.key).clone(),
-                value(then).clone(),
-            )
+        let because =
+            |sentence: String| Because::new(sentence, d.key(pair.key).clone(), then.clone());
+        Some(if edge.kind & WW != 0 {
+            because(format!(
+                "{bn}'s write of {} to key {k} follows {an}'s write of {} in the version order ({why})",
+                text(then),
+                text(first)
+            ))
         } else {
-            Because::new(
-                format!(
-                    "{an}'s read of key {k} (= {}) did not see {bn}'s write of {}, which follows it in the version order ({why})",
-                    text(value(first)),
-                    text(value(then))
-                ),
-                d.key(pair.key).clone(),
-                value(then).clone(),
-            )
-            .with_read(value(first).clone())
-        };
-        Some(because)
+            because(format!(
+                "{an}'s read of key {k} (= {}) did not see {bn}'s write of {}, which follows it in the version order ({why})",
+                text(first),
+                text(then)
+            ))
+            .with_read(first.clone())
+        })
     }
 }

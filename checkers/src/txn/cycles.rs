@@ -508,34 +508,49 @@ mod tests {
 
     #[test]
     fn each_base_is_found_in_its_own_cycle() {
-        assert_eq!(
-            found(&graph(2, &[(0, 1, WW), (1, 0, WW)]), OrderEdges::None),
-            [Anomaly::G0]
-        );
-        assert_eq!(
-            found(&graph(2, &[(0, 1, WW), (1, 0, WR)]), OrderEdges::None),
-            [Anomaly::G1C]
-        );
-        assert_eq!(
-            found(&graph(2, &[(0, 1, WR), (1, 0, RW)]), OrderEdges::None),
-            [Anomaly::G_SINGLE_ITEM]
-        );
-        assert_eq!(
-            found(&graph(2, &[(0, 1, RW), (1, 0, RW)]), OrderEdges::None),
-            [Anomaly::G2_ITEM]
-        );
-        let nonadjacent = graph(4, &[(0, 1, RW), (1, 2, WR), (2, 3, RW), (3, 0, WR)]);
-        assert_eq!(
-            found(&nonadjacent, OrderEdges::None),
-            [Anomaly::G_NONADJACENT_ITEM]
-        );
-        let realtime = graph(2, &[(0, 1, RW), (1, 0, REALTIME)]);
-        assert_eq!(
-            found(&realtime, OrderEdges::Realtime),
-            [Anomaly::G_SINGLE_ITEM_REALTIME]
-        );
-        let process = graph(3, &[(0, 1, WW), (1, 2, PROCESS | REALTIME), (2, 0, WW)]);
-        assert_eq!(found(&process, OrderEdges::Realtime), [Anomaly::G0_PROCESS]);
+        // A cycle (its vertices and edges), the order edges searched, and what it is.
+        type Case = (usize, &'static [(u32, u32, u8)], OrderEdges, Anomaly);
+        let cases: [Case; 7] = [
+            (2, &[(0, 1, WW), (1, 0, WW)], OrderEdges::None, Anomaly::G0),
+            (2, &[(0, 1, WW), (1, 0, WR)], OrderEdges::None, Anomaly::G1C),
+            (
+                2,
+                &[(0, 1, WR), (1, 0, RW)],
+                OrderEdges::None,
+                Anomaly::G_SINGLE_ITEM,
+            ),
+            (
+                2,
+                &[(0, 1, RW), (1, 0, RW)],
+                OrderEdges::None,
+                Anomaly::G2_ITEM,
+            ),
+            (
+                4,
+                &[(0, 1, RW), (1, 2, WR), (2, 3, RW), (3, 0, WR)],
+                OrderEdges::None,
+                Anomaly::G_NONADJACENT_ITEM,
+            ),
+            (
+                2,
+                &[(0, 1, RW), (1, 0, REALTIME)],
+                OrderEdges::Realtime,
+                Anomaly::G_SINGLE_ITEM_REALTIME,
+            ),
+            (
+                3,
+                &[(0, 1, WW), (1, 2, PROCESS | REALTIME), (2, 0, WW)],
+                OrderEdges::Realtime,
+                Anomaly::G0_PROCESS,
+            ),
+        ];
+        for (vertices, edges, orders, anomaly) in cases {
+            assert_eq!(
+                found(&graph(vertices, edges), orders),
+                [anomaly],
+                "{anomaly}"
+            );
+        }
     }
 
     #[test]

@@ -17,7 +17,6 @@
 //! This module must never judge consistency: it only checks shapes.
 
 use std::collections::hash_map::Entry;
-use std::fmt;
 use std::str::FromStr;
 
 use serde_json::Value;
@@ -54,11 +53,7 @@ impl TxnKind {
     }
 }
 
-impl fmt::Display for TxnKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+display_by_name!(TxnKind, name);
 
 impl FromStr for TxnKind {
     type Err = String;

@@ -12,8 +12,6 @@
 //!
 //! This module must never know what a txn reads or writes: it is only a graph.
 
-use std::fmt;
-
 /// A write followed by a later write of the same key.
 pub(crate) const WW: u8 = 1;
 /// A write read by a later read.
@@ -97,11 +95,7 @@ impl Label {
     }
 }
 
-impl fmt::Display for Label {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+display_by_name!(Label, name);
 
 /// Edges as they are found, before grouping.
 #[derive(Debug, Default)]

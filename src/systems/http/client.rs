@@ -139,10 +139,6 @@ impl VersionedStore for HttpClient {
         "reference"
     }
 
-    fn path(&self, key: &str) -> String {
-        key.to_string()
-    }
-
     /// A transaction is `POST /txn`: one Raft entry, reads and writes together.
     async fn native(&mut self, op: &OpRequest) -> Option<Completion> {
         match op.f.as_str() {

@@ -13,7 +13,6 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use nix::sys::signal::{self, Signal};
@@ -663,21 +662,4 @@ pub fn leftover_nodes(run: &RunDir) -> Result<BTreeMap<String, u32>> {
         }
     }
     Ok(ours)
-}
-
-/// Poll until the cluster is ready, failing early when a node process exits.
-pub async fn await_ready(target: &LocalTarget, timeout: Duration) -> Result<()> {
-    let ready = target.system.await_ready(target.nodes(), timeout);
-    tokio::pin!(ready);
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
-    loop {
-        tokio::select! {
-            result = &mut ready => return result.map_err(anyhow::Error::new),
-            _ = tick.tick() => {
-                if let Some(error) = target.exited_node() {
-                    return Err(anyhow::Error::new(error));
-                }
-            }
-        }
-    }
 }

@@ -24,6 +24,7 @@ use super::session::{quote, Output};
 use super::worker::Worker;
 use super::{one_line, SshError};
 use crate::spec::ssh::SshSpec;
+use crate::systems::node::failures;
 use crate::systems::{NodeSpec, System};
 
 /// How long a plain command (`Control::exec`) may run.
@@ -211,14 +212,7 @@ impl SshCluster {
             .nodes
             .iter()
             .map(|node| self.put(&node.name, local, &digest, &remote, 0o755));
-        let errors: Vec<String> = join_all(tasks)
-            .await
-            .into_iter()
-            .filter_map(|r| r.err().map(|e| e.to_string()))
-            .collect();
-        if !errors.is_empty() {
-            anyhow::bail!("{}", errors.join("; "));
-        }
+        on_every_node(tasks).await?;
         Ok(remote)
     }
 
@@ -535,15 +529,7 @@ impl SshCluster {
 
     /// Start the daemon on every node, in parallel.
     pub async fn start_all(&self) -> anyhow::Result<()> {
-        let results = join_all(self.nodes.iter().map(|n| self.daemon(&n.name, "start"))).await;
-        let errors: Vec<String> = results
-            .into_iter()
-            .filter_map(|r| r.err().map(|e| e.to_string()))
-            .collect();
-        if !errors.is_empty() {
-            anyhow::bail!("{}", errors.join("; "));
-        }
-        Ok(())
+        on_every_node(self.nodes.iter().map(|n| self.daemon(&n.name, "start"))).await
     }
 
     /// The first node whose daemon is not running, with the end of its log.
@@ -718,4 +704,15 @@ fn probe(
     let out = c.exec(&command, limit)?;
     require(node, &command, &out)?;
     Ok(NodeInfo { controller_addr })
+}
+
+/// Run `tasks`, one a node, at once; the error names every node's failure.
+async fn on_every_node<T, E: std::fmt::Display>(
+    tasks: impl IntoIterator<Item = impl std::future::Future<Output = Result<T, E>>>,
+) -> anyhow::Result<()> {
+    let errors = failures(tasks).await;
+    if !errors.is_empty() {
+        anyhow::bail!("{}", errors.join("; "));
+    }
+    Ok(())
 }
