@@ -221,12 +221,18 @@ mod tests {
     use faultline_checkers::history::History;
     use serde_json::json;
 
-    #[test]
-    fn records_in_order_and_feeds_what_is_on_disk() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A followed recorder writing `history.jsonl` in `dir`.
+    fn followed(dir: &tempfile::TempDir) -> (std::path::PathBuf, Recorder, RecorderThread, Feed) {
         let path = dir.path().join("history.jsonl");
         let (recorder, thread) = Recorder::create(&path, Instant::now(), true).unwrap();
         let feed = thread.feed().unwrap();
+        (path, recorder, thread, feed)
+    }
+
+    #[test]
+    fn records_in_order_and_feeds_what_is_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, recorder, thread, feed) = followed(&dir);
         let mut fed = Vec::new();
         for i in 0..100u64 {
             let p = Process::Client(i % 3);
@@ -266,9 +272,7 @@ mod tests {
     #[test]
     fn a_closed_feed_keeps_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("history.jsonl");
-        let (recorder, thread) = Recorder::create(&path, Instant::now(), true).unwrap();
-        let feed = thread.feed().unwrap();
+        let (_, recorder, thread, feed) = followed(&dir);
         feed.close();
         recorder.record(
             Process::Client(0),

@@ -47,21 +47,16 @@ fn stop_on_anomaly_ends_a_stale_reads_run_early_after_healing() {
 
 #[test]
 fn a_correct_cluster_runs_its_whole_time_limit_with_no_anomaly() {
-    let store = tempfile::tempdir().unwrap();
-    let out = run_test(
-        store.path(),
-        &[
-            "--nemesis",
-            "none",
-            "--time-limit",
-            "6",
-            "--ops-per-key",
-            "20",
-            "--stop-on-anomaly",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0));
-    let results = results(&latest_run(store.path()));
+    let (_store, run) = valid_run(&[
+        "--nemesis",
+        "none",
+        "--time-limit",
+        "6",
+        "--ops-per-key",
+        "20",
+        "--stop-on-anomaly",
+    ]);
+    let results = results(&run);
     assert!(results.get("first_anomaly").is_none(), "{results}");
     assert!(results["duration_secs"].as_f64().unwrap() >= 5.5);
     // Key by key, as it went: retired keys were checked a last time and forgotten, so the

@@ -415,6 +415,22 @@ impl HistoryWriter<File> {
     }
 }
 
+impl History {
+    /// Write this history to a new `history.jsonl` at `path`, its ops numbered in order (as
+    /// the recorder numbers them).
+    pub fn write_jsonl(&self, path: &Path) -> Result<(), HistoryError> {
+        let io_error = |source| HistoryError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut writer = HistoryWriter::create(path)?;
+        for op in &self.ops {
+            writer.append_buffered(&mut op.clone()).map_err(io_error)?;
+        }
+        writer.flush().map_err(io_error)
+    }
+}
+
 impl<W: Write> HistoryWriter<W> {
     /// Start a history on any writer, writing the header line.
     pub fn new(out: W) -> io::Result<Self> {

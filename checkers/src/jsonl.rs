@@ -85,6 +85,21 @@ fn parse_line(bytes: &[u8], line_no: usize, torn: bool, path: &Path) -> Result<L
     }
 }
 
+/// Append the next line of `reader` (with its newline, if it has one) to `buffer`; 0 at the
+/// end.
+fn read_line(
+    reader: &mut impl BufRead,
+    buffer: &mut Vec<u8>,
+    path: &Path,
+) -> Result<usize, HistoryError> {
+    reader
+        .read_until(b'\n', buffer)
+        .map_err(|source| HistoryError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
 /// Add one parsed line to `history`; false once a torn line ended it.
 fn take(history: &mut History, line: Line) -> bool {
     match line {
@@ -118,13 +133,7 @@ impl History {
         let mut line_no = 0;
         loop {
             line.clear();
-            let read = reader
-                .read_until(b'\n', &mut line)
-                .map_err(|source| HistoryError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-            if read == 0 {
+            if read_line(&mut reader, &mut line, path)? == 0 {
                 break;
             }
             line_no += 1;
@@ -201,14 +210,7 @@ impl History {
             text.clear();
             ends.clear();
             while ends.len() < BLOCK_LINES {
-                let read =
-                    reader
-                        .read_until(b'\n', &mut text)
-                        .map_err(|source| HistoryError::Io {
-                            path: path.to_path_buf(),
-                            source,
-                        })?;
-                if read == 0 {
+                if read_line(&mut reader, &mut text, path)? == 0 {
                     break;
                 }
                 ends.push(text.len());
@@ -259,73 +261,54 @@ mod tests {
         writer.into_inner().unwrap()
     }
 
-    /// The parallel reader gives what the line-by-line one gives: the same ops, warnings
-    /// and errors, across block boundaries and at a torn or bad line.
+    /// The parallel reader and the block visitor give what the line-by-line reader gives:
+    /// the same ops, warnings and errors, across block boundaries and at a torn or bad line.
     #[test]
-    fn text_in_memory_reads_as_a_stream_does() {
+    fn every_reader_reads_as_a_stream_does() {
         let long = file_of(2 * BLOCK_LINES + 5);
         let mut torn = long.clone();
         torn.extend_from_slice(br#"{"index":99999,"time":1,"proc"#);
+        let mut torn_at_block_end = file_of(BLOCK_LINES - 1);
+        torn_at_block_end.extend_from_slice(br#"{"index":99999,"time":1,"proc"#);
         let mut torn_utf8 = file_of(10);
         torn_utf8.extend_from_slice(&[b'{', 0xE2, 0x82]);
         let mut bad_inside = file_of(BLOCK_LINES + 3);
         let at = bad_inside.len() / 2;
         let line_start = bad_inside[..at].iter().rposition(|&b| b == b'\n').unwrap() + 1;
         bad_inside.splice(line_start..line_start, b"not json\n".iter().copied());
-        let cases: [(&str, Vec<u8>); 5] = [
+        let mut bad_after_block = file_of(BLOCK_LINES + 3);
+        bad_after_block.extend_from_slice(b"not json\n");
+        bad_after_block.extend(
+            file_of(3)
+                .split_inclusive(|b| *b == b'\n')
+                .skip(1)
+                .flatten(),
+        );
+        let cases: [(&str, Vec<u8>); 7] = [
             ("blocks", long),
             ("torn last line", torn),
+            ("torn last line at a block's end", torn_at_block_end),
             ("torn inside a character", torn_utf8),
             ("a bad line in the second block", bad_inside),
+            ("a bad line after a block", bad_after_block),
             ("empty", Vec::new()),
         ];
         let path = Path::new("h.jsonl");
         for (case, bytes) in cases {
             let streamed = History::read_jsonl_from(&bytes[..], path);
             let parallel = History::read_jsonl_bytes(&bytes, path);
-            match (streamed, parallel) {
-                (Ok(a), Ok(b)) => {
-                    assert_eq!(a.ops, b.ops, "{case}");
-                    assert_eq!(a.warnings, b.warnings, "{case}");
-                }
-                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{case}"),
-                (a, b) => panic!("{case}: {a:?} vs {b:?}"),
-            }
-        }
-    }
-
-    /// Visiting a file block by block gives the ops, warnings and errors reading it does.
-    #[test]
-    fn visiting_gives_what_reading_gives() {
-        let long = file_of(2 * BLOCK_LINES + 5);
-        let mut torn = file_of(BLOCK_LINES - 1);
-        torn.extend_from_slice(br#"{"index":99999,"time":1,"proc"#);
-        let mut bad = file_of(BLOCK_LINES + 3);
-        bad.extend_from_slice(b"not json\n");
-        bad.extend(
-            file_of(3)
-                .split_inclusive(|b| *b == b'\n')
-                .skip(1)
-                .flatten(),
-        );
-        let cases: [(&str, Vec<u8>); 4] = [
-            ("blocks", long),
-            ("torn last line at a block's end", torn),
-            ("a bad line after a block", bad),
-            ("empty", Vec::new()),
-        ];
-        let path = Path::new("h.jsonl");
-        for (case, bytes) in cases {
-            let read = History::read_jsonl_from(&bytes[..], path);
             let mut ops = Vec::new();
-            let visited = History::visit_jsonl_from(&bytes[..], path, |op| ops.push(op));
-            match (read, visited) {
-                (Ok(a), Ok(warnings)) => {
-                    assert_eq!(a.ops, ops, "{case}");
-                    assert_eq!(a.warnings, warnings, "{case}");
+            let visited = History::visit_jsonl_from(&bytes[..], path, |op| ops.push(op))
+                .map(|warnings| History { ops, warnings });
+            for (reader, other) in [("parallel", parallel), ("visited", visited)] {
+                match (&streamed, other) {
+                    (Ok(a), Ok(b)) => {
+                        assert_eq!(a.ops, b.ops, "{case}: {reader}");
+                        assert_eq!(a.warnings, b.warnings, "{case}: {reader}");
+                    }
+                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{case}"),
+                    (a, b) => panic!("{case}: {reader}: {a:?} vs {b:?}"),
                 }
-                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{case}"),
-                (a, b) => panic!("{case}: {a:?} vs {b:?}"),
             }
         }
         // From a file on disk too.

@@ -157,7 +157,6 @@ fn linearizable_by_key(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::HistoryWriter;
     use crate::selection::{select, CheckBudget};
     use crate::simulate::{generate, mutate_read, on_key, SimConfig};
     use serde_json::json;
@@ -178,11 +177,7 @@ mod tests {
 
     fn write(dir: &Path, history: &History) -> std::path::PathBuf {
         let path = dir.join("history.jsonl");
-        let mut writer = HistoryWriter::create(&path).unwrap();
-        for op in &history.ops {
-            writer.append_buffered(&mut op.clone()).unwrap();
-        }
-        writer.flush().unwrap();
+        history.write_jsonl(&path).unwrap();
         path
     }
 

@@ -311,21 +311,11 @@ pub(crate) fn records_of(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recovery::tests::{fail, history, nemesis, ok};
+    use crate::recovery::tests::{fail, history, kill_then_pause, nemesis, ok};
 
     #[test]
     fn results_json_records_the_same_figures() {
-        let h = history(vec![
-            ok(0, 7, 0, 10),
-            nemesis("start-kill", 100, 101),
-            fail(0, 7, 120, 190, "cas mismatch"),
-            nemesis("stop-kill", 199, 200),
-            fail(0, 7, 200, 220, "cas mismatch"),
-            ok(0, 7, 220, 260),
-            ok(1, 8, 230, 240),
-            nemesis("start-pause", 300, 301),
-            nemesis("heal", 400, 401),
-        ]);
+        let h = kill_then_pause();
         let records = serde_json::to_value(fault_records(&h)).unwrap();
         let kill = &records[0];
         assert_eq!(kill["fault"], "kill");

@@ -353,6 +353,22 @@ pub(crate) mod tests {
 
     /// A history of these op pairs, in time order (stable: an invoke stays before its
     /// completion at the same instant).
+    /// A kill healed by its stop, with one key failing then ok again after it, then a
+    /// pause the final heal ends: the faults table's and `results.json`'s example.
+    pub(crate) fn kill_then_pause() -> History {
+        history(vec![
+            ok(0, 7, 0, 10),
+            nemesis("start-kill", 100, 101),
+            fail(0, 7, 120, 190, "cas mismatch"),
+            nemesis("stop-kill", 199, 200),
+            fail(0, 7, 200, 220, "cas mismatch"),
+            ok(0, 7, 220, 260),
+            ok(1, 8, 230, 240),
+            nemesis("start-pause", 300, 301),
+            nemesis("heal", 400, 401),
+        ])
+    }
+
     pub(crate) fn history(pairs: Vec<[Op; 2]>) -> History {
         let mut ops: Vec<Op> = pairs.into_iter().flatten().collect();
         ops.sort_by_key(|op| op.time);

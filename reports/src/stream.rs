@@ -550,11 +550,7 @@ pub(crate) mod tests {
 
     pub(crate) fn write(dir: &Path, h: &History) -> std::path::PathBuf {
         let path = dir.join("history.jsonl");
-        let mut w = HistoryWriter::create(&path).unwrap();
-        for op in &h.ops {
-            w.append_buffered(&mut op.clone()).unwrap();
-        }
-        w.flush().unwrap();
+        h.write_jsonl(&path).unwrap();
         path
     }
 
@@ -586,21 +582,8 @@ pub(crate) mod tests {
             "the histories exercise recovery: {measured}"
         );
         // The hand-written histories of the recovery and faults table tests.
-        use crate::recovery::tests::{fail, history, nemesis, ok};
-        same_records(
-            &history(vec![
-                ok(0, 7, 0, 10),
-                nemesis("start-kill", 100, 101),
-                fail(0, 7, 120, 190, "cas mismatch"),
-                nemesis("stop-kill", 199, 200),
-                fail(0, 7, 200, 220, "cas mismatch"),
-                ok(0, 7, 220, 260),
-                ok(1, 8, 230, 240),
-                nemesis("start-pause", 300, 301),
-                nemesis("heal", 400, 401),
-            ]),
-            "results_json_records_the_same_figures",
-        );
+        use crate::recovery::tests::{fail, history, kill_then_pause, nemesis, ok};
+        same_records(&kill_then_pause(), "results_json_records_the_same_figures");
         // The main phase ends exactly at the invocation of a pending call, the only call
         // on key 2 after the kill's heal: key 2 does not span it.
         let mut h = history(vec![
