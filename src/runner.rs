@@ -288,6 +288,7 @@ pub async fn run_test(
         results,
         warnings,
         by_key,
+        ..
     } = checked;
     for warning in &warnings {
         tracing::warn!("{warning}");
@@ -388,6 +389,7 @@ pub(crate) fn check_recorded(
             results: vec![CheckResult::new(why.checker, Validity::Unknown).reason(why.reason)],
             warnings: Vec::new(),
             by_key: false,
+            spilled: 0,
         }),
     }
 }
