@@ -30,15 +30,11 @@ use crate::systems::Client;
 
 /// The resident and peak resident memory of this process, in MiB.
 fn memory_mib() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-            .map_or(0.0, |kib| kib / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    let mib = |bytes: u64| bytes as f64 / 1048576.0;
+    (
+        mib(crate::memory::resident_bytes()),
+        mib(crate::memory::peak_resident_bytes()),
+    )
 }
 
 /// Samples the resident memory every second while the run goes on.
@@ -109,6 +105,7 @@ pub async fn run(args: &BenchArgs) -> Result<()> {
     .into();
     let budget = |timeout| faultline_checkers::selection::CheckBudget {
         timeout,
+        process_memory: Some(crate::memory::process_memory()),
         ..Default::default()
     };
     let select = |timeout| {

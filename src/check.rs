@@ -69,6 +69,7 @@ pub fn run(args: &CheckArgs) -> Result<i32> {
         partition: !args.no_partition,
         consistency_models,
         version_orders: version_orders(args),
+        process_memory: Some(crate::memory::process_memory()),
     };
     // Read and validate every file before checking any, so bad input is reported at once.
     let mut inputs = Vec::new();

@@ -20,6 +20,7 @@ mod lazyfs;
 mod logging;
 mod maelstrom;
 mod membership_nemesis;
+mod memory;
 mod online;
 mod progress;
 mod recorder;

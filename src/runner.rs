@@ -363,6 +363,7 @@ pub(crate) fn selection_for(
         timeout: spec.check_timeout,
         memory_limit_bytes: spec.memory_limit_bytes,
         consistency_models: spec.consistency_models.clone(),
+        process_memory: Some(crate::memory::process_memory()),
         ..CheckBudget::default()
     };
     match select(workload.model(), workload.initial().as_ref(), &budget) {

@@ -13,7 +13,7 @@ use thiserror::Error;
 
 use crate::checker::Checker;
 use crate::classic;
-use crate::linearizable::{Linearizable, SearchOptions};
+use crate::linearizable::{Linearizable, ProcessMemory, SearchOptions};
 use crate::models::ModelError;
 use crate::txn::{self, ConsistencyModel, TxnKind, TxnOptions, VersionOrders};
 
@@ -32,6 +32,9 @@ pub struct CheckBudget {
     /// rw-register histories: where version orders come from (Elle's `--wfr-keys`,
     /// `--sequential-keys`, `--linearizable-keys`); default writes follow reads.
     pub version_orders: VersionOrders,
+    /// The process's resident memory, for linearizability to hold `memory_limit_bytes` for
+    /// the whole process (see [`ProcessMemory`]).
+    pub process_memory: Option<ProcessMemory>,
 }
 
 impl Default for CheckBudget {
@@ -45,6 +48,7 @@ impl Default for CheckBudget {
             partition: search.partition,
             consistency_models: Vec::new(),
             version_orders: VersionOrders::default(),
+            process_memory: None,
         }
     }
 }
@@ -139,6 +143,7 @@ pub fn select(
         timeout: Some(budget.timeout),
         memory_limit_bytes: Some(budget.memory_limit_bytes),
         partition: budget.partition,
+        process_memory: budget.process_memory.clone(),
         ..SearchOptions::default()
     });
     Ok(Selection::Linearizable(checker))
@@ -185,6 +190,7 @@ mod tests {
                 sequential_keys: true,
                 linearizable_keys: true,
             },
+            process_memory: None,
         };
         match select("list-append", None, &budget).unwrap() {
             Selection::Txn { options, .. } => {

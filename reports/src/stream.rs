@@ -427,7 +427,6 @@ pub(crate) mod tests {
     use super::*;
     use crate::fault_table::{fault_records, fault_records_of_file};
     use crate::stats::{counts, latency_quantiles, throughput, Calls};
-    use faultline_checkers::history::HistoryWriter;
     use serde_json::json;
 
     /// A history with keys opened and retired over time, faults started, stopped, skipped

@@ -19,3 +19,4 @@ mod unique;
 pub use counterexample::{Attempt, Counterexample};
 pub use merge::merge_parts;
 pub use run::{check_history, Linearizable, SearchOptions};
+pub use search::ProcessMemory;

@@ -15,7 +15,7 @@ use crate::models::{self, AnyModel, Model, ModelError, ValueSemantics};
 
 use super::counterexample::{describe_call, Attempt, Counterexample};
 use super::prepare::{key_value, prepare, Part, Prepared, SCall, NEVER};
-use super::search::{search, Budget, Failure, Outcome, Spec, Workspace};
+use super::search::{search, Budget, Failure, Outcome, ProcessMemory, Spec, Workspace};
 use super::unique::{self, Decision, Violation};
 use crate::fxhash::FxHashMap;
 
@@ -47,6 +47,9 @@ pub struct SearchOptions {
     /// Decide keys whose values are each written once with the polynomial unique-values
     /// path (`false` = search every key, for comparison).
     pub unique_values: bool,
+    /// The process's resident memory: with it, `memory_limit_bytes` holds for the whole
+    /// process (`None` = for the memo tables only).
+    pub process_memory: Option<ProcessMemory>,
 }
 
 impl Default for SearchOptions {
@@ -58,6 +61,7 @@ impl Default for SearchOptions {
             partition: true,
             threads: None,
             unique_values: true,
+            process_memory: None,
         }
     }
 }
@@ -134,7 +138,8 @@ pub fn check_history<M: Model>(
                 .details(json!({"model": model.name(), "error": e}))
         }
     };
-    let budget = Budget::new(options.timeout, options.memory_limit_bytes);
+    let budget = Budget::new(options.timeout, options.memory_limit_bytes)
+        .for_process(options.process_memory.clone());
     let mixed = prepared.parts.iter().any(|p| p.key.is_none());
     if mixed {
         let spec = AllKeys(model, prepared.init.clone());

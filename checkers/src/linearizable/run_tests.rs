@@ -32,6 +32,21 @@ fn running_out_of_time_or_memory_is_unknown_with_a_reason() {
     });
     let r = no_memory.check(&h);
     r.assert_verdict(Validity::Unknown, "memory limit");
+    // Measured for the whole process, the limit holds for it, not only the memo tables.
+    let process = checker_over_process_limit();
+    let r = process.check(&h);
+    r.assert_verdict(Validity::Unknown, "the process grew to 3072 MiB");
+}
+
+/// A checker whose process is measured at 3 GiB, over its 2 GiB limit.
+fn checker_over_process_limit() -> Linearizable {
+    Linearizable::new("cas-register", None)
+        .unwrap()
+        .with_options(SearchOptions {
+            unique_values: false,
+            process_memory: Some(ProcessMemory(std::sync::Arc::new(|| 3 << 30))),
+            ..SearchOptions::default()
+        })
 }
 
 #[test]

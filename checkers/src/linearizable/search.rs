@@ -54,12 +54,42 @@ pub(crate) trait Spec: Sync {
     fn show(&self, scratch: &Self::Scratch, state: &Self::State) -> Self::Shown;
 }
 
+/// How often, at most, the process's resident memory is asked for (milliseconds).
+const PROBE_EVERY_MS: u64 = 20;
+/// `Budget::probed_at` before the first measure.
+const NEVER_PROBED: u64 = u64::MAX;
+
+/// The resident memory of the whole process in bytes, as the caller measures it (the checkers
+/// never read it themselves). Given one, the search holds its memory limit for the process,
+/// history and all, not only for its memo tables: those are accounted as they grow, but the
+/// allocator's own overhead is not.
+#[derive(Clone)]
+pub struct ProcessMemory(pub std::sync::Arc<dyn Fn() -> u64 + Send + Sync>);
+
+impl std::fmt::Debug for ProcessMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProcessMemory")
+    }
+}
+
+/// Options compare by their limits: two probes of the same process are the same.
+impl PartialEq for ProcessMemory {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for ProcessMemory {}
+
 /// The limits shared by every partition of one check.
 #[derive(Debug)]
 pub(crate) struct Budget {
     pub started: Instant,
     pub timeout: Option<Duration>,
     pub memory_limit: Option<u64>,
+    process: Option<ProcessMemory>,
+    /// When the process was last measured (ms since `started`).
+    probed_at: AtomicU64,
     memory_used: AtomicU64,
     peak_memory: AtomicU64,
     /// Set when any partition is invalid or the budget ran out: the others stop.
@@ -73,11 +103,51 @@ impl Budget {
             started: Instant::now(),
             timeout,
             memory_limit,
+            process: None,
+            probed_at: AtomicU64::new(NEVER_PROBED),
             memory_used: AtomicU64::new(0),
             peak_memory: AtomicU64::new(0),
             stop: AtomicBool::new(false),
             exhausted: Mutex::new(None),
         }
+    }
+
+    /// The same budget, holding its memory limit for the whole process as `process` measures
+    /// it.
+    pub(crate) fn for_process(mut self, process: Option<ProcessMemory>) -> Budget {
+        self.process = process;
+        self
+    }
+
+    /// Whether the process (when measured) could pass the memory limit: its resident bytes,
+    /// plus the memo tables' `used` bytes again, as a table about to double allocates its
+    /// new size beside its old one. Asked at most every [`PROBE_EVERY_MS`].
+    fn process_over(&self, limit: u64, used: u64) -> bool {
+        let Some(process) = &self.process else {
+            return false;
+        };
+        let now = self.started.elapsed().as_millis() as u64;
+        let last = self.probed_at.load(Ordering::Relaxed);
+        if (last != NEVER_PROBED && now < last.saturating_add(PROBE_EVERY_MS))
+            || self
+                .probed_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return false;
+        }
+        let resident = (process.0)();
+        if resident.saturating_add(used) <= limit {
+            return false;
+        }
+        self.exhaust(format!(
+            "the process grew to {} MiB, and its memo tables' next growth ({} MiB) would take \
+             it past the memory limit of {} MiB; raise --memory-limit or check fewer ops at once",
+            resident >> 20,
+            used >> 20,
+            limit >> 20
+        ));
+        true
     }
 
     /// Ask every running search to stop (a partition was found invalid).
@@ -115,6 +185,7 @@ impl Budget {
         };
         self.peak_memory.fetch_max(used, Ordering::Relaxed);
         match self.memory_limit {
+            Some(limit) if self.process_over(limit, used) => false,
             Some(limit) if used > limit => {
                 self.exhaust(format!(
                     "the search's memo tables grew past the memory limit of {} MiB; \
