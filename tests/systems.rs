@@ -355,7 +355,9 @@ fn etcd_append_is_strict_serializable() {
 
 #[test]
 fn zookeeper_append_is_strict_serializable() {
-    append_is_strict_serializable(&ZOOKEEPER, &["--node-count", "3", "--seed", "31"], 200);
+    // Kills and pauses of a 3-server ensemble leave it without a quorum for a while: a
+    // loaded machine committed 171 txns in the 20 s.
+    append_is_strict_serializable(&ZOOKEEPER, &["--node-count", "3", "--seed", "31"], 120);
 }
 
 #[test]
