@@ -345,7 +345,9 @@ fn a_command_system_installs_its_packages_and_stays_valid_under_every_fault() {
         let deadline = Instant::now() + std::time::Duration::from_secs(300);
         while Instant::now() < deadline {
             // Each run has its own compose project: none is up until the run brings it up.
-            let up = faultline_containers().iter().any(|name| name.ends_with("-n1"));
+            let up = faultline_containers()
+                .iter()
+                .any(|name| name.ends_with("-n1"));
             if !up {
                 std::thread::sleep(std::time::Duration::from_millis(500));
                 continue;
