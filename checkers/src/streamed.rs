@@ -27,7 +27,7 @@ use crate::selection::Selection;
 /// Ops held in memory past which the keys idle longest are written to a spill file: the
 /// final reads put every key's last op at the end of the history, so without it a key's
 /// ops would all wait there.
-const HOLD_OPS: usize = 200_000;
+const HOLD_OPS: usize = 100_000;
 
 /// The ops of the keys not yet complete, by key.
 #[derive(Default)]
@@ -175,7 +175,7 @@ impl Drop for Spill {
 
 /// History lines checked together: large enough that the checker's threads stay busy, small
 /// enough that a batch is a few tens of MB.
-const BATCH_OPS: usize = 50_000;
+const BATCH_OPS: usize = 25_000;
 
 /// What checking a file gave.
 #[derive(Debug)]
