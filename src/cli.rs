@@ -200,9 +200,17 @@ pub struct TestArgs {
     /// How clients read: etcd `linearizable` (default) or `serializable` (served by the local
     /// member, may be stale); zookeeper `sync` (default: sync, then read) or `local` (the
     /// session's server answers alone); nats `leader` (default: the stream leader answers)
-    /// or `direct` (direct get: any replica answers).
+    /// or `direct` (direct get: any replica answers); galera `causal` (default:
+    /// `wsrep_sync_wait = 1`) or `local` (the node answers from what it applied).
     #[arg(long, value_name = "LEVEL")]
     pub read_consistency: Option<String>,
+
+    /// For `--system galera`: every transaction's isolation level, `read-committed`,
+    /// `repeatable-read` (default, MariaDB's) or `serializable`. Transactional histories are
+    /// checked against what the level promises (read-committed, snapshot-isolation,
+    /// serializable) unless --consistency-models names other models.
+    #[arg(long, value_name = "LEVEL")]
+    pub isolation: Option<String>,
 
     /// For `--system http`: the base URLs of the nodes, comma-separated
     /// (`http://127.0.0.1:8001,http://127.0.0.1:8002`). You start these nodes yourself.

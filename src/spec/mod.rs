@@ -111,6 +111,10 @@ pub struct TestSpec {
     pub raft: Option<raft::RaftTiming>,
     /// `--read-consistency`, `None` for the system's strict default.
     pub read_consistency: Option<String>,
+    /// `--isolation` of `--system galera` (its default when not given), `None` for the other
+    /// systems.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<String>,
     /// `--endpoints` of `--system http` (base URLs), empty otherwise.
     pub endpoints: Vec<String>,
     /// `--client-command`: the shell command of a client in any language, run once per
@@ -244,9 +248,15 @@ impl TestSpec {
         {
             bad_input!("--system {}: {why}", args.system);
         }
-        let consistency_models = match txn {
-            Some(_) => parse_consistency_models(&args.consistency_models)?,
-            None => Vec::new(),
+        let isolation = resolve_isolation(args)?;
+        let consistency_models = match (txn, &isolation) {
+            (Some(_), Some(level))
+                if args.consistency_models == crate::cli::DEFAULT_CONSISTENCY_MODELS =>
+            {
+                vec![systems::isolation_model(level).to_string()]
+            }
+            (Some(_), _) => parse_consistency_models(&args.consistency_models)?,
+            (None, _) => Vec::new(),
         };
         let nemesis_schedule = match &args.nemesis_schedule {
             None => None,
@@ -425,6 +435,7 @@ impl TestSpec {
             bug,
             raft,
             read_consistency,
+            isolation,
             endpoints,
             client_command,
             db_command,
@@ -455,7 +466,7 @@ fn resolve_read_consistency(args: &TestArgs) -> Result<Option<String>> {
     if levels.is_empty() {
         bad_input!(
             "--read-consistency does not apply to --system {}: it has one kind of read \
-             (etcd, zookeeper and nats have several)",
+             (etcd, zookeeper, nats and galera have several)",
             args.system
         );
     }
@@ -467,6 +478,23 @@ fn resolve_read_consistency(args: &TestArgs) -> Result<Option<String>> {
         );
     }
     Ok(Some(level.clone()))
+}
+
+/// `--isolation`: only galera takes it, and a galera test records its default.
+fn resolve_isolation(args: &TestArgs) -> Result<Option<String>> {
+    match (&args.isolation, args.system.as_str()) {
+        (None, "galera") => Ok(Some(systems::DEFAULT_ISOLATION.to_string())),
+        (None, _) => Ok(None),
+        (Some(_), system) if system != "galera" => bad_input!(
+            "--isolation applies to --system galera (a SQL database); --system {system} has \
+             no transaction isolation levels to choose"
+        ),
+        (Some(level), _) if !systems::ISOLATIONS.contains(&level.as_str()) => bad_input!(
+            "unknown isolation '{level}': --isolation takes one of {}",
+            systems::ISOLATIONS.join(", ")
+        ),
+        (Some(level), _) => Ok(Some(level.clone())),
+    }
 }
 
 /// Debian's rule for package names: lower-case letters, digits, `+`, `-` and `.`, starting

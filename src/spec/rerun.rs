@@ -53,6 +53,9 @@ pub(super) fn rerun_line(args: &TestArgs, spec: &TestSpec) -> String {
     if let Some(level) = &spec.read_consistency {
         rerun.push_str(&format!(" --read-consistency {level}"));
     }
+    if let Some(level) = &spec.isolation {
+        rerun.push_str(&format!(" --isolation {level}"));
+    }
     if let Some(script) = &spec.db_command {
         rerun.push_str(&format!(
             " --db-command {}",

@@ -13,8 +13,36 @@ pub const ZOOKEEPER_READS: &[&str] = &["sync", "local"];
 /// NATS JetStream's `--read-consistency` levels, strict first.
 pub const NATS_READS: &[&str] = &["leader", "direct"];
 
+/// MariaDB Galera's `--read-consistency` levels, strict first.
+pub const GALERA_READS: &[&str] = &["causal", "local"];
+
+/// What `--isolation` accepts (MariaDB's transaction isolation levels; `--system galera`).
+pub const ISOLATIONS: &[&str] = &["read-committed", "repeatable-read", "serializable"];
+/// The isolation of a galera test that names none: MariaDB's default.
+pub const DEFAULT_ISOLATION: &str = "repeatable-read";
+
+/// The consistency model a transactional history of a database run at `isolation` is
+/// checked against, unless `--consistency-models` names others: what the level promises.
+/// Galera's documentation promises snapshot isolation across the cluster at `REPEATABLE
+/// READ` ("first committer wins" between nodes), and `SERIALIZABLE` within a node.
+pub fn isolation_model(isolation: &str) -> &'static str {
+    match isolation {
+        "read-committed" => "read-committed",
+        "serializable" => "serializable",
+        _ => "snapshot-isolation",
+    }
+}
+
 /// Every system `--system` accepts.
-pub const SYSTEMS: &[&str] = &["reference", "etcd", "zookeeper", "nats", "http", "command"];
+pub const SYSTEMS: &[&str] = &[
+    "reference",
+    "etcd",
+    "zookeeper",
+    "nats",
+    "galera",
+    "http",
+    "command",
+];
 
 /// The `--read-consistency` levels a system accepts, strict (the default) first; empty when
 /// the system has only one kind of read.
@@ -23,6 +51,7 @@ pub fn read_consistencies(system: &str) -> &'static [&'static str] {
         "etcd" => ETCD_READS,
         "zookeeper" => ZOOKEEPER_READS,
         "nats" => NATS_READS,
+        "galera" => GALERA_READS,
         _ => &[],
     }
 }
@@ -39,8 +68,8 @@ pub fn unsupported_nemesis(system: &str, nemesis: &str) -> Option<String> {
         )),
         ("nats" | "http", "membership") => Some(format!(
             "{system} has no membership changes in faultline yet (they go through the system's \
-             own API): --nemesis membership works with --system reference, etcd, zookeeper \
-             and command"
+             own API): --nemesis membership works with --system reference, etcd, zookeeper, \
+             galera and command"
         )),
         ("etcd" | "nats", clock) if clock.starts_with("clock") => Some(format!(
             "{system} is a Go binary: Go reads the clock through the vDSO, not libc, so \
@@ -228,7 +257,7 @@ mod tests {
         assert!(unsupported_nemesis("zookeeper", "membership").is_none());
         assert!(unsupported_nemesis("nats", "membership")
             .unwrap()
-            .contains("reference, etcd, zookeeper and command"));
+            .contains("reference, etcd, zookeeper, galera and command"));
         assert!(unsupported_nemesis("http", "pause")
             .unwrap()
             .contains("--nemesis none"));

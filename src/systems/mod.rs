@@ -5,7 +5,7 @@
 //! What the system under test did is data, never an `Err`: a timeout or a refused connection
 //! is a `fail` or `info` [`Completion`]. `Err` is only for the harness's own failures.
 //!
-//! Systems: `reference` (built in), `etcd`, `zookeeper`, `nats` (Debian packages, installed
+//! Systems: `reference` (built in), `etcd`, `zookeeper`, `nats`, `galera` (Debian packages, installed
 //! on the nodes by [`System::setup`] when missing, see [`install`]) and `http` (any service
 //! speaking faultline's generic HTTP protocol, started by the user; see [`http`]).
 //!
@@ -27,6 +27,9 @@ mod command_membership;
 mod command_steps;
 pub mod etcd;
 pub(crate) mod etcd_membership;
+pub mod galera;
+pub(crate) mod galera_client;
+pub(crate) mod galera_membership;
 pub mod http;
 pub(crate) mod install;
 pub(crate) mod key_path;
@@ -115,6 +118,9 @@ pub struct SystemInputs {
     /// The reference service's Raft timing.
     #[serde(default)]
     pub raft: Option<crate::spec::raft::RaftTiming>,
+    /// `--isolation` of `--system galera`.
+    #[serde(default)]
+    pub isolation: Option<String>,
 }
 
 /// The system a test spec names, ready to start on nodes.
@@ -129,6 +135,7 @@ pub fn build(spec: &crate::spec::TestSpec) -> anyhow::Result<Arc<dyn System>> {
         bug: spec.bug.clone(),
         node_binary: spec.node_binary.clone(),
         raft: spec.raft,
+        isolation: spec.isolation.clone(),
     })
 }
 
@@ -150,6 +157,14 @@ pub fn build_from(spec: &SystemInputs) -> anyhow::Result<Arc<dyn System>> {
         ))),
         "nats" => Ok(Arc::new(nats::NatsSystem::new(
             consistency.parse()?,
+            install,
+        ))),
+        "galera" => Ok(Arc::new(galera::GaleraSystem::new(
+            consistency.parse()?,
+            spec.isolation
+                .as_deref()
+                .unwrap_or(crate::spec::systems::DEFAULT_ISOLATION)
+                .parse()?,
             install,
         ))),
         "http" => Ok(Arc::new(http::HttpSystem::new(&spec.endpoints)?)),
@@ -193,7 +208,8 @@ pub struct NodeSpec {
     /// Where this node's stdout and stderr go.
     pub log_file: PathBuf,
     /// Further free ports reserved for this node on its host, for systems that listen on
-    /// more than one (etcd's peer port, ZooKeeper's quorum and election ports, NATS routes).
+    /// more than one (etcd's peer port, ZooKeeper's quorum and election ports, NATS routes,
+    /// Galera's group, IST and SST ports).
     pub extra_ports: Vec<u16>,
 }
 
@@ -238,7 +254,7 @@ impl NodeSpec {
 }
 
 /// How many extra ports [`NodeSpec::extra_ports`] the local target reserves per node.
-pub const EXTRA_PORTS: usize = 2;
+pub const EXTRA_PORTS: usize = 3;
 
 /// The command line that starts a system's process on a node.
 #[derive(Debug, Clone)]
