@@ -93,7 +93,7 @@ async fn primary_view(node: &NodeSpec) -> Result<Vec<String>, String> {
         if primary != "Primary" {
             return Err(format!("{} is in a {primary} component", node.name));
         }
-        conn.query::<String, _>("SELECT NODE_NAME FROM information_schema.WSREP_MEMBERSHIP")
+        conn.query::<String, _>("SELECT NAME FROM information_schema.WSREP_MEMBERSHIP")
             .await
             .map_err(|e| format!("{}: {e}", node.name))
     };
