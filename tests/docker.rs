@@ -9,6 +9,7 @@
 //!   the first run's own `rerun` line, and starts clean;
 //! - `--install-mode none` on bare nodes stops before starting anything, one line per node;
 //! - etcd with serializable reads is caught serving stale reads;
+//! - MariaDB Galera installs itself and its register, append and bank runs end decided;
 //! - `--nemesis membership` on the reference service and etcd changes the membership at
 //!   least three times and ends with the starting one, valid.
 //!
@@ -592,4 +593,76 @@ fn serializable_etcd_reads_are_found_stale_over_ssh() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&images.stdout).lines().count() >= 2);
+}
+
+/// MariaDB Galera on the bare docker nodes: mariadb-server, galera-4, mariadb-backup and
+/// socat are installed by copy, the first node bootstraps and the others join by SST, then
+/// 60 s of register, append and bank each under kills, pauses and partitions (on the
+/// cluster the first run left running) end decided: `valid`, or `invalid` naming why.
+#[test]
+fn galera_installs_itself_on_bare_nodes_and_register_append_bank_end_decided_under_faults() {
+    let (_lock, _teardown) = exclusive();
+    let store = artefacts("docker-galera");
+    let schedule = schedule(
+        &store,
+        "galera-faults.json",
+        r#"[
+  {"at": 3.0, "fault": "kill", "duration": 6.0},
+  {"at": 14.0, "fault": "pause", "duration": 5.0},
+  {"at": 24.0, "fault": "partition", "duration": 6.0},
+  {"at": 35.0, "fault": "kill", "duration": 6.0},
+  {"at": 46.0, "fault": "partition", "duration": 5.0}
+]"#,
+    );
+    for workload in ["register", "append", "bank"] {
+        let start = Instant::now();
+        let args = [
+            "--system",
+            "galera",
+            "--workload",
+            workload,
+            "--nemesis-schedule",
+            schedule.as_str(),
+            "--time-limit",
+            "60",
+            "--op-timeout",
+            "2",
+            "--seed",
+            "4",
+            "--leave-running",
+        ];
+        let (code, stdout, stderr) = docker_test(&store, &args);
+        let run = latest_run(&store);
+        assert!(
+            matches!(code, Some(0 | 1)),
+            "{workload}: not decided (exit {code:?}): {stdout}\n{stderr}"
+        );
+        assert!(stdout.contains("on 3 galera nodes"), "{stdout}");
+        let results = results(&run);
+        assert_eq!(results["valid"] == true, code == Some(0), "{results}");
+        if code == Some(1) {
+            assert!(
+                stdout.contains("found") || stdout.contains("invalid"),
+                "{stdout}"
+            );
+        }
+        assert!(
+            results["counts"]["ok"].as_u64().unwrap() >= 300,
+            "{workload}: too few ops acknowledged: {results}"
+        );
+        let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+        for fault in ["start-kill", "start-pause", "start-partition"] {
+            assert!(history.contains(fault), "{workload}: no {fault} in the run");
+        }
+        if workload == "register" {
+            let log = std::fs::read_to_string(run.join("faultline.log")).unwrap();
+            assert!(
+                log.contains(
+                    "installing node=n2 packages=galera-4 mariadb-backup mariadb-server socat"
+                ),
+                "no install step for n2 in the log"
+            );
+        }
+        eprintln!("galera {workload}: {:.0?}\n{stdout}", start.elapsed());
+    }
 }

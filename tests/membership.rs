@@ -2,7 +2,8 @@
 //! them back (openraft's `change_membership` for the reference cluster; etcd's `member
 //! remove` / `member add` with the member restarted on an empty data directory; ZooKeeper's
 //! `reconfig -remove` / `-add` with the server restarted on the ensemble it joins; a command
-//! system's script steps `members`, `remove NODE`, `add NODE`). Each run
+//! system's script steps `members`, `remove NODE`, `add NODE`; Galera's clean leave and
+//! rejoin). Each run
 //! ends `valid` with at least three membership changes in the history, and the membership
 //! read back from the system after the last change equals the one the run started with.
 //! Systems without a membership API refuse the nemesis up front.
@@ -89,6 +90,25 @@ fn zookeeper_membership_changes_through_reconfig_end_decided() {
     assert!(history.contains("zoo-rejoin-1.cfg"), "a server rejoined");
 }
 
+/// Galera has no member list: a node leaves by a clean shutdown (SQL `SHUTDOWN`, so the
+/// others shrink the quorum at once) and joins by starting again, caught up by IST. The view
+/// is `information_schema.WSREP_MEMBERSHIP` of a node in the primary component: at least
+/// three changes in 60 s, and the view at the end is the one the run started with.
+#[test]
+fn galera_membership_changes_by_leaving_and_rejoining_end_valid() {
+    let (_store, run) = membership_run_with(&["--system", "galera"], "60");
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    assert!(history.contains(r#""mechanism":"galera join""#));
+}
+
+/// Galera's member removed when the harness died is started again by `faultline heal` and
+/// rejoins before the nodes stop.
+#[test]
+fn heal_adds_back_a_galera_member_removed_when_the_harness_died() {
+    let text = heal_adds_back_a_member_removed_at_a_crash(&["--system", "galera"]);
+    assert!(text.contains("galera join"), "{text}");
+}
+
 /// etcd as a command system (`examples/etcd-command/lifecycle.sh`): the script's `members`,
 /// `remove` and `add` steps, and faultline restarting a re-added node with
 /// `FAULTLINE_JOIN=existing` on a fresh data folder.
@@ -112,7 +132,7 @@ fn systems_without_a_membership_api_refuse_the_nemesis() {
     let (_store, stderr) = failed_run(254, &["--system", "nats", "--nemesis", "membership"]);
     assert!(
         stderr.contains("--nemesis membership")
-            && stderr.contains("reference, etcd, zookeeper and command"),
+            && stderr.contains("reference, etcd, zookeeper, galera and command"),
         "{stderr}"
     );
 }

@@ -443,3 +443,58 @@ fn raft_timing_is_recorded_and_rerun_and_refused_for_other_systems() {
     );
     assert_eq!(resolve(&["--system", "etcd"]).unwrap().raft, None);
 }
+
+#[test]
+fn galera_isolation_is_recorded_rerun_and_sets_the_txn_model() {
+    let spec = resolve(&["--system", "galera"]).unwrap();
+    assert_eq!(spec.isolation.as_deref(), Some("repeatable-read"));
+    assert!(
+        spec.rerun.contains("--isolation repeatable-read"),
+        "{}",
+        spec.rerun
+    );
+    let append = resolve(&["--system", "galera", "--workload", "append"]).unwrap();
+    assert_eq!(append.consistency_models, vec!["snapshot-isolation"]);
+    let spec = resolve(&[
+        "--system",
+        "galera",
+        "--workload",
+        "wr",
+        "--isolation",
+        "serializable",
+    ])
+    .unwrap();
+    assert_eq!(spec.consistency_models, vec!["serializable"]);
+    assert_eq!(rerun(&spec).isolation.as_deref(), Some("serializable"));
+    let named = resolve(&[
+        "--system",
+        "galera",
+        "--workload",
+        "append",
+        "--isolation",
+        "read-committed",
+        "--consistency-models",
+        "serializable",
+    ])
+    .unwrap();
+    assert_eq!(
+        named.consistency_models,
+        vec!["serializable"],
+        "named models win"
+    );
+    assert_eq!(resolve(&["--system", "etcd"]).unwrap().isolation, None);
+    for (args, says) in [
+        (
+            &["--system", "etcd", "--isolation", "serializable"][..],
+            "--isolation applies to --system galera",
+        ),
+        (
+            &["--system", "galera", "--isolation", "snapshot"][..],
+            "unknown isolation 'snapshot': --isolation takes one of read-committed, \
+             repeatable-read, serializable",
+        ),
+    ] {
+        let err = resolve(args).unwrap_err().to_string();
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}

@@ -67,7 +67,11 @@ impl GaleraSystem {
             reads,
             isolation,
             install,
-            server: Program::new("/usr/sbin/mariadbd", "mariadb-server", "FAULTLINE_MARIADBD_BIN"),
+            server: Program::new(
+                "/usr/sbin/mariadbd",
+                "mariadb-server",
+                "FAULTLINE_MARIADBD_BIN",
+            ),
             provider: Program::new(
                 "/usr/lib/galera/libgalera_smm.so",
                 "galera-4",
@@ -94,7 +98,11 @@ fn config_path(node: &NodeSpec) -> PathBuf {
 
 /// `my.cnf` of `node`: small InnoDB files, every commit flushed, and the Galera provider
 /// with its three ports on the node's own address.
-fn config(node: &NodeSpec, cluster: &[NodeSpec], provider: &std::path::Path) -> Result<String, SystemError> {
+fn config(
+    node: &NodeSpec,
+    cluster: &[NodeSpec],
+    provider: &std::path::Path,
+) -> Result<String, SystemError> {
     let peers = cluster
         .iter()
         .map(|n| n.extra_addr(0))
@@ -143,7 +151,9 @@ fn config(node: &NodeSpec, cluster: &[NodeSpec], provider: &std::path::Path) -> 
 /// The shell script that starts `node`: the first node bootstraps a new cluster when it has
 /// never run (no `grastate.dat` yet); a node that crashed (`seqno: -1`) recovers its
 /// position from InnoDB first, so it can rejoin by IST; `exec` keeps the pid the target
-/// watches.
+/// watches. The recovery runs under `setpriv --pdeathsig KILL`: a kill of the script while
+/// it recovers must not leave that server behind holding the InnoDB files, or the node's
+/// next start could not lock them and would exit.
 fn start_script(node: &NodeSpec, first: bool, server: &std::path::Path) -> String {
     let word = |p: &std::path::Path| quote(&p.display().to_string());
     let cfg = word(&config_path(node));
@@ -159,7 +169,8 @@ fn start_script(node: &NodeSpec, first: bool, server: &std::path::Path) -> Strin
         "set --\n{bootstrap}\
          if grep -q '^seqno: *-1' {state} 2>/dev/null; then\n  \
          rm -f {recovered}\n  \
-         {mariadbd} --defaults-file={cfg} --wsrep-recover --log-error={recovered} \
+         setpriv --pdeathsig KILL {mariadbd} --defaults-file={cfg} --wsrep-recover \
+         --log-error={recovered} \
          >/dev/null 2>&1\n  \
          position=$(sed -n 's/.*Recovered position: *//p' {recovered} | tail -n 1)\n  \
          if [ -n \"$position\" ]; then set -- --wsrep-start-position=$position; fi\n\
@@ -174,16 +185,19 @@ fn init_script(node: &NodeSpec, install_db: &std::path::Path, server: &std::path
     let word = |p: &std::path::Path| quote(&p.display().to_string());
     format!(
         "{install_db} --no-defaults --datadir={data} --user=root \
-         --auth-root-authentication-method=normal --skip-test-db >{log} 2>&1 || \
-         {{ cat {log} >&2; exit 1; }}\n\
+         --auth-root-authentication-method=normal --skip-test-db >{log} 2>&1 || {failed}\n\
          printf '%s' {schema} | {server} --defaults-file={cfg} --bootstrap --wsrep-on=OFF \
-         >>{log} 2>&1 || {{ tail -n 20 {log} >&2; exit 1; }}\n",
+         >>{log} 2>&1 || {failed}\n",
         install_db = word(install_db),
         server = word(server),
         data = word(&node.data_dir),
         cfg = word(&config_path(node)),
         log = word(&node.node_dir().join("install-db.log")),
         schema = quote(SCHEMA),
+        failed = format!(
+            "{{ grep -i -m 5 error {log} >&2 || tail -n 5 {log} >&2; exit 1; }}",
+            log = word(&node.node_dir().join("install-db.log"))
+        ),
     )
 }
 
@@ -249,7 +263,9 @@ impl System for GaleraSystem {
                         cluster.len(),
                         node.log_file.display()
                     )),
-                    Err(e) => missing.push(format!("{e}; read its log {}", node.log_file.display())),
+                    Err(e) => {
+                        missing.push(format!("{e}; read its log {}", node.log_file.display()))
+                    }
                 }
             }
             missing
@@ -328,7 +344,8 @@ mod tests {
             &first,
             &[
                 "if [ ! -e /run/n1/data/grastate.dat ]; then set -- --wsrep-new-cluster; fi",
-                "--wsrep-recover",
+                "setpriv --pdeathsig KILL /usr/sbin/mariadbd --defaults-file=/run/n1/my.cnf \
+                 --wsrep-recover",
                 "set -- --wsrep-start-position=$position",
                 "exec /usr/sbin/mariadbd --defaults-file=/run/n1/my.cnf \"$@\"",
             ],

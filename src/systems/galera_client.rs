@@ -162,9 +162,9 @@ impl GaleraClient {
                 ),
             ];
             for statement in session {
-                conn.query_drop(statement).await.map_err(|e| {
-                    format!("{}: cannot set up the session: {e}", self.node.name)
-                })?;
+                conn.query_drop(statement)
+                    .await
+                    .map_err(|e| format!("{}: cannot set up the session: {e}", self.node.name))?;
             }
             self.conn = Some(conn);
         }
@@ -356,7 +356,11 @@ async fn run_op(
     let mut snapshot = vec![Value::Null; plan.reads.len()];
     if !plan.reads.is_empty() {
         let marks = vec!["?"; plan.reads.len()].join(", ");
-        let lock = if ops::is_read_only(plan) { "" } else { " FOR UPDATE" };
+        let lock = if ops::is_read_only(plan) {
+            ""
+        } else {
+            " FOR UPDATE"
+        };
         let rows: Vec<(String, String)> = tx
             .exec(
                 format!("SELECT k, v FROM kv WHERE k IN ({marks}){lock}"),

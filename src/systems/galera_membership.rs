@@ -47,7 +47,11 @@ impl GaleraMembership {
     /// (other than `except`), sorted.
     async fn view(&self, except: Option<&str>) -> Result<Vec<String>, String> {
         let mut why = Vec::new();
-        for node in self.cluster.iter().filter(|n| Some(n.name.as_str()) != except) {
+        for node in self
+            .cluster
+            .iter()
+            .filter(|n| Some(n.name.as_str()) != except)
+        {
             match primary_view(node).await {
                 Ok(mut names) => {
                     names.sort();
@@ -56,7 +60,10 @@ impl GaleraMembership {
                 Err(e) => why.push(e),
             }
         }
-        Err(format!("no node of the primary component answered: {}", why.join("; ")))
+        Err(format!(
+            "no node of the primary component answered: {}",
+            why.join("; ")
+        ))
     }
 
     /// Wait until `done` holds of the view (asked of nodes other than `except`).
@@ -144,7 +151,11 @@ impl Membership for GaleraMembership {
             .await
             .map_err(MembershipError::Refused)?;
         let member = view.iter().any(|n| n == name);
-        if member && node_state(node).await.is_ok_and(|(state, _)| state == "Synced") {
+        if member
+            && node_state(node)
+                .await
+                .is_ok_and(|(state, _)| state == "Synced")
+        {
             return Ok(json!({ "mechanism": "galera join", "changed": false }));
         }
         let unknown = |why: String| MembershipError::Unknown(format!("{name}: {why}"));
