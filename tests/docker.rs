@@ -627,6 +627,8 @@ fn galera_installs_itself_on_bare_nodes_and_register_append_bank_end_decided_und
             "60",
             "--op-timeout",
             "2",
+            "--ready-timeout",
+            "180",
             "--seed",
             "4",
             "--leave-running",

@@ -30,6 +30,9 @@ fn decided_under_faults(workload: &str, extra: &[&str]) -> Finished {
         "60",
         "--op-timeout",
         "2",
+        // Two SSTs from one donor, beside other tests on a 2-core machine.
+        "--ready-timeout",
+        "120",
         "--seed",
         "3",
     ];

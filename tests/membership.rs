@@ -96,7 +96,8 @@ fn zookeeper_membership_changes_through_reconfig_end_decided() {
 /// three changes in 60 s, and the view at the end is the one the run started with.
 #[test]
 fn galera_membership_changes_by_leaving_and_rejoining_end_valid() {
-    let (_store, run) = membership_run_with(&["--system", "galera"], "60");
+    let (_store, run) =
+        membership_run_with(&["--system", "galera", "--ready-timeout", "120"], "60");
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
     assert!(history.contains(r#""mechanism":"galera join""#));
 }
@@ -105,7 +106,12 @@ fn galera_membership_changes_by_leaving_and_rejoining_end_valid() {
 /// rejoins before the nodes stop.
 #[test]
 fn heal_adds_back_a_galera_member_removed_when_the_harness_died() {
-    let text = heal_adds_back_a_member_removed_at_a_crash(&["--system", "galera"]);
+    let text = heal_adds_back_a_member_removed_at_a_crash(&[
+        "--system",
+        "galera",
+        "--ready-timeout",
+        "120",
+    ]);
     assert!(text.contains("galera join"), "{text}");
 }
 

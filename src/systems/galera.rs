@@ -113,6 +113,7 @@ fn config(
          datadir={data}\n\
          socket={dir}/mariadbd.sock\n\
          pid-file={dir}/mariadbd.pid\n\
+         tmpdir={dir}/tmp\n\
          port={port}\n\
          bind-address={host}\n\
          user=root\n\
@@ -165,8 +166,9 @@ fn start_script(node: &NodeSpec, first: bool, server: &std::path::Path) -> Strin
     } else {
         String::new()
     };
+    let tmp = word(&node.node_dir().join("tmp"));
     format!(
-        "set --\n{bootstrap}\
+        "mkdir -p {tmp}\nset --\n{bootstrap}\
          if grep -q '^seqno: *-1' {state} 2>/dev/null; then\n  \
          rm -f {recovered}\n  \
          setpriv --pdeathsig KILL {mariadbd} --defaults-file={cfg} --wsrep-recover \
@@ -184,18 +186,20 @@ fn start_script(node: &NodeSpec, first: bool, server: &std::path::Path) -> Strin
 fn init_script(node: &NodeSpec, install_db: &std::path::Path, server: &std::path::Path) -> String {
     let word = |p: &std::path::Path| quote(&p.display().to_string());
     format!(
-        "{install_db} --no-defaults --datadir={data} --user=root \
+        "mkdir -p {tmp}\n\
+         {install_db} --no-defaults --datadir={data} --tmpdir={tmp} --user=root \
          --auth-root-authentication-method=normal --skip-test-db >{log} 2>&1 || {failed}\n\
          printf '%s' {schema} | {server} --defaults-file={cfg} --bootstrap --wsrep-on=OFF \
          >>{log} 2>&1 || {failed}\n",
         install_db = word(install_db),
         server = word(server),
         data = word(&node.data_dir),
+        tmp = word(&node.node_dir().join("tmp")),
         cfg = word(&config_path(node)),
         log = word(&node.node_dir().join("install-db.log")),
         schema = quote(SCHEMA),
         failed = format!(
-            "{{ grep -i -m 5 error {log} >&2 || tail -n 5 {log} >&2; exit 1; }}",
+            "{{ grep -m 3 ERROR {log} >&2 || tail -n 5 {log} >&2; exit 1; }}",
             log = word(&node.node_dir().join("install-db.log"))
         ),
     )

@@ -430,6 +430,9 @@ impl LocalTarget {
         if !self.leave_running {
             cmd.env(PARENT_PID_ENV, std::process::id().to_string());
         }
+        // Its own process group: a kill or pause reaches every process the node started (a
+        // database's state-transfer helpers), as a crash of its machine would.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let child = cmd.spawn().map_err(|source| NodeError::Spawn {
             node: name.to_string(),
             program: command.program.display().to_string(),
@@ -448,7 +451,7 @@ impl LocalTarget {
         let mut processes = self.processes.lock().expect("node table");
         let entry = processes.get_mut(name).expect("every node has an entry");
         if let Some(mut child) = entry.child.take() {
-            let _ = child.kill();
+            let _ = signal_group(&child, Signal::SIGKILL);
             let _ = child.wait();
             tracing::info!(node = name, "killed");
         }
@@ -476,12 +479,10 @@ impl LocalTarget {
             // nemesis's job.
             return Ok(());
         };
-        signal::kill(Pid::from_raw(child.id() as i32), sig).map_err(|source| {
-            NodeError::Signal {
-                node: name.to_string(),
-                signal: sig.to_string(),
-                source,
-            }
+        signal_group(child, sig).map_err(|source| NodeError::Signal {
+            node: name.to_string(),
+            signal: sig.to_string(),
+            source,
         })?;
         entry.paused = paused;
         tracing::info!(node = name, signal = %sig, "signalled");
@@ -538,9 +539,8 @@ impl LocalTarget {
         let mut processes = self.processes.lock().expect("node table");
         for (name, entry) in processes.iter_mut() {
             if let Some(mut child) = entry.child.take() {
-                let pid = Pid::from_raw(child.id() as i32);
-                let _ = signal::kill(pid, Signal::SIGCONT);
-                let _ = child.kill();
+                let _ = signal_group(&child, Signal::SIGCONT);
+                let _ = signal_group(&child, Signal::SIGKILL);
                 let _ = child.wait();
                 tracing::info!(node = %name, "stopped");
             }
@@ -610,6 +610,21 @@ fn free_ports(count: usize) -> Result<Vec<u16>> {
     held.iter().map(|l| Ok(l.local_addr()?.port())).collect()
 }
 
+/// Send `sig` to a node's process group (it leads its own, see [`LocalTarget::start`]).
+fn signal_group(child: &Child, sig: Signal) -> nix::Result<()> {
+    signal::killpg(Pid::from_raw(child.id() as i32), sig)
+}
+
+/// Send `sig` to the process group `pid` leads, or to `pid` alone when it leads none (a node
+/// started before nodes had groups of their own).
+fn signal_leader(pid: Pid, sig: Signal) -> nix::Result<()> {
+    if nix::unistd::getpgid(Some(pid)) == Ok(pid) {
+        signal::killpg(pid, sig)
+    } else {
+        signal::kill(pid, sig)
+    }
+}
+
 fn last_line(path: &Path) -> Option<String> {
     let text = fs::read_to_string(path).ok()?;
     text.lines()
@@ -625,8 +640,8 @@ pub fn stop_leftover_nodes(run: &RunDir) -> Result<Vec<String>> {
     let mut undone = Vec::new();
     for (node, pid) in leftover_nodes(run)? {
         let pid = Pid::from_raw(pid as i32);
-        let _ = signal::kill(pid, Signal::SIGCONT);
-        if signal::kill(pid, Signal::SIGKILL).is_ok() {
+        let _ = signal_leader(pid, Signal::SIGCONT);
+        if signal_leader(pid, Signal::SIGKILL).is_ok() {
             undone.push(format!("stopped {node} (pid {pid})"));
         }
     }
