@@ -14,7 +14,15 @@ pub const ZOOKEEPER_READS: &[&str] = &["sync", "local"];
 pub const NATS_READS: &[&str] = &["leader", "direct"];
 
 /// Every system `--system` accepts.
-pub const SYSTEMS: &[&str] = &["reference", "etcd", "zookeeper", "nats", "http", "command"];
+pub const SYSTEMS: &[&str] = &[
+    "reference",
+    "etcd",
+    "zookeeper",
+    "nats",
+    "rabbitmq",
+    "http",
+    "command",
+];
 
 /// The `--read-consistency` levels a system accepts, strict (the default) first; empty when
 /// the system has only one kind of read.
@@ -57,6 +65,9 @@ pub fn unsupported_workload(system: &str, workload: &str, model: &str) -> Option
     // Workloads whose ops write several keys in one atomic step.
     let multi_key = faultline_workloads::txn::is_txn_model(model) || model == "bank";
     match system {
+        "rabbitmq" if workload != "queue" => Some(format!(
+            "--system rabbitmq runs only --workload queue (its quorum queues), not {workload}"
+        )),
         "nats" if multi_key => Some(format!(
             "--workload {workload} writes several keys in one atomic step, and NATS JetStream's \
              key-value store cannot (each key is its own stream subject); the systems that serve \
@@ -246,5 +257,9 @@ mod tests {
         assert!(unsupported_workload("zookeeper", "append", "list-append").is_none());
         assert!(unsupported_workload("reference", "append", "list-append").is_none());
         assert!(read_consistencies("reference").is_empty());
+        assert!(unsupported_workload("rabbitmq", "queue", "total-queue").is_none());
+        let rabbit = unsupported_workload("rabbitmq", "register", "cas-register").unwrap();
+        assert!(rabbit.contains("only --workload queue"), "{rabbit}");
+        assert!(unsupported_nemesis("rabbitmq", "membership").is_none());
     }
 }

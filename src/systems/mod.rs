@@ -5,7 +5,7 @@
 //! What the system under test did is data, never an `Err`: a timeout or a refused connection
 //! is a `fail` or `info` [`Completion`]. `Err` is only for the harness's own failures.
 //!
-//! Systems: `reference` (built in), `etcd`, `zookeeper`, `nats` (Debian packages, installed
+//! Systems: `reference` (built in), `etcd`, `zookeeper`, `nats`, `rabbitmq` (Debian packages, installed
 //! on the nodes by [`System::setup`] when missing, see [`install`]) and `http` (any service
 //! speaking faultline's generic HTTP protocol, started by the user; see [`http`]).
 //!
@@ -31,6 +31,8 @@ pub mod http;
 pub(crate) mod install;
 pub(crate) mod key_path;
 pub mod nats;
+pub mod rabbitmq;
+pub(crate) mod rabbitmq_membership;
 pub mod node;
 pub(crate) mod ops;
 pub(crate) mod optimistic_txn;
@@ -152,6 +154,7 @@ pub fn build_from(spec: &SystemInputs) -> anyhow::Result<Arc<dyn System>> {
             consistency.parse()?,
             install,
         ))),
+        "rabbitmq" => Ok(Arc::new(rabbitmq::RabbitSystem::new(install))),
         "http" => Ok(Arc::new(http::HttpSystem::new(&spec.endpoints)?)),
         "command" => match &spec.db_command {
             Some(script) => Ok(Arc::new(command::CommandSystem::new(
