@@ -304,9 +304,14 @@ impl System for RabbitSystem {
         .await
     }
 
-    /// RabbitMQ has a leader per quorum queue, not one for the cluster.
-    async fn leader(&self, _cluster: &[NodeSpec]) -> Option<u64> {
-        None
+    /// RabbitMQ has a leader per quorum queue, not one for the cluster: this is the leader
+    /// of the first workload queue (by name), through the CLI (on the local target only).
+    async fn leader(&self, cluster: &[NodeSpec]) -> Option<u64> {
+        if self.remote.load(Ordering::Relaxed) {
+            return None;
+        }
+        let cli_dir = self.program.path.parent().map(PathBuf::from)?;
+        RabbitMembership::new(cluster, cli_dir).queue_leader().await
     }
 
     fn membership(

@@ -3,8 +3,8 @@
 //! stays in the RabbitMQ cluster and keeps serving AMQP clients (its channels reach the
 //! queues' other members); only its replica of each queue goes.
 //!
-//! - the view: the nodes that are a member of every workload queue, as `rabbitmqctl
-//!   list_queues name members` reports them (every node while there is no queue yet);
+//! - the view: the nodes that are a member of every workload queue, as a broker's metadata
+//!   names them (`rabbitmqctl eval` of [`LIST_QUEUES`]; every node while there is no queue);
 //! - remove: `rabbitmq-queues delete_member QUEUE rabbit-NODE@HOST` for each queue it is a
 //!   member of, done once the queues read back without it;
 //! - add: `rabbitmq-queues add_member QUEUE rabbit-NODE@HOST` for each queue it is not a
@@ -77,29 +77,54 @@ fn ere_escape(text: &str) -> String {
     out
 }
 
-/// The workload queues and their members' Erlang node names, from `list_queues name
-/// members --formatter json`.
-pub(crate) fn parse_queues(json_text: &str) -> Result<Vec<(String, Vec<String>)>, String> {
-    let rows: Vec<Value> = serde_json::from_str(json_text.trim())
-        .map_err(|e| format!("list_queues printed no JSON list ({e}): {json_text:.300}"))?;
-    Ok(rows
-        .iter()
-        .filter_map(|row| {
-            let name = row["name"].as_str()?;
-            if !name.starts_with(QUEUE_PREFIX) {
+/// The Erlang expression `rabbitmqctl eval` runs on a broker to list the quorum queues, one
+/// line each: `queue NAME LEADER MEMBER,MEMBER,...`, from the broker's own metadata. (Not
+/// `list_queues`: it has every broker stream its rows to the CLI's own node, which brokers in
+/// other namespaces cannot reach.)
+const LIST_QUEUES: &str = "lists:foreach(fun(Q) -> {resource, _, queue, N} = amqqueue:get_name(Q), \
+    {_, L} = amqqueue:get_pid(Q), Ms = maps:get(nodes, amqqueue:get_type_state(Q), []), \
+    io:format(\"queue ~s ~s ~s~n\", [N, L, lists:join(\",\", [atom_to_list(M) || M <- Ms])]) end, \
+    [Q || Q <- rabbit_amqqueue:list(), amqqueue:get_type(Q) =:= rabbit_quorum_queue]).";
+
+/// One workload queue as a broker reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct QueueRow {
+    /// Its name (`faultline.KEY`).
+    pub name: String,
+    /// The Erlang node name of its leader.
+    pub leader: String,
+    /// Its members' Erlang node names.
+    pub members: Vec<String>,
+}
+
+/// The workload queues in what [`LIST_QUEUES`] printed, by name.
+pub(crate) fn parse_queues(text: &str) -> Result<Vec<QueueRow>, String> {
+    if !text.lines().any(|l| l.trim() == "ok") {
+        return Err(format!("the queue listing did not finish: {text:.300}"));
+    }
+    let mut rows: Vec<QueueRow> = text
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            if words.next()? != "queue" {
                 return None;
             }
-            let members = row["members"]
-                .as_array()
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|v| v.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default();
-            Some((name.to_string(), members))
+            let name = words.next()?;
+            let leader = words.next()?;
+            let members = words.next().unwrap_or("");
+            name.starts_with(QUEUE_PREFIX).then(|| QueueRow {
+                name: name.to_string(),
+                leader: leader.to_string(),
+                members: members
+                    .split(',')
+                    .filter(|m| !m.is_empty())
+                    .map(String::from)
+                    .collect(),
+            })
         })
-        .collect())
+        .collect();
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(rows)
 }
 
 /// Membership changes of the workload's quorum queues.
@@ -152,18 +177,27 @@ impl RabbitMembership {
         Err(format!("{tool} {}: {}", args.join(" "), errors.join("; ")))
     }
 
-    async fn queues(&self) -> Result<Vec<(String, Vec<String>)>, String> {
-        let args = ["list_queues", "name", "members", "--formatter", "json"];
-        let out = self.cli("rabbitmqctl", &args, None).await?;
+    /// The node that leads the first workload queue (by name), as a broker reports it.
+    pub(crate) async fn queue_leader(&self) -> Option<u64> {
+        let queues = self.queues().await.ok()?;
+        let leader = &queues.first()?.leader;
+        self.nodes
+            .iter()
+            .find(|n| node_name(n) == *leader)
+            .map(|n| n.id)
+    }
+
+    async fn queues(&self) -> Result<Vec<QueueRow>, String> {
+        let out = self.cli("rabbitmqctl", &["eval", LIST_QUEUES], None).await?;
         parse_queues(&out)
     }
 
     /// The nodes that are a member of every queue of `queues`, in name order.
-    fn view(&self, queues: &[(String, Vec<String>)]) -> Vec<String> {
+    fn view(&self, queues: &[QueueRow]) -> Vec<String> {
         let mut view: Vec<String> = self
             .nodes
             .iter()
-            .filter(|n| queues.iter().all(|(_, m)| m.contains(&node_name(n))))
+            .filter(|n| queues.iter().all(|q| q.members.contains(&node_name(n))))
             .map(|n| n.name.clone())
             .collect();
         view.sort();
@@ -183,18 +217,18 @@ impl Membership for RabbitMembership {
         let queues = self.queues().await.map_err(MembershipError::Refused)?;
         let mut changed = Vec::new();
         let mut errors = Vec::new();
-        for (queue, _) in queues.iter().filter(|(_, m)| m.contains(&member)) {
-            let args = ["delete_member", queue.as_str(), member.as_str()];
+        for queue in queues.iter().filter(|q| q.members.contains(&member)) {
+            let args = ["delete_member", queue.name.as_str(), member.as_str()];
             match self.cli("rabbitmq-queues", &args, Some(name)).await {
-                Ok(_) => changed.push(queue.clone()),
+                Ok(_) => changed.push(queue.name.clone()),
                 Err(e) => errors.push(e),
             }
         }
         let after = self.queues().await.map_err(MembershipError::Unknown)?;
         let left: Vec<&String> = after
             .iter()
-            .filter(|(_, m)| m.contains(&member))
-            .map(|(q, _)| q)
+            .filter(|q| q.members.contains(&member))
+            .map(|q| &q.name)
             .collect();
         if left.is_empty() {
             return Ok(json!({
@@ -223,8 +257,8 @@ impl Membership for RabbitMembership {
                 Ok(queues) => {
                     let lacking: Vec<String> = queues
                         .iter()
-                        .filter(|(_, m)| !m.contains(&member))
-                        .map(|(q, _)| q.clone())
+                        .filter(|q| !q.members.contains(&member))
+                        .map(|q| q.name.clone())
                         .collect();
                     if lacking.is_empty() {
                         return Ok(json!({
@@ -283,17 +317,19 @@ mod tests {
 
     #[test]
     fn the_view_is_the_nodes_in_every_workload_queue() {
-        let out = r#"[
-{"name":"faultline-ready","members":["rabbit-n1@127.0.1.1"]},
-{"name":"faultline.queue","members":["rabbit-n1@127.0.1.1","rabbit-n2@127.0.1.2","rabbit-n3@127.0.1.3"]},
-{"name":"faultline.queue-1","members":["rabbit-n1@127.0.1.1","rabbit-n3@127.0.1.3"]}
-]"#;
+        let out = "queue faultline-ready rabbit-n1@127.0.1.1 rabbit-n1@127.0.1.1\n\
+            queue faultline.queue-1 rabbit-n3@127.0.1.3 rabbit-n1@127.0.1.1,rabbit-n3@127.0.1.3\n\
+            queue faultline.queue rabbit-n2@127.0.1.2 \
+            rabbit-n1@127.0.1.1,rabbit-n2@127.0.1.2,rabbit-n3@127.0.1.3\n\
+            ok\n";
         let queues = parse_queues(out).unwrap();
         assert_eq!(queues.len(), 2, "the probe queue is not the workload's");
+        assert_eq!(queues[0].name, "faultline.queue");
+        assert_eq!(queues[0].leader, "rabbit-n2@127.0.1.2");
         let cluster = crate::systems::test_cluster(3, 5672, &[25672]);
         let membership = RabbitMembership::new(&cluster, PathBuf::from("/bin"));
         assert_eq!(membership.view(&queues), ["n1", "n3"]);
         assert_eq!(membership.view(&[]), ["n1", "n2", "n3"]);
-        assert!(parse_queues("Error: timeout").is_err());
+        assert!(parse_queues("queue faultline.queue n1 n1\n").is_err(), "no final ok");
     }
 }
