@@ -32,13 +32,25 @@ fn rabbitmq(args: &[&str]) -> Vec<String> {
     RABBITMQ.iter().chain(args).map(|s| s.to_string()).collect()
 }
 
+/// Seven faults in 60 s, each applied whatever the seed draws: kills (a named node, a
+/// minority), pauses and partitions (a split in halves, one the seed picks).
+const KILL_PAUSE_PARTITION: &str = r#"[
+  {"at": 3.0, "fault": "kill", "value": ["n2"], "duration": 5.0},
+  {"at": 12.0, "fault": "pause", "value": ["n3"], "duration": 4.0},
+  {"at": 20.0, "fault": "partition", "value": "halves", "duration": 6.0},
+  {"at": 30.0, "fault": "kill", "value": "minority", "duration": 5.0},
+  {"at": 39.0, "fault": "pause", "value": "one", "duration": 3.0},
+  {"at": 45.0, "fault": "partition", "duration": 6.0},
+  {"at": 53.0, "fault": "kill", "value": ["n1"], "duration": 4.0}
+]"#;
+
 #[test]
 fn rabbitmq_queue_under_kill_pause_partition_ends_decided_and_drained() {
+    let (_dir, schedule) = temp_file("faults.json", KILL_PAUSE_PARTITION);
+    let schedule = schedule.display().to_string();
     let args = rabbitmq(&[
-        "--nemesis",
-        "kill,pause,partition",
-        "--nemesis-interval",
-        "4",
+        "--nemesis-schedule",
+        &schedule,
         "--time-limit",
         "60",
         "--seed",

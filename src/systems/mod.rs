@@ -5,9 +5,10 @@
 //! What the system under test did is data, never an `Err`: a timeout or a refused connection
 //! is a `fail` or `info` [`Completion`]. `Err` is only for the harness's own failures.
 //!
-//! Systems: `reference` (built in), `etcd`, `zookeeper`, `nats`, `rabbitmq` (Debian packages, installed
-//! on the nodes by [`System::setup`] when missing, see [`install`]) and `http` (any service
-//! speaking faultline's generic HTTP protocol, started by the user; see [`http`]).
+//! Systems: `reference` (built in), `etcd`, `zookeeper`, `nats`, `rabbitmq` (Debian
+//! packages, installed on the nodes by [`System::setup`] when missing, see [`install`]) and
+//! `http` (any service speaking faultline's generic HTTP protocol, started by the user; see
+//! [`http`]).
 //!
 //! Every step of a system on a node that is not its process (install, configure, wipe)
 //! goes through the target's [`node::NodeShell`], so over SSH it happens on the node.
