@@ -652,7 +652,10 @@ fn rabbitmq_queue_on_docker_nodes_is_decided_under_kill_pause_partition() {
         assert!(!applied(&ops, fault).is_empty(), "no {fault} was applied");
     }
     let text = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
-    assert!(text.contains("iptables chain FAULTLINE"), "partitions over SSH");
+    assert!(
+        text.contains("iptables chain FAULTLINE"),
+        "partitions over SSH"
+    );
     assert!(
         ops.iter().any(|o| o["f"] == "drain" && o["type"] == "ok"),
         "no drain completed"

@@ -169,14 +169,20 @@ fn rabbitmq_heal_after_sigkill_adds_the_member_back_and_ends_brokers_and_epmd() 
         "{text}"
     );
     assert!(text.contains("; after: n1,n2,n3"), "{text}");
-    assert!(!run.join("nemesis-state.json").exists(), "the ledger is left");
+    assert!(
+        !run.join("nemesis-state.json").exists(),
+        "the ledger is left"
+    );
     let left = wait_gone(&marker, 10);
     assert!(left.is_empty(), "brokers left behind: {left:?}");
     let mappers_left: Vec<u32> = mappers
         .into_iter()
         .filter(|&p| process_state(p).is_some_and(|s| s != 'Z'))
         .collect();
-    assert!(mappers_left.is_empty(), "epmd left behind: {mappers_left:?}");
+    assert!(
+        mappers_left.is_empty(),
+        "epmd left behind: {mappers_left:?}"
+    );
     let layout: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("nodes/netns.json")).unwrap()).unwrap();
     let namespaces = std::process::Command::new("ip")
@@ -194,11 +200,19 @@ fn rabbitmq_heal_after_sigkill_adds_the_member_back_and_ends_brokers_and_epmd() 
 fn rabbitmq_refuses_workloads_other_than_queue_in_one_line() {
     let (_store, stderr) = failed_run(
         254,
-        &["--system", "rabbitmq", "--workload", "register", "--time-limit", "5"],
+        &[
+            "--system",
+            "rabbitmq",
+            "--workload",
+            "register",
+            "--time-limit",
+            "5",
+        ],
     );
     let line = stderr.trim();
     assert!(
-        line.contains("--system rabbitmq runs only --workload queue") && line.lines().count() == 1,
+        line.contains("--system rabbitmq: it runs only --workload queue")
+            && line.lines().count() == 1,
         "{stderr}"
     );
 }

@@ -66,7 +66,7 @@ pub fn unsupported_workload(system: &str, workload: &str, model: &str) -> Option
     let multi_key = faultline_workloads::txn::is_txn_model(model) || model == "bank";
     match system {
         "rabbitmq" if workload != "queue" => Some(format!(
-            "--system rabbitmq runs only --workload queue (its quorum queues), not {workload}"
+            "it runs only --workload queue (on its quorum queues), not {workload}"
         )),
         "nats" if multi_key => Some(format!(
             "--workload {workload} writes several keys in one atomic step, and NATS JetStream's \
@@ -259,7 +259,7 @@ mod tests {
         assert!(read_consistencies("reference").is_empty());
         assert!(unsupported_workload("rabbitmq", "queue", "total-queue").is_none());
         let rabbit = unsupported_workload("rabbitmq", "register", "cas-register").unwrap();
-        assert!(rabbit.contains("only --workload queue"), "{rabbit}");
+        assert!(rabbit.contains("runs only --workload queue"), "{rabbit}");
         assert!(unsupported_nemesis("rabbitmq", "membership").is_none());
     }
 }

@@ -183,10 +183,7 @@ pub(crate) fn environment(node: &NodeSpec) -> Result<Vec<(String, String)>, Syst
         ("RABBITMQ_CONF_ENV_FILE", at("rabbitmq-env.conf")),
         ("RUNNING_UNDER_SYSTEMD", "true".to_string()),
     ];
-    Ok(pairs
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect())
+    Ok(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
 
 /// A fresh Erlang cookie: 32 upper-case letters.
@@ -254,10 +251,11 @@ impl System for RabbitSystem {
              [ -x \"$e\" ] || continue; \
              if \"$e\" -names 2>/dev/null | grep -q '^name '; then exit 0; fi; \
              \"$e\" -kill >/dev/null 2>&1; exit 0; done";
-        let hosts: HashSet<&str> = cluster.iter().map(NodeSpec::host).collect();
         let mut seen = HashSet::new();
         for node in cluster {
-            if hosts.contains(node.host()) && seen.insert(node.host()) {
+            // A local node with an address of its own had a namespace, gone with its epmd.
+            let own_namespace = shell.is_local() && !node.host().starts_with("127.");
+            if !own_namespace && seen.insert(node.host()) {
                 let _ = shell.run(node, script, super::node::SETUP_LIMIT).await;
             }
         }
@@ -344,7 +342,10 @@ fn uri(node: &NodeSpec) -> String {
 /// A quorum queue's declaration arguments.
 fn quorum() -> FieldTable {
     let mut args = FieldTable::default();
-    args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+    args.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
     args
 }
 

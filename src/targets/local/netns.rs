@@ -225,7 +225,10 @@ pub fn list_namespaces() -> Vec<String> {
 /// SIGKILL what still runs in the node namespace `ns` once its node was stopped: daemons
 /// the node's system forked off (RabbitMQ's `epmd`), which would keep the namespace alive.
 fn kill_inside(ns: &str, node: &str) -> Option<String> {
-    let out = Command::new("ip").args(["netns", "pids", ns]).output().ok()?;
+    let out = Command::new("ip")
+        .args(["netns", "pids", ns])
+        .output()
+        .ok()?;
     let pids: Vec<i32> = String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .filter_map(|p| p.parse().ok())
