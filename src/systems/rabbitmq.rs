@@ -14,12 +14,14 @@
 //! is an address or has a dot, so every node resolves every other without DNS. The cookie
 //! is fresh for each run (written by `setup`); faultline's CLI calls read it from the node
 //! folder too. Erlang's port mapper (`epmd`) is started by the first broker of a host: one
-//! per node namespace on the local target as root, one per host over SSH and docker.
+//! per node namespace on the local target as root (killed with the namespace, at the end of
+//! a run and by `faultline heal`), one per host over SSH and docker and one for nodes that
+//! share loopback (stopped by `teardown` once no broker is registered with it).
 //!
 //! **Clustering** is RabbitMQ's own peer discovery (`classic_config`): `n1` has none and
 //! starts a cluster, every other blank node names `n1` and joins it (retrying for a minute
-//! while `n1` boots). A restarted node rejoins from its own data. `cluster_partition_handling` is
-//! `autoheal`. The cluster is ready once every node takes AMQP connections and a probe queue
+//! while `n1` boots). A restarted node rejoins from its own data.
+//! `cluster_partition_handling` is `autoheal`. The cluster is ready once every node takes AMQP connections and a probe queue
 //! (`faultline-ready`) that `n1` declared, holding one confirmed message, is seen with that
 //! message from every node: a node that had formed a cluster of its own would not know it.
 //!
@@ -39,9 +41,12 @@
 //! **Faults.** kill and pause act on `beam.smp`; partitions cut Erlang distribution and
 //! epmd between nodes (iptables in each node's namespace, or on each SSH/docker node), never
 //! the controller's AMQP connections. Relays cannot stand between brokers (a broker finds
-//! its peers' ports through epmd), so without root partitions are refused. Membership
-//! (`--nemesis membership`) changes the quorum queues' members, the broker stays in the
-//! cluster: see [`super::rabbitmq_membership`].
+//! its peers' ports through epmd), so without root partitions are refused. Clock faults
+//! apply: libfaketime shifts the Erlang VM's OS clock (`os:system_time`, checked by hand);
+//! RabbitMQ's and Ra's timers run on Erlang's monotonic clock. Membership (`--nemesis
+//! membership`, local target only) changes the quorum queues' members, the broker stays in
+//! the cluster: see [`super::rabbitmq_membership`]. The "leader" a nemesis may target is the
+//! leader of the first workload queue (local target only: over SSH the system names none).
 
 use std::collections::HashSet;
 use std::path::PathBuf;
