@@ -61,7 +61,10 @@ pub fn init(terminal_filter: &str) -> RunLog {
         .with_writer(io::stderr)
         .with_target(false)
         .with_filter(
-            EnvFilter::try_new(terminal_filter).unwrap_or_else(|_| EnvFilter::new("warn")),
+            // lapin (the rabbitmq client) logs every lost connection as an error; the
+            // history records them as the ops' outcomes, and the run log keeps them.
+            EnvFilter::try_new(format!("{terminal_filter},lapin=off"))
+                .unwrap_or_else(|_| EnvFilter::new("warn,lapin=off")),
         );
     let file = tracing_subscriber::fmt::layer()
         .with_writer(run_log.clone())

@@ -119,7 +119,9 @@ fn a_workload_a_system_cannot_serve_is_refused_naming_the_systems_that_can() {
         ],
     );
     assert!(
-        stderr.contains("the systems that serve bank are reference, etcd, zookeeper and http"),
+        stderr.contains(
+            "the systems that serve bank are reference, etcd, zookeeper, galera and http"
+        ),
         "{stderr}"
     );
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");

@@ -595,6 +595,80 @@ fn serializable_etcd_reads_are_found_stale_over_ssh() {
     assert!(String::from_utf8_lossy(&images.stdout).lines().count() >= 2);
 }
 
+/// RabbitMQ quorum queues on the bare docker nodes: `rabbitmq-server` (and the Erlang it
+/// needs) is copied from the controller and installed on each node (`--install-mode auto`),
+/// and the `queue` workload runs 60 s under kills, pauses and partitions (iptables on each
+/// node cutting Erlang distribution and epmd) to a decided verdict with every queue drained.
+#[test]
+fn rabbitmq_queue_on_docker_nodes_is_decided_under_kill_pause_partition() {
+    let (_lock, _teardown) = exclusive();
+    let store = artefacts("docker-rabbitmq");
+    // Named targets: over SSH the system names no leader for a "leader" kill to take.
+    let schedule = schedule(
+        &store,
+        "kill-pause-partition.json",
+        r#"[
+          {"at": 3.0, "fault": "kill", "value": ["n2"], "duration": 5.0},
+          {"at": 12.0, "fault": "pause", "value": ["n3"], "duration": 4.0},
+          {"at": 20.0, "fault": "partition", "value": "halves", "duration": 6.0},
+          {"at": 30.0, "fault": "kill", "value": "minority", "duration": 5.0},
+          {"at": 39.0, "fault": "pause", "value": "one", "duration": 3.0},
+          {"at": 45.0, "fault": "partition", "duration": 6.0},
+          {"at": 53.0, "fault": "kill", "value": ["n1"], "duration": 4.0}
+        ]"#,
+    );
+    let (code, stdout, stderr) = docker_test(
+        &store,
+        &[
+            "--system",
+            "rabbitmq",
+            "--workload",
+            "queue",
+            "--nemesis-schedule",
+            schedule.as_str(),
+            "--time-limit",
+            "60",
+            "--seed",
+            "3",
+        ],
+    );
+    assert!(
+        matches!(code, Some(0 | 1)),
+        "decided (valid or invalid), not {code:?}: {stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("on 3 rabbitmq nodes"), "{stdout}");
+    let run = latest_run(&store);
+    assert_ne!(results(&run)["valid"], "unknown");
+    let log = std::fs::read_to_string(run.join("faultline.log")).unwrap();
+    for node in ["n1", "n2", "n3"] {
+        assert!(
+            log.contains(&format!(
+                "installing node={node} packages=rabbitmq-server mode=\"copy\""
+            )),
+            "no copy install of rabbitmq-server on {node}"
+        );
+    }
+    let ops = history(&run);
+    for fault in ["start-kill", "start-pause", "start-partition"] {
+        assert!(!applied(&ops, fault).is_empty(), "no {fault} was applied");
+    }
+    let text = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    assert!(
+        text.contains("iptables chain FAULTLINE"),
+        "partitions over SSH"
+    );
+    assert!(
+        ops.iter().any(|o| o["f"] == "drain" && o["type"] == "ok"),
+        "no drain completed"
+    );
+    drop(_teardown);
+    assert!(
+        faultline_containers().is_empty(),
+        "left: {:?}",
+        faultline_containers()
+    );
+}
+
 /// MariaDB Galera on the bare docker nodes: mariadb-server, galera-4, mariadb-backup and
 /// socat are installed by copy, the first node bootstraps and the others join by SST, then
 /// 60 s of register, append and bank each under kills, pauses and partitions (on the

@@ -138,7 +138,7 @@ fn systems_without_a_membership_api_refuse_the_nemesis() {
     let (_store, stderr) = failed_run(254, &["--system", "nats", "--nemesis", "membership"]);
     assert!(
         stderr.contains("--nemesis membership")
-            && stderr.contains("reference, etcd, zookeeper, galera and command"),
+            && stderr.contains("reference, etcd, zookeeper, galera, rabbitmq and command"),
         "{stderr}"
     );
 }

@@ -40,6 +40,7 @@ pub const SYSTEMS: &[&str] = &[
     "zookeeper",
     "nats",
     "galera",
+    "rabbitmq",
     "http",
     "command",
 ];
@@ -69,11 +70,12 @@ pub fn unsupported_nemesis(system: &str, nemesis: &str) -> Option<String> {
         ("nats" | "http", "membership") => Some(format!(
             "{system} has no membership changes in faultline yet (they go through the system's \
              own API): --nemesis membership works with --system reference, etcd, zookeeper, \
-             galera and command"
+             galera, rabbitmq and command"
         )),
         ("etcd" | "nats", clock) if clock.starts_with("clock") => Some(format!(
             "{system} is a Go binary: Go reads the clock through the vDSO, not libc, so \
-             libfaketime cannot skew it; clock faults work for zookeeper (a JVM)"
+             libfaketime cannot skew it; clock faults work for zookeeper (a JVM), galera and \
+             rabbitmq"
         )),
         _ => None,
     }
@@ -86,10 +88,13 @@ pub fn unsupported_workload(system: &str, workload: &str, model: &str) -> Option
     // Workloads whose ops write several keys in one atomic step.
     let multi_key = faultline_workloads::txn::is_txn_model(model) || model == "bank";
     match system {
+        "rabbitmq" if workload != "queue" => Some(format!(
+            "it runs only --workload queue (on its quorum queues), not {workload}"
+        )),
         "nats" if multi_key => Some(format!(
             "--workload {workload} writes several keys in one atomic step, and NATS JetStream's \
              key-value store cannot (each key is its own stream subject); the systems that serve \
-             {workload} are reference, etcd, zookeeper and http"
+             {workload} are reference, etcd, zookeeper, galera and http"
         )),
         _ => None,
     }
@@ -257,7 +262,7 @@ mod tests {
         assert!(unsupported_nemesis("zookeeper", "membership").is_none());
         assert!(unsupported_nemesis("nats", "membership")
             .unwrap()
-            .contains("reference, etcd, zookeeper, galera and command"));
+            .contains("reference, etcd, zookeeper, galera, rabbitmq and command"));
         assert!(unsupported_nemesis("http", "pause")
             .unwrap()
             .contains("--nemesis none"));
@@ -265,7 +270,7 @@ mod tests {
         let nats = unsupported_workload("nats", "append", "list-append").unwrap();
         assert!(
             nats.contains("--workload append")
-                && nats.contains("reference, etcd, zookeeper and http"),
+                && nats.contains("reference, etcd, zookeeper, galera and http"),
             "{nats}"
         );
         assert!(unsupported_workload("nats", "register", "cas-register").is_none());
@@ -275,5 +280,9 @@ mod tests {
         assert!(unsupported_workload("zookeeper", "append", "list-append").is_none());
         assert!(unsupported_workload("reference", "append", "list-append").is_none());
         assert!(read_consistencies("reference").is_empty());
+        assert!(unsupported_workload("rabbitmq", "queue", "total-queue").is_none());
+        let rabbit = unsupported_workload("rabbitmq", "register", "cas-register").unwrap();
+        assert!(rabbit.contains("runs only --workload queue"), "{rabbit}");
+        assert!(unsupported_nemesis("rabbitmq", "membership").is_none());
     }
 }

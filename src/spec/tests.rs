@@ -349,13 +349,13 @@ fn bad_txn_options_are_one_line_bad_input_naming_the_flag() {
             &["--workload", "bank", "--system", "nats"],
             "--system nats: --workload bank writes several keys in one atomic step, and \
              NATS JetStream's key-value store cannot (each key is its own stream subject); \
-             the systems that serve bank are reference, etcd, zookeeper and http",
+             the systems that serve bank are reference, etcd, zookeeper, galera and http",
         ),
         (
             &["--workload", "append", "--system", "nats"],
             "--system nats: --workload append writes several keys in one atomic step, and \
              NATS JetStream's key-value store cannot (each key is its own stream subject); \
-             the systems that serve append are reference, etcd, zookeeper and http",
+             the systems that serve append are reference, etcd, zookeeper, galera and http",
         ),
     ] {
         let err = resolve(args).unwrap_err();

@@ -5,9 +5,10 @@
 //! What the system under test did is data, never an `Err`: a timeout or a refused connection
 //! is a `fail` or `info` [`Completion`]. `Err` is only for the harness's own failures.
 //!
-//! Systems: `reference` (built in), `etcd`, `zookeeper`, `nats`, `galera` (Debian packages, installed
-//! on the nodes by [`System::setup`] when missing, see [`install`]) and `http` (any service
-//! speaking faultline's generic HTTP protocol, started by the user; see [`http`]).
+//! Systems: `reference` (built in), `etcd`, `zookeeper`, `nats`, `galera`, `rabbitmq`
+//! (Debian packages, installed on the nodes by [`System::setup`] when missing, see
+//! [`install`]) and `http` (any service speaking faultline's generic HTTP protocol, started
+//! by the user; see [`http`]).
 //!
 //! Every step of a system on a node that is not its process (install, configure, wipe)
 //! goes through the target's [`node::NodeShell`], so over SSH it happens on the node.
@@ -37,6 +38,8 @@ pub mod nats;
 pub mod node;
 pub(crate) mod ops;
 pub(crate) mod optimistic_txn;
+pub mod rabbitmq;
+pub(crate) mod rabbitmq_membership;
 pub mod reads;
 pub mod reference;
 pub(crate) mod rejoins;
@@ -167,6 +170,7 @@ pub fn build_from(spec: &SystemInputs) -> anyhow::Result<Arc<dyn System>> {
                 .parse()?,
             install,
         ))),
+        "rabbitmq" => Ok(Arc::new(rabbitmq::RabbitSystem::new(install))),
         "http" => Ok(Arc::new(http::HttpSystem::new(&spec.endpoints)?)),
         "command" => match &spec.db_command {
             Some(script) => Ok(Arc::new(command::CommandSystem::new(

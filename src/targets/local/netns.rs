@@ -186,6 +186,9 @@ impl NetnsLayout {
         let mut removed = Vec::new();
         let existing = list_namespaces();
         for (name, node) in &self.nodes {
+            if existing.contains(&node.ns) {
+                removed.extend(kill_inside(&node.ns, name));
+            }
             if existing.contains(&node.ns) && ip(&["netns", "del", &node.ns]).is_ok() {
                 removed.push(format!("removed namespace {} ({name})", node.ns));
             }
@@ -217,6 +220,26 @@ pub fn list_namespaces() -> Vec<String> {
         .lines()
         .filter_map(|l| l.split_whitespace().next().map(str::to_string))
         .collect()
+}
+
+/// SIGKILL what still runs in the node namespace `ns` once its node was stopped: daemons
+/// the node's system forked off (RabbitMQ's `epmd`), which would keep the namespace alive.
+fn kill_inside(ns: &str, node: &str) -> Option<String> {
+    let out = Command::new("ip")
+        .args(["netns", "pids", ns])
+        .output()
+        .ok()?;
+    let pids: Vec<i32> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    for pid in &pids {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    (!pids.is_empty()).then(|| format!("stopped {pids:?} left in {node}'s namespace"))
 }
 
 /// Run `ip ARGS`, failing with its stderr.

@@ -1,0 +1,218 @@
+//! End-to-end: `--system rabbitmq` (Debian's `rabbitmq-server`, quorum queues) on the local
+//! target, as root (each broker in a network namespace of its own, with its own epmd):
+//!
+//! - the `queue` workload under kills, pauses and partitions ends decided, every queue
+//!   drained, each fault applied;
+//! - `--nemesis membership` removes a node's replica of the quorum queues and adds it back
+//!   at least three times in 60 s and ends with the membership it started with;
+//! - after a SIGKILL of the harness while a member was removed, `faultline heal` adds it
+//!   back, then ends every broker (`beam.smp`) and the port mappers (`epmd`) the brokers
+//!   started, and removes their namespaces;
+//! - the system refuses the workloads it cannot run, in one line.
+
+mod common;
+
+use std::path::Path;
+
+use common::membership::assert_membership_changed_and_restored;
+use common::*;
+
+/// Three nodes of `--system rabbitmq --workload queue`.
+const RABBITMQ: &[&str] = &[
+    "--system",
+    "rabbitmq",
+    "--workload",
+    "queue",
+    "--node-count",
+    "3",
+];
+
+/// `args` after [`RABBITMQ`].
+fn rabbitmq(args: &[&str]) -> Vec<String> {
+    RABBITMQ.iter().chain(args).map(|s| s.to_string()).collect()
+}
+
+/// Seven faults in 60 s, each applied whatever the seed draws: kills (a named node, a
+/// minority), pauses and partitions (a split in halves, one the seed picks).
+const KILL_PAUSE_PARTITION: &str = r#"[
+  {"at": 3.0, "fault": "kill", "value": ["n2"], "duration": 5.0},
+  {"at": 12.0, "fault": "pause", "value": ["n3"], "duration": 4.0},
+  {"at": 20.0, "fault": "partition", "value": "halves", "duration": 6.0},
+  {"at": 30.0, "fault": "kill", "value": "minority", "duration": 5.0},
+  {"at": 39.0, "fault": "pause", "value": "one", "duration": 3.0},
+  {"at": 45.0, "fault": "partition", "duration": 6.0},
+  {"at": 53.0, "fault": "kill", "value": ["n1"], "duration": 4.0}
+]"#;
+
+#[test]
+fn rabbitmq_queue_under_kill_pause_partition_ends_decided_and_drained() {
+    let (_dir, schedule) = temp_file("faults.json", KILL_PAUSE_PARTITION);
+    let schedule = schedule.display().to_string();
+    let args = rabbitmq(&[
+        "--nemesis-schedule",
+        &schedule,
+        "--time-limit",
+        "60",
+        "--seed",
+        "3",
+    ]);
+    let done = finished_run(&args);
+    let code = done.out.status.code();
+    assert!(
+        matches!(code, Some(0 | 1)),
+        "the verdict is decided (valid or invalid), not {code:?}: {}",
+        done.stdout()
+    );
+    let results = done.results();
+    assert_ne!(results["valid"], "unknown");
+    let text = serde_json::to_string(&results).unwrap();
+    assert!(text.contains("total-queue"), "{text:.500}");
+    let ops = history(&done.run);
+    for fault in ["start-kill", "start-pause", "start-partition"] {
+        assert!(!applied(&ops, fault).is_empty(), "no {fault} was applied");
+    }
+    // Every queue was drained after healing, and the workers did enqueue and dequeue.
+    let drained: Vec<_> = ops
+        .iter()
+        .filter(|o| o["f"] == "drain" && o["type"] == "ok")
+        .collect();
+    assert!(!drained.is_empty(), "no drain completed");
+    for f in ["enqueue", "dequeue"] {
+        let ok = ops.iter().filter(|o| o["f"] == f && o["type"] == "ok");
+        assert!(ok.count() > 50, "too few {f} ok");
+    }
+    // A partition cut the brokers' Erlang distribution with iptables in their namespaces.
+    let history = std::fs::read_to_string(done.run.join("history.jsonl")).unwrap();
+    assert!(history.contains("packet filter"), "partitions by iptables");
+    // Nothing of the run is left running.
+    let left = wait_gone(&done.run.display().to_string(), 10);
+    assert!(left.is_empty(), "broker processes left behind: {left:?}");
+}
+
+#[test]
+fn rabbitmq_queue_membership_changes_end_with_the_starting_members() {
+    let args = rabbitmq(&[
+        "--nemesis",
+        "membership",
+        "--nemesis-interval",
+        "2",
+        "--time-limit",
+        "60",
+        "--rate",
+        "100",
+        "--seed",
+        "5",
+    ]);
+    let (_store, run) = valid_run(&args);
+    assert_membership_changed_and_restored(&run, 3);
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    assert!(history.contains(r#""mechanism":"rabbitmq-queues delete_member""#));
+    assert!(history.contains(r#""mechanism":"rabbitmq-queues add_member""#));
+}
+
+/// The pids of the `epmd` processes in the network namespace of each of `brokers`.
+fn port_mappers_beside(brokers: &[u32]) -> Vec<u32> {
+    let net = |pid: u32| std::fs::read_link(format!("/proc/{pid}/ns/net")).ok();
+    let namespaces: Vec<_> = brokers.iter().filter_map(|&p| net(p)).collect();
+    processes_whose("comm", |comm| comm.trim() == "epmd")
+        .into_iter()
+        .filter(|&p| process_state(p) != Some('Z'))
+        .filter(|&p| net(p).is_some_and(|ns| namespaces.contains(&ns)))
+        .collect()
+}
+
+/// Whether the history in `run` ends with a member removed.
+fn a_member_is_removed(run: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(run.join("history.jsonl")) else {
+        return false;
+    };
+    let last = text
+        .lines()
+        .filter(|l| l.contains(r#""process":"nemesis","type":"info""#))
+        .rfind(|l| l.contains("-membership"));
+    last.is_some_and(|l| l.contains("start-membership") && l.contains(r#""removed":"#))
+}
+
+#[test]
+fn rabbitmq_heal_after_sigkill_adds_the_member_back_and_ends_brokers_and_epmd() {
+    let store = tempfile::tempdir().unwrap();
+    let mut child = background_test(store.path())
+        .args(RABBITMQ)
+        .args(["--nemesis", "membership", "--nemesis-interval", "3"])
+        .args(["--time-limit", "90", "--rate", "100", "--seed", "5"])
+        .spawn()
+        .unwrap();
+    kill_when(&mut child, 90, "a member removed", || {
+        std::fs::canonicalize(store.path().join("latest"))
+            .is_ok_and(|run| a_member_is_removed(&run))
+    });
+    let run = latest_run(store.path());
+    let marker = run.display().to_string();
+    // The brokers outlive the harness, each with its port mapper.
+    let brokers: Vec<u32> = processes_mentioning(&marker)
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "beam.smp")
+        })
+        .collect();
+    assert_eq!(brokers.len(), 3, "three brokers run on: {brokers:?}");
+    let mappers = port_mappers_beside(&brokers);
+    assert_eq!(mappers.len(), 3, "an epmd in each broker's namespace");
+    let ledger: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("nemesis-state.json")).unwrap()).unwrap();
+    let removed = ledger["removed_members"][0].as_str().unwrap().to_string();
+
+    let text = heal(&run);
+    assert!(
+        text.contains(&format!("added {removed} back to the cluster's membership"))
+            && text.contains("rabbitmq-queues add_member"),
+        "{text}"
+    );
+    assert!(text.contains("; after: n1,n2,n3"), "{text}");
+    assert!(
+        !run.join("nemesis-state.json").exists(),
+        "the ledger is left"
+    );
+    let left = wait_gone(&marker, 10);
+    assert!(left.is_empty(), "brokers left behind: {left:?}");
+    let mappers_left: Vec<u32> = mappers
+        .into_iter()
+        .filter(|&p| process_state(p).is_some_and(|s| s != 'Z'))
+        .collect();
+    assert!(
+        mappers_left.is_empty(),
+        "epmd left behind: {mappers_left:?}"
+    );
+    let layout: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("nodes/netns.json")).unwrap()).unwrap();
+    let namespaces = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .unwrap();
+    let namespaces = String::from_utf8_lossy(&namespaces.stdout);
+    assert!(
+        !namespaces.contains(layout["hub"].as_str().unwrap()),
+        "{namespaces}"
+    );
+}
+
+#[test]
+fn rabbitmq_refuses_workloads_other_than_queue_in_one_line() {
+    let (_store, stderr) = failed_run(
+        254,
+        &[
+            "--system",
+            "rabbitmq",
+            "--workload",
+            "register",
+            "--time-limit",
+            "5",
+        ],
+    );
+    let line = stderr.trim();
+    assert!(
+        line.contains("--system rabbitmq: it runs only --workload queue")
+            && line.lines().count() == 1,
+        "{stderr}"
+    );
+}
