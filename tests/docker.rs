@@ -628,6 +628,8 @@ fn rabbitmq_queue_on_docker_nodes_is_decided_under_kill_pause_partition() {
             schedule.as_str(),
             "--time-limit",
             "60",
+            "--ready-timeout",
+            "180",
             "--seed",
             "3",
         ],

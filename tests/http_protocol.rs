@@ -87,7 +87,10 @@ fn bad_http_options_are_bad_input_listing_what_to_do() {
             &["--system", "reference", "--endpoints", "http://127.0.0.1:1"],
             "--system http",
         ),
-        (&["--system", "mongodb"], "etcd, zookeeper, nats, http"),
+        (
+            &["--system", "mongodb"],
+            "etcd, zookeeper, nats, galera, rabbitmq, http",
+        ),
     ];
     for (args, needle) in cases {
         let (_store, stderr) = failed_run(254, args);

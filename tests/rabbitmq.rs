@@ -17,7 +17,8 @@ use std::path::Path;
 use common::membership::assert_membership_changed_and_restored;
 use common::*;
 
-/// Three nodes of `--system rabbitmq --workload queue`.
+/// Three nodes of `--system rabbitmq --workload queue`, given time to boot Erlang beside
+/// other tests on a 2-core machine.
 const RABBITMQ: &[&str] = &[
     "--system",
     "rabbitmq",
@@ -25,6 +26,8 @@ const RABBITMQ: &[&str] = &[
     "queue",
     "--node-count",
     "3",
+    "--ready-timeout",
+    "120",
 ];
 
 /// `args` after [`RABBITMQ`].

@@ -408,6 +408,15 @@ impl LocalTarget {
             command.program = PathBuf::from("ip");
             command.args = args;
         }
+        // Its own session (`setsid` execs in place: the pid stays the node's), so its process
+        // group is every process the node started (a database's state-transfer helpers) and
+        // a kill or pause reaches them all, as a crash of its machine would. A session, not
+        // just a group: a group orphaned only when the harness dies would then be sent
+        // SIGHUP and SIGCONT by the kernel, resuming a paused node behind the ledger's back.
+        let mut args = vec![command.program.display().to_string()];
+        args.append(&mut command.args);
+        command.program = PathBuf::from(SETSID);
+        command.args = args;
         let log = OpenOptions::new()
             .create(true)
             .append(true)
@@ -430,9 +439,6 @@ impl LocalTarget {
         if !self.leave_running {
             cmd.env(PARENT_PID_ENV, std::process::id().to_string());
         }
-        // Its own process group: a kill or pause reaches every process the node started (a
-        // database's state-transfer helpers), as a crash of its machine would.
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let child = cmd.spawn().map_err(|source| NodeError::Spawn {
             node: name.to_string(),
             program: command.program.display().to_string(),
@@ -609,6 +615,9 @@ fn free_ports(count: usize) -> Result<Vec<u16>> {
     }
     held.iter().map(|l| Ok(l.local_addr()?.port())).collect()
 }
+
+/// util-linux's `setsid`, on every Debian system.
+const SETSID: &str = "setsid";
 
 /// Send `sig` to a node's process group (it leads its own, see [`LocalTarget::start`]).
 fn signal_group(child: &Child, sig: Signal) -> nix::Result<()> {
