@@ -40,26 +40,7 @@ fn decided_under_faults(workload: &str, extra: &[&str]) -> Finished {
     args.extend(extra);
     let run = finished_run(&args);
     let results = run.results();
-    let code = run.out.status.code();
-    assert!(
-        matches!(code, Some(0 | 1)),
-        "{workload}: the verdict is not decided (exit {code:?}): {}",
-        run.stdout()
-    );
-    assert_eq!(results["valid"] == true, code == Some(0), "{results}");
-    if code == Some(1) {
-        let reasons = results["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| r["valid"] == false)
-            .flat_map(|r| r["reasons"].as_array().cloned().unwrap_or_default())
-            .collect::<Vec<_>>();
-        assert!(
-            !reasons.is_empty(),
-            "an invalid verdict names why: {results}"
-        );
-    }
+    assert_decided(run.out.status.code(), &results, workload);
     assert!(
         results["counts"]["nemesis"].as_u64().unwrap() >= 6,
         "faults were injected: {results}"

@@ -157,17 +157,8 @@ fn heal_adds_back_a_member_removed_at_a_crash(system: &[&str]) -> String {
         .spawn()
         .unwrap();
     kill_when(&mut child, 90, "a member removed", || {
-        let Ok(run) = std::fs::canonicalize(store.path().join("latest")) else {
-            return false;
-        };
-        let Ok(text) = std::fs::read_to_string(run.join("history.jsonl")) else {
-            return false;
-        };
-        let last = text
-            .lines()
-            .filter(|l| l.contains(r#""process":"nemesis","type":"info""#))
-            .rfind(|l| l.contains("-membership"));
-        last.is_some_and(|l| l.contains("start-membership") && l.contains(r#""removed":"#))
+        std::fs::canonicalize(store.path().join("latest"))
+            .is_ok_and(|run| common::membership::a_member_is_removed(&run))
     });
     let run = latest_run(store.path());
     let ledger: serde_json::Value =

@@ -89,3 +89,17 @@ pub fn assert_membership_restored(run: &Path, nodes: usize) {
     let report = std::fs::read_to_string(run.join("index.html")).unwrap();
     assert!(report.contains(r#"data-fault="membership""#));
 }
+
+/// Whether the history in `run` so far ends with a member removed (the last membership op
+/// of the nemesis is a `start-membership` that removed one): the moment to kill a harness
+/// for `faultline heal` to add it back.
+pub fn a_member_is_removed(run: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(run.join("history.jsonl")) else {
+        return false;
+    };
+    let last = text
+        .lines()
+        .filter(|l| l.contains(r#""process":"nemesis","type":"info""#))
+        .rfind(|l| l.contains("-membership"));
+    last.is_some_and(|l| l.contains("start-membership") && l.contains(r#""removed":"#))
+}

@@ -357,3 +357,40 @@ pub fn example(pair: &str, file: &str) -> String {
         .collect();
     path.display().to_string()
 }
+
+/// A run ended decided: exit 0 with `valid: true`, or exit 1 with `valid: false` and the
+/// reasons of every failing checker named, never unknown (2) or a harness failure; `what`
+/// names the run in failures.
+pub fn assert_decided(code: Option<i32>, results: &serde_json::Value, what: &str) {
+    assert!(
+        matches!(code, Some(0 | 1)),
+        "{what}: the verdict is not decided (exit {code:?}): {results}"
+    );
+    assert_eq!(
+        results["valid"] == true,
+        code == Some(0),
+        "{what}: {results}"
+    );
+    if code == Some(1) {
+        let named = results["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["valid"] == false)
+            .any(|r| r["reasons"].as_array().is_some_and(|why| !why.is_empty()));
+        assert!(named, "{what}: an invalid verdict names why: {results}");
+    }
+}
+
+/// Seven faults in 60 s, each applied whatever the seed draws: kills (a named node, a
+/// minority), pauses and partitions (a split in halves, one the seed picks). Named targets,
+/// so it works over SSH too, where a system may name no leader for a "leader" kill.
+pub const KILL_PAUSE_PARTITION_60S: &str = r#"[
+  {"at": 3.0, "fault": "kill", "value": ["n2"], "duration": 5.0},
+  {"at": 12.0, "fault": "pause", "value": ["n3"], "duration": 4.0},
+  {"at": 20.0, "fault": "partition", "value": "halves", "duration": 6.0},
+  {"at": 30.0, "fault": "kill", "value": "minority", "duration": 5.0},
+  {"at": 39.0, "fault": "pause", "value": "one", "duration": 3.0},
+  {"at": 45.0, "fault": "partition", "duration": 6.0},
+  {"at": 53.0, "fault": "kill", "value": ["n1"], "duration": 4.0}
+]"#;
