@@ -187,6 +187,13 @@ pub(crate) fn environment(node: &NodeSpec) -> Result<Vec<(String, String)>, Syst
         ("RABBITMQ_ENABLED_PLUGINS_FILE", at("enabled_plugins")),
         ("RABBITMQ_CONF_ENV_FILE", at("rabbitmq-env.conf")),
         ("RUNNING_UNDER_SYSTEMD", "true".to_string()),
+        // Erlang's schedulers spin while idle, which starves the other brokers, the CLI and
+        // the clients of a shared machine (three brokers on two cores here): RabbitMQ's
+        // advice for shared hosts is to turn the spinning off.
+        (
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS",
+            "+sbwt none +sbwtdcpu none +sbwtdio none".to_string(),
+        ),
     ];
     Ok(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
@@ -738,6 +745,10 @@ mod tests {
         assert_eq!(get("RABBITMQ_LOGS"), "-");
         // The start script execs the VM, so signals reach beam.smp.
         assert_eq!(get("RUNNING_UNDER_SYSTEMD"), "true");
+        assert_eq!(
+            get("RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"),
+            "+sbwt none +sbwtdcpu none +sbwtdio none"
+        );
         let mut short = node.clone();
         short.client_addr = "n2:5672".to_string();
         assert!(!long_names(&short));

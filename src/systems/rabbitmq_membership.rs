@@ -30,8 +30,9 @@ use super::NodeSpec;
 
 /// How long one CLI call may take (the CLI's own timeout is a little shorter).
 const CLI_LIMIT: Duration = Duration::from_secs(15);
-/// How long an addition is asked for again while the node or a queue is unavailable.
-const ADD_DEADLINE: Duration = Duration::from_secs(40);
+/// How long an addition is asked for again while the node or a queue is unavailable (each
+/// CLI call starts an Erlang VM: on a loaded machine a round takes tens of seconds).
+const ADD_DEADLINE: Duration = Duration::from_secs(90);
 
 /// The script that runs `tool` (`rabbitmqctl`, `rabbitmq-queues`, in `cli_dir`) with `args`
 /// against `node`'s broker, inside its network namespace. Exits 69 when the broker is not
@@ -256,6 +257,7 @@ impl Membership for RabbitMembership {
         let member = node_name(self.node(name)?);
         let started = Instant::now();
         let mut added = Vec::new();
+        let mut read_back_late = false;
         loop {
             let why = match self.queues().await {
                 Err(e) => e,
@@ -279,6 +281,12 @@ impl Membership for RabbitMembership {
                             Ok(_) => added.push(queue.clone()),
                             Err(e) => errors.push(e),
                         }
+                    }
+                    if errors.is_empty() && !read_back_late {
+                        // Every lacking queue took the member: read them back even past the
+                        // deadline (once) rather than give up on a change that was made.
+                        read_back_late = started.elapsed() >= ADD_DEADLINE;
+                        continue;
                     }
                     errors.join("; ")
                 }
