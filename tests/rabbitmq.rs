@@ -80,9 +80,9 @@ fn rabbitmq_queue_membership_changes_end_with_the_starting_members() {
         "--nemesis-interval",
         "2",
         // Each change runs RabbitMQ's CLI (an Erlang VM) several times: on a loaded 2-core
-        // machine a 60 s run made one change.
+        // machine a 60 s run made one change, a 120 s run two.
         "--time-limit",
-        "120",
+        "180",
         "--rate",
         "100",
         "--seed",
@@ -148,6 +148,7 @@ fn rabbitmq_heal_after_sigkill_adds_the_member_back_and_ends_brokers_and_epmd() 
     );
     let left = wait_gone(&marker, 10);
     assert!(left.is_empty(), "brokers left behind: {left:?}");
+    assert_data_wiped(&run, &text);
     let mappers_left: Vec<u32> = mappers
         .into_iter()
         .filter(|&p| process_state(p).is_some_and(|s| s != 'Z'))
