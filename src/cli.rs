@@ -645,6 +645,11 @@ pub struct HealArgs {
     /// The store folder used to find `latest`.
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
+
+    /// Keep each node's data folder for a post-mortem; by default heal removes it once the
+    /// node is stopped (its log stays in the run folder).
+    #[arg(long)]
+    pub keep_data: bool,
 }
 
 /// Options of `faultline bench`.

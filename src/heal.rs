@@ -14,7 +14,9 @@
 //! undid. A run over SSH (or the docker cluster) is healed through a fresh SSH connection to
 //! its nodes, with the settings `test.json` recorded: its daemons are stopped, then the
 //! lazyfs mounts its node folders record (`lazyfs.pid`) are unmounted, and skewed clocks are
-//! reset in the nodes' own offset files (`REMOTE_DIR/NODE/faketime`).
+//! reset in the nodes' own offset files (`REMOTE_DIR/NODE/faketime`). Last, with every node
+//! stopped, each node's data folder is removed (over SSH once its log is fetched into the
+//! run folder, `nodes/<node>/node.log`), unless `--keep-data` asks to keep it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -131,6 +133,18 @@ pub async fn run(args: &HealArgs) -> Result<()> {
             }
         }
     }
+    // The nodes are stopped and their mounts gone: their data goes as a run's teardown would
+    // take it (remote nodes' logs are fetched into the run folder first).
+    match &ssh {
+        Some(healed) => {
+            healed.cluster.download_logs(&run.path.join("nodes")).await;
+            if !args.keep_data {
+                undone.extend(healed.cluster.wipe_data().await);
+            }
+        }
+        None if !args.keep_data => undone.extend(wipe_local_data(&run)),
+        None => {}
+    }
     if let Some(layout) = &layout {
         undone.extend(layout.teardown());
     }
@@ -162,6 +176,35 @@ fn stop_nodes(run: &RunDir) -> Result<Vec<String>> {
     let mut undone = local::stop_leftover_nodes(run)?;
     undone.extend(crate::lazyfs::mounts::heal_leftovers(run));
     Ok(undone)
+}
+
+/// Remove the data folder of each node of a local run (as `nodes/cluster.json` placed them,
+/// else `nodes/<node>/data`); its logs and configs stay in the run folder.
+fn wipe_local_data(run: &RunDir) -> Vec<String> {
+    let placed: Option<Vec<crate::systems::NodeSpec>> = std::fs::read_to_string(run.node_specs())
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok());
+    let folders: Vec<(String, std::path::PathBuf)> = match placed {
+        Some(nodes) => nodes.into_iter().map(|n| (n.name, n.data_dir)).collect(),
+        None => node_names(run)
+            .into_iter()
+            .map(|n| (n.clone(), run.node_dir(&n).join("data")))
+            .collect(),
+    };
+    let mut lines = Vec::new();
+    for (node, data) in folders {
+        if !data.exists() {
+            continue;
+        }
+        lines.push(match std::fs::remove_dir_all(&data) {
+            Ok(()) => format!("wiped the data of {node} ({})", data.display()),
+            Err(e) => format!(
+                "could not wipe the data of {node} ({}): {e}",
+                data.display()
+            ),
+        });
+    }
+    lines
 }
 
 /// The seams to undo network and clock faults of the run's nodes. Without namespaces the

@@ -159,6 +159,7 @@ fn sigkill_then_heal(nemesis: &str, extra: &[&str], visible: &str, reported: &st
     );
     let after = leftovers(&run);
     assert!(after.is_empty(), "{nemesis}: left after heal: {after:?}");
+    assert_data_wiped(&run, &report);
     assert!(
         !run.join("nemesis-state.json").exists(),
         "the ledger still holds faults"

@@ -176,6 +176,7 @@ fn heal_adds_back_a_member_removed_at_a_crash(system: &[&str]) -> String {
     );
     let left = wait_gone(&run.display().to_string(), 5);
     assert!(left.is_empty(), "node processes left behind: {left:?}");
+    assert_data_wiped(&run, &text);
     text
 }
 

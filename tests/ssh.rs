@@ -61,9 +61,19 @@ fn three_etcd_nodes_over_ssh_with_partitions_are_valid_and_heal_cleans_up() {
         !lab.daemons().is_empty(),
         "the killed harness left its daemons"
     );
-    let said = heal(&latest_run(store.path()));
+    let killed = latest_run(store.path());
+    let said = heal(&killed);
     assert!(said.contains("stopped the daemon on"), "{said}");
     assert!(lab.daemons().is_empty(), "heal left: {:?}", lab.daemons());
+    // Heal fetched each node's log into the run folder and wiped its data on the node.
+    for host in &lab.hosts {
+        assert!(
+            said.contains(&format!("wiped the data of {host}")),
+            "{said}"
+        );
+        assert!(!lab.remote_dir.join(host).join("data").exists());
+        assert!(killed.join("nodes").join(host).join("node.log").is_file());
+    }
 
     // Kill the harness while a partition is applied; `faultline heal` over SSH removes
     // every rule it added.

@@ -216,6 +216,27 @@ pub fn heal(run: &Path) -> String {
     text
 }
 
+/// What `faultline heal` said (`text`) and left of the local run in `run`: every node's data
+/// folder wiped, each named, and its log kept.
+pub fn assert_data_wiped(run: &Path, text: &str) {
+    let nodes = std::fs::read_dir(run.join("nodes")).unwrap();
+    let mut seen = 0;
+    for node in nodes.filter_map(|e| e.ok()).filter(|e| e.path().is_dir()) {
+        let name = node.file_name().to_string_lossy().into_owned();
+        assert!(!node.path().join("data").exists(), "{name}'s data is left");
+        assert!(
+            node.path().join("node.log").is_file(),
+            "{name}'s log is gone"
+        );
+        assert!(
+            text.contains(&format!("wiped the data of {name} (")),
+            "{text}"
+        );
+        seen += 1;
+    }
+    assert!(seen > 0, "the run has no node folders");
+}
+
 /// The run folder `store/latest` points at.
 pub fn latest_run(store: &Path) -> PathBuf {
     std::fs::canonicalize(store.join("latest")).expect("store/latest points at a run")

@@ -592,6 +592,29 @@ impl SshCluster {
         problems
     }
 
+    /// Remove every node's data folder (its daemon stopped first); one line per node that
+    /// had one, and per node where that failed.
+    pub async fn wipe_data(&self) -> Vec<String> {
+        let tasks = self.nodes.iter().map(|n| async move {
+            let data = quote(&n.data_dir.display().to_string());
+            let script = format!("if [ -e {data} ]; then rm -rf {data} && echo wiped; fi");
+            (n, self.shell_ok(&n.name, &script, EXEC_LIMIT).await)
+        });
+        let mut lines = Vec::new();
+        for (node, result) in join_all(tasks).await {
+            match result {
+                Ok(out) if out.trim() == "wiped" => lines.push(format!(
+                    "wiped the data of {} ({})",
+                    node.name,
+                    node.data_dir.display()
+                )),
+                Ok(_) => {}
+                Err(e) => lines.push(format!("could not wipe the data of {}: {e}", node.name)),
+            }
+        }
+        lines
+    }
+
     /// Copy every node's daemon log into `folder/<node>/node.log`.
     pub async fn download_logs(&self, folder: &Path) {
         let tasks = self.nodes.iter().map(|n| async move {
