@@ -106,7 +106,7 @@ async fn add_members(
     processes: Arc<HealProcesses>,
     removed: &[String],
 ) -> Vec<String> {
-    let Some(membership) = system.membership(nodes, processes) else {
+    let Some(membership) = system.membership(nodes, processes, Arc::new(crate::systems::node::LocalShell)) else {
         return vec![format!(
             "the {} system has no membership API",
             system.name()

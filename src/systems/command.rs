@@ -182,6 +182,7 @@ impl System for CommandSystem {
         &self,
         cluster: &[NodeSpec],
         process: Arc<dyn ProcessControl>,
+        _shell: Arc<dyn super::node::NodeShell>,
     ) -> Option<Arc<dyn Membership>> {
         Some(Arc::new(CommandMembership::new(
             self.script.clone(),

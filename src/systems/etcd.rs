@@ -227,6 +227,7 @@ impl System for EtcdSystem {
         &self,
         cluster: &[NodeSpec],
         process: std::sync::Arc<dyn faultline_nemeses::control::ProcessControl>,
+        _shell: std::sync::Arc<dyn crate::systems::node::NodeShell>,
     ) -> Option<std::sync::Arc<dyn faultline_nemeses::membership::Membership>> {
         let membership = EtcdMembership::new(cluster, process, self.rejoins.clone());
         Some(std::sync::Arc::new(membership))

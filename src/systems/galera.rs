@@ -286,6 +286,7 @@ impl System for GaleraSystem {
         &self,
         cluster: &[NodeSpec],
         process: Arc<dyn ProcessControl>,
+        _shell: Arc<dyn super::node::NodeShell>,
     ) -> Option<Arc<dyn Membership>> {
         Some(Arc::new(super::galera_membership::GaleraMembership::new(
             cluster, process,

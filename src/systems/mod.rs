@@ -468,12 +468,14 @@ pub trait System: Send + Sync {
     async fn leader(&self, cluster: &[NodeSpec]) -> Option<u64>;
     /// Membership changes through the system's own API (`--nemesis membership`) over the
     /// nodes of `cluster` (as the harness reaches them), stopping and starting a node's
-    /// process through `process` where the system needs it; `None` when the system has none
-    /// ([`unsupported_nemesis`] refuses the nemesis for it up front).
+    /// process through `process` and running a system's own tools on a node through `shell`
+    /// where the system needs it; `None` when the system has none ([`unsupported_nemesis`]
+    /// refuses the nemesis for it up front).
     fn membership(
         &self,
         _cluster: &[NodeSpec],
         _process: Arc<dyn ProcessControl>,
+        _shell: Arc<dyn NodeShell>,
     ) -> Option<Arc<dyn Membership>> {
         None
     }

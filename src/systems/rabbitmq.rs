@@ -44,7 +44,7 @@
 //! its peers' ports through epmd), so without root partitions are refused. Clock faults
 //! apply: libfaketime shifts the Erlang VM's OS clock (`os:system_time`, checked by hand);
 //! RabbitMQ's and Ra's timers run on Erlang's monotonic clock. Membership (`--nemesis
-//! membership`, local target only) changes the quorum queues' members, the broker stays in
+//! membership`) changes the quorum queues' members, the broker stays in
 //! the cluster: see [`super::rabbitmq_membership`]. The "leader" a nemesis may target is the
 //! leader of the first workload queue (local target only: over SSH the system names none).
 
@@ -86,8 +86,8 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 pub struct RabbitSystem {
     program: Program,
     install: InstallMode,
-    /// Whether `setup` found the nodes remote (SSH, docker): the membership CLI runs on the
-    /// controller, which reaches only local nodes' folders.
+    /// Whether `setup` found the nodes remote (SSH, docker): the leader is read with the CLI
+    /// on the controller, which reaches only local nodes' folders.
     remote: AtomicBool,
 }
 
@@ -106,9 +106,20 @@ impl RabbitSystem {
     }
 }
 
-/// `rabbit-n1@10.0.0.1`: the Erlang node name of `node`'s broker.
+/// `rabbit-n1@10.0.0.1`: the Erlang node name of `node`'s broker. A node named by its
+/// address over SSH (`10.0.0.1`) is `rabbit-10-0-0-1@10.0.0.1`: the part before `@` takes
+/// letters, digits, `-` and `_` only (RabbitMQ's prelaunch check of a name with a dot fails,
+/// "Invalid node name!").
 pub(crate) fn node_name(node: &NodeSpec) -> String {
-    format!("rabbit-{}@{}", node.name, node.host())
+    let name: String = node
+        .name
+        .chars()
+        .map(|c| match c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+            true => c,
+            false => '-',
+        })
+        .collect();
+    format!("rabbit-{name}@{}", node.host())
 }
 
 /// Whether `node`'s host needs Erlang long names (an address, or a name with a dot).
@@ -321,19 +332,19 @@ impl System for RabbitSystem {
             return None;
         }
         let cli_dir = self.program.path.parent().map(PathBuf::from)?;
-        RabbitMembership::new(cluster, cli_dir).queue_leader().await
+        RabbitMembership::new(cluster, cli_dir, Arc::new(super::node::LocalShell))
+            .queue_leader()
+            .await
     }
 
     fn membership(
         &self,
         cluster: &[NodeSpec],
         _process: Arc<dyn ProcessControl>,
+        shell: Arc<dyn NodeShell>,
     ) -> Option<Arc<dyn Membership>> {
-        if self.remote.load(Ordering::Relaxed) {
-            return None;
-        }
         let cli_dir = self.program.path.parent().map(PathBuf::from)?;
-        Some(Arc::new(RabbitMembership::new(cluster, cli_dir)))
+        Some(Arc::new(RabbitMembership::new(cluster, cli_dir, shell)))
     }
 
     fn client(&self, node: &NodeSpec, _: &[NodeSpec], op_timeout: Duration) -> Box<dyn Client> {
@@ -745,6 +756,9 @@ mod tests {
         assert_eq!(get("RABBITMQ_LOGS"), "-");
         // The start script execs the VM, so signals reach beam.smp.
         assert_eq!(get("RUNNING_UNDER_SYSTEMD"), "true");
+        let mut by_address = node.clone();
+        by_address.name = "10.0.0.2".to_string();
+        assert_eq!(node_name(&by_address), "rabbit-10-0-0-2@127.0.1.2");
         assert_eq!(
             get("RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"),
             "+sbwt none +sbwtdcpu none +sbwtdio none"

@@ -11,20 +11,22 @@
 //!   member of, asked again (the node may be down, killed by another nemesis) until every
 //!   queue names it, for up to [`ADD_DEADLINE`].
 //!
-//! The CLI runs through the local target's node shell on this machine, against a running
-//! broker and inside that broker's network namespace (entered with `nsenter`, as root, by
-//! its `beam.smp` process), so it uses the node's own port mapper and starts none in the
+//! The CLI runs on a node with a running broker, through the target's node shell (this
+//! machine on the local target, SSH on SSH and docker nodes), inside that broker's network
+//! namespace (entered with `nsenter`, as root, by its `beam.smp` process, when the shell is
+//! not in it already), so it uses the node's own port mapper and starts none in the
 //! controller's namespace. `HOME` is the node's folder, where `setup` put the run's Erlang
 //! cookie, so `faultline heal` (a fresh process) reaches the brokers as the run did.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use faultline_nemeses::membership::{Membership, MembershipError};
 use serde_json::{json, Value};
 
-use super::node::{quote, LocalShell, NodeShell};
+use super::node::{quote, NodeShell};
 use super::rabbitmq::{long_names, node_name, QUEUE_PREFIX};
 use super::NodeSpec;
 
@@ -133,14 +135,17 @@ pub(crate) fn parse_queues(text: &str) -> Result<Vec<QueueRow>, String> {
 pub(crate) struct RabbitMembership {
     nodes: Vec<NodeSpec>,
     cli_dir: PathBuf,
+    shell: Arc<dyn NodeShell>,
 }
 
 impl RabbitMembership {
-    /// Membership over `nodes`, with the CLI tools in `cli_dir`.
-    pub(crate) fn new(nodes: &[NodeSpec], cli_dir: PathBuf) -> Self {
+    /// Membership over `nodes`, with the CLI tools in `cli_dir` of each node, run through
+    /// `shell`.
+    pub(crate) fn new(nodes: &[NodeSpec], cli_dir: PathBuf, shell: Arc<dyn NodeShell>) -> Self {
         RabbitMembership {
             nodes: nodes.to_vec(),
             cli_dir,
+            shell,
         }
     }
 
@@ -161,10 +166,7 @@ impl RabbitMembership {
         let mut errors = Vec::new();
         for node in order {
             let script = cli_script(&self.cli_dir, tool, node, args);
-            match (&LocalShell as &dyn NodeShell)
-                .run(node, &script, CLI_LIMIT)
-                .await
-            {
+            match self.shell.run(node, &script, CLI_LIMIT).await {
                 Ok(out) if out.status == 0 => return Ok(out.stdout),
                 Ok(out) => errors.push(format!(
                     "{} (exit {}): {}",
@@ -340,7 +342,11 @@ mod tests {
         assert_eq!(queues[0].name, "faultline.queue");
         assert_eq!(queues[0].leader, "rabbit-n2@127.0.1.2");
         let cluster = crate::systems::test_cluster(3, 5672, &[25672]);
-        let membership = RabbitMembership::new(&cluster, PathBuf::from("/bin"));
+        let membership = RabbitMembership::new(
+            &cluster,
+            PathBuf::from("/bin"),
+            Arc::new(crate::systems::node::LocalShell),
+        );
         assert_eq!(membership.view(&queues), ["n1", "n3"]);
         assert_eq!(membership.view(&[]), ["n1", "n2", "n3"]);
         assert!(

@@ -288,6 +288,7 @@ impl System for ZkSystem {
         &self,
         cluster: &[NodeSpec],
         process: std::sync::Arc<dyn faultline_nemeses::control::ProcessControl>,
+        _shell: std::sync::Arc<dyn crate::systems::node::NodeShell>,
     ) -> Option<std::sync::Arc<dyn faultline_nemeses::membership::Membership>> {
         let membership = ZkMembership::new(cluster, process, self.rejoins.clone());
         Some(std::sync::Arc::new(membership))

@@ -117,6 +117,14 @@ impl Cluster {
         }
     }
 
+    /// [`Cluster::shell`], shared, for what outlives a borrow (a membership nemesis).
+    pub fn shared_shell(&self) -> Arc<dyn NodeShell> {
+        match self {
+            Cluster::Local(_) => Arc::new(LocalShell),
+            Cluster::Ssh { cluster, .. } => cluster.clone(),
+        }
+    }
+
     /// Start the system on every node.
     pub async fn start_all(&self) -> Result<()> {
         match self {

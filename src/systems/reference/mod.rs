@@ -223,6 +223,7 @@ impl System for ReferenceSystem {
         &self,
         cluster: &[NodeSpec],
         _process: std::sync::Arc<dyn faultline_nemeses::control::ProcessControl>,
+        _shell: std::sync::Arc<dyn crate::systems::node::NodeShell>,
     ) -> Option<std::sync::Arc<dyn faultline_nemeses::membership::Membership>> {
         Some(std::sync::Arc::new(membership::ReferenceMembership::new(
             cluster,
