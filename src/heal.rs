@@ -9,8 +9,8 @@
 //! an NFQUEUE scheduler died with the harness; with `--queue-bypass` a queue without its
 //! scheduler let packets through meanwhile), reset skewed
 //! clocks, and remove the namespaces and bridge. Members the `membership` nemesis had removed
-//! are added back first, on the local target, once the network is healed and before the
-//! nodes are stopped (see [`crate::heal_members`]). Healing is idempotent and reports what it
+//! are added back first, on every target, once the network is healed and before the nodes
+//! are stopped (see [`crate::heal_members`]). Healing is idempotent and reports what it
 //! undid. A run over SSH (or the docker cluster) is healed through a fresh SSH connection to
 //! its nodes, with the settings `test.json` recorded: its daemons are stopped, then the
 //! lazyfs mounts its node folders record (`lazyfs.pid`) are unmounted, and skewed clocks are
@@ -47,7 +47,6 @@ pub async fn run(args: &HealArgs) -> Result<()> {
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default();
-    let ssh = cluster::heal_ssh_run(&test_json).await?;
     let ledger_path = run.nemesis_state();
     let removed: Vec<String> = match ledger_path.exists() {
         true => Ledger::load(&ledger_path)
@@ -58,8 +57,9 @@ pub async fn run(args: &HealArgs) -> Result<()> {
             .collect(),
         false => Vec::new(),
     };
-    // Local nodes stay up until removed members are added back (once the network is healed).
-    let add_back = ssh.is_none() && !removed.is_empty();
+    // The nodes stay up until removed members are added back (once the network is healed).
+    let add_back = !removed.is_empty();
+    let ssh = cluster::heal_ssh_run(&test_json, add_back).await?;
     let mut undone = match &ssh {
         Some(healed) => {
             let mut undone = healed.undone.clone();
@@ -79,14 +79,6 @@ pub async fn run(args: &HealArgs) -> Result<()> {
         }
         for node in &state.killed {
             undone.push(format!("{node} was killed; its process is not restarted"));
-        }
-        if ssh.is_some() {
-            for node in &state.removed_members {
-                undone.push(format!(
-                    "{node} was removed from the cluster's membership; over SSH it is not added \
-                     back yet (the cluster is stopped)"
-                ));
-            }
         }
         ledger
             .update(|s| {
@@ -121,8 +113,16 @@ pub async fn run(args: &HealArgs) -> Result<()> {
             });
         }
         if add_back {
-            undone.extend(crate::heal_members::add_back(&run, &test_json, &removed).await);
-            undone.extend(stop_nodes(&run)?);
+            match &ssh {
+                Some(healed) => {
+                    undone.extend(crate::heal_members::add_back_ssh(healed, &removed).await);
+                    undone.extend(crate::targets::ssh::control::heal_nodes(&healed.cluster).await?);
+                }
+                None => {
+                    undone.extend(crate::heal_members::add_back(&run, &test_json, &removed).await);
+                    undone.extend(stop_nodes(&run)?);
+                }
+            }
         }
         let left = ledger.snapshot();
         if left.is_empty() {

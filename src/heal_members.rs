@@ -1,14 +1,16 @@
-//! `faultline heal`'s last membership step on the local target: members the `membership`
-//! nemesis had removed when the harness died are added back through the system's own API,
-//! so the cluster's data on disk ends with the membership the run started with.
+//! `faultline heal`'s last membership step: members the `membership` nemesis had removed
+//! when the harness died are added back through the system's own API, so the cluster ends
+//! with the membership the run started with.
 //!
-//! The harness is gone, so this rebuilds what it needs from the run folder: the nodes as
-//! they were placed (`nodes/cluster.json`), the system from `test.json`, the namespaces
-//! from `nodes/netns.json`, and how many rejoins each node lived from its files
-//! (`data/rejoin-K`, `zoo-rejoin-K.cfg`). Nodes still running (etcd and ZooKeeper outlive
-//! the harness) are left as they are; nodes that are gone (the reference service's nodes
-//! stop with the harness) are started again on their data. Then each removed member is
-//! added back as during a run, and every node heal started is stopped again.
+//! The harness is gone, so this rebuilds what it needs from the run: the system from
+//! `test.json`; on the local target the nodes as they were placed (`nodes/cluster.json`) and
+//! the namespaces (`nodes/netns.json`); over SSH (and on the docker cluster) the nodes from
+//! the SSH settings, reconnected. How many rejoins each node lived is read from its files
+//! (`data/rejoin-K`, `zoo-rejoin-K.cfg`), on the node over SSH. Nodes still running (etcd and
+//! ZooKeeper outlive the harness, as every daemon over SSH does) are left as they are; nodes
+//! that are gone (the reference service's local nodes stop with the harness) are started
+//! again on their data. Then each removed member is added back as during a run; the caller
+//! stops every node afterwards.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,10 +24,13 @@ use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 
 use crate::run_dir::RunDir;
+use crate::systems::node::{quote, LocalShell, NodeShell};
 use crate::systems::{NodeSpec, System, SystemInputs};
+use crate::targets::cluster::HealedSsh;
 use crate::targets::local::netns::NetnsLayout;
 use crate::targets::local::processes::LocalProcesses;
 use crate::targets::local::{leftover_nodes, LocalTarget};
+use crate::targets::ssh::control::SshProcesses;
 
 /// How long the cluster may take to answer a membership read after heal started it.
 const SERVING_TIMEOUT: Duration = Duration::from_secs(40);
@@ -58,12 +63,7 @@ async fn try_add_back(
     let inputs: SystemInputs =
         serde_json::from_value(test_json.clone()).context("test.json does not name the system")?;
     let system = crate::systems::build_from(&inputs)?;
-    for node in &nodes {
-        let lives = rejoins_on_disk(node);
-        if lives > 0 {
-            system.resume_rejoins(node, &nodes, lives);
-        }
-    }
+    resume_rejoins(&system, &nodes, &LocalShell).await;
     // A reference node stops within 250 ms of its harness: what still runs after a second
     // outlived it.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -90,7 +90,7 @@ async fn try_add_back(
             Err(e) => lines.push(format!("could not start {}: {e}", node.name)),
         }
     }
-    let outcome = add_members(&system, &nodes, processes, removed).await;
+    let outcome = add_members(&system, &nodes, processes, Arc::new(LocalShell), removed).await;
     // Every node heal started is stopped; the leftovers are stopped with the rest of the
     // run's nodes, from the pid table heal's own target overwrote.
     target.stop_all();
@@ -99,14 +99,33 @@ async fn try_add_back(
     Ok(lines)
 }
 
+/// Add `removed` back to the cluster of a run over SSH, reconnected by heal with its daemons
+/// left running and its system attached; one line per member, and what heal restarted.
+pub async fn add_back_ssh(healed: &HealedSsh, removed: &[String]) -> Vec<String> {
+    let Some(system) = healed.system.clone() else {
+        return vec!["no system to change the membership with".to_string()];
+    };
+    let cluster = &healed.cluster;
+    let nodes = cluster.nodes().to_vec();
+    let shell: Arc<dyn NodeShell> = cluster.clone();
+    resume_rejoins(&system, &nodes, &*shell).await;
+    // Paused daemons are resumed (a paused node would stall the change), stopped ones
+    // started again on their data.
+    let mut lines = cluster.heal_all().await;
+    let processes = Arc::new(SshProcesses::new(cluster.clone()));
+    lines.extend(add_members(&system, &nodes, processes, shell, removed).await);
+    lines
+}
+
 /// Add each of `removed` back once the cluster answers a membership read.
 async fn add_members(
     system: &Arc<dyn System>,
     nodes: &[NodeSpec],
-    processes: Arc<HealProcesses>,
+    processes: Arc<dyn ProcessControl>,
+    shell: Arc<dyn NodeShell>,
     removed: &[String],
 ) -> Vec<String> {
-    let Some(membership) = system.membership(nodes, processes, Arc::new(crate::systems::node::LocalShell)) else {
+    let Some(membership) = system.membership(nodes, processes, shell) else {
         return vec![format!(
             "the {} system has no membership API",
             system.name()
@@ -143,16 +162,26 @@ async fn add_members(
     lines
 }
 
-/// How many rejoins `node` lived in its run: the highest `K` of `data/rejoin-K` (etcd, a
-/// command system) or `zoo-rejoin-K.cfg` (ZooKeeper) in its folders.
-fn rejoins_on_disk(node: &NodeSpec) -> u32 {
-    let highest = |dir: &Path, prefix: &str, suffix: &str| {
-        std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
+/// Tell the freshly built `system` how many rejoins each of `nodes` lived in the run, as
+/// its files on the node (read through `shell`) show.
+async fn resume_rejoins(system: &Arc<dyn System>, nodes: &[NodeSpec], shell: &dyn NodeShell) {
+    for node in nodes {
+        let data = names_on(shell, node, &node.data_dir).await;
+        let lives = rejoins_in(&data, &names_on(shell, node, &node.node_dir()).await);
+        if lives > 0 {
+            system.resume_rejoins(node, nodes, lives);
+        }
+    }
+}
+
+/// How many rejoins a node lived in its run, from the names in its data folder (`data`) and
+/// its node folder (`node`): the highest `K` of `data/rejoin-K` (etcd, a command system) or
+/// `zoo-rejoin-K.cfg` (ZooKeeper).
+fn rejoins_in(data: &[String], node: &[String]) -> u32 {
+    let highest = |names: &[String], prefix: &str, suffix: &str| {
+        names
+            .iter()
+            .filter_map(|name| {
                 name.strip_prefix(prefix)?
                     .strip_suffix(suffix)?
                     .parse::<u32>()
@@ -161,7 +190,20 @@ fn rejoins_on_disk(node: &NodeSpec) -> u32 {
             .max()
             .unwrap_or(0)
     };
-    highest(&node.data_dir, "rejoin-", "").max(highest(&node.node_dir(), "zoo-rejoin-", ".cfg"))
+    highest(data, "rejoin-", "").max(highest(node, "zoo-rejoin-", ".cfg"))
+}
+
+/// The names in the folder `dir` of `node`, through `shell` (none when it cannot be read).
+async fn names_on(shell: &dyn NodeShell, node: &NodeSpec, dir: &Path) -> Vec<String> {
+    let script = format!(
+        "ls -1 {} 2>/dev/null; true",
+        quote(&dir.display().to_string())
+    );
+    shell
+        .run_ok(node, &script, Duration::from_secs(15))
+        .await
+        .map(|out| out.lines().map(str::to_string).collect())
+        .unwrap_or_default()
 }
 
 /// Put the leftover processes back in `nodes/pids.json`, so the heal stops them.
@@ -214,5 +256,25 @@ impl ProcessControl for HealProcesses {
 
     async fn leader(&self) -> Option<String> {
         self.local.leader().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejoins_are_the_highest_numbered_rejoin_folder_or_zookeeper_config() {
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(rejoins_in(&[], &[]), 0);
+        let data = names(&["member", "rejoin-1", "rejoin-3", "rejoin-x", "rejoin-2"]);
+        assert_eq!(rejoins_in(&data, &[]), 3);
+        let node = names(&[
+            "zoo.cfg",
+            "zoo-rejoin-4.cfg",
+            "zoo-rejoin-5.cfg.tmp",
+            "node.log",
+        ]);
+        assert_eq!(rejoins_in(&names(&["rejoin-1"]), &node), 4);
     }
 }

@@ -22,7 +22,8 @@ pub(crate) fn membership_nemesis(
     process: Arc<dyn ProcessControl>,
     ledger: &Arc<Ledger>,
 ) -> Result<Arc<dyn Nemesis>> {
-    let Some(membership) = system.membership(cluster.nodes(), process, cluster.shared_shell()) else {
+    let Some(membership) = system.membership(cluster.nodes(), process, cluster.shared_shell())
+    else {
         anyhow::bail!(
             "--nemesis membership: {}",
             crate::spec::systems::unsupported_nemesis(system.name(), "membership")

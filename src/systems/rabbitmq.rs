@@ -114,10 +114,12 @@ pub(crate) fn node_name(node: &NodeSpec) -> String {
     let name: String = node
         .name
         .chars()
-        .map(|c| match c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-            true => c,
-            false => '-',
-        })
+        .map(
+            |c| match c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                true => c,
+                false => '-',
+            },
+        )
         .collect();
     format!("rabbit-{name}@{}", node.host())
 }

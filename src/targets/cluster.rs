@@ -267,21 +267,28 @@ impl Cluster {
     }
 }
 
-/// A run's SSH nodes reconnected for `faultline heal`, after their daemons were stopped.
+/// A run's SSH nodes reconnected for `faultline heal`: their daemons stopped, or left
+/// running (with the run's system attached) to add removed members back first.
 pub struct HealedSsh {
     /// The nodes, to undo network faults through.
     pub cluster: Arc<SshCluster>,
-    /// What stopping the daemons did.
+    /// What stopping the daemons did (nothing yet when they were left running).
     pub undone: Vec<String>,
+    /// The run's system, when the daemons were left running to change the membership.
+    pub system: Option<Arc<dyn System>>,
     /// Whether the run's docker cluster should be torn down once everything is undone.
     pub docker_down: bool,
     /// The docker cluster's compose project, for `--target docker`.
     pub docker: Option<crate::spec::docker::DockerProject>,
 }
 
-/// For a run over SSH (its `test.json` names SSH settings): reconnect and stop every daemon.
+/// For a run over SSH (its `test.json` names SSH settings): reconnect and stop every daemon,
+/// or, to `change_membership` first, leave them running with the run's system attached.
 /// `None` for a local run.
-pub async fn heal_ssh_run(test_json: &serde_json::Value) -> Result<Option<HealedSsh>> {
+pub async fn heal_ssh_run(
+    test_json: &serde_json::Value,
+    change_membership: bool,
+) -> Result<Option<HealedSsh>> {
     let Some(ssh) = test_json.get("ssh").filter(|v| !v.is_null()) else {
         return Ok(None);
     };
@@ -301,13 +308,35 @@ pub async fn heal_ssh_run(test_json: &serde_json::Value) -> Result<Option<Healed
         serde_json::from_value(ssh).context("test.json has unreadable SSH settings")?
     };
     let project = spec.docker.clone();
-    let cluster = Arc::new(SshCluster::connect(spec).await?);
-    let undone = crate::targets::ssh::control::heal_nodes(&cluster).await?;
+    let mut cluster = SshCluster::connect(spec).await?;
+    let mut system = None;
+    if change_membership {
+        let mut inputs: crate::systems::SystemInputs = serde_json::from_value(test_json.clone())
+            .context("test.json does not name the system")?;
+        if inputs.system == "reference" {
+            // The reference node is the faultline binary copied to the nodes (again only
+            // where it differs).
+            inputs.node_binary = cluster
+                .install(&inputs.node_binary)
+                .await
+                .context("cannot install the reference node binary")?
+                .into();
+        }
+        let built = crate::systems::build_from(&inputs)?;
+        cluster = cluster.with_system(built.clone(), false);
+        system = Some(built);
+    }
+    let cluster = Arc::new(cluster);
+    let undone = match change_membership {
+        true => Vec::new(),
+        false => crate::targets::ssh::control::heal_nodes(&cluster).await?,
+    };
     let docker = test_json.get("target").and_then(|t| t.as_str()) == Some("docker");
     let leave = test_json.get("leave_running").and_then(|v| v.as_bool()) == Some(true);
     Ok(Some(HealedSsh {
         cluster,
         undone,
+        system,
         docker_down: docker && !leave,
         docker: project,
     }))
