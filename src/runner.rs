@@ -290,6 +290,7 @@ pub async fn run_test(
         by_key,
         ..
     } = checked;
+    let (valid, results) = nothing_succeeded_is_unknown(valid, results, &OpCounts::of(&counts));
     for warning in &warnings {
         tracing::warn!("{warning}");
     }
@@ -378,6 +379,25 @@ pub(crate) fn selection_for(
 /// Check the history file a run recorded with its selection: a batch of keys at a time
 /// where the checkers allow, so a run of hours is checked in bounded memory. A checker that
 /// cannot run gives `unknown`, naming why: never a guess.
+/// A run in which no client op succeeded gave the checkers nothing to judge: an empty
+/// history is trivially legal, so a `valid` verdict becomes `unknown`, with a `stats` result
+/// saying why (as Jepsen's `stats` checker fails a run with no `ok` op).
+fn nothing_succeeded_is_unknown(
+    valid: Validity,
+    mut results: Vec<CheckResult>,
+    counts: &OpCounts,
+) -> (Validity, Vec<CheckResult>) {
+    if counts.ok > 0 || counts.fail + counts.info == 0 || valid != Validity::Valid {
+        return (valid, results);
+    }
+    results.push(CheckResult::new("stats", Validity::Unknown).reason(format!(
+        "no client operation succeeded ({} failed, {} indeterminate): nothing was judged; \
+             the clients' errors in history.jsonl and the nodes' logs say why",
+        counts.fail, counts.info
+    )));
+    (Validity::Unknown, results)
+}
+
 pub(crate) fn check_recorded(
     selection: Result<Selection, NoChecker>,
     path: &Path,

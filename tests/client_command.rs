@@ -66,6 +66,23 @@ fn a_python_client_runs_transactions() {
     assert!(results["counts"]["ok"].as_u64().unwrap() > 10, "{results}");
 }
 
+/// A run in which no op succeeded judged nothing: `unknown` (exit 2), saying why, never a
+/// trivially `valid` empty history.
+#[test]
+fn a_client_whose_every_op_fails_gives_unknown_not_valid() {
+    let refuses = r#"while read -r op; do echo '{"type": "fail", "error": "refused"}'; done"#;
+    let mut words = args("register", refuses, "none");
+    let limit = words.iter().position(|w| w == "--time-limit").unwrap();
+    words[limit + 1] = "3".to_string();
+    let done = run_exiting(2, "expected unknown", &words);
+    let stdout = done.stdout();
+    assert!(stdout.contains("verdict: unknown"), "{stdout}");
+    assert!(stdout.contains("no client operation succeeded"), "{stdout}");
+    let results = results(&done.run);
+    assert_eq!(results["counts"]["ok"], 0, "{results}");
+    assert_eq!(results["valid"], "unknown", "{results}");
+}
+
 #[test]
 fn a_client_serving_reads_from_its_own_memory_is_caught() {
     invalid_run(&args("register", &client("--stale-reads"), "none"));
