@@ -10,7 +10,9 @@
 
 mod common;
 
-use common::membership::assert_membership_changed_and_restored;
+use common::membership::{
+    assert_membership_changed_and_restored, killed_while_a_member_is_removed,
+};
 use common::*;
 
 fn membership_run(system: &str, time_limit: &str) -> (tempfile::TempDir, std::path::PathBuf) {
@@ -149,21 +151,14 @@ fn systems_without_a_membership_api_refuse_the_nemesis() {
 /// the nodes; nothing is left recorded as removed, and no node process is left.
 fn heal_adds_back_a_member_removed_at_a_crash(system: &[&str]) -> String {
     let store = tempfile::tempdir().unwrap();
-    let mut child = background_test(store.path())
-        .args(system)
-        .args(["--node-count", "3", "--nemesis", "membership"])
-        .args(["--nemesis-interval", "3", "--time-limit", "90"])
-        .args(["--rate", "100", "--seed", "5"])
-        .spawn()
-        .unwrap();
-    kill_when(&mut child, 90, "a member removed", || {
-        std::fs::canonicalize(store.path().join("latest"))
-            .is_ok_and(|run| common::membership::a_member_is_removed(&run))
-    });
-    let run = latest_run(store.path());
-    let ledger: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(run.join("nemesis-state.json")).unwrap()).unwrap();
-    let removed = ledger["removed_members"][0].as_str().unwrap().to_string();
+    let args = [
+        system,
+        &["--node-count", "3", "--nemesis", "membership"],
+        &["--nemesis-interval", "3", "--time-limit", "90"],
+        &["--rate", "100", "--seed", "5"],
+    ]
+    .concat();
+    let (run, removed) = killed_while_a_member_is_removed(store.path(), &args, 90);
     let text = heal(&run);
     assert!(
         text.contains(&format!("added {removed} back to the cluster's membership")),

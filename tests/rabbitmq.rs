@@ -12,7 +12,9 @@
 
 mod common;
 
-use common::membership::{a_member_is_removed, assert_membership_changed_and_restored};
+use common::membership::{
+    assert_membership_changed_and_restored, killed_while_a_member_is_removed, RABBITMQ_MEMBERSHIP,
+};
 use common::*;
 
 /// Three nodes of `--system rabbitmq --workload queue`, given time to boot Erlang beside
@@ -74,20 +76,7 @@ fn rabbitmq_queue_under_kill_pause_partition_ends_decided_and_drained() {
 
 #[test]
 fn rabbitmq_queue_membership_changes_end_with_the_starting_members() {
-    let args = rabbitmq(&[
-        "--nemesis",
-        "membership",
-        "--nemesis-interval",
-        "2",
-        // Each change runs RabbitMQ's CLI (an Erlang VM) several times: on a loaded 2-core
-        // machine a 60 s run made one change, a 120 s run two.
-        "--time-limit",
-        "180",
-        "--rate",
-        "100",
-        "--seed",
-        "5",
-    ]);
+    let args = [RABBITMQ_MEMBERSHIP, &["--node-count", "3", "--rate", "100"]].concat();
     let (_store, run) = valid_run(&args);
     assert_membership_changed_and_restored(&run, 3);
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
@@ -109,17 +98,8 @@ fn port_mappers_beside(brokers: &[u32]) -> Vec<u32> {
 #[test]
 fn rabbitmq_heal_after_sigkill_adds_the_member_back_and_ends_brokers_and_epmd() {
     let store = tempfile::tempdir().unwrap();
-    let mut child = background_test(store.path())
-        .args(RABBITMQ)
-        .args(["--nemesis", "membership", "--nemesis-interval", "3"])
-        .args(["--time-limit", "180", "--rate", "100", "--seed", "5"])
-        .spawn()
-        .unwrap();
-    kill_when(&mut child, 180, "a member removed", || {
-        std::fs::canonicalize(store.path().join("latest"))
-            .is_ok_and(|run| a_member_is_removed(&run))
-    });
-    let run = latest_run(store.path());
+    let args = [RABBITMQ_MEMBERSHIP, &["--node-count", "3", "--rate", "100"]].concat();
+    let (run, removed) = killed_while_a_member_is_removed(store.path(), &args, 180);
     let marker = run.display().to_string();
     // The brokers outlive the harness, each with its port mapper.
     let brokers: Vec<u32> = processes_mentioning(&marker)
@@ -131,9 +111,6 @@ fn rabbitmq_heal_after_sigkill_adds_the_member_back_and_ends_brokers_and_epmd() 
     assert_eq!(brokers.len(), 3, "three brokers run on: {brokers:?}");
     let mappers = port_mappers_beside(&brokers);
     assert_eq!(mappers.len(), 3, "an epmd in each broker's namespace");
-    let ledger: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(run.join("nemesis-state.json")).unwrap()).unwrap();
-    let removed = ledger["removed_members"][0].as_str().unwrap().to_string();
 
     let text = heal(&run);
     assert!(

@@ -10,10 +10,30 @@
 mod common;
 mod sshlab;
 
-use common::membership::changes_and_views;
+use common::membership::{
+    changes_and_views, killed_while_a_member_is_removed, RABBITMQ_MEMBERSHIP,
+};
 use common::*;
 use serde_json::json;
 use sshlab::Lab;
+
+/// At least three membership changes in `run`, which started and ended with every node of
+/// `lab` (named by their addresses) a member.
+fn assert_changed_and_restored(run: &std::path::Path, lab: &Lab) {
+    let (changes, views) = changes_and_views(run);
+    eprintln!("membership changes: {changes:?}");
+    assert!(changes.len() >= 3, "{changes:?}");
+    let hosts = json!(sorted_hosts(lab));
+    assert_eq!(views.first(), Some(&hosts));
+    assert_eq!(views.last(), Some(&hosts), "{views:?}");
+}
+
+/// The lab's node names (its addresses) in order.
+fn sorted_hosts(lab: &Lab) -> Vec<String> {
+    let mut hosts = lab.hosts.clone();
+    hosts.sort();
+    hosts
+}
 
 #[test]
 fn etcd_membership_changes_over_ssh_end_valid_with_the_starting_membership() {
@@ -32,13 +52,7 @@ fn etcd_membership_changes_over_ssh_end_valid_with_the_starting_membership() {
         "--seed",
         "5",
     ]));
-    let (changes, views) = changes_and_views(&run);
-    eprintln!("membership changes: {changes:?}");
-    assert!(changes.len() >= 3, "{changes:?}");
-    let mut hosts = lab.hosts.clone();
-    hosts.sort();
-    assert_eq!(views.first(), Some(&json!(hosts)));
-    assert_eq!(views.last(), Some(&json!(hosts)), "{views:?}");
+    assert_changed_and_restored(&run, &lab);
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
     assert!(history.contains("/data/rejoin-1"), "a member rejoined");
 }
@@ -46,32 +60,8 @@ fn etcd_membership_changes_over_ssh_end_valid_with_the_starting_membership() {
 #[test]
 fn rabbitmq_queue_membership_changes_over_ssh_end_with_the_starting_members() {
     let lab = Lab::start(3);
-    let (_store, run) = valid_run(&lab.args(&[
-        "--system",
-        "rabbitmq",
-        "--workload",
-        "queue",
-        "--ready-timeout",
-        "120",
-        "--nemesis",
-        "membership",
-        "--nemesis-interval",
-        "2",
-        // Each change starts RabbitMQ's CLI (an Erlang VM) several times; see tests/rabbitmq.rs.
-        "--time-limit",
-        "180",
-        "--rate",
-        "50",
-        "--seed",
-        "5",
-    ]));
-    let (changes, views) = changes_and_views(&run);
-    eprintln!("membership changes: {changes:?}");
-    assert!(changes.len() >= 3, "{changes:?}");
-    let mut hosts = lab.hosts.clone();
-    hosts.sort();
-    assert_eq!(views.first(), Some(&json!(hosts)));
-    assert_eq!(views.last(), Some(&json!(hosts)), "{views:?}");
+    let (_store, run) = valid_run(&lab.args(&[RABBITMQ_MEMBERSHIP, &["--rate", "50"]].concat()));
+    assert_changed_and_restored(&run, &lab);
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
     assert!(history.contains(r#""mechanism":"rabbitmq-queues delete_member""#));
     assert!(history.contains(r#""mechanism":"rabbitmq-queues add_member""#));
@@ -84,31 +74,21 @@ fn rabbitmq_queue_membership_changes_over_ssh_end_with_the_starting_members() {
 fn heal_over_ssh_adds_back_a_member_removed_when_the_harness_died() {
     let lab = Lab::start(3);
     let store = tempfile::tempdir().unwrap();
-    let mut child = background_test(store.path())
-        .args(lab.args(&[
-            "--system",
-            "etcd",
-            "--nemesis",
-            "membership",
-            "--nemesis-interval",
-            "3",
-            "--time-limit",
-            "90",
-            "--rate",
-            "50",
-            "--seed",
-            "5",
-        ]))
-        .spawn()
-        .unwrap();
-    kill_when(&mut child, 90, "a member removed", || {
-        std::fs::canonicalize(store.path().join("latest"))
-            .is_ok_and(|run| common::membership::a_member_is_removed(&run))
-    });
-    let run = latest_run(store.path());
-    let ledger: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(run.join("nemesis-state.json")).unwrap()).unwrap();
-    let removed = ledger["removed_members"][0].as_str().unwrap().to_string();
+    let args = lab.args(&[
+        "--system",
+        "etcd",
+        "--nemesis",
+        "membership",
+        "--nemesis-interval",
+        "3",
+        "--time-limit",
+        "90",
+        "--rate",
+        "50",
+        "--seed",
+        "5",
+    ]);
+    let (run, removed) = killed_while_a_member_is_removed(store.path(), &args, 90);
     assert!(
         !lab.daemons().is_empty(),
         "the daemons outlived the harness"
@@ -119,10 +99,8 @@ fn heal_over_ssh_adds_back_a_member_removed_when_the_harness_died() {
             && text.contains("etcd member add"),
         "{text}"
     );
-    let mut hosts = lab.hosts.clone();
-    hosts.sort();
     assert!(
-        text.contains(&format!("; after: {}", hosts.join(","))),
+        text.contains(&format!("; after: {}", sorted_hosts(&lab).join(","))),
         "{text}"
     );
     assert!(

@@ -1,10 +1,12 @@
-//! Reading the membership nemesis's records back from a run's history.
+//! Reading the membership nemesis's records back from a run's history, and crashing a
+//! membership run's harness for `faultline heal`.
 
-use std::path::Path;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::results;
+use super::{background_test, kill_when, latest_run, results};
 
 fn nemesis_infos(run: &Path) -> Vec<Value> {
     std::fs::read_to_string(run.join("history.jsonl"))
@@ -14,6 +16,25 @@ fn nemesis_infos(run: &Path) -> Vec<Value> {
         .filter(|o| o["process"] == "nemesis" && o["type"] == "info")
         .collect()
 }
+
+/// A RabbitMQ queue membership run of 180 s: each change runs RabbitMQ's CLI (an Erlang VM)
+/// several times, so on a loaded 2-core machine a 60 s run made one change, a 120 s run two.
+pub const RABBITMQ_MEMBERSHIP: &[&str] = &[
+    "--system",
+    "rabbitmq",
+    "--workload",
+    "queue",
+    "--ready-timeout",
+    "120",
+    "--nemesis",
+    "membership",
+    "--nemesis-interval",
+    "2",
+    "--time-limit",
+    "180",
+    "--seed",
+    "5",
+];
 
 /// Every applied membership change (`removed n3`, `added n3`) in history order, and every
 /// view the nemesis read back from the system (`view_before` of the first change, then
@@ -102,4 +123,22 @@ pub fn a_member_is_removed(run: &Path) -> bool {
         .filter(|l| l.contains(r#""process":"nemesis","type":"info""#))
         .rfind(|l| l.contains("-membership"));
     last.is_some_and(|l| l.contains("start-membership") && l.contains(r#""removed":"#))
+}
+
+/// Start `faultline test ARGS` in `store` in the background and SIGKILL it as soon as a member
+/// is removed (within `secs`); the run folder and the member the ledger records as removed.
+pub fn killed_while_a_member_is_removed<S: AsRef<OsStr>>(
+    store: &Path,
+    args: &[S],
+    secs: u64,
+) -> (PathBuf, String) {
+    let mut child = background_test(store).args(args).spawn().unwrap();
+    kill_when(&mut child, secs, "a member removed", || {
+        std::fs::canonicalize(store.join("latest")).is_ok_and(|run| a_member_is_removed(&run))
+    });
+    let run = latest_run(store);
+    let ledger: Value =
+        serde_json::from_slice(&std::fs::read(run.join("nemesis-state.json")).unwrap()).unwrap();
+    let removed = ledger["removed_members"][0].as_str().unwrap().to_string();
+    (run, removed)
 }
