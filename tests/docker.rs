@@ -707,7 +707,8 @@ fn rabbitmq_queue_on_docker_nodes_is_decided_under_kill_pause_partition() {
 /// MariaDB Galera on the bare docker nodes: mariadb-server, galera-4, mariadb-backup and
 /// socat are installed by copy, the first node bootstraps and the others join by SST, then
 /// 60 s of register, append and bank each under kills, pauses and partitions (on the
-/// cluster the first run left running) end decided: `valid`, or `invalid` naming why.
+/// cluster the first run left running: one test name, `--name galera`, so one compose
+/// project, installed once) end decided: `valid`, or `invalid` naming why.
 #[test]
 fn galera_installs_itself_on_bare_nodes_and_register_append_bank_end_decided_under_faults() {
     let store = Store::new("docker-galera");
@@ -740,6 +741,9 @@ fn galera_installs_itself_on_bare_nodes_and_register_append_bank_end_decided_und
             "--seed",
             "4",
             "--leave-running",
+            // One cluster for the three workloads (a project per store and test name).
+            "--name",
+            "galera",
         ];
         let (code, stdout, stderr) = docker_test(&store, &args);
         let run = latest_run(&store);
@@ -754,13 +758,18 @@ fn galera_installs_itself_on_bare_nodes_and_register_append_bank_end_decided_und
         for fault in ["start-kill", "start-pause", "start-partition"] {
             assert!(history.contains(fault), "{workload}: no {fault} in the run");
         }
+        let log = std::fs::read_to_string(run.join("faultline.log")).unwrap();
         if workload == "register" {
-            let log = std::fs::read_to_string(run.join("faultline.log")).unwrap();
             assert!(
                 log.contains(
                     "installing node=n2 packages=galera-4 mariadb-backup mariadb-server socat"
                 ),
                 "no install step for n2 in the log"
+            );
+        } else {
+            assert!(
+                !log.contains("installing node="),
+                "{workload}: installed again, not on the cluster the first run left"
             );
         }
         eprintln!("galera {workload}: {:.0?}\n{stdout}", start.elapsed());
