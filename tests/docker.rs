@@ -13,87 +13,137 @@
 //! - `--nemesis membership` on the reference service and etcd changes the membership at
 //!   least three times and ends with the starting one, valid.
 //!
-//! The tests share one compose cluster, so they take turns (a lock). The cache (image key
-//! pair, downloaded packages) is `target/faultline-cache/`, kept between runs; the stores stay
-//! in `target/ci-artifacts/` for CI. A guard removes the cluster even when a test fails.
+//! Each test has stores of its own, so its clusters are its own (a run's compose project is
+//! derived from its store and test name, and named in its `test.json`): the tests may run at
+//! once, and each removes, and looks into, only its own clusters. The cache (image, key pair,
+//! downloaded packages) is `target/faultline-cache/`, shared and kept between runs (faultline
+//! locks it while filling it); the stores stay in `target/ci-artifacts/` for CI. A guard
+//! removes a test's clusters even when it fails, and those a killed earlier run of it left.
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
 use std::time::Instant;
 
 use common::*;
 
-/// One compose cluster at a time.
-static DOCKER: Mutex<()> = Mutex::new(());
+/// The store of a test (`target/ci-artifacts/NAME/`, for CI's artefacts), emptied when made;
+/// dropping it (whatever the test did) removes the docker clusters of its runs.
+struct Store(PathBuf);
 
-/// Takes the compose cluster down on drop (whatever the test did).
-struct Teardown;
+impl Store {
+    /// A fresh store `NAME`, after removing the clusters the runs of an earlier store of that
+    /// name left (a test killed before its guard could run).
+    fn new(name: &str) -> Store {
+        let dir = target_dir().join("ci-artifacts").join(name);
+        remove_clusters(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Store(dir)
+    }
 
-impl Drop for Teardown {
-    fn drop(&mut self) {
-        for name in faultline_containers() {
-            let _ = Command::new("docker").args(["rm", "-f", &name]).output();
-        }
-        let out = Command::new("docker")
-            .args(["network", "ls", "--format", "{{.Name}}"])
-            .output();
-        let networks = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-        for network in networks.unwrap_or_default().lines() {
-            // `faultline_faultline`, or a run's own project's `faultline-1a2b3c4d_faultline`.
-            if network.starts_with("faultline") && network.ends_with("_faultline") {
-                let _ = Command::new("docker")
-                    .args(["network", "rm", network])
-                    .output();
-            }
-        }
+    /// The containers of its runs' clusters (`<project>-n1` ...), running or not.
+    fn containers(&self) -> Vec<String> {
+        containers_of(&projects(&self.0))
     }
 }
 
-/// Take the lock and start from no cluster; the guard tears it down at the end.
-fn exclusive() -> (std::sync::MutexGuard<'static, ()>, Teardown) {
-    let lock = DOCKER.lock().unwrap_or_else(|e| e.into_inner());
-    drop(Teardown);
-    (lock, Teardown)
+impl std::ops::Deref for Store {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
 }
 
-/// Whether `name` is a faultline node container: `faultline-n1`, or one of a run's own
-/// compose project, `faultline-1a2b3c4d-n1`.
-fn is_node_container(name: &str) -> bool {
-    let Some(rest) = name.strip_prefix("faultline-") else {
-        return false;
-    };
-    let node = match rest.split_once('-') {
-        Some((project, node))
-            if project.len() == 8 && project.chars().all(|c| c.is_ascii_hexdigit()) =>
-        {
-            node
+impl Drop for Store {
+    fn drop(&mut self) {
+        remove_clusters(&self.0);
+    }
+}
+
+/// The compose projects of the docker runs in `store`, as their `test.json` name them
+/// (`store/<test name>/<time>/test.json`; written before the run brings its cluster up).
+fn projects(store: &Path) -> BTreeSet<String> {
+    let mut projects = BTreeSet::new();
+    let runs = std::fs::read_dir(store)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|test| {
+            std::fs::read_dir(test.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+        });
+    for run in runs {
+        let Ok(text) = std::fs::read_to_string(run.path().join("test.json")) else {
+            continue;
+        };
+        let Ok(spec) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        if let Some(project) = spec.pointer("/ssh/docker/project").and_then(|p| p.as_str()) {
+            projects.insert(project.to_string());
         }
-        Some(_) => return false,
-        None => rest,
-    };
-    matches!(node, "n1" | "n2" | "n3" | "n4" | "n5")
+    }
+    projects
 }
 
-fn faultline_containers() -> Vec<String> {
-    let out = Command::new("docker")
-        .args([
-            "ps",
-            "-a",
-            "--filter",
-            "name=faultline-",
-            "--format",
-            "{{.Names}}",
-        ])
-        .output()
-        .expect("docker (apt-get install docker.io docker-compose)");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|name| is_node_container(name))
-        .map(str::to_string)
-        .collect()
+/// The compose project of one run.
+fn project_of(run: &Path) -> String {
+    let text = std::fs::read_to_string(run.join("test.json")).unwrap();
+    let spec: serde_json::Value = serde_json::from_str(&text).unwrap();
+    spec.pointer("/ssh/docker/project")
+        .and_then(|p| p.as_str())
+        .unwrap_or_else(|| panic!("{}: test.json names no compose project", run.display()))
+        .to_string()
+}
+
+/// `docker LIST-COMMAND --filter label=com.docker.compose.project=P --format {{.Name(s)}}`
+/// for each of `projects`: the names.
+fn labelled(list: &[&str], format: &str, projects: &BTreeSet<String>) -> Vec<String> {
+    let mut names = Vec::new();
+    for project in projects {
+        let out = Command::new("docker")
+            .args(list)
+            .arg("--filter")
+            .arg(format!("label=com.docker.compose.project={project}"))
+            .args(["--format", format])
+            .output()
+            .expect("docker (apt-get install docker.io docker-compose)");
+        let text = String::from_utf8_lossy(&out.stdout);
+        names.extend(text.lines().filter(|l| !l.is_empty()).map(str::to_string));
+    }
+    names
+}
+
+/// The containers of the compose `projects`, running or not.
+fn containers_of(projects: &BTreeSet<String>) -> Vec<String> {
+    labelled(&["ps", "-a"], "{{.Names}}", projects)
+}
+
+/// Remove the clusters of the runs in `store`: their containers, then their networks.
+fn remove_clusters(store: &Path) {
+    let projects = projects(store);
+    let containers = containers_of(&projects);
+    if !containers.is_empty() {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", "-v"])
+            .args(&containers)
+            .output();
+    }
+    let mut networks = labelled(&["network", "ls"], "{{.Name}}", &projects);
+    networks.extend(projects.iter().map(|p| format!("{p}_faultline")));
+    networks.sort();
+    networks.dedup();
+    for network in networks {
+        let _ = Command::new("docker")
+            .args(["network", "rm", &network])
+            .output();
+    }
 }
 
 fn target_dir() -> PathBuf {
@@ -105,14 +155,6 @@ fn target_dir() -> PathBuf {
 /// The controller's cache, kept between test runs: the packages are downloaded once.
 fn cache() -> PathBuf {
     target_dir().join("faultline-cache")
-}
-
-/// Where the stores of this test are kept for CI's artefacts: `target/ci-artifacts/`.
-fn artefacts(name: &str) -> PathBuf {
-    let dir = target_dir().join("ci-artifacts").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// Run `faultline ARGS` (the first word `faultline` is this build's binary); exit code,
@@ -176,14 +218,15 @@ fn schedule(store: &Path, name: &str, faults: &str) -> String {
     write_file(store, name, faults).display().to_string()
 }
 
-fn in_container(node: &str, script: &str) -> std::process::Output {
-    // The tests take turns: the one cluster up is this test's.
-    let container = faultline_containers()
-        .into_iter()
-        .find(|name| name.ends_with(&format!("-{node}")))
-        .unwrap_or_else(|| panic!("no container of {node} is up"));
+/// Run `script` with `sh -c` in the container of `node` of the cluster of `run`.
+fn in_container(run: &Path, node: &str, script: &str) -> std::process::Output {
+    in_named_container(&format!("{}-{node}", project_of(run)), script)
+}
+
+/// Run `script` with `sh -c` in `container`.
+fn in_named_container(container: &str, script: &str) -> std::process::Output {
     Command::new("docker")
-        .args(["exec", &container, "sh", "-c", script])
+        .args(["exec", container, "sh", "-c", script])
         .output()
         .unwrap()
 }
@@ -216,8 +259,7 @@ fn assert_valid_on_named_nodes(code: Option<i32>, stdout: &str, run: &Path, syst
 
 #[test]
 fn every_system_installs_itself_on_bare_nodes_and_stays_valid_under_kill_pause_partition() {
-    let (_lock, _teardown) = exclusive();
-    let store = artefacts("docker-systems");
+    let store = Store::new("docker-systems");
     // An explicit schedule, so every run has a kill, a pause and a partition whatever the
     // seed draws (a seeded draw changes whenever the generators do).
     let schedule = schedule(
@@ -271,7 +313,7 @@ fn every_system_installs_itself_on_bare_nodes_and_stays_valid_under_kill_pause_p
         // A second run on the cluster left running, from the first run's own rerun line:
         // every member starts from a wiped data folder.
         let marker = "/var/lib/faultline/n1/data/left-by-the-first-run";
-        assert!(in_container("n1", &format!("touch {marker}"))
+        assert!(in_container(&run, "n1", &format!("touch {marker}"))
             .status
             .success());
         let test: serde_json::Value =
@@ -292,7 +334,7 @@ fn every_system_installs_itself_on_bare_nodes_and_stays_valid_under_kill_pause_p
         assert_eq!(test["seed"], second["seed"], "the rerun keeps the seed");
         assert_eq!(test["rerun"], second["rerun"], "the rerun is the same test");
         assert!(
-            !in_container("n1", &format!("test -e {marker}"))
+            !in_container(&again, "n1", &format!("test -e {marker}"))
                 .status
                 .success(),
             "the second run started on the first run's data"
@@ -308,11 +350,11 @@ fn every_system_installs_itself_on_bare_nodes_and_stays_valid_under_kill_pause_p
             "the second run installed again"
         );
     }
-    drop(_teardown);
+    remove_clusters(&store);
     assert!(
-        faultline_containers().is_empty(),
+        store.containers().is_empty(),
         "left: {:?}",
-        faultline_containers()
+        store.containers()
     );
 }
 
@@ -323,8 +365,7 @@ fn every_system_installs_itself_on_bare_nodes_and_stays_valid_under_kill_pause_p
 /// process runs under the node's libfaketime for clock faults.
 #[test]
 fn a_command_system_installs_its_packages_and_stays_valid_under_every_fault() {
-    let (_lock, _teardown) = exclusive();
-    let store = artefacts("docker-command");
+    let store = Store::new("docker-command");
     // etcd refuses to remove a member until every member has been connected for 5 s
     // ("unhealthy cluster"): the membership change comes first, after the cluster settled,
     // and each fault after the last one's heal has settled.
@@ -342,19 +383,20 @@ fn a_command_system_installs_its_packages_and_stays_valid_under_every_fault() {
     // While the run lasts: the environment of the process `lifecycle.sh start` became on n1
     // (etcd is a Go binary, which libfaketime cannot skew, but it runs under it as any
     // command system's server does).
-    let environ = std::thread::spawn(|| {
+    let watched = store.to_path_buf();
+    let environ = std::thread::spawn(move || {
         let deadline = Instant::now() + std::time::Duration::from_secs(300);
         while Instant::now() < deadline {
-            // Each run has its own compose project: none is up until the run brings it up.
-            let up = faultline_containers()
-                .iter()
-                .any(|name| name.ends_with("-n1"));
-            if !up {
+            // The run's own compose project: none is up until the run brings it up.
+            let n1 = containers_of(&projects(&watched))
+                .into_iter()
+                .find(|name| name.ends_with("-n1"));
+            let Some(n1) = n1 else {
                 std::thread::sleep(std::time::Duration::from_millis(500));
                 continue;
-            }
-            let out = in_container(
-                "n1",
+            };
+            let out = in_named_container(
+                &n1,
                 "tr '\\0' '\\n' < /proc/$(cat /var/lib/faultline/n1/daemon.pid)/environ",
             );
             let text = String::from_utf8_lossy(&out.stdout).to_string();
@@ -429,8 +471,7 @@ fn a_command_system_installs_its_packages_and_stays_valid_under_every_fault() {
 /// (installed on the bare node), and a skew shows in the timestamps of its log while it lasts.
 #[test]
 fn a_clock_skew_reaches_a_docker_node_through_its_libfaketime() {
-    let (_lock, _teardown) = exclusive();
-    let store = artefacts("docker-clock");
+    let store = Store::new("docker-clock");
     let schedule = schedule(
         &store,
         "clock.json",
@@ -477,8 +518,7 @@ fn a_clock_skew_reaches_a_docker_node_through_its_libfaketime() {
 
 #[test]
 fn install_mode_none_on_bare_nodes_names_each_node_and_starts_nothing() {
-    let (_lock, _teardown) = exclusive();
-    let store = artefacts("docker-install-none");
+    let store = Store::new("docker-install-none");
     let (code, _, stderr) = docker_test(
         &store,
         &[
@@ -498,6 +538,7 @@ fn install_mode_none_on_bare_nodes_names_each_node_and_starts_nothing() {
         .filter(|l| l.contains("is missing"))
         .collect();
     assert_eq!(lines.len(), 3, "{stderr}");
+    let run = latest_run(&store);
     for (line, node) in lines.iter().zip(["n1", "n2", "n3"]) {
         assert_eq!(
             *line,
@@ -506,7 +547,7 @@ fn install_mode_none_on_bare_nodes_names_each_node_and_starts_nothing() {
                  copy or apt to install it"
             )
         );
-        let started = in_container(node, &format!("ls /var/lib/faultline/{node}/"));
+        let started = in_container(&run, node, &format!("ls /var/lib/faultline/{node}/"));
         let listing = String::from_utf8_lossy(&started.stdout);
         assert!(
             !listing.contains("daemon") && !listing.contains("data"),
@@ -517,9 +558,8 @@ fn install_mode_none_on_bare_nodes_names_each_node_and_starts_nothing() {
 
 #[test]
 fn membership_changes_on_docker_nodes_end_valid_with_the_starting_membership() {
-    let (_lock, _teardown) = exclusive();
     for system in ["reference", "etcd"] {
-        let store = artefacts(&format!("docker-membership-{system}"));
+        let store = Store::new(&format!("docker-membership-{system}"));
         let (code, stdout, stderr) = docker_test(
             &store,
             &[
@@ -543,11 +583,10 @@ fn membership_changes_on_docker_nodes_end_valid_with_the_starting_membership() {
 
 #[test]
 fn serializable_etcd_reads_are_found_stale_over_ssh() {
-    let (_lock, _teardown) = exclusive();
     // A fresh cluster for each run, with serializable reads: etcd serves stale reads. A
     // 60 s run does not always catch one (a member must be cut off while it serves reads),
     // so up to three seeded runs, as Jepsen reports "found in k of n".
-    let store = artefacts("docker-etcd-serializable");
+    let store = Store::new("docker-etcd-serializable");
     let mut codes = Vec::new();
     for seed in ["2", "3", "4"] {
         let (code, _, _) = docker_test(
@@ -586,9 +625,9 @@ fn serializable_etcd_reads_are_found_stale_over_ssh() {
         "{results}"
     );
     assert!(
-        faultline_containers().is_empty(),
+        store.containers().is_empty(),
         "left: {:?}",
-        faultline_containers()
+        store.containers()
     );
     // The image is tagged by the hash of its inputs and exists locally.
     let images = Command::new("docker")
@@ -604,8 +643,7 @@ fn serializable_etcd_reads_are_found_stale_over_ssh() {
 /// node cutting Erlang distribution and epmd) to a decided verdict with every queue drained.
 #[test]
 fn rabbitmq_queue_on_docker_nodes_is_decided_under_kill_pause_partition() {
-    let (_lock, _teardown) = exclusive();
-    let store = artefacts("docker-rabbitmq");
+    let store = Store::new("docker-rabbitmq");
     // Named targets: over SSH the system names no leader for a "leader" kill to take.
     let schedule = schedule(
         &store,
@@ -658,22 +696,22 @@ fn rabbitmq_queue_on_docker_nodes_is_decided_under_kill_pause_partition() {
         ops.iter().any(|o| o["f"] == "drain" && o["type"] == "ok"),
         "no drain completed"
     );
-    drop(_teardown);
+    remove_clusters(&store);
     assert!(
-        faultline_containers().is_empty(),
+        store.containers().is_empty(),
         "left: {:?}",
-        faultline_containers()
+        store.containers()
     );
 }
 
 /// MariaDB Galera on the bare docker nodes: mariadb-server, galera-4, mariadb-backup and
 /// socat are installed by copy, the first node bootstraps and the others join by SST, then
 /// 60 s of register, append and bank each under kills, pauses and partitions (on the
-/// cluster the first run left running) end decided: `valid`, or `invalid` naming why.
+/// cluster the first run left running: one test name, `--name galera`, so one compose
+/// project, installed once) end decided: `valid`, or `invalid` naming why.
 #[test]
 fn galera_installs_itself_on_bare_nodes_and_register_append_bank_end_decided_under_faults() {
-    let (_lock, _teardown) = exclusive();
-    let store = artefacts("docker-galera");
+    let store = Store::new("docker-galera");
     let schedule = schedule(
         &store,
         "galera-faults.json",
@@ -703,6 +741,9 @@ fn galera_installs_itself_on_bare_nodes_and_register_append_bank_end_decided_und
             "--seed",
             "4",
             "--leave-running",
+            // One cluster for the three workloads (a project per store and test name).
+            "--name",
+            "galera",
         ];
         let (code, stdout, stderr) = docker_test(&store, &args);
         let run = latest_run(&store);
@@ -717,13 +758,18 @@ fn galera_installs_itself_on_bare_nodes_and_register_append_bank_end_decided_und
         for fault in ["start-kill", "start-pause", "start-partition"] {
             assert!(history.contains(fault), "{workload}: no {fault} in the run");
         }
+        let log = std::fs::read_to_string(run.join("faultline.log")).unwrap();
         if workload == "register" {
-            let log = std::fs::read_to_string(run.join("faultline.log")).unwrap();
             assert!(
                 log.contains(
                     "installing node=n2 packages=galera-4 mariadb-backup mariadb-server socat"
                 ),
                 "no install step for n2 in the log"
+            );
+        } else {
+            assert!(
+                !log.contains("installing node="),
+                "{workload}: installed again, not on the cluster the first run left"
             );
         }
         eprintln!("galera {workload}: {:.0?}\n{stdout}", start.elapsed());

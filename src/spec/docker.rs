@@ -7,7 +7,13 @@
 //! `10.216.0.0` … `10.247.255.0` (clear of the local namespaces' `10.213` and the former
 //! fixed `10.215.0.0/24`). A subnet another docker network already holds is skipped for the
 //! next one in order, so the choice depends only on the store, the name and the networks
-//! that exist; the cluster's own network (an earlier run of the same store and name) keeps it.
+//! that exist; the cluster's own network (an earlier run of the same store and name, left
+//! running) keeps its subnet.
+//!
+//! Runs that start at once ([`choose`]) would not see each other's networks, which exist only
+//! once each brings its cluster up: each claims its subnet in the cache folder
+//! (`docker/claims/<project>`, under a file lock), and a claim younger than
+//! [`CLAIM_LIFETIME`] counts as a network that exists.
 
 use std::path::Path;
 use std::process::Command;
@@ -37,6 +43,17 @@ impl DockerProject {
         let hash = fnv1a(&key);
         let project = format!("faultline-{:08x}", hash as u32);
         let own_network = format!("{project}_faultline");
+        let in_range = |prefix: &str| {
+            let octets: Vec<u32> = prefix.split('.').filter_map(|o| o.parse().ok()).collect();
+            octets.len() == 3 && octets[0] == 10 && SECOND_OCTETS.contains(&octets[1])
+        };
+        let own = taken.iter().find_map(|(network, subnet)| {
+            let prefix = subnet.strip_suffix(".0/24")?;
+            (*network == own_network && in_range(prefix)).then(|| prefix.to_string())
+        });
+        if let Some(prefix) = own {
+            return DockerProject { project, prefix };
+        }
         let slots = (SECOND_OCTETS.end() - SECOND_OCTETS.start() + 1) * 256;
         let first = ((hash >> 32) % u64::from(slots)) as u32;
         let prefix_of =
@@ -72,6 +89,49 @@ fn absolute(path: &Path) -> std::path::PathBuf {
     std::env::current_dir()
         .map(|dir| dir.join(path))
         .unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// How long a run's claim of its subnet holds off others: the time from choosing the subnet
+/// to the cluster's network existing (a first image build included), with room to spare.
+pub const CLAIM_LIFETIME: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// The project of the cluster of `name`'s runs in `store`, on a subnet that neither a docker
+/// network nor another run's recent claim holds; claims it. Runs choose one at a time (a
+/// lock on the cache folder); a cache that cannot be written only loses the claim.
+pub fn choose(store: &Path, name: &str) -> DockerProject {
+    let dir = crate::spec::ssh::cache_dir().join("docker").join("claims");
+    let _turn = crate::spec::ssh::lock_cache(&dir)
+        .map_err(|e| tracing::warn!("no claim on a subnet: {e:#}"))
+        .ok();
+    let mut taken = existing_networks();
+    // The project does not depend on the subnets taken; its own claim holds nothing off.
+    let own = DockerProject::derive(store, name, &[]).project;
+    let now = std::time::SystemTime::now();
+    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let claimer = entry.file_name().to_string_lossy().into_owned();
+        if !claimer.starts_with("faultline-") || claimer == own {
+            continue;
+        }
+        let age = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| now.duration_since(t).ok());
+        if age.is_none_or(|age| age > CLAIM_LIFETIME) {
+            let _ = std::fs::remove_file(entry.path());
+            continue;
+        }
+        if let Ok(prefix) = std::fs::read_to_string(entry.path()) {
+            taken.push((
+                format!("{claimer}_faultline"),
+                format!("{}.0/24", prefix.trim()),
+            ));
+        }
+    }
+    let project = DockerProject::derive(store, name, &taken);
+    // Written whole under the lock, and anew: the claim lasts from this choice.
+    let _ = std::fs::write(dir.join(&project.project), &project.prefix);
+    project
 }
 
 /// The 64-bit FNV-1a hash of `bytes`.
@@ -164,5 +224,18 @@ mod tests {
         assert_ne!(moved.prefix, free.prefix);
         let own = [(format!("{}_faultline", free.project), free.subnet())];
         assert_eq!(DockerProject::derive(Path::new("/srv/a"), "t", &own), free);
+        // The cluster's own network keeps its subnet, whatever the first free one is now.
+        let own = [
+            (
+                format!("{}_faultline", free.project),
+                "10.230.4.0/24".to_string(),
+            ),
+            ("someone_else".to_string(), "10.230.5.0/24".to_string()),
+        ];
+        let kept = DockerProject::derive(Path::new("/srv/a"), "t", &own);
+        assert_eq!(
+            (kept.project, kept.prefix),
+            (free.project, "10.230.4".to_string())
+        );
     }
 }

@@ -195,8 +195,7 @@ impl TestSpec {
                     .name
                     .clone()
                     .unwrap_or_else(|| format!("{}-{}", args.system, args.workload));
-                let project =
-                    docker::DockerProject::derive(&args.store, &name, &docker::existing_networks());
+                let project = docker::choose(&args.store, &name);
                 Some(ssh::docker_spec(
                     node_count,
                     timeout,

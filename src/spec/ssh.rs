@@ -215,6 +215,45 @@ pub fn cache_dir() -> PathBuf {
     home.join(".cache/faultline")
 }
 
+/// An exclusive lock on the file `.lock` of the cache folder `dir` (created if missing),
+/// held until the returned value is dropped: runs that share the cache (two test suites, two
+/// `faultline test --target docker` at once) take turns filling it, and the later one finds
+/// what the earlier one made. Waits as long as another run holds it.
+pub fn lock_cache(dir: &std::path::Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
+    use anyhow::Context;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join(".lock");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    loop {
+        match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive) {
+            Ok(lock) => return Ok(lock),
+            Err((again, nix::errno::Errno::EINTR)) => file = again,
+            Err((_, e)) => anyhow::bail!("cannot lock {}: {e}", path.display()),
+        }
+    }
+}
+
+/// Write `text` to `path` unless it holds it already, through a temporary file renamed into
+/// place: a run reading the file meanwhile (the compose file, a script) sees the old text
+/// or the new, never a part.
+pub fn write_atomically(path: &std::path::Path, text: &[u8]) -> std::io::Result<()> {
+    if std::fs::read(path).is_ok_and(|have| have == text) {
+        return Ok(());
+    }
+    let dir = path.parent().unwrap_or_else(|| std::path::Path::new("."));
+    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut temp, text)?;
+    // As `std::fs::write` makes it (a temporary file is the owner's only).
+    temp.as_file()
+        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    temp.persist(path).map(drop).map_err(|e| e.error)
+}
+
 /// The SSH settings that reach the docker nodes of `project` (root, the generated key, the
 /// cluster's own known_hosts); the nodes are named `n1`... as their containers' host names.
 pub fn docker_spec(

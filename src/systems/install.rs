@@ -483,12 +483,18 @@ async fn install_by_copy(
 /// package's file.
 async fn fetch(plan: &[Step]) -> Result<std::collections::BTreeMap<String, PathBuf>, String> {
     // One download at a time: the nodes' plans mostly overlap, and the second finds the
-    // first's files in the cache.
+    // first's files in the cache. Within this run a mutex, across runs sharing the cache
+    // (two at once) the cache's file lock, waited for off the async threads.
     static FETCHING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let _one = FETCHING.lock().await;
     let cache = deb_cache();
-    std::fs::create_dir_all(&cache)
-        .map_err(|e| format!("cannot create the cache {}: {e}", cache.display()))?;
+    let _turn = {
+        let cache = cache.clone();
+        tokio::task::spawn_blocking(move || crate::spec::ssh::lock_cache(&cache))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("{e:#}"))?
+    };
     let wanted: Vec<String> = plan
         .iter()
         .filter_map(|s| match s {

@@ -9,6 +9,11 @@
 //! The scripts and the compose file are compiled into the binary and written to the cache
 //! folder, so `faultline test --target docker` works from any directory. This module never
 //! pulls an image and never touches containers outside its compose project.
+//!
+//! Runs at once may share the cache folder: a file lock (`docker/.lock`) makes them take
+//! turns building the image and making the key pair (the later one then finds both made),
+//! and the scripts and compose file are replaced whole (renamed into place), so a run reading
+//! them meanwhile never sees a part.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use crate::spec::docker::DockerProject;
-use crate::spec::ssh::{cache_dir, MAX_NODES};
+use crate::spec::ssh::{cache_dir, lock_cache, write_atomically, MAX_NODES};
 
 const BUILD_SCRIPT: &str = include_str!("../../../docker/build-image.sh");
 const NODE_INIT: &str = include_str!("../../../docker/node-init.sh");
@@ -71,15 +76,16 @@ fn which(program: &str) -> bool {
 }
 
 /// Write the embedded scripts into the cache and build (or find) the node image; its tag.
+/// One run at a time (the cache's lock): another run building the image is waited for.
 pub fn ensure_image() -> Result<String> {
     let dir = cache_dir().join("docker");
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let _turn = lock_cache(&dir)?;
     for (name, text) in [
         ("build-image.sh", BUILD_SCRIPT),
         ("node-init.sh", NODE_INIT),
         ("docker-compose.yml", COMPOSE),
     ] {
-        std::fs::write(dir.join(name), text)
+        write_atomically(&dir.join(name), text.as_bytes())
             .with_context(|| format!("cannot write {}", dir.join(name).display()))?;
     }
     let stdout = run(
@@ -114,7 +120,10 @@ impl DockerCluster {
         let image = ensure_image()?;
         let dir = cache_dir().join("docker");
         let key = dir.join("id_ed25519");
-        if !key.is_file() {
+        // Under the cache's lock: another run making the pair is waited for, not half read.
+        let turn = lock_cache(&dir)?;
+        if !key.is_file() || !dir.join("id_ed25519.pub").is_file() {
+            let _ = std::fs::remove_file(&key);
             run(
                 Command::new("ssh-keygen")
                     .args([
@@ -131,6 +140,7 @@ impl DockerCluster {
                 "make an SSH key pair with ssh-keygen (apt-get install openssh-client)",
             )?;
         }
+        drop(turn);
         let cluster = DockerCluster {
             dir: dir.clone(),
             leave_running,
