@@ -52,8 +52,10 @@ impl Cluster {
                 .docker
                 .clone()
                 .context("a docker run's spec names its compose project")?;
-            let up = DockerCluster::up(spec.node_count, spec.leave_running, &project);
-            Some(tokio::task::block_in_place(|| up)?)
+            // The image build and the cache's lock wait block: off the async threads.
+            Some(tokio::task::block_in_place(|| {
+                DockerCluster::up(spec.node_count, spec.leave_running, &project)
+            })?)
         } else {
             None
         };
