@@ -211,6 +211,21 @@ pub(crate) fn environment(node: &NodeSpec) -> Result<Vec<(String, String)>, Syst
     Ok(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
 
+/// The `bash -c` script that starts a broker other than the first (`$0`): on its first boot
+/// (no `RABBITMQ_MNESIA_DIR` yet) it waits, for up to 120 s, until the first broker takes
+/// AMQP connections, which it does only once it has booted. Joining a first broker still
+/// enabling its feature flags fails ("table_attributes_mismatch" of `rabbit_vhost`, seen
+/// under load). Later boots (a restart after a kill) start at once.
+fn first_boot_waits_for(first: &NodeSpec) -> String {
+    format!(
+        "if [ ! -e \"$RABBITMQ_MNESIA_DIR\" ]; then i=0; \
+         until (exec 3<>/dev/tcp/{host}/{port}) 2>/dev/null || [ $i -ge 240 ]; do \
+         sleep 0.5; i=$((i+1)); done; fi; exec \"$0\"",
+        host = first.host(),
+        port = first.client_port(),
+    )
+}
+
 /// A fresh Erlang cookie: 32 upper-case letters.
 fn fresh_cookie() -> String {
     use rand::Rng;
@@ -260,11 +275,25 @@ impl System for RabbitSystem {
         Ok(())
     }
 
-    fn start_command(&self, node: &NodeSpec, _cluster: &[NodeSpec]) -> Option<StartCommand> {
+    fn start_command(&self, node: &NodeSpec, cluster: &[NodeSpec]) -> Option<StartCommand> {
+        let env = environment(node).ok()?;
+        let program = self.program.path.clone();
+        let first = cluster.first()?;
+        if first.name == node.name {
+            return Some(StartCommand {
+                program,
+                args: Vec::new(),
+                env,
+            });
+        }
         Some(StartCommand {
-            program: self.program.path.clone(),
-            args: Vec::new(),
-            env: environment(node).ok()?,
+            program: PathBuf::from("bash"),
+            args: vec![
+                "-c".to_string(),
+                first_boot_waits_for(first),
+                program.display().to_string(),
+            ],
+            env,
         })
     }
 
@@ -734,6 +763,28 @@ mod tests {
         let lonely = crate::systems::test_node(1, 5672, &[]);
         let err = config(&lonely, std::slice::from_ref(&lonely)).unwrap_err();
         assert!(err.to_string().contains("extra ports"), "{err}");
+    }
+
+    #[test]
+    fn brokers_after_the_first_wait_on_their_first_boot_for_the_first_to_take_amqp() {
+        let cluster = crate::systems::test_cluster(3, 5672, &[25672]);
+        let system = RabbitSystem::new(InstallMode::None);
+        let first = system.start_command(&cluster[0], &cluster).unwrap();
+        assert!(first.program.ends_with("rabbitmq-server"), "{first:?}");
+        assert!(first.args.is_empty());
+        let third = system.start_command(&cluster[2], &cluster).unwrap();
+        assert_eq!(third.program, PathBuf::from("bash"));
+        assert_eq!(third.args[0], "-c");
+        let host = cluster[0].host();
+        crate::systems::assert_has_all(
+            &third.args[1],
+            &[
+                "if [ ! -e \"$RABBITMQ_MNESIA_DIR\" ]",
+                &format!("/dev/tcp/{host}/{}", cluster[0].client_port()),
+                "exec \"$0\"",
+            ],
+        );
+        assert!(third.args[2].ends_with("rabbitmq-server"));
     }
 
     #[test]

@@ -30,8 +30,11 @@ use super::node::{quote, NodeShell};
 use super::rabbitmq::{long_names, node_name, QUEUE_PREFIX};
 use super::NodeSpec;
 
-/// How long one CLI call may take (the CLI's own timeout is a little shorter).
-const CLI_LIMIT: Duration = Duration::from_secs(15);
+/// How long one CLI call may take (the CLI's own timeout is a little shorter): it starts an
+/// Erlang VM, which took tens of seconds on a 2-core machine under a load of 25.
+const CLI_LIMIT: Duration = Duration::from_secs(60);
+/// How long one CLI call may take when it only names the leader for a nemesis.
+const LEADER_LIMIT: Duration = Duration::from_secs(15);
 /// How long an addition is asked for again while the node or a queue is unavailable (each
 /// CLI call starts an Erlang VM: on a loaded machine a round takes tens of seconds).
 const ADD_DEADLINE: Duration = Duration::from_secs(90);
@@ -51,7 +54,7 @@ pub(crate) fn cli_script(cli_dir: &Path, tool: &str, node: &NodeSpec, args: &[&s
     if long_names(node) {
         line.push_str(" -l");
     }
-    line.push_str(" -q -t 10");
+    line.push_str(" -q -t 50");
     for arg in args {
         line.push(' ');
         line.push_str(&quote(arg));
@@ -161,12 +164,23 @@ impl RabbitMembership {
     /// non-member and `add_member` of a member change nothing), so a broker that is down,
     /// paused or cut off only costs its timeout.
     async fn cli(&self, tool: &str, args: &[&str], except: Option<&str>) -> Result<String, String> {
+        self.cli_within(tool, args, except, CLI_LIMIT).await
+    }
+
+    /// [`Self::cli`] with each call given `limit`.
+    async fn cli_within(
+        &self,
+        tool: &str,
+        args: &[&str],
+        except: Option<&str>,
+        limit: Duration,
+    ) -> Result<String, String> {
         let mut order: Vec<&NodeSpec> = self.nodes.iter().collect();
         order.sort_by_key(|n| Some(n.name.as_str()) == except);
         let mut errors = Vec::new();
         for node in order {
             let script = cli_script(&self.cli_dir, tool, node, args);
-            match self.shell.run(node, &script, CLI_LIMIT).await {
+            match self.shell.run(node, &script, limit).await {
                 Ok(out) if out.status == 0 => return Ok(out.stdout),
                 Ok(out) => errors.push(format!(
                     "{} (exit {}): {}",
@@ -182,7 +196,12 @@ impl RabbitMembership {
 
     /// The node that leads the first workload queue (by name), as a broker reports it.
     pub(crate) async fn queue_leader(&self) -> Option<u64> {
-        let queues = self.queues().await.ok()?;
+        // A nemesis waits on this before its fault: a broker still booting is skipped soon.
+        let out = self
+            .cli_within("rabbitmqctl", &["eval", LIST_QUEUES], None, LEADER_LIMIT)
+            .await
+            .ok()?;
+        let queues = parse_queues(&out).ok()?;
         let leader = &queues.first()?.leader;
         self.nodes
             .iter()
@@ -323,7 +342,7 @@ mod tests {
                 r"pgrep -f -- 'beam\.smp .*-home /store/run\.1/nodes/n2( |$)'",
                 "nsenter -t $pid -n --",
                 "HOME=/store/run.1/nodes/n2 exec $enter /usr/lib/rabbitmq/bin/rabbitmq-queues \
-                 -n rabbit-n2@127.0.1.2 -l -q -t 10 delete_member faultline.queue \
+                 -n rabbit-n2@127.0.1.2 -l -q -t 50 delete_member faultline.queue \
                  rabbit-n2@127.0.1.2",
                 "exit 69",
             ],

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{background_test, kill_when, latest_run, results};
+use super::{background_test, kill_when_else_heal, latest_run, results};
 
 fn nemesis_infos(run: &Path) -> Vec<Value> {
     std::fs::read_to_string(run.join("history.jsonl"))
@@ -133,7 +133,7 @@ pub fn killed_while_a_member_is_removed<S: AsRef<OsStr>>(
     secs: u64,
 ) -> (PathBuf, String) {
     let mut child = background_test(store).args(args).spawn().unwrap();
-    kill_when(&mut child, secs, "a member removed", || {
+    kill_when_else_heal(&mut child, store, secs, "a member removed", || {
         std::fs::canonicalize(store.join("latest")).is_ok_and(|run| a_member_is_removed(&run))
     });
     let run = latest_run(store);

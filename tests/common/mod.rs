@@ -183,7 +183,37 @@ pub fn background_test(store: &Path) -> Command {
 
 /// Wait up to `secs` for `ready` while the harness `child` still runs, then SIGKILL it;
 /// fails naming `what` never happened (or that the harness exited first).
-pub fn kill_when(child: &mut Child, secs: u64, what: &str, mut ready: impl FnMut() -> bool) {
+pub fn kill_when(child: &mut Child, secs: u64, what: &str, ready: impl FnMut() -> bool) {
+    if let Some(failure) = kill_when_or_why(child, secs, what, ready) {
+        panic!("{failure}");
+    }
+}
+
+/// [`kill_when`] for a harness with its store in `store`: when `what` never happened, its
+/// newest run is healed (its nodes stopped) before the test fails, so a failure leaves no
+/// cluster running beside the tests that follow.
+pub fn kill_when_else_heal(
+    child: &mut Child,
+    store: &Path,
+    secs: u64,
+    what: &str,
+    ready: impl FnMut() -> bool,
+) {
+    if let Some(failure) = kill_when_or_why(child, secs, what, ready) {
+        if let Ok(run) = std::fs::canonicalize(store.join("latest")) {
+            let _ = faultline().arg("heal").arg(run).output();
+        }
+        panic!("{failure}");
+    }
+}
+
+/// [`kill_when`]'s wait and kill; why it failed, if it did.
+fn kill_when_or_why(
+    child: &mut Child,
+    secs: u64,
+    what: &str,
+    mut ready: impl FnMut() -> bool,
+) -> Option<String> {
     let deadline = Instant::now() + Duration::from_secs(secs);
     let failure = loop {
         if ready() {
@@ -199,9 +229,7 @@ pub fn kill_when(child: &mut Child, secs: u64, what: &str, mut ready: impl FnMut
     };
     let _ = child.kill();
     let _ = child.wait();
-    if let Some(failure) = failure {
-        panic!("{failure}");
-    }
+    failure
 }
 
 /// Run `faultline heal RUN`, which must succeed; what it printed.
