@@ -17,9 +17,12 @@ fn nemesis_infos(run: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// A RabbitMQ queue membership run of 180 s: each change runs RabbitMQ's CLI (an Erlang VM)
-/// several times, so on a loaded 2-core machine a 60 s run made one change, a 120 s run two.
+/// A RabbitMQ queue membership run of 180 s at 50 ops/s: each change runs RabbitMQ's CLI (an
+/// Erlang VM) several times, so on a loaded 2-core machine a 60 s run made one change, a 120 s
+/// run two; fewer ops leave the CLI more of the machine.
 pub const RABBITMQ_MEMBERSHIP: &[&str] = &[
+    "--rate",
+    "50",
     "--system",
     "rabbitmq",
     "--workload",
