@@ -76,7 +76,11 @@ fn rabbitmq_queue_under_kill_pause_partition_ends_decided_and_drained() {
 
 #[test]
 fn rabbitmq_queue_membership_changes_end_with_the_starting_members() {
-    let args = [RABBITMQ_MEMBERSHIP, &["--node-count", "3"]].concat();
+    let args = [
+        RABBITMQ_MEMBERSHIP,
+        &["--node-count", "3", "--time-limit", "180"],
+    ]
+    .concat();
     let (_store, run) = valid_run(&args);
     assert_membership_changed_and_restored(&run, 3);
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
@@ -98,8 +102,13 @@ fn port_mappers_beside(brokers: &[u32]) -> Vec<u32> {
 #[test]
 fn rabbitmq_heal_after_sigkill_adds_the_member_back_and_ends_brokers_and_epmd() {
     let store = tempfile::tempdir().unwrap();
-    let args = [RABBITMQ_MEMBERSHIP, &["--node-count", "3"]].concat();
-    let (run, removed) = killed_while_a_member_is_removed(store.path(), &args, 180);
+    // The first removal came after more than 180 s once, at the start of a CI run.
+    let args = [
+        RABBITMQ_MEMBERSHIP,
+        &["--node-count", "3", "--time-limit", "400"],
+    ]
+    .concat();
+    let (run, removed) = killed_while_a_member_is_removed(store.path(), &args, 400);
     let marker = run.display().to_string();
     // The brokers outlive the harness, each with its port mapper.
     let brokers: Vec<u32> = processes_mentioning(&marker)

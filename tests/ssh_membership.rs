@@ -60,7 +60,8 @@ fn etcd_membership_changes_over_ssh_end_valid_with_the_starting_membership() {
 #[test]
 fn rabbitmq_queue_membership_changes_over_ssh_end_with_the_starting_members() {
     let lab = Lab::start(3);
-    let (_store, run) = valid_run(&lab.args(RABBITMQ_MEMBERSHIP));
+    let (_store, run) =
+        valid_run(&lab.args(&[RABBITMQ_MEMBERSHIP, &["--time-limit", "180"]].concat()));
     assert_changed_and_restored(&run, &lab);
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
     assert!(history.contains(r#""mechanism":"rabbitmq-queues delete_member""#));
