@@ -592,7 +592,7 @@ impl SshCluster {
         problems
     }
 
-    /// Remove every node's data folder (its daemon stopped first); one line per node that
+    /// Remove every node's data folder (call it once the daemons are stopped); one line per node that
     /// had one, and per node where that failed.
     pub async fn wipe_data(&self) -> Vec<String> {
         let tasks = self.nodes.iter().map(|n| async move {
